@@ -1,0 +1,26 @@
+/* libasyncrt - asynchronous task runtime for C, with task dumps
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ *
+ * The only header to include: #include <asyncrt/asyncrt.h>
+ */
+#ifndef ASYNCRT_H
+#define ASYNCRT_H
+
+#define __ASYNCRT_H_INSIDE__
+
+#include <asyncrt/macros.h>
+#include <asyncrt/version.h>
+#include <asyncrt/future.h>
+#include <asyncrt/coroutine.h>
+#include <asyncrt/trace.h>
+#include <asyncrt/runtime.h>
+#include <asyncrt/task.h>
+#include <asyncrt/time.h>
+#include <asyncrt/blocking.h>
+#include <asyncrt/sync.h>
+#include <asyncrt/io.h>
+#include <asyncrt/dump.h>
+
+#undef __ASYNCRT_H_INSIDE__
+
+#endif /* ASYNCRT_H */

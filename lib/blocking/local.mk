@@ -1,0 +1,1 @@
+# lib/blocking: (module not written yet)

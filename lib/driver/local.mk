@@ -1,0 +1,1 @@
+# lib/driver: (module not written yet)

@@ -1,0 +1,1 @@
+# lib/dump: (module not written yet)

@@ -1,0 +1,4 @@
+libasyncrt_private_la_SOURCES += \
+	lib/util/common-private.h \
+	lib/future/context-private.h \
+	lib/future/waker.c

@@ -1,0 +1,1 @@
+# lib/queue: (module not written yet)

@@ -1,0 +1,84 @@
+/* libasyncrt - run queues (interface; implementation in local.c and inject.c)
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ *
+ * Queues hold intrusive AsyncrtQueueNode links embedded in task headers: enqueueing
+ * never allocates.  A node is on at most one queue at a time; the task state word
+ * (NOTIFIED) guarantees that.
+ *
+ * The full ownership and memory-ordering rules are stated at the top of local.c and
+ * inject.c.
+ */
+#ifndef ASYNCRT_QUEUE_PRIVATE_H
+#define ASYNCRT_QUEUE_PRIVATE_H
+
+#include "util/common-private.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+
+typedef struct _AsyncrtQueueNode AsyncrtQueueNode;
+struct _AsyncrtQueueNode
+{
+  AsyncrtQueueNode *next;
+};
+
+/* ------------------------------------------------------------------------------
+ * Injection queue: mutex-protected intrusive FIFO, lock-free emptiness check.
+ * Any thread may push and pop.  Once closed, pushes are refused (the caller keeps
+ * ownership of the refused nodes) and pops still drain what is left.
+ */
+typedef struct
+{
+  pthread_mutex_t lock;
+  AsyncrtQueueNode *head;     /* guarded by lock */
+  AsyncrtQueueNode *tail;     /* guarded by lock */
+  bool closed;                /* guarded by lock */
+  atomic_size_t len;          /* written under lock, read lock-free */
+} AsyncrtInject;
+
+void   asyncrt__inject_init (AsyncrtInject *q);
+void   asyncrt__inject_clear (AsyncrtInject *q);           /* must be empty */
+bool   asyncrt__inject_is_empty (const AsyncrtInject *q);  /* lock-free */
+size_t asyncrt__inject_len (const AsyncrtInject *q);       /* lock-free, approximate */
+/* Returns false (and leaves @n to the caller) if the queue is closed. */
+bool   asyncrt__inject_push (AsyncrtInject *q, AsyncrtQueueNode *n);
+/* Pushes the chain first..last (linked by ->next, @n nodes) in one lock hold. */
+bool   asyncrt__inject_push_batch (AsyncrtInject *q, AsyncrtQueueNode *first,
+                                   AsyncrtQueueNode *last, size_t n);
+AsyncrtQueueNode *asyncrt__inject_pop (AsyncrtInject *q);  /* NULL when empty */
+/* Closes the queue; returns true if this call closed it. */
+bool   asyncrt__inject_close (AsyncrtInject *q);
+bool   asyncrt__inject_is_closed (AsyncrtInject *q);
+
+/* ------------------------------------------------------------------------------
+ * Local run queue: fixed 256-slot ring; one owner thread pushes and pops, any number
+ * of stealers take half at a time.
+ */
+#define ASYNCRT_LOCAL_QUEUE_CAPACITY 256u
+
+typedef struct
+{
+  /* Packed (steal << 32 | real) head; see local.c. */
+  _Atomic uint64_t head;
+  /* Written only by the owner. */
+  _Atomic uint32_t tail;
+  _Atomic (AsyncrtQueueNode *) buffer[ASYNCRT_LOCAL_QUEUE_CAPACITY];
+} AsyncrtLocalQueue;
+
+void   asyncrt__local_queue_init (AsyncrtLocalQueue *q);
+/* Owner only.  When the ring is full, moves half of it plus @n to @overflow in one
+ * batch.  If @overflow is closed the nodes are handed back through the return value
+ * (a chain linked by ->next, NULL on success) for the caller to dispose of. */
+AsyncrtQueueNode *asyncrt__local_queue_push_back_or_overflow (AsyncrtLocalQueue *q,
+                                                             AsyncrtQueueNode *n,
+                                                             AsyncrtInject *overflow);
+AsyncrtQueueNode *asyncrt__local_queue_pop (AsyncrtLocalQueue *q);   /* owner only */
+size_t asyncrt__local_queue_len (const AsyncrtLocalQueue *q);        /* any thread, approx. */
+bool   asyncrt__local_queue_is_empty (const AsyncrtLocalQueue *q);   /* any thread, approx. */
+/* Any thread other than @dst's owner may steal from @src; @dst must be owned by the
+ * caller and empty.  Moves about half of @src into @dst and returns one node to run
+ * right away, or NULL if there was nothing to steal. */
+AsyncrtQueueNode *asyncrt__local_queue_steal_into (AsyncrtLocalQueue *src,
+                                                   AsyncrtLocalQueue *dst);
+
+#endif /* ASYNCRT_QUEUE_PRIVATE_H */

@@ -1,0 +1,1 @@
+# lib/scheduler: (module not written yet)

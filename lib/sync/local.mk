@@ -1,0 +1,1 @@
+# lib/sync: (module not written yet)

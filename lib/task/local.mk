@@ -1,0 +1,1 @@
+# lib/task: (module not written yet)

@@ -1,0 +1,2 @@
+libasyncrt_private_la_SOURCES += \
+	lib/trace/context.c
