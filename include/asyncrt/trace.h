@@ -18,6 +18,27 @@ ASYNCRT_BEGIN_DECLS
  * @short_description: async call stacks of suspended futures
  */
 
+/**
+ * AsyncrtTraceRoot:
+ *
+ * The root of a traced future: it marks where a task's async call stack begins.
+ * Embeddable; its fields are private.
+ */
+typedef struct _AsyncrtTraceRoot AsyncrtTraceRoot;
+struct _AsyncrtTraceRoot
+{
+  /*< private >*/
+  AsyncrtPollFunc poll;
+  void *future;
+  void *reserved[4];
+};
+
+ASYNCRT_AVAILABLE_IN_0_1
+void asyncrt_trace_root_init (AsyncrtTraceRoot *root, AsyncrtPollFunc poll, void *future);
+
+ASYNCRT_AVAILABLE_IN_0_1
+AsyncrtPoll asyncrt_trace_root_poll (void *root, AsyncrtContext *cx);
+
 ASYNCRT_AVAILABLE_IN_0_1
 bool asyncrt_trace_leaf (AsyncrtContext *cx);
 

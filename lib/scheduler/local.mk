@@ -1,1 +1,3 @@
-# lib/scheduler: (module not written yet)
+libasyncrt_private_la_SOURCES += \
+	lib/scheduler/coop-private.h \
+	lib/scheduler/coop.c

@@ -39,3 +39,51 @@ asyncrt_trace_is_tracing (void)
 {
   return asyncrt__trace_collector != NULL;
 }
+
+/**
+ * asyncrt_trace_root_init:
+ * @root: the root to initialise
+ * @poll: the poll function of the wrapped future
+ * @future: the wrapped future
+ *
+ * Wraps a future in a trace root.  The task harness and `block_on` poll every task
+ * through a root; wrap a future yourself only to trace it with
+ * asyncrt_trace_capture().
+ *
+ * Thread safety: any thread.
+ *
+ * Since: 0.1
+ */
+void
+asyncrt_trace_root_init (AsyncrtTraceRoot *root, AsyncrtPollFunc poll, void *future)
+{
+  if (root == NULL)
+    return;
+  root->poll = poll;
+  root->future = future;
+}
+
+/**
+ * asyncrt_trace_root_poll:
+ * @root: an #AsyncrtTraceRoot
+ * @cx: the context of this poll
+ *
+ * Polls the wrapped future, marking this frame as the root of its async call stack.
+ * An #AsyncrtPollFunc itself.
+ *
+ * Thread safety: the thread polling the future.
+ *
+ * Returns: what the wrapped future returns; %ASYNCRT_READY for a %NULL @root or poll
+ *   function.
+ * Since: 0.1
+ */
+ASYNCRT_NOINLINE AsyncrtPoll
+asyncrt_trace_root_poll (void *root, AsyncrtContext *cx)
+{
+  AsyncrtTraceRoot *r = root;
+  if (r == NULL || r->poll == NULL)
+    return ASYNCRT_READY;
+  /* Called through a function pointer so the future can never be inlined here. */
+  AsyncrtPollFunc volatile poll = r->poll;
+  return poll (r->future, cx);
+}
