@@ -19,6 +19,16 @@
  * that introduced it.
  */
 
+/**
+ * ASYNCRT_BEGIN_DECLS:
+ *
+ * Opens an `extern "C"` block when compiled as C++; empty in C.
+ */
+/**
+ * ASYNCRT_END_DECLS:
+ *
+ * Closes the block opened by %ASYNCRT_BEGIN_DECLS.
+ */
 #ifdef __cplusplus
 #define ASYNCRT_BEGIN_DECLS extern "C" {
 #define ASYNCRT_END_DECLS }
@@ -27,6 +37,12 @@
 #define ASYNCRT_END_DECLS
 #endif
 
+/**
+ * ASYNCRT_EXTERN:
+ *
+ * Declares a symbol exported from libasyncrt.  Use the versioned
+ * %ASYNCRT_AVAILABLE_IN_0_1 instead.
+ */
 #if defined(ASYNCRT_CHECK_EXPORTS)
 /* Used by the exported-symbol test to find every public declaration. */
 #define ASYNCRT_EXTERN __asyncrt_exported__ extern
@@ -43,6 +59,11 @@
  */
 #define ASYNCRT_AVAILABLE_IN_0_1 ASYNCRT_EXTERN
 
+/**
+ * ASYNCRT_WARN_UNUSED_RESULT:
+ *
+ * Makes the compiler warn when the result of a function is ignored.
+ */
 #if defined(__GNUC__) || defined(__clang__)
 #define ASYNCRT_WARN_UNUSED_RESULT __attribute__((warn_unused_result))
 #else
