@@ -8,14 +8,8 @@
 
 #define __ASYNCRT_H_INSIDE__
 
-/**
- * SECTION:asyncrt
- * @title: Overview
- * @short_description: the umbrella header
- *
- * Include only `<asyncrt/asyncrt.h>`; it includes every module header.  Build with
- * `pkg-config --cflags --libs asyncrt`.
- */
+/* Include only <asyncrt/asyncrt.h>: it includes every module header.  Build with
+ * `pkg-config --cflags --libs asyncrt`. */
 
 #include <asyncrt/macros.h>
 #include <asyncrt/version.h>
