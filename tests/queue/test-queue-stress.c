@@ -14,7 +14,16 @@ typedef struct
 {
   AsyncrtQueueNode link;
   size_t id;
+  /* Plain (non-atomic) data written by the owner just before the push and read by
+   * whoever consumes the item: the queues must order it (TSan checks). */
+  size_t payload;
 } Item;
+
+static inline size_t
+payload_of (size_t id)
+{
+  return id * 2654435761u + 1;
+}
 
 #define N_STEALERS 2
 
@@ -50,6 +59,8 @@ consume (Stress *s, AsyncrtQueueNode *n)
   /* Not g_assert: the counters must be checked even if this is corrupted. */
   if (it < s->items || it >= s->items + s->n_items)
     g_error ("node %p is not an item", (void *) n);
+  if (it->payload != payload_of (it->id))
+    g_error ("item %zu: payload not visible to its consumer", it->id);
   atomic_fetch_add_explicit (&s->seen[it->id], 1, memory_order_relaxed);
   atomic_fetch_add_explicit (&s->n_seen, 1, memory_order_relaxed);
 }
@@ -127,6 +138,7 @@ owner_run (Stress *s)
       size_t burst = 1 + xorshift (&rng) % (2 * ASYNCRT_LOCAL_QUEUE_CAPACITY);
       for (size_t i = 0; i < burst && next < s->n_items; i++, next++)
         {
+          s->items[next].payload = payload_of (next);
           bool full = asyncrt__local_queue_len (&s->owner_q) == ASYNCRT_LOCAL_QUEUE_CAPACITY;
           AsyncrtQueueNode *refused =
             asyncrt__local_queue_push_back_or_overflow (&s->owner_q, &s->items[next].link,
@@ -176,6 +188,7 @@ test_stress (void)
     {
       s->items[i].id = i;
       s->items[i].link.next = NULL;
+      s->items[i].payload = 0;
       atomic_init (&s->seen[i], 0);
     }
   atomic_init (&s->n_seen, 0);
