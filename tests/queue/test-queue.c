@@ -222,6 +222,52 @@ test_local_steal_empty (void)
   asyncrt__inject_clear (&inj);
 }
 
+/* White box: simulates a stealer that has claimed positions [0, 128) and not yet
+ * finished (head = (steal 0, real 128)), to check what the owner may do meanwhile. */
+static void
+test_local_steal_in_progress (void)
+{
+  AsyncrtLocalQueue q;
+  AsyncrtInject inj;
+  Item *items = items_new (CAP + 4);
+  asyncrt__local_queue_init (&q);
+  asyncrt__inject_init (&inj);
+
+  push_range (&q, &inj, items, 0, CAP);
+  atomic_store (&q.head, ((uint64_t) 0 << 32) | (CAP / 2));
+  g_assert_cmpuint (asyncrt__local_queue_len (&q), ==, CAP / 2);
+
+  /* The owner pops past the claimed range; steal stays where the stealer put it. */
+  g_assert_cmpuint (item_id (asyncrt__local_queue_pop (&q)), ==, CAP / 2);
+  g_assert_cmpuint (atomic_load (&q.head), ==, ((uint64_t) 0 << 32) | (CAP / 2 + 1));
+
+  /* The claimed slots are not free yet: the ring counts as full from `steal`, so a
+   * push sends only the new node to the injection queue, not half the ring. */
+  g_assert_null (asyncrt__local_queue_push_back_or_overflow (&q, &items[CAP].link, &inj));
+  g_assert_cmpuint (asyncrt__inject_len (&inj), ==, 1);
+  g_assert_cmpuint (item_id (asyncrt__inject_pop (&inj)), ==, CAP);
+  g_assert_cmpuint (asyncrt__local_queue_len (&q), ==, CAP / 2 - 1);
+
+  /* Another stealer backs off while this one is at work. */
+  AsyncrtLocalQueue dst;
+  asyncrt__local_queue_init (&dst);
+  g_assert_null (asyncrt__local_queue_steal_into (&q, &dst));
+
+  /* The stealer finishes: steal catches up with real, the space is usable again. */
+  atomic_store (&q.head, ((uint64_t) (CAP / 2 + 1) << 32) | (CAP / 2 + 1));
+  push_range (&q, &inj, items, CAP + 1, CAP + 4);
+  g_assert_true (asyncrt__inject_is_empty (&inj));
+  g_assert_cmpuint (asyncrt__local_queue_len (&q), ==, CAP / 2 + 2);
+  for (unsigned i = CAP / 2 + 1; i < CAP; i++)
+    g_assert_cmpuint (item_id (asyncrt__local_queue_pop (&q)), ==, i);
+  for (unsigned i = CAP + 1; i < CAP + 4; i++)
+    g_assert_cmpuint (item_id (asyncrt__local_queue_pop (&q)), ==, i);
+  g_assert_null (asyncrt__local_queue_pop (&q));
+
+  asyncrt__inject_clear (&inj);
+  g_free (items);
+}
+
 static void
 test_inject_basic (void)
 {
@@ -307,6 +353,7 @@ main (int argc, char **argv)
   g_test_add_func ("/queue/local/overflow-closed", test_local_overflow_closed);
   g_test_add_func ("/queue/local/steal-half", test_local_steal_half);
   g_test_add_func ("/queue/local/steal-empty", test_local_steal_empty);
+  g_test_add_func ("/queue/local/steal-in-progress", test_local_steal_in_progress);
   g_test_add_func ("/queue/inject/basic", test_inject_basic);
   g_test_add_func ("/queue/inject/close", test_inject_close);
   return g_test_run ();
