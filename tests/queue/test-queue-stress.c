@@ -43,6 +43,7 @@ typedef struct
   /* Statistics, for the log only (their values depend on scheduling). */
   atomic_size_t n_full_pushes;
   atomic_size_t n_steals;
+  atomic_size_t n_peer_steals;
   atomic_size_t n_inject_pops;
 } Stress;
 
@@ -91,14 +92,18 @@ stealer_main (gpointer data)
 
   while (!finished (s))
     {
-      AsyncrtQueueNode *n = asyncrt__local_queue_steal_into (&s->owner_q, mine);
+      /* A worker's order: own queue, steal (owner first, then the peer, which is
+       * itself being stolen from meanwhile), then the injection queue. */
+      AsyncrtQueueNode *n = asyncrt__local_queue_pop (mine);
       if (n == NULL)
-        n = asyncrt__local_queue_steal_into (peer, mine);
-      if (n != NULL)
-        atomic_fetch_add_explicit (&s->n_steals, 1, memory_order_relaxed);
-      else if ((n = asyncrt__inject_pop (&s->inject)) != NULL)
-        atomic_fetch_add_explicit (&s->n_inject_pops, 1, memory_order_relaxed);
-
+        {
+          if ((n = asyncrt__local_queue_steal_into (&s->owner_q, mine)) != NULL)
+            atomic_fetch_add_explicit (&s->n_steals, 1, memory_order_relaxed);
+          else if ((n = asyncrt__local_queue_steal_into (peer, mine)) != NULL)
+            atomic_fetch_add_explicit (&s->n_peer_steals, 1, memory_order_relaxed);
+          else if ((n = asyncrt__inject_pop (&s->inject)) != NULL)
+            atomic_fetch_add_explicit (&s->n_inject_pops, 1, memory_order_relaxed);
+        }
       if (n == NULL)
         {
           if (++idle % 64 == 0)
@@ -107,9 +112,6 @@ stealer_main (gpointer data)
         }
       idle = 0;
       consume (s, n);
-      /* Drain our own queue slowly, so that the peer finds something to steal. */
-      for (unsigned i = 0; i < 8 && (n = asyncrt__local_queue_pop (mine)) != NULL; i++)
-        consume (s, n);
     }
   /* On a normal finish our queue is empty (every item was counted). */
   return NULL;
@@ -134,8 +136,11 @@ owner_run (Stress *s)
   while (next < s->n_items && !finished (s))
     {
       /* A burst of up to twice the capacity: the ring overflows unless the stealers
-       * keep up. */
+       * keep up.  Back-pressure: while the injection queue is long, push little, so
+       * the run stays a contest over the ring rather than a drain of that queue. */
       size_t burst = 1 + xorshift (&rng) % (2 * ASYNCRT_LOCAL_QUEUE_CAPACITY);
+      if (asyncrt__inject_len (&s->inject) > 2 * ASYNCRT_LOCAL_QUEUE_CAPACITY)
+        burst = 1 + burst % 4;
       for (size_t i = 0; i < burst && next < s->n_items; i++, next++)
         {
           s->items[next].payload = payload_of (next);
@@ -147,7 +152,7 @@ owner_run (Stress *s)
           if (full)
             atomic_fetch_add_explicit (&s->n_full_pushes, 1, memory_order_relaxed);
         }
-      size_t pops = xorshift (&rng) % ASYNCRT_LOCAL_QUEUE_CAPACITY;
+      size_t pops = xorshift (&rng) % (ASYNCRT_LOCAL_QUEUE_CAPACITY / 2);
       for (size_t i = 0; i < pops; i++)
         {
           AsyncrtQueueNode *n = asyncrt__local_queue_pop (&s->owner_q);
@@ -195,6 +200,7 @@ test_stress (void)
   atomic_init (&s->stop, false);
   atomic_init (&s->n_full_pushes, 0);
   atomic_init (&s->n_steals, 0);
+  atomic_init (&s->n_peer_steals, 0);
   atomic_init (&s->n_inject_pops, 0);
   s->deadline_ns = asyncrt__clock_now_ns () + (uint64_t) test_timeout_ms (60000) * 1000000u;
   asyncrt__local_queue_init (&s->owner_q);
@@ -214,9 +220,10 @@ test_stress (void)
   for (unsigned i = 0; i < N_STEALERS; i++)
     g_thread_join (threads[i]);
 
-  g_test_message ("%zu items: %zu pushes onto a full ring, %zu steals, %zu injection pops",
+  g_test_message ("%zu items: %zu pushes onto a full ring, %zu steals from the owner, "
+                  "%zu from the peer, %zu injection pops",
                   s->n_items, atomic_load (&s->n_full_pushes),
-                  atomic_load (&s->n_steals), atomic_load (&s->n_inject_pops));
+                  atomic_load (&s->n_steals), atomic_load (&s->n_peer_steals), atomic_load (&s->n_inject_pops));
 
   g_assert_false (atomic_load (&s->stop));       /* no timeout */
   size_t bad = 0;
