@@ -20,3 +20,13 @@ tests_trace_test_trace_o2_CPPFLAGS = $(TEST_CPPFLAGS)
 tests_trace_test_trace_o2_CFLAGS = $(AM_CFLAGS) -O2 -g
 tests_trace_test_trace_o2_LDADD = $(TEST_LIBS)
 EXTRA_DIST += tests/trace/test-trace.c
+
+# Internals: golden output from synthetic traces, tree identity, the symbol cache.
+test_programs += tests/trace/test-trace-internal
+tests_trace_test_trace_internal_SOURCES = tests/trace/test-trace-internal.c
+tests_trace_test_trace_internal_CPPFLAGS = $(INTERNAL_TEST_CPPFLAGS)
+tests_trace_test_trace_internal_LDADD = $(INTERNAL_TEST_LIBS)
+if HAVE_JSON_GLIB
+tests_trace_test_trace_internal_CPPFLAGS += $(JSON_GLIB_CFLAGS)
+tests_trace_test_trace_internal_LDADD += $(JSON_GLIB_LIBS)
+endif
