@@ -60,8 +60,8 @@ ip_in (uintptr_t ip, uintptr_t start, uintptr_t end)
 }
 
 /* Appends the backtrace of the current leaf to @c; returns false if the stack could
- * not be walked at all. */
-static ASYNCRT_NOINLINE ASYNCRT_TRACE_LEAF_SECTION bool
+ * not be walked at all.  Inlined into leaf_slow: one frame less to walk. */
+static inline __attribute__((always_inline)) bool
 leaf_capture (AsyncrtTraceCollector *c)
 {
   const uintptr_t leaf_start = (uintptr_t) __start_asyncrt_section_trace_leaf;
@@ -128,6 +128,8 @@ leaf_slow (AsyncrtContext *cx, AsyncrtTraceCollector *c)
   if (w != NULL && !asyncrt_waker_is_empty (w))
     {
       AsyncrtWaker clone = asyncrt_waker_clone (w);
+      if (c->trace->deferred_wakers == NULL)
+        c->trace->deferred_wakers = g_array_new (FALSE, FALSE, sizeof (AsyncrtWaker));
       g_array_append_val (c->trace->deferred_wakers, clone);
     }
   return true;
@@ -162,9 +164,10 @@ asyncrt_trace_leaf (AsyncrtContext *cx)
   return leaf_slow (cx, c);   /* cx stays in the first argument register */
 }
 
-/* Runs @func with a collector installed.  Lives in the capture section: when a leaf
- * is polled without any root, its backtrace stops at this function. */
-static ASYNCRT_NOINLINE ASYNCRT_TRACE_CAPTURE_SECTION AsyncrtTrace *
+/* Runs @func with a collector installed.  Inlined into its callers, which live in
+ * the capture section: when a leaf is polled without any root, its backtrace stops
+ * there. */
+static inline __attribute__((always_inline)) AsyncrtTrace *
 capture_run (AsyncrtTraceFunc func, void *data)
 {
   if (func == NULL)
@@ -193,7 +196,7 @@ capture_run (AsyncrtTraceFunc func, void *data)
   return t;
 }
 
-AsyncrtTrace *
+ASYNCRT_NOINLINE ASYNCRT_TRACE_CAPTURE_SECTION AsyncrtTrace *
 asyncrt__trace_capture_deferred (AsyncrtTraceFunc func, void *data)
 {
   return capture_run (func, data);
@@ -202,12 +205,12 @@ asyncrt__trace_capture_deferred (AsyncrtTraceFunc func, void *data)
 size_t
 asyncrt__trace_wake_deferred (AsyncrtTrace *t)
 {
-  if (t == NULL)
+  if (t == NULL || t->deferred_wakers == NULL)
     return 0;
-  size_t n = t->deferred_wakers->len;
   /* Take the array first: a wake may run arbitrary code. */
   GArray *wakers = t->deferred_wakers;
-  t->deferred_wakers = g_array_new (FALSE, FALSE, sizeof (AsyncrtWaker));
+  size_t n = wakers->len;
+  t->deferred_wakers = NULL;
   for (size_t i = 0; i < n; i++)
     asyncrt_waker_wake (&g_array_index (wakers, AsyncrtWaker, i));
   g_array_free (wakers, TRUE);
@@ -238,7 +241,7 @@ asyncrt__trace_wake_deferred (AsyncrtTrace *t)
  *   already running on this thread.
  * Since: 0.1
  */
-ASYNCRT_TRACE_CAPTURE_SECTION AsyncrtTrace *
+ASYNCRT_NOINLINE ASYNCRT_TRACE_CAPTURE_SECTION AsyncrtTrace *
 asyncrt_trace_capture (AsyncrtTraceFunc func, void *data)
 {
   AsyncrtTrace *t = capture_run (func, data);

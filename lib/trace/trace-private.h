@@ -86,8 +86,12 @@ struct _AsyncrtBacktrace
 
 struct _AsyncrtTrace
 {
-  GPtrArray *backtraces;             /* AsyncrtBacktrace*, in capture order */
-  GArray *deferred_wakers;           /* AsyncrtWaker; consumed by the capture */
+  AsyncrtBacktrace **backtraces;     /* in capture order, each owned; inline_slots
+                                        or g_malloc'ed */
+  size_t n_backtraces;
+  size_t backtraces_size;            /* allocated slots */
+  AsyncrtBacktrace *inline_slots[2]; /* most traces have one or two backtraces */
+  GArray *deferred_wakers;           /* AsyncrtWaker, consumed by the capture; or NULL */
   GPtrArray *owned_infos;            /* synthetic infos owned by this trace, or NULL */
 };
 

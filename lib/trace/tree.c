@@ -113,8 +113,8 @@ asyncrt__trace_tree_add_backtrace (AsyncrtTraceTree *tree, const AsyncrtBacktrac
 void
 asyncrt__trace_tree_add_trace (AsyncrtTraceTree *tree, const AsyncrtTrace *t)
 {
-  for (size_t i = 0; i < t->backtraces->len; i++)
-    asyncrt__trace_tree_add_backtrace (tree, g_ptr_array_index (t->backtraces, i));
+  for (size_t i = 0; i < t->n_backtraces; i++)
+    asyncrt__trace_tree_add_backtrace (tree, t->backtraces[i]);
 }
 
 size_t
