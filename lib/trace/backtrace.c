@@ -52,27 +52,6 @@ asyncrt__trace_append_ips (AsyncrtTrace *t, const uintptr_t *ips, size_t n)
   return bt;
 }
 
-AsyncrtTraceInfo *
-asyncrt__trace_info_new (uintptr_t symbol_address, const AsyncrtTraceSymbolSpec *symbols,
-                         size_t n_symbols)
-{
-  g_assert (n_symbols >= 1);
-  AsyncrtTraceInfo *info = g_malloc0 (sizeof (AsyncrtTraceInfo)
-                                      + n_symbols * sizeof (AsyncrtBacktraceSymbol));
-  info->symbol_address = symbol_address;
-  info->n_symbols = n_symbols;
-  for (size_t i = 0; i < n_symbols; i++)
-    {
-      AsyncrtBacktraceSymbol *s = &info->symbols[i];
-      s->name = g_intern_string (symbols[i].name != NULL ? symbols[i].name : "??");
-      s->raw_name = s->name;
-      s->filename = g_intern_string (symbols[i].filename);
-      s->lineno = symbols[i].lineno;
-      s->colno = symbols[i].colno;
-    }
-  return info;
-}
-
 void
 asyncrt__trace_append_resolved (AsyncrtTrace *t, const uintptr_t *ips,
                                 AsyncrtTraceInfo **infos, size_t n)
@@ -149,6 +128,7 @@ asyncrt_trace_resolve (AsyncrtTrace *t)
 {
   if (t == NULL)
     return -EINVAL;
+  asyncrt__symbol_revalidate ();
   for (size_t i = 0; i < t->n_backtraces; i++)
     {
       const AsyncrtBacktrace *bt = t->backtraces[i];

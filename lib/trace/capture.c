@@ -52,6 +52,41 @@ asyncrt__trace_capture_range (uintptr_t *start, uintptr_t *end)
   *end = (uintptr_t) __stop_asyncrt_section_trace_capture;
 }
 
+/* ThreadSanitizer crashes when a thread exits after using unw_backtrace(): libunwind
+ * frees its per-thread trace cache from a pthread key destructor that locks a mutex,
+ * after TSan has torn the thread down (google/sanitizers#943).  TSan builds therefore
+ * walk with unw_step(), which keeps no per-thread state; it is slower, and TSan builds
+ * are not for speed. */
+#if defined(__SANITIZE_THREAD__)
+#define ASYNCRT_TRACE_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define ASYNCRT_TRACE_TSAN 1
+#endif
+#endif
+
+static inline __attribute__((always_inline)) int
+walk_stack (void **buf, int cap)
+{
+#ifdef ASYNCRT_TRACE_TSAN
+  unw_context_t uc;
+  unw_cursor_t cursor;
+  if (unw_getcontext (&uc) != 0 || unw_init_local (&cursor, &uc) != 0)
+    return 0;
+  int n = 0;
+  while (n < cap && unw_step (&cursor) > 0)
+    {
+      unw_word_t ip = 0;
+      if (unw_get_reg (&cursor, UNW_REG_IP, &ip) != 0 || ip == 0)
+        break;
+      buf[n++] = (void *) (uintptr_t) ip;
+    }
+  return n;
+#else
+  return unw_backtrace (buf, cap);
+#endif
+}
+
 /* A return address belongs to the call instruction just before it. */
 static inline bool
 ip_in (uintptr_t ip, uintptr_t start, uintptr_t end)
@@ -74,7 +109,7 @@ leaf_capture (AsyncrtTraceCollector *c)
 
   for (;;)
     {
-      int n = unw_backtrace (buf, cap);
+      int n = walk_stack (buf, cap);
       if (n <= 0)
         break;
 

@@ -12,6 +12,8 @@
  *   thread that races on it stores the same pointer (the cache's canonical entry).
  * - The symbol cache (symbol.c) is global, protected by one mutex; its entries are
  *   immutable once published and are never freed before the library is unloaded.
+ *   Every string of a symbol is interned in symbol.c's table (never g_intern_string),
+ *   so equal strings are equal pointers.
  */
 #ifndef ASYNCRT_TRACE_PRIVATE_H
 #define ASYNCRT_TRACE_PRIVATE_H
@@ -58,7 +60,7 @@ typedef struct _AsyncrtTraceInfo AsyncrtTraceInfo;
 
 struct _AsyncrtBacktraceSymbol
 {
-  const char *name;        /* interned; never NULL: demangled name, or "0x…" */
+  const char *name;        /* interned (symbol.c); never NULL: demangled name or "0x…" */
   const char *raw_name;    /* interned; the name as in the object file */
   const char *filename;    /* interned or NULL */
   unsigned lineno;         /* 0 if unknown */
@@ -109,7 +111,7 @@ size_t asyncrt__trace_wake_deferred (AsyncrtTrace *t);
 
 /* Synthetic traces (golden tests, and the dump for tasks it could not trace):
  * asyncrt__trace_info_new() builds a resolved frame description; the symbols'
- * strings are interned.  asyncrt__trace_append_resolved() appends a backtrace of
+ * strings are copied into the symbol module's string table.  asyncrt__trace_append_resolved() appends a backtrace of
  * n frames with the given infos (innermost first) and takes ownership of them. */
 typedef struct
 {
@@ -141,6 +143,10 @@ typedef struct
 } AsyncrtSymbolStats;
 
 void asyncrt__symbol_get_stats (AsyncrtSymbolStats *out);
+
+/* Drops cached answers if modules were unloaded since the last check (dlclose may
+ * let new code reuse their addresses).  Cheap; called once per trace resolved. */
+void asyncrt__symbol_revalidate (void);
 
 /* ---- tree.c ---------------------------------------------------------------------- */
 

@@ -446,12 +446,14 @@ test_json (void)
   char *json = asyncrt_trace_to_json (t);
   g_assert_true (g_str_has_prefix (json, "{\"version\":1,"));
 
-  if (g_find_program_in_path ("python3") == NULL)
+  char *python = g_find_program_in_path ("python3");
+  if (python == NULL)
     {
       g_test_skip ("python3 not available");
     }
   else
     {
+      g_free (python);
       /* A real parser must accept it, and see the structure we expect. */
       char *path = NULL;
       int fd = g_file_open_tmp ("asyncrt-trace-XXXXXX.json", &path, NULL);
