@@ -113,12 +113,14 @@ leaf_capture (AsyncrtTraceCollector *c)
       if (n <= 0)
         break;
 
-      /* Skip the unwinder and this section's frames. */
+      /* Skip the unwinder and this section's frames.  If no frame is in the section
+       * (the unw_step walk starts at our caller's frame, and asyncrt_trace_leaf tail
+       * calls leaf_slow), the walk already starts at the leaf future's poll. */
       int first = 0;
       while (first < n && !ip_in ((uintptr_t) buf[first], leaf_start, leaf_end))
         first++;
       if (first == n)
-        first = 0;       /* not found (cannot happen with CFI): keep everything */
+        first = 0;
       while (first < n && ip_in ((uintptr_t) buf[first], leaf_start, leaf_end))
         first++;
 
@@ -155,6 +157,7 @@ leaf_capture (AsyncrtTraceCollector *c)
 static ASYNCRT_NOINLINE ASYNCRT_TRACE_LEAF_SECTION bool
 leaf_slow (AsyncrtContext *cx, AsyncrtTraceCollector *c)
 {
+  /* A stack that cannot be walked still counts as a traced leaf: empty backtrace. */
   if (!leaf_capture (c))
     asyncrt__trace_append_ips (c->trace, NULL, 0);
   /* Defer a wake of the leaf's own waker: the task (or the combinator that gave
