@@ -232,9 +232,51 @@ bench_empty_capture (int iters)
   printf ("trace_capture_empty %.0f ns\n", best);
 }
 
+static AsyncrtPoll
+ready_poll (void *p, AsyncrtContext *cx)
+{
+  (void) cx;
+  (*(int *) p)++;
+  return ASYNCRT_READY;
+}
+
+/* The costs every poll pays when no dump is running: the leaf's check, and polling
+ * through a root instead of calling the poll function directly. */
+static void
+bench_not_tracing (int iters)
+{
+  bool (*volatile leaf) (AsyncrtContext *) = asyncrt_trace_leaf;
+  AsyncrtPoll (*volatile direct) (void *, AsyncrtContext *) = ready_poll;
+  AsyncrtPoll (*volatile rooted) (void *, AsyncrtContext *) = asyncrt_trace_root_poll;
+  int counter = 0;
+  AsyncrtTraceRoot root;
+  asyncrt_trace_root_init (&root, ready_poll, &counter);
+  double best_leaf = 1e30, best_direct = 1e30, best_root = 1e30;
+  for (int b = 0; b < 20; b++)
+    {
+      uint64_t t0 = now_ns ();
+      for (int i = 0; i < iters; i++)
+        counter += leaf (NULL);
+      uint64_t t1 = now_ns ();
+      for (int i = 0; i < iters; i++)
+        direct (&counter, NULL);
+      uint64_t t2 = now_ns ();
+      for (int i = 0; i < iters; i++)
+        rooted (&root, NULL);
+      uint64_t t3 = now_ns ();
+      best_leaf = MIN (best_leaf, (double) (t1 - t0) / iters);
+      best_direct = MIN (best_direct, (double) (t2 - t1) / iters);
+      best_root = MIN (best_root, (double) (t3 - t2) / iters);
+    }
+  printf ("trace_leaf_not_tracing %.2f ns\n", best_leaf);
+  printf ("poll_direct %.2f ns\n", best_direct);
+  printf ("poll_through_root %.2f ns\n", best_root);
+}
+
 int
 main (void)
 {
+  bench_not_tracing (1000000);
   bench_empty_capture (1000);
   bench_capture (5, 1000);
   bench_capture (20, 1000);

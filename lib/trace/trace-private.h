@@ -42,7 +42,9 @@ typedef struct
   AsyncrtTraceFrame *active_frame;
 } AsyncrtTraceContext;
 
-extern _Thread_local AsyncrtTraceContext asyncrt__trace_context;
+/* initial-exec on the declaration too, or other files go through __tls_get_addr. */
+extern _Thread_local AsyncrtTraceContext asyncrt__trace_context
+  __attribute__((tls_model ("initial-exec")));
 
 void asyncrt__trace_frame_push (AsyncrtTraceFrame *frame, uintptr_t start, uintptr_t end);
 void asyncrt__trace_frame_pop (AsyncrtTraceFrame *frame);
