@@ -189,6 +189,11 @@ bool asyncrt__task_transition_to_notified_for_tracing (AsyncrtTask *t);
  * marked CANCELLED and cancels itself at the end of its poll. */
 void asyncrt__task_shutdown (AsyncrtTask *t);
 
+/* Spawn onto a closed owned list: cancels a task fresh from asyncrt__task_new() at
+ * once (frees the future, completes it) and drops the owned-list and notified
+ * references; the join handle reference stays with the caller. */
+void asyncrt__task_cancel_unbound (AsyncrtTask *t);
+
 /* The waker of @t as a borrowed value (no reference taken): valid while the caller
  * holds a reference. */
 AsyncrtWaker asyncrt__task_borrowed_waker (AsyncrtTask *t);
