@@ -8,3 +8,7 @@ test_programs += tests/core/test-task-state
 tests_core_test_task_state_SOURCES = tests/core/test-task-state.c
 tests_core_test_task_state_CPPFLAGS = $(INTERNAL_TEST_CPPFLAGS)
 tests_core_test_task_state_LDADD = $(INTERNAL_TEST_LIBS)
+test_programs += tests/core/test-runtime
+tests_core_test_runtime_SOURCES = tests/core/test-runtime.c
+tests_core_test_runtime_CPPFLAGS = $(TEST_CPPFLAGS)
+tests_core_test_runtime_LDADD = $(TEST_LIBS)
