@@ -29,3 +29,8 @@ test_programs += tests/driver/test-io
 tests_driver_test_io_SOURCES = tests/driver/test-io.c tests/driver/driver-test-util.h
 tests_driver_test_io_CPPFLAGS = $(INTERNAL_TEST_CPPFLAGS)
 tests_driver_test_io_LDADD = $(INTERNAL_TEST_LIBS)
+
+bench_programs += bench/bench-driver
+bench_bench_driver_SOURCES = bench/bench-driver.c
+bench_bench_driver_CPPFLAGS = $(INTERNAL_TEST_CPPFLAGS)
+bench_bench_driver_LDADD = $(INTERNAL_TEST_LIBS)
