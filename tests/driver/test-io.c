@@ -381,6 +381,73 @@ test_fd_cross_thread (void)
   driver_fixture_teardown (&fx);
 }
 
+typedef struct
+{
+  AsyncrtDriver *driver;
+  int done;                                 /* atomic */
+} RegThread;
+
+static gpointer
+reg_thread (gpointer data)
+{
+  RegThread *rt = data;
+  AsyncrtDriver *prev = asyncrt__driver_enter (rt->driver);
+  CountingWaker c = { 0, 0 };
+  AsyncrtContext *cx = cw_context_new (&c);
+  for (int i = 0; i < 300; i++)
+    {
+      int efd = eventfd (0, EFD_NONBLOCK | EFD_CLOEXEC);
+      AsyncrtFd f;
+      g_assert_cmpint (asyncrt_fd_init (&f, efd), ==, 0);
+      int rc = 1;
+      int wakes = cw_wakes (&c);
+      bool pending = asyncrt_fd_readable_poll (&f, cx, &rc) == ASYNCRT_PENDING;
+      uint64_t v = 1;
+      g_assert_cmpint (write (efd, &v, 8), ==, 8);
+      /* The main thread's park dispatches the event and wakes us. */
+      gint64 end = g_get_monotonic_time () + test_timeout_ms (5000) * 1000;
+      while (pending && cw_wakes (&c) == wakes)
+        {
+          g_assert_cmpint (g_get_monotonic_time (), <, end);
+          g_usleep (50);
+        }
+      g_assert_cmpint (asyncrt_fd_readable_poll (&f, cx, &rc), ==, ASYNCRT_READY);
+      g_assert_cmpint (rc, ==, 0);
+      if (i % 2 == 0)
+        asyncrt_fd_close (&f);
+      else
+        {
+          asyncrt_fd_clear (&f);
+          close (efd);
+        }
+    }
+  asyncrt_context_free (cx);
+  g_assert_cmpint (cw_refs (&c), ==, 0);
+  asyncrt__driver_exit (prev);
+  __atomic_store_n (&rt->done, 1, __ATOMIC_RELEASE);
+  return NULL;
+}
+
+static void
+test_fd_register_while_parking (void)
+{
+  /* Two threads register, wait on and deregister fds while this one parks. */
+  DriverFixture fx;
+  driver_fixture_setup (&fx);
+  RegThread rt[2] = { { fx.driver, 0 }, { fx.driver, 0 } };
+  GThread *t[2];
+  for (int i = 0; i < 2; i++)
+    t[i] = g_thread_new ("reg", reg_thread, &rt[i]);
+  gint64 end = g_get_monotonic_time () + test_timeout_ms (30000) * 1000;
+  while (!(__atomic_load_n (&rt[0].done, __ATOMIC_ACQUIRE)
+           && __atomic_load_n (&rt[1].done, __ATOMIC_ACQUIRE))
+         && g_get_monotonic_time () < end)
+    asyncrt__driver_park (fx.driver, 10);
+  for (int i = 0; i < 2; i++)
+    g_thread_join (t[i]);
+  driver_fixture_teardown (&fx);
+}
+
 /* --- sockets ------------------------------------------------------------------- */
 
 typedef struct
@@ -814,6 +881,7 @@ main (int argc, char **argv)
   g_test_add_func ("/io/fd/readiness-protocol", test_fd_readiness_protocol);
   g_test_add_func ("/io/fd/stale-event", test_fd_stale_event);
   g_test_add_func ("/io/fd/cross-thread", test_fd_cross_thread);
+  g_test_add_func ("/io/fd/register-while-parking", test_fd_register_while_parking);
   g_test_add_func ("/io/tcp/echo-10MiB", test_tcp_echo);
   g_test_add_func ("/io/tcp/peer-closes", test_tcp_peer_closes);
   g_test_add_func ("/io/tcp/reset", test_tcp_reset);

@@ -80,8 +80,8 @@ sleep_register (AsyncrtDriver *d, AsyncrtSleep *s, const AsyncrtWaker *waker)
   s->state = ASYNCRT__SLEEP_REGISTERED;
   asyncrt__wheel_insert (&d->wheel, s);
   unpark = d->parked && s->when < d->park_deadline;
-  pthread_mutex_unlock (&d->lock);
   asyncrt__driver_ref (d);
+  pthread_mutex_unlock (&d->lock);
   s->driver = d;
   if (unpark)
     asyncrt__driver_unpark (d);
