@@ -203,6 +203,15 @@ asyncrt__driver_park (AsyncrtDriver *d, int64_t timeout_ms)
         w = (uint64_t) timeout_ms * 1000000u;
       wait_ns = w > (uint64_t) INT64_MAX ? -1 : (int64_t) w;
     }
+  if (wait_ns == 0 && d->n_live == 0)
+    {
+      /* Nothing to poll without blocking: no fds, and an unpark (eventfd) that
+       * may be pending only asks this or the next park to return, which this one
+       * does.  Saves the epoll_wait of a busy scheduler's park(0). */
+      pthread_mutex_unlock (&d->lock);
+      asyncrt__wake_batch_wake (&batch);
+      return;
+    }
   d->parked = wait_ns != 0;
   d->park_deadline = wait_ns < 0 ? UINT64_MAX
                                  : (now_ns + (uint64_t) wait_ns + 999999u) / 1000000u;
