@@ -96,6 +96,22 @@ typedef struct _AsyncrtJoinHandle AsyncrtJoinHandle;
   asyncrt_handle_spawn_full ((h), __FILE__, __LINE__, __func__, NULL, (poll), (future), \
                              (free_func))
 
+/**
+ * asyncrt_handle_spawn_named:
+ * @h: a runtime handle
+ * @name: (nullable): the task's name, shown in dumps; copied
+ * @poll: the future's poll function
+ * @future: (nullable): the future's state
+ * @free_func: (nullable): frees @future
+ *
+ * Like asyncrt_handle_spawn(), with a task name.
+ *
+ * Returns: the join handle, or %NULL with errno set.
+ */
+#define asyncrt_handle_spawn_named(h, name, poll, future, free_func) \
+  asyncrt_handle_spawn_full ((h), __FILE__, __LINE__, __func__, (name), (poll), (future), \
+                             (free_func))
+
 ASYNCRT_AVAILABLE_IN_0_1
 AsyncrtJoinHandle *asyncrt_spawn_full (const char *file, int line, const char *func,
                                        const char *name, AsyncrtPollFunc poll,
