@@ -1,0 +1,9 @@
+# Multi-thread (work-stealing) scheduler.
+libasyncrt_private_la_SOURCES += \
+	lib/scheduler/multi_thread/multi-thread-private.h \
+	lib/scheduler/multi_thread/idle.c
+
+test_programs += tests/mt/test-mt-idle
+tests_mt_test_mt_idle_SOURCES = tests/mt/test-mt-idle.c
+tests_mt_test_mt_idle_CPPFLAGS = $(INTERNAL_TEST_CPPFLAGS)
+tests_mt_test_mt_idle_LDADD = $(INTERNAL_TEST_LIBS)
