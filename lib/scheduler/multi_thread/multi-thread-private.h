@@ -11,6 +11,9 @@
 
 #include "util/common-private.h"
 #include "driver/driver-private.h"
+#include "queue/queue-private.h"
+#include "scheduler/scheduler-private.h"
+#include "task/task-private.h"
 
 #include <pthread.h>
 #include <stdatomic.h>
@@ -80,5 +83,131 @@ void asyncrt__mt_parker_park (AsyncrtMtParker *p);
 void asyncrt__mt_parker_park_timeout_zero (AsyncrtMtParker *p);
 /* Any thread. */
 void asyncrt__mt_parker_unpark (AsyncrtMtParker *p);
+
+/* ---- worker.c / runtime.c ---------------------------------------------------------- */
+
+/* Largest accepted worker count (asyncrt_builder_build() gives -EINVAL above it). */
+#define ASYNCRT_MT_MAX_WORKERS 1024u
+/* Consecutive LIFO-slot polls allowed after one task poll (ping-pong cap). */
+#define ASYNCRT_MT_MAX_LIFO_POLLS 3u
+#define ASYNCRT_MT_DEFAULT_EVENT_INTERVAL 61u
+
+/* Bits of AsyncrtMtRuntime.attention: why a worker must leave its fast path. */
+#define ASYNCRT_MT_ATTENTION_SHUTDOWN 1u
+#define ASYNCRT_MT_ATTENTION_DUMP     2u
+
+typedef struct _AsyncrtMtRuntime AsyncrtMtRuntime;
+typedef struct _AsyncrtMtWorker AsyncrtMtWorker;
+
+/* One worker.  Fields are owned by the worker's thread unless stated otherwise; a dump
+ * leader may use the queue and the LIFO slot of a worker that is stopped in the dump
+ * hook (the hook's barrier orders the accesses), see the dump section below. */
+struct _AsyncrtMtWorker
+{
+  /* Stealers (any worker) and the dump leader. */
+  AsyncrtLocalQueue queue;
+  /* Owner writes; the dump leader reads / takes it while the owner is stopped. */
+  _Atomic (AsyncrtTask *) lifo;
+  /* Written by the owner around every task poll (relaxed), read by anyone (dumps): the
+   * id of the task being polled (0: none) and when its poll started
+   * (CLOCK_MONOTONIC_COARSE, ns). */
+  _Atomic uint64_t current_task_id;
+  _Atomic uint64_t current_poll_start_ns;
+  AsyncrtMtParker parker;          /* unpark: any thread */
+
+  /* Immutable after build. */
+  AsyncrtMtRuntime *rt;
+  unsigned index;
+  char name[24];                   /* "asyncrt-worker-N" */
+  pthread_t thread;
+  bool thread_started;
+
+  /* Owner only. */
+  uint32_t tick;
+  uint32_t rng;
+  bool is_searching;               /* mirrors the idle counters */
+  bool lifo_enabled;
+  bool in_run;                     /* inside asyncrt__task_run */
+  bool parking;                    /* inside the parker: wakes queue, notify later */
+  bool exited;                     /* left the run loop; wakes go to the injection queue */
+  uint64_t seen_dump_seq;
+} __attribute__ ((aligned (ASYNCRT_CACHELINE)));
+
+typedef void (*AsyncrtMtDumpFunc) (AsyncrtMtWorker *w, void *data);
+
+struct _AsyncrtMtRuntime
+{
+  AsyncrtHandle handle;            /* first: the runtime is its handle */
+
+  unsigned n_workers;              /* immutable */
+  unsigned event_interval;         /* immutable */
+  AsyncrtMtWorker *workers;        /* immutable array */
+  AsyncrtInject inject;
+  AsyncrtMtIdle idle;
+  AsyncrtMtSharedDriver driver;
+  /* Set bits: SHUTDOWN (once, release), DUMP (while a request is active).  Workers
+   * load it (acquire) at every scheduling point and before parking. */
+  _Atomic unsigned attention;
+
+  /* Dump requests (see asyncrt__mt_dump_request_begin). */
+  pthread_mutex_t dump_lock;
+  pthread_cond_t dump_cond;
+  _Atomic uint64_t dump_seq;       /* bumped by each request, under dump_lock */
+  AsyncrtMtDumpFunc dump_func;     /* guarded by dump_lock */
+  void *dump_data;                 /* guarded by dump_lock */
+  bool dump_active;                /* guarded by dump_lock */
+  unsigned dump_in_func;           /* guarded by dump_lock: workers inside dump_func */
+
+  /* Threads inside block_on, woken at shutdown (runtime.c). */
+  pthread_mutex_t block_ons_lock;
+  struct _BlockOnSignal *block_ons;
+};
+
+int  asyncrt__mt_runtime_init_workers (AsyncrtMtRuntime *rt);
+void asyncrt__mt_schedule (AsyncrtHandle *h, AsyncrtTask *t, bool is_yield);
+void asyncrt__mt_unpark (AsyncrtHandle *h);
+void *asyncrt__mt_worker_main (void *data);
+/* Unparks the worker that idle bookkeeping chose, if any. */
+void asyncrt__mt_notify_parked (AsyncrtMtRuntime *rt);
+/* The worker the calling thread is, or NULL. */
+AsyncrtMtWorker *asyncrt__mt_current_worker (void);
+/* Gives back every queued notified reference of @w (LIFO slot and local queue). */
+void asyncrt__mt_worker_drain (AsyncrtMtWorker *w);
+
+/* ---- hooks for task dumps (lib/dump, lib/scheduler/multi_thread/taskdump.c) ---------
+ *
+ * Stopping every worker:
+ *   asyncrt__mt_dump_request_begin (h, func, data) publishes the request, sets the
+ *   DUMP attention bit and unparks every parked worker through the idle bookkeeping
+ *   (asyncrt__mt_idle_unpark_all: they count as unparked searchers, so nothing is lost
+ *   for later spawns).  Each worker then calls func (w, data) exactly once per request,
+ *   at its next scheduling point: between two task polls (never inside one), with no
+ *   lock held and its LIFO slot empty, or instead of parking.  func is the barrier: it
+ *   returns when the worker may go on (leader done, or the worker withdrew after the
+ *   deadline).  A worker busy inside a long poll calls func late, possibly after
+ *   the request ended, in which case it does not call it at all.
+ *   asyncrt__mt_dump_request_end (h) clears the request and waits until no worker is
+ *   inside func; after it returns func and data are no longer used.
+ *   Returns -EBUSY if a request is already active (serialise in the caller).
+ *
+ * Reading a worker (the leader, for any worker w, including itself):
+ *   asyncrt__mt_worker_take_lifo (w) / asyncrt__mt_worker_pop_local (w): only for a
+ *   worker stopped in func (or the caller's own worker); they transfer the notified
+ *   reference to the caller.
+ *   asyncrt__mt_worker_steal (w, into): any worker w, even one still running; @into
+ *   must be the caller's own (stopped) worker with an empty queue.
+ *   asyncrt__mt_worker_current_task (w, &start_ns): any worker, any time: id of the
+ *   task it is polling (0 if none) and the start of that poll.
+ */
+int  asyncrt__mt_dump_request_begin (AsyncrtHandle *h, AsyncrtMtDumpFunc func, void *data);
+void asyncrt__mt_dump_request_end (AsyncrtHandle *h);
+unsigned asyncrt__mt_num_workers (AsyncrtHandle *h);
+AsyncrtMtWorker *asyncrt__mt_worker (AsyncrtHandle *h, unsigned i);
+AsyncrtTask *asyncrt__mt_worker_take_lifo (AsyncrtMtWorker *w);
+AsyncrtTask *asyncrt__mt_worker_pop_local (AsyncrtMtWorker *w);
+AsyncrtTask *asyncrt__mt_worker_steal (AsyncrtMtWorker *w, AsyncrtMtWorker *into);
+AsyncrtTaskId asyncrt__mt_worker_current_task (AsyncrtMtWorker *w, uint64_t *start_ns);
+/* The injection queue, for the leader to drain (any thread may pop). */
+AsyncrtInject *asyncrt__mt_inject (AsyncrtHandle *h);
 
 #endif /* ASYNCRT_MULTI_THREAD_PRIVATE_H */
