@@ -1,7 +1,10 @@
 # Multi-thread (work-stealing) scheduler.
 libasyncrt_private_la_SOURCES += \
 	lib/scheduler/multi_thread/multi-thread-private.h \
-	lib/scheduler/multi_thread/idle.c
+	lib/scheduler/multi_thread/idle.c \
+	lib/scheduler/multi_thread/park.c \
+	lib/scheduler/multi_thread/worker.c \
+	lib/scheduler/multi_thread/runtime.c
 
 test_programs += tests/mt/test-mt-idle
 tests_mt_test_mt_idle_SOURCES = tests/mt/test-mt-idle.c

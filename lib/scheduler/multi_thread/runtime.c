@@ -424,3 +424,56 @@ asyncrt__mt_inject (AsyncrtHandle *h)
   AsyncrtMtRuntime *rt = mt_runtime (h);
   return rt != NULL ? &rt->inject : NULL;
 }
+
+/* ---- public builder API ------------------------------------------------------------- */
+
+/**
+ * asyncrt_builder_new_multi_thread:
+ *
+ * Creates a builder for a multi-thread runtime: a pool of worker threads (as many as
+ * CPUs by default, see asyncrt_builder_set_worker_threads()) runs the tasks, with
+ * work stealing between them; tasks run whether or not a thread is inside
+ * asyncrt_runtime_block_on().  The workers share the I/O and timer driver.
+ *
+ * Worker threads are named `asyncrt-worker-N`; as Linux limits thread names to 15
+ * bytes, tools such as `ps -L` and `top -H` show them as `asyncrt-wrk-N`.
+ *
+ * Thread safety: any thread; a builder is used by one thread at a time.
+ *
+ * Returns: (transfer full): a new builder; free it with asyncrt_builder_free().
+ * Since: 0.1
+ */
+AsyncrtBuilder *
+asyncrt_builder_new_multi_thread (void)
+{
+  AsyncrtBuilder *b = g_new0 (AsyncrtBuilder, 1);
+  b->flavour = ASYNCRT_FLAVOUR_MULTI_THREAD;
+  b->worker_threads = 0;
+  b->max_blocking_threads = ASYNCRT_DEFAULT_MAX_BLOCKING_THREADS;
+  b->blocking_keep_alive_ms = ASYNCRT_DEFAULT_BLOCKING_KEEP_ALIVE_MS;
+  b->event_interval = 0;   /* 0: the flavour's default */
+  return b;
+}
+
+/**
+ * asyncrt_builder_set_worker_threads:
+ * @b: a builder made by asyncrt_builder_new_multi_thread()
+ * @n: the number of worker threads, at most 1024; 0 (the default) means one per CPU
+ *   the process may run on
+ *
+ * Sets how many worker threads the multi-thread runtime runs.
+ *
+ * Thread safety: one thread at a time per builder.
+ *
+ * Returns: 0; -EINVAL if @b is %NULL, is not a multi-thread builder, or @n is larger
+ *   than 1024.
+ * Since: 0.1
+ */
+int
+asyncrt_builder_set_worker_threads (AsyncrtBuilder *b, unsigned n)
+{
+  if (b == NULL || b->flavour != ASYNCRT_FLAVOUR_MULTI_THREAD || n > ASYNCRT_MT_MAX_WORKERS)
+    return -EINVAL;
+  b->worker_threads = n;
+  return 0;
+}

@@ -294,9 +294,8 @@ poll_task (AsyncrtMtWorker *w, AsyncrtTask *t)
   atomic_store_explicit (&w->current_poll_start_ns, coarse_now_ns (), memory_order_relaxed);
   atomic_store_explicit (&w->current_task_id, t->id, memory_order_relaxed);
   w->in_run = true;
-  unsigned prev_budget = asyncrt__coop_set_budget (ASYNCRT_COOP_BUDGET);
+  /* asyncrt__task_run() sets the coop budget (ASYNCRT_COOP_BUDGET) around the poll. */
   asyncrt__task_run (t);
-  asyncrt__coop_set_budget (prev_budget);
   w->in_run = false;
   atomic_store_explicit (&w->current_task_id, 0, memory_order_relaxed);
 }
