@@ -10,3 +10,8 @@ test_programs += tests/mt/test-mt-idle
 tests_mt_test_mt_idle_SOURCES = tests/mt/test-mt-idle.c
 tests_mt_test_mt_idle_CPPFLAGS = $(INTERNAL_TEST_CPPFLAGS)
 tests_mt_test_mt_idle_LDADD = $(INTERNAL_TEST_LIBS)
+
+test_programs += tests/mt/test-mt
+tests_mt_test_mt_SOURCES = tests/mt/test-mt.c
+tests_mt_test_mt_CPPFLAGS = $(TEST_CPPFLAGS)
+tests_mt_test_mt_LDADD = $(TEST_LIBS)
