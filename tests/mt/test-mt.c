@@ -52,7 +52,7 @@ count_free (void *p)
  * post wakes the registered waker through the scheduler (a clone, consumed). */
 typedef struct
 {
-  GMutex lock;
+  pthread_mutex_t lock;   /* not GMutex: TSan understands pthread locks only */
   AsyncrtWaker waker;
   unsigned long pending;
 } Mailbox;
@@ -60,7 +60,7 @@ typedef struct
 static void
 mailbox_init (Mailbox *m)
 {
-  g_mutex_init (&m->lock);
+  pthread_mutex_init (&m->lock, NULL);
   m->waker = (AsyncrtWaker) ASYNCRT_WAKER_INIT;
   m->pending = 0;
 }
@@ -69,18 +69,18 @@ static void
 mailbox_clear (Mailbox *m)
 {
   asyncrt_waker_free (&m->waker);
-  g_mutex_clear (&m->lock);
+  pthread_mutex_destroy (&m->lock);
 }
 
 static void
 mailbox_post (Mailbox *m)
 {
   AsyncrtWaker w = ASYNCRT_WAKER_INIT;
-  g_mutex_lock (&m->lock);
+  pthread_mutex_lock (&m->lock);
   m->pending++;
   if (!asyncrt_waker_is_empty (&m->waker))
     w = asyncrt_waker_clone (&m->waker);
-  g_mutex_unlock (&m->lock);
+  pthread_mutex_unlock (&m->lock);
   asyncrt_waker_wake (&w);
 }
 
@@ -90,7 +90,7 @@ mailbox_recv (Mailbox *m, AsyncrtContext *cx, unsigned long *got)
   if (asyncrt_trace_leaf (cx))
     return ASYNCRT_PENDING;
   AsyncrtPoll r = ASYNCRT_PENDING;
-  g_mutex_lock (&m->lock);
+  pthread_mutex_lock (&m->lock);
   if (m->pending > 0)
     {
       *got = m->pending;
@@ -102,7 +102,7 @@ mailbox_recv (Mailbox *m, AsyncrtContext *cx, unsigned long *got)
       asyncrt_waker_free (&m->waker);
       m->waker = asyncrt_waker_clone (asyncrt_context_get_waker (cx));
     }
-  g_mutex_unlock (&m->lock);
+  pthread_mutex_unlock (&m->lock);
   return r;
 }
 

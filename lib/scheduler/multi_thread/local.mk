@@ -6,10 +6,10 @@ libasyncrt_private_la_SOURCES += \
 	lib/scheduler/multi_thread/worker.c \
 	lib/scheduler/multi_thread/runtime.c
 
-test_programs += tests/mt/test-mt-idle
-tests_mt_test_mt_idle_SOURCES = tests/mt/test-mt-idle.c
-tests_mt_test_mt_idle_CPPFLAGS = $(INTERNAL_TEST_CPPFLAGS)
-tests_mt_test_mt_idle_LDADD = $(INTERNAL_TEST_LIBS)
+test_programs += tests/mt/test-mt-internal
+tests_mt_test_mt_internal_SOURCES = tests/mt/test-mt-internal.c
+tests_mt_test_mt_internal_CPPFLAGS = $(INTERNAL_TEST_CPPFLAGS)
+tests_mt_test_mt_internal_LDADD = $(INTERNAL_TEST_LIBS)
 
 test_programs += tests/mt/test-mt
 tests_mt_test_mt_SOURCES = tests/mt/test-mt.c

@@ -292,7 +292,8 @@ static void
 poll_task (AsyncrtMtWorker *w, AsyncrtTask *t)
 {
   atomic_store_explicit (&w->current_poll_start_ns, coarse_now_ns (), memory_order_relaxed);
-  atomic_store_explicit (&w->current_task_id, t->id, memory_order_relaxed);
+  /* release: a reader that sees the id (acquire) sees this poll's start time. */
+  atomic_store_explicit (&w->current_task_id, t->id, memory_order_release);
   w->in_run = true;
   /* asyncrt__task_run() sets the coop budget (ASYNCRT_COOP_BUDGET) around the poll. */
   asyncrt__task_run (t);
@@ -532,7 +533,7 @@ asyncrt__mt_worker_steal (AsyncrtMtWorker *w, AsyncrtMtWorker *into)
 AsyncrtTaskId
 asyncrt__mt_worker_current_task (AsyncrtMtWorker *w, uint64_t *start_ns)
 {
-  AsyncrtTaskId id = atomic_load_explicit (&w->current_task_id, memory_order_relaxed);
+  AsyncrtTaskId id = atomic_load_explicit (&w->current_task_id, memory_order_acquire);
   if (start_ns != NULL)
     *start_ns = atomic_load_explicit (&w->current_poll_start_ns, memory_order_relaxed);
   return id;
