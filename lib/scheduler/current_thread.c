@@ -180,8 +180,6 @@ ct_block_on (AsyncrtHandle *h, AsyncrtPollFunc poll, void *future)
       unsigned ran = 0;
       for (; ran < ct->event_interval; ran++)
         {
-          if (atomic_load_explicit (&ct->woken, memory_order_relaxed))
-            break;
           ct->tick++;
           AsyncrtTask *t;
           if (ct->tick % ct->event_interval == 0)

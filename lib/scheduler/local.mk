@@ -5,3 +5,8 @@ libasyncrt_private_la_SOURCES += \
 	lib/scheduler/runtime.c \
 	lib/scheduler/current_thread.c
 include lib/scheduler/multi_thread/local.mk
+
+bench_programs += bench/bench-runtime
+bench_bench_runtime_SOURCES = bench/bench-runtime.c
+bench_bench_runtime_CPPFLAGS = $(TEST_CPPFLAGS)
+bench_bench_runtime_LDADD = $(TEST_LIBS)

@@ -93,8 +93,8 @@ asyncrt__handle_spawn_task (AsyncrtHandle *h, const AsyncrtSpawnInfo *info,
 
 /* ---- builders ----------------------------------------------------------------------- */
 
-static AsyncrtBuilder *
-builder_new (AsyncrtFlavour flavour)
+AsyncrtBuilder *
+asyncrt__builder_new (AsyncrtFlavour flavour)
 {
   AsyncrtBuilder *b = g_new0 (AsyncrtBuilder, 1);
   b->flavour = flavour;
@@ -119,7 +119,7 @@ builder_new (AsyncrtFlavour flavour)
 AsyncrtBuilder *
 asyncrt_builder_new_current_thread (void)
 {
-  return builder_new (ASYNCRT_FLAVOUR_CURRENT_THREAD);
+  return asyncrt__builder_new (ASYNCRT_FLAVOUR_CURRENT_THREAD);
 }
 
 /**

@@ -58,6 +58,9 @@ struct _AsyncrtBuilder
   unsigned event_interval;              /* injection-queue check period, in ticks */
 };
 
+/* A builder with every default set (asyncrt_builder_new_multi_thread() uses it). */
+AsyncrtBuilder *asyncrt__builder_new (AsyncrtFlavour flavour);
+
 typedef struct
 {
   /* Queues @t, whose notified reference is passed in.  @is_yield: the task was woken

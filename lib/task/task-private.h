@@ -176,12 +176,15 @@ void asyncrt__task_unref (AsyncrtTask *t);
 void asyncrt__task_run (AsyncrtTask *t);
 
 /* A scheduler draining its queues at shutdown gives back a notified reference
- * without running the task (every task is already cancelled by then). */
+ * without running the task (every task is already cancelled by then).  Only after
+ * asyncrt__owned_close_and_shutdown_all(); otherwise run the task. */
 void asyncrt__task_drop_notified (AsyncrtTask *t);
 
 /* Dumps: idle and not notified -> notified, returns true and the caller owns a new
- * notified reference (run it with asyncrt__task_run() inside a capture, or give it
- * back with asyncrt__task_drop_notified()).  false: running, notified or complete. */
+ * notified reference: run it with asyncrt__task_run() inside a capture, or, if it
+ * cannot, hand it to t->handle->ops->schedule (t->handle, t, false) — never just drop
+ * the reference, NOTIFIED would stay set and the task would never run again.
+ * false: running, notified (it is on a queue: drain queues first) or complete. */
 bool asyncrt__task_transition_to_notified_for_tracing (AsyncrtTask *t);
 
 /* Shutdown: cancels @t if it is not running elsewhere (frees the future, completes,

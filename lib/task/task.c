@@ -283,6 +283,7 @@ asyncrt__task_new (AsyncrtHandle *h, const AsyncrtSpawnInfo *info, AsyncrtPollFu
   t->handle = h;
   asyncrt__handle_ref (h);
   t->id = atomic_fetch_add_explicit (&next_task_id, 1, memory_order_relaxed);
+  t->shard = (uint32_t) (t->id % ASYNCRT_OWNED_SHARDS);
   t->parent_id = asyncrt__current_task != NULL ? asyncrt__current_task->id : 0;
   if (info != NULL)
     {

@@ -446,13 +446,7 @@ asyncrt__mt_inject (AsyncrtHandle *h)
 AsyncrtBuilder *
 asyncrt_builder_new_multi_thread (void)
 {
-  AsyncrtBuilder *b = g_new0 (AsyncrtBuilder, 1);
-  b->flavour = ASYNCRT_FLAVOUR_MULTI_THREAD;
-  b->worker_threads = 0;
-  b->max_blocking_threads = ASYNCRT_DEFAULT_MAX_BLOCKING_THREADS;
-  b->blocking_keep_alive_ms = ASYNCRT_DEFAULT_BLOCKING_KEEP_ALIVE_MS;
-  b->event_interval = 0;   /* 0: the flavour's default */
-  return b;
+  return asyncrt__builder_new (ASYNCRT_FLAVOUR_MULTI_THREAD);
 }
 
 /**
