@@ -5,8 +5,9 @@
  * injection queue.  A worker looks for work in this order:
  *
  *   LIFO slot -> local queue -> injection queue (first, every event_interval ticks,
- *   so that it cannot be starved by local work) -> steal half of a random sibling's
- *   queue (random start, every sibling tried) -> park.
+ *   so that it cannot be starved by local work; a batch of up to half a local queue
+ *   moves to the local queue each time) -> steal half of a random sibling's queue
+ *   (random start, every sibling tried) -> park.
  *
  * Where a woken task goes (asyncrt__mt_schedule):
  *   - on a worker of this runtime, during a task poll (the waker is woken by the task
@@ -239,8 +240,10 @@ next_task (AsyncrtMtWorker *w)
 
   if (w->tick % w->rt->event_interval == 0)
     {
-      /* Fairness: the injection queue first, now and then. */
-      n = asyncrt__inject_pop (&w->rt->inject);
+      /* Fairness: the injection queue first, now and then.  A batch, not one task:
+       * behind a local queue that never empties (tasks that keep yielding) remote
+       * work would otherwise trickle in at one task per interval. */
+      n = pop_inject_batch (w);
       if (n != NULL)
         return n;
     }
