@@ -453,7 +453,9 @@ run (AsyncrtMtWorker *w)
         {
           if (a & ASYNCRT_MT_ATTENTION_SHUTDOWN)
             return;
-          if (a & ASYNCRT_MT_ATTENTION_DUMP)
+          if ((a & ASYNCRT_MT_ATTENTION_DUMP)
+              && atomic_load_explicit (&rt->dump_seq, memory_order_acquire)
+                 != w->seen_dump_seq)
             serve_dump (w);
         }
 
