@@ -358,9 +358,9 @@ player_poll (void *p, AsyncrtContext *cx)
 }
 
 static void
-test_ping_pong (void)
+test_ping_pong (gconstpointer data)
 {
-  AsyncrtRuntime *rt = mt_new (2);
+  AsyncrtRuntime *rt = mt_new (GPOINTER_TO_UINT (data));
   AsyncrtHandle *h = asyncrt_runtime_get_handle (rt);
   Mailbox boxes[2 * PING_PONG_PAIRS];
   Player players[2 * PING_PONG_PAIRS];
@@ -383,6 +383,59 @@ test_ping_pong (void)
       g_assert_cmpuint (players[i].rounds, ==, PING_PONG_ROUNDS);
       mailbox_clear (&boxes[i]);
     }
+}
+
+/* ---- wakes from a foreign thread, one at a time ------------------------------------ */
+
+#define HANDSHAKE_ROUNDS 2000
+
+typedef struct
+{
+  AsyncrtCoroutine co;
+  Mailbox box;
+  unsigned long got, rounds;
+  atomic_ulong acked;
+} Handshake;
+
+static AsyncrtPoll
+handshake_poll (void *p, AsyncrtContext *cx)
+{
+  Handshake *hs = p;
+  ASYNCRT_BEGIN (&hs->co);
+  for (hs->rounds = 0; hs->rounds < HANDSHAKE_ROUNDS; hs->rounds++)
+    {
+      ASYNCRT_AWAIT (&hs->co, mailbox_recv (&hs->box, cx, &hs->got));
+      g_assert_cmpuint (hs->got, ==, 1);
+      atomic_fetch_add (&hs->acked, 1);
+    }
+  ASYNCRT_END (&hs->co);
+}
+
+static void
+test_foreign_wake_handshake (void)
+{
+  /* Every wake comes from this (non-worker) thread while the workers are idle: each
+   * goes through the injection queue and unparks a parked worker.  One lost wake-up
+   * and the round never completes. */
+  AsyncrtRuntime *rt = mt_new (2);
+  Handshake *hs = g_new0 (Handshake, 1);
+  mailbox_init (&hs->box);
+  AsyncrtJoinHandle *jh = asyncrt_handle_spawn (asyncrt_runtime_get_handle (rt),
+                                                handshake_poll, hs, NULL);
+  for (unsigned long i = 0; i < HANDSHAKE_ROUNDS; i++)
+    {
+      mailbox_post (&hs->box);
+      g_assert_true (wait_for_count (&hs->acked, i + 1, 5000));
+      if (i % 100 == 0)
+        g_usleep (1000);   /* sometimes long enough for every worker to park */
+    }
+  while (!asyncrt_join_handle_is_finished (jh))
+    g_usleep (100);
+  g_assert_false (asyncrt_join_handle_is_cancelled (jh));
+  asyncrt_join_handle_free (jh);
+  asyncrt_runtime_free (rt);
+  mailbox_clear (&hs->box);
+  g_free (hs);
 }
 
 /* ---- one million wakes, from foreign threads and from tasks ---------------------------- */
@@ -453,15 +506,16 @@ producer_task_poll (void *p, AsyncrtContext *cx)
 }
 
 static void
-test_million_wakes (void)
+test_million_wakes (gconstpointer data)
 {
+  unsigned workers = GPOINTER_TO_UINT (data);
   atomic_store (&wake_consumers_done, 0);
   for (int i = 0; i < WAKE_CONSUMERS; i++)
     {
       mailbox_init (&wake_boxes[i]);
       atomic_store (&wake_received[i], 0);
     }
-  AsyncrtRuntime *rt = mt_new (2);
+  AsyncrtRuntime *rt = mt_new (workers);
   AsyncrtHandle *h = asyncrt_runtime_get_handle (rt);
   for (unsigned i = 0; i < WAKE_CONSUMERS; i++)
     {
@@ -857,8 +911,12 @@ main (int argc, char **argv)
   g_test_add_func ("/mt/idle-runtime-free", test_idle_runtime_free);
   g_test_add_func ("/mt/spawn-storm-outside", test_spawn_storm_outside);
   g_test_add_func ("/mt/spawn-storm-inside", test_spawn_storm_inside);
-  g_test_add_func ("/mt/ping-pong", test_ping_pong);
-  g_test_add_func ("/mt/million-wakes", test_million_wakes);
+  g_test_add_data_func ("/mt/ping-pong/2-workers", GUINT_TO_POINTER (2), test_ping_pong);
+  g_test_add_data_func ("/mt/ping-pong/3-workers", GUINT_TO_POINTER (3), test_ping_pong);
+  g_test_add_func ("/mt/foreign-wake-handshake", test_foreign_wake_handshake);
+  g_test_add_data_func ("/mt/million-wakes/1-worker", GUINT_TO_POINTER (1), test_million_wakes);
+  g_test_add_data_func ("/mt/million-wakes/2-workers", GUINT_TO_POINTER (2), test_million_wakes);
+  g_test_add_data_func ("/mt/million-wakes/4-workers", GUINT_TO_POINTER (4), test_million_wakes);
   g_test_add_func ("/mt/lifo-cap", test_lifo_cap);
   g_test_add_func ("/mt/coop-budget", test_coop_budget);
   g_test_add_func ("/mt/timers-and-yields", test_timers_and_yields);
