@@ -270,6 +270,21 @@ number_of_cpus (void)
   return n > 0 ? (unsigned) n : 1u;
 }
 
+/* Undoes a half-built runtime in asyncrt_runtime_free()'s order (no task exists
+ * yet), dropping the only handle reference. */
+static void
+build_failed (AsyncrtMtRuntime *rt)
+{
+  AsyncrtHandle *h = &rt->handle;
+  atomic_store_explicit (&h->is_shutdown, true, memory_order_release);
+  asyncrt__owned_close_and_shutdown_all (&h->owned);
+  asyncrt__blocking_pool_shutdown (h->blocking);
+  if (rt->workers != NULL)
+    mt_shutdown (h);
+  asyncrt__driver_shutdown (h->driver);
+  asyncrt__handle_unref (h);
+}
+
 int
 asyncrt__multi_thread_build (const AsyncrtBuilder *b, AsyncrtRuntime **out)
 {
@@ -300,7 +315,7 @@ asyncrt__multi_thread_build (const AsyncrtBuilder *b, AsyncrtRuntime **out)
   void *mem = NULL;
   if (posix_memalign (&mem, ASYNCRT_CACHELINE, n * sizeof (AsyncrtMtWorker)) != 0)
     {
-      asyncrt__handle_unref (&rt->handle);
+      build_failed (rt);
       return -ENOMEM;
     }
   memset (mem, 0, n * sizeof (AsyncrtMtWorker));
@@ -328,9 +343,7 @@ asyncrt__multi_thread_build (const AsyncrtBuilder *b, AsyncrtRuntime **out)
       int err = pthread_create (&w->thread, NULL, asyncrt__mt_worker_main, w);
       if (err != 0)
         {
-          /* No task exists yet: stop what started and free everything. */
-          mt_shutdown (&rt->handle);
-          asyncrt__handle_unref (&rt->handle);
+          build_failed (rt);
           return -err;
         }
       w->thread_started = true;
