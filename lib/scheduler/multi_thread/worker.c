@@ -208,15 +208,18 @@ pop_inject_batch (AsyncrtMtWorker *w)
   size_t cap = MIN (room, ASYNCRT_LOCAL_QUEUE_CAPACITY / 2);
   size_t n = MIN (asyncrt__inject_len (&rt->inject) / rt->n_workers + 1, cap);
 
-  AsyncrtQueueNode *first = asyncrt__inject_pop (&rt->inject);
-  if (first == NULL)
+  if (n == 0)
+    n = 1;   /* a full local queue: still take one to run now */
+  AsyncrtQueueNode *first = NULL;
+  if (asyncrt__inject_pop_batch (&rt->inject, n, &first) == 0)
     return NULL;
-  for (size_t i = 1; i < n; i++)
+  /* One lock hold for the whole batch; the first runs now, the rest are queued. */
+  AsyncrtQueueNode *node = first->next;
+  while (node != NULL)
     {
-      AsyncrtQueueNode *node = asyncrt__inject_pop (&rt->inject);
-      if (node == NULL)
-        break;
+      AsyncrtQueueNode *next = node->next;
       drop_chain (asyncrt__local_queue_push_back_or_overflow (&w->queue, node, &rt->inject));
+      node = next;
     }
   return first;
 }
