@@ -3,6 +3,7 @@
 #include "scheduler/multi_thread/multi-thread-private.h"
 
 #include <glib.h>
+#include <string.h>
 
 #include "test-util.h"
 
@@ -290,6 +291,72 @@ test_dump_request_stops_every_worker (void)
   asyncrt_runtime_free (rt);
 }
 
+typedef struct
+{
+  AsyncrtCoroutine co;
+  AsyncrtYield y;
+  atomic_bool *stop;
+} Yielder;
+
+static AsyncrtPoll
+yielder_poll (void *p, AsyncrtContext *cx)
+{
+  Yielder *self = p;
+  ASYNCRT_BEGIN (&self->co);
+  while (!atomic_load (self->stop))
+    {
+      asyncrt_yield_init (&self->y);
+      ASYNCRT_AWAIT (&self->co, asyncrt_yield_poll (&self->y, cx));
+    }
+  ASYNCRT_END (&self->co);
+}
+
+static void
+test_dump_request_under_load (void)
+{
+  AsyncrtRuntime *rt = mt_new (2);
+  AsyncrtHandle *h = asyncrt_runtime_get_handle (rt);
+  atomic_bool stop = false;
+  Yielder ys[8];
+  AsyncrtJoinHandle *jhs[8];
+  memset (ys, 0, sizeof ys);
+  for (int i = 0; i < 8; i++)
+    {
+      ys[i].stop = &stop;
+      jhs[i] = asyncrt_handle_spawn (h, yielder_poll, &ys[i], NULL);
+    }
+  for (int round = 0; round < 50; round++)
+    {
+      DumpProbe p = { 0 };
+      p.h = h;
+      atomic_store (&p.lifo_was_empty, true);
+      p.deadline = g_get_monotonic_time () + (gint64) test_timeout_ms (5000) * 1000;
+      g_assert_cmpint (asyncrt__mt_dump_request_begin (h, probe_func, &p), ==, 0);
+      gint64 until = g_get_monotonic_time () + (gint64) test_timeout_ms (5000) * 1000;
+      while (atomic_load (&p.arrived) < 2 && g_get_monotonic_time () < until)
+        g_usleep (50);
+      /* Busy workers stop at their next scheduling point, between two polls. */
+      g_assert_cmpuint (atomic_load (&p.arrived), ==, 2);
+      g_assert_true (atomic_load (&p.lifo_was_empty));
+      for (unsigned i = 0; i < 2; i++)
+        g_assert_cmpuint (asyncrt__mt_worker_current_task (asyncrt__mt_worker (h, i), NULL),
+                          ==, 0);
+      atomic_store (&p.release, true);
+      asyncrt__mt_dump_request_end (h);
+      g_assert_cmpuint (atomic_load (&p.calls[0]) + atomic_load (&p.calls[1]), ==, 2);
+    }
+  atomic_store (&stop, true);
+  for (int i = 0; i < 8; i++)
+    {
+      gint64 until = g_get_monotonic_time () + (gint64) test_timeout_ms (5000) * 1000;
+      while (!asyncrt_join_handle_is_finished (jhs[i]) && g_get_monotonic_time () < until)
+        g_usleep (100);
+      g_assert_true (asyncrt_join_handle_is_finished (jhs[i]));
+      asyncrt_join_handle_free (jhs[i]);
+    }
+  asyncrt_runtime_free (rt);
+}
+
 static void
 test_dump_request_busy_worker (void)
 {
@@ -371,6 +438,7 @@ main (int argc, char **argv)
   g_test_add_func ("/mt/parker/condvar", test_parker_condvar);
   g_test_add_func ("/mt/parker/driver", test_parker_driver);
   g_test_add_func ("/mt/dump-hooks/stop-every-worker", test_dump_request_stops_every_worker);
+  g_test_add_func ("/mt/dump-hooks/under-load", test_dump_request_under_load);
   g_test_add_func ("/mt/dump-hooks/busy-worker", test_dump_request_busy_worker);
   g_test_add_func ("/mt/dump-hooks/errors", test_dump_request_errors);
   return g_test_run ();

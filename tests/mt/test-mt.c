@@ -891,6 +891,62 @@ test_shutdown_under_load (void)
   g_assert_cmpuint (atomic_load (&n_freed), ==, RING + LOAD_SLEEPERS + 1);
 }
 
+/* Tasks that keep spawning (from workers) and yielding while the runtime shuts down:
+ * every future that was handed to a successful spawn is freed exactly once. */
+static atomic_ulong n_spawned;
+
+typedef struct
+{
+  AsyncrtCoroutine co;
+  AsyncrtYield y;
+  int i;
+} Breeder;
+
+static AsyncrtPoll
+breeder_poll (void *p, AsyncrtContext *cx)
+{
+  Breeder *b = p;
+  ASYNCRT_BEGIN (&b->co);
+  for (b->i = 0;; b->i++)
+    {
+      AsyncrtJoinHandle *jh = asyncrt_spawn (b->i % 2 ? count_poll : breeder_poll,
+                                             g_new0 (Breeder, 1), count_free);
+      g_assert_nonnull (jh);
+      atomic_fetch_add (&n_spawned, 1);
+      if (b->i % 3 == 0)
+        asyncrt_join_handle_abort (jh);
+      asyncrt_join_handle_free (jh);
+      if (b->i >= 3)
+        break;   /* each breeder has a few children: the population grows slowly */
+      asyncrt_yield_init (&b->y);
+      ASYNCRT_AWAIT (&b->co, asyncrt_yield_poll (&b->y, cx));
+    }
+  ASYNCRT_END (&b->co);
+}
+
+static void
+test_shutdown_while_spawning (void)
+{
+  for (int round = 0; round < 30; round++)
+    {
+      atomic_store (&n_spawned, 0);
+      atomic_store (&n_freed, 0);
+      AsyncrtRuntime *rt = mt_new (1 + round % 3);
+      for (int i = 0; i < 4; i++)
+        {
+          AsyncrtJoinHandle *jh = asyncrt_handle_spawn (asyncrt_runtime_get_handle (rt),
+                                                        breeder_poll, g_new0 (Breeder, 1),
+                                                        count_free);
+          g_assert_nonnull (jh);
+          atomic_fetch_add (&n_spawned, 1);
+          asyncrt_join_handle_free (jh);
+        }
+      g_usleep ((gulong) (round % 5) * 1000);
+      asyncrt_runtime_free (rt);
+      g_assert_cmpuint (atomic_load (&n_freed), ==, atomic_load (&n_spawned));
+    }
+}
+
 static void
 test_idle_runtime_free (void)
 {
@@ -922,5 +978,6 @@ main (int argc, char **argv)
   g_test_add_func ("/mt/timers-and-yields", test_timers_and_yields);
   g_test_add_func ("/mt/concurrent-block-on", test_concurrent_block_on);
   g_test_add_func ("/mt/shutdown-under-load", test_shutdown_under_load);
+  g_test_add_func ("/mt/shutdown-while-spawning", test_shutdown_while_spawning);
   return g_test_run ();
 }
