@@ -196,6 +196,7 @@ typedef struct
   atomic_uint arrived;
   atomic_bool lifo_was_empty;
   atomic_bool release;
+  atomic_bool ended;
   gint64 deadline;
   AsyncrtHandle *h;
 } DumpProbe;
@@ -357,6 +358,52 @@ test_dump_request_under_load (void)
   asyncrt_runtime_free (rt);
 }
 
+/* The last worker to arrive leads: it ends the request itself, from inside func. */
+static void
+leader_func (AsyncrtMtWorker *w, void *data)
+{
+  DumpProbe *p = data;
+  atomic_fetch_add (&p->calls[w->index], 1);
+  if (atomic_fetch_add (&p->arrived, 1) + 1 == p->n_workers)
+    {
+      /* Release the others first: end() waits for them to leave func. */
+      atomic_store (&p->release, true);
+      asyncrt__mt_dump_request_end (p->h);
+      atomic_store (&p->ended, true);
+      return;
+    }
+  while (!atomic_load (&p->release) && g_get_monotonic_time () < p->deadline)
+    g_usleep (100);
+}
+
+static void
+test_dump_request_end_from_leader (void)
+{
+  AsyncrtRuntime *rt = mt_new (2);
+  AsyncrtHandle *h = asyncrt_runtime_get_handle (rt);
+  for (int round = 0; round < 20; round++)
+    {
+      DumpProbe p = { 0 };
+      p.n_workers = 2;
+      p.h = h;
+      p.deadline = g_get_monotonic_time () + (gint64) test_timeout_ms (5000) * 1000;
+      g_assert_cmpint (asyncrt__mt_dump_request_begin (h, leader_func, &p), ==, 0);
+      gint64 until = p.deadline;
+      while (!atomic_load (&p.ended) && g_get_monotonic_time () < until)
+        g_usleep (100);
+      g_assert_true (atomic_load (&p.ended));
+      /* The request is over: a new one may start (after the followers left func). */
+      int r;
+      while ((r = asyncrt__mt_dump_request_begin (h, probe_func, &p)) == -EBUSY)
+        g_usleep (100);
+      g_assert_cmpint (r, ==, 0);
+      asyncrt__mt_dump_request_end (h);
+      g_assert_cmpuint (atomic_load (&p.calls[0]), >=, 1);
+      g_assert_cmpuint (atomic_load (&p.calls[1]), >=, 1);
+    }
+  asyncrt_runtime_free (rt);
+}
+
 static void
 test_dump_request_busy_worker (void)
 {
@@ -440,6 +487,7 @@ main (int argc, char **argv)
   g_test_add_func ("/mt/dump-hooks/stop-every-worker", test_dump_request_stops_every_worker);
   g_test_add_func ("/mt/dump-hooks/under-load", test_dump_request_under_load);
   g_test_add_func ("/mt/dump-hooks/busy-worker", test_dump_request_busy_worker);
+  g_test_add_func ("/mt/dump-hooks/end-from-leader", test_dump_request_end_from_leader);
   g_test_add_func ("/mt/dump-hooks/errors", test_dump_request_errors);
   return g_test_run ();
 }

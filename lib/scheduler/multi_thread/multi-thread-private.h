@@ -130,6 +130,7 @@ struct _AsyncrtMtWorker
   bool in_run;                     /* inside asyncrt__task_run */
   bool parking;                    /* inside the parker: wakes queue, notify later */
   bool exited;                     /* left the run loop; wakes go to the injection queue */
+  bool in_dump_func;               /* inside the dump request's func */
   uint64_t seen_dump_seq;
 } __attribute__ ((aligned (ASYNCRT_CACHELINE)));
 
@@ -186,8 +187,9 @@ void asyncrt__mt_worker_drain (AsyncrtMtWorker *w);
  *   returns when the worker may go on (leader done, or the worker withdrew after the
  *   deadline).  A worker busy inside a long poll calls func late, possibly after
  *   the request ended, in which case it does not call it at all.
- *   asyncrt__mt_dump_request_end (h) clears the request and waits until no worker is
- *   inside func; after it returns func and data are no longer used.
+ *   asyncrt__mt_dump_request_end (h) clears the request and waits until no other
+ *   worker is inside func (it may be called from inside func, e.g. by the leader);
+ *   after it returns func and data are no longer used by other workers.
  *   Returns -EBUSY if a request is already active (serialise in the caller).
  *
  * Reading a worker (the leader, for any worker w, including itself):

@@ -408,7 +408,9 @@ asyncrt__mt_dump_request_end (AsyncrtHandle *h)
   rt->dump_active = false;
   atomic_fetch_and_explicit (&rt->attention, ~ASYNCRT_MT_ATTENTION_DUMP,
                              memory_order_seq_cst);
-  while (rt->dump_in_func > 0)
+  AsyncrtMtWorker *self = asyncrt__mt_current_worker ();
+  unsigned own = self != NULL && self->rt == rt && self->in_dump_func ? 1u : 0u;
+  while (rt->dump_in_func > own)
     pthread_cond_wait (&rt->dump_cond, &rt->dump_lock);
   rt->dump_func = NULL;
   rt->dump_data = NULL;

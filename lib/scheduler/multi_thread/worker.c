@@ -436,11 +436,14 @@ serve_dump (AsyncrtMtWorker *w)
 
   if (func == NULL)
     return;
+  w->in_dump_func = true;
   func (w, data);
+  w->in_dump_func = false;
 
   pthread_mutex_lock (&rt->dump_lock);
-  if (--rt->dump_in_func == 0)
-    pthread_cond_broadcast (&rt->dump_cond);
+  rt->dump_in_func--;
+  /* end() may be waiting, possibly from inside func on another worker. */
+  pthread_cond_broadcast (&rt->dump_cond);
   pthread_mutex_unlock (&rt->dump_lock);
 }
 
