@@ -48,6 +48,7 @@ asyncrt__handle_init (AsyncrtHandle *h, const AsyncrtSchedulerOps *ops,
   atomic_init (&h->refs, 1);
   atomic_init (&h->is_shutdown, false);
   atomic_init (&h->dump_state, NULL);
+  atomic_init (&h->dump_serve, NULL);
   asyncrt__owned_init (&h->owned);
   return 0;
 }

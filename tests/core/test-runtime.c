@@ -5,6 +5,7 @@
 #include "test-util.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <glib.h>
 #include <stdatomic.h>
 
@@ -20,32 +21,33 @@ new_rt (void)
 }
 
 /* ---- a waker slot shared with other threads ---------------------------------------- */
+/* pthread rather than GMutex: GLib's futex-based mutex is invisible to TSan. */
 typedef struct
 {
-  GMutex lock;
+  pthread_mutex_t lock;
   AsyncrtWaker w;
 } Slot;
 
 static void
 slot_set (Slot *s, AsyncrtContext *cx)
 {
-  g_mutex_lock (&s->lock);
+  pthread_mutex_lock (&s->lock);
   if (!asyncrt_waker_will_wake (&s->w, asyncrt_context_get_waker (cx)))
     {
       asyncrt_waker_free (&s->w);
       s->w = asyncrt_waker_clone (asyncrt_context_get_waker (cx));
     }
-  g_mutex_unlock (&s->lock);
+  pthread_mutex_unlock (&s->lock);
 }
 
 static void
 slot_wake (Slot *s)
 {
-  g_mutex_lock (&s->lock);
+  pthread_mutex_lock (&s->lock);
   AsyncrtWaker w = s->w;
   s->w.vtable = NULL;
   s->w.data = NULL;
-  g_mutex_unlock (&s->lock);
+  pthread_mutex_unlock (&s->lock);
   asyncrt_waker_wake (&w);
 }
 
@@ -340,7 +342,7 @@ test_foreign_wakes (void)
 {
   AsyncrtRuntime *rt = new_rt ();
   Remote r = { 0 };
-  g_mutex_init (&r.slot.lock);
+  pthread_mutex_init (&r.slot.lock, NULL);
   atomic_store (&r.wakes_wanted, 200);
   GThread *th = g_thread_new ("waker", remote_waker_thread, &r);
   RemoteMain m = { .r = &r };
@@ -349,7 +351,7 @@ test_foreign_wakes (void)
   g_assert_cmpint (atomic_load (&r.polls), >=, 200);
   g_assert_true (atomic_load (&r.ready));
   slot_clear (&r.slot);
-  g_mutex_clear (&r.slot.lock);
+  pthread_mutex_destroy (&r.slot.lock);
   asyncrt_runtime_free (rt);
 }
 
@@ -400,13 +402,13 @@ test_remote_spawn (void)
 {
   AsyncrtRuntime *rt = new_rt ();
   RemoteSpawn rs = { .h = asyncrt_runtime_get_handle (rt), .n = 1000 };
-  g_mutex_init (&rs.main.lock);
+  pthread_mutex_init (&rs.main.lock, NULL);
   GThread *th = g_thread_new ("spawner", remote_spawner, &rs);
   g_assert_cmpint (asyncrt_runtime_block_on (rt, wait_done_poll, &rs), ==, 0);
   g_thread_join (th);
   g_assert_cmpint (atomic_load (&rs.done), ==, rs.n);
   slot_clear (&rs.main);
-  g_mutex_clear (&rs.main.lock);
+  pthread_mutex_destroy (&rs.main.lock);
   asyncrt_runtime_free (rt);
 }
 
@@ -721,7 +723,7 @@ static void
 test_block_on_busy (void)
 {
   Busy b = { .rt = new_rt () };
-  g_mutex_init (&b.slot.lock);
+  pthread_mutex_init (&b.slot.lock, NULL);
   GThread *th = g_thread_new ("busy", busy_thread, &b);
   g_assert_cmpint (asyncrt_runtime_block_on (b.rt, busy_poll, &b), ==, 0);
   g_thread_join (th);
@@ -729,7 +731,7 @@ test_block_on_busy (void)
   /* the runtime is usable again afterwards */
   g_assert_cmpint (asyncrt_runtime_block_on (b.rt, ready_poll, NULL), ==, 0);
   slot_clear (&b.slot);
-  g_mutex_clear (&b.slot.lock);
+  pthread_mutex_destroy (&b.slot.lock);
   asyncrt_runtime_free (b.rt);
 }
 
