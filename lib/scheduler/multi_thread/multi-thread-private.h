@@ -95,6 +95,7 @@ void asyncrt__mt_parker_unpark (AsyncrtMtParker *p);
 /* Bits of AsyncrtMtRuntime.attention: why a worker must leave its fast path. */
 #define ASYNCRT_MT_ATTENTION_SHUTDOWN 1u
 #define ASYNCRT_MT_ATTENTION_DUMP     2u
+#define ASYNCRT_MT_ATTENTION_SERVE    4u   /* the generic handle->dump_serve hook */
 
 typedef struct _AsyncrtMtRuntime AsyncrtMtRuntime;
 typedef struct _AsyncrtMtWorker AsyncrtMtWorker;
@@ -131,6 +132,7 @@ struct _AsyncrtMtWorker
   bool parking;                    /* inside the parker: wakes queue, notify later */
   bool exited;                     /* left the run loop; wakes go to the injection queue */
   bool in_dump_func;               /* inside the dump request's func */
+  uint64_t seen_serve_seq;
   uint64_t seen_dump_seq;
 } __attribute__ ((aligned (ASYNCRT_CACHELINE)));
 
@@ -158,6 +160,7 @@ struct _AsyncrtMtRuntime
   void *dump_data;                 /* guarded by dump_lock */
   bool dump_active;                /* guarded by dump_lock */
   unsigned dump_in_func;           /* guarded by dump_lock: workers inside dump_func */
+  _Atomic uint64_t serve_seq;      /* bumped by ops->unpark while handle->dump_serve is set */
 
   /* Threads inside block_on, woken at shutdown (runtime.c). */
   pthread_mutex_t block_ons_lock;
@@ -166,7 +169,9 @@ struct _AsyncrtMtRuntime
 
 int  asyncrt__mt_runtime_init_workers (AsyncrtMtRuntime *rt);
 void asyncrt__mt_schedule (AsyncrtHandle *h, AsyncrtTask *t, bool is_yield);
+/* ops->unpark: one parked worker, or a dump serve round (see below). */
 void asyncrt__mt_unpark (AsyncrtHandle *h);
+void asyncrt__mt_unpark_all (AsyncrtMtRuntime *rt);
 void *asyncrt__mt_worker_main (void *data);
 /* Unparks the worker that idle bookkeeping chose, if any. */
 void asyncrt__mt_notify_parked (AsyncrtMtRuntime *rt);
@@ -200,6 +205,16 @@ void asyncrt__mt_worker_drain (AsyncrtMtWorker *w);
  *   must be the caller's own (stopped) worker with an empty queue.
  *   asyncrt__mt_worker_current_task (w, &start_ns): any worker, any time: id of the
  *   task it is polling (0 if none) and the start of that poll.
+ *   ops->pop_queued (h): LIFO slots, local queues, then the injection queue; only
+ *   while every worker is stopped in func (or for workers known to be stopped).
+ *
+ * The generic path of scheduler-private.h works too: store handle->dump_serve, then
+ * call ops->unpark (h).  On this flavour that unpark starts a "serve round": every
+ * parked worker is unparked through the idle bookkeeping and every worker calls
+ * dump_serve (h) once at its next scheduling point (asyncrt__mt_current_worker ()
+ * tells which worker it is).  Each further ops->unpark while dump_serve is set starts
+ * another round; clearing dump_serve ends them.  Nothing waits for the workers to
+ * leave dump_serve: the dump module's own barrier must.
  */
 int  asyncrt__mt_dump_request_begin (AsyncrtHandle *h, AsyncrtMtDumpFunc func, void *data);
 void asyncrt__mt_dump_request_end (AsyncrtHandle *h);

@@ -246,12 +246,34 @@ mt_free (AsyncrtHandle *h)
   g_free (rt);
 }
 
+/* Dumps: the leader, once every worker is stopped in the dump func (or has been
+ * accounted for): LIFO slots and local queues first, then the injection queue.  A
+ * worker still running a task keeps its queue to itself (popping is owner-only);
+ * use asyncrt__mt_worker_steal() for those. */
+static AsyncrtTask *
+mt_pop_queued (AsyncrtHandle *h)
+{
+  AsyncrtMtRuntime *rt = (AsyncrtMtRuntime *) (void *) h;
+  for (unsigned i = 0; i < rt->n_workers; i++)
+    {
+      AsyncrtMtWorker *w = &rt->workers[i];
+      AsyncrtTask *t = asyncrt__mt_worker_take_lifo (w);
+      if (t == NULL)
+        t = asyncrt__mt_worker_pop_local (w);
+      if (t != NULL)
+        return t;
+    }
+  AsyncrtQueueNode *n = asyncrt__inject_pop (&rt->inject);
+  return n != NULL ? asyncrt__task_from_queue_node (n) : NULL;
+}
+
 static const AsyncrtSchedulerOps mt_ops = {
   .schedule = asyncrt__mt_schedule,
   .unpark = asyncrt__mt_unpark,
   .block_on = mt_block_on,
   .shutdown = mt_shutdown,
   .free = mt_free,
+  .pop_queued = mt_pop_queued,
 };
 
 /* ---- build ---------------------------------------------------------------------------- */
@@ -310,6 +332,7 @@ asyncrt__multi_thread_build (const AsyncrtBuilder *b, AsyncrtRuntime **out)
   pthread_mutex_init (&rt->dump_lock, NULL);
   pthread_cond_init (&rt->dump_cond, NULL);
   atomic_init (&rt->dump_seq, 0);
+  atomic_init (&rt->serve_seq, 0);
   pthread_mutex_init (&rt->block_ons_lock, NULL);
 
   void *mem = NULL;
@@ -390,11 +413,7 @@ asyncrt__mt_dump_request_begin (AsyncrtHandle *h, AsyncrtMtDumpFunc func, void *
   pthread_mutex_unlock (&rt->dump_lock);
 
   /* Through the idle bookkeeping: the woken workers count as unparked searchers. */
-  unsigned *woken = g_new (unsigned, rt->n_workers);
-  size_t k = asyncrt__mt_idle_unpark_all (&rt->idle, woken);
-  for (size_t i = 0; i < k; i++)
-    asyncrt__mt_parker_unpark (&rt->workers[woken[i]].parker);
-  g_free (woken);
+  asyncrt__mt_unpark_all (rt);
   return 0;
 }
 

@@ -168,10 +168,38 @@ asyncrt__mt_schedule (AsyncrtHandle *h, AsyncrtTask *t, bool is_yield)
     schedule_remote (rt, t);
 }
 
+/* Unparks every parked worker through the idle bookkeeping (they count as unparked
+ * searchers, so later work is still noticed). */
+void
+asyncrt__mt_unpark_all (AsyncrtMtRuntime *rt)
+{
+  unsigned stack_buf[64];
+  unsigned *woken = rt->n_workers <= G_N_ELEMENTS (stack_buf) ? stack_buf
+                                                               : g_new (unsigned, rt->n_workers);
+  size_t k = asyncrt__mt_idle_unpark_all (&rt->idle, woken);
+  for (size_t i = 0; i < k; i++)
+    asyncrt__mt_parker_unpark (&rt->workers[woken[i]].parker);
+  if (woken != stack_buf)
+    g_free (woken);
+}
+
 void
 asyncrt__mt_unpark (AsyncrtHandle *h)
 {
-  asyncrt__mt_notify_parked ((AsyncrtMtRuntime *) (void *) h);
+  AsyncrtMtRuntime *rt = (AsyncrtMtRuntime *) (void *) h;
+
+  if (atomic_load_explicit (&h->dump_serve, memory_order_acquire) != NULL)
+    {
+      /* A dump is pending (scheduler-private.h): a serve round for every worker. */
+      pthread_mutex_lock (&rt->dump_lock);
+      atomic_fetch_add_explicit (&rt->serve_seq, 1, memory_order_seq_cst);
+      atomic_fetch_or_explicit (&rt->attention, ASYNCRT_MT_ATTENTION_SERVE,
+                                memory_order_seq_cst);
+      pthread_mutex_unlock (&rt->dump_lock);
+      asyncrt__mt_unpark_all (rt);
+      return;
+    }
+  asyncrt__mt_notify_parked (rt);
 }
 
 /* ---- finding work ------------------------------------------------------------------ */
@@ -351,8 +379,12 @@ needs_attention (AsyncrtMtWorker *w)
   unsigned a = attention (rt);
   if (a & ASYNCRT_MT_ATTENTION_SHUTDOWN)
     return true;
-  if (a & ASYNCRT_MT_ATTENTION_DUMP)
-    return atomic_load_explicit (&rt->dump_seq, memory_order_acquire) != w->seen_dump_seq;
+  if ((a & ASYNCRT_MT_ATTENTION_DUMP)
+      && atomic_load_explicit (&rt->dump_seq, memory_order_acquire) != w->seen_dump_seq)
+    return true;
+  if ((a & ASYNCRT_MT_ATTENTION_SERVE)
+      && atomic_load_explicit (&rt->serve_seq, memory_order_acquire) != w->seen_serve_seq)
+    return true;
   return false;
 }
 
@@ -447,6 +479,39 @@ serve_dump (AsyncrtMtWorker *w)
   pthread_mutex_unlock (&rt->dump_lock);
 }
 
+/* The generic dump hook (handle->dump_serve), once per serve round. */
+static void
+serve_generic (AsyncrtMtWorker *w)
+{
+  AsyncrtMtRuntime *rt = w->rt;
+  AsyncrtHandle *h = &rt->handle;
+  uint64_t seq = atomic_load_explicit (&rt->serve_seq, memory_order_acquire);
+
+  if (seq != w->seen_serve_seq)
+    {
+      w->seen_serve_seq = seq;
+      AsyncrtDumpServeFunc serve = atomic_load_explicit (&h->dump_serve, memory_order_acquire);
+      if (serve != NULL)
+        {
+          w->in_dump_func = true;
+          serve (h);
+          w->in_dump_func = false;
+        }
+      return;
+    }
+  /* Round served and the dump is over: drop the bit, unless a new round started
+   * (asyncrt__mt_unpark sets it under the same lock, after dump_serve is stored). */
+  if (atomic_load_explicit (&h->dump_serve, memory_order_acquire) == NULL)
+    {
+      pthread_mutex_lock (&rt->dump_lock);
+      if (atomic_load_explicit (&h->dump_serve, memory_order_acquire) == NULL
+          && atomic_load_explicit (&rt->serve_seq, memory_order_relaxed) == w->seen_serve_seq)
+        atomic_fetch_and_explicit (&rt->attention, ~ASYNCRT_MT_ATTENTION_SERVE,
+                                   memory_order_seq_cst);
+      pthread_mutex_unlock (&rt->dump_lock);
+    }
+}
+
 static void
 run (AsyncrtMtWorker *w)
 {
@@ -463,6 +528,8 @@ run (AsyncrtMtWorker *w)
               && atomic_load_explicit (&rt->dump_seq, memory_order_acquire)
                  != w->seen_dump_seq)
             serve_dump (w);
+          if (a & ASYNCRT_MT_ATTENTION_SERVE)
+            serve_generic (w);
         }
 
       w->tick++;
