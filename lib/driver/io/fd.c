@@ -120,8 +120,10 @@ asyncrt_fd_get_fd (const AsyncrtFd *f)
  * @f: (nullable): an #AsyncrtFd
  *
  * Deregisters the descriptor from its driver, without closing it; stored wakers
- * are dropped (not woken).  Harmless on an unregistered (or zero-filled) @f.
- * Safe after the runtime has been freed.
+ * are dropped (not woken).  Call it before you close the descriptor yourself (its
+ * number could otherwise be reused by a new registration that this would then
+ * disturb), or use asyncrt_fd_close().  Harmless on an unregistered (or
+ * zero-filled) @f.  Safe after the runtime has been freed.
  *
  * Thread safety: the owner, when no poll of @f is running.
  *
