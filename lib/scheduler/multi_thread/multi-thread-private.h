@@ -109,9 +109,9 @@ struct _AsyncrtMtWorker
   AsyncrtLocalQueue queue;
   /* Owner writes; the dump leader reads / takes it while the owner is stopped. */
   _Atomic (AsyncrtTask *) lifo;
-  /* Written by the owner around every task poll (relaxed), read by anyone (dumps): the
-   * id of the task being polled (0: none) and when its poll started
-   * (CLOCK_MONOTONIC_COARSE, ns). */
+  /* Written by the owner around every task poll, read by anyone (dumps): the id of
+   * the task being polled (0: none; release store after the start time, read with
+   * acquire) and when its poll started (CLOCK_MONOTONIC_COARSE, ns, relaxed). */
   _Atomic uint64_t current_task_id;
   _Atomic uint64_t current_poll_start_ns;
   AsyncrtMtParker parker;          /* unpark: any thread */
@@ -148,8 +148,9 @@ struct _AsyncrtMtRuntime
   AsyncrtInject inject;
   AsyncrtMtIdle idle;
   AsyncrtMtSharedDriver driver;
-  /* Set bits: SHUTDOWN (once, release), DUMP (while a request is active).  Workers
-   * load it (acquire) at every scheduling point and before parking. */
+  /* Set bits: SHUTDOWN (once, release), DUMP (while a request is active), SERVE (a
+   * dump_serve round may be pending).  Workers load it (acquire) at every scheduling
+   * point and before parking; it is 0 on the fast path. */
   _Atomic unsigned attention;
 
   /* Dump requests (see asyncrt__mt_dump_request_begin). */
@@ -167,7 +168,6 @@ struct _AsyncrtMtRuntime
   struct _BlockOnSignal *block_ons;
 };
 
-int  asyncrt__mt_runtime_init_workers (AsyncrtMtRuntime *rt);
 void asyncrt__mt_schedule (AsyncrtHandle *h, AsyncrtTask *t, bool is_yield);
 /* ops->unpark: one parked worker, or a dump serve round (see below). */
 void asyncrt__mt_unpark (AsyncrtHandle *h);
