@@ -4,9 +4,11 @@
 #include <glib.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "test-util.h"
 
@@ -795,6 +797,89 @@ test_concurrent_block_on (void)
   asyncrt_runtime_free (rt);
 }
 
+/* ---- I/O readiness through the shared driver ------------------------------------------ */
+
+#define PIPES 8
+#define PIPE_MSGS 200
+
+typedef struct
+{
+  AsyncrtCoroutine co;
+  int rfd;
+  AsyncrtFd fd;
+  char buf[64];
+  int64_t n;
+  unsigned long total;
+  int init_ret;
+  atomic_ulong *done;
+} PipeReader;
+
+static AsyncrtPoll
+pipe_reader_poll (void *p, AsyncrtContext *cx)
+{
+  PipeReader *r = p;
+  ASYNCRT_BEGIN (&r->co);
+  /* Registered from a worker: with the runtime's driver. */
+  r->init_ret = asyncrt_fd_init (&r->fd, r->rfd);
+  if (r->init_ret < 0)
+    ASYNCRT_RETURN (&r->co);
+  for (;;)
+    {
+      ASYNCRT_AWAIT (&r->co, asyncrt_fd_read_poll (&r->fd, cx, r->buf, sizeof r->buf, &r->n));
+      if (r->n <= 0)
+        break;   /* end of file (or an error, which the count then shows) */
+      r->total += (unsigned long) r->n;
+    }
+  asyncrt_fd_clear (&r->fd);
+  atomic_fetch_add (r->done, 1);
+  ASYNCRT_END (&r->co);
+}
+
+static void
+test_pipes (void)
+{
+  AsyncrtRuntime *rt = mt_new (2);
+  PipeReader readers[PIPES];
+  int wfds[PIPES];
+  atomic_ulong done = 0;
+  memset (readers, 0, sizeof readers);
+  for (int i = 0; i < PIPES; i++)
+    {
+      int fds[2];
+      g_assert_cmpint (pipe2 (fds, O_NONBLOCK | O_CLOEXEC), ==, 0);
+      readers[i].rfd = fds[0];
+      readers[i].done = &done;
+      wfds[i] = fds[1];
+      asyncrt_join_handle_free (asyncrt_handle_spawn (asyncrt_runtime_get_handle (rt),
+                                                      pipe_reader_poll, &readers[i], NULL));
+    }
+  /* Writes from this thread, with pauses long enough for every worker to park (one
+   * of them in the driver's epoll_wait). */
+  for (int m = 0; m < PIPE_MSGS; m++)
+    {
+      for (int i = 0; i < PIPES; i++)
+        {
+          ssize_t w;
+          do
+            w = write (wfds[i], "0123456789", 10);
+          while (w < 0 && errno == EAGAIN);
+          g_assert_cmpint (w, ==, 10);
+        }
+      if (m % 20 == 0)
+        g_usleep (1000);
+    }
+  for (int i = 0; i < PIPES; i++)
+    close (wfds[i]);
+  g_assert_true (wait_for_count (&done, PIPES, 10000));
+  for (int i = 0; i < PIPES; i++)
+    {
+      g_assert_cmpint (readers[i].init_ret, ==, 0);
+      g_assert_cmpuint (readers[i].total, ==, 10 * PIPE_MSGS);
+      close (readers[i].rfd);
+    }
+  asyncrt_runtime_free (rt);
+}
+
 /* ---- shutdown under load -------------------------------------------------------------- */
 
 #define RING 200
@@ -977,6 +1062,7 @@ main (int argc, char **argv)
   g_test_add_func ("/mt/coop-budget", test_coop_budget);
   g_test_add_func ("/mt/timers-and-yields", test_timers_and_yields);
   g_test_add_func ("/mt/concurrent-block-on", test_concurrent_block_on);
+  g_test_add_func ("/mt/pipes", test_pipes);
   g_test_add_func ("/mt/shutdown-under-load", test_shutdown_under_load);
   g_test_add_func ("/mt/shutdown-while-spawning", test_shutdown_while_spawning);
   return g_test_run ();
