@@ -562,10 +562,10 @@ asyncrt__mt_worker_main (void *data)
   AsyncrtMtWorker *w = data;
   AsyncrtMtRuntime *rt = w->rt;
 
-  /* Linux allows 15 bytes: the kernel sees "asyncrt-wrk-N" (w->name keeps the full
-   * name for dumps and debuggers' own use). */
+  /* Linux allows 15 bytes, too few for "asyncrt-worker-N": the kernel (ps, top, gdb)
+   * sees "asyncrt-wrk-N" ("asyncrt-w-N" from 1000 on); w->name keeps the full name. */
   char comm[16];
-  snprintf (comm, sizeof comm, "asyncrt-wrk-%u", w->index);
+  snprintf (comm, sizeof comm, w->index < 1000 ? "asyncrt-wrk-%u" : "asyncrt-w-%u", w->index);
   pthread_setname_np (pthread_self (), comm);
 
   current_worker = w;
