@@ -543,6 +543,47 @@ test_dump_request_errors (void)
   asyncrt_runtime_free (rt);
 }
 
+/* ---- the local queue overflows into the injection queue --------------------------- */
+
+typedef struct
+{
+  size_t inject_len, local_len;
+  atomic_ulong done;
+} OverflowProbe;
+
+static AsyncrtPoll
+overflow_poll (void *p, AsyncrtContext *cx)
+{
+  OverflowProbe *o = p;
+  (void) cx;
+  AsyncrtHandle *h = asyncrt_handle_current ();
+  AsyncrtMtWorker *w = asyncrt__mt_current_worker ();
+  g_assert_nonnull (w);
+  /* One worker, busy here: nothing runs or steals meanwhile. */
+  for (int i = 0; i < 1000; i++)
+    asyncrt_join_handle_free (asyncrt_spawn (count_poll, NULL, NULL));
+  o->inject_len = asyncrt__inject_len (asyncrt__mt_inject (h));
+  o->local_len = asyncrt__local_queue_len (&w->queue);
+  atomic_store (&o->done, 1);
+  return ASYNCRT_READY;
+}
+
+static void
+test_local_queue_overflow (void)
+{
+  AsyncrtRuntime *rt = mt_new (1);
+  OverflowProbe o = { 0 };
+  atomic_store (&n_ran, 0);
+  asyncrt_join_handle_free (asyncrt_handle_spawn (asyncrt_runtime_get_handle (rt),
+                                                  overflow_poll, &o, NULL));
+  g_assert_true (wait_state_ulong (&o.done, 1, 5000));
+  g_assert_cmpuint (o.local_len, <=, ASYNCRT_LOCAL_QUEUE_CAPACITY);
+  g_assert_cmpuint (o.local_len + o.inject_len, ==, 1000);
+  g_assert_cmpuint (o.inject_len, >=, 1000 - ASYNCRT_LOCAL_QUEUE_CAPACITY);
+  g_assert_true (wait_state_ulong (&n_ran, 1000, 10000));
+  asyncrt_runtime_free (rt);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -557,5 +598,6 @@ main (int argc, char **argv)
   g_test_add_func ("/mt/dump-hooks/generic-serve", test_dump_serve_generic);
   g_test_add_func ("/mt/dump-hooks/end-from-leader", test_dump_request_end_from_leader);
   g_test_add_func ("/mt/dump-hooks/errors", test_dump_request_errors);
+  g_test_add_func ("/mt/local-queue-overflow", test_local_queue_overflow);
   return g_test_run ();
 }
