@@ -428,7 +428,8 @@ asyncrt_mpsc_send_clear (AsyncrtMpscSend *s)
 {
   if (s == NULL)
     return;
-  AsyncrtWaker old = s->waiter.waker;
+  /* The waker of a queued waiter is read under the lock only (granters move it). */
+  AsyncrtWaker old = ASYNCRT_WAKER_INIT;
   AsyncrtWakeList wl;
   asyncrt__wake_list_init (&wl);
   if (s->tx != NULL && s->waiter.owner_state == ASYNCRT__OWNER_QUEUED)
@@ -733,7 +734,8 @@ asyncrt_mpsc_recv_clear (AsyncrtMpscRecv *r)
 {
   if (r == NULL)
     return;
-  AsyncrtWaker old = r->waiter.waker;
+  /* The waker of a queued waiter is read under the lock only (granters move it). */
+  AsyncrtWaker old = ASYNCRT_WAKER_INIT;
   AsyncrtWakeList wl;
   asyncrt__wake_list_init (&wl);
   if (r->rx != NULL)

@@ -384,7 +384,8 @@ asyncrt_oneshot_recv_clear (AsyncrtOneshotRecv *r)
 {
   if (r == NULL)
     return;
-  AsyncrtWaker old = r->waiter.waker;
+  /* The waker of a queued waiter is read under the lock only (granters move it). */
+  AsyncrtWaker old = ASYNCRT_WAKER_INIT;
   if (r->rx != NULL)
     {
       Oneshot *o = from_rx (r->rx);

@@ -367,7 +367,8 @@ asyncrt_semaphore_acquire_clear (AsyncrtSemaphoreAcquire *a)
   if (a == NULL)
     return;
   AsyncrtSemaphore *s = a->sem;
-  AsyncrtWaker old = a->waiter.waker;
+  /* The waker of a queued waiter is read under the lock only (granters move it). */
+  AsyncrtWaker old = ASYNCRT_WAKER_INIT;
   AsyncrtWakeList wl;
   asyncrt__wake_list_init (&wl);
 
