@@ -19,6 +19,8 @@
  * - Clearing a QUEUED waiter takes the lock: WAITING -> unlink; granted but not yet
  *   consumed -> hand what it was granted to the next waiter (the "pass on" rule
  *   that makes waiting cancellation-safe).
+ * - Wakers are cloned under the lock (a clone must only take a reference: it may not
+ *   block or call back into the primitive); they are woken and dropped outside it.
  * No atomics are needed beyond the lock, except AsyncrtNotify.generation (see
  * notify.c).
  */
