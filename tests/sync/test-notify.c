@@ -186,9 +186,10 @@ test_null (void)
  * consumers take tokens and wait on the notify when there is none, sometimes
  * abandoning a wait half-way (clear).  Every token must be taken and nobody may
  * hang: a lost notification would leave a consumer asleep with tokens left. */
-#define N_CONSUMERS 4
+#define N_CONSUMERS 3
+#define N_CANCELLERS 2
 #define N_PRODUCERS 2
-#define TOKENS_PER_PRODUCER 20000
+#define TOKENS_PER_PRODUCER 5000
 
 typedef struct
 {
@@ -197,7 +198,7 @@ typedef struct
   gint taken;
   gint done;
   gint next_cx;
-  TestCx cxs[N_CONSUMERS];   /* checked after every thread is joined */
+  TestCx cxs[N_CONSUMERS + N_CANCELLERS];   /* checked after every thread is joined */
 } Shared;
 
 static gboolean
@@ -217,22 +218,21 @@ static gpointer
 consumer_thread (gpointer data)
 {
   Shared *s = data;
-  TestCx t = s->cxs[g_atomic_int_add (&s->next_cx, 1)];
-  guint i = 0;
+  int idx = g_atomic_int_add (&s->next_cx, 1);
+  TestCx t = s->cxs[idx];
   while (!g_atomic_int_get (&s->done))
     {
+      /* Create the future before looking at the tokens (no lost wake-up window). */
       AsyncrtNotified w;
+      gboolean any = FALSE;
       asyncrt_notified_init (&w, &s->notify);
-      if (take_token (s))
+      while (take_token (s))
         {
           g_atomic_int_inc (&s->taken);
-          asyncrt_notified_clear (&w);
-          continue;
+          any = TRUE;
         }
-      if ((++i % 7) == 0)
+      if (any)
         {
-          /* Abandon a wait after one poll: whatever was handed to us passes on. */
-          asyncrt_notified_poll (&w, t.cx);
           asyncrt_notified_clear (&w);
           continue;
         }
@@ -248,6 +248,31 @@ consumer_thread (gpointer data)
   return NULL;
 }
 
+/* Waits that are abandoned half-way (a task cancelled while waiting).  Such a waiter
+ * never takes a token, so a notification handed to it must pass on to a consumer, or
+ * its token is stranded with every consumer asleep. */
+static gpointer
+canceller_thread (gpointer data)
+{
+  Shared *s = data;
+  int idx = g_atomic_int_add (&s->next_cx, 1);
+  TestCx t = s->cxs[idx];
+  while (!g_atomic_int_get (&s->done))
+    {
+      AsyncrtNotified w;
+      asyncrt_notified_init (&w, &s->notify);
+      if (asyncrt_notified_poll (&w, t.cx) == ASYNCRT_READY)
+        {
+          /* Took a stored permit: hand it back as a real cancelled task would not
+           * have consumed anything either. */
+          asyncrt_notify_notify_one (&s->notify);
+        }
+      g_usleep (20);
+      asyncrt_notified_clear (&w);
+    }
+  return NULL;
+}
+
 static gpointer
 producer_thread (gpointer data)
 {
@@ -256,6 +281,8 @@ producer_thread (gpointer data)
     {
       g_atomic_int_inc (&s->tokens);
       asyncrt_notify_notify_one (&s->notify);
+      if (i % 8 == 0)
+        g_usleep (5);             /* let the consumers fall asleep now and then */
     }
   return NULL;
 }
@@ -265,27 +292,78 @@ test_threads (void)
 {
   Shared s = { 0 };
   asyncrt_notify_init (&s.notify);
-  for (int i = 0; i < N_CONSUMERS; i++)
+  for (int i = 0; i < N_CONSUMERS + N_CANCELLERS; i++)
     test_cx_init (&s.cxs[i]);
-  GThread *c[N_CONSUMERS], *p[N_PRODUCERS];
+  GThread *c[N_CONSUMERS + N_CANCELLERS], *p[N_PRODUCERS];
   for (int i = 0; i < N_CONSUMERS; i++)
     c[i] = g_thread_new ("consumer", consumer_thread, &s);
+  for (int i = N_CONSUMERS; i < N_CONSUMERS + N_CANCELLERS; i++)
+    c[i] = g_thread_new ("canceller", canceller_thread, &s);
   for (int i = 0; i < N_PRODUCERS; i++)
     p[i] = g_thread_new ("producer", producer_thread, &s);
   for (int i = 0; i < N_PRODUCERS; i++)
     g_thread_join (p[i]);
 
   const int total = N_PRODUCERS * TOKENS_PER_PRODUCER;
-  gint64 end = g_get_monotonic_time () + (gint64) test_timeout_ms (30000) * 1000;
+  /* A lost notification leaves a token behind with every consumer asleep. */
+  gint64 end = g_get_monotonic_time () + (gint64) test_timeout_ms (10000) * 1000;
   while (g_atomic_int_get (&s.taken) < total && g_get_monotonic_time () < end)
     g_usleep (1000);
   g_atomic_int_set (&s.done, 1);
   asyncrt_notify_notify_waiters (&s.notify);
-  for (int i = 0; i < N_CONSUMERS; i++)
+  for (int i = 0; i < N_CONSUMERS + N_CANCELLERS; i++)
     g_thread_join (c[i]);
   g_assert_cmpint (g_atomic_int_get (&s.taken), ==, total);
   g_assert_cmpint (g_atomic_int_get (&s.tokens), ==, 0);
-  for (int i = 0; i < N_CONSUMERS; i++)
+  for (int i = 0; i < N_CONSUMERS + N_CANCELLERS; i++)
+    test_cx_clear (&s.cxs[i]);
+  asyncrt_notify_clear (&s.notify);
+}
+
+/* Lockstep: one token at a time, each announced by one notify_one, while cancellers
+ * keep joining and leaving the wait list.  Whenever the notification lands on a
+ * canceller it must pass on; if it were dropped, the consumers would sleep through
+ * the round and the token would never be taken. */
+#define LOCKSTEP_ROUNDS 1000
+
+static void
+test_threads_lockstep (void)
+{
+  Shared s = { 0 };
+  asyncrt_notify_init (&s.notify);
+  for (int i = 0; i < N_CONSUMERS + N_CANCELLERS; i++)
+    test_cx_init (&s.cxs[i]);
+  GThread *c[N_CONSUMERS + N_CANCELLERS];
+  for (int i = 0; i < N_CANCELLERS; i++)
+    c[i] = g_thread_new ("canceller", canceller_thread, &s);
+  for (int i = N_CANCELLERS; i < N_CONSUMERS + N_CANCELLERS; i++)
+    c[i] = g_thread_new ("consumer", consumer_thread, &s);
+
+  gboolean stranded = FALSE;
+  for (int r = 1; r <= LOCKSTEP_ROUNDS && !stranded; r++)
+    {
+      g_atomic_int_inc (&s.tokens);
+      asyncrt_notify_notify_one (&s.notify);
+      /* The consumers sleep on the notify only (their timed re-polls do not look at
+       * the tokens), so only a delivered notification gets this token taken. */
+      gint64 end = g_get_monotonic_time () + (gint64) test_timeout_ms (2000) * 1000;
+      while (g_atomic_int_get (&s.taken) < r)
+        {
+          if (g_get_monotonic_time () > end)
+            {
+              stranded = TRUE;
+              break;
+            }
+          g_usleep (10);
+        }
+    }
+  g_atomic_int_set (&s.done, 1);
+  asyncrt_notify_notify_waiters (&s.notify);
+  for (int i = 0; i < N_CONSUMERS + N_CANCELLERS; i++)
+    g_thread_join (c[i]);
+  g_assert_false (stranded);
+  g_assert_cmpint (g_atomic_int_get (&s.taken), ==, LOCKSTEP_ROUNDS);
+  for (int i = 0; i < N_CONSUMERS + N_CANCELLERS; i++)
     test_cx_clear (&s.cxs[i]);
   asyncrt_notify_clear (&s.notify);
 }
@@ -351,6 +429,7 @@ main (int argc, char **argv)
   g_test_add_func ("/sync/notify/cancel", test_cancel);
   g_test_add_func ("/sync/notify/null", test_null);
   g_test_add_func ("/sync/notify/threads", test_threads);
+  g_test_add_func ("/sync/notify/threads-cancel-lockstep", test_threads_lockstep);
   g_test_add_func ("/sync/notify/ping-pong-threads", test_ping_pong_threads);
   return g_test_run ();
 }
