@@ -196,7 +196,7 @@ test_sem_cancel (void)
 /* Contention: threads acquire 1 of 3 permits, check that at most 3 hold at once,
  * and sometimes abandon a wait; exact totals at the end. */
 #define N_THREADS 6
-#define ITERS 3000
+#define ITERS 2000
 #define SEM_PERMITS 3
 
 typedef struct
@@ -208,6 +208,7 @@ typedef struct
   gint acquired;
   gint next_cx;
   long plain_counter;            /* guarded by the async mutex only */
+  gint cancelled;                /* waits abandoned half-way (for the log) */
   TestCx cxs[N_THREADS];
 } Contention;
 
@@ -220,13 +221,23 @@ sem_thread (gpointer data)
   for (int i = 0; i < ITERS; i++)
     {
       AsyncrtSemaphoreAcquire a;
-      asyncrt_semaphore_acquire_init (&a, &c->sem, 1);
-      if ((i + idx) % 5 == 0 && asyncrt_semaphore_acquire_poll (&a, t.cx) == ASYNCRT_PENDING)
+      if ((i + idx) % 5 == 0)
         {
-          asyncrt_semaphore_acquire_clear (&a);   /* cancel mid-wait */
-          i--;
-          continue;
+          /* Start a wait and abandon it half-way (a cancelled task). */
+          asyncrt_semaphore_acquire_init (&a, &c->sem, 1);
+          if (asyncrt_semaphore_acquire_poll (&a, t.cx) == ASYNCRT_READY)
+            {
+              asyncrt_semaphore_acquire_clear (&a);
+              asyncrt_semaphore_release (&c->sem, 1);
+            }
+          else
+            {
+              g_usleep (20);                        /* a release may grant meanwhile */
+              asyncrt_semaphore_acquire_clear (&a); /* cancel mid-wait */
+              g_atomic_int_inc (&c->cancelled);
+            }
         }
+      asyncrt_semaphore_acquire_init (&a, &c->sem, 1);
       TEST_BLOCK_ON (&t, asyncrt_semaphore_acquire_poll (&a, t.cx));
       g_assert_cmpint (asyncrt_semaphore_acquire_result (&a), ==, 0);
       asyncrt_semaphore_acquire_clear (&a);
@@ -236,6 +247,8 @@ sem_thread (gpointer data)
              && !g_atomic_int_compare_and_exchange (&c->max_holders, m, h))
         ;
       g_atomic_int_inc (&c->acquired);
+      if (i % 2 == 0)
+        g_usleep (1);                         /* hold it a while: others queue */
       g_atomic_int_add (&c->holders, -1);
       g_assert_cmpint (asyncrt_semaphore_release (&c->sem, 1), ==, 0);
     }
@@ -254,6 +267,7 @@ test_sem_threads (void)
     th[i] = g_thread_new ("sem", sem_thread, c);
   for (int i = 0; i < N_THREADS; i++)
     g_thread_join (th[i]);
+  g_test_message ("%d waits abandoned", c->cancelled);
   g_assert_cmpint (c->acquired, ==, N_THREADS * ITERS);
   g_assert_cmpint (c->max_holders, <=, SEM_PERMITS);
   g_assert_cmpint (c->max_holders, >=, 1);
@@ -361,18 +375,30 @@ mutex_thread (gpointer data)
       if (i % 4 == 1 && asyncrt_mutex_try_lock (&c->mutex) == 0)
         goto locked;
       AsyncrtMutexLock l;
-      asyncrt_mutex_lock_init (&l, &c->mutex);
-      if ((i + idx) % 3 == 0 && asyncrt_mutex_lock_poll (&l, t.cx) == ASYNCRT_PENDING)
+      if ((i + idx) % 3 == 0)
         {
-          asyncrt_mutex_lock_clear (&l);     /* cancel mid-wait */
-          i--;
-          continue;
+          /* Start a wait and abandon it half-way (a cancelled task). */
+          asyncrt_mutex_lock_init (&l, &c->mutex);
+          if (asyncrt_mutex_lock_poll (&l, t.cx) == ASYNCRT_READY)
+            {
+              asyncrt_mutex_lock_clear (&l);
+              g_assert_cmpint (asyncrt_mutex_unlock (&c->mutex), ==, 0);
+            }
+          else
+            {
+              g_usleep (20);                 /* an unlock may hand it over meanwhile */
+              asyncrt_mutex_lock_clear (&l); /* cancel mid-wait */
+              g_atomic_int_inc (&c->cancelled);
+            }
         }
+      asyncrt_mutex_lock_init (&l, &c->mutex);
       TEST_BLOCK_ON (&t, asyncrt_mutex_lock_poll (&l, t.cx));
       g_assert_cmpint (asyncrt_mutex_lock_result (&l), ==, 0);
       asyncrt_mutex_lock_clear (&l);
     locked:
       c->plain_counter++;
+      if (i % 2 == 0)
+        g_usleep (1);
       g_assert_cmpint (asyncrt_mutex_unlock (&c->mutex), ==, 0);
     }
   return NULL;
@@ -390,6 +416,7 @@ test_mutex_threads (void)
     th[i] = g_thread_new ("mutex", mutex_thread, c);
   for (int i = 0; i < N_THREADS; i++)
     g_thread_join (th[i]);
+  g_test_message ("%d waits abandoned", c->cancelled);
   g_assert_cmpint (c->plain_counter, ==, N_THREADS * ITERS);
   g_assert_false (asyncrt_mutex_is_locked (&c->mutex));
   for (int i = 0; i < N_THREADS; i++)
