@@ -1,0 +1,5 @@
+# tests/review: concurrency review stress tests (task state machine, queues, idle).
+test_programs += tests/review/test-review-task-race
+tests_review_test_review_task_race_SOURCES = tests/review/test-review-task-race.c
+tests_review_test_review_task_race_CPPFLAGS = $(INTERNAL_TEST_CPPFLAGS)
+tests_review_test_review_task_race_LDADD = $(INTERNAL_TEST_LIBS)
