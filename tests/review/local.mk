@@ -3,3 +3,7 @@ test_programs += tests/review/test-review-task-race
 tests_review_test_review_task_race_SOURCES = tests/review/test-review-task-race.c
 tests_review_test_review_task_race_CPPFLAGS = $(INTERNAL_TEST_CPPFLAGS)
 tests_review_test_review_task_race_LDADD = $(INTERNAL_TEST_LIBS)
+test_programs += tests/review/test-review-mt-wake
+tests_review_test_review_mt_wake_SOURCES = tests/review/test-review-mt-wake.c
+tests_review_test_review_mt_wake_CPPFLAGS = $(TEST_CPPFLAGS)
+tests_review_test_review_mt_wake_LDADD = $(TEST_LIBS)
