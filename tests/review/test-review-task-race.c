@@ -379,11 +379,84 @@ test_wake_vs_shutdown (void)
     }
 }
 
+
+/* ---- wake by value racing shutdown: who keeps the task alive during schedule()? ----------
+ *
+ * A foreign thread wakes an idle task by value.  The wake's reference must stay the
+ * waker's until ops->schedule() returns: once schedule() has queued the notified
+ * reference, runtime shutdown may run on another thread at any moment — cancel the
+ * task, drain the queue (dropping the notified reference), free the runtime — while
+ * schedule() still has work to do (the multi-thread scheduler unparks a worker
+ * through rt->idle; the current-thread one unparks h->driver).  If the notified
+ * reference were the wake's own, nothing would pin the task, hence its handle.  This
+ * schedule() runs that whole shutdown itself, right after queuing, and then checks
+ * that the task still holds its handle reference. */
+
+typedef struct
+{
+  Sched s;
+  AsyncrtTask *expect;
+  bool checked;
+} PinSched;
+
+static void
+pin_schedule (AsyncrtHandle *h, AsyncrtTask *t, bool is_yield)
+{
+  PinSched *p = (PinSched *) h;
+  sched_schedule (h, t, is_yield);
+  if (t != p->expect)
+    return;
+  /* What a concurrent asyncrt_runtime_free() does meanwhile. */
+  asyncrt__owned_close_and_shutdown_all (&h->owned);
+  atomic_store (&p->s.closed, true);
+  AsyncrtTask *q;
+  while ((q = sched_pop (&p->s)) != NULL)
+    asyncrt__task_drop_notified (q);
+  /* The test's reference plus the task's: the waker still pins the task. */
+  g_assert_cmpuint (atomic_load (&h->refs), ==, 2);
+  g_assert_true (asyncrt__task_state (t) & ASYNCRT_TASK_COMPLETE);
+  p->checked = true;
+}
+
+static const AsyncrtSchedulerOps pin_ops = {
+  pin_schedule, sched_unpark, sched_block_on, sched_shutdown, sched_free,
+};
+
+static void
+test_wake_by_val_pins_task (void)
+{
+  PinSched p;
+  sched_init (&p.s);
+  p.s.base.ops = &pin_ops;
+  p.expect = NULL;
+  p.checked = false;
+  free_counts = g_new0 (atomic_uint, 1);
+
+  Fut *f = g_new0 (Fut, 1);
+  f->pending = 1000;
+  AsyncrtJoinHandle *jh = spawn (&p.s, fut_poll, f, fut_free);
+  asyncrt_join_handle_free (jh);                 /* detached */
+  asyncrt__task_run (sched_pop (&p.s));          /* polled once: idle, waker in slot 0 */
+  pthread_mutex_lock (&slots_lock);
+  AsyncrtWaker w = slots[0];
+  slots[0] = (AsyncrtWaker) ASYNCRT_WAKER_INIT;
+  pthread_mutex_unlock (&slots_lock);
+  g_assert_false (asyncrt_waker_is_empty (&w));
+  p.expect = (AsyncrtTask *) w.data;
+
+  asyncrt_waker_wake (&w);                       /* by value, from "a foreign thread" */
+  g_assert_true (p.checked);
+  g_assert_cmpuint (atomic_load (&free_counts[0]), ==, 1);
+  sched_clear (&p.s);
+  g_free (free_counts);
+}
+
 int
 main (int argc, char **argv)
 {
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/review/task/abort-complete-join", test_abort_complete_join);
   g_test_add_func ("/review/task/wake-vs-shutdown", test_wake_vs_shutdown);
+  g_test_add_func ("/review/task/wake-by-val-pins-task", test_wake_by_val_pins_task);
   return g_test_run ();
 }
