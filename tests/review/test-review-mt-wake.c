@@ -9,6 +9,7 @@
 #include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
+#include <string.h>
 
 #include "test-util.h"
 
@@ -173,6 +174,102 @@ test_foreign_wake_while_parking (gconstpointer data)
   pthread_mutex_destroy (&s.lock);
 }
 
+
+/* Foreign threads wake tasks by value while asyncrt_runtime_free() runs: a wake whose
+ * notified reference is queued (and then drained by the shutdown) must not touch the
+ * runtime afterwards.  Under ASan this catches the use-after-free the by-value wake
+ * had while it handed its reference over to the queue. */
+#define FREE_RACE_TASKS 32
+
+typedef struct
+{
+  pthread_mutex_t lock;
+  AsyncrtWaker wakers[FREE_RACE_TASKS];
+  atomic_ulong polled;
+  atomic_ulong freed;
+  atomic_bool go;
+} FreeRace;
+
+typedef struct
+{
+  FreeRace *fr;
+  unsigned index;
+} FreeRaceTask;
+
+static AsyncrtPoll
+free_race_poll (void *p, AsyncrtContext *cx)
+{
+  FreeRaceTask *t = p;
+  pthread_mutex_lock (&t->fr->lock);
+  asyncrt_waker_free (&t->fr->wakers[t->index]);
+  t->fr->wakers[t->index] = asyncrt_waker_clone (asyncrt_context_get_waker (cx));
+  pthread_mutex_unlock (&t->fr->lock);
+  atomic_fetch_add (&t->fr->polled, 1);
+  return ASYNCRT_PENDING;
+}
+
+static void
+free_race_free (void *p)
+{
+  FreeRaceTask *t = p;
+  atomic_fetch_add (&t->fr->freed, 1);
+  g_free (t);
+}
+
+static gpointer
+free_race_waker_main (gpointer data)
+{
+  FreeRace *fr = data;
+  while (!atomic_load (&fr->go))
+    sched_yield ();
+  for (unsigned round = 0; round < 4; round++)
+    for (unsigned i = 0; i < FREE_RACE_TASKS; i++)
+      {
+        pthread_mutex_lock (&fr->lock);
+        AsyncrtWaker w = fr->wakers[i];
+        fr->wakers[i] = (AsyncrtWaker) ASYNCRT_WAKER_INIT;
+        pthread_mutex_unlock (&fr->lock);
+        asyncrt_waker_wake (&w);   /* by value; the empty waker does nothing */
+      }
+  return NULL;
+}
+
+static void
+test_foreign_wake_vs_runtime_free (void)
+{
+  unsigned rounds = g_test_slow () ? 400 : 60;
+  for (unsigned r = 0; r < rounds; r++)
+    {
+      FreeRace fr;
+      memset (&fr, 0, sizeof fr);
+      pthread_mutex_init (&fr.lock, NULL);
+      AsyncrtRuntime *rt = mt_new (1 + r % 3);
+      AsyncrtHandle *h = asyncrt_runtime_get_handle (rt);
+      for (unsigned i = 0; i < FREE_RACE_TASKS; i++)
+        {
+          FreeRaceTask *t = g_new0 (FreeRaceTask, 1);
+          t->fr = &fr;
+          t->index = i;
+          asyncrt_join_handle_free (asyncrt_handle_spawn (h, free_race_poll, t,
+                                                          free_race_free));
+        }
+      g_assert_true (wait_for (&fr.polled, FREE_RACE_TASKS, 10000));
+      GThread *th[2];
+      for (unsigned k = 0; k < G_N_ELEMENTS (th); k++)
+        th[k] = g_thread_new ("waker", free_race_waker_main, &fr);
+      atomic_store (&fr.go, true);
+      if (r & 1)
+        sched_yield ();
+      asyncrt_runtime_free (rt);
+      for (unsigned k = 0; k < G_N_ELEMENTS (th); k++)
+        g_thread_join (th[k]);
+      for (unsigned i = 0; i < FREE_RACE_TASKS; i++)
+        asyncrt_waker_free (&fr.wakers[i]);
+      g_assert_cmpuint (atomic_load (&fr.freed), ==, FREE_RACE_TASKS);
+      pthread_mutex_destroy (&fr.lock);
+    }
+}
+
 int
 main (int argc, char **argv)
 {
@@ -187,5 +284,7 @@ main (int argc, char **argv)
                         test_foreign_wake_while_parking);
   g_test_add_data_func ("/review/mt/foreign-wake-while-parking/3", GUINT_TO_POINTER (3),
                         test_foreign_wake_while_parking);
+  g_test_add_func ("/review/mt/foreign-wake-vs-runtime-free",
+                   test_foreign_wake_vs_runtime_free);
   return g_test_run ();
 }
