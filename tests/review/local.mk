@@ -7,3 +7,7 @@ test_programs += tests/review/test-review-mt-wake
 tests_review_test_review_mt_wake_SOURCES = tests/review/test-review-mt-wake.c
 tests_review_test_review_mt_wake_CPPFLAGS = $(TEST_CPPFLAGS)
 tests_review_test_review_mt_wake_LDADD = $(TEST_LIBS)
+test_programs += tests/review/test-review-mt-idle
+tests_review_test_review_mt_idle_SOURCES = tests/review/test-review-mt-idle.c
+tests_review_test_review_mt_idle_CPPFLAGS = $(INTERNAL_TEST_CPPFLAGS)
+tests_review_test_review_mt_idle_LDADD = $(INTERNAL_TEST_LIBS)
