@@ -196,8 +196,9 @@ void asyncrt__task_drop_notified (AsyncrtTask *t);
 
 /* Dumps: idle and not notified -> notified, returns true and the caller owns a new
  * notified reference: run it with asyncrt__task_run() inside a capture, or, if it
- * cannot, hand it to t->handle->ops->schedule (t->handle, t, false) — never just drop
- * the reference, NOTIFIED would stay set and the task would never run again.
+ * cannot, hand it to t->handle->ops->schedule (t->handle, t, false) while holding a
+ * reference of its own (see "References across schedule()") — never just drop the
+ * reference, NOTIFIED would stay set and the task would never run again.
  * false: running, notified (it is on a queue: drain queues first) or complete. */
 bool asyncrt__task_transition_to_notified_for_tracing (AsyncrtTask *t);
 
