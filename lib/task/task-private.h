@@ -18,6 +18,19 @@
  *   - the join handle (one, until asyncrt_join_handle_free());
  *   - every waker clone (one each).
  *
+ * ## References across schedule()
+ * handle->ops->schedule() takes the notified reference and may queue it before it is
+ * done with the handle (e.g. it then unparks a worker or the driver).  From that
+ * moment another thread may run or drain the task and drop that reference, and a
+ * concurrent shutdown may free the runtime.  So whoever calls schedule() holds a
+ * reference of its own (not the notified one) until it returns: a waker woken by
+ * value keeps its reference until after schedule() (as Tokio does), abort holds the
+ * join handle's, spawn the join handle's, wake_by_ref the waker's.  The one exception
+ * is the runner rescheduling a task woken while it ran (transition_to_idle ->
+ * IDLE_NOTIFIED hands the runner's reference over): runners are worker or block_on
+ * threads, which runtime shutdown joins or excludes before freeing anything; a dump
+ * that runs a task on another thread must hold a handle reference meanwhile.
+ *
  * ## Who may touch which field
  *   - header fields set at spawn (id, parent_id, spawn site, name, handle, poll,
  *     free_func, shard) are immutable afterwards;
@@ -36,8 +49,9 @@
  *   idle:            RUNNING -> idle; if NOTIFIED was set meanwhile the runner keeps
  *                    its reference as the new notified reference and reschedules;
  *                    if CANCELLED was set meanwhile the runner cancels instead
- *   notified_by_val: (consumes a waker reference) idle -> NOTIFIED, the reference
- *                    becomes the notified one; RUNNING -> RUNNING|NOTIFIED and the
+ *   notified_by_val: (consumes a waker reference) idle -> NOTIFIED with a new
+ *                    notified reference, and the caller drops its own after
+ *                    schedule() returns; RUNNING -> RUNNING|NOTIFIED and the
  *                    reference is dropped; NOTIFIED or COMPLETE -> unchanged, dropped
  *   notified_by_ref: same, but a new reference is taken when the task must be queued
  *   notified_for_tracing (dumps): idle & !NOTIFIED & !COMPLETE -> NOTIFIED with a new
@@ -182,8 +196,9 @@ void asyncrt__task_drop_notified (AsyncrtTask *t);
 
 /* Dumps: idle and not notified -> notified, returns true and the caller owns a new
  * notified reference: run it with asyncrt__task_run() inside a capture, or, if it
- * cannot, hand it to t->handle->ops->schedule (t->handle, t, false) — never just drop
- * the reference, NOTIFIED would stay set and the task would never run again.
+ * cannot, hand it to t->handle->ops->schedule (t->handle, t, false) while holding a
+ * reference of its own (see "References across schedule()") — never just drop the
+ * reference, NOTIFIED would stay set and the task would never run again.
  * false: running, notified (it is on a queue: drain queues first) or complete. */
 bool asyncrt__task_transition_to_notified_for_tracing (AsyncrtTask *t);
 
@@ -234,7 +249,8 @@ typedef enum
 
 AsyncrtTransitionToRunning  asyncrt__task_transition_to_running (AsyncrtTask *t);
 AsyncrtTransitionToIdle     asyncrt__task_transition_to_idle (AsyncrtTask *t);
-/* The caller's reference is consumed: kept as the notified ref (SUBMIT) or dropped. */
+/* DO_NOTHING: the caller's reference was dropped.  SUBMIT: a new notified reference
+ * was taken; schedule the task, then drop the caller's reference. */
 AsyncrtTransitionToNotified asyncrt__task_transition_to_notified_by_val (AsyncrtTask *t);
 /* SUBMIT: a new reference was taken as the notified ref. */
 AsyncrtTransitionToNotified asyncrt__task_transition_to_notified_by_ref (AsyncrtTask *t);

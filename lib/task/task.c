@@ -102,7 +102,9 @@ asyncrt__task_transition_to_notified_by_val (AsyncrtTask *t)
         }
       else
         {
-          next = cur | ASYNCRT_TASK_NOTIFIED;   /* our reference becomes the notified one */
+          /* A new notified reference; the caller keeps its own until schedule()
+           * has returned (see task-private.h, "References across schedule()"). */
+          next = (cur | ASYNCRT_TASK_NOTIFIED) + ASYNCRT_TASK_REF_ONE;
           action = ASYNCRT_TRANSITION_SUBMIT;
         }
       if (CAS (t, &cur, next))
@@ -231,7 +233,13 @@ task_waker_wake (void *data)
 {
   AsyncrtTask *t = data;
   if (asyncrt__task_transition_to_notified_by_val (t) == ASYNCRT_TRANSITION_SUBMIT)
-    task_schedule (t, false);
+    {
+      /* Our reference pins the task, and through it the handle, while schedule()
+       * runs: once it has queued the notified reference, a shutdown on another
+       * thread may drain and free the task and the runtime. */
+      task_schedule (t, false);
+      asyncrt__task_unref (t);
+    }
 }
 
 static void
