@@ -174,6 +174,9 @@ struct _AsyncrtCoroutine
  * asyncrt_coroutine_is_done:
  * @co: a coroutine
  *
+ * Tells whether an async function has run to its end; polling it again would return
+ * %ASYNCRT_READY at once.
+ *
  * Returns: whether the async function has finished (reached ASYNCRT_END() or
  *   ASYNCRT_RETURN()).
  */
