@@ -34,3 +34,14 @@ bench_programs += bench/bench-driver
 bench_bench_driver_SOURCES = bench/bench-driver.c
 bench_bench_driver_CPPFLAGS = $(INTERNAL_TEST_CPPFLAGS)
 bench_bench_driver_LDADD = $(INTERNAL_TEST_LIBS)
+
+# Leaves on the real current-thread runtime (public API).
+test_programs += tests/driver/test-rt-io
+tests_driver_test_rt_io_SOURCES = tests/driver/test-rt-io.c
+tests_driver_test_rt_io_CPPFLAGS = $(TEST_CPPFLAGS)
+tests_driver_test_rt_io_LDADD = $(TEST_LIBS)
+
+bench_programs += bench/bench-driver-rt
+bench_bench_driver_rt_SOURCES = bench/bench-driver-rt.c
+bench_bench_driver_rt_CPPFLAGS = $(TEST_CPPFLAGS)
+bench_bench_driver_rt_LDADD = $(TEST_LIBS)
