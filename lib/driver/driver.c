@@ -131,7 +131,14 @@ drain_unpark (AsyncrtDriver *d)
   do
     r = read (d->evfd, &v, sizeof v);
   while (r < 0 && errno == EINTR);
-  __atomic_store_n (&d->unpark_pending, false, __ATOMIC_RELEASE);
+  /* An exchange, not a store: an unparker that found the flag still set skipped its
+   * write, and its acq_rel exchange published the work it queued before unparking.
+   * Reading that true here (acquire) makes that work visible to the caller's queue
+   * checks after park() returns.  An unparker that comes after this exchange finds
+   * false and writes the eventfd, so the next park() returns at once.  (Resetting
+   * the flag before the read instead could swallow that write and leave the flag
+   * set with the eventfd empty: every later unpark would be skipped.) */
+  (void) __atomic_exchange_n (&d->unpark_pending, false, __ATOMIC_ACQ_REL);
 }
 
 /* epoll_pwait2 (Linux 5.11, glibc 2.35) takes a nanosecond timeout, so a timer
