@@ -14,7 +14,7 @@ ASYNCRT_BEGIN_DECLS
 
 /**
  * SECTION:io
- * @title: I/O
+ * @title: File descriptors and sockets
  * @short_description: fd readiness, reads and writes, TCP and Unix sockets
  *
  * An #AsyncrtFd is a non-blocking file descriptor registered with the epoll reactor
