@@ -1,6 +1,23 @@
 # Tests that are not one module's: the exported ABI and the public headers.
 TESTS += tests/check-exports.sh tests/check-headers.sh
-valgrind_tests += tests/test-future
+# valgrind memcheck (`make check-valgrind`, run by CI): one representative program per
+# module; the long stress programs are left to the sanitizer runs.
+valgrind_tests += \
+	tests/test-future \
+	tests/queue/test-queue \
+	tests/core/test-task-state \
+	tests/core/test-runtime \
+	tests/core/test-blocking \
+	tests/driver/test-time \
+	tests/driver/test-io \
+	tests/driver/test-rt-io \
+	tests/trace/test-trace-o2 \
+	tests/trace/test-trace-internal \
+	tests/sync/test-notify \
+	tests/sync/test-mpsc \
+	tests/sync/test-semaphore \
+	tests/sync/test-oneshot \
+	tests/mt/test-mt-internal
 EXTRA_DIST += tests/tap-test tests/check-exports.sh tests/check-headers.sh tests/test-util.h
 
 test_programs += tests/test-future
