@@ -1,0 +1,248 @@
+/* libasyncrt - leaf captures
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ *
+ * Threads: a collector belongs to the thread whose context points at it (it lives on
+ * the stack of asyncrt_trace_capture()), so nothing here is shared between threads.
+ *
+ * What a leaf keeps.  unw_backtrace() (libunwind's cached fast path) returns return
+ * addresses from the innermost frame outwards:
+ *
+ *   [unwinder internals] [asyncrt_trace_leaf / leaf_capture] leaf_poll ... outer_poll
+ *   [asyncrt_trace_root_poll] ...
+ *
+ * Frames are classified by IP range only (see context.c): everything up to and
+ * including the last frame inside the asyncrt_trace_leaf section is dropped (this is
+ * robust against the compiler tail-calling or inlining leaf_capture), and the walk is
+ * cut at the first frame inside the active frame's range (the innermost root, or the
+ * capture itself when a leaf is polled without a root).  Only raw IPs are stored.
+ */
+#include "trace/trace-private.h"
+
+#define UNW_LOCAL_ONLY
+#include <libunwind.h>
+
+#define ASYNCRT_TRACE_LEAF_SECTION __attribute__((section ("asyncrt_section_trace_leaf")))
+#define ASYNCRT_TRACE_CAPTURE_SECTION __attribute__((section ("asyncrt_section_trace_capture")))
+
+extern const char __start_asyncrt_section_trace_leaf[] __attribute__((visibility ("hidden")));
+extern const char __stop_asyncrt_section_trace_leaf[] __attribute__((visibility ("hidden")));
+extern const char __start_asyncrt_section_trace_capture[] __attribute__((visibility ("hidden")));
+extern const char __stop_asyncrt_section_trace_capture[] __attribute__((visibility ("hidden")));
+
+/* Deepest stack a leaf walks before giving up finding its root. */
+#define MAX_DEPTH 8192
+#define STACK_DEPTH 128
+
+struct _AsyncrtTraceCollector
+{
+  AsyncrtTrace *trace;
+};
+
+void
+asyncrt__trace_leaf_range (uintptr_t *start, uintptr_t *end)
+{
+  *start = (uintptr_t) __start_asyncrt_section_trace_leaf;
+  *end = (uintptr_t) __stop_asyncrt_section_trace_leaf;
+}
+
+void
+asyncrt__trace_capture_range (uintptr_t *start, uintptr_t *end)
+{
+  *start = (uintptr_t) __start_asyncrt_section_trace_capture;
+  *end = (uintptr_t) __stop_asyncrt_section_trace_capture;
+}
+
+/* A return address belongs to the call instruction just before it. */
+static inline bool
+ip_in (uintptr_t ip, uintptr_t start, uintptr_t end)
+{
+  return ip > start && ip - 1 < end;
+}
+
+/* Appends the backtrace of the current leaf to @c; returns false if the stack could
+ * not be walked at all. */
+static ASYNCRT_NOINLINE ASYNCRT_TRACE_LEAF_SECTION bool
+leaf_capture (AsyncrtTraceCollector *c)
+{
+  const uintptr_t leaf_start = (uintptr_t) __start_asyncrt_section_trace_leaf;
+  const uintptr_t leaf_end = (uintptr_t) __stop_asyncrt_section_trace_leaf;
+  const AsyncrtTraceFrame *frame = asyncrt__trace_context.active_frame;
+  void *stack_buf[STACK_DEPTH];
+  void **buf = stack_buf;
+  int cap = STACK_DEPTH;
+  bool ok = false;
+
+  for (;;)
+    {
+      int n = unw_backtrace (buf, cap);
+      if (n <= 0)
+        break;
+
+      /* Skip the unwinder and this section's frames. */
+      int first = 0;
+      while (first < n && !ip_in ((uintptr_t) buf[first], leaf_start, leaf_end))
+        first++;
+      if (first == n)
+        first = 0;       /* not found (cannot happen with CFI): keep everything */
+      while (first < n && ip_in ((uintptr_t) buf[first], leaf_start, leaf_end))
+        first++;
+
+      /* Cut at the innermost root. */
+      int last = first;
+      bool found = frame == NULL;
+      if (frame != NULL)
+        for (; last < n; last++)
+          if (ip_in ((uintptr_t) buf[last], frame->start, frame->end))
+            {
+              found = true;
+              break;
+            }
+      if (!found && n == cap && cap < MAX_DEPTH)
+        {
+          /* The buffer was too small to reach the root: walk again, deeper. */
+          cap *= 4;
+          if (buf != stack_buf)
+            g_free (buf);
+          buf = g_new (void *, cap);
+          continue;
+        }
+      /* Without a root in reach (a foreign stack), keep what was walked. */
+      asyncrt__trace_append_ips (c->trace, (const uintptr_t *) (void *) (buf + first),
+                                 (size_t) (last - first));
+      ok = true;
+      break;
+    }
+  if (buf != stack_buf)
+    g_free (buf);
+  return ok;
+}
+
+static ASYNCRT_NOINLINE ASYNCRT_TRACE_LEAF_SECTION bool
+leaf_slow (AsyncrtContext *cx, AsyncrtTraceCollector *c)
+{
+  if (!leaf_capture (c))
+    asyncrt__trace_append_ips (c->trace, NULL, 0);
+  /* Defer a wake of the leaf's own waker: the task (or the combinator that gave
+   * this leaf its own waker) is re-polled after the capture. */
+  const AsyncrtWaker *w = asyncrt_context_get_waker (cx);
+  if (w != NULL && !asyncrt_waker_is_empty (w))
+    {
+      AsyncrtWaker clone = asyncrt_waker_clone (w);
+      g_array_append_val (c->trace->deferred_wakers, clone);
+    }
+  return true;
+}
+
+/**
+ * asyncrt_trace_leaf:
+ * @cx: the context the leaf future is polled with
+ *
+ * The first call of every leaf future's poll function, before any state change:
+ * |[<!-- language="C" -->
+ * if (asyncrt_trace_leaf (cx))
+ *   return ASYNCRT_PENDING;
+ * ]|
+ * When no capture is running on this thread it costs one thread-local load and
+ * returns %FALSE.  During a capture it records the backtrace from the calling poll
+ * function up to (excluding) the innermost #AsyncrtTraceRoot, arranges for the
+ * waker of @cx to be woken once the capture has finished, and returns %TRUE.
+ *
+ * Thread safety: any thread.
+ *
+ * Returns: %TRUE if the leaf must return %ASYNCRT_PENDING at once, without side
+ *   effects, because its task is being traced.
+ * Since: 0.1
+ */
+ASYNCRT_TRACE_LEAF_SECTION bool
+asyncrt_trace_leaf (AsyncrtContext *cx)
+{
+  AsyncrtTraceCollector *c = asyncrt__trace_context.collector;
+  if (ASYNCRT_LIKELY (c == NULL))
+    return false;
+  return leaf_slow (cx, c);   /* cx stays in the first argument register */
+}
+
+/* Runs @func with a collector installed.  Lives in the capture section: when a leaf
+ * is polled without any root, its backtrace stops at this function. */
+static ASYNCRT_NOINLINE ASYNCRT_TRACE_CAPTURE_SECTION AsyncrtTrace *
+capture_run (AsyncrtTraceFunc func, void *data)
+{
+  if (func == NULL)
+    {
+      errno = EINVAL;
+      return NULL;
+    }
+  if (asyncrt__trace_context.collector != NULL)
+    {
+      errno = EBUSY;
+      return NULL;
+    }
+
+  AsyncrtTrace *t = asyncrt__trace_new ();
+  AsyncrtTraceCollector c = { t };
+  AsyncrtTraceFrame frame;
+  asyncrt__trace_frame_push (&frame, (uintptr_t) __start_asyncrt_section_trace_capture,
+                             (uintptr_t) __stop_asyncrt_section_trace_capture);
+  asyncrt__trace_context.collector = &c;
+
+  AsyncrtTraceFunc volatile f = func;
+  f (data);
+
+  asyncrt__trace_context.collector = NULL;
+  asyncrt__trace_frame_pop (&frame);
+  return t;
+}
+
+AsyncrtTrace *
+asyncrt__trace_capture_deferred (AsyncrtTraceFunc func, void *data)
+{
+  return capture_run (func, data);
+}
+
+size_t
+asyncrt__trace_wake_deferred (AsyncrtTrace *t)
+{
+  if (t == NULL)
+    return 0;
+  size_t n = t->deferred_wakers->len;
+  /* Take the array first: a wake may run arbitrary code. */
+  GArray *wakers = t->deferred_wakers;
+  t->deferred_wakers = g_array_new (FALSE, FALSE, sizeof (AsyncrtWaker));
+  for (size_t i = 0; i < n; i++)
+    asyncrt_waker_wake (&g_array_index (wakers, AsyncrtWaker, i));
+  g_array_free (wakers, TRUE);
+  return n;
+}
+
+/**
+ * asyncrt_trace_capture:
+ * @func: the function to run with tracing enabled
+ * @data: (nullable): user data for @func
+ *
+ * Runs @func on the calling thread with tracing enabled: every leaf future it polls
+ * (through an #AsyncrtTraceRoot, see asyncrt_trace_root_poll()) records its async
+ * call stack as one #AsyncrtBacktrace and returns %ASYNCRT_PENDING without side
+ * effects.  When @func returns, tracing is disabled and then the wakers of the traced
+ * leaves are woken, so every traced future is polled again normally.
+ *
+ * Only raw instruction pointers are recorded here; symbols are resolved later, on
+ * first access or with asyncrt_trace_resolve().
+ *
+ * Captures do not nest: calling this from inside @func (or from a leaf polled by
+ * it) fails with %EBUSY and leaves the running capture untouched.
+ *
+ * Thread safety: any thread; captures on different threads are independent.
+ *
+ * Returns: (transfer full) (nullable): the trace, to free with asyncrt_trace_free();
+ *   %NULL with errno set to %EINVAL if @func is %NULL, or %EBUSY if a capture is
+ *   already running on this thread.
+ * Since: 0.1
+ */
+ASYNCRT_TRACE_CAPTURE_SECTION AsyncrtTrace *
+asyncrt_trace_capture (AsyncrtTraceFunc func, void *data)
+{
+  AsyncrtTrace *t = capture_run (func, data);
+  if (t != NULL)
+    asyncrt__trace_wake_deferred (t);
+  return t;
+}

@@ -1,0 +1,281 @@
+/* libasyncrt - text and JSON forms of traces and trace trees
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ *
+ * Text (DESIGN §5): root side first, one node per line, one root per line, names
+ * never truncated, three columns per level:
+ *
+ *   ╼ handler_poll at examples/server.c:120:5
+ *   └╼ read_request_poll at examples/server.c:60:9
+ *      ├╼ asyncrt_fd_readable_poll at lib/driver/io/fd.c:40:3
+ *      └╼ asyncrt_sleep_poll at lib/driver/time/sleep.c:31:3
+ *
+ * A location prints as file:line:col, file:line when the column is unknown, file when
+ * the line is unknown, and ?? when nothing is known.  A function that could not be
+ * named at all carries its address as its name (0x…).
+ *
+ * JSON: see the schema in the SECTION comment of include/asyncrt/trace.h.
+ *
+ * Threads: these functions only read; a trace may be formatted from several threads.
+ */
+#include "trace/trace-private.h"
+
+#include "trace/tree-private.h"
+
+#include <string.h>
+
+static void
+append_label (GString *out, const AsyncrtTraceNode *n)
+{
+  g_string_append (out, n->name);
+  g_string_append (out, " at ");
+  if (n->filename == NULL)
+    g_string_append (out, "??");
+  else if (n->lineno == 0)
+    g_string_append (out, n->filename);
+  else if (n->colno == 0)
+    g_string_append_printf (out, "%s:%u", n->filename, n->lineno);
+  else
+    g_string_append_printf (out, "%s:%u:%u", n->filename, n->lineno, n->colno);
+}
+
+static void
+append_children (GString *out, const char *indent, GString *prefix, const AsyncrtTraceNode *n)
+{
+  if (n->children == NULL)
+    return;
+  for (size_t i = 0; i < n->children->len; i++)
+    {
+      const AsyncrtTraceNode *c = g_ptr_array_index (n->children, i);
+      bool last = i + 1 == n->children->len;
+      g_string_append (out, indent);
+      g_string_append_len (out, prefix->str, (gssize) prefix->len);
+      g_string_append (out, last ? "└╼ " : "├╼ ");
+      append_label (out, c);
+      g_string_append_c (out, '\n');
+      size_t saved = prefix->len;
+      g_string_append (prefix, last ? "   " : "│  ");
+      append_children (out, indent, prefix, c);
+      g_string_truncate (prefix, saved);
+    }
+}
+
+void
+asyncrt__trace_tree_append_text (const AsyncrtTraceTree *tree, GString *out, const char *indent)
+{
+  GString *prefix = g_string_new (NULL);
+  if (indent == NULL)
+    indent = "";
+  for (size_t i = 0; i < tree->roots->len; i++)
+    {
+      const AsyncrtTraceNode *r = g_ptr_array_index (tree->roots, i);
+      g_string_append (out, indent);
+      g_string_append (out, "╼ ");
+      append_label (out, r);
+      g_string_append_c (out, '\n');
+      append_children (out, indent, prefix, r);
+    }
+  g_string_free (prefix, TRUE);
+}
+
+char *
+asyncrt__trace_tree_to_string (const AsyncrtTraceTree *tree)
+{
+  GString *out = g_string_new (NULL);
+  asyncrt__trace_tree_append_text (tree, out, NULL);
+  return g_string_free (out, FALSE);
+}
+
+/* ---- JSON ----------------------------------------------------------------------- */
+
+void
+asyncrt__json_append_string (GString *out, const char *s)
+{
+  if (s == NULL)
+    {
+      g_string_append (out, "null");
+      return;
+    }
+  char *valid = NULL;
+  if (!g_utf8_validate (s, -1, NULL))
+    s = valid = g_utf8_make_valid (s, -1);
+  g_string_append_c (out, '"');
+  for (const unsigned char *p = (const unsigned char *) s; *p != '\0'; p++)
+    {
+      switch (*p)
+        {
+        case '"': g_string_append (out, "\\\""); break;
+        case '\\': g_string_append (out, "\\\\"); break;
+        case '\n': g_string_append (out, "\\n"); break;
+        case '\r': g_string_append (out, "\\r"); break;
+        case '\t': g_string_append (out, "\\t"); break;
+        default:
+          if (*p < 0x20)
+            g_string_append_printf (out, "\\u%04x", *p);
+          else
+            g_string_append_c (out, (char) *p);
+        }
+    }
+  g_string_append_c (out, '"');
+  g_free (valid);
+}
+
+static void
+append_address (GString *out, uintptr_t a)
+{
+  g_string_append_printf (out, "\"0x%" G_GINT64_MODIFIER "x\"", (guint64) a);
+}
+
+static void
+append_location_json (GString *out, const char *name, const char *filename, unsigned lineno,
+                      unsigned colno)
+{
+  g_string_append (out, "\"name\":");
+  asyncrt__json_append_string (out, name);
+  g_string_append (out, ",\"file\":");
+  asyncrt__json_append_string (out, filename);
+  g_string_append_printf (out, ",\"line\":%u,\"column\":%u", lineno, colno);
+}
+
+static void
+append_node_json (GString *out, const AsyncrtTraceNode *n)
+{
+  g_string_append_c (out, '{');
+  append_location_json (out, n->name, n->filename, n->lineno, n->colno);
+  g_string_append (out, ",\"children\":[");
+  for (size_t i = 0; n->children != NULL && i < n->children->len; i++)
+    {
+      if (i > 0)
+        g_string_append_c (out, ',');
+      append_node_json (out, g_ptr_array_index (n->children, i));
+    }
+  g_string_append (out, "]}");
+}
+
+void
+asyncrt__trace_tree_append_json (const AsyncrtTraceTree *tree, GString *out)
+{
+  g_string_append_c (out, '[');
+  for (size_t i = 0; i < tree->roots->len; i++)
+    {
+      if (i > 0)
+        g_string_append_c (out, ',');
+      append_node_json (out, g_ptr_array_index (tree->roots, i));
+    }
+  g_string_append_c (out, ']');
+}
+
+char *
+asyncrt__trace_tree_to_json (const AsyncrtTraceTree *tree)
+{
+  GString *out = g_string_new (NULL);
+  g_string_append_printf (out, "{\"version\":%d,\"tree\":", ASYNCRT_TRACE_JSON_VERSION);
+  asyncrt__trace_tree_append_json (tree, out);
+  g_string_append (out, "}");
+  return g_string_free (out, FALSE);
+}
+
+void
+asyncrt__trace_append_backtraces_json (const AsyncrtTrace *t, GString *out)
+{
+  g_string_append_c (out, '[');
+  for (size_t i = 0; i < t->backtraces->len; i++)
+    {
+      const AsyncrtBacktrace *bt = g_ptr_array_index (t->backtraces, i);
+      if (i > 0)
+        g_string_append_c (out, ',');
+      g_string_append (out, "{\"frames\":[");
+      for (size_t j = 0; j < bt->n_frames; j++)
+        {
+          const AsyncrtBacktraceFrame *f = &bt->frames[j];
+          const AsyncrtTraceInfo *info = asyncrt__trace_frame_info (f);
+          if (j > 0)
+            g_string_append_c (out, ',');
+          g_string_append (out, "{\"ip\":");
+          append_address (out, f->ip);
+          g_string_append (out, ",\"symbol_address\":");
+          if (info->symbol_address != 0)
+            append_address (out, info->symbol_address);
+          else
+            g_string_append (out, "null");
+          g_string_append (out, ",\"symbols\":[");
+          for (size_t k = 0; k < info->n_symbols; k++)
+            {
+              const AsyncrtBacktraceSymbol *s = &info->symbols[k];
+              if (k > 0)
+                g_string_append_c (out, ',');
+              g_string_append_c (out, '{');
+              append_location_json (out, s->name, s->filename, s->lineno, s->colno);
+              g_string_append (out, ",\"raw_name\":");
+              asyncrt__json_append_string (out, s->raw_name);
+              g_string_append_c (out, '}');
+            }
+          g_string_append (out, "]}");
+        }
+      g_string_append (out, "]}");
+    }
+  g_string_append_c (out, ']');
+}
+
+/**
+ * asyncrt_trace_to_string:
+ * @t: a trace
+ *
+ * Formats @t as a tree of async call stacks, root side first, resolving symbols
+ * first if needed (see the example in the description of this section).  Backtraces
+ * that share a prefix are merged; siblings appear in the order they were captured.
+ * An empty trace gives an empty string.
+ *
+ * Thread safety: any thread; several threads may format the same trace at once.
+ *
+ * Returns: (transfer full) (nullable): the text, one node per line, each line ending
+ *   in a newline; free it with free().  %NULL with errno %EINVAL if @t is %NULL.
+ * Since: 0.1
+ */
+char *
+asyncrt_trace_to_string (const AsyncrtTrace *t)
+{
+  if (t == NULL)
+    {
+      errno = EINVAL;
+      return NULL;
+    }
+  AsyncrtTraceTree *tree = asyncrt__trace_tree_new ();
+  asyncrt__trace_tree_add_trace (tree, t);
+  char *s = asyncrt__trace_tree_to_string (tree);
+  asyncrt__trace_tree_free (tree);
+  return s;
+}
+
+/**
+ * asyncrt_trace_to_json:
+ * @t: a trace
+ *
+ * Formats @t as JSON (schema version 1, see the description of this section):
+ * its backtraces frame by frame, and the merged tree.  Resolves symbols first if
+ * needed.
+ *
+ * Thread safety: any thread; several threads may format the same trace at once.
+ *
+ * Returns: (transfer full) (nullable): the JSON text; free it with free().  %NULL
+ *   with errno %EINVAL if @t is %NULL.
+ * Since: 0.1
+ */
+char *
+asyncrt_trace_to_json (const AsyncrtTrace *t)
+{
+  if (t == NULL)
+    {
+      errno = EINVAL;
+      return NULL;
+    }
+  AsyncrtTraceTree *tree = asyncrt__trace_tree_new ();
+  asyncrt__trace_tree_add_trace (tree, t);
+  GString *out = g_string_new (NULL);
+  g_string_append_printf (out, "{\"version\":%d,\"backtraces\":", ASYNCRT_TRACE_JSON_VERSION);
+  asyncrt__trace_append_backtraces_json (t, out);
+  g_string_append (out, ",\"tree\":");
+  asyncrt__trace_tree_append_json (tree, out);
+  g_string_append (out, "}");
+  asyncrt__trace_tree_free (tree);
+  return g_string_free (out, FALSE);
+}

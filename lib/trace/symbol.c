@@ -1,0 +1,354 @@
+/* libasyncrt - symbol resolution with libdw, cached per instruction pointer
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ *
+ * Threads and ownership
+ * ---------------------
+ * Everything here is global and protected by `symbol_lock`: the Dwfl session (libdw
+ * is not thread-safe for one session), the IP -> info cache and the statistics.  A
+ * resolution holds the lock while it runs libdw, so concurrent resolutions are
+ * serialised; cache hits hold it only for the hash look-up.
+ *
+ * Cache entries (AsyncrtTraceInfo) are immutable once inserted and are never freed:
+ * frames of live traces point at them.  Their strings are interned (g_intern_string).
+ *
+ * Modules loaded after the session was opened (dlopen) are picked up on a miss: when
+ * an address is in no known module and the loader's adds/subs counters
+ * (dl_iterate_phdr) changed, the module list is re-read from /proc/self/maps.  When
+ * modules were unloaded, the IP -> info map is emptied (the entries stay alive for
+ * the traces that use them) since an address may now belong to different code.
+ *
+ * Offline-safe: debug information is looked up in the module itself and then by
+ * build-id under the standard debug directories (dwfl_build_id_find_debuginfo);
+ * never through debuginfod, even if DEBUGINFOD_URLS is set.
+ */
+#include "trace/trace-private.h"
+
+#include <dlfcn.h>
+#include <dwarf.h>
+#include <elfutils/libdwfl.h>
+#include <link.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static GMutex symbol_lock;
+static Dwfl *dwfl;                      /* NULL until first use */
+static GHashTable *cache;               /* ip -> const AsyncrtTraceInfo* */
+static GPtrArray *all_infos;            /* every info ever made (kept alive) */
+static AsyncrtSymbolStats stats;
+static unsigned long long seen_adds, seen_subs;
+
+static char *debuginfo_path;
+static const Dwfl_Callbacks callbacks = {
+  .find_elf = dwfl_linux_proc_find_elf,
+  .find_debuginfo = dwfl_build_id_find_debuginfo,
+  .debuginfo_path = &debuginfo_path,
+};
+
+/* ---- demangling ------------------------------------------------------------------ */
+
+typedef char *(*CxaDemangleFunc) (const char *, char *, size_t *, int *);
+
+static CxaDemangleFunc
+get_demangler (void)
+{
+  static gsize once;
+  static CxaDemangleFunc fn;
+  if (g_once_init_enter (&once))
+    {
+      /* Only if the process already has a C++ runtime: never link libstdc++. */
+      void *p = dlsym (RTLD_DEFAULT, "__cxa_demangle");
+      memcpy (&fn, &p, sizeof fn);
+      g_once_init_leave (&once, 1);
+    }
+  return fn;
+}
+
+static const char *
+demangle (const char *raw)
+{
+  if (raw == NULL || raw[0] != '_' || raw[1] != 'Z')
+    return raw;
+  CxaDemangleFunc fn = get_demangler ();
+  if (fn == NULL)
+    return raw;
+  int status = -1;
+  char *out = fn (raw, NULL, NULL, &status);
+  if (out == NULL || status != 0)
+    {
+      free (out);
+      return raw;
+    }
+  const char *interned = g_intern_string (out);
+  free (out);
+  return interned;
+}
+
+/* ---- the Dwfl session -------------------------------------------------------------- */
+
+static int
+count_modules (struct dl_phdr_info *info, size_t size, void *data)
+{
+  unsigned long long *out = data;
+  if (size >= offsetof (struct dl_phdr_info, dlpi_subs) + sizeof info->dlpi_subs)
+    {
+      out[0] = info->dlpi_adds;
+      out[1] = info->dlpi_subs;
+    }
+  return 1;     /* the counters are the same in every entry */
+}
+
+static void
+report_modules (void)
+{
+  unsigned long long counts[2] = { 0, 0 };
+  dl_iterate_phdr (count_modules, counts);
+  if (dwfl == NULL)
+    dwfl = dwfl_begin (&callbacks);
+  if (dwfl == NULL)
+    return;
+  dwfl_report_begin (dwfl);
+  dwfl_linux_proc_report (dwfl, getpid ());
+  dwfl_report_end (dwfl, NULL, NULL);
+  if (counts[1] != seen_subs && cache != NULL)
+    g_hash_table_remove_all (cache);
+  seen_adds = counts[0];
+  seen_subs = counts[1];
+  stats.refreshes++;
+}
+
+/* Whether modules were loaded or unloaded since the last report. */
+static bool
+modules_changed (void)
+{
+  unsigned long long counts[2] = { 0, 0 };
+  dl_iterate_phdr (count_modules, counts);
+  return counts[0] != seen_adds || counts[1] != seen_subs;
+}
+
+/* ---- resolution -------------------------------------------------------------------- */
+
+static const char *
+die_raw_name (Dwarf_Die *die)
+{
+  Dwarf_Attribute attr;
+  const char *s = NULL;
+  if (dwarf_attr_integrate (die, DW_AT_linkage_name, &attr) != NULL
+      || dwarf_attr_integrate (die, DW_AT_MIPS_linkage_name, &attr) != NULL)
+    s = dwarf_formstring (&attr);
+  if (s == NULL && dwarf_attr_integrate (die, DW_AT_name, &attr) != NULL)
+    s = dwarf_formstring (&attr);
+  return s;
+}
+
+static const char *
+relative_path (const char *path, const char *comp_dir)
+{
+  if (path == NULL || comp_dir == NULL)
+    return path;
+  size_t n = strlen (comp_dir);
+  if (n > 1 && strncmp (path, comp_dir, n) == 0 && path[n] == '/')
+    return path + n + 1;
+  return path;
+}
+
+/* Fills @syms (AsyncrtTraceSymbolSpec) from DWARF; returns false if there is none. */
+static bool
+resolve_dwarf (Dwfl_Module *mod, Dwarf_Addr addr, GArray *syms, GPtrArray *raw_names,
+               uintptr_t *symbol_address)
+{
+  Dwarf_Addr bias = 0;
+  Dwarf_Die *cudie = dwfl_module_addrdie (mod, addr, &bias);
+  if (cudie == NULL)
+    return false;
+
+  Dwarf_Attribute attr;
+  const char *comp_dir = NULL;
+  if (dwarf_attr (cudie, DW_AT_comp_dir, &attr) != NULL)
+    comp_dir = dwarf_formstring (&attr);
+
+  /* Location of the innermost function: the line table. */
+  AsyncrtTraceSymbolSpec loc = { NULL, NULL, 0, 0 };
+  Dwfl_Line *line = dwfl_module_getsrc (mod, addr);
+  if (line != NULL)
+    {
+      int lineno = 0, colno = 0;
+      loc.filename = relative_path (dwfl_lineinfo (line, NULL, &lineno, &colno, NULL, NULL),
+                                    comp_dir);
+      loc.lineno = lineno > 0 ? (unsigned) lineno : 0;
+      loc.colno = colno > 0 ? (unsigned) colno : 0;
+    }
+
+  Dwarf_Die *scopes = NULL;
+  int n = dwarf_getscopes (cudie, addr - bias, &scopes);
+  int inner = -1;
+  for (int i = 0; i < n; i++)
+    {
+      int tag = dwarf_tag (&scopes[i]);
+      if (tag == DW_TAG_subprogram || tag == DW_TAG_inlined_subroutine)
+        {
+          inner = i;
+          break;
+        }
+    }
+  if (inner < 0)
+    {
+      free (scopes);
+      if (line == NULL)
+        return false;
+      /* A line but no function DIE: keep the location, the name comes from ELF. */
+      loc.name = NULL;
+      g_array_append_val (syms, loc);
+      g_ptr_array_add (raw_names, NULL);
+      return true;
+    }
+
+  /* dwarf_getscopes stops at the first inlined instance; the chain of the DIE itself
+   * runs through every enclosing inlined instance up to the subprogram. */
+  Dwarf_Die *chain = NULL;
+  int m = dwarf_getscopes_die (&scopes[inner], &chain);
+  Dwarf_Files *files = NULL;
+  size_t nfiles = 0;
+  bool have_files = dwarf_getsrcfiles (cudie, &files, &nfiles) == 0;
+
+  for (int i = 0; i < m; i++)
+    {
+      int tag = dwarf_tag (&chain[i]);
+      if (tag != DW_TAG_subprogram && tag != DW_TAG_inlined_subroutine)
+        continue;
+      const char *raw = die_raw_name (&chain[i]);
+      AsyncrtTraceSymbolSpec s = loc;
+      s.name = raw != NULL ? demangle (raw) : NULL;
+      g_array_append_val (syms, s);
+      g_ptr_array_add (raw_names, (gpointer) raw);
+
+      if (tag == DW_TAG_subprogram)
+        {
+          Dwarf_Addr lowpc;
+          if (dwarf_lowpc (&chain[i], &lowpc) == 0)
+            *symbol_address = (uintptr_t) (lowpc + bias);
+          break;
+        }
+      /* The next outer function is at this instance's call site. */
+      Dwarf_Word v;
+      loc.filename = NULL;
+      loc.lineno = loc.colno = 0;
+      if (have_files && dwarf_attr (&chain[i], DW_AT_call_file, &attr) != NULL
+          && dwarf_formudata (&attr, &v) == 0 && v < nfiles)
+        loc.filename = relative_path (dwarf_filesrc (files, v, NULL, NULL), comp_dir);
+      if (dwarf_attr (&chain[i], DW_AT_call_line, &attr) != NULL
+          && dwarf_formudata (&attr, &v) == 0)
+        loc.lineno = (unsigned) v;
+      if (dwarf_attr (&chain[i], DW_AT_call_column, &attr) != NULL
+          && dwarf_formudata (&attr, &v) == 0)
+        loc.colno = (unsigned) v;
+    }
+  free (chain);
+  free (scopes);
+  return syms->len > 0;
+}
+
+static AsyncrtTraceInfo *
+resolve_locked (uintptr_t ip)
+{
+  /* Every captured IP is a return address: look up the call instruction. */
+  Dwarf_Addr addr = ip > 0 ? ip - 1 : 0;
+  Dwfl_Module *mod = NULL;
+
+  if (dwfl == NULL)
+    report_modules ();
+  if (dwfl != NULL)
+    {
+      mod = dwfl_addrmodule (dwfl, addr);
+      if (mod == NULL && modules_changed ())
+        {
+          report_modules ();
+          mod = dwfl_addrmodule (dwfl, addr);
+        }
+    }
+
+  const char *elf_name = NULL;
+  uintptr_t symbol_address = 0;
+  if (mod != NULL)
+    {
+      GElf_Off off = 0;
+      GElf_Sym sym;
+      elf_name = dwfl_module_addrinfo (mod, addr, &off, &sym, NULL, NULL, NULL);
+      if (elf_name != NULL)
+        symbol_address = (uintptr_t) (addr - off);
+    }
+
+  GArray *syms = g_array_new (FALSE, TRUE, sizeof (AsyncrtTraceSymbolSpec));
+  GPtrArray *raw_names = g_ptr_array_new ();
+  uintptr_t dwarf_address = 0;
+  if (mod == NULL || !resolve_dwarf (mod, addr, syms, raw_names, &dwarf_address))
+    {
+      AsyncrtTraceSymbolSpec s = { NULL, NULL, 0, 0 };
+      g_array_append_val (syms, s);
+      g_ptr_array_add (raw_names, NULL);
+    }
+  if (symbol_address == 0)
+    symbol_address = dwarf_address;
+
+  /* The frame's own function without a DWARF name takes the ELF symbol's. */
+  AsyncrtTraceSymbolSpec *outer = &g_array_index (syms, AsyncrtTraceSymbolSpec, syms->len - 1);
+  if (outer->name == NULL && elf_name != NULL)
+    {
+      outer->name = demangle (elf_name);
+      raw_names->pdata[syms->len - 1] = (gpointer) elf_name;
+    }
+
+  char addr_name[2 + 2 * sizeof (uintptr_t) + 1];
+  g_snprintf (addr_name, sizeof addr_name, "0x%" G_GINT64_MODIFIER "x", (guint64) ip);
+  for (size_t i = 0; i < syms->len; i++)
+    {
+      AsyncrtTraceSymbolSpec *s = &g_array_index (syms, AsyncrtTraceSymbolSpec, i);
+      if (s->name == NULL)
+        s->name = addr_name;
+    }
+
+  AsyncrtTraceInfo *info = asyncrt__trace_info_new (symbol_address,
+                                                    (const AsyncrtTraceSymbolSpec *) (void *) syms->data,
+                                                    syms->len);
+  for (size_t i = 0; i < syms->len; i++)
+    {
+      const char *raw = g_ptr_array_index (raw_names, i);
+      if (raw != NULL)
+        info->symbols[i].raw_name = g_intern_string (raw);
+    }
+  g_array_free (syms, TRUE);
+  g_ptr_array_free (raw_names, TRUE);
+  return info;
+}
+
+const AsyncrtTraceInfo *
+asyncrt__symbol_resolve (uintptr_t ip)
+{
+  g_mutex_lock (&symbol_lock);
+  if (cache == NULL)
+    {
+      cache = g_hash_table_new (g_direct_hash, g_direct_equal);
+      all_infos = g_ptr_array_new ();
+    }
+  const AsyncrtTraceInfo *info = g_hash_table_lookup (cache, GSIZE_TO_POINTER (ip));
+  if (info != NULL)
+    stats.hits++;
+  else
+    {
+      stats.misses++;
+      AsyncrtTraceInfo *fresh = resolve_locked (ip);
+      g_ptr_array_add (all_infos, fresh);
+      g_hash_table_insert (cache, GSIZE_TO_POINTER (ip), fresh);
+      info = fresh;
+    }
+  g_mutex_unlock (&symbol_lock);
+  return info;
+}
+
+void
+asyncrt__symbol_get_stats (AsyncrtSymbolStats *out)
+{
+  g_mutex_lock (&symbol_lock);
+  *out = stats;
+  g_mutex_unlock (&symbol_lock);
+}

@@ -1,0 +1,175 @@
+/* libasyncrt - tracing internals shared by lib/trace/ and lib/dump/
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ *
+ * Ownership and threads
+ * ---------------------
+ * - The trace context (context.c) is thread-local: only its own thread reads or
+ *   writes it, so it needs no atomics.  A frame lives on the C stack of the function
+ *   that pushed it and is popped by the same function on every exit path.
+ * - An AsyncrtTrace is built by one thread (the capturing one) and then handed over;
+ *   afterwards it is immutable except for the per-frame symbol pointer, which is set
+ *   lazily with an atomic store (release) and read with an atomic load (acquire); every
+ *   thread that races on it stores the same pointer (the cache's canonical entry).
+ * - The symbol cache (symbol.c) is global, protected by one mutex; its entries are
+ *   immutable once published and are never freed before the library is unloaded.
+ */
+#ifndef ASYNCRT_TRACE_PRIVATE_H
+#define ASYNCRT_TRACE_PRIVATE_H
+
+#include "util/common-private.h"
+
+#include <glib.h>
+
+/* ---- context.c ------------------------------------------------------------------ */
+
+/* A frame of the trace context: the address range [start, end) of the function that
+ * pushed it (a root, or asyncrt_trace_capture), linked to the enclosing frame. */
+typedef struct _AsyncrtTraceFrame AsyncrtTraceFrame;
+struct _AsyncrtTraceFrame
+{
+  uintptr_t start;
+  uintptr_t end;
+  AsyncrtTraceFrame *parent;
+};
+
+typedef struct _AsyncrtTraceCollector AsyncrtTraceCollector;
+
+typedef struct
+{
+  AsyncrtTraceCollector *collector;     /* first: the leaf's fast path loads only this */
+  AsyncrtTraceFrame *active_frame;
+} AsyncrtTraceContext;
+
+extern _Thread_local AsyncrtTraceContext asyncrt__trace_context;
+
+void asyncrt__trace_frame_push (AsyncrtTraceFrame *frame, uintptr_t start, uintptr_t end);
+void asyncrt__trace_frame_pop (AsyncrtTraceFrame *frame);
+
+/* Address ranges of the boundary functions (linker sections, see context.c). */
+void asyncrt__trace_root_range (uintptr_t *start, uintptr_t *end);
+void asyncrt__trace_leaf_range (uintptr_t *start, uintptr_t *end);
+void asyncrt__trace_capture_range (uintptr_t *start, uintptr_t *end);
+
+/* ---- capture.c / backtrace.c: the trace objects ------------------------------------ */
+
+/* The resolution of one IP: immutable, owned by the symbol cache (or, for synthetic
+ * traces, by asyncrt__trace_info_new()'s caller until handed to a trace). */
+typedef struct _AsyncrtTraceInfo AsyncrtTraceInfo;
+
+struct _AsyncrtBacktraceSymbol
+{
+  const char *name;        /* interned; never NULL: demangled name, or "0x…" */
+  const char *raw_name;    /* interned; the name as in the object file */
+  const char *filename;    /* interned or NULL */
+  unsigned lineno;         /* 0 if unknown */
+  unsigned colno;          /* 0 if unknown */
+};
+
+struct _AsyncrtTraceInfo
+{
+  uintptr_t symbol_address;          /* 0 if unknown */
+  size_t n_symbols;                  /* >= 1 */
+  AsyncrtBacktraceSymbol symbols[];  /* innermost inlined first */
+};
+
+struct _AsyncrtBacktraceFrame
+{
+  uintptr_t ip;
+  const AsyncrtTraceInfo *info;      /* atomic; NULL until resolved */
+};
+
+struct _AsyncrtBacktrace
+{
+  size_t n_frames;
+  AsyncrtBacktraceFrame *frames;     /* innermost first */
+};
+
+struct _AsyncrtTrace
+{
+  GPtrArray *backtraces;             /* AsyncrtBacktrace*, in capture order */
+  GArray *deferred_wakers;           /* AsyncrtWaker; consumed by the capture */
+  GPtrArray *owned_infos;            /* synthetic infos owned by this trace, or NULL */
+};
+
+AsyncrtTrace *asyncrt__trace_new (void);
+/* Appends a backtrace of raw IPs, innermost first. */
+AsyncrtBacktrace *asyncrt__trace_append_ips (AsyncrtTrace *t, const uintptr_t *ips, size_t n);
+
+/* Captures like asyncrt_trace_capture() but leaves the deferred wakers in the trace,
+ * for a caller (the dump) that must wake them later, after releasing its own state.
+ * Returns NULL with errno EINVAL (func NULL) or EBUSY (nested capture).  Wake the
+ * deferred wakers exactly once with asyncrt__trace_wake_deferred(); asyncrt_trace_free()
+ * wakes any that are left (a wake is never lost). */
+AsyncrtTrace *asyncrt__trace_capture_deferred (AsyncrtTraceFunc func, void *data);
+size_t asyncrt__trace_wake_deferred (AsyncrtTrace *t);
+
+/* Synthetic traces (golden tests, and the dump for tasks it could not trace):
+ * asyncrt__trace_info_new() builds a resolved frame description; the symbols'
+ * strings are interned.  asyncrt__trace_append_resolved() appends a backtrace of
+ * n frames with the given infos (innermost first) and takes ownership of them. */
+typedef struct
+{
+  const char *name;
+  const char *filename;
+  unsigned lineno;
+  unsigned colno;
+} AsyncrtTraceSymbolSpec;
+
+AsyncrtTraceInfo *asyncrt__trace_info_new (uintptr_t symbol_address,
+                                           const AsyncrtTraceSymbolSpec *symbols,
+                                           size_t n_symbols);
+void asyncrt__trace_append_resolved (AsyncrtTrace *t, const uintptr_t *ips,
+                                     AsyncrtTraceInfo **infos, size_t n);
+
+/* The resolution of a frame, resolving it (through the cache) on first use. */
+const AsyncrtTraceInfo *asyncrt__trace_frame_info (const AsyncrtBacktraceFrame *f);
+
+/* ---- symbol.c -------------------------------------------------------------------- */
+
+/* Resolves one return address (the cache is consulted first).  Never NULL. */
+const AsyncrtTraceInfo *asyncrt__symbol_resolve (uintptr_t ip);
+
+typedef struct
+{
+  uint64_t hits;           /* look-ups answered by the cache */
+  uint64_t misses;         /* look-ups that ran libdw */
+  uint64_t refreshes;      /* times the module list was re-read */
+} AsyncrtSymbolStats;
+
+void asyncrt__symbol_get_stats (AsyncrtSymbolStats *out);
+
+/* ---- tree.c ---------------------------------------------------------------------- */
+
+/* A tree of async call stacks merged from many backtraces.  A node's identity is
+ * (name, file, line, column) plus its parent's identity, so shared prefixes merge
+ * and the same function under different callers (or at a different depth) gives
+ * different nodes.  Roots and children keep the order of first appearance.
+ * Not thread-safe: one tree belongs to one thread at a time. */
+typedef struct _AsyncrtTraceTree AsyncrtTraceTree;
+
+AsyncrtTraceTree *asyncrt__trace_tree_new (void);
+void asyncrt__trace_tree_free (AsyncrtTraceTree *tree);
+/* Adds every backtrace of @t (resolving symbols as needed). */
+void asyncrt__trace_tree_add_trace (AsyncrtTraceTree *tree, const AsyncrtTrace *t);
+void asyncrt__trace_tree_add_backtrace (AsyncrtTraceTree *tree, const AsyncrtBacktrace *bt);
+size_t asyncrt__trace_tree_get_n_roots (const AsyncrtTraceTree *tree);
+size_t asyncrt__trace_tree_get_n_nodes (const AsyncrtTraceTree *tree);
+
+/* ---- format.c -------------------------------------------------------------------- */
+
+/* Appends the text form (DESIGN §5): one line per node, each line ends with '\n'.
+ * @indent is prepended to every line (e.g. "  " under a task header); may be NULL. */
+void asyncrt__trace_tree_append_text (const AsyncrtTraceTree *tree, GString *out,
+                                      const char *indent);
+char *asyncrt__trace_tree_to_string (const AsyncrtTraceTree *tree);   /* free() */
+/* Appends the JSON array of root nodes (schema: see the trace SECTION comment). */
+void asyncrt__trace_tree_append_json (const AsyncrtTraceTree *tree, GString *out);
+/* Appends the JSON array of backtraces of @t (resolving symbols as needed). */
+void asyncrt__trace_append_backtraces_json (const AsyncrtTrace *t, GString *out);
+/* Appends @s as a JSON string literal (quotes included); NULL gives null. */
+void asyncrt__json_append_string (GString *out, const char *s);
+char *asyncrt__trace_tree_to_json (const AsyncrtTraceTree *tree);      /* free() */
+
+#define ASYNCRT_TRACE_JSON_VERSION 1
+
+#endif /* ASYNCRT_TRACE_PRIVATE_H */
