@@ -9,10 +9,55 @@
 #define ASYNCRT_BLOCKING_H
 
 #include <asyncrt/future.h>
+#include <asyncrt/task.h>
 
 ASYNCRT_BEGIN_DECLS
 
-/* (module not written yet) */
+/**
+ * SECTION:blocking
+ * @title: Blocking pool
+ * @short_description: run blocking functions off the scheduler threads
+ *
+ * asyncrt_spawn_blocking() runs a blocking function (file I/O, a DNS lookup, a long
+ * computation) on the runtime's blocking pool and returns an #AsyncrtJoinHandle that
+ * completes when the function has returned.  Like a task's output, the function's
+ * result goes into the caller's own @data.
+ *
+ * |[<!-- language="C" -->
+ * typedef struct { const char *path; int fd; } OpenJob;
+ * static void open_job (void *p) { OpenJob *j = p; j->fd = open (j->path, O_RDONLY); }
+ *
+ * self->jh = asyncrt_spawn_blocking (open_job, &self->job);
+ * ASYNCRT_AWAIT (&self->co, asyncrt_join_handle_poll (self->jh, cx));
+ * asyncrt_join_handle_free (self->jh);
+ * use (self->job.fd);
+ * ]|
+ *
+ * Pool threads (named `asyncrt-blocking`) are created on demand up to the builder's
+ * maximum (asyncrt_builder_set_max_blocking_threads(), 512 by default); functions
+ * queue when all are busy.  A thread idle for the keep-alive time
+ * (asyncrt_builder_set_blocking_keep_alive(), 10 s by default) exits.
+ *
+ * A running function cannot be interrupted: asyncrt_join_handle_abort() makes the
+ * join handle ready (cancelled) but the function still runs, so @data must stay valid
+ * until it returns.  asyncrt_runtime_free() waits for every queued and running
+ * blocking function.
+ */
+
+/**
+ * AsyncrtBlockingFunc:
+ * @data: the data given to asyncrt_spawn_blocking()
+ *
+ * A function run on the blocking pool.  It reports its results through @data.
+ */
+typedef void (*AsyncrtBlockingFunc) (void *data);
+
+ASYNCRT_AVAILABLE_IN_0_1
+AsyncrtJoinHandle *asyncrt_spawn_blocking (AsyncrtBlockingFunc func, void *data);
+
+ASYNCRT_AVAILABLE_IN_0_1
+AsyncrtJoinHandle *asyncrt_handle_spawn_blocking (AsyncrtHandle *h, AsyncrtBlockingFunc func,
+                                                  void *data);
 
 ASYNCRT_END_DECLS
 

@@ -12,7 +12,183 @@
 
 ASYNCRT_BEGIN_DECLS
 
-/* (module not written yet) */
+/**
+ * SECTION:coroutine
+ * @title: Async functions
+ * @short_description: stackless coroutines: ASYNCRT_BEGIN, ASYNCRT_AWAIT, ASYNCRT_END
+ *
+ * An async function is a future whose poll function is written as a stackless
+ * coroutine: the resume point lives in an #AsyncrtCoroutine inside the future's
+ * state, and each ASYNCRT_AWAIT() returns %ASYNCRT_PENDING until the awaited
+ * expression is %ASYNCRT_READY, resuming there at the next poll.
+ *
+ * |[<!-- language="C" -->
+ * typedef struct { AsyncrtCoroutine co; AsyncrtSleep sleep; int i; } Ticker;
+ *
+ * static AsyncrtPoll
+ * ticker_poll (void *p, AsyncrtContext *cx)
+ * {
+ *   Ticker *self = p;
+ *   ASYNCRT_BEGIN (&self->co);
+ *   for (self->i = 0; self->i < 3; self->i++)
+ *     {
+ *       asyncrt_sleep_init (&self->sleep, 100);
+ *       ASYNCRT_AWAIT (&self->co, asyncrt_sleep_poll (&self->sleep, cx));
+ *     }
+ *   ASYNCRT_END (&self->co);
+ * }
+ * ]|
+ *
+ * A zero-initialised #AsyncrtCoroutine is at the start, so calloc()ed state is ready
+ * to poll.  After ASYNCRT_END() the coroutine stays finished: polling again returns
+ * %ASYNCRT_READY at once.
+ *
+ * <emphasis>Locals do not survive an await.</emphasis>  The poll function returns at
+ * every ASYNCRT_AWAIT() that is not ready, and its C locals are gone; when it resumes,
+ * it jumps back into the middle of the function and the locals hold garbage.  Keep
+ * every variable whose value must live across an await in the state struct.  The
+ * mistake looks like this:
+ *
+ * |[<!-- language="C" -->
+ * ASYNCRT_BEGIN (&self->co);
+ * int i;                          // WRONG: a local
+ * for (i = 0; i < 3; i++)
+ *   ASYNCRT_AWAIT (&self->co, asyncrt_sleep_poll (&self->sleep, cx));
+ * // after the first resume, i is indeterminate: the loop may run forever
+ * ASYNCRT_END (&self->co);
+ * ]|
+ *
+ * Write `self->i` instead, as in the first example.  For the same reason the macros
+ * cannot be used inside a `switch` statement of your own that spans an await, and a
+ * poll function may contain only one ASYNCRT_BEGIN() / ASYNCRT_END() pair.
+ * ASYNCRT_AWAIT() and ASYNCRT_YIELD_PENDING() must appear directly in the poll
+ * function between them (not in a nested function), at most one per source line
+ * (the line number is the resume point).
+ *
+ * The macros compile without warnings under `-Wall -Wextra` (including
+ * `-Wimplicit-fallthrough`) and work in C and C++; in C++, do not jump over the
+ * initialisation of a local with an await (the compiler refuses it, as it should).
+ */
+
+/**
+ * AsyncrtCoroutine:
+ *
+ * The resume point of an async function.  Embed it in the future's state; zero means
+ * "at the start".  Its fields are private.
+ */
+typedef struct _AsyncrtCoroutine AsyncrtCoroutine;
+struct _AsyncrtCoroutine
+{
+  /*< private >*/
+  int line;
+};
+
+/* Resume point -1 is "finished". */
+#define ASYNCRT_CORO_DONE_ (-1)
+
+#if defined(__cplusplus) && __cplusplus >= 201703L
+#define ASYNCRT_FALLTHROUGH_ [[fallthrough]]
+#elif (defined(__GNUC__) && __GNUC__ >= 7) || (defined(__clang__) && __clang_major__ >= 10)
+#define ASYNCRT_FALLTHROUGH_ __attribute__((fallthrough))
+#else
+#define ASYNCRT_FALLTHROUGH_ ((void) 0)
+#endif
+
+/**
+ * ASYNCRT_BEGIN:
+ * @co: pointer to the #AsyncrtCoroutine in the future's state
+ *
+ * Starts the body of an async function: jumps to the resume point saved in @co.
+ * Pair it with ASYNCRT_END() at the end of the poll function.
+ */
+#define ASYNCRT_BEGIN(co) \
+  switch ((co)->line) \
+    { \
+    case ASYNCRT_CORO_DONE_: \
+      return ASYNCRT_READY; \
+    case 0:
+
+/**
+ * ASYNCRT_AWAIT:
+ * @co: pointer to the #AsyncrtCoroutine
+ * @expr: an expression of type #AsyncrtPoll, typically a sub-future's poll call
+ *
+ * Evaluates @expr; if it is %ASYNCRT_PENDING, saves the resume point and returns
+ * %ASYNCRT_PENDING.  At the next poll @expr is evaluated again, until it is
+ * %ASYNCRT_READY.
+ */
+#define ASYNCRT_AWAIT(co, expr) \
+  do \
+    { \
+      (co)->line = __LINE__; \
+      ASYNCRT_FALLTHROUGH_; \
+    case __LINE__: \
+      if ((expr) != ASYNCRT_READY) \
+        return ASYNCRT_PENDING; \
+    } \
+  while (0)
+
+/**
+ * ASYNCRT_YIELD_PENDING:
+ * @co: pointer to the #AsyncrtCoroutine
+ *
+ * Returns %ASYNCRT_PENDING once and resumes after this point at the next poll.  It
+ * does not wake the task: arrange for a wake first (or use #AsyncrtYield).
+ */
+#define ASYNCRT_YIELD_PENDING(co) \
+  do \
+    { \
+      (co)->line = __LINE__; \
+      return ASYNCRT_PENDING; \
+    case __LINE__:; \
+    } \
+  while (0)
+
+/**
+ * ASYNCRT_RETURN:
+ * @co: pointer to the #AsyncrtCoroutine
+ *
+ * Finishes the async function early: marks @co finished and returns %ASYNCRT_READY.
+ */
+#define ASYNCRT_RETURN(co) \
+  do \
+    { \
+      (co)->line = ASYNCRT_CORO_DONE_; \
+      return ASYNCRT_READY; \
+    } \
+  while (0)
+
+/**
+ * ASYNCRT_END:
+ * @co: pointer to the #AsyncrtCoroutine
+ *
+ * Ends the body of an async function: marks @co finished and returns
+ * %ASYNCRT_READY.  Must be the last statement of the poll function.
+ */
+#define ASYNCRT_END(co) \
+      ASYNCRT_FALLTHROUGH_; \
+    default: \
+      break; \
+    } \
+  (co)->line = ASYNCRT_CORO_DONE_; \
+  return ASYNCRT_READY
+
+/**
+ * asyncrt_coroutine_is_done:
+ * @co: a coroutine
+ *
+ * Returns: whether the async function has finished (reached ASYNCRT_END() or
+ *   ASYNCRT_RETURN()).
+ */
+#define asyncrt_coroutine_is_done(co) ((co)->line == ASYNCRT_CORO_DONE_)
+
+/**
+ * asyncrt_coroutine_reset:
+ * @co: a coroutine
+ *
+ * Puts the coroutine back at its start.
+ */
+#define asyncrt_coroutine_reset(co) ((void) ((co)->line = 0))
 
 ASYNCRT_END_DECLS
 

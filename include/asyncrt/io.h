@@ -12,7 +12,25 @@
 
 ASYNCRT_BEGIN_DECLS
 
-/* (module not written yet) */
+/**
+ * AsyncrtFd:
+ *
+ * A non-blocking file descriptor registered with a runtime's I/O driver.  Embed it
+ * in your state; all fields are private.
+ */
+typedef struct _AsyncrtFd AsyncrtFd;
+struct _AsyncrtFd
+{
+  /*< private >*/
+  int fd;                     /* owner */
+  uint32_t flags;             /* owner */
+  void *driver;               /* owner; holds a reference on the driver */
+  uint64_t token;             /* owner; the epoll key */
+  uint64_t state;             /* readiness bits | tick << 32 (atomic) */
+  AsyncrtWaker read_waker;    /* driver lock */
+  AsyncrtWaker write_waker;   /* driver lock */
+  void *reserved[4];
+};
 
 ASYNCRT_END_DECLS
 

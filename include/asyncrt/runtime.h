@@ -12,7 +12,82 @@
 
 ASYNCRT_BEGIN_DECLS
 
-/* (module not written yet) */
+/**
+ * SECTION:runtime
+ * @title: Runtimes
+ * @short_description: builders, runtimes, handles and block_on
+ *
+ * A runtime runs tasks.  Build one with a builder, drive a future to completion with
+ * asyncrt_runtime_block_on(), and free it with asyncrt_runtime_free(), which cancels
+ * every task still alive and frees its future.
+ *
+ * |[<!-- language="C" -->
+ * AsyncrtBuilder *b = asyncrt_builder_new_current_thread ();
+ * AsyncrtRuntime *rt;
+ * int r = asyncrt_builder_build (b, &rt);
+ * asyncrt_builder_free (b);
+ * if (r < 0)
+ *   return r;
+ * r = asyncrt_runtime_block_on (rt, main_poll, &main_state);
+ * asyncrt_runtime_free (rt);
+ * ]|
+ *
+ * On the current-thread runtime, tasks run only while some thread is inside
+ * asyncrt_runtime_block_on() (one thread at a time), as in Tokio: spawned tasks wait
+ * in the queue otherwise.  Handles (#AsyncrtHandle) are borrowed from their runtime
+ * and valid until asyncrt_runtime_free(); use them to spawn from other threads.
+ */
+
+/**
+ * AsyncrtBuilder:
+ *
+ * Configuration of a runtime to build.  Opaque.
+ */
+typedef struct _AsyncrtBuilder AsyncrtBuilder;
+
+/**
+ * AsyncrtRuntime:
+ *
+ * A runtime: scheduler, I/O and time driver, blocking pool.  Opaque.
+ */
+typedef struct _AsyncrtRuntime AsyncrtRuntime;
+
+/**
+ * AsyncrtHandle:
+ *
+ * A borrowed reference to a runtime, for spawning onto it from any thread.  Opaque.
+ */
+typedef struct _AsyncrtHandle AsyncrtHandle;
+
+ASYNCRT_AVAILABLE_IN_0_1
+AsyncrtBuilder *asyncrt_builder_new_current_thread (void);
+
+ASYNCRT_AVAILABLE_IN_0_1
+int asyncrt_builder_set_max_blocking_threads (AsyncrtBuilder *b, unsigned n);
+
+ASYNCRT_AVAILABLE_IN_0_1
+int asyncrt_builder_set_blocking_keep_alive (AsyncrtBuilder *b, unsigned ms);
+
+ASYNCRT_AVAILABLE_IN_0_1
+int asyncrt_builder_set_event_interval (AsyncrtBuilder *b, unsigned ticks);
+
+ASYNCRT_AVAILABLE_IN_0_1 ASYNCRT_WARN_UNUSED_RESULT
+int asyncrt_builder_build (AsyncrtBuilder *b, AsyncrtRuntime **out);
+
+ASYNCRT_AVAILABLE_IN_0_1
+void asyncrt_builder_free (AsyncrtBuilder *b);
+
+ASYNCRT_AVAILABLE_IN_0_1
+int asyncrt_runtime_block_on (AsyncrtRuntime *rt, AsyncrtPollFunc poll, void *future);
+
+ASYNCRT_AVAILABLE_IN_0_1
+AsyncrtHandle *asyncrt_runtime_get_handle (AsyncrtRuntime *rt);
+
+ASYNCRT_AVAILABLE_IN_0_1
+void asyncrt_runtime_free (AsyncrtRuntime *rt);
+
+ASYNCRT_AVAILABLE_IN_0_1
+AsyncrtHandle *asyncrt_handle_current (void);
 
 ASYNCRT_END_DECLS
 

@@ -9,10 +9,127 @@
 #define ASYNCRT_TASK_H
 
 #include <asyncrt/future.h>
+#include <asyncrt/runtime.h>
 
 ASYNCRT_BEGIN_DECLS
 
-/* (module not written yet) */
+/**
+ * SECTION:task
+ * @title: Tasks
+ * @short_description: spawning futures as tasks, join handles
+ *
+ * A task is a future run by a runtime.  asyncrt_spawn() hands a future (a state
+ * struct plus its poll function) to the runtime of the calling task, and returns an
+ * #AsyncrtJoinHandle that can be awaited with asyncrt_join_handle_poll(), aborted, or
+ * freed to detach the task.
+ *
+ * The task's output is the future's own state: once the join handle is ready (and
+ * not cancelled), read the result from the future struct.  The future is freed (its
+ * #AsyncrtFreeFunc called, exactly once) when both the task has finished and its
+ * join handle has been freed — so the join handle keeps the result readable.  A
+ * cancelled future (asyncrt_join_handle_abort(), or asyncrt_runtime_free() with the
+ * task unfinished) is freed as soon as it is cancelled; the joiner then sees
+ * %ASYNCRT_READY and asyncrt_join_handle_is_cancelled() returns %TRUE.
+ *
+ * |[<!-- language="C" -->
+ * typedef struct { AsyncrtCoroutine co; int result; } Work;
+ *
+ * Work *w = calloc (1, sizeof *w);
+ * AsyncrtJoinHandle *jh = asyncrt_spawn (work_poll, w, free);
+ * ...
+ * ASYNCRT_AWAIT (&self->co, asyncrt_join_handle_poll (self->jh, cx));
+ * if (!asyncrt_join_handle_is_cancelled (self->jh))
+ *   use (w->result);                 // still valid: the join handle keeps it
+ * asyncrt_join_handle_free (self->jh);  // now w is freed
+ * ]|
+ */
+
+/**
+ * AsyncrtJoinHandle:
+ *
+ * The owning handle of a spawned task.  Opaque.  Free it with
+ * asyncrt_join_handle_free() (which detaches a running task).
+ */
+typedef struct _AsyncrtJoinHandle AsyncrtJoinHandle;
+
+/**
+ * asyncrt_spawn:
+ * @poll: the future's poll function
+ * @future: (nullable): the future's state
+ * @free_func: (nullable): frees @future
+ *
+ * Spawns a future on the runtime of the calling task or block_on future, recording
+ * the call site.  See asyncrt_spawn_full().
+ *
+ * Returns: the join handle, or %NULL with errno set.
+ */
+#define asyncrt_spawn(poll, future, free_func) \
+  asyncrt_spawn_full (__FILE__, __LINE__, __func__, NULL, (poll), (future), (free_func))
+
+/**
+ * asyncrt_spawn_named:
+ * @name: (nullable): a name for the task, shown by dumps (copied)
+ * @poll: the future's poll function
+ * @future: (nullable): the future's state
+ * @free_func: (nullable): frees @future
+ *
+ * Like asyncrt_spawn(), with a task name.
+ *
+ * Returns: the join handle, or %NULL with errno set.
+ */
+#define asyncrt_spawn_named(name, poll, future, free_func) \
+  asyncrt_spawn_full (__FILE__, __LINE__, __func__, (name), (poll), (future), (free_func))
+
+/**
+ * asyncrt_handle_spawn:
+ * @h: a runtime handle
+ * @poll: the future's poll function
+ * @future: (nullable): the future's state
+ * @free_func: (nullable): frees @future
+ *
+ * Spawns a future on the runtime of @h from any thread, recording the call site.
+ * See asyncrt_handle_spawn_full().
+ *
+ * Returns: the join handle, or %NULL with errno set.
+ */
+#define asyncrt_handle_spawn(h, poll, future, free_func) \
+  asyncrt_handle_spawn_full ((h), __FILE__, __LINE__, __func__, NULL, (poll), (future), \
+                             (free_func))
+
+ASYNCRT_AVAILABLE_IN_0_1
+AsyncrtJoinHandle *asyncrt_spawn_full (const char *file, int line, const char *func,
+                                       const char *name, AsyncrtPollFunc poll,
+                                       void *future, AsyncrtFreeFunc free_func);
+
+ASYNCRT_AVAILABLE_IN_0_1
+AsyncrtJoinHandle *asyncrt_handle_spawn_full (AsyncrtHandle *h, const char *file, int line,
+                                              const char *func, const char *name,
+                                              AsyncrtPollFunc poll, void *future,
+                                              AsyncrtFreeFunc free_func);
+
+ASYNCRT_AVAILABLE_IN_0_1
+AsyncrtPoll asyncrt_join_handle_poll (AsyncrtJoinHandle *jh, AsyncrtContext *cx);
+
+ASYNCRT_AVAILABLE_IN_0_1
+void asyncrt_join_handle_abort (AsyncrtJoinHandle *jh);
+
+ASYNCRT_AVAILABLE_IN_0_1
+bool asyncrt_join_handle_is_finished (AsyncrtJoinHandle *jh);
+
+ASYNCRT_AVAILABLE_IN_0_1
+bool asyncrt_join_handle_is_cancelled (AsyncrtJoinHandle *jh);
+
+ASYNCRT_AVAILABLE_IN_0_1
+AsyncrtTaskId asyncrt_join_handle_get_id (AsyncrtJoinHandle *jh);
+
+ASYNCRT_AVAILABLE_IN_0_1
+void *asyncrt_join_handle_get_future (AsyncrtJoinHandle *jh);
+
+ASYNCRT_AVAILABLE_IN_0_1
+void asyncrt_join_handle_free (AsyncrtJoinHandle *jh);
+
+ASYNCRT_AVAILABLE_IN_0_1
+AsyncrtTaskId asyncrt_task_id_current (void);
 
 ASYNCRT_END_DECLS
 

@@ -1,1 +1,22 @@
-# lib/driver: (module not written yet)
+# lib/driver: the I/O + time driver
+libasyncrt_private_la_SOURCES += \
+	lib/driver/driver-private.h \
+	lib/driver/driver-impl-private.h \
+	lib/driver/driver.c \
+	lib/driver/time/wheel-private.h \
+	lib/driver/time/wheel.c \
+	lib/driver/time/sleep.c \
+	lib/driver/time/yield.c \
+	lib/driver/time/timeout.c \
+	lib/driver/io/fd-private.h \
+	lib/driver/io/reactor.c
+
+test_programs += tests/driver/test-wheel
+tests_driver_test_wheel_SOURCES = tests/driver/test-wheel.c
+tests_driver_test_wheel_CPPFLAGS = $(INTERNAL_TEST_CPPFLAGS)
+tests_driver_test_wheel_LDADD = $(INTERNAL_TEST_LIBS)
+
+test_programs += tests/driver/test-time
+tests_driver_test_time_SOURCES = tests/driver/test-time.c tests/driver/driver-test-util.h
+tests_driver_test_time_CPPFLAGS = $(INTERNAL_TEST_CPPFLAGS)
+tests_driver_test_time_LDADD = $(INTERNAL_TEST_LIBS)

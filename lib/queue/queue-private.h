@@ -37,12 +37,17 @@ typedef struct
 } AsyncrtInject;
 
 void   asyncrt__inject_init (AsyncrtInject *q);
-void   asyncrt__inject_clear (AsyncrtInject *q);           /* must be empty */
-bool   asyncrt__inject_is_empty (const AsyncrtInject *q);  /* lock-free */
-size_t asyncrt__inject_len (const AsyncrtInject *q);       /* lock-free, approximate */
+void   asyncrt__inject_clear (AsyncrtInject *q);           /* must be empty; NULL ok */
+/* Lock-free, relaxed snapshots: exact only without concurrent pushes/pops, and they
+ * order nothing.  A worker that checks emptiness before parking needs its own
+ * seq_cst fence pairing with one on the pushing side (see inject.c). */
+bool   asyncrt__inject_is_empty (const AsyncrtInject *q);
+size_t asyncrt__inject_len (const AsyncrtInject *q);
 /* Returns false (and leaves @n to the caller) if the queue is closed. */
 bool   asyncrt__inject_push (AsyncrtInject *q, AsyncrtQueueNode *n);
-/* Pushes the chain first..last (linked by ->next, @n nodes) in one lock hold. */
+/* Pushes the chain first..last (linked by ->next, @n nodes) in one lock hold;
+ * last->next is set to NULL.  With @n == 0 (first and last ignored) only reports
+ * whether the queue is open.  Returns false if closed: the chain stays the caller's. */
 bool   asyncrt__inject_push_batch (AsyncrtInject *q, AsyncrtQueueNode *first,
                                    AsyncrtQueueNode *last, size_t n);
 AsyncrtQueueNode *asyncrt__inject_pop (AsyncrtInject *q);  /* NULL when empty */
@@ -66,9 +71,12 @@ typedef struct
 } AsyncrtLocalQueue;
 
 void   asyncrt__local_queue_init (AsyncrtLocalQueue *q);
-/* Owner only.  When the ring is full, moves half of it plus @n to @overflow in one
- * batch.  If @overflow is closed the nodes are handed back through the return value
- * (a chain linked by ->next, NULL on success) for the caller to dispose of. */
+/* Owner only.  When the ring is full, moves its oldest half (128 nodes) plus @n, in
+ * FIFO order, to @overflow in one batch.  If the ring is full while a stealer is
+ * still copying out (it is about to free half the ring), only @n goes to @overflow.
+ * If @overflow is closed the nodes are handed back through the return value (a
+ * chain linked by ->next, oldest first, @n last; NULL on success) for the caller to
+ * dispose of -- they are no longer in the ring. */
 AsyncrtQueueNode *asyncrt__local_queue_push_back_or_overflow (AsyncrtLocalQueue *q,
                                                              AsyncrtQueueNode *n,
                                                              AsyncrtInject *overflow);
@@ -78,6 +86,11 @@ bool   asyncrt__local_queue_is_empty (const AsyncrtLocalQueue *q);   /* any thre
 /* Any thread other than @dst's owner may steal from @src; @dst must be owned by the
  * caller and empty.  Moves about half of @src into @dst and returns one node to run
  * right away, or NULL if there was nothing to steal. */
+/* Details: takes ceil(len/2) nodes (at most 128), the last of them is returned and
+ * the others are appended to @dst in order.  Returns NULL without stealing when @src
+ * is empty, when another stealer is mid-steal on @src (so NULL does not prove @src
+ * empty: to drain a queue whose owner is stopped, loop while !is_empty), or when @dst
+ * holds more than 128 nodes. */
 AsyncrtQueueNode *asyncrt__local_queue_steal_into (AsyncrtLocalQueue *src,
                                                    AsyncrtLocalQueue *dst);
 

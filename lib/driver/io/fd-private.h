@@ -1,0 +1,18 @@
+/* libasyncrt - AsyncrtFd internals shared by the reactor and the I/O helpers
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#ifndef ASYNCRT_FD_PRIVATE_H
+#define ASYNCRT_FD_PRIVATE_H
+
+#include "driver/driver-impl-private.h"
+
+/* Registers f->fd (set by the caller) with @d: 0, -ESHUTDOWN, -ENOSPC or the
+ * epoll_ctl error. */
+int asyncrt__driver_io_register (AsyncrtDriver *d, AsyncrtFd *f);
+void asyncrt__driver_io_deregister (AsyncrtFd *f);
+uint32_t asyncrt__fd_poll_ready (AsyncrtFd *f, uint32_t interest,
+                                 const AsyncrtWaker *waker, uint32_t *tick_out);
+/* Clears @bits if no event arrived since @tick was observed. */
+void asyncrt__fd_clear_ready (AsyncrtFd *f, uint32_t bits, uint32_t tick);
+
+#endif

@@ -1,0 +1,137 @@
+/* libasyncrt - runtimes, handles and builders: the interface between tasks and the
+ * scheduler flavours
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ *
+ * A runtime is made of one AsyncrtHandle, embedded first in the flavour's own struct
+ * (current_thread.c, multi_thread/).  The handle carries what every flavour shares:
+ * the ops vtable, the owned-task list, the driver, the blocking pool, a reference
+ * count and a slot for the dump module.  The task module only ever calls
+ * handle->ops->schedule() and the owned list; everything else is the flavour's.
+ *
+ * ## Lifetime
+ * The handle is reference counted: the runtime holds one reference (dropped at the end
+ * of asyncrt_runtime_free()), each task holds one (dropped when the task is freed).  So
+ * a waker woken from a foreign thread after asyncrt_runtime_free() still finds a valid
+ * handle: its task is complete and nothing is scheduled.  ops->free() runs when the
+ * last reference goes; it frees the flavour struct and the driver.
+ *
+ * ## Shutdown order (asyncrt_runtime_free -> ops->shutdown)
+ *   1. shutdown flag set (new block_on -> -ESHUTDOWN);
+ *   2. asyncrt__owned_close_and_shutdown_all(): later spawns are cancelled at once,
+ *      every task is cancelled and its future freed;
+ *   3. the blocking pool is shut down (queued and running functions finish, threads
+ *      are joined);
+ *   4. the flavour closes its injection queue, stops its threads and drains every
+ *      queue with asyncrt__task_drop_notified();
+ *   5. asyncrt__driver_shutdown(); the handle reference of the runtime is dropped.
+ *
+ * ## Thread-locals
+ * asyncrt__current_handle is the handle of the runtime the thread is running (a
+ * worker, or a thread inside block_on): enter/exit it around those.  The current task
+ * is in task-private.h.
+ */
+#ifndef ASYNCRT_SCHEDULER_PRIVATE_H
+#define ASYNCRT_SCHEDULER_PRIVATE_H
+
+#include "util/common-private.h"
+#include "task/task-private.h"
+#include "driver/driver-private.h"
+
+typedef struct _AsyncrtBlockingPool AsyncrtBlockingPool;
+
+typedef enum
+{
+  ASYNCRT_FLAVOUR_CURRENT_THREAD = 1,
+  ASYNCRT_FLAVOUR_MULTI_THREAD = 2
+} AsyncrtFlavour;
+
+/* Default builder values. */
+#define ASYNCRT_DEFAULT_MAX_BLOCKING_THREADS 512u
+#define ASYNCRT_DEFAULT_BLOCKING_KEEP_ALIVE_MS 10000u
+
+struct _AsyncrtBuilder
+{
+  AsyncrtFlavour flavour;
+  unsigned worker_threads;              /* multi_thread: 0 = number of CPUs */
+  unsigned max_blocking_threads;        /* >= 1 */
+  unsigned blocking_keep_alive_ms;
+  unsigned event_interval;              /* injection-queue check period, in ticks */
+};
+
+typedef struct
+{
+  /* Queues @t, whose notified reference is passed in.  @is_yield: the task was woken
+   * while it was running (or yielded); queue it behind the others.  Any thread; from a
+   * thread of this runtime the flavour may use its local queue, otherwise it uses the
+   * injection queue and unparks.  Once the runtime is shut down the flavour gives the
+   * reference back with asyncrt__task_drop_notified(). */
+  void (*schedule) (AsyncrtHandle *h, AsyncrtTask *t, bool is_yield);
+  /* Wakes a parked thread of this runtime (any thread). */
+  void (*unpark) (AsyncrtHandle *h);
+  /* asyncrt_runtime_block_on() after the common checks (rt, poll non-NULL, not
+   * inside a runtime, not shut down). */
+  int (*block_on) (AsyncrtHandle *h, AsyncrtPollFunc poll, void *future);
+  /* Steps 4 of the shutdown order above (flavour-specific part); called once, from
+   * asyncrt_runtime_free(), after steps 1-3. */
+  void (*shutdown) (AsyncrtHandle *h);
+  /* Frees the flavour struct when the last handle reference goes. */
+  void (*free) (AsyncrtHandle *h);
+} AsyncrtSchedulerOps;
+
+struct _AsyncrtHandle
+{
+  const AsyncrtSchedulerOps *ops;
+  AsyncrtFlavour flavour;
+  _Atomic size_t refs;
+  atomic_bool is_shutdown;
+  AsyncrtOwnedTasks owned;
+  AsyncrtDriver *driver;
+  AsyncrtBlockingPool *blocking;
+  /* Reserved for lib/dump (request state); NULL until the dump module sets it. */
+  _Atomic (void *) dump_state;
+};
+
+/* The runtime is the handle; asyncrt_runtime_get_handle() returns it. */
+static inline AsyncrtHandle *
+asyncrt__runtime_handle (AsyncrtRuntime *rt)
+{
+  return (AsyncrtHandle *) (void *) rt;
+}
+
+/* Initialises the common part (owned list, driver, blocking pool from @b, one
+ * reference for the runtime).  Returns 0 or a negative errno; on failure nothing
+ * needs undoing. */
+int  asyncrt__handle_init (AsyncrtHandle *h, const AsyncrtSchedulerOps *ops,
+                           const AsyncrtBuilder *b);
+void asyncrt__handle_ref (AsyncrtHandle *h);
+void asyncrt__handle_unref (AsyncrtHandle *h);   /* last: driver free, ops->free */
+
+/* The one spawn path: creates the task, binds it to the owned list (cancelled at once
+ * if the list is closed) and passes it to ops->schedule().  Returns the join handle,
+ * or NULL with errno ENOMEM / EINVAL. */
+AsyncrtJoinHandle *asyncrt__handle_spawn_task (AsyncrtHandle *h, const AsyncrtSpawnInfo *info,
+                                              AsyncrtPollFunc poll, void *future,
+                                              AsyncrtFreeFunc free_func);
+
+/* Thread-local current handle; enter() returns the previous one for exit(). */
+extern _Thread_local AsyncrtHandle *asyncrt__current_handle;
+AsyncrtHandle *asyncrt__handle_enter (AsyncrtHandle *h);
+void asyncrt__handle_exit (AsyncrtHandle *prev);
+
+/* Flavour constructors, dispatched on by asyncrt_builder_build(). */
+int asyncrt__current_thread_build (const AsyncrtBuilder *b, AsyncrtRuntime **out);
+/* Provided by lib/scheduler/multi-thread-stub.c (-ENOTSUP) until the multi-thread
+ * flavour replaces it. */
+int asyncrt__multi_thread_build (const AsyncrtBuilder *b, AsyncrtRuntime **out);
+
+/* Blocking pool (lib/blocking/).  Runs @fn (@data) on a pool thread; 0, -EINVAL,
+ * -ESHUTDOWN, or -EAGAIN if no thread could be created and none exists. */
+int asyncrt__blocking_spawn (AsyncrtHandle *h, void (*fn) (void *data), void *data);
+int  asyncrt__blocking_pool_new (unsigned max_threads, unsigned keep_alive_ms,
+                                 AsyncrtBlockingPool **out);
+/* Runs what is queued, joins every thread; later spawns get -ESHUTDOWN. */
+void asyncrt__blocking_pool_shutdown (AsyncrtBlockingPool *p);
+void asyncrt__blocking_pool_free (AsyncrtBlockingPool *p);
+int  asyncrt__blocking_pool_spawn (AsyncrtBlockingPool *p, void (*fn) (void *data), void *data);
+
+#endif /* ASYNCRT_SCHEDULER_PRIVATE_H */

@@ -1,0 +1,150 @@
+/* libasyncrt - owned-task lists
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ *
+ * Ownership: a task's owned_prev / owned_next / on_owned_list fields belong to the
+ * lock of shard (id % ASYNCRT_OWNED_SHARDS).  Being on the list is one task
+ * reference, handed over to whoever removes the task (asyncrt__owned_remove() returns
+ * true exactly once).  Each shard's `closed` flag is set under its lock by
+ * asyncrt__owned_close_and_shutdown_all(), so a bind() either lands on the list before
+ * the close and is then shut down by the walk, or sees `closed` and is refused.
+ * `len` and the global `closed` are relaxed hints (statistics, fast checks).
+ *
+ * No task is ever polled or freed with a shard lock held.
+ */
+#include "task/task-private.h"
+
+#include <glib.h>
+
+static inline AsyncrtOwnedShard *
+shard_of (AsyncrtOwnedTasks *o, AsyncrtTask *t)
+{
+  return &o->shards[t->shard];
+}
+
+void
+asyncrt__owned_init (AsyncrtOwnedTasks *o)
+{
+  for (unsigned i = 0; i < ASYNCRT_OWNED_SHARDS; i++)
+    {
+      pthread_mutex_init (&o->shards[i].lock, NULL);
+      o->shards[i].head = NULL;
+      o->shards[i].closed = false;
+    }
+  atomic_init (&o->len, 0);
+  atomic_init (&o->closed, false);
+}
+
+void
+asyncrt__owned_clear (AsyncrtOwnedTasks *o)
+{
+  for (unsigned i = 0; i < ASYNCRT_OWNED_SHARDS; i++)
+    {
+      g_assert (o->shards[i].head == NULL);
+      pthread_mutex_destroy (&o->shards[i].lock);
+    }
+}
+
+bool
+asyncrt__owned_bind (AsyncrtOwnedTasks *o, AsyncrtTask *t)
+{
+  t->shard = (uint32_t) (t->id % ASYNCRT_OWNED_SHARDS);
+  AsyncrtOwnedShard *s = shard_of (o, t);
+  pthread_mutex_lock (&s->lock);
+  if (s->closed)
+    {
+      pthread_mutex_unlock (&s->lock);
+      return false;
+    }
+  t->owned_prev = NULL;
+  t->owned_next = s->head;
+  if (s->head != NULL)
+    s->head->owned_prev = t;
+  s->head = t;
+  t->on_owned_list = true;
+  atomic_fetch_add_explicit (&o->len, 1, memory_order_relaxed);
+  pthread_mutex_unlock (&s->lock);
+  return true;
+}
+
+/* Shard lock held. */
+static void
+unlink_locked (AsyncrtOwnedTasks *o, AsyncrtOwnedShard *s, AsyncrtTask *t)
+{
+  if (t->owned_prev != NULL)
+    t->owned_prev->owned_next = t->owned_next;
+  else
+    s->head = t->owned_next;
+  if (t->owned_next != NULL)
+    t->owned_next->owned_prev = t->owned_prev;
+  t->owned_prev = t->owned_next = NULL;
+  t->on_owned_list = false;
+  atomic_fetch_sub_explicit (&o->len, 1, memory_order_relaxed);
+}
+
+bool
+asyncrt__owned_remove (AsyncrtOwnedTasks *o, AsyncrtTask *t)
+{
+  AsyncrtOwnedShard *s = shard_of (o, t);
+  pthread_mutex_lock (&s->lock);
+  bool was = t->on_owned_list;
+  if (was)
+    unlink_locked (o, s, t);
+  pthread_mutex_unlock (&s->lock);
+  return was;
+}
+
+size_t
+asyncrt__owned_len (AsyncrtOwnedTasks *o)
+{
+  return atomic_load_explicit (&o->len, memory_order_relaxed);
+}
+
+bool
+asyncrt__owned_is_closed (AsyncrtOwnedTasks *o)
+{
+  return atomic_load_explicit (&o->closed, memory_order_acquire);
+}
+
+void
+asyncrt__owned_close_and_shutdown_all (AsyncrtOwnedTasks *o)
+{
+  atomic_store_explicit (&o->closed, true, memory_order_release);
+  for (unsigned i = 0; i < ASYNCRT_OWNED_SHARDS; i++)
+    {
+      pthread_mutex_lock (&o->shards[i].lock);
+      o->shards[i].closed = true;
+      pthread_mutex_unlock (&o->shards[i].lock);
+    }
+  for (unsigned i = 0; i < ASYNCRT_OWNED_SHARDS; i++)
+    {
+      AsyncrtOwnedShard *s = &o->shards[i];
+      for (;;)
+        {
+          pthread_mutex_lock (&s->lock);
+          AsyncrtTask *t = s->head;
+          if (t != NULL)
+            unlink_locked (o, s, t);
+          pthread_mutex_unlock (&s->lock);
+          if (t == NULL)
+            break;
+          /* We now own the list's reference. */
+          asyncrt__task_shutdown (t);
+          asyncrt__task_unref (t);
+        }
+    }
+}
+
+size_t
+asyncrt__owned_foreach (AsyncrtOwnedTasks *o, AsyncrtOwnedForeachFunc func, void *data)
+{
+  size_t n = 0;
+  for (unsigned i = 0; i < ASYNCRT_OWNED_SHARDS; i++)
+    {
+      AsyncrtOwnedShard *s = &o->shards[i];
+      pthread_mutex_lock (&s->lock);
+      for (AsyncrtTask *t = s->head; t != NULL; t = t->owned_next, n++)
+        func (t, data);
+      pthread_mutex_unlock (&s->lock);
+    }
+  return n;
+}

@@ -1,0 +1,288 @@
+/* libasyncrt - tasks: memory, the atomic state word, wakers, join handles, owned lists
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ *
+ * This is the scheduler-agnostic interface between tasks and schedulers.  A scheduler
+ * (current_thread, multi_thread) never touches the state word itself: it pops
+ * notified tasks from its queues and calls asyncrt__task_run(), and it receives tasks
+ * to queue through the schedule() operation of its handle (scheduler-private.h).
+ *
+ * ## Memory
+ * One allocation per task (AsyncrtTask).  It is freed when the reference count in
+ * the state word drops to zero.  References are held by:
+ *   - the owned list of the task's handle (one, from spawn until the task completes
+ *     or shutdown pops it from the list);
+ *   - the NOTIFIED bit: while it is set exactly one "notified reference" exists; it
+ *     travels with the task through the run queues and is consumed by
+ *     asyncrt__task_run() (or given back by the scheduler with
+ *     asyncrt__task_drop_notified() when a queue is drained at shutdown);
+ *   - the join handle (one, until asyncrt_join_handle_free());
+ *   - every waker clone (one each).
+ *
+ * ## Who may touch which field
+ *   - header fields set at spawn (id, parent_id, spawn site, name, handle, poll,
+ *     free_func, shard) are immutable afterwards;
+ *   - future / trace root: only the thread that holds RUNNING (set by
+ *     transition_to_running or transition_to_shutdown) — plus the join handle once the
+ *     task is COMPLETE (not cancelled), to free the future when it is dropped;
+ *   - join_waker: the join handle while JOIN_WAKER is clear; the completing thread
+ *     (read-only before COMPLETE, full ownership after) while it is set;
+ *   - queue_node: whoever holds the notified reference (the queue it is on);
+ *   - owned_prev / owned_next / on_owned_list: the owned-list shard lock;
+ *   - poll_count / last_poll_ns: written by the RUNNING thread, read by dumps with
+ *     relaxed atomics (approximate values are fine).
+ *
+ * ## State word transitions (all compare-and-swap, acquire-release)
+ *   running:         NOTIFIED & !RUNNING & !COMPLETE -> RUNNING, NOTIFIED cleared
+ *   idle:            RUNNING -> idle; if NOTIFIED was set meanwhile the runner keeps
+ *                    its reference as the new notified reference and reschedules;
+ *                    if CANCELLED was set meanwhile the runner cancels instead
+ *   notified_by_val: (consumes a waker reference) idle -> NOTIFIED, the reference
+ *                    becomes the notified one; RUNNING -> RUNNING|NOTIFIED and the
+ *                    reference is dropped; NOTIFIED or COMPLETE -> unchanged, dropped
+ *   notified_by_ref: same, but a new reference is taken when the task must be queued
+ *   notified_for_tracing (dumps): idle & !NOTIFIED & !COMPLETE -> NOTIFIED with a new
+ *                    reference handed to the dumper, who runs it in trace mode with
+ *                    asyncrt__task_run(); anything else -> refused
+ *   notified_and_cancel (abort): COMPLETE or CANCELLED -> unchanged; RUNNING ->
+ *                    CANCELLED|NOTIFIED (the runner cancels at its next run); NOTIFIED
+ *                    -> CANCELLED; idle -> CANCELLED|NOTIFIED with a new reference
+ *                    to schedule
+ *   shutdown:        sets CANCELLED; if neither RUNNING nor COMPLETE also sets RUNNING
+ *                    and the caller cancels the task right away
+ *   complete:        RUNNING -> COMPLETE (RUNNING cleared).  COMPLETE|CANCELLED means
+ *                    the future was cancelled (freed without finishing); COMPLETE
+ *                    alone means it returned READY.
+ *   join handle:     set/unset JOIN_WAKER (only while !COMPLETE), drop JOIN_INTEREST.
+ *
+ * The acquire-release CASes order everything written to the future by one runner
+ * before the next runner's (or the joiner's, after COMPLETE) reads of it.
+ *
+ * ## Future lifetime
+ * A future that returns READY is freed (free_func) when both the task is complete and
+ * the join handle is freed/detached — by whichever of the completing thread and
+ * asyncrt_join_handle_free() comes second (decided by the COMPLETE / JOIN_INTEREST
+ * CAS).  A cancelled future (abort, shutdown) is freed at once by the thread that
+ * cancels it.  Either way free_func runs exactly once.
+ */
+#ifndef ASYNCRT_TASK_PRIVATE_H
+#define ASYNCRT_TASK_PRIVATE_H
+
+#include "util/common-private.h"
+#include "queue/queue-private.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+
+typedef struct _AsyncrtTask AsyncrtTask;
+
+/* ---- state word ------------------------------------------------------------------- */
+#define ASYNCRT_TASK_RUNNING       ((uint64_t) 1 << 0)
+#define ASYNCRT_TASK_COMPLETE      ((uint64_t) 1 << 1)
+#define ASYNCRT_TASK_NOTIFIED      ((uint64_t) 1 << 2)
+#define ASYNCRT_TASK_CANCELLED     ((uint64_t) 1 << 3)
+#define ASYNCRT_TASK_JOIN_INTEREST ((uint64_t) 1 << 4)
+#define ASYNCRT_TASK_JOIN_WAKER    ((uint64_t) 1 << 5)
+#define ASYNCRT_TASK_FLAGS_MASK    (((uint64_t) 1 << 16) - 1)   /* room for more flags */
+#define ASYNCRT_TASK_REF_SHIFT     16
+#define ASYNCRT_TASK_REF_ONE       ((uint64_t) 1 << ASYNCRT_TASK_REF_SHIFT)
+#define ASYNCRT_TASK_REF_COUNT(s)  ((s) >> ASYNCRT_TASK_REF_SHIFT)
+
+/* ---- the task ----------------------------------------------------------------------- */
+struct _AsyncrtTask
+{
+  _Atomic uint64_t state;
+  AsyncrtQueueNode queue_node;          /* run queue link (notified reference) */
+  struct _AsyncrtHandle *handle;        /* owner; the task holds a handle reference */
+
+  /* owned list (shard lock) */
+  AsyncrtTask *owned_prev;
+  AsyncrtTask *owned_next;
+  bool on_owned_list;
+  uint32_t shard;
+
+  /* immutable after spawn */
+  AsyncrtTaskId id;
+  AsyncrtTaskId parent_id;              /* 0: spawned from outside a task */
+  const char *spawn_file;
+  const char *spawn_func;
+  int spawn_line;
+  char *name;                           /* owned copy, or NULL */
+  AsyncrtPollFunc poll;
+  AsyncrtFreeFunc free_func;
+
+  /* RUNNING owner */
+  void *future;
+  AsyncrtTraceRoot root;
+
+  /* dump statistics, relaxed atomics */
+  _Atomic uint64_t poll_count;
+  _Atomic uint64_t last_poll_ns;        /* asyncrt__clock_now_ns() at the last poll start */
+
+  /* JOIN_WAKER protocol */
+  AsyncrtWaker join_waker;
+
+  /* Free for the scheduler flavour (e.g. the worker index running it), the dump
+   * module (e.g. "collected for tracing" marks) — each documents its use. */
+  _Atomic uintptr_t sched_data;
+  _Atomic uintptr_t dump_data;
+};
+
+static inline AsyncrtTask *
+asyncrt__task_from_queue_node (AsyncrtQueueNode *n)
+{
+  return ASYNCRT_CONTAINER_OF (n, AsyncrtTask, queue_node);
+}
+
+static inline AsyncrtJoinHandle *
+asyncrt__task_to_join_handle (AsyncrtTask *t)
+{
+  return (AsyncrtJoinHandle *) (void *) t;
+}
+
+static inline AsyncrtTask *
+asyncrt__task_from_join_handle (AsyncrtJoinHandle *jh)
+{
+  return (AsyncrtTask *) (void *) jh;
+}
+
+/* Spawn site and name, as given to asyncrt_spawn_full(). */
+typedef struct
+{
+  const char *file;
+  int line;
+  const char *func;
+  const char *name;       /* copied; may be NULL */
+} AsyncrtSpawnInfo;
+
+/* ---- lifecycle ---------------------------------------------------------------------- */
+
+/* Allocates a task bound to @h (takes a handle reference), with the references of the
+ * owned list, the NOTIFIED bit and the join handle, state NOTIFIED|JOIN_INTEREST.
+ * Does not put it on the owned list nor schedule it: see asyncrt__handle_spawn_task()
+ * in scheduler-private.h, the one spawn path every flavour uses. */
+AsyncrtTask *asyncrt__task_new (struct _AsyncrtHandle *h, const AsyncrtSpawnInfo *info,
+                                AsyncrtPollFunc poll, void *future,
+                                AsyncrtFreeFunc free_func);
+
+/* Takes / drops one reference; the last drop frees the task and its handle ref. */
+void asyncrt__task_ref (AsyncrtTask *t);
+void asyncrt__task_unref (AsyncrtTask *t);
+
+/* Runs a task popped from a run queue: consumes the notified reference.  Polls the
+ * future once through its trace root (with the task's waker, the coop budget and the
+ * current-task thread-local set), or cancels it if it was aborted or shut down.  If
+ * it was woken while running it is handed back to handle->ops->schedule() with
+ * is_yield = true.  Never call with an owned-list lock held. */
+void asyncrt__task_run (AsyncrtTask *t);
+
+/* A scheduler draining its queues at shutdown gives back a notified reference
+ * without running the task (every task is already cancelled by then).  Only after
+ * asyncrt__owned_close_and_shutdown_all(); otherwise run the task. */
+void asyncrt__task_drop_notified (AsyncrtTask *t);
+
+/* Dumps: idle and not notified -> notified, returns true and the caller owns a new
+ * notified reference: run it with asyncrt__task_run() inside a capture, or, if it
+ * cannot, hand it to t->handle->ops->schedule (t->handle, t, false) — never just drop
+ * the reference, NOTIFIED would stay set and the task would never run again.
+ * false: running, notified (it is on a queue: drain queues first) or complete. */
+bool asyncrt__task_transition_to_notified_for_tracing (AsyncrtTask *t);
+
+/* Shutdown: cancels @t if it is not running elsewhere (frees the future, completes,
+ * wakes the joiner, removes it from the owned list).  A task running elsewhere is
+ * marked CANCELLED and cancels itself at the end of its poll. */
+void asyncrt__task_shutdown (AsyncrtTask *t);
+
+/* Spawn onto a closed owned list: cancels a task fresh from asyncrt__task_new() at
+ * once (frees the future, completes it) and drops the owned-list and notified
+ * references; the join handle reference stays with the caller. */
+void asyncrt__task_cancel_unbound (AsyncrtTask *t);
+
+/* The waker of @t as a borrowed value (no reference taken): valid while the caller
+ * holds a reference. */
+AsyncrtWaker asyncrt__task_borrowed_waker (AsyncrtTask *t);
+
+/* Snapshot of the state word (acquire), for dumps and tests. */
+static inline uint64_t
+asyncrt__task_state (AsyncrtTask *t)
+{
+  return atomic_load_explicit (&t->state, memory_order_acquire);
+}
+
+/* ---- current task (thread-local, set by asyncrt__task_run) ------------------------ */
+extern _Thread_local AsyncrtTask *asyncrt__current_task;
+
+/* ---- raw transitions, exposed for the state-machine unit tests --------------------- */
+typedef enum
+{
+  ASYNCRT_TRANSITION_SUCCESS,       /* run it */
+  ASYNCRT_TRANSITION_CANCELLED,     /* run the cancellation instead */
+  ASYNCRT_TRANSITION_FAILED         /* already running or complete: drop the ref */
+} AsyncrtTransitionToRunning;
+
+typedef enum
+{
+  ASYNCRT_TRANSITION_IDLE_OK,       /* idle now; the runner's reference is dropped */
+  ASYNCRT_TRANSITION_IDLE_NOTIFIED, /* woken meanwhile: reschedule with the same ref */
+  ASYNCRT_TRANSITION_IDLE_CANCELLED /* aborted meanwhile: still RUNNING, cancel now */
+} AsyncrtTransitionToIdle;
+
+typedef enum
+{
+  ASYNCRT_TRANSITION_DO_NOTHING,    /* the reference (if any) was consumed */
+  ASYNCRT_TRANSITION_SUBMIT,        /* schedule the task with the notified reference */
+} AsyncrtTransitionToNotified;
+
+AsyncrtTransitionToRunning  asyncrt__task_transition_to_running (AsyncrtTask *t);
+AsyncrtTransitionToIdle     asyncrt__task_transition_to_idle (AsyncrtTask *t);
+/* The caller's reference is consumed: kept as the notified ref (SUBMIT) or dropped. */
+AsyncrtTransitionToNotified asyncrt__task_transition_to_notified_by_val (AsyncrtTask *t);
+/* SUBMIT: a new reference was taken as the notified ref. */
+AsyncrtTransitionToNotified asyncrt__task_transition_to_notified_by_ref (AsyncrtTask *t);
+AsyncrtTransitionToNotified asyncrt__task_transition_to_notified_and_cancel (AsyncrtTask *t);
+/* true: the caller now holds RUNNING and must cancel the task. */
+bool     asyncrt__task_transition_to_shutdown (AsyncrtTask *t);
+/* RUNNING -> COMPLETE (CANCELLED cleared unless @cancelled); returns the previous
+ * state. */
+uint64_t asyncrt__task_transition_to_complete (AsyncrtTask *t, bool cancelled);
+
+/* ---- owned-task lists ---------------------------------------------------------------
+ * Every live task of a handle is on its owned list: ASYNCRT_OWNED_SHARDS intrusive
+ * doubly linked lists, each behind its own mutex, chosen by task id.  bind() fails
+ * once the list is closed (shutdown); remove() is idempotent (returns whether this call
+ * removed the task and so owns the list's reference).  Never poll a task or take
+ * another owned-list lock while holding a shard lock. */
+#define ASYNCRT_OWNED_SHARDS 16u
+
+typedef struct
+{
+  pthread_mutex_t lock;
+  AsyncrtTask *head;
+  bool closed;
+} AsyncrtOwnedShard;
+
+typedef struct
+{
+  AsyncrtOwnedShard shards[ASYNCRT_OWNED_SHARDS];
+  atomic_size_t len;              /* approximate, relaxed */
+  atomic_bool closed;
+} AsyncrtOwnedTasks;
+
+void   asyncrt__owned_init (AsyncrtOwnedTasks *o);
+void   asyncrt__owned_clear (AsyncrtOwnedTasks *o);          /* must be empty */
+/* false: closed; the caller cancels the task at once. */
+bool   asyncrt__owned_bind (AsyncrtOwnedTasks *o, AsyncrtTask *t);
+bool   asyncrt__owned_remove (AsyncrtOwnedTasks *o, AsyncrtTask *t);
+size_t asyncrt__owned_len (AsyncrtOwnedTasks *o);
+bool   asyncrt__owned_is_closed (AsyncrtOwnedTasks *o);
+/* Closes the list, then pops and shuts down every task (asyncrt__task_shutdown). */
+void   asyncrt__owned_close_and_shutdown_all (AsyncrtOwnedTasks *o);
+/* Calls @func on every task, one shard at a time, with that shard's lock held.
+ * @func must not poll, free or remove tasks, nor take an owned-list lock; it may take
+ * a reference (asyncrt__task_ref) and use the transition_to_notified_for_tracing
+ * transition, to collect tasks to trace after the walk.  Returns the number of tasks
+ * visited. */
+typedef void (*AsyncrtOwnedForeachFunc) (AsyncrtTask *t, void *data);
+size_t asyncrt__owned_foreach (AsyncrtOwnedTasks *o, AsyncrtOwnedForeachFunc func,
+                               void *data);
+
+#endif /* ASYNCRT_TASK_PRIVATE_H */

@@ -1,0 +1,648 @@
+/* libasyncrt - tasks: the state word, the harness, wakers of tasks and join handles
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ *
+ * The ownership rules, the legal transitions of the state word and what each atomic
+ * orders are stated at the top of task-private.h; this file implements them.  Every
+ * change of the state word is one compare-and-swap (acq_rel on success, acquire on
+ * failure), so each transition sees the effects of the one before it.
+ */
+#include "task/task-private.h"
+#include "scheduler/scheduler-private.h"
+#include "scheduler/coop-private.h"
+#include "future/context-private.h"
+
+#include <glib.h>
+#include <stdlib.h>
+#include <string.h>
+
+_Thread_local AsyncrtTask *asyncrt__current_task;
+
+/* Task ids: unique per process, never 0. */
+static _Atomic uint64_t next_task_id = 1;
+
+#define CAS(t, cur, next) \
+  atomic_compare_exchange_weak_explicit (&(t)->state, (cur), (next), \
+                                         memory_order_acq_rel, memory_order_acquire)
+
+static void task_dealloc (AsyncrtTask *t);
+
+/* ---- references --------------------------------------------------------------------- */
+
+void
+asyncrt__task_ref (AsyncrtTask *t)
+{
+  uint64_t prev = atomic_fetch_add_explicit (&t->state, ASYNCRT_TASK_REF_ONE,
+                                             memory_order_relaxed);
+  g_assert (ASYNCRT_TASK_REF_COUNT (prev) > 0);
+}
+
+void
+asyncrt__task_unref (AsyncrtTask *t)
+{
+  uint64_t prev = atomic_fetch_sub_explicit (&t->state, ASYNCRT_TASK_REF_ONE,
+                                             memory_order_acq_rel);
+  g_assert (ASYNCRT_TASK_REF_COUNT (prev) > 0);
+  if (ASYNCRT_TASK_REF_COUNT (prev) == 1)
+    task_dealloc (t);
+}
+
+/* ---- transitions -------------------------------------------------------------------- */
+
+AsyncrtTransitionToRunning
+asyncrt__task_transition_to_running (AsyncrtTask *t)
+{
+  uint64_t cur = atomic_load_explicit (&t->state, memory_order_acquire);
+  for (;;)
+    {
+      if (cur & (ASYNCRT_TASK_RUNNING | ASYNCRT_TASK_COMPLETE))
+        return ASYNCRT_TRANSITION_FAILED;
+      uint64_t next = (cur | ASYNCRT_TASK_RUNNING) & ~ASYNCRT_TASK_NOTIFIED;
+      if (CAS (t, &cur, next))
+        return (cur & ASYNCRT_TASK_CANCELLED) ? ASYNCRT_TRANSITION_CANCELLED
+                                              : ASYNCRT_TRANSITION_SUCCESS;
+    }
+}
+
+AsyncrtTransitionToIdle
+asyncrt__task_transition_to_idle (AsyncrtTask *t)
+{
+  uint64_t cur = atomic_load_explicit (&t->state, memory_order_acquire);
+  for (;;)
+    {
+      g_assert (cur & ASYNCRT_TASK_RUNNING);
+      if (cur & ASYNCRT_TASK_CANCELLED)
+        return ASYNCRT_TRANSITION_IDLE_CANCELLED;
+      uint64_t next = cur & ~ASYNCRT_TASK_RUNNING;
+      if (CAS (t, &cur, next))
+        return (cur & ASYNCRT_TASK_NOTIFIED) ? ASYNCRT_TRANSITION_IDLE_NOTIFIED
+                                             : ASYNCRT_TRANSITION_IDLE_OK;
+    }
+}
+
+AsyncrtTransitionToNotified
+asyncrt__task_transition_to_notified_by_val (AsyncrtTask *t)
+{
+  uint64_t cur = atomic_load_explicit (&t->state, memory_order_acquire);
+  for (;;)
+    {
+      uint64_t next;
+      AsyncrtTransitionToNotified action;
+      if (cur & ASYNCRT_TASK_RUNNING)
+        {
+          /* The runner reschedules; it holds a reference, so this cannot be the last. */
+          g_assert (ASYNCRT_TASK_REF_COUNT (cur) >= 2);
+          next = (cur | ASYNCRT_TASK_NOTIFIED) - ASYNCRT_TASK_REF_ONE;
+          action = ASYNCRT_TRANSITION_DO_NOTHING;
+        }
+      else if (cur & (ASYNCRT_TASK_COMPLETE | ASYNCRT_TASK_NOTIFIED))
+        {
+          g_assert (ASYNCRT_TASK_REF_COUNT (cur) >= 1);
+          next = cur - ASYNCRT_TASK_REF_ONE;
+          action = ASYNCRT_TRANSITION_DO_NOTHING;
+        }
+      else
+        {
+          next = cur | ASYNCRT_TASK_NOTIFIED;   /* our reference becomes the notified one */
+          action = ASYNCRT_TRANSITION_SUBMIT;
+        }
+      if (CAS (t, &cur, next))
+        {
+          if (action == ASYNCRT_TRANSITION_DO_NOTHING && ASYNCRT_TASK_REF_COUNT (next) == 0)
+            task_dealloc (t);
+          return action;
+        }
+    }
+}
+
+AsyncrtTransitionToNotified
+asyncrt__task_transition_to_notified_by_ref (AsyncrtTask *t)
+{
+  uint64_t cur = atomic_load_explicit (&t->state, memory_order_acquire);
+  for (;;)
+    {
+      uint64_t next;
+      AsyncrtTransitionToNotified action;
+      if (cur & ASYNCRT_TASK_RUNNING)
+        {
+          if (cur & ASYNCRT_TASK_NOTIFIED)
+            return ASYNCRT_TRANSITION_DO_NOTHING;
+          next = cur | ASYNCRT_TASK_NOTIFIED;
+          action = ASYNCRT_TRANSITION_DO_NOTHING;
+        }
+      else if (cur & (ASYNCRT_TASK_COMPLETE | ASYNCRT_TASK_NOTIFIED))
+        return ASYNCRT_TRANSITION_DO_NOTHING;
+      else
+        {
+          next = (cur | ASYNCRT_TASK_NOTIFIED) + ASYNCRT_TASK_REF_ONE;
+          action = ASYNCRT_TRANSITION_SUBMIT;
+        }
+      if (CAS (t, &cur, next))
+        return action;
+    }
+}
+
+bool
+asyncrt__task_transition_to_notified_for_tracing (AsyncrtTask *t)
+{
+  uint64_t cur = atomic_load_explicit (&t->state, memory_order_acquire);
+  for (;;)
+    {
+      if (cur & (ASYNCRT_TASK_RUNNING | ASYNCRT_TASK_NOTIFIED | ASYNCRT_TASK_COMPLETE))
+        return false;
+      uint64_t next = (cur | ASYNCRT_TASK_NOTIFIED) + ASYNCRT_TASK_REF_ONE;
+      if (CAS (t, &cur, next))
+        return true;
+    }
+}
+
+AsyncrtTransitionToNotified
+asyncrt__task_transition_to_notified_and_cancel (AsyncrtTask *t)
+{
+  uint64_t cur = atomic_load_explicit (&t->state, memory_order_acquire);
+  for (;;)
+    {
+      uint64_t next;
+      AsyncrtTransitionToNotified action = ASYNCRT_TRANSITION_DO_NOTHING;
+      if (cur & (ASYNCRT_TASK_COMPLETE | ASYNCRT_TASK_CANCELLED))
+        return ASYNCRT_TRANSITION_DO_NOTHING;
+      if (cur & ASYNCRT_TASK_RUNNING)
+        next = cur | ASYNCRT_TASK_CANCELLED | ASYNCRT_TASK_NOTIFIED;
+      else if (cur & ASYNCRT_TASK_NOTIFIED)
+        next = cur | ASYNCRT_TASK_CANCELLED;
+      else
+        {
+          next = (cur | ASYNCRT_TASK_CANCELLED | ASYNCRT_TASK_NOTIFIED) + ASYNCRT_TASK_REF_ONE;
+          action = ASYNCRT_TRANSITION_SUBMIT;
+        }
+      if (CAS (t, &cur, next))
+        return action;
+    }
+}
+
+bool
+asyncrt__task_transition_to_shutdown (AsyncrtTask *t)
+{
+  uint64_t cur = atomic_load_explicit (&t->state, memory_order_acquire);
+  for (;;)
+    {
+      if (cur & ASYNCRT_TASK_COMPLETE)
+        return false;
+      bool claim = !(cur & ASYNCRT_TASK_RUNNING);
+      uint64_t next = cur | ASYNCRT_TASK_CANCELLED | (claim ? ASYNCRT_TASK_RUNNING : 0);
+      if (CAS (t, &cur, next))
+        return claim;
+    }
+}
+
+uint64_t
+asyncrt__task_transition_to_complete (AsyncrtTask *t, bool cancelled)
+{
+  uint64_t cur = atomic_load_explicit (&t->state, memory_order_acquire);
+  for (;;)
+    {
+      g_assert ((cur & ASYNCRT_TASK_RUNNING) && !(cur & ASYNCRT_TASK_COMPLETE));
+      uint64_t next = (cur & ~ASYNCRT_TASK_RUNNING) | ASYNCRT_TASK_COMPLETE;
+      if (cancelled)
+        next |= ASYNCRT_TASK_CANCELLED;
+      else
+        next &= ~ASYNCRT_TASK_CANCELLED;
+      if (CAS (t, &cur, next))
+        return cur;
+    }
+}
+
+/* ---- wakers of tasks ---------------------------------------------------------------- */
+
+static void
+task_schedule (AsyncrtTask *t, bool is_yield)
+{
+  t->handle->ops->schedule (t->handle, t, is_yield);
+}
+
+static void *
+task_waker_clone (void *data)
+{
+  asyncrt__task_ref (data);
+  return data;
+}
+
+static void
+task_waker_wake (void *data)
+{
+  AsyncrtTask *t = data;
+  if (asyncrt__task_transition_to_notified_by_val (t) == ASYNCRT_TRANSITION_SUBMIT)
+    task_schedule (t, false);
+}
+
+static void
+task_waker_wake_by_ref (void *data)
+{
+  AsyncrtTask *t = data;
+  if (asyncrt__task_transition_to_notified_by_ref (t) == ASYNCRT_TRANSITION_SUBMIT)
+    task_schedule (t, false);
+}
+
+static void
+task_waker_drop (void *data)
+{
+  asyncrt__task_unref (data);
+}
+
+static const AsyncrtWakerVTable task_waker_vtable = {
+  task_waker_clone, task_waker_wake, task_waker_wake_by_ref, task_waker_drop,
+};
+
+AsyncrtWaker
+asyncrt__task_borrowed_waker (AsyncrtTask *t)
+{
+  AsyncrtWaker w = { &task_waker_vtable, t };
+  return w;
+}
+
+/* ---- lifecycle ---------------------------------------------------------------------- */
+
+AsyncrtTask *
+asyncrt__task_new (AsyncrtHandle *h, const AsyncrtSpawnInfo *info, AsyncrtPollFunc poll,
+                   void *future, AsyncrtFreeFunc free_func)
+{
+  AsyncrtTask *t = calloc (1, sizeof *t);
+  if (t == NULL)
+    return NULL;
+  if (info != NULL && info->name != NULL)
+    {
+      t->name = strdup (info->name);
+      if (t->name == NULL)
+        {
+          free (t);
+          return NULL;
+        }
+    }
+  /* References: owned list, notified, join handle. */
+  atomic_init (&t->state, 3 * ASYNCRT_TASK_REF_ONE | ASYNCRT_TASK_NOTIFIED
+                          | ASYNCRT_TASK_JOIN_INTEREST);
+  t->handle = h;
+  asyncrt__handle_ref (h);
+  t->id = atomic_fetch_add_explicit (&next_task_id, 1, memory_order_relaxed);
+  t->shard = (uint32_t) (t->id % ASYNCRT_OWNED_SHARDS);
+  t->parent_id = asyncrt__current_task != NULL ? asyncrt__current_task->id : 0;
+  if (info != NULL)
+    {
+      t->spawn_file = info->file;
+      t->spawn_line = info->line;
+      t->spawn_func = info->func;
+    }
+  t->poll = poll;
+  t->future = future;
+  t->free_func = free_func;
+  asyncrt_trace_root_init (&t->root, poll, future);
+  return t;
+}
+
+static void
+task_dealloc (AsyncrtTask *t)
+{
+  AsyncrtHandle *h = t->handle;
+  asyncrt_waker_free (&t->join_waker);
+  free (t->name);
+  free (t);
+  asyncrt__handle_unref (h);
+}
+
+static void
+task_free_future (AsyncrtTask *t)
+{
+  void *future = t->future;
+  t->future = NULL;
+  if (t->free_func != NULL)
+    t->free_func (future);
+}
+
+/* The caller holds RUNNING.  Completes the task (cancelled: freeing the future first),
+ * wakes the joiner and releases the task from the owned list.  The caller still owns
+ * the reference it ran the task with. */
+static void
+task_complete (AsyncrtTask *t, bool cancelled)
+{
+  if (cancelled)
+    task_free_future (t);
+  uint64_t prev = asyncrt__task_transition_to_complete (t, cancelled);
+  if (!cancelled && !(prev & ASYNCRT_TASK_JOIN_INTEREST))
+    task_free_future (t);   /* detached: nobody will read the output */
+  if ((prev & ASYNCRT_TASK_JOIN_INTEREST) && (prev & ASYNCRT_TASK_JOIN_WAKER))
+    {
+      asyncrt_waker_wake_by_ref (&t->join_waker);
+      /* Give the slot back to the join handle, or free it if that is gone. */
+      uint64_t cur = atomic_load_explicit (&t->state, memory_order_acquire);
+      while (!CAS (t, &cur, cur & ~ASYNCRT_TASK_JOIN_WAKER))
+        ;
+      if (!(cur & ASYNCRT_TASK_JOIN_INTEREST))
+        asyncrt_waker_free (&t->join_waker);
+    }
+  if (asyncrt__owned_remove (&t->handle->owned, t))
+    asyncrt__task_unref (t);
+}
+
+void
+asyncrt__task_run (AsyncrtTask *t)
+{
+  switch (asyncrt__task_transition_to_running (t))
+    {
+    case ASYNCRT_TRANSITION_FAILED:
+      asyncrt__task_unref (t);
+      return;
+    case ASYNCRT_TRANSITION_CANCELLED:
+      task_complete (t, true);
+      asyncrt__task_unref (t);
+      return;
+    case ASYNCRT_TRANSITION_SUCCESS:
+    default:
+      break;
+    }
+
+  AsyncrtTask *prev_task = asyncrt__current_task;
+  asyncrt__current_task = t;
+  atomic_store_explicit (&t->poll_count,
+                         atomic_load_explicit (&t->poll_count, memory_order_relaxed) + 1,
+                         memory_order_relaxed);
+  atomic_store_explicit (&t->last_poll_ns, asyncrt__clock_now_ns (), memory_order_relaxed);
+  unsigned prev_budget = asyncrt__coop_set_budget (ASYNCRT_COOP_BUDGET);
+
+  AsyncrtContext cx;
+  asyncrt__context_init (&cx, asyncrt__task_borrowed_waker (t));
+  AsyncrtPoll res = asyncrt_trace_root_poll (&t->root, &cx);
+
+  asyncrt__coop_set_budget (prev_budget);
+  asyncrt__current_task = prev_task;
+
+  if (res == ASYNCRT_READY)
+    {
+      task_complete (t, false);
+      asyncrt__task_unref (t);
+      return;
+    }
+  switch (asyncrt__task_transition_to_idle (t))
+    {
+    case ASYNCRT_TRANSITION_IDLE_OK:
+      asyncrt__task_unref (t);
+      break;
+    case ASYNCRT_TRANSITION_IDLE_NOTIFIED:
+      task_schedule (t, true);   /* our reference is the notified one */
+      break;
+    case ASYNCRT_TRANSITION_IDLE_CANCELLED:
+    default:
+      task_complete (t, true);
+      asyncrt__task_unref (t);
+      break;
+    }
+}
+
+void
+asyncrt__task_drop_notified (AsyncrtTask *t)
+{
+  asyncrt__task_unref (t);
+}
+
+void
+asyncrt__task_shutdown (AsyncrtTask *t)
+{
+  if (asyncrt__task_transition_to_shutdown (t))
+    task_complete (t, true);
+}
+
+void
+asyncrt__task_cancel_unbound (AsyncrtTask *t)
+{
+  /* A new task: NOTIFIED, not on any queue, not on the owned list. */
+  AsyncrtTransitionToRunning r = asyncrt__task_transition_to_running (t);
+  g_assert (r != ASYNCRT_TRANSITION_FAILED);
+  task_complete (t, true);
+  asyncrt__task_unref (t);   /* the notified reference */
+  asyncrt__task_unref (t);   /* the owned-list reference */
+}
+
+/* ---- join handles ------------------------------------------------------------------- */
+
+/**
+ * asyncrt_join_handle_poll:
+ * @jh: (nullable): a join handle
+ * @cx: the context of the poll
+ *
+ * Polls for the task's completion.  This is a leaf future: it shows in task dumps
+ * and takes part in the cooperative budget.  After %ASYNCRT_READY, read the result
+ * from the task's future state (see asyncrt_join_handle_get_future()) unless
+ * asyncrt_join_handle_is_cancelled() says it was cancelled.
+ *
+ * Thread safety: one thread at a time per join handle (its owner); the task may run
+ * anywhere.
+ *
+ * Returns: %ASYNCRT_READY once the task has finished or was cancelled (and for a
+ *   %NULL @jh or @cx), %ASYNCRT_PENDING otherwise; the context's waker is then woken
+ *   when the task finishes.
+ * Since: 0.1
+ */
+AsyncrtPoll
+asyncrt_join_handle_poll (AsyncrtJoinHandle *jh, AsyncrtContext *cx)
+{
+  if (jh == NULL || cx == NULL)
+    return ASYNCRT_READY;
+  if (asyncrt_trace_leaf (cx))
+    return ASYNCRT_PENDING;
+  if (!asyncrt__coop_poll_proceed (cx))
+    return ASYNCRT_PENDING;
+
+  AsyncrtTask *t = asyncrt__task_from_join_handle (jh);
+  const AsyncrtWaker *w = asyncrt_context_get_waker (cx);
+  uint64_t cur = atomic_load_explicit (&t->state, memory_order_acquire);
+  if (cur & ASYNCRT_TASK_COMPLETE)
+    return ASYNCRT_READY;
+
+  if (cur & ASYNCRT_TASK_JOIN_WAKER)
+    {
+      if (asyncrt_waker_will_wake (&t->join_waker, w))
+        return ASYNCRT_PENDING;
+      /* Take the slot back before replacing the waker. */
+      for (;;)
+        {
+          if (cur & ASYNCRT_TASK_COMPLETE)
+            return ASYNCRT_READY;
+          if (CAS (t, &cur, cur & ~ASYNCRT_TASK_JOIN_WAKER))
+            break;
+        }
+      asyncrt_waker_free (&t->join_waker);
+    }
+
+  /* We own the slot (JOIN_WAKER clear). */
+  t->join_waker = asyncrt_waker_clone (w);
+  cur = atomic_load_explicit (&t->state, memory_order_acquire);
+  for (;;)
+    {
+      if (cur & ASYNCRT_TASK_COMPLETE)
+        {
+          asyncrt_waker_free (&t->join_waker);
+          return ASYNCRT_READY;
+        }
+      if (CAS (t, &cur, cur | ASYNCRT_TASK_JOIN_WAKER))
+        return ASYNCRT_PENDING;
+    }
+}
+
+/**
+ * asyncrt_join_handle_abort:
+ * @jh: (nullable): a join handle
+ *
+ * Cancels the task.  If it has not finished yet, its future is freed (through its
+ * free function, exactly once) at the next scheduling point of the task — at once if
+ * it is idle and its runtime is running, at the end of its current poll if it is
+ * running — and the join handle becomes ready with
+ * asyncrt_join_handle_is_cancelled() returning %TRUE.  Aborting a finished task does
+ * nothing.  %NULL is ignored.
+ *
+ * Thread safety: any thread.
+ *
+ * Since: 0.1
+ */
+void
+asyncrt_join_handle_abort (AsyncrtJoinHandle *jh)
+{
+  if (jh == NULL)
+    return;
+  AsyncrtTask *t = asyncrt__task_from_join_handle (jh);
+  if (asyncrt__task_transition_to_notified_and_cancel (t) == ASYNCRT_TRANSITION_SUBMIT)
+    task_schedule (t, false);
+}
+
+/**
+ * asyncrt_join_handle_is_finished:
+ * @jh: (nullable): a join handle
+ *
+ * Thread safety: any thread.
+ *
+ * Returns: %TRUE if the task has finished or was cancelled (%TRUE for %NULL).
+ * Since: 0.1
+ */
+bool
+asyncrt_join_handle_is_finished (AsyncrtJoinHandle *jh)
+{
+  if (jh == NULL)
+    return true;
+  return (asyncrt__task_state (asyncrt__task_from_join_handle (jh))
+          & ASYNCRT_TASK_COMPLETE) != 0;
+}
+
+/**
+ * asyncrt_join_handle_is_cancelled:
+ * @jh: (nullable): a join handle
+ *
+ * Tells whether the task ended by cancellation (asyncrt_join_handle_abort(), or the
+ * runtime shutting down, or a spawn onto a runtime already shut down) rather than by
+ * its future returning %ASYNCRT_READY.  A cancelled task's future has been freed;
+ * do not read it.
+ *
+ * Thread safety: any thread.
+ *
+ * Returns: %TRUE if the task is finished and was cancelled; %FALSE otherwise
+ *   (including for %NULL).
+ * Since: 0.1
+ */
+bool
+asyncrt_join_handle_is_cancelled (AsyncrtJoinHandle *jh)
+{
+  if (jh == NULL)
+    return false;
+  uint64_t s = asyncrt__task_state (asyncrt__task_from_join_handle (jh));
+  return (s & ASYNCRT_TASK_COMPLETE) && (s & ASYNCRT_TASK_CANCELLED);
+}
+
+/**
+ * asyncrt_join_handle_get_id:
+ * @jh: (nullable): a join handle
+ *
+ * Thread safety: any thread.
+ *
+ * Returns: the id of the task, or 0 for %NULL.
+ * Since: 0.1
+ */
+AsyncrtTaskId
+asyncrt_join_handle_get_id (AsyncrtJoinHandle *jh)
+{
+  if (jh == NULL)
+    return 0;
+  return asyncrt__task_from_join_handle (jh)->id;
+}
+
+/**
+ * asyncrt_join_handle_get_future:
+ * @jh: (nullable): a join handle
+ *
+ * Returns the task's future state, for reading the result once the task has finished
+ * and was not cancelled.  The join handle keeps it alive until
+ * asyncrt_join_handle_free().
+ *
+ * Thread safety: the owner of the join handle.
+ *
+ * Returns: (transfer none) (nullable): the future, or %NULL if the task is not
+ *   finished, was cancelled, or @jh is %NULL.
+ * Since: 0.1
+ */
+void *
+asyncrt_join_handle_get_future (AsyncrtJoinHandle *jh)
+{
+  if (jh == NULL)
+    return NULL;
+  AsyncrtTask *t = asyncrt__task_from_join_handle (jh);
+  uint64_t s = asyncrt__task_state (t);
+  if (!(s & ASYNCRT_TASK_COMPLETE) || (s & ASYNCRT_TASK_CANCELLED))
+    return NULL;
+  return t->future;
+}
+
+/**
+ * asyncrt_join_handle_free:
+ * @jh: (nullable): a join handle
+ *
+ * Releases the join handle.  A task that has not finished is detached: it keeps
+ * running and its future is freed when it finishes.  A finished task's future is
+ * freed now.  %NULL is ignored.
+ *
+ * Thread safety: the owner of the join handle, from any thread.
+ *
+ * Since: 0.1
+ */
+void
+asyncrt_join_handle_free (AsyncrtJoinHandle *jh)
+{
+  if (jh == NULL)
+    return;
+  AsyncrtTask *t = asyncrt__task_from_join_handle (jh);
+  uint64_t cur = atomic_load_explicit (&t->state, memory_order_acquire);
+  uint64_t next;
+  do
+    {
+      g_assert (cur & ASYNCRT_TASK_JOIN_INTEREST);
+      next = cur & ~ASYNCRT_TASK_JOIN_INTEREST;
+      if (!(cur & ASYNCRT_TASK_COMPLETE))
+        next &= ~ASYNCRT_TASK_JOIN_WAKER;
+    }
+  while (!CAS (t, &cur, next));
+
+  if (!(next & ASYNCRT_TASK_JOIN_WAKER))
+    asyncrt_waker_free (&t->join_waker);
+  if ((cur & ASYNCRT_TASK_COMPLETE) && !(cur & ASYNCRT_TASK_CANCELLED))
+    task_free_future (t);
+  asyncrt__task_unref (t);
+}
+
+/**
+ * asyncrt_task_id_current:
+ *
+ * Thread safety: any thread; the answer is about the calling thread.
+ *
+ * Returns: the id of the task being polled on this thread, or 0 outside a task (the
+ *   future given to asyncrt_runtime_block_on() is not a task).
+ * Since: 0.1
+ */
+AsyncrtTaskId
+asyncrt_task_id_current (void)
+{
+  return asyncrt__current_task != NULL ? asyncrt__current_task->id : 0;
+}
