@@ -1,1 +1,18 @@
-# lib/dump: (module not written yet)
+# lib/dump: task dumps (object and formatters, collection, requests, barrier)
+libasyncrt_private_la_SOURCES += \
+	lib/dump/dump-private.h \
+	lib/dump/dump.c \
+	lib/dump/collect.c \
+	lib/dump/barrier.c \
+	lib/dump/request.c \
+	lib/dump/mt-dump-stub.c
+
+# Internals: the dump object and formatters from synthetic records; the barrier.
+test_programs += tests/dump/test-dump-model
+tests_dump_test_dump_model_SOURCES = tests/dump/test-dump-model.c
+tests_dump_test_dump_model_CPPFLAGS = $(INTERNAL_TEST_CPPFLAGS)
+tests_dump_test_dump_model_LDADD = $(INTERNAL_TEST_LIBS)
+if HAVE_JSON_GLIB
+tests_dump_test_dump_model_CPPFLAGS += $(JSON_GLIB_CFLAGS)
+tests_dump_test_dump_model_LDADD += $(JSON_GLIB_LIBS)
+endif
