@@ -16,3 +16,18 @@ if HAVE_JSON_GLIB
 tests_dump_test_dump_model_CPPFLAGS += $(JSON_GLIB_CFLAGS)
 tests_dump_test_dump_model_LDADD += $(JSON_GLIB_LIBS)
 endif
+test_programs += tests/dump/test-dump-barrier
+tests_dump_test_dump_barrier_SOURCES = tests/dump/test-dump-barrier.c
+tests_dump_test_dump_barrier_CPPFLAGS = $(INTERNAL_TEST_CPPFLAGS)
+tests_dump_test_dump_barrier_LDADD = $(INTERNAL_TEST_LIBS)
+
+# The public API on both schedulers, at -O2 -g (Tokio's dump scenarios and more).
+test_programs += tests/dump/test-dump
+tests_dump_test_dump_SOURCES = tests/dump/test-dump.c
+tests_dump_test_dump_CPPFLAGS = $(TEST_CPPFLAGS)
+tests_dump_test_dump_CFLAGS = $(AM_CFLAGS) -O2 -g
+tests_dump_test_dump_LDADD = $(TEST_LIBS)
+if HAVE_JSON_GLIB
+tests_dump_test_dump_CPPFLAGS += $(JSON_GLIB_CFLAGS) -DHAVE_JSON_GLIB
+tests_dump_test_dump_LDADD += $(JSON_GLIB_LIBS)
+endif

@@ -182,6 +182,28 @@ asyncrt__dump_serve (AsyncrtHandle *h, AsyncrtTask *(*pop) (void *data), void *d
   asyncrt__dump_request_unref (req);
 }
 
+/* On the blocking pool, for a current-thread request: serve it if no thread owns
+ * the core, until it is no longer pending or its deadline passes. */
+static void
+ct_serve_job (void *data)
+{
+  AsyncrtDumpRequest *req = data;
+  AsyncrtHandle *h = req->handle;
+  lock ();
+  while (req->phase == ASYNCRT_DUMP_REQUEST_PENDING && !is_shutdown (h)
+         && asyncrt__clock_now_ns () < req->deadline_ns)
+    {
+      unlock ();
+      bool served = asyncrt__current_thread_dump_try_serve (h);
+      lock ();
+      if (served)
+        break;
+      wait_until (asyncrt__clock_now_ns () + 2000000u);  /* the core owner serves it */
+    }
+  unlock ();
+  asyncrt__dump_request_unref (req);
+}
+
 int
 asyncrt__dump_blocking (AsyncrtHandle *h, unsigned timeout_ms, AsyncrtDump **out)
 {
@@ -233,7 +255,17 @@ asyncrt__dump_blocking (AsyncrtHandle *h, unsigned timeout_ms, AsyncrtDump **out
   if (mt)
     asyncrt__mt_dump_kick (h);
   else
-    h->ops->unpark (h);
+    {
+      h->ops->unpark (h);
+      /* If no thread is in block_on, a blocking-pool thread takes the core and serves
+       * the request (never the requester itself: a trace poll may block, and the
+       * requester must return by its deadline). */
+      lock ();
+      req->refs++;
+      unlock ();
+      if (asyncrt__blocking_spawn (h, ct_serve_job, req) < 0)
+        asyncrt__dump_request_unref (req);
+    }
 
   lock ();
   for (;;)
@@ -254,15 +286,6 @@ asyncrt__dump_blocking (AsyncrtHandle *h, unsigned timeout_ms, AsyncrtDump **out
               unpublish_locked (req);
               r = -ESHUTDOWN;
               break;
-            }
-          if (!mt)
-            {
-              /* No thread in block_on?  Then serve it here. */
-              unlock ();
-              bool served = asyncrt__current_thread_dump_try_serve (h);
-              lock ();
-              if (served)
-                continue;
             }
           if (now >= deadline)
             {
@@ -306,7 +329,7 @@ out_unlock:
  * take it at their next scheduling point, so this must not be called from one of
  * them: use an #AsyncrtDumpFuture inside tasks and `block_on` futures.  On a
  * current-thread runtime that no thread is running (no thread is in
- * asyncrt_runtime_block_on()), the calling thread takes the dump itself.
+ * asyncrt_runtime_block_on()), a thread of its blocking pool takes the dump.
  *
  * It returns by the deadline plus about 100 ms, with a complete dump, a partial one
  * (asyncrt_dump_is_complete() is %FALSE: running tasks, missing workers) or a census
