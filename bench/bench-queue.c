@@ -228,6 +228,20 @@ bench_inject (void)
     }
   report ("queue_inject_push_batch_per_node", push_ns, (uint64_t) rounds * batch);
 
+  /* Pops in batches of 32 from a queue of 256, per node. */
+  uint64_t pop_ns = 0;
+  for (unsigned r = 0; r < rounds; r++)
+    {
+      for (unsigned i = 0; i < CAP; i++)
+        asyncrt__inject_push (&inj, &items[i].link);
+      AsyncrtQueueNode *chain;
+      uint64_t t1 = asyncrt__clock_now_ns ();
+      while (asyncrt__inject_pop_batch (&inj, 32, &chain) > 0)
+        sink += (uintptr_t) chain;
+      pop_ns += asyncrt__clock_now_ns () - t1;
+    }
+  report ("queue_inject_pop_batch32_per_node", pop_ns, (uint64_t) rounds * CAP);
+
   const unsigned n = 20000000;
   t0 = asyncrt__clock_now_ns ();
   for (unsigned i = 0; i < n; i++)

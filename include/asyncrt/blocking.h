@@ -33,7 +33,8 @@ ASYNCRT_BEGIN_DECLS
  * use (self->job.fd);
  * ]|
  *
- * Pool threads (named `asyncrt-blocking`) are created on demand up to the builder's
+ * Pool threads (named `asyncrt-blocking`, which the kernel shows as
+ * `asyncrt-blockin`) are created on demand up to the builder's
  * maximum (asyncrt_builder_set_max_blocking_threads(), 512 by default); functions
  * queue when all are busy.  A thread idle for the keep-alive time
  * (asyncrt_builder_set_blocking_keep_alive(), 10 s by default) exits.

@@ -84,14 +84,14 @@ struct _AsyncrtCoroutine
 };
 
 /* Resume point -1 is "finished". */
-#define ASYNCRT_CORO_DONE_ (-1)
+#define _ASYNCRT_CORO_DONE (-1)
 
 #if defined(__cplusplus) && __cplusplus >= 201703L
-#define ASYNCRT_FALLTHROUGH_ [[fallthrough]]
+#define _ASYNCRT_FALLTHROUGH [[fallthrough]]
 #elif (defined(__GNUC__) && __GNUC__ >= 7) || (defined(__clang__) && __clang_major__ >= 10)
-#define ASYNCRT_FALLTHROUGH_ __attribute__((fallthrough))
+#define _ASYNCRT_FALLTHROUGH __attribute__((fallthrough))
 #else
-#define ASYNCRT_FALLTHROUGH_ ((void) 0)
+#define _ASYNCRT_FALLTHROUGH ((void) 0)
 #endif
 
 /**
@@ -104,7 +104,7 @@ struct _AsyncrtCoroutine
 #define ASYNCRT_BEGIN(co) \
   switch ((co)->line) \
     { \
-    case ASYNCRT_CORO_DONE_: \
+    case _ASYNCRT_CORO_DONE: \
       return ASYNCRT_READY; \
     case 0:
 
@@ -121,7 +121,7 @@ struct _AsyncrtCoroutine
   do \
     { \
       (co)->line = __LINE__; \
-      ASYNCRT_FALLTHROUGH_; \
+      _ASYNCRT_FALLTHROUGH; \
     case __LINE__: \
       if ((expr) != ASYNCRT_READY) \
         return ASYNCRT_PENDING; \
@@ -153,7 +153,7 @@ struct _AsyncrtCoroutine
 #define ASYNCRT_RETURN(co) \
   do \
     { \
-      (co)->line = ASYNCRT_CORO_DONE_; \
+      (co)->line = _ASYNCRT_CORO_DONE; \
       return ASYNCRT_READY; \
     } \
   while (0)
@@ -166,11 +166,8 @@ struct _AsyncrtCoroutine
  * %ASYNCRT_READY.  Must be the last statement of the poll function.
  */
 #define ASYNCRT_END(co) \
-      ASYNCRT_FALLTHROUGH_; \
-    default: \
-      break; \
     } \
-  (co)->line = ASYNCRT_CORO_DONE_; \
+  (co)->line = _ASYNCRT_CORO_DONE; \
   return ASYNCRT_READY
 
 /**
@@ -180,7 +177,7 @@ struct _AsyncrtCoroutine
  * Returns: whether the async function has finished (reached ASYNCRT_END() or
  *   ASYNCRT_RETURN()).
  */
-#define asyncrt_coroutine_is_done(co) ((co)->line == ASYNCRT_CORO_DONE_)
+#define asyncrt_coroutine_is_done(co) ((co)->line == _ASYNCRT_CORO_DONE)
 
 /**
  * asyncrt_coroutine_reset:

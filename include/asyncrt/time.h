@@ -80,6 +80,8 @@ struct _AsyncrtSleep
   AsyncrtWaker waker;         /* driver lock */
   uint32_t state;             /* driver lock once registered */
   uint32_t slot;              /* level * 64 + slot (driver lock) */
+  uint32_t done;              /* owner: returned READY */
+  uint32_t reserved0;
   void *reserved[4];
 };
 

@@ -8,13 +8,14 @@
  * putting itself on the `exited` list, which the next spawn or the shutdown joins.
  * At shutdown the threads run what is queued, then exit; shutdown waits for
  * n_threads == 0 (cond `done`) and joins them all.  Pool threads block every signal
- * and are named "asyncrt-blocking".
+ * and are named "asyncrt-blocking" (truncated by the kernel to 15 characters).
  */
 #include "scheduler/scheduler-private.h"
 
 #include <glib.h>
 #include <pthread.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <stdlib.h>
 #include <time.h>
 
@@ -95,7 +96,8 @@ worker_main (void *data)
 {
   Worker *self = data;
   AsyncrtBlockingPool *p = self->pool;
-  pthread_setname_np (pthread_self (), "asyncrt-blocking");
+  /* The kernel keeps 15 characters: ps and gdb show "asyncrt-blockin". */
+  prctl (PR_SET_NAME, "asyncrt-blocking", 0, 0, 0);
 
   pthread_mutex_lock (&p->lock);
   for (;;)

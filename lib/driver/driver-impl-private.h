@@ -27,9 +27,10 @@
  *
  * Sleep states (AsyncrtSleep.state)
  *   IDLE --poll--> REGISTERED --park (expired) / shutdown--> FIRED
- *   REGISTERED|FIRED --poll completes / clear--> DONE or IDLE (reference dropped)
- * IDLE and DONE belong to the owner alone (driver == NULL); REGISTERED and FIRED are
- * read and changed under the lock.
+ *   REGISTERED|FIRED --poll completes / clear--> IDLE (reference dropped)
+ * While the sleep has a driver (driver != NULL) `state` is read and changed under
+ * the lock only; otherwise it is IDLE and the owner's.  `done` (returned READY) is
+ * the owner's alone, so the fast path of a finished sleep takes no lock.
  */
 #ifndef ASYNCRT_DRIVER_IMPL_PRIVATE_H
 #define ASYNCRT_DRIVER_IMPL_PRIVATE_H
@@ -44,7 +45,6 @@ enum
   ASYNCRT__SLEEP_IDLE = 0,
   ASYNCRT__SLEEP_REGISTERED,
   ASYNCRT__SLEEP_FIRED,
-  ASYNCRT__SLEEP_DONE,
 };
 
 /* AsyncrtFd.state readiness bits */

@@ -19,12 +19,17 @@ typedef struct _AsyncrtDriver AsyncrtDriver;
 
 /* Returns 0 or a negative errno (epoll_create1 / eventfd failures). */
 int  asyncrt__driver_new (AsyncrtDriver **out);
-/* After shutdown(), once no thread is parked or registering. */
+/* After shutdown(), once no thread is parked or registering (shuts down first if
+ * that was not done).  Drops the runtime's reference: sleeps and fds still
+ * registered keep the memory (not the service) alive until they are cleared, so
+ * futures may be freed, and their leaves cleared, after the driver. */
 void asyncrt__driver_free (AsyncrtDriver *d);
 
 /* Waits for I/O readiness, an expired timer or an unpark, at most @timeout_ms
  * (-1: no limit other than the next timer; 0: do not block), then wakes the wakers
- * of expired timers and ready fds. */
+ * of expired timers and ready fds.  Timers due at entry are fired without
+ * blocking.  Returns at once after shutdown().  The wait is exact to the
+ * millisecond of the next timer (epoll_pwait2 where the kernel has it). */
 void asyncrt__driver_park (AsyncrtDriver *d, int64_t timeout_ms);
 /* Any thread; async-signal-safe.  Makes a current or the next park() return. */
 void asyncrt__driver_unpark (AsyncrtDriver *d);
@@ -34,7 +39,9 @@ void asyncrt__driver_shutdown (AsyncrtDriver *d);
 bool asyncrt__driver_is_shutdown (AsyncrtDriver *d);
 
 /* The driver of the runtime the calling thread is running (a worker, or a thread
- * inside block_on), or NULL.  enter() returns the previous value for exit(). */
+ * inside block_on), or NULL.  enter() returns the previous value for exit().
+ * Leaves polled with no current driver use a process-wide fallback driver served
+ * by one library thread (created on first use), so they still complete. */
 AsyncrtDriver *asyncrt__driver_current (void);
 AsyncrtDriver *asyncrt__driver_enter (AsyncrtDriver *d);
 void asyncrt__driver_exit (AsyncrtDriver *prev);

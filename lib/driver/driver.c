@@ -134,6 +134,43 @@ drain_unpark (AsyncrtDriver *d)
   __atomic_store_n (&d->unpark_pending, false, __ATOMIC_RELEASE);
 }
 
+/* epoll_pwait2 (Linux 5.11, glibc 2.35) takes a nanosecond timeout, so a timer
+ * wakes the parked thread at its millisecond boundary rather than up to 1 ms late;
+ * older kernels fall back to epoll_wait and whole milliseconds (rounded up). */
+static bool no_pwait2;                  /* atomic, relaxed: a cache of ENOSYS */
+
+static int
+wait_events (AsyncrtDriver *d, struct epoll_event *events, int max, int64_t wait_ns)
+{
+#if defined(__GLIBC_PREREQ)
+#if __GLIBC_PREREQ(2, 35)
+  if (!__atomic_load_n (&no_pwait2, __ATOMIC_RELAXED))
+    {
+      struct timespec ts, *tsp = NULL;
+      if (wait_ns >= 0)
+        {
+          ts.tv_sec = (time_t) (wait_ns / 1000000000);
+          ts.tv_nsec = (long) (wait_ns % 1000000000);
+          tsp = &ts;
+        }
+      int n = epoll_pwait2 (d->epfd, events, max, tsp, NULL);
+      if (n >= 0 || (errno != ENOSYS && errno != EPERM))
+        return n;
+      __atomic_store_n (&no_pwait2, true, __ATOMIC_RELAXED);
+    }
+#endif
+#endif
+  int ms;
+  if (wait_ns < 0)
+    ms = -1;
+  else
+    {
+      int64_t m = (wait_ns + 999999) / 1000000;
+      ms = m > INT_MAX ? INT_MAX : (int) m;
+    }
+  return epoll_wait (d->epfd, events, max, ms);
+}
+
 void
 asyncrt__driver_park (AsyncrtDriver *d, int64_t timeout_ms)
 {
@@ -148,28 +185,42 @@ asyncrt__driver_park (AsyncrtDriver *d, int64_t timeout_ms)
       pthread_mutex_unlock (&d->lock);
       return;
     }
-  uint64_t now = asyncrt__clock_now_ms ();
+  uint64_t now_ns = asyncrt__clock_now_ns ();
+  uint64_t now = now_ns / 1000000u;
   asyncrt__driver_fire_timers (d, now, &batch);
 
-  int wait_ms;
+  /* How long to wait, in ns (-1: until an event or unpark). */
+  int64_t wait_ns;
   uint64_t next = asyncrt__wheel_next_expiration (&d->wheel);
   if (batch.n > 0 || timeout_ms == 0 || next <= now)
-    wait_ms = 0;
+    wait_ns = 0;
   else
     {
-      uint64_t w = next == UINT64_MAX ? UINT64_MAX : next - now;
-      if (timeout_ms > 0 && (uint64_t) timeout_ms < w)
-        w = (uint64_t) timeout_ms;
-      wait_ms = w == UINT64_MAX ? -1 : w > INT_MAX ? INT_MAX : (int) w;
+      uint64_t w = UINT64_MAX;
+      if (next != UINT64_MAX && next < UINT64_MAX / 1000000u)
+        w = next * 1000000u - now_ns;   /* to the start of the deadline's ms */
+      if (timeout_ms > 0 && (uint64_t) timeout_ms < w / 1000000u)
+        w = (uint64_t) timeout_ms * 1000000u;
+      wait_ns = w > (uint64_t) INT64_MAX ? -1 : (int64_t) w;
     }
-  d->parked = wait_ms != 0;
-  d->park_deadline = wait_ms < 0 ? UINT64_MAX : now + (uint64_t) wait_ms;
+  if (wait_ns == 0 && d->n_live == 0)
+    {
+      /* Nothing to poll without blocking: no fds, and an unpark (eventfd) that
+       * may be pending only asks this or the next park to return, which this one
+       * does.  Saves the epoll_wait of a busy scheduler's park(0). */
+      pthread_mutex_unlock (&d->lock);
+      asyncrt__wake_batch_wake (&batch);
+      return;
+    }
+  d->parked = wait_ns != 0;
+  d->park_deadline = wait_ns < 0 ? UINT64_MAX
+                                 : (now_ns + (uint64_t) wait_ns + 999999u) / 1000000u;
   pthread_mutex_unlock (&d->lock);
 
   asyncrt__wake_batch_wake (&batch);
 
   struct epoll_event events[EVENTS_PER_PARK];
-  int n = epoll_wait (d->epfd, events, EVENTS_PER_PARK, wait_ms);
+  int n = wait_events (d, events, EVENTS_PER_PARK, wait_ns);
   if (n < 0)
     n = 0;                              /* EINTR: just return early */
 

@@ -9,7 +9,11 @@ libasyncrt_private_la_SOURCES += \
 	lib/driver/time/yield.c \
 	lib/driver/time/timeout.c \
 	lib/driver/io/fd-private.h \
-	lib/driver/io/reactor.c
+	lib/driver/io/reactor.c \
+	lib/driver/io/fd.c \
+	lib/driver/io/socket.c \
+	lib/driver/io/tcp.c \
+	lib/driver/io/unix.c
 
 test_programs += tests/driver/test-wheel
 tests_driver_test_wheel_SOURCES = tests/driver/test-wheel.c
@@ -20,3 +24,13 @@ test_programs += tests/driver/test-time
 tests_driver_test_time_SOURCES = tests/driver/test-time.c tests/driver/driver-test-util.h
 tests_driver_test_time_CPPFLAGS = $(INTERNAL_TEST_CPPFLAGS)
 tests_driver_test_time_LDADD = $(INTERNAL_TEST_LIBS)
+
+test_programs += tests/driver/test-io
+tests_driver_test_io_SOURCES = tests/driver/test-io.c tests/driver/driver-test-util.h
+tests_driver_test_io_CPPFLAGS = $(INTERNAL_TEST_CPPFLAGS)
+tests_driver_test_io_LDADD = $(INTERNAL_TEST_LIBS)
+
+bench_programs += bench/bench-driver
+bench_bench_driver_SOURCES = bench/bench-driver.c
+bench_bench_driver_CPPFLAGS = $(INTERNAL_TEST_CPPFLAGS)
+bench_bench_driver_LDADD = $(INTERNAL_TEST_LIBS)

@@ -148,6 +148,40 @@ asyncrt__inject_pop (AsyncrtInject *q)
   return n;
 }
 
+size_t
+asyncrt__inject_pop_batch (AsyncrtInject *q, size_t max, AsyncrtQueueNode **ret_first)
+{
+  assert (ret_first != NULL);
+  if (max == 0 || asyncrt__inject_is_empty (q))
+    {
+      *ret_first = NULL;
+      return 0;
+    }
+
+  pthread_mutex_lock (&q->lock);
+  AsyncrtQueueNode *first = q->head;
+  AsyncrtQueueNode *last = NULL;
+  size_t n = 0;
+  for (AsyncrtQueueNode *cur = first; cur != NULL && n < max; cur = cur->next)
+    {
+      last = cur;
+      n++;
+    }
+  if (n > 0)
+    {
+      q->head = last->next;
+      if (q->head == NULL)
+        q->tail = NULL;
+      len_set (q, len_get_locked (q) - n);
+    }
+  pthread_mutex_unlock (&q->lock);
+
+  if (last != NULL)
+    last->next = NULL;
+  *ret_first = first;
+  return n;
+}
+
 bool
 asyncrt__inject_close (AsyncrtInject *q)
 {

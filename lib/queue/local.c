@@ -34,8 +34,11 @@
  *                                          progress: at most one stealer at a time
  *   stealer finish  (s, r') -> (r', r')    only by the stealer that claimed s; r' may
  *                                          have moved on through owner pops meanwhile
- *   Nobody but the owner moves `real` while steal != real except that stealer's claim,
- *   and nobody but the claiming stealer moves `steal` off `real`'s past.
+ *   While steal != real only two parties touch head: the owner (pops, which move
+ *   `real` alone) and the stealer that claimed (its finish, which moves `steal`).
+ *   The owner's push does not touch head: it writes slot `tail` and then tail + 1,
+ *   only when tail - steal < 256.  Full with a steal in progress, it sends the node
+ *   to the injection queue instead; full without one, it overflows as above.
  *
  * Memory ordering (acquire/release pairs)
  *   1. Owner's tail store (release) -> stealer's tail load (acquire): the stealer sees

@@ -51,6 +51,11 @@ bool   asyncrt__inject_push (AsyncrtInject *q, AsyncrtQueueNode *n);
 bool   asyncrt__inject_push_batch (AsyncrtInject *q, AsyncrtQueueNode *first,
                                    AsyncrtQueueNode *last, size_t n);
 AsyncrtQueueNode *asyncrt__inject_pop (AsyncrtInject *q);  /* NULL when empty */
+/* Pops up to @max nodes in one lock hold (e.g. to refill a local queue, or to drain
+ * the queue for a dump).  Returns how many; *@ret_first gets the chain, oldest
+ * first, linked by ->next and NULL-terminated (NULL when 0 are popped). */
+size_t asyncrt__inject_pop_batch (AsyncrtInject *q, size_t max,
+                                  AsyncrtQueueNode **ret_first);
 /* Closes the queue; returns true if this call closed it. */
 bool   asyncrt__inject_close (AsyncrtInject *q);
 bool   asyncrt__inject_is_closed (AsyncrtInject *q);

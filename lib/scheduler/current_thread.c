@@ -224,11 +224,13 @@ ct_block_on (AsyncrtHandle *h, AsyncrtPollFunc poll, void *future)
             break;
         }
 
+      AsyncrtDumpServeFunc serve = atomic_load_explicit (&h->dump_serve, memory_order_acquire);
+      if (ASYNCRT_UNLIKELY (serve != NULL))
+        serve (h);
+
       unsigned ran = 0;
       for (; ran < ct->event_interval; ran++)
         {
-          if (atomic_load_explicit (&ct->woken, memory_order_relaxed))
-            break;
           ct->tick++;
           AsyncrtTask *t;
           if (ct->tick % ct->event_interval == 0)
@@ -291,8 +293,17 @@ ct_free (AsyncrtHandle *h)
   g_free (ct);
 }
 
+static AsyncrtTask *
+ct_pop_queued (AsyncrtHandle *h)
+{
+  CurrentThread *ct = ct_from_handle (h);
+  g_assert (ct_current == ct);
+  AsyncrtTask *t = local_pop (ct);
+  return t != NULL ? t : remote_pop (ct);
+}
+
 static const AsyncrtSchedulerOps ct_ops = {
-  ct_schedule, ct_unpark, ct_block_on, ct_shutdown, ct_free,
+  ct_schedule, ct_unpark, ct_block_on, ct_shutdown, ct_free, ct_pop_queued,
 };
 
 int

@@ -5,3 +5,13 @@ libasyncrt_private_la_SOURCES += \
 	lib/scheduler/runtime.c \
 	lib/scheduler/current_thread.c \
 	lib/scheduler/multi-thread-stub.c
+
+bench_programs += bench/bench-runtime
+bench_bench_runtime_SOURCES = bench/bench-runtime.c
+bench_bench_runtime_CPPFLAGS = $(TEST_CPPFLAGS)
+bench_bench_runtime_LDADD = $(TEST_LIBS)
+
+test_programs += tests/core/test-scheduler
+tests_core_test_scheduler_SOURCES = tests/core/test-scheduler.c
+tests_core_test_scheduler_CPPFLAGS = $(INTERNAL_TEST_CPPFLAGS)
+tests_core_test_scheduler_LDADD = $(INTERNAL_TEST_LIBS)

@@ -48,6 +48,7 @@ asyncrt__handle_init (AsyncrtHandle *h, const AsyncrtSchedulerOps *ops,
   atomic_init (&h->refs, 1);
   atomic_init (&h->is_shutdown, false);
   atomic_init (&h->dump_state, NULL);
+  atomic_init (&h->dump_serve, NULL);
   asyncrt__owned_init (&h->owned);
   return 0;
 }
@@ -93,8 +94,8 @@ asyncrt__handle_spawn_task (AsyncrtHandle *h, const AsyncrtSpawnInfo *info,
 
 /* ---- builders ----------------------------------------------------------------------- */
 
-static AsyncrtBuilder *
-builder_new (AsyncrtFlavour flavour)
+AsyncrtBuilder *
+asyncrt__builder_new (AsyncrtFlavour flavour)
 {
   AsyncrtBuilder *b = g_new0 (AsyncrtBuilder, 1);
   b->flavour = flavour;
@@ -119,7 +120,7 @@ builder_new (AsyncrtFlavour flavour)
 AsyncrtBuilder *
 asyncrt_builder_new_current_thread (void)
 {
-  return builder_new (ASYNCRT_FLAVOUR_CURRENT_THREAD);
+  return asyncrt__builder_new (ASYNCRT_FLAVOUR_CURRENT_THREAD);
 }
 
 /**

@@ -58,6 +58,9 @@ struct _AsyncrtBuilder
   unsigned event_interval;              /* injection-queue check period, in ticks */
 };
 
+/* A builder with every default set (asyncrt_builder_new_multi_thread() uses it). */
+AsyncrtBuilder *asyncrt__builder_new (AsyncrtFlavour flavour);
+
 typedef struct
 {
   /* Queues @t, whose notified reference is passed in.  @is_yield: the task was woken
@@ -76,7 +79,17 @@ typedef struct
   void (*shutdown) (AsyncrtHandle *h);
   /* Frees the flavour struct when the last handle reference goes. */
   void (*free) (AsyncrtHandle *h);
+  /* For dumps (optional, may be NULL): pops one queued task with its notified
+   * reference (local queue first, then the injection queue), NULL when empty.  Only
+   * from the thread that owns the queues at that moment (current_thread: the thread
+   * in block_on, i.e. from the dump_serve hook; multi_thread: the dump leader once
+   * every worker has arrived). */
+  AsyncrtTask *(*pop_queued) (AsyncrtHandle *h);
 } AsyncrtSchedulerOps;
+
+/* Called by the scheduler loop at a scheduling point (between two task polls, never
+ * with a lock held) when the handle's dump_serve is set; see AsyncrtHandle. */
+typedef void (*AsyncrtDumpServeFunc) (AsyncrtHandle *h);
 
 struct _AsyncrtHandle
 {
@@ -89,6 +102,9 @@ struct _AsyncrtHandle
   AsyncrtBlockingPool *blocking;
   /* Reserved for lib/dump (request state); NULL until the dump module sets it. */
   _Atomic (void *) dump_state;
+  /* Set by lib/dump while a request is pending (then ops->unpark): the current-thread
+   * loop calls it between polls, on the thread in block_on (acquire load). */
+  _Atomic (AsyncrtDumpServeFunc) dump_serve;
 };
 
 /* The runtime is the handle; asyncrt_runtime_get_handle() returns it. */

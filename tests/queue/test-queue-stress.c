@@ -101,8 +101,20 @@ stealer_main (gpointer data)
             atomic_fetch_add_explicit (&s->n_steals, 1, memory_order_relaxed);
           else if ((n = asyncrt__local_queue_steal_into (peer, mine)) != NULL)
             atomic_fetch_add_explicit (&s->n_peer_steals, 1, memory_order_relaxed);
-          else if ((n = asyncrt__inject_pop (&s->inject)) != NULL)
-            atomic_fetch_add_explicit (&s->n_inject_pops, 1, memory_order_relaxed);
+          else if (asyncrt__inject_pop_batch (&s->inject, 32, &n) > 0)
+            {
+              /* Refill from the injection queue as a worker does: run the first,
+               * queue the rest locally (where the peer may steal them). */
+              atomic_fetch_add_explicit (&s->n_inject_pops, 1, memory_order_relaxed);
+              AsyncrtQueueNode *rest = n->next;
+              while (rest != NULL)
+                {
+                  AsyncrtQueueNode *next = rest->next;
+                  g_assert_null (asyncrt__local_queue_push_back_or_overflow (mine, rest,
+                                                                             &s->inject));
+                  rest = next;
+                }
+            }
         }
       if (n == NULL)
         {
@@ -135,12 +147,19 @@ owner_run (Stress *s)
 
   while (next < s->n_items && !finished (s))
     {
-      /* A burst of up to twice the capacity: the ring overflows unless the stealers
-       * keep up.  Back-pressure: while the injection queue is long, push little, so
+      /* Back-pressure: while the injection queue is long, let the stealers work, so
        * the run stays a contest over the ring rather than a drain of that queue. */
-      size_t burst = 1 + xorshift (&rng) % (2 * ASYNCRT_LOCAL_QUEUE_CAPACITY);
       if (asyncrt__inject_len (&s->inject) > 2 * ASYNCRT_LOCAL_QUEUE_CAPACITY)
-        burst = 1 + burst % 4;
+        {
+          AsyncrtQueueNode *n = asyncrt__local_queue_pop (&s->owner_q);
+          if (n != NULL)
+            consume (s, n);
+          sched_yield ();
+          continue;
+        }
+      /* A burst of up to twice the capacity: the ring overflows unless the stealers
+       * keep up. */
+      size_t burst = 1 + xorshift (&rng) % (2 * ASYNCRT_LOCAL_QUEUE_CAPACITY);
       for (size_t i = 0; i < burst && next < s->n_items; i++, next++)
         {
           s->items[next].payload = payload_of (next);
@@ -152,7 +171,8 @@ owner_run (Stress *s)
           if (full)
             atomic_fetch_add_explicit (&s->n_full_pushes, 1, memory_order_relaxed);
         }
-      size_t pops = xorshift (&rng) % (ASYNCRT_LOCAL_QUEUE_CAPACITY / 2);
+      /* The owner runs a few itself; most go to the stealers. */
+      size_t pops = xorshift (&rng) % 32;
       for (size_t i = 0; i < pops; i++)
         {
           AsyncrtQueueNode *n = asyncrt__local_queue_pop (&s->owner_q);
@@ -221,7 +241,7 @@ test_stress (void)
     g_thread_join (threads[i]);
 
   g_test_message ("%zu items: %zu pushes onto a full ring, %zu steals from the owner, "
-                  "%zu from the peer, %zu injection pops",
+                  "%zu from the peer, %zu injection batch pops",
                   s->n_items, atomic_load (&s->n_full_pushes),
                   atomic_load (&s->n_steals), atomic_load (&s->n_peer_steals), atomic_load (&s->n_inject_pops));
 

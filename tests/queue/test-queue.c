@@ -319,6 +319,45 @@ test_inject_basic (void)
 }
 
 static void
+test_inject_pop_batch (void)
+{
+  AsyncrtInject inj;
+  Item *items = items_new (10);
+  AsyncrtQueueNode *chain = &items[0].link;      /* must be overwritten */
+  asyncrt__inject_init (&inj);
+
+  g_assert_cmpuint (asyncrt__inject_pop_batch (&inj, 4, &chain), ==, 0);
+  g_assert_null (chain);
+
+  for (unsigned i = 0; i < 10; i++)
+    g_assert_true (asyncrt__inject_push (&inj, &items[i].link));
+  chain = &items[0].link;
+  g_assert_cmpuint (asyncrt__inject_pop_batch (&inj, 0, &chain), ==, 0);
+  g_assert_null (chain);
+
+  /* Up to max, oldest first, NULL-terminated. */
+  g_assert_cmpuint (asyncrt__inject_pop_batch (&inj, 4, &chain), ==, 4);
+  unsigned id = 0;
+  for (AsyncrtQueueNode *n = chain; n != NULL; n = n->next)
+    g_assert_cmpuint (item_id (n), ==, id++);
+  g_assert_cmpuint (id, ==, 4);
+  g_assert_cmpuint (asyncrt__inject_len (&inj), ==, 6);
+
+  /* More than there is: all of it, and the queue is usable afterwards. */
+  g_assert_cmpuint (asyncrt__inject_pop_batch (&inj, 100, &chain), ==, 6);
+  for (AsyncrtQueueNode *n = chain; n != NULL; n = n->next)
+    g_assert_cmpuint (item_id (n), ==, id++);
+  g_assert_cmpuint (id, ==, 10);
+  g_assert_true (asyncrt__inject_is_empty (&inj));
+  g_assert_null (asyncrt__inject_pop (&inj));
+  g_assert_true (asyncrt__inject_push (&inj, &items[3].link));
+  g_assert_cmpuint (item_id (asyncrt__inject_pop (&inj)), ==, 3);
+
+  asyncrt__inject_clear (&inj);
+  g_free (items);
+}
+
+static void
 test_inject_close (void)
 {
   AsyncrtInject inj;
@@ -355,6 +394,7 @@ main (int argc, char **argv)
   g_test_add_func ("/queue/local/steal-empty", test_local_steal_empty);
   g_test_add_func ("/queue/local/steal-in-progress", test_local_steal_in_progress);
   g_test_add_func ("/queue/inject/basic", test_inject_basic);
+  g_test_add_func ("/queue/inject/pop-batch", test_inject_pop_batch);
   g_test_add_func ("/queue/inject/close", test_inject_close);
   return g_test_run ();
 }

@@ -15,4 +15,14 @@ uint32_t asyncrt__fd_poll_ready (AsyncrtFd *f, uint32_t interest,
 /* Clears @bits if no event arrived since @tick was observed. */
 void asyncrt__fd_clear_ready (AsyncrtFd *f, uint32_t bits, uint32_t tick);
 
+
+/* The socket-creating helpers share these (io/socket.c). */
+int asyncrt__fd_init_with_driver (AsyncrtFd *f, int fd, AsyncrtDriver *d);
+struct sockaddr;
+/* Creates a non-blocking stream socket of @family, then binds and listens
+ * (@listen_backlog >= 0; < 0 means connect), and registers it into @f.  On failure
+ * the socket is closed and a negative errno returned. */
+int asyncrt__socket_open (AsyncrtFd *f, int family, const struct sockaddr *addr,
+                          unsigned addrlen, int listen_backlog);
+
 #endif

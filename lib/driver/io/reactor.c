@@ -50,18 +50,21 @@ set_ready (AsyncrtDriver *d, AsyncrtFd *f, uint32_t ready, AsyncrtWakeBatch *b)
   while (!__atomic_compare_exchange_n (&f->state, &st, nst, false,
                                        __ATOMIC_RELEASE, __ATOMIC_RELAXED))
     nst = (tick << 32) | ((uint32_t) st | ready);
+  /* Take both wakers before pushing: a push may drop the lock to flush, after
+   * which @f may be deregistered and freed. */
+  AsyncrtWaker r = ASYNCRT_WAKER_INIT, w = ASYNCRT_WAKER_INIT;
   if (ready & ASYNCRT__IO_ANY_READ)
     {
-      AsyncrtWaker w = f->read_waker;
+      r = f->read_waker;
       f->read_waker = (AsyncrtWaker) ASYNCRT_WAKER_INIT;
-      asyncrt__wake_batch_push (d, b, w);
     }
   if (ready & ASYNCRT__IO_ANY_WRITE)
     {
-      AsyncrtWaker w = f->write_waker;
+      w = f->write_waker;
       f->write_waker = (AsyncrtWaker) ASYNCRT_WAKER_INIT;
-      asyncrt__wake_batch_push (d, b, w);
     }
+  asyncrt__wake_batch_push (d, b, r);
+  asyncrt__wake_batch_push (d, b, w);
 }
 
 static AsyncrtFd *
@@ -145,6 +148,7 @@ asyncrt__driver_io_register (AsyncrtDriver *d, AsyncrtFd *f)
   __atomic_store_n (&f->state, 0, __ATOMIC_RELAXED);
   f->read_waker = (AsyncrtWaker) ASYNCRT_WAKER_INIT;
   f->write_waker = (AsyncrtWaker) ASYNCRT_WAKER_INIT;
+  asyncrt__driver_ref (d);
   pthread_mutex_unlock (&d->lock);
 
   struct epoll_event ev = {
@@ -160,9 +164,9 @@ asyncrt__driver_io_register (AsyncrtDriver *d, AsyncrtFd *f)
       d->n_live--;
       pthread_mutex_unlock (&d->lock);
       f->token = 0;
+      asyncrt__driver_unref (d);
       return err;
     }
-  asyncrt__driver_ref (d);
   f->driver = d;
   f->flags |= ASYNCRT__FD_REGISTERED;
   return 0;

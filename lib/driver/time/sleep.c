@@ -56,10 +56,10 @@ sleep_deregister (AsyncrtSleep *s)
     asyncrt__wheel_remove (&d->wheel, s);
   w = s->waker;
   s->waker = (AsyncrtWaker) ASYNCRT_WAKER_INIT;
+  s->state = ASYNCRT__SLEEP_IDLE;
   pthread_mutex_unlock (&d->lock);
   asyncrt_waker_free (&w);
   s->driver = NULL;
-  s->state = ASYNCRT__SLEEP_IDLE;
   asyncrt__driver_unref (d);
 }
 
@@ -80,8 +80,8 @@ sleep_register (AsyncrtDriver *d, AsyncrtSleep *s, const AsyncrtWaker *waker)
   s->state = ASYNCRT__SLEEP_REGISTERED;
   asyncrt__wheel_insert (&d->wheel, s);
   unpark = d->parked && s->when < d->park_deadline;
-  pthread_mutex_unlock (&d->lock);
   asyncrt__driver_ref (d);
+  pthread_mutex_unlock (&d->lock);
   s->driver = d;
   if (unpark)
     asyncrt__driver_unpark (d);
@@ -204,7 +204,7 @@ asyncrt_sleep_poll (AsyncrtSleep *s, AsyncrtContext *cx)
 {
   if (asyncrt_trace_leaf (cx))
     return ASYNCRT_PENDING;
-  if (s == NULL || s->state == ASYNCRT__SLEEP_DONE)
+  if (s == NULL || s->done)
     return ASYNCRT_READY;
 
   bool done;
@@ -228,7 +228,7 @@ asyncrt_sleep_poll (AsyncrtSleep *s, AsyncrtContext *cx)
   if (!asyncrt__coop_poll_proceed (cx))
     return ASYNCRT_PENDING;
   sleep_deregister (s);
-  s->state = ASYNCRT__SLEEP_DONE;
+  s->done = 1;
   return ASYNCRT_READY;
 }
 
