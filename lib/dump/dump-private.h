@@ -188,9 +188,10 @@ bool asyncrt__dump_request_take (AsyncrtDumpRequest *req);
 void asyncrt__dump_request_complete (AsyncrtDumpRequest *req, AsyncrtDump *d);
 
 /* Serves the request published on @h, if any and still pending, on the calling
- * thread: @pop returns the queued tasks (with their notified references) until NULL.
- * For schedulers whose serving thread owns every queue (current-thread). */
-void asyncrt__dump_serve (AsyncrtHandle *h, AsyncrtTask *(*pop) (void *data), void *data);
+ * thread, which must own every queue of @h (ops->pop_queued drains them): the
+ * current-thread runtime's thread (through handle->dump_serve) or a thread that took
+ * its core. */
+void asyncrt__dump_serve (AsyncrtHandle *h);
 
 /* The blocking dump without the EDEADLK check (the dump future's pool thread). */
 int asyncrt__dump_blocking (AsyncrtHandle *h, unsigned timeout_ms, AsyncrtDump **out);

@@ -95,6 +95,8 @@ unpublish_locked (AsyncrtDumpRequest *req)
   AsyncrtHandle *h = req->handle;
   if (atomic_load_explicit (&h->dump_state, memory_order_relaxed) == req)
     {
+      if (h->flavour == ASYNCRT_FLAVOUR_CURRENT_THREAD)
+        atomic_store_explicit (&h->dump_serve, NULL, memory_order_release);
       atomic_store_explicit (&h->dump_state, NULL, memory_order_release);
       req->refs--;
     }
@@ -162,7 +164,7 @@ worker_zero (AsyncrtTask *t, void *data)
 }
 
 void
-asyncrt__dump_serve (AsyncrtHandle *h, AsyncrtTask *(*pop) (void *data), void *data)
+asyncrt__dump_serve (AsyncrtHandle *h)
 {
   AsyncrtDumpRequest *req = asyncrt__dump_request_get (h);
   if (req == NULL)
@@ -174,7 +176,7 @@ asyncrt__dump_serve (AsyncrtHandle *h, AsyncrtTask *(*pop) (void *data), void *d
     }
   AsyncrtDumpRun *run = asyncrt__dump_run_new (h, 1, req->deadline_ns);
   AsyncrtTask *t;
-  while ((t = pop (data)) != NULL)
+  while ((t = h->ops->pop_queued (h)) != NULL)
     asyncrt__dump_run_add_queued (run, t);
   asyncrt__dump_run_collect_idle (run, worker_zero, NULL);
   asyncrt__dump_run_trace (run);
@@ -250,6 +252,8 @@ asyncrt__dump_blocking (AsyncrtHandle *h, unsigned timeout_ms, AsyncrtDump **out
   uint64_t trace_share = timeout_ns / 4 < 250000000u ? timeout_ns / 4 : 250000000u;
   asyncrt__dump_barrier_init (&req->barrier, req->n_workers, deadline - trace_share);
   atomic_store_explicit (&h->dump_state, req, memory_order_release);
+  if (!mt)
+    atomic_store_explicit (&h->dump_serve, asyncrt__dump_serve, memory_order_release);
   unlock ();
 
   if (mt)

@@ -91,15 +91,6 @@ remote_pop (CurrentThread *ct)
 
 /* ---- task dumps (lib/dump) ------------------------------------------------------------ */
 
-/* The dump drains every queued task: the owner's local queue, then the remote one. */
-static AsyncrtTask *
-ct_dump_pop (void *data)
-{
-  CurrentThread *ct = data;
-  AsyncrtTask *t = local_pop (ct);
-  return t != NULL ? t : remote_pop (ct);
-}
-
 /* A dump requester on another thread: if no thread owns the core, take it and serve
  * the dump here.  dump_core_users tells block_on to wait for it rather than fail. */
 bool
@@ -116,7 +107,7 @@ asyncrt__current_thread_dump_try_serve (AsyncrtHandle *h)
           AsyncrtDriver *prev_driver = asyncrt__driver_enter (h->driver);
           CurrentThread *prev_ct = ct_current;
           ct_current = ct;
-          asyncrt__dump_serve (h, ct_dump_pop, ct);
+          asyncrt__dump_serve (h);
           ct_current = prev_ct;
           asyncrt__driver_exit (prev_driver);
           asyncrt__handle_exit (prev_handle);
@@ -213,8 +204,6 @@ ct_block_on (AsyncrtHandle *h, AsyncrtPollFunc poll, void *future)
 
   for (;;)
     {
-      if (asyncrt__dump_is_requested (h))
-        asyncrt__dump_serve (h, ct_dump_pop, ct);   /* dump service point, between polls */
       if (atomic_exchange_explicit (&ct->woken, false, memory_order_acquire))
         {
           unsigned prev_budget = asyncrt__coop_set_budget (ASYNCRT_COOP_BUDGET);
