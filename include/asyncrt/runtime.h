@@ -63,6 +63,12 @@ ASYNCRT_AVAILABLE_IN_0_1
 AsyncrtBuilder *asyncrt_builder_new_current_thread (void);
 
 ASYNCRT_AVAILABLE_IN_0_1
+AsyncrtBuilder *asyncrt_builder_new_multi_thread (void);
+
+ASYNCRT_AVAILABLE_IN_0_1
+int asyncrt_builder_set_worker_threads (AsyncrtBuilder *b, unsigned n);
+
+ASYNCRT_AVAILABLE_IN_0_1
 int asyncrt_builder_set_max_blocking_threads (AsyncrtBuilder *b, unsigned n);
 
 ASYNCRT_AVAILABLE_IN_0_1

@@ -3,8 +3,8 @@ libasyncrt_private_la_SOURCES += \
 	lib/scheduler/coop.c \
 	lib/scheduler/scheduler-private.h \
 	lib/scheduler/runtime.c \
-	lib/scheduler/current_thread.c \
-	lib/scheduler/multi-thread-stub.c
+	lib/scheduler/current_thread.c
+include lib/scheduler/multi_thread/local.mk
 
 bench_programs += bench/bench-runtime
 bench_bench_runtime_SOURCES = bench/bench-runtime.c

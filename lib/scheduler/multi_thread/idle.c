@@ -1,0 +1,208 @@
+/* libasyncrt - multi-thread scheduler: idle coordination
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ *
+ * Decides which workers are searching for work, which are parked, and which parked
+ * worker (if any) a producer of new work unparks.  The scheme is Tokio's:
+ *
+ *  - At most half of the workers (at least one) search at once; a worker that cannot
+ *    become a searcher parks instead of stealing, so an idle runtime does not spin.
+ *  - New work unparks one parked worker only when no worker is searching and not
+ *    every worker is unparked (a searcher will find the work; an unparked worker that
+ *    runs out of work will search).  The unparked worker starts out searching.
+ *  - When a searcher finds work it stops searching; if it was the last searcher it
+ *    unparks another worker (more work may be coming), so parallelism ramps up one
+ *    worker at a time: no thundering herd.
+ *  - When the last searcher parks it re-checks every queue once more (the caller's
+ *    job, told by the return value of asyncrt__mt_idle_transition_to_parked()), which
+ *    closes the window between its last scan and its transition.
+ *
+ * Ownership:
+ *  - state: atomic, any thread.  (num_unparked << 32) | num_searching.
+ *    Producers read it lock-free (fast path: no lock when nobody needs waking).
+ *    Every change is a seq_cst read-modify-write.  The Dekker pair "producer pushes
+ *    work, then reads state" / "parking worker changes state, then reads the queues"
+ *    is ordered by a seq_cst fence on the producer side
+ *    (asyncrt__mt_idle_worker_to_notify) and the seq_cst RMW plus fence on the
+ *    parker side, so one of the two always sees the other: no lost wake-up.
+ *  - sleepers / is_sleeping: guarded by lock.  sleepers is a stack of the indices of
+ *    parked workers; is_sleeping[i] mirrors membership for O(1) look-ups.
+ *    num_unparked changes only under lock, together with the stack, so
+ *    num_unparked + n_sleepers == num_workers whenever lock is free.
+ *
+ * Legal transitions of one worker (the worker's own view is its is_searching flag,
+ * kept in the worker; it must match the counters):
+ *    running --to_searching--> searching --from_searching--> running
+ *    running|searching --to_parked--> parked (pushed on the stack)
+ *    parked --worker_to_notify / unpark_all--> unparked and searching (popped by the
+ *        waker; the worker notices it is no longer on the stack and searches)
+ *    parked --unpark_worker_by_id--> unparked, not searching (the worker removed
+ *        itself because it found work of its own)
+ */
+#include "scheduler/multi_thread/multi-thread-private.h"
+
+#include <glib.h>
+#include <string.h>
+
+#define SEARCHING_MASK UINT64_C (0xffffffff)
+#define UNPARKED_SHIFT 32
+#define UNPARKED_ONE (UINT64_C (1) << UNPARKED_SHIFT)
+
+static inline unsigned
+state_searching (uint64_t s)
+{
+  return (unsigned) (s & SEARCHING_MASK);
+}
+
+static inline unsigned
+state_unparked (uint64_t s)
+{
+  return (unsigned) (s >> UNPARKED_SHIFT);
+}
+
+void
+asyncrt__mt_idle_init (AsyncrtMtIdle *idle, unsigned num_workers)
+{
+  g_assert (num_workers > 0);
+  idle->num_workers = num_workers;
+  atomic_init (&idle->state, (uint64_t) num_workers << UNPARKED_SHIFT);
+  pthread_mutex_init (&idle->lock, NULL);
+  idle->sleepers = g_new0 (unsigned, num_workers);
+  idle->is_sleeping = g_new0 (bool, num_workers);
+  idle->n_sleepers = 0;
+}
+
+void
+asyncrt__mt_idle_clear (AsyncrtMtIdle *idle)
+{
+  pthread_mutex_destroy (&idle->lock);
+  g_clear_pointer (&idle->sleepers, g_free);
+  g_clear_pointer (&idle->is_sleeping, g_free);
+}
+
+static bool
+should_wake (const AsyncrtMtIdle *idle, uint64_t s)
+{
+  return state_searching (s) == 0 && state_unparked (s) < idle->num_workers;
+}
+
+/* Pops the most recently parked worker, counting it unparked and searching. */
+static int
+pop_sleeper_locked (AsyncrtMtIdle *idle)
+{
+  if (idle->n_sleepers == 0)
+    return -1;
+  unsigned w = idle->sleepers[--idle->n_sleepers];
+  idle->is_sleeping[w] = false;
+  atomic_fetch_add_explicit (&idle->state, UNPARKED_ONE | 1u, memory_order_seq_cst);
+  return (int) w;
+}
+
+int
+asyncrt__mt_idle_worker_to_notify (AsyncrtMtIdle *idle)
+{
+  /* Pairs with the fence in asyncrt__mt_idle_transition_to_parked(): our caller has
+   * just published work; either we see the parker's state change or it sees the work. */
+  atomic_thread_fence (memory_order_seq_cst);
+  if (!should_wake (idle, atomic_load_explicit (&idle->state, memory_order_seq_cst)))
+    return -1;
+
+  pthread_mutex_lock (&idle->lock);
+  int w = -1;
+  /* Re-check under the lock: another producer may have woken someone already. */
+  if (should_wake (idle, atomic_load_explicit (&idle->state, memory_order_seq_cst)))
+    w = pop_sleeper_locked (idle);
+  pthread_mutex_unlock (&idle->lock);
+  return w;
+}
+
+bool
+asyncrt__mt_idle_transition_to_parked (AsyncrtMtIdle *idle, unsigned worker, bool is_searching)
+{
+  g_assert (worker < idle->num_workers);
+  pthread_mutex_lock (&idle->lock);
+  g_assert (!idle->is_sleeping[worker]);
+  uint64_t dec = UNPARKED_ONE | (is_searching ? 1u : 0u);
+  uint64_t prev = atomic_fetch_sub_explicit (&idle->state, dec, memory_order_seq_cst);
+  g_assert (state_unparked (prev) > 0);
+  g_assert (!is_searching || state_searching (prev) > 0);
+  idle->sleepers[idle->n_sleepers++] = worker;
+  idle->is_sleeping[worker] = true;
+  pthread_mutex_unlock (&idle->lock);
+  /* See asyncrt__mt_idle_worker_to_notify(). */
+  atomic_thread_fence (memory_order_seq_cst);
+  return is_searching && state_searching (prev) == 1;
+}
+
+bool
+asyncrt__mt_idle_transition_to_searching (AsyncrtMtIdle *idle)
+{
+  uint64_t s = atomic_load_explicit (&idle->state, memory_order_seq_cst);
+  /* At most half of the workers search (one when there is a single worker). */
+  if (2u * state_searching (s) >= idle->num_workers)
+    return false;
+  atomic_fetch_add_explicit (&idle->state, 1u, memory_order_seq_cst);
+  return true;
+}
+
+bool
+asyncrt__mt_idle_transition_from_searching (AsyncrtMtIdle *idle)
+{
+  uint64_t prev = atomic_fetch_sub_explicit (&idle->state, 1u, memory_order_seq_cst);
+  g_assert (state_searching (prev) > 0);
+  return state_searching (prev) == 1;
+}
+
+bool
+asyncrt__mt_idle_unpark_worker_by_id (AsyncrtMtIdle *idle, unsigned worker)
+{
+  bool removed = false;
+  pthread_mutex_lock (&idle->lock);
+  if (idle->is_sleeping[worker])
+    {
+      for (size_t i = 0; i < idle->n_sleepers; i++)
+        if (idle->sleepers[i] == worker)
+          {
+            memmove (&idle->sleepers[i], &idle->sleepers[i + 1],
+                     (idle->n_sleepers - i - 1) * sizeof idle->sleepers[0]);
+            idle->n_sleepers--;
+            break;
+          }
+      idle->is_sleeping[worker] = false;
+      atomic_fetch_add_explicit (&idle->state, UNPARKED_ONE, memory_order_seq_cst);
+      removed = true;
+    }
+  pthread_mutex_unlock (&idle->lock);
+  return removed;
+}
+
+bool
+asyncrt__mt_idle_is_parked (AsyncrtMtIdle *idle, unsigned worker)
+{
+  pthread_mutex_lock (&idle->lock);
+  bool r = idle->is_sleeping[worker];
+  pthread_mutex_unlock (&idle->lock);
+  return r;
+}
+
+size_t
+asyncrt__mt_idle_unpark_all (AsyncrtMtIdle *idle, unsigned *out)
+{
+  size_t n = 0;
+  pthread_mutex_lock (&idle->lock);
+  for (int w; (w = pop_sleeper_locked (idle)) >= 0;)
+    out[n++] = (unsigned) w;
+  pthread_mutex_unlock (&idle->lock);
+  return n;
+}
+
+unsigned
+asyncrt__mt_idle_num_searching (AsyncrtMtIdle *idle)
+{
+  return state_searching (atomic_load_explicit (&idle->state, memory_order_seq_cst));
+}
+
+unsigned
+asyncrt__mt_idle_num_unparked (AsyncrtMtIdle *idle)
+{
+  return state_unparked (atomic_load_explicit (&idle->state, memory_order_seq_cst));
+}

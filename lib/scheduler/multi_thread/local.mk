@@ -1,0 +1,22 @@
+# Multi-thread (work-stealing) scheduler.
+libasyncrt_private_la_SOURCES += \
+	lib/scheduler/multi_thread/multi-thread-private.h \
+	lib/scheduler/multi_thread/idle.c \
+	lib/scheduler/multi_thread/park.c \
+	lib/scheduler/multi_thread/worker.c \
+	lib/scheduler/multi_thread/runtime.c
+
+test_programs += tests/mt/test-mt-internal
+tests_mt_test_mt_internal_SOURCES = tests/mt/test-mt-internal.c
+tests_mt_test_mt_internal_CPPFLAGS = $(INTERNAL_TEST_CPPFLAGS)
+tests_mt_test_mt_internal_LDADD = $(INTERNAL_TEST_LIBS)
+
+test_programs += tests/mt/test-mt
+tests_mt_test_mt_SOURCES = tests/mt/test-mt.c
+tests_mt_test_mt_CPPFLAGS = $(TEST_CPPFLAGS)
+tests_mt_test_mt_LDADD = $(TEST_LIBS)
+
+bench_programs += bench/bench-mt
+bench_bench_mt_SOURCES = bench/bench-mt.c
+bench_bench_mt_CPPFLAGS = $(TEST_CPPFLAGS)
+bench_bench_mt_LDADD = $(TEST_LIBS)

@@ -1,0 +1,230 @@
+/* libasyncrt - multi-thread scheduler (internal interface)
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ *
+ * idle.c   which workers search, which are parked, whom new work wakes
+ * park.c   the per-worker parker and the shared driver lock
+ * worker.c the workers, their run loop, scheduling, shutdown
+ * The ownership rules of each part open its source file.
+ */
+#ifndef ASYNCRT_MULTI_THREAD_PRIVATE_H
+#define ASYNCRT_MULTI_THREAD_PRIVATE_H
+
+#include "util/common-private.h"
+#include "driver/driver-private.h"
+#include "queue/queue-private.h"
+#include "scheduler/scheduler-private.h"
+#include "task/task-private.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+
+/* ---- idle.c ----------------------------------------------------------------- */
+
+typedef struct
+{
+  _Atomic uint64_t state;      /* (num_unparked << 32) | num_searching */
+  unsigned num_workers;        /* immutable */
+  pthread_mutex_t lock;
+  unsigned *sleepers;          /* guarded by lock: stack of parked worker indices */
+  bool *is_sleeping;           /* guarded by lock */
+  size_t n_sleepers;           /* guarded by lock */
+} AsyncrtMtIdle;
+
+void asyncrt__mt_idle_init (AsyncrtMtIdle *idle, unsigned num_workers);
+void asyncrt__mt_idle_clear (AsyncrtMtIdle *idle);
+/* After publishing work: the index of a parked worker to unpark (now counted as
+ * unparked and searching), or -1 if none should be woken. */
+int  asyncrt__mt_idle_worker_to_notify (AsyncrtMtIdle *idle);
+/* Returns true if the caller was the last searcher: it must then re-check every
+ * queue and notify a worker if it finds work. */
+bool asyncrt__mt_idle_transition_to_parked (AsyncrtMtIdle *idle, unsigned worker,
+                                            bool is_searching);
+bool asyncrt__mt_idle_transition_to_searching (AsyncrtMtIdle *idle);
+/* Returns true if the caller was the last searcher (it should notify another). */
+bool asyncrt__mt_idle_transition_from_searching (AsyncrtMtIdle *idle);
+/* Removes @worker from the sleepers (unparked, not searching); false if it was not
+ * parked (someone else unparked it, as a searcher). */
+bool asyncrt__mt_idle_unpark_worker_by_id (AsyncrtMtIdle *idle, unsigned worker);
+bool asyncrt__mt_idle_is_parked (AsyncrtMtIdle *idle, unsigned worker);
+/* Unparks every parked worker through the bookkeeping (each counted unparked and
+ * searching); writes their indices to @out (room for num_workers) and returns how
+ * many.  The caller then unparks their parkers.  Used by shutdown and dumps. */
+size_t asyncrt__mt_idle_unpark_all (AsyncrtMtIdle *idle, unsigned *out);
+unsigned asyncrt__mt_idle_num_searching (AsyncrtMtIdle *idle);
+unsigned asyncrt__mt_idle_num_unparked (AsyncrtMtIdle *idle);
+
+/* ---- park.c ----------------------------------------------------------------- */
+
+typedef struct
+{
+  AsyncrtDriver *driver;       /* immutable; NULL: every worker parks on its condvar */
+  _Atomic bool locked;         /* the driver lock (try-lock only) */
+} AsyncrtMtSharedDriver;
+
+void asyncrt__mt_shared_driver_init (AsyncrtMtSharedDriver *sd, AsyncrtDriver *driver);
+bool asyncrt__mt_shared_driver_trylock (AsyncrtMtSharedDriver *sd);
+void asyncrt__mt_shared_driver_unlock (AsyncrtMtSharedDriver *sd);
+
+typedef struct
+{
+  _Atomic unsigned state;      /* EMPTY, PARKED_CONDVAR, PARKED_DRIVER, NOTIFIED */
+  pthread_mutex_t lock;
+  pthread_cond_t cond;
+  AsyncrtMtSharedDriver *shared;
+} AsyncrtMtParker;
+
+void asyncrt__mt_parker_init (AsyncrtMtParker *p, AsyncrtMtSharedDriver *shared);
+void asyncrt__mt_parker_clear (AsyncrtMtParker *p);
+/* Owner only.  Returns after an unpark (possibly one that came before the call) or
+ * spuriously; callers loop on their own condition. */
+void asyncrt__mt_parker_park (AsyncrtMtParker *p);
+/* Owner only.  Consumes a pending unpark, or polls the driver without blocking if
+ * its lock is free. */
+void asyncrt__mt_parker_park_timeout_zero (AsyncrtMtParker *p);
+/* Any thread. */
+void asyncrt__mt_parker_unpark (AsyncrtMtParker *p);
+
+/* ---- worker.c / runtime.c ---------------------------------------------------------- */
+
+/* Largest accepted worker count (asyncrt_builder_build() gives -EINVAL above it). */
+#define ASYNCRT_MT_MAX_WORKERS 1024u
+/* Consecutive LIFO-slot polls allowed after one task poll (ping-pong cap). */
+#define ASYNCRT_MT_MAX_LIFO_POLLS 3u
+#define ASYNCRT_MT_DEFAULT_EVENT_INTERVAL 61u
+
+/* Bits of AsyncrtMtRuntime.attention: why a worker must leave its fast path. */
+#define ASYNCRT_MT_ATTENTION_SHUTDOWN 1u
+#define ASYNCRT_MT_ATTENTION_DUMP     2u
+#define ASYNCRT_MT_ATTENTION_SERVE    4u   /* the generic handle->dump_serve hook */
+
+typedef struct _AsyncrtMtRuntime AsyncrtMtRuntime;
+typedef struct _AsyncrtMtWorker AsyncrtMtWorker;
+
+/* One worker.  Fields are owned by the worker's thread unless stated otherwise; a dump
+ * leader may use the queue and the LIFO slot of a worker that is stopped in the dump
+ * hook (the hook's barrier orders the accesses), see the dump section below. */
+struct _AsyncrtMtWorker
+{
+  /* Stealers (any worker) and the dump leader. */
+  AsyncrtLocalQueue queue;
+  /* Owner writes; the dump leader reads / takes it while the owner is stopped. */
+  _Atomic (AsyncrtTask *) lifo;
+  /* Written by the owner around every task poll, read by anyone (dumps): the id of
+   * the task being polled (0: none; release store after the start time, read with
+   * acquire) and when its poll started (CLOCK_MONOTONIC_COARSE, ns, relaxed). */
+  _Atomic uint64_t current_task_id;
+  _Atomic uint64_t current_poll_start_ns;
+  AsyncrtMtParker parker;          /* unpark: any thread */
+
+  /* Immutable after build. */
+  AsyncrtMtRuntime *rt;
+  unsigned index;
+  char name[24];                   /* "asyncrt-worker-N" */
+  pthread_t thread;
+  bool thread_started;
+
+  /* Owner only. */
+  uint32_t tick;
+  uint32_t rng;
+  bool is_searching;               /* mirrors the idle counters */
+  bool lifo_enabled;
+  bool in_run;                     /* inside asyncrt__task_run */
+  bool parking;                    /* inside the parker: wakes queue, notify later */
+  bool exited;                     /* left the run loop; wakes go to the injection queue */
+  bool in_dump_func;               /* inside the dump request's func */
+  uint64_t seen_serve_seq;
+  uint64_t seen_dump_seq;
+} __attribute__ ((aligned (ASYNCRT_CACHELINE)));
+
+typedef void (*AsyncrtMtDumpFunc) (AsyncrtMtWorker *w, void *data);
+
+struct _AsyncrtMtRuntime
+{
+  AsyncrtHandle handle;            /* first: the runtime is its handle */
+
+  unsigned n_workers;              /* immutable */
+  unsigned event_interval;         /* immutable */
+  AsyncrtMtWorker *workers;        /* immutable array */
+  AsyncrtInject inject;
+  AsyncrtMtIdle idle;
+  AsyncrtMtSharedDriver driver;
+  /* Set bits: SHUTDOWN (once, release), DUMP (while a request is active), SERVE (a
+   * dump_serve round may be pending).  Workers load it (acquire) at every scheduling
+   * point and before parking; it is 0 on the fast path. */
+  _Atomic unsigned attention;
+
+  /* Dump requests (see asyncrt__mt_dump_request_begin). */
+  pthread_mutex_t dump_lock;
+  pthread_cond_t dump_cond;
+  _Atomic uint64_t dump_seq;       /* bumped by each request, under dump_lock */
+  AsyncrtMtDumpFunc dump_func;     /* guarded by dump_lock */
+  void *dump_data;                 /* guarded by dump_lock */
+  bool dump_active;                /* guarded by dump_lock */
+  unsigned dump_in_func;           /* guarded by dump_lock: workers inside dump_func */
+  _Atomic uint64_t serve_seq;      /* bumped by ops->unpark while handle->dump_serve is set */
+
+  /* Threads inside block_on, woken at shutdown (runtime.c). */
+  pthread_mutex_t block_ons_lock;
+  struct _BlockOnSignal *block_ons;
+};
+
+void asyncrt__mt_schedule (AsyncrtHandle *h, AsyncrtTask *t, bool is_yield);
+/* ops->unpark: one parked worker, or a dump serve round (see below). */
+void asyncrt__mt_unpark (AsyncrtHandle *h);
+void asyncrt__mt_unpark_all (AsyncrtMtRuntime *rt);
+void *asyncrt__mt_worker_main (void *data);
+/* Unparks the worker that idle bookkeeping chose, if any. */
+void asyncrt__mt_notify_parked (AsyncrtMtRuntime *rt);
+/* The worker the calling thread is, or NULL. */
+AsyncrtMtWorker *asyncrt__mt_current_worker (void);
+/* Gives back every queued notified reference of @w (LIFO slot and local queue). */
+void asyncrt__mt_worker_drain (AsyncrtMtWorker *w);
+
+/* ---- hooks for task dumps (lib/dump, lib/scheduler/multi_thread/taskdump.c) ---------
+ *
+ * Stopping every worker:
+ *   asyncrt__mt_dump_request_begin (h, func, data) publishes the request, sets the
+ *   DUMP attention bit and unparks every parked worker through the idle bookkeeping
+ *   (asyncrt__mt_idle_unpark_all: they count as unparked searchers, so nothing is lost
+ *   for later spawns).  Each worker then calls func (w, data) exactly once per request,
+ *   at its next scheduling point: between two task polls (never inside one), with no
+ *   lock held and its LIFO slot empty, or instead of parking.  func is the barrier: it
+ *   returns when the worker may go on (leader done, or the worker withdrew after the
+ *   deadline).  A worker busy inside a long poll calls func late, possibly after
+ *   the request ended, in which case it does not call it at all.
+ *   asyncrt__mt_dump_request_end (h) clears the request and waits until no other
+ *   worker is inside func (it may be called from inside func, e.g. by the leader);
+ *   after it returns func and data are no longer used by other workers.
+ *   Returns -EBUSY if a request is already active (serialise in the caller).
+ *
+ * Reading a worker (the leader, for any worker w, including itself):
+ *   asyncrt__mt_worker_take_lifo (w) / asyncrt__mt_worker_pop_local (w): only for a
+ *   worker stopped in func (or the caller's own worker); they transfer the notified
+ *   reference to the caller.
+ *   asyncrt__mt_worker_steal (w, into): any worker w, even one still running; @into
+ *   must be the caller's own (stopped) worker with an empty queue.
+ *   asyncrt__mt_worker_current_task (w, &start_ns): any worker, any time: id of the
+ *   task it is polling (0 if none) and the start of that poll.
+ *   ops->pop_queued (h): LIFO slots, local queues, then the injection queue; only
+ *   while every worker is stopped in func (or for workers known to be stopped).
+ *
+ * The generic path of scheduler-private.h works too: store handle->dump_serve, then
+ * call ops->unpark (h).  On this flavour that unpark starts a "serve round": every
+ * parked worker is unparked through the idle bookkeeping and every worker calls
+ * dump_serve (h) once at its next scheduling point (asyncrt__mt_current_worker ()
+ * tells which worker it is).  Each further ops->unpark while dump_serve is set starts
+ * another round; clearing dump_serve ends them.  Nothing waits for the workers to
+ * leave dump_serve: the dump module's own barrier must.
+ */
+int  asyncrt__mt_dump_request_begin (AsyncrtHandle *h, AsyncrtMtDumpFunc func, void *data);
+void asyncrt__mt_dump_request_end (AsyncrtHandle *h);
+unsigned asyncrt__mt_num_workers (AsyncrtHandle *h);
+AsyncrtMtWorker *asyncrt__mt_worker (AsyncrtHandle *h, unsigned i);
+AsyncrtTask *asyncrt__mt_worker_take_lifo (AsyncrtMtWorker *w);
+AsyncrtTask *asyncrt__mt_worker_pop_local (AsyncrtMtWorker *w);
+AsyncrtTask *asyncrt__mt_worker_steal (AsyncrtMtWorker *w, AsyncrtMtWorker *into);
+AsyncrtTaskId asyncrt__mt_worker_current_task (AsyncrtMtWorker *w, uint64_t *start_ns);
+/* The injection queue, for the leader to drain (any thread may pop). */
+AsyncrtInject *asyncrt__mt_inject (AsyncrtHandle *h);
+
+#endif /* ASYNCRT_MULTI_THREAD_PRIVATE_H */

@@ -1,0 +1,507 @@
+/* libasyncrt - multi-thread scheduler: build, block_on, shutdown, dump requests
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ *
+ * Lifetime: the AsyncrtMtRuntime embeds its AsyncrtHandle first and is freed by
+ * ops->free when the last handle reference goes (tasks hold references, so a waker
+ * woken from a foreign thread after asyncrt_runtime_free() still finds the closed
+ * injection queue and gives its reference back).
+ *
+ * block_on: the future runs on the calling thread (never on a worker), through a
+ * trace root, with the coop budget set around each poll.  Between polls the thread
+ * sleeps on a condition variable of its own (BlockOnSignal) that the future's waker
+ * signals.  The signal is reference counted because wakers may outlive the call.
+ * Each running block_on is on rt->block_ons (under block_ons_lock) so that shutdown
+ * can wake it: it then returns -ESHUTDOWN instead of waiting forever.
+ *
+ * Shutdown (ops->shutdown, after the common code cancelled every task):
+ *   SHUTDOWN attention bit (release) -> injection queue closed (later remote wakes
+ *   give their reference back) -> every worker and block_on unparked -> each worker
+ *   leaves its loop at its next scheduling point, drains its LIFO slot and local
+ *   queue, and exits -> joined -> the injection queue is drained.
+ */
+#include "scheduler/multi_thread/multi-thread-private.h"
+#include "scheduler/coop-private.h"
+#include "future/context-private.h"
+
+#include <glib.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* ---- block_on ------------------------------------------------------------------------ */
+
+typedef struct _BlockOnSignal BlockOnSignal;
+struct _BlockOnSignal
+{
+  _Atomic size_t refs;
+  _Atomic bool notified;
+  pthread_mutex_t lock;
+  pthread_cond_t cond;
+  /* rt->block_ons list, guarded by rt->block_ons_lock */
+  BlockOnSignal *prev, *next;
+};
+
+static void
+signal_unref (BlockOnSignal *s)
+{
+  if (atomic_fetch_sub_explicit (&s->refs, 1, memory_order_acq_rel) == 1)
+    {
+      pthread_cond_destroy (&s->cond);
+      pthread_mutex_destroy (&s->lock);
+      g_free (s);
+    }
+}
+
+static void
+signal_notify (BlockOnSignal *s)
+{
+  if (atomic_exchange_explicit (&s->notified, true, memory_order_acq_rel))
+    return;   /* already pending */
+  pthread_mutex_lock (&s->lock);
+  pthread_cond_signal (&s->cond);
+  pthread_mutex_unlock (&s->lock);
+}
+
+static void
+signal_wait (BlockOnSignal *s)
+{
+  if (atomic_exchange_explicit (&s->notified, false, memory_order_acq_rel))
+    return;
+  pthread_mutex_lock (&s->lock);
+  while (!atomic_exchange_explicit (&s->notified, false, memory_order_acq_rel))
+    pthread_cond_wait (&s->cond, &s->lock);
+  pthread_mutex_unlock (&s->lock);
+}
+
+static void *
+block_on_waker_clone (void *data)
+{
+  BlockOnSignal *s = data;
+  atomic_fetch_add_explicit (&s->refs, 1, memory_order_relaxed);
+  return s;
+}
+
+static void
+block_on_waker_wake_by_ref (void *data)
+{
+  signal_notify (data);
+}
+
+static void
+block_on_waker_wake (void *data)
+{
+  signal_notify (data);
+  signal_unref (data);
+}
+
+static void
+block_on_waker_drop (void *data)
+{
+  signal_unref (data);
+}
+
+static const AsyncrtWakerVTable block_on_waker_vtable = {
+  block_on_waker_clone,
+  block_on_waker_wake,
+  block_on_waker_wake_by_ref,
+  block_on_waker_drop,
+};
+
+static int
+mt_block_on (AsyncrtHandle *h, AsyncrtPollFunc poll, void *future)
+{
+  AsyncrtMtRuntime *rt = (AsyncrtMtRuntime *) (void *) h;
+
+  /* Called from a worker this would block the worker: the common checks refuse
+   * calls from inside a runtime, keep a guard for internal callers. */
+  if (asyncrt__mt_current_worker () != NULL)
+    return -EDEADLK;
+
+  BlockOnSignal *s = g_new0 (BlockOnSignal, 1);
+  atomic_init (&s->refs, 1);
+  atomic_init (&s->notified, false);
+  pthread_mutex_init (&s->lock, NULL);
+  pthread_cond_init (&s->cond, NULL);
+
+  asyncrt__handle_ref (h);
+  pthread_mutex_lock (&rt->block_ons_lock);
+  bool shut = atomic_load_explicit (&rt->attention, memory_order_acquire)
+              & ASYNCRT_MT_ATTENTION_SHUTDOWN;
+  if (!shut)
+    {
+      s->next = rt->block_ons;
+      if (s->next != NULL)
+        s->next->prev = s;
+      rt->block_ons = s;
+    }
+  pthread_mutex_unlock (&rt->block_ons_lock);
+  if (shut)
+    {
+      signal_unref (s);
+      asyncrt__handle_unref (h);
+      return -ESHUTDOWN;
+    }
+
+  AsyncrtWaker waker;
+  asyncrt_waker_init (&waker, &block_on_waker_vtable, s);
+  AsyncrtContext cx;
+  asyncrt__context_init (&cx, waker);
+  AsyncrtTraceRoot root;
+  asyncrt_trace_root_init (&root, poll, future);
+
+  AsyncrtHandle *prev_handle = asyncrt__handle_enter (h);
+  AsyncrtDriver *prev_driver = asyncrt__driver_enter (h->driver);
+
+  int ret = 0;
+  for (;;)
+    {
+      unsigned prev_budget = asyncrt__coop_set_budget (ASYNCRT_COOP_BUDGET);
+      AsyncrtPoll r = asyncrt_trace_root_poll (&root, &cx);
+      asyncrt__coop_set_budget (prev_budget);
+      if (r == ASYNCRT_READY)
+        break;
+      signal_wait (s);
+      if (atomic_load_explicit (&rt->attention, memory_order_acquire)
+          & ASYNCRT_MT_ATTENTION_SHUTDOWN)
+        {
+          ret = -ESHUTDOWN;
+          break;
+        }
+    }
+
+  asyncrt__driver_exit (prev_driver);
+  asyncrt__handle_exit (prev_handle);
+
+  pthread_mutex_lock (&rt->block_ons_lock);
+  if (s->prev != NULL)
+    s->prev->next = s->next;
+  else
+    rt->block_ons = s->next;
+  if (s->next != NULL)
+    s->next->prev = s->prev;
+  pthread_mutex_unlock (&rt->block_ons_lock);
+
+  asyncrt_waker_free (&waker);   /* our reference to s */
+  asyncrt__handle_unref (h);
+  return ret;
+}
+
+/* ---- shutdown and free ---------------------------------------------------------------- */
+
+static void
+mt_shutdown (AsyncrtHandle *h)
+{
+  AsyncrtMtRuntime *rt = (AsyncrtMtRuntime *) (void *) h;
+  AsyncrtMtWorker *self = asyncrt__mt_current_worker ();
+
+  atomic_fetch_or_explicit (&rt->attention, ASYNCRT_MT_ATTENTION_SHUTDOWN,
+                            memory_order_release);
+  asyncrt__inject_close (&rt->inject);
+
+  pthread_mutex_lock (&rt->block_ons_lock);
+  for (BlockOnSignal *s = rt->block_ons; s != NULL; s = s->next)
+    signal_notify (s);
+  pthread_mutex_unlock (&rt->block_ons_lock);
+
+  /* Directly, not through the idle bookkeeping: nobody runs anything afterwards. */
+  for (unsigned i = 0; i < rt->n_workers; i++)
+    asyncrt__mt_parker_unpark (&rt->workers[i].parker);
+
+  for (unsigned i = 0; i < rt->n_workers; i++)
+    {
+      AsyncrtMtWorker *w = &rt->workers[i];
+      if (!w->thread_started)
+        continue;
+      if (w == self)
+        {
+          /* Never join ourselves; the common code refuses this case already. */
+          pthread_detach (w->thread);
+          continue;
+        }
+      pthread_join (w->thread, NULL);
+      w->thread_started = false;
+    }
+
+  AsyncrtQueueNode *n;
+  while ((n = asyncrt__inject_pop (&rt->inject)) != NULL)
+    asyncrt__task_drop_notified (asyncrt__task_from_queue_node (n));
+}
+
+static void
+mt_free (AsyncrtHandle *h)
+{
+  AsyncrtMtRuntime *rt = (AsyncrtMtRuntime *) (void *) h;
+
+  if (rt->workers != NULL)
+    for (unsigned i = 0; i < rt->n_workers; i++)
+      asyncrt__mt_parker_clear (&rt->workers[i].parker);
+  free (rt->workers);
+  asyncrt__inject_clear (&rt->inject);
+  asyncrt__mt_idle_clear (&rt->idle);
+  pthread_mutex_destroy (&rt->dump_lock);
+  pthread_cond_destroy (&rt->dump_cond);
+  pthread_mutex_destroy (&rt->block_ons_lock);
+  g_free (rt);
+}
+
+/* Dumps: the leader, once every worker is stopped in the dump func (or has been
+ * accounted for): LIFO slots and local queues first, then the injection queue.  A
+ * worker still running a task keeps its queue to itself (popping is owner-only);
+ * use asyncrt__mt_worker_steal() for those. */
+static AsyncrtTask *
+mt_pop_queued (AsyncrtHandle *h)
+{
+  AsyncrtMtRuntime *rt = (AsyncrtMtRuntime *) (void *) h;
+  for (unsigned i = 0; i < rt->n_workers; i++)
+    {
+      AsyncrtMtWorker *w = &rt->workers[i];
+      AsyncrtTask *t = asyncrt__mt_worker_take_lifo (w);
+      if (t == NULL)
+        t = asyncrt__mt_worker_pop_local (w);
+      if (t != NULL)
+        return t;
+    }
+  AsyncrtQueueNode *n = asyncrt__inject_pop (&rt->inject);
+  return n != NULL ? asyncrt__task_from_queue_node (n) : NULL;
+}
+
+static const AsyncrtSchedulerOps mt_ops = {
+  .schedule = asyncrt__mt_schedule,
+  .unpark = asyncrt__mt_unpark,
+  .block_on = mt_block_on,
+  .shutdown = mt_shutdown,
+  .free = mt_free,
+  .pop_queued = mt_pop_queued,
+};
+
+/* ---- build ---------------------------------------------------------------------------- */
+
+static unsigned
+number_of_cpus (void)
+{
+  cpu_set_t set;
+  if (sched_getaffinity (0, sizeof set, &set) == 0)
+    {
+      int n = CPU_COUNT (&set);
+      if (n > 0)
+        return (unsigned) n;
+    }
+  long n = sysconf (_SC_NPROCESSORS_ONLN);
+  return n > 0 ? (unsigned) n : 1u;
+}
+
+/* Undoes a half-built runtime in asyncrt_runtime_free()'s order (no task exists
+ * yet), dropping the only handle reference. */
+static void
+build_failed (AsyncrtMtRuntime *rt)
+{
+  AsyncrtHandle *h = &rt->handle;
+  atomic_store_explicit (&h->is_shutdown, true, memory_order_release);
+  asyncrt__owned_close_and_shutdown_all (&h->owned);
+  asyncrt__blocking_pool_shutdown (h->blocking);
+  if (rt->workers != NULL)
+    mt_shutdown (h);
+  asyncrt__driver_shutdown (h->driver);
+  asyncrt__handle_unref (h);
+}
+
+int
+asyncrt__multi_thread_build (const AsyncrtBuilder *b, AsyncrtRuntime **out)
+{
+  unsigned n = b->worker_threads != 0 ? b->worker_threads : number_of_cpus ();
+  if (n > ASYNCRT_MT_MAX_WORKERS)
+    return -EINVAL;
+
+  AsyncrtMtRuntime *rt = g_new0 (AsyncrtMtRuntime, 1);
+  int ret = asyncrt__handle_init (&rt->handle, &mt_ops, b);
+  if (ret < 0)
+    {
+      g_free (rt);
+      return ret;
+    }
+
+  rt->n_workers = n;
+  rt->event_interval = b->event_interval != 0 ? b->event_interval
+                                              : ASYNCRT_MT_DEFAULT_EVENT_INTERVAL;
+  asyncrt__inject_init (&rt->inject);
+  asyncrt__mt_idle_init (&rt->idle, n);
+  asyncrt__mt_shared_driver_init (&rt->driver, rt->handle.driver);
+  atomic_init (&rt->attention, 0);
+  pthread_mutex_init (&rt->dump_lock, NULL);
+  pthread_cond_init (&rt->dump_cond, NULL);
+  atomic_init (&rt->dump_seq, 0);
+  atomic_init (&rt->serve_seq, 0);
+  pthread_mutex_init (&rt->block_ons_lock, NULL);
+
+  void *mem = NULL;
+  if (posix_memalign (&mem, ASYNCRT_CACHELINE, n * sizeof (AsyncrtMtWorker)) != 0)
+    {
+      build_failed (rt);
+      return -ENOMEM;
+    }
+  memset (mem, 0, n * sizeof (AsyncrtMtWorker));
+  rt->workers = mem;
+  for (unsigned i = 0; i < n; i++)
+    {
+      AsyncrtMtWorker *w = &rt->workers[i];
+      asyncrt__local_queue_init (&w->queue);
+      atomic_init (&w->lifo, NULL);
+      atomic_init (&w->current_task_id, 0);
+      atomic_init (&w->current_poll_start_ns, 0);
+      asyncrt__mt_parker_init (&w->parker, &rt->driver);
+      w->rt = rt;
+      w->index = i;
+      snprintf (w->name, sizeof w->name, "asyncrt-worker-%u", i);
+      w->rng = 0x9e3779b9u * (i + 1u) ^ (uint32_t) asyncrt__clock_now_ns ();
+      if (w->rng == 0)
+        w->rng = 1;
+      w->lifo_enabled = true;
+    }
+
+  for (unsigned i = 0; i < n; i++)
+    {
+      AsyncrtMtWorker *w = &rt->workers[i];
+      int err = pthread_create (&w->thread, NULL, asyncrt__mt_worker_main, w);
+      if (err != 0)
+        {
+          build_failed (rt);
+          return -err;
+        }
+      w->thread_started = true;
+    }
+
+  *out = (AsyncrtRuntime *) (void *) rt;
+  return 0;
+}
+
+/* ---- dump hooks ---------------------------------------------------------------------- */
+
+static AsyncrtMtRuntime *
+mt_runtime (AsyncrtHandle *h)
+{
+  if (h == NULL || h->flavour != ASYNCRT_FLAVOUR_MULTI_THREAD)
+    return NULL;
+  return (AsyncrtMtRuntime *) (void *) h;
+}
+
+int
+asyncrt__mt_dump_request_begin (AsyncrtHandle *h, AsyncrtMtDumpFunc func, void *data)
+{
+  AsyncrtMtRuntime *rt = mt_runtime (h);
+  if (rt == NULL || func == NULL)
+    return -EINVAL;
+
+  pthread_mutex_lock (&rt->dump_lock);
+  if (rt->dump_active)
+    {
+      pthread_mutex_unlock (&rt->dump_lock);
+      return -EBUSY;
+    }
+  if (atomic_load_explicit (&rt->attention, memory_order_acquire)
+      & ASYNCRT_MT_ATTENTION_SHUTDOWN)
+    {
+      pthread_mutex_unlock (&rt->dump_lock);
+      return -ESHUTDOWN;
+    }
+  rt->dump_active = true;
+  rt->dump_func = func;
+  rt->dump_data = data;
+  atomic_fetch_add_explicit (&rt->dump_seq, 1, memory_order_seq_cst);
+  atomic_fetch_or_explicit (&rt->attention, ASYNCRT_MT_ATTENTION_DUMP, memory_order_seq_cst);
+  pthread_mutex_unlock (&rt->dump_lock);
+
+  /* Through the idle bookkeeping: the woken workers count as unparked searchers. */
+  asyncrt__mt_unpark_all (rt);
+  return 0;
+}
+
+void
+asyncrt__mt_dump_request_end (AsyncrtHandle *h)
+{
+  AsyncrtMtRuntime *rt = mt_runtime (h);
+  if (rt == NULL)
+    return;
+  pthread_mutex_lock (&rt->dump_lock);
+  rt->dump_active = false;
+  atomic_fetch_and_explicit (&rt->attention, ~ASYNCRT_MT_ATTENTION_DUMP,
+                             memory_order_seq_cst);
+  AsyncrtMtWorker *self = asyncrt__mt_current_worker ();
+  unsigned own = self != NULL && self->rt == rt && self->in_dump_func ? 1u : 0u;
+  while (rt->dump_in_func > own)
+    pthread_cond_wait (&rt->dump_cond, &rt->dump_lock);
+  rt->dump_func = NULL;
+  rt->dump_data = NULL;
+  pthread_mutex_unlock (&rt->dump_lock);
+}
+
+unsigned
+asyncrt__mt_num_workers (AsyncrtHandle *h)
+{
+  AsyncrtMtRuntime *rt = mt_runtime (h);
+  return rt != NULL ? rt->n_workers : 0;
+}
+
+AsyncrtMtWorker *
+asyncrt__mt_worker (AsyncrtHandle *h, unsigned i)
+{
+  AsyncrtMtRuntime *rt = mt_runtime (h);
+  if (rt == NULL || i >= rt->n_workers)
+    return NULL;
+  return &rt->workers[i];
+}
+
+AsyncrtInject *
+asyncrt__mt_inject (AsyncrtHandle *h)
+{
+  AsyncrtMtRuntime *rt = mt_runtime (h);
+  return rt != NULL ? &rt->inject : NULL;
+}
+
+/* ---- public builder API ------------------------------------------------------------- */
+
+/**
+ * asyncrt_builder_new_multi_thread:
+ *
+ * Creates a builder for a multi-thread runtime: a pool of worker threads (as many as
+ * CPUs by default, see asyncrt_builder_set_worker_threads()) runs the tasks, with
+ * work stealing between them; tasks run whether or not a thread is inside
+ * asyncrt_runtime_block_on().  The workers share the I/O and timer driver.
+ *
+ * Worker threads are named `asyncrt-worker-N`; as Linux limits thread names to 15
+ * bytes, tools such as `ps -L` and `top -H` show them as `asyncrt-wrk-N`.
+ *
+ * Thread safety: any thread; a builder is used by one thread at a time.
+ *
+ * Returns: (transfer full): a new builder; free it with asyncrt_builder_free().
+ * Since: 0.1
+ */
+AsyncrtBuilder *
+asyncrt_builder_new_multi_thread (void)
+{
+  return asyncrt__builder_new (ASYNCRT_FLAVOUR_MULTI_THREAD);
+}
+
+/**
+ * asyncrt_builder_set_worker_threads:
+ * @b: a builder made by asyncrt_builder_new_multi_thread()
+ * @n: the number of worker threads, at most 1024; 0 (the default) means one per CPU
+ *   the process may run on
+ *
+ * Sets how many worker threads the multi-thread runtime runs.
+ *
+ * Thread safety: one thread at a time per builder.
+ *
+ * Returns: 0; -EINVAL if @b is %NULL, is not a multi-thread builder, or @n is larger
+ *   than 1024.
+ * Since: 0.1
+ */
+int
+asyncrt_builder_set_worker_threads (AsyncrtBuilder *b, unsigned n)
+{
+  if (b == NULL || b->flavour != ASYNCRT_FLAVOUR_MULTI_THREAD || n > ASYNCRT_MT_MAX_WORKERS)
+    return -EINVAL;
+  b->worker_threads = n;
+  return 0;
+}
