@@ -10,7 +10,8 @@
  *     asyncrt__task_run() inside a capture, or — past the deadline, or if a capture
  *     cannot start — by handing the task back to its scheduler (ops->schedule), so a
  *     task is never stranded with NOTIFIED set;
- *   - the deferred wakes of every capture (inside the traces), woken in finish().
+ *   - the deferred wakes of each capture (inside its trace), woken right after that
+ *     capture, before the next task is traced.
  *
  * The owned-list walk only collects: it runs under a shard lock, so it must never
  * poll, free or unlink a task, nor take another lock that a poll could take.  The
@@ -172,6 +173,11 @@ asyncrt__dump_run_trace (AsyncrtDumpRun *run)
       if (asyncrt__task_state (t) & ASYNCRT_TASK_COMPLETE)
         rec->removed = true;                    /* finished during its trace poll */
       asyncrt__task_unref (t);
+      /* Its capture is over: the leaves' wakes may happen now, so the task runs on
+       * (on another worker) while the rest is traced — and is not held up if a later
+       * trace poll blocks this thread.  It cannot be polled by this dump again: the
+       * dump polls only the tasks it collected, each once. */
+      asyncrt__trace_wake_deferred (tr);
     }
 }
 
@@ -179,15 +185,8 @@ AsyncrtDump *
 asyncrt__dump_run_finish (AsyncrtDumpRun *run)
 {
   AsyncrtDump *d = run->d;
-  /* Every capture is over: now the leaves' wakes may happen. */
   for (size_t i = 0; i < run->pending->len; i++)
-    {
-      Pending *p = &g_array_index (run->pending, Pending, i);
-      g_assert (p->task == NULL);
-      struct _AsyncrtDumpTask *rec = asyncrt__dump_task_at (d, p->rec);
-      if (rec->trace != NULL)
-        asyncrt__trace_wake_deferred (rec->trace);
-    }
+    g_assert (g_array_index (run->pending, Pending, i).task == NULL);
   g_array_free (run->pending, TRUE);
   g_free (run);
   asyncrt__dump_seal (d);

@@ -101,10 +101,11 @@ void asyncrt__dump_run_collect_idle (AsyncrtDumpRun *run,
                                      void *data);
 void asyncrt__dump_run_add_missing_worker (AsyncrtDumpRun *run, unsigned index,
                                            AsyncrtTaskId task_id, uint64_t running_ns);
-/* Polls every collected task once inside a capture (until the deadline: the rest are
- * rescheduled untraced).  Call with no lock held. */
+/* Polls every collected task once inside a capture, then does that capture's
+ * deferred wakes (until the deadline: the rest are rescheduled untraced).  Call with
+ * no lock held. */
 void asyncrt__dump_run_trace (AsyncrtDumpRun *run);
-/* Wakes the deferred wakes, frees the run, returns the sealed dump. */
+/* Frees the run, returns the sealed dump (every deferred wake is done already). */
 AsyncrtDump *asyncrt__dump_run_finish (AsyncrtDumpRun *run);
 
 /* A dump without traces from any thread: every task's state from its state word. */
@@ -181,6 +182,9 @@ asyncrt__dump_is_requested (AsyncrtHandle *h)
 
 /* The request published on @h with a new reference, or NULL. */
 AsyncrtDumpRequest *asyncrt__dump_request_get (AsyncrtHandle *h);
+void asyncrt__dump_request_ref (AsyncrtDumpRequest *req);
+/* Wakes waiting requesters so they re-check (e.g. a multi-thread round ended). */
+void asyncrt__dump_notify (void);
 void asyncrt__dump_request_unref (AsyncrtDumpRequest *req);
 /* PENDING -> TAKEN; false if it is no longer pending. */
 bool asyncrt__dump_request_take (AsyncrtDumpRequest *req);
@@ -204,10 +208,15 @@ bool asyncrt__current_thread_dump_try_serve (AsyncrtHandle *h);
 
 /* multi_thread/taskdump.c */
 unsigned asyncrt__mt_dump_n_workers (AsyncrtHandle *h);
-/* Wakes every worker through the idle bookkeeping so each reaches a scheduling point. */
-void asyncrt__mt_dump_kick (AsyncrtHandle *h);
+/* Starts the scheduler's request for @req (every worker arrives at req->barrier at
+ * its next scheduling point); takes a reference on @req for it.  -EBUSY while a
+ * previous round (led by a worker still tracing) has not ended yet. */
+int  asyncrt__mt_dump_kick (AsyncrtHandle *h, AsyncrtDumpRequest *req);
+/* After asyncrt__dump_barrier_cancel() returned true: ends the scheduler's request
+ * (waits for the withdrawing workers) and drops its reference.  No lock held. */
+void asyncrt__mt_dump_cancelled (AsyncrtHandle *h, AsyncrtDumpRequest *req);
 /* Adds every worker not present at @b (all if @b is NULL) as missing, with the task
- * it is running. */
+ * it is running (and marks that task's record with the worker). */
 void asyncrt__mt_dump_add_missing (AsyncrtHandle *h, AsyncrtDumpBarrier *b, AsyncrtDump *d);
 
 #endif /* ASYNCRT_DUMP_PRIVATE_H */

@@ -4,8 +4,7 @@ libasyncrt_private_la_SOURCES += \
 	lib/dump/dump.c \
 	lib/dump/collect.c \
 	lib/dump/barrier.c \
-	lib/dump/request.c \
-	lib/dump/mt-dump-stub.c
+	lib/dump/request.c
 
 # Internals: the dump object and formatters from synthetic records; the barrier.
 test_programs += tests/dump/test-dump-model
@@ -24,7 +23,7 @@ tests_dump_test_dump_barrier_LDADD = $(INTERNAL_TEST_LIBS)
 # The public API on both schedulers, at -O2 -g (Tokio's dump scenarios and more).
 test_programs += tests/dump/test-dump
 tests_dump_test_dump_SOURCES = tests/dump/test-dump.c
-tests_dump_test_dump_CPPFLAGS = $(TEST_CPPFLAGS)
+tests_dump_test_dump_CPPFLAGS = $(TEST_CPPFLAGS) -DTEST_DUMP_HAVE_MT
 tests_dump_test_dump_CFLAGS = $(AM_CFLAGS) -O2 -g
 tests_dump_test_dump_LDADD = $(TEST_LIBS)
 if HAVE_JSON_GLIB

@@ -103,6 +103,14 @@ unpublish_locked (AsyncrtDumpRequest *req)
   pthread_cond_broadcast (&dump_cond);
 }
 
+void
+asyncrt__dump_notify (void)
+{
+  lock ();
+  pthread_cond_broadcast (&dump_cond);
+  unlock ();
+}
+
 AsyncrtDumpRequest *
 asyncrt__dump_request_get (AsyncrtHandle *h)
 {
@@ -112,6 +120,14 @@ asyncrt__dump_request_get (AsyncrtHandle *h)
     req->refs++;
   unlock ();
   return req;
+}
+
+void
+asyncrt__dump_request_ref (AsyncrtDumpRequest *req)
+{
+  lock ();
+  req->refs++;
+  unlock ();
 }
 
 void
@@ -217,7 +233,7 @@ asyncrt__dump_blocking (AsyncrtHandle *h, unsigned timeout_ms, AsyncrtDump **out
   const uint64_t deadline = start + timeout_ns;
   const uint64_t grace_deadline = deadline + (uint64_t) ASYNCRT_DUMP_GRACE_MS * 1000000u;
   AsyncrtDumpRequest *req = NULL;
-  bool census = false;
+  bool census = false, end_round = false;
   int r = 0;
 
   asyncrt__handle_ref (h);
@@ -256,8 +272,9 @@ asyncrt__dump_blocking (AsyncrtHandle *h, unsigned timeout_ms, AsyncrtDump **out
     atomic_store_explicit (&h->dump_serve, asyncrt__dump_serve, memory_order_release);
   unlock ();
 
+  bool kicked = false;        /* multi-thread: the scheduler's request is begun */
   if (mt)
-    asyncrt__mt_dump_kick (h);
+    kicked = asyncrt__mt_dump_kick (h, req) == 0;
   else
     {
       h->ops->unpark (h);
@@ -283,21 +300,28 @@ asyncrt__dump_blocking (AsyncrtHandle *h, unsigned timeout_ms, AsyncrtDump **out
       uint64_t now = asyncrt__clock_now_ns ();
       if (req->phase == ASYNCRT_DUMP_REQUEST_PENDING)
         {
-          if (is_shutdown (h))
+          bool shut = is_shutdown (h);
+          if (shut || now >= deadline)
             {
               req->phase = ASYNCRT_DUMP_REQUEST_CANCELLED;
-              asyncrt__dump_barrier_cancel (&req->barrier);
+              /* No leader yet: the waiting workers withdraw, and we end the round.
+               * A leader already elected finds the request cancelled and ends it. */
+              end_round = kicked && asyncrt__dump_barrier_cancel (&req->barrier);
               unpublish_locked (req);
-              r = -ESHUTDOWN;
+              if (shut)
+                r = -ESHUTDOWN;
+              else
+                census = true;
               break;
             }
-          if (now >= deadline)
+          if (mt && !kicked)
             {
-              req->phase = ASYNCRT_DUMP_REQUEST_CANCELLED;
-              asyncrt__dump_barrier_cancel (&req->barrier);
-              unpublish_locked (req);
-              census = true;
-              break;
+              /* The previous round's leader has not ended it yet: retry. */
+              unlock ();
+              kicked = asyncrt__mt_dump_kick (h, req) == 0;
+              lock ();
+              if (kicked)
+                continue;
             }
           wait_until (deadline);
         }
@@ -316,6 +340,8 @@ asyncrt__dump_blocking (AsyncrtHandle *h, unsigned timeout_ms, AsyncrtDump **out
 
 out_unlock:
   unlock ();
+  if (end_round)
+    asyncrt__mt_dump_cancelled (h, req);
   if (census)
     *out = asyncrt__dump_census (h, req->n_workers);
   asyncrt__dump_request_unref (req);

@@ -559,16 +559,37 @@ test_wake_during_trace (gconstpointer data)
 
 /* ---- a worker blocked in a system call ---------------------------------------------- */
 
+typedef struct
+{
+  int fd;
+  atomic_bool started;
+} Blocker;
+
 static AsyncrtPoll
 blocker_poll (void *p, AsyncrtContext *cx)
 {
-  int *fd = p;
+  Blocker *b = p;
   char c;
   (void) cx;
+  atomic_store (&b->started, true);
   /* A read nobody answers until the test writes: the worker is stuck in the kernel. */
-  if (read (*fd, &c, 1) != 1)
+  if (read (b->fd, &c, 1) != 1)
     g_error ("read failed");
   return ASYNCRT_READY;
+}
+
+/* Until the blocker is stuck in its read on a runtime thread (polled for real, not by
+ * a dump: no dump is taken before). */
+static void
+wait_started (Blocker *b)
+{
+  uint64_t give_up = now_ms () + test_timeout_ms (5000);
+  while (!atomic_load (&b->started))
+    {
+      g_assert_cmpuint (now_ms (), <, give_up);
+      g_usleep (1000);
+    }
+  g_usleep (20000);
 }
 
 /* Runs the runtime (block_on on a gate) on a thread of its own. */
@@ -598,7 +619,8 @@ test_blocked_worker (gconstpointer data)
   g_assert_cmpint (pipe (pipefd), ==, 0);
   AsyncrtJoinHandle *abc[2];
   spawn_abc (h, abc, 2);
-  AsyncrtJoinHandle *blocker = asyncrt_handle_spawn (h, blocker_poll, &pipefd[0], NULL);
+  Blocker blk = { pipefd[0], false };
+  AsyncrtJoinHandle *blocker = asyncrt_handle_spawn (h, blocker_poll, &blk, NULL);
 
   /* Run the runtime on a thread of its own (current-thread: block_on on a gate). */
   Gate main_gate;
@@ -607,20 +629,7 @@ test_blocked_worker (gconstpointer data)
   pthread_t runner;
   Runner run = { rt, &main_gate };
   pthread_create (&runner, NULL, blocked_runner, &run);
-
-  /* Wait until the blocker runs (its poll count shows in a census or dump). */
-  uint64_t give_up = now_ms () + test_timeout_ms (5000);
-  for (;;)
-    {
-      AsyncrtDump *d = NULL;
-      g_assert_cmpint (asyncrt_handle_dump (h, 100, &d), ==, 0);
-      const AsyncrtDumpTask *t = asyncrt_dump_find_task (d, asyncrt_join_handle_get_id (blocker));
-      bool running = t != NULL && asyncrt_dump_task_get_state (t) == ASYNCRT_TASK_STATE_RUNNING;
-      asyncrt_dump_free (d);
-      if (running)
-        break;
-      g_assert_cmpuint (now_ms (), <, give_up);
-    }
+  wait_started (&blk);
 
   dump_thread (&dt);
   g_assert_cmpint (dt.result, ==, 0);
@@ -645,6 +654,13 @@ test_blocked_worker (gconstpointer data)
           g_assert_cmpuint (ns, >, 0);
         }
     }
+  if (!found)
+    {
+      char *dbg = asyncrt_dump_to_string (d);
+      g_test_message ("blocker %" G_GUINT64_FORMAT " not reported missing:\n%s",
+                      asyncrt_join_handle_get_id (blocker), dbg);
+      free (dbg);
+    }
   g_assert_true (found);
   if (f == MT)
     {
@@ -664,7 +680,7 @@ test_blocked_worker (gconstpointer data)
 
   /* Unblock: the runtime carries on, later dumps are complete, new work runs. */
   g_assert_cmpint (write (pipefd[1], "x", 1), ==, 1);
-  give_up = now_ms () + test_timeout_ms (5000);
+  uint64_t give_up = now_ms () + test_timeout_ms (5000);
   while (!asyncrt_join_handle_is_finished (blocker))
     {
       g_assert_cmpuint (now_ms (), <, give_up);
@@ -702,7 +718,7 @@ test_blocked_worker (gconstpointer data)
 /* ---- hundreds of dumps while tasks churn ------------------------------------------- */
 
 #define CHURN_TASKS 16
-#define CHURN_ITERS 200
+#define CHURN_ITERS 2000
 
 typedef struct
 {
@@ -721,7 +737,7 @@ churn_poll (void *p, AsyncrtContext *cx)
   for (self->i = 0; self->i < CHURN_ITERS; self->i++)
     {
       atomic_fetch_add (self->count, 1);
-      if (self->i % 8 == 0)
+      if (self->i % 16 == 0)
         {
           asyncrt_sleep_init (&self->s, 1);
           ASYNCRT_AWAIT (&self->co, asyncrt_sleep_poll (&self->s, cx));
@@ -1118,25 +1134,14 @@ test_timedout (void)
   AsyncrtHandle *h = asyncrt_runtime_get_handle (rt);
   int pipefd[2];
   g_assert_cmpint (pipe (pipefd), ==, 0);
-  AsyncrtJoinHandle *blocker = asyncrt_handle_spawn (h, blocker_poll, &pipefd[0], NULL);
+  Blocker blk = { pipefd[0], false };
+  AsyncrtJoinHandle *blocker = asyncrt_handle_spawn (h, blocker_poll, &blk, NULL);
   Gate main_gate;
   gate_init (&main_gate);
   Runner run = { rt, &main_gate };
   pthread_t runner;
   pthread_create (&runner, NULL, blocked_runner, &run);
-  /* Wait until the runtime's thread is stuck in the blocker. */
-  uint64_t give_up = now_ms () + test_timeout_ms (5000);
-  for (;;)
-    {
-      AsyncrtDump *d = NULL;
-      g_assert_cmpint (asyncrt_handle_dump (h, 50, &d), ==, 0);
-      const AsyncrtDumpTask *t = asyncrt_dump_find_task (d, asyncrt_join_handle_get_id (blocker));
-      bool running = t != NULL && asyncrt_dump_task_get_state (t) == ASYNCRT_TASK_STATE_RUNNING;
-      asyncrt_dump_free (d);
-      if (running)
-        break;
-      g_assert_cmpuint (now_ms (), <, give_up);
-    }
+  wait_started (&blk);
   DumpThread first = { h, NULL, 1000, -1, NULL, 0 };
   pthread_t th;
   pthread_create (&th, NULL, dump_thread, &first);
