@@ -13,6 +13,90 @@
 ASYNCRT_BEGIN_DECLS
 
 /**
+ * SECTION:trace
+ * @title: Tracing
+ * @short_description: async call stacks of suspended futures
+ *
+ * While a task is polled, the C stack *is* its async call stack: every async function
+ * awaits its child by calling the child's poll function.  Tracing captures that stack
+ * at each leaf future, up to the task's root, without running the task any further.
+ *
+ * - An #AsyncrtTraceRoot marks where a future's async call stack begins; the task
+ *   harness and `block_on` poll every future through one.
+ * - Every leaf future calls asyncrt_trace_leaf() first.  Outside a capture this costs
+ *   one thread-local load; inside one it records the stack as raw instruction
+ *   pointers, defers a wake of the leaf's waker and makes the leaf return
+ *   %ASYNCRT_PENDING at once.
+ * - asyncrt_trace_capture() runs a function with tracing enabled and returns the
+ *   #AsyncrtTrace: one #AsyncrtBacktrace per leaf reached, frames innermost first,
+ *   each frame with one or more symbols (inlined functions are symbols of their
+ *   caller's frame, innermost first).  Symbols are resolved with libdw on first
+ *   access and cached per instruction pointer.
+ *
+ * |[<!-- language="C" -->
+ * typedef struct { AsyncrtTraceRoot root; AsyncrtContext *cx; } Probe;
+ *
+ * static void
+ * poll_once (void *data)
+ * {
+ *   Probe *p = data;
+ *   asyncrt_trace_root_poll (&p->root, p->cx);
+ * }
+ *
+ * Probe p = { .cx = asyncrt_context_new (NULL) };
+ * asyncrt_trace_root_init (&p.root, handler_poll, handler);
+ * AsyncrtTrace *trace = asyncrt_trace_capture (poll_once, &p);
+ * char *text = asyncrt_trace_to_string (trace);
+ * fputs (text, stderr);
+ * free (text);
+ * asyncrt_trace_free (trace);
+ * ]|
+ *
+ * prints, root side first, one node per line, three columns per level:
+ *
+ * |[
+ * ╼ handler_poll at examples/server.c:120:5
+ * └╼ read_request_poll at examples/server.c:60:9
+ *    ├╼ asyncrt_fd_readable_poll at lib/driver/io/fd.c:40:3
+ *    └╼ asyncrt_sleep_poll at lib/driver/time/sleep.c:31:3
+ * ]|
+ *
+ * A location prints as `file:line:col` (`file:line` without a column, `file` without
+ * a line, `??` when unknown); a function that cannot be named prints as its address
+ * (`0x…`).  File names are those recorded in DWARF, made relative to the compilation
+ * directory when they lie below it.  Backtraces with a common prefix share nodes; the
+ * same function under a different caller or at a different depth is a different
+ * node; siblings keep the order in which they were first captured.
+ *
+ * ## JSON schema, version 1
+ *
+ * asyncrt_trace_to_json() returns one object:
+ * |[
+ * {
+ *   "version": 1,
+ *   "backtraces": [                      // in capture order
+ *     { "frames": [                      // innermost first
+ *         { "ip": "0x55d0c0de1234",      // hex string (64-bit safe)
+ *           "symbol_address": "0x55d0c0de1200" | null,
+ *           "symbols": [                 // innermost inlined first
+ *             { "name": "c_poll", "file": "src/c.c" | null, "line": 12,
+ *               "column": 5, "raw_name": "c_poll" } ] } ] } ],
+ *   "tree": [ NODE, … ]                  // roots, in order of first appearance
+ * }
+ * NODE = { "name": …, "file": … | null, "line": N, "column": N,
+ *          "children": [ NODE, … ] }
+ * ]|
+ * Unknown lines and columns are 0.  Later versions only add members; a consumer
+ * must ignore members it does not know and check "version".
+ *
+ * Limits: a capture walks at most 8192 native frames looking for its root; stacks
+ * that are not walkable with DWARF CFI (hand-written assembly without CFI, foreign
+ * coroutine stacks) are cut where the unwinder stops.  Debug information is read
+ * from the modules themselves and from the build-id tree under the standard debug
+ * directories, never from the network (debuginfod).
+ */
+
+/**
  * AsyncrtTraceRoot:
  *
  * The root of a traced future: it marks where a task's async call stack begins.

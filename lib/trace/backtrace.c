@@ -14,9 +14,10 @@
 AsyncrtTrace *
 asyncrt__trace_new (void)
 {
+  /* Containers are created on first use: an empty capture costs one allocation. */
   AsyncrtTrace *t = g_new0 (AsyncrtTrace, 1);
-  t->backtraces = g_ptr_array_new_with_free_func (g_free);
-  t->deferred_wakers = g_array_new (FALSE, FALSE, sizeof (AsyncrtWaker));
+  t->backtraces = t->inline_slots;
+  t->backtraces_size = G_N_ELEMENTS (t->inline_slots);
   return t;
 }
 
@@ -27,7 +28,18 @@ backtrace_new (AsyncrtTrace *t, size_t n)
   AsyncrtBacktrace *bt = g_malloc0 (sizeof (AsyncrtBacktrace) + n * sizeof (AsyncrtBacktraceFrame));
   bt->n_frames = n;
   bt->frames = (AsyncrtBacktraceFrame *) (void *) (bt + 1);
-  g_ptr_array_add (t->backtraces, bt);
+  if (t->n_backtraces == t->backtraces_size)
+    {
+      t->backtraces_size *= 2;
+      if (t->backtraces == t->inline_slots)
+        {
+          t->backtraces = g_new (AsyncrtBacktrace *, t->backtraces_size);
+          memcpy (t->backtraces, t->inline_slots, sizeof t->inline_slots);
+        }
+      else
+        t->backtraces = g_renew (AsyncrtBacktrace *, t->backtraces, t->backtraces_size);
+    }
+  t->backtraces[t->n_backtraces++] = bt;
   return bt;
 }
 
@@ -38,27 +50,6 @@ asyncrt__trace_append_ips (AsyncrtTrace *t, const uintptr_t *ips, size_t n)
   for (size_t i = 0; i < n; i++)
     bt->frames[i].ip = ips[i];
   return bt;
-}
-
-AsyncrtTraceInfo *
-asyncrt__trace_info_new (uintptr_t symbol_address, const AsyncrtTraceSymbolSpec *symbols,
-                         size_t n_symbols)
-{
-  g_assert (n_symbols >= 1);
-  AsyncrtTraceInfo *info = g_malloc0 (sizeof (AsyncrtTraceInfo)
-                                      + n_symbols * sizeof (AsyncrtBacktraceSymbol));
-  info->symbol_address = symbol_address;
-  info->n_symbols = n_symbols;
-  for (size_t i = 0; i < n_symbols; i++)
-    {
-      AsyncrtBacktraceSymbol *s = &info->symbols[i];
-      s->name = g_intern_string (symbols[i].name != NULL ? symbols[i].name : "??");
-      s->raw_name = s->name;
-      s->filename = g_intern_string (symbols[i].filename);
-      s->lineno = symbols[i].lineno;
-      s->colno = symbols[i].colno;
-    }
-  return info;
 }
 
 void
@@ -107,8 +98,10 @@ asyncrt_trace_free (AsyncrtTrace *t)
     return;
   /* A wake must never be lost: wake whatever a deferred capture left behind. */
   asyncrt__trace_wake_deferred (t);
-  g_array_free (t->deferred_wakers, TRUE);
-  g_ptr_array_free (t->backtraces, TRUE);
+  for (size_t i = 0; i < t->n_backtraces; i++)
+    g_free (t->backtraces[i]);
+  if (t->backtraces != t->inline_slots)
+    g_free (t->backtraces);
   if (t->owned_infos != NULL)
     g_ptr_array_free (t->owned_infos, TRUE);
   g_free (t);
@@ -135,9 +128,10 @@ asyncrt_trace_resolve (AsyncrtTrace *t)
 {
   if (t == NULL)
     return -EINVAL;
-  for (size_t i = 0; i < t->backtraces->len; i++)
+  asyncrt__symbol_revalidate ();
+  for (size_t i = 0; i < t->n_backtraces; i++)
     {
-      const AsyncrtBacktrace *bt = g_ptr_array_index (t->backtraces, i);
+      const AsyncrtBacktrace *bt = t->backtraces[i];
       for (size_t j = 0; j < bt->n_frames; j++)
         asyncrt__trace_frame_info (&bt->frames[j]);
     }
@@ -157,7 +151,7 @@ asyncrt_trace_resolve (AsyncrtTrace *t)
 size_t
 asyncrt_trace_get_n_backtraces (const AsyncrtTrace *t)
 {
-  return t != NULL ? t->backtraces->len : 0;
+  return t != NULL ? t->n_backtraces : 0;
 }
 
 /**
@@ -174,9 +168,9 @@ asyncrt_trace_get_n_backtraces (const AsyncrtTrace *t)
 const AsyncrtBacktrace *
 asyncrt_trace_get_backtrace (const AsyncrtTrace *t, size_t i)
 {
-  if (t == NULL || i >= t->backtraces->len)
+  if (i >= asyncrt_trace_get_n_backtraces (t))
     return NULL;
-  return g_ptr_array_index (t->backtraces, i);
+  return t->backtraces[i];
 }
 
 /**

@@ -52,6 +52,41 @@ asyncrt__trace_capture_range (uintptr_t *start, uintptr_t *end)
   *end = (uintptr_t) __stop_asyncrt_section_trace_capture;
 }
 
+/* ThreadSanitizer crashes when a thread exits after using unw_backtrace(): libunwind
+ * frees its per-thread trace cache from a pthread key destructor that locks a mutex,
+ * after TSan has torn the thread down (google/sanitizers#943).  TSan builds therefore
+ * walk with unw_step(), which keeps no per-thread state; it is slower, and TSan builds
+ * are not for speed. */
+#if defined(__SANITIZE_THREAD__)
+#define ASYNCRT_TRACE_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define ASYNCRT_TRACE_TSAN 1
+#endif
+#endif
+
+static inline __attribute__((always_inline)) int
+walk_stack (void **buf, int cap)
+{
+#ifdef ASYNCRT_TRACE_TSAN
+  unw_context_t uc;
+  unw_cursor_t cursor;
+  if (unw_getcontext (&uc) != 0 || unw_init_local (&cursor, &uc) != 0)
+    return 0;
+  int n = 0;
+  while (n < cap && unw_step (&cursor) > 0)
+    {
+      unw_word_t ip = 0;
+      if (unw_get_reg (&cursor, UNW_REG_IP, &ip) != 0 || ip == 0)
+        break;
+      buf[n++] = (void *) (uintptr_t) ip;
+    }
+  return n;
+#else
+  return unw_backtrace (buf, cap);
+#endif
+}
+
 /* A return address belongs to the call instruction just before it. */
 static inline bool
 ip_in (uintptr_t ip, uintptr_t start, uintptr_t end)
@@ -60,8 +95,8 @@ ip_in (uintptr_t ip, uintptr_t start, uintptr_t end)
 }
 
 /* Appends the backtrace of the current leaf to @c; returns false if the stack could
- * not be walked at all. */
-static ASYNCRT_NOINLINE ASYNCRT_TRACE_LEAF_SECTION bool
+ * not be walked at all.  Inlined into leaf_slow: one frame less to walk. */
+static inline __attribute__((always_inline)) bool
 leaf_capture (AsyncrtTraceCollector *c)
 {
   const uintptr_t leaf_start = (uintptr_t) __start_asyncrt_section_trace_leaf;
@@ -74,16 +109,18 @@ leaf_capture (AsyncrtTraceCollector *c)
 
   for (;;)
     {
-      int n = unw_backtrace (buf, cap);
+      int n = walk_stack (buf, cap);
       if (n <= 0)
         break;
 
-      /* Skip the unwinder and this section's frames. */
+      /* Skip the unwinder and this section's frames.  If no frame is in the section
+       * (the unw_step walk starts at our caller's frame, and asyncrt_trace_leaf tail
+       * calls leaf_slow), the walk already starts at the leaf future's poll. */
       int first = 0;
       while (first < n && !ip_in ((uintptr_t) buf[first], leaf_start, leaf_end))
         first++;
       if (first == n)
-        first = 0;       /* not found (cannot happen with CFI): keep everything */
+        first = 0;
       while (first < n && ip_in ((uintptr_t) buf[first], leaf_start, leaf_end))
         first++;
 
@@ -120,6 +157,7 @@ leaf_capture (AsyncrtTraceCollector *c)
 static ASYNCRT_NOINLINE ASYNCRT_TRACE_LEAF_SECTION bool
 leaf_slow (AsyncrtContext *cx, AsyncrtTraceCollector *c)
 {
+  /* A stack that cannot be walked still counts as a traced leaf: empty backtrace. */
   if (!leaf_capture (c))
     asyncrt__trace_append_ips (c->trace, NULL, 0);
   /* Defer a wake of the leaf's own waker: the task (or the combinator that gave
@@ -128,6 +166,8 @@ leaf_slow (AsyncrtContext *cx, AsyncrtTraceCollector *c)
   if (w != NULL && !asyncrt_waker_is_empty (w))
     {
       AsyncrtWaker clone = asyncrt_waker_clone (w);
+      if (c->trace->deferred_wakers == NULL)
+        c->trace->deferred_wakers = g_array_new (FALSE, FALSE, sizeof (AsyncrtWaker));
       g_array_append_val (c->trace->deferred_wakers, clone);
     }
   return true;
@@ -162,9 +202,10 @@ asyncrt_trace_leaf (AsyncrtContext *cx)
   return leaf_slow (cx, c);   /* cx stays in the first argument register */
 }
 
-/* Runs @func with a collector installed.  Lives in the capture section: when a leaf
- * is polled without any root, its backtrace stops at this function. */
-static ASYNCRT_NOINLINE ASYNCRT_TRACE_CAPTURE_SECTION AsyncrtTrace *
+/* Runs @func with a collector installed.  Inlined into its callers, which live in
+ * the capture section: when a leaf is polled without any root, its backtrace stops
+ * there. */
+static inline __attribute__((always_inline)) AsyncrtTrace *
 capture_run (AsyncrtTraceFunc func, void *data)
 {
   if (func == NULL)
@@ -193,7 +234,7 @@ capture_run (AsyncrtTraceFunc func, void *data)
   return t;
 }
 
-AsyncrtTrace *
+ASYNCRT_NOINLINE ASYNCRT_TRACE_CAPTURE_SECTION AsyncrtTrace *
 asyncrt__trace_capture_deferred (AsyncrtTraceFunc func, void *data)
 {
   return capture_run (func, data);
@@ -202,12 +243,12 @@ asyncrt__trace_capture_deferred (AsyncrtTraceFunc func, void *data)
 size_t
 asyncrt__trace_wake_deferred (AsyncrtTrace *t)
 {
-  if (t == NULL)
+  if (t == NULL || t->deferred_wakers == NULL)
     return 0;
-  size_t n = t->deferred_wakers->len;
   /* Take the array first: a wake may run arbitrary code. */
   GArray *wakers = t->deferred_wakers;
-  t->deferred_wakers = g_array_new (FALSE, FALSE, sizeof (AsyncrtWaker));
+  size_t n = wakers->len;
+  t->deferred_wakers = NULL;
   for (size_t i = 0; i < n; i++)
     asyncrt_waker_wake (&g_array_index (wakers, AsyncrtWaker, i));
   g_array_free (wakers, TRUE);
@@ -238,7 +279,7 @@ asyncrt__trace_wake_deferred (AsyncrtTrace *t)
  *   already running on this thread.
  * Since: 0.1
  */
-ASYNCRT_TRACE_CAPTURE_SECTION AsyncrtTrace *
+ASYNCRT_NOINLINE ASYNCRT_TRACE_CAPTURE_SECTION AsyncrtTrace *
 asyncrt_trace_capture (AsyncrtTraceFunc func, void *data)
 {
   AsyncrtTrace *t = capture_run (func, data);

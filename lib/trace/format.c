@@ -178,9 +178,9 @@ void
 asyncrt__trace_append_backtraces_json (const AsyncrtTrace *t, GString *out)
 {
   g_string_append_c (out, '[');
-  for (size_t i = 0; i < t->backtraces->len; i++)
+  for (size_t i = 0; i < t->n_backtraces; i++)
     {
-      const AsyncrtBacktrace *bt = g_ptr_array_index (t->backtraces, i);
+      const AsyncrtBacktrace *bt = t->backtraces[i];
       if (i > 0)
         g_string_append_c (out, ',');
       g_string_append (out, "{\"frames\":[");

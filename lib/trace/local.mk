@@ -30,3 +30,8 @@ if HAVE_JSON_GLIB
 tests_trace_test_trace_internal_CPPFLAGS += $(JSON_GLIB_CFLAGS)
 tests_trace_test_trace_internal_LDADD += $(JSON_GLIB_LIBS)
 endif
+
+bench_programs += bench/bench-trace
+bench_bench_trace_SOURCES = bench/bench-trace.c
+bench_bench_trace_CPPFLAGS = $(INTERNAL_TEST_CPPFLAGS)
+bench_bench_trace_LDADD = $(INTERNAL_TEST_LIBS) $(LIBUNWIND_LIBS)

@@ -4,18 +4,22 @@
  * Threads and ownership
  * ---------------------
  * Everything here is global and protected by `symbol_lock`: the Dwfl session (libdw
- * is not thread-safe for one session), the IP -> info cache and the statistics.  A
- * resolution holds the lock while it runs libdw, so concurrent resolutions are
- * serialised; cache hits hold it only for the hash look-up.
+ * is not thread-safe for one session), the IP -> info cache, the string table and the
+ * statistics.  A resolution holds the lock while it runs libdw, so concurrent
+ * resolutions are serialised; cache hits hold it only for the hash look-up.  It is a
+ * pthread mutex rather than a GMutex so that ThreadSanitizer sees the ordering.
  *
  * Cache entries (AsyncrtTraceInfo) are immutable once inserted and are never freed:
- * frames of live traces point at them.  Their strings are interned (g_intern_string).
+ * frames of live traces point at them.  Their strings are interned in our own table
+ * (written under the lock, so every thread that got the entry through the lock sees
+ * them), which lets the tree compare them by pointer.
  *
  * Modules loaded after the session was opened (dlopen) are picked up on a miss: when
  * an address is in no known module and the loader's adds/subs counters
  * (dl_iterate_phdr) changed, the module list is re-read from /proc/self/maps.  When
- * modules were unloaded, the IP -> info map is emptied (the entries stay alive for
- * the traces that use them) since an address may now belong to different code.
+ * modules were unloaded (checked by asyncrt__symbol_revalidate(), once per trace
+ * resolved or merged), the IP -> info map is emptied (the entries stay alive for the
+ * traces that use them) since an address may now belong to different code.
  *
  * Offline-safe: debug information is looked up in the module itself and then by
  * build-id under the standard debug directories (dwfl_build_id_find_debuginfo);
@@ -27,11 +31,13 @@
 #include <dwarf.h>
 #include <elfutils/libdwfl.h>
 #include <link.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-static GMutex symbol_lock;
+static pthread_mutex_t symbol_lock = PTHREAD_MUTEX_INITIALIZER;
+static GHashTable *strings;             /* interned strings (owned keys) */
 static Dwfl *dwfl;                      /* NULL until first use */
 static GHashTable *cache;               /* ip -> const AsyncrtTraceInfo* */
 static GPtrArray *all_infos;            /* every info ever made (kept alive) */
@@ -44,6 +50,55 @@ static const Dwfl_Callbacks callbacks = {
   .find_debuginfo = dwfl_build_id_find_debuginfo,
   .debuginfo_path = &debuginfo_path,
 };
+
+/* ---- interned strings -------------------------------------------------------------- */
+
+static const char *
+intern_locked (const char *s)
+{
+  if (s == NULL)
+    return NULL;
+  if (strings == NULL)
+    strings = g_hash_table_new (g_str_hash, g_str_equal);
+  char *found = g_hash_table_lookup (strings, s);
+  if (found == NULL)
+    {
+      found = g_strdup (s);
+      g_hash_table_add (strings, found);
+    }
+  return found;
+}
+
+static AsyncrtTraceInfo *
+info_new_locked (uintptr_t symbol_address, const AsyncrtTraceSymbolSpec *symbols,
+                 size_t n_symbols)
+{
+  g_assert (n_symbols >= 1);
+  AsyncrtTraceInfo *info = g_malloc0 (sizeof (AsyncrtTraceInfo)
+                                      + n_symbols * sizeof (AsyncrtBacktraceSymbol));
+  info->symbol_address = symbol_address;
+  info->n_symbols = n_symbols;
+  for (size_t i = 0; i < n_symbols; i++)
+    {
+      AsyncrtBacktraceSymbol *s = &info->symbols[i];
+      s->name = intern_locked (symbols[i].name != NULL ? symbols[i].name : "??");
+      s->raw_name = s->name;
+      s->filename = intern_locked (symbols[i].filename);
+      s->lineno = symbols[i].lineno;
+      s->colno = symbols[i].colno;
+    }
+  return info;
+}
+
+AsyncrtTraceInfo *
+asyncrt__trace_info_new (uintptr_t symbol_address, const AsyncrtTraceSymbolSpec *symbols,
+                         size_t n_symbols)
+{
+  pthread_mutex_lock (&symbol_lock);
+  AsyncrtTraceInfo *info = info_new_locked (symbol_address, symbols, n_symbols);
+  pthread_mutex_unlock (&symbol_lock);
+  return info;
+}
 
 /* ---- demangling ------------------------------------------------------------------ */
 
@@ -79,7 +134,7 @@ demangle (const char *raw)
       free (out);
       return raw;
     }
-  const char *interned = g_intern_string (out);
+  const char *interned = intern_locked (out);
   free (out);
   return interned;
 }
@@ -307,14 +362,14 @@ resolve_locked (uintptr_t ip)
         s->name = addr_name;
     }
 
-  AsyncrtTraceInfo *info = asyncrt__trace_info_new (symbol_address,
-                                                    (const AsyncrtTraceSymbolSpec *) (void *) syms->data,
-                                                    syms->len);
+  AsyncrtTraceInfo *info = info_new_locked (symbol_address,
+                                            (const AsyncrtTraceSymbolSpec *) (void *) syms->data,
+                                            syms->len);
   for (size_t i = 0; i < syms->len; i++)
     {
       const char *raw = g_ptr_array_index (raw_names, i);
       if (raw != NULL)
-        info->symbols[i].raw_name = g_intern_string (raw);
+        info->symbols[i].raw_name = intern_locked (raw);
     }
   g_array_free (syms, TRUE);
   g_ptr_array_free (raw_names, TRUE);
@@ -324,7 +379,7 @@ resolve_locked (uintptr_t ip)
 const AsyncrtTraceInfo *
 asyncrt__symbol_resolve (uintptr_t ip)
 {
-  g_mutex_lock (&symbol_lock);
+  pthread_mutex_lock (&symbol_lock);
   if (cache == NULL)
     {
       cache = g_hash_table_new (g_direct_hash, g_direct_equal);
@@ -341,14 +396,27 @@ asyncrt__symbol_resolve (uintptr_t ip)
       g_hash_table_insert (cache, GSIZE_TO_POINTER (ip), fresh);
       info = fresh;
     }
-  g_mutex_unlock (&symbol_lock);
+  pthread_mutex_unlock (&symbol_lock);
   return info;
+}
+
+void
+asyncrt__symbol_revalidate (void)
+{
+  unsigned long long counts[2] = { 0, 0 };
+  dl_iterate_phdr (count_modules, counts);
+  pthread_mutex_lock (&symbol_lock);
+  /* Only unloads can make a cached answer wrong (new code at a reused address);
+   * loads are picked up on the first miss. */
+  if (dwfl != NULL && counts[1] != seen_subs)
+    report_modules ();
+  pthread_mutex_unlock (&symbol_lock);
 }
 
 void
 asyncrt__symbol_get_stats (AsyncrtSymbolStats *out)
 {
-  g_mutex_lock (&symbol_lock);
+  pthread_mutex_lock (&symbol_lock);
   *out = stats;
-  g_mutex_unlock (&symbol_lock);
+  pthread_mutex_unlock (&symbol_lock);
 }

@@ -12,6 +12,8 @@
  *   thread that races on it stores the same pointer (the cache's canonical entry).
  * - The symbol cache (symbol.c) is global, protected by one mutex; its entries are
  *   immutable once published and are never freed before the library is unloaded.
+ *   Every string of a symbol is interned in symbol.c's table (never g_intern_string),
+ *   so equal strings are equal pointers.
  */
 #ifndef ASYNCRT_TRACE_PRIVATE_H
 #define ASYNCRT_TRACE_PRIVATE_H
@@ -40,7 +42,9 @@ typedef struct
   AsyncrtTraceFrame *active_frame;
 } AsyncrtTraceContext;
 
-extern _Thread_local AsyncrtTraceContext asyncrt__trace_context;
+/* initial-exec on the declaration too, or other files go through __tls_get_addr. */
+extern _Thread_local AsyncrtTraceContext asyncrt__trace_context
+  __attribute__((tls_model ("initial-exec")));
 
 void asyncrt__trace_frame_push (AsyncrtTraceFrame *frame, uintptr_t start, uintptr_t end);
 void asyncrt__trace_frame_pop (AsyncrtTraceFrame *frame);
@@ -58,7 +62,7 @@ typedef struct _AsyncrtTraceInfo AsyncrtTraceInfo;
 
 struct _AsyncrtBacktraceSymbol
 {
-  const char *name;        /* interned; never NULL: demangled name, or "0x…" */
+  const char *name;        /* interned (symbol.c); never NULL: demangled name or "0x…" */
   const char *raw_name;    /* interned; the name as in the object file */
   const char *filename;    /* interned or NULL */
   unsigned lineno;         /* 0 if unknown */
@@ -86,8 +90,12 @@ struct _AsyncrtBacktrace
 
 struct _AsyncrtTrace
 {
-  GPtrArray *backtraces;             /* AsyncrtBacktrace*, in capture order */
-  GArray *deferred_wakers;           /* AsyncrtWaker; consumed by the capture */
+  AsyncrtBacktrace **backtraces;     /* in capture order, each owned; inline_slots
+                                        or g_malloc'ed */
+  size_t n_backtraces;
+  size_t backtraces_size;            /* allocated slots */
+  AsyncrtBacktrace *inline_slots[2]; /* most traces have one or two backtraces */
+  GArray *deferred_wakers;           /* AsyncrtWaker, consumed by the capture; or NULL */
   GPtrArray *owned_infos;            /* synthetic infos owned by this trace, or NULL */
 };
 
@@ -105,7 +113,7 @@ size_t asyncrt__trace_wake_deferred (AsyncrtTrace *t);
 
 /* Synthetic traces (golden tests, and the dump for tasks it could not trace):
  * asyncrt__trace_info_new() builds a resolved frame description; the symbols'
- * strings are interned.  asyncrt__trace_append_resolved() appends a backtrace of
+ * strings are copied into the symbol module's string table.  asyncrt__trace_append_resolved() appends a backtrace of
  * n frames with the given infos (innermost first) and takes ownership of them. */
 typedef struct
 {
@@ -137,6 +145,10 @@ typedef struct
 } AsyncrtSymbolStats;
 
 void asyncrt__symbol_get_stats (AsyncrtSymbolStats *out);
+
+/* Drops cached answers if modules were unloaded since the last check (dlclose may
+ * let new code reuse their addresses).  Cheap; called once per trace resolved. */
+void asyncrt__symbol_revalidate (void);
 
 /* ---- tree.c ---------------------------------------------------------------------- */
 

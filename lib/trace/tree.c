@@ -7,7 +7,7 @@
  * never merge two different parents' children).  Roots and children are GPtrArrays in
  * the order of first appearance, so output is stable, never in hash order.
  *
- * Strings of symbols are interned (g_intern_string), so they compare by pointer.
+ * Strings of symbols are interned (symbol.c), so they compare by pointer.
  *
  * Threads: a tree belongs to one thread at a time; no locking.
  */
@@ -113,8 +113,10 @@ asyncrt__trace_tree_add_backtrace (AsyncrtTraceTree *tree, const AsyncrtBacktrac
 void
 asyncrt__trace_tree_add_trace (AsyncrtTraceTree *tree, const AsyncrtTrace *t)
 {
-  for (size_t i = 0; i < t->backtraces->len; i++)
-    asyncrt__trace_tree_add_backtrace (tree, g_ptr_array_index (t->backtraces, i));
+  if (t->n_backtraces > 0)
+    asyncrt__symbol_revalidate ();
+  for (size_t i = 0; i < t->n_backtraces; i++)
+    asyncrt__trace_tree_add_backtrace (tree, t->backtraces[i]);
 }
 
 size_t

@@ -273,7 +273,10 @@ test_cache_hits (void)
   g_assert_cmpuint (again.hits, ==, after.hits);
 
   g_assert_true (g_str_has_prefix (text, "╼ outer_poll at "));
-  g_assert_nonnull (strstr (text, "\n└╼ leaf_poll at tests/trace/test-trace-internal.c:"));
+  g_assert_nonnull (strstr (text, "\n└╼ leaf_poll at "));
+  /* Relative to the compilation directory: tests/… in-tree, ../tests/… out of tree. */
+  g_assert_nonnull (strstr (text, "tests/trace/test-trace-internal.c:"));
+  g_assert_null (strstr (text, "at /"));
   free (text);
   asyncrt_trace_free (t1);
   asyncrt_trace_free (t2);
@@ -329,6 +332,8 @@ test_fallbacks (void)
   g_assert_cmpuint (gi->symbol_address, ==, (uintptr_t) (void *) g_strdup);
 
   asyncrt__symbol_get_stats (&before);
+  /* Sanitizer runtimes already load the C++ runtime; then there is nothing new. */
+  void *already = dlopen ("libstdc++.so.6", RTLD_NOW | RTLD_NOLOAD);
   void *h = dlopen ("libstdc++.so.6", RTLD_NOW | RTLD_GLOBAL);
   if (h == NULL)
     {
@@ -339,12 +344,14 @@ test_fallbacks (void)
   g_assert_nonnull (fn);
   const AsyncrtTraceInfo *cxx = asyncrt__symbol_resolve ((uintptr_t) fn + 1);
   asyncrt__symbol_get_stats (&after);
-  g_assert_cmpuint (after.refreshes, >, before.refreshes);
+  if (already == NULL)
+    g_assert_cmpuint (after.refreshes, >, before.refreshes);
   const AsyncrtBacktraceSymbol *s = &cxx->symbols[cxx->n_symbols - 1];
   g_test_message ("%s / %s", s->name, s->raw_name);
   g_assert_true (g_str_has_prefix (s->raw_name, "_ZNSt9exceptionD"));
   g_assert_true (g_str_has_prefix (s->name, "std::exception::~exception"));
-  /* Deliberately not dlclose()d: the C++ runtime does not support unloading. */
+  /* Deliberately not dlclose()d: the C++ runtime does not support unloading.  The
+   * reference taken by the RTLD_NOLOAD probe is not released either. */
 }
 
 int

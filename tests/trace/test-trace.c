@@ -315,6 +315,95 @@ test_recursion_branch (void)
   asyncrt_trace_free (t);
 }
 
+/* A combinator that gives each child its own waker (as a select or join with
+ * per-child wake-up tracking does): each traced leaf defers a wake of *its own*
+ * context's waker, so every level is re-polled after the capture. */
+typedef struct
+{
+  Rec kids[2];
+  Counter child_counters[2];
+} PerChildJoin;
+
+static NOINLINE AsyncrtPoll
+per_child_join_poll (void *p, AsyncrtContext *cx)
+{
+  PerChildJoin *self = p;
+  int ready = 0;
+  for (int i = 0; i < 2; i++)
+    {
+      AsyncrtWaker w;
+      asyncrt_waker_init (&w, &counter_vtable, &self->child_counters[i]);
+      AsyncrtContext *child_cx = asyncrt_context_new (&w);
+      asyncrt_waker_free (&w);
+      ready += rec_poll (&self->kids[i], 0, child_cx) == ASYNCRT_READY;
+      asyncrt_context_free (child_cx);
+    }
+  return ready == 2 ? ASYNCRT_READY : ASYNCRT_PENDING;
+}
+
+static void
+test_per_child_wakers (void)
+{
+  Counter task = { 1, 0, 0 };
+  AsyncrtWaker w;
+  asyncrt_waker_init (&w, &counter_vtable, &task);
+  AsyncrtContext *cx = asyncrt_context_new (&w);
+  PerChildJoin j = { .child_counters = { { 1, 0, 0 }, { 1, 0, 0 } } };   /* one ref each: the poll's */
+  RootPoll rp = { .cx = cx };
+  asyncrt_trace_root_init (&rp.root, per_child_join_poll, &j);
+  AsyncrtTrace *t = asyncrt_trace_capture (poll_root, &rp);
+  g_assert_cmpuint (asyncrt_trace_get_n_backtraces (t), ==, 2);
+  g_assert_cmpint (task.wakes, ==, 0);
+  for (int i = 0; i < 2; i++)
+    {
+      g_assert_cmpint (j.child_counters[i].wakes, ==, 1);
+      g_assert_cmpint (j.child_counters[i].wakes_while_tracing, ==, 0);
+      g_assert_cmpint (j.child_counters[i].refs, ==, 0);
+    }
+  asyncrt_trace_free (t);
+  asyncrt_context_free (cx);
+  asyncrt_waker_free (&w);
+}
+
+/* A root inside a traced future (e.g. a future that polls another one through its own
+ * root): the backtrace stops at the innermost root. */
+typedef struct { AsyncrtTraceRoot inner; A a; int state; } Outer;
+
+static NOINLINE AsyncrtPoll
+outer_poll (void *p, AsyncrtContext *cx)
+{
+  Outer *self = p;
+  AsyncrtPoll r = asyncrt_trace_root_poll (&self->inner, cx);
+  self->state++;
+  return r;
+}
+
+static void
+test_nested_roots (void)
+{
+  Outer o = { .state = 0 };
+  asyncrt_trace_root_init (&o.inner, a_poll, &o.a);
+  RootPoll rp = { .cx = asyncrt_context_new (NULL) };
+  asyncrt_trace_root_init (&rp.root, outer_poll, &o);
+  AsyncrtTrace *t = asyncrt_trace_capture (poll_root, &rp);
+  g_assert_cmpint (o.state, ==, 1);
+  g_assert_cmpuint (asyncrt_trace_get_n_backtraces (t), ==, 1);
+  char *names = backtrace_names (asyncrt_trace_get_backtrace (t, 0));
+  g_assert_cmpstr (names, ==, "leaf_poll,c_poll,b_poll,a_poll");
+  g_free (names);
+  asyncrt_trace_free (t);
+  /* After the inner root returned, the outer one is active again. */
+  A a2 = { 0 };
+  RootPoll rp2 = { .cx = rp.cx };
+  asyncrt_trace_root_init (&rp2.root, a_poll, &a2);
+  t = asyncrt_trace_capture (poll_root, &rp2);
+  names = backtrace_names (asyncrt_trace_get_backtrace (t, 0));
+  g_assert_cmpstr (names, ==, "leaf_poll,c_poll,b_poll,a_poll");
+  g_free (names);
+  asyncrt_trace_free (t);
+  asyncrt_context_free (rp.cx);
+}
+
 /* ---- errors and edge cases ----------------------------------------------------------- */
 
 typedef struct
@@ -446,12 +535,14 @@ test_json (void)
   char *json = asyncrt_trace_to_json (t);
   g_assert_true (g_str_has_prefix (json, "{\"version\":1,"));
 
-  if (g_find_program_in_path ("python3") == NULL)
+  char *python = g_find_program_in_path ("python3");
+  if (python == NULL)
     {
       g_test_skip ("python3 not available");
     }
   else
     {
+      g_free (python);
       /* A real parser must accept it, and see the structure we expect. */
       char *path = NULL;
       int fd = g_file_open_tmp ("asyncrt-trace-XXXXXX.json", &path, NULL);
@@ -570,6 +661,8 @@ main (int argc, char **argv)
   g_test_add_func ("/trace/chain", test_chain);
   g_test_add_func ("/trace/two-leaves", test_two_leaves);
   g_test_add_func ("/trace/recursion-branch", test_recursion_branch);
+  g_test_add_func ("/trace/per-child-wakers", test_per_child_wakers);
+  g_test_add_func ("/trace/nested-roots", test_nested_roots);
   g_test_add_func ("/trace/nested-capture", test_nested_capture);
   g_test_add_func ("/trace/errors", test_errors);
   g_test_add_func ("/trace/empty-capture", test_empty_capture);
