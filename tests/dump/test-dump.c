@@ -60,9 +60,10 @@ now_ms (void)
 
 /* ---- a gate: a user leaf future opened from any thread ------------------------------ */
 
+/* pthread (not GLib) mutexes: ThreadSanitizer sees those. */
 typedef struct
 {
-  GMutex lock;
+  pthread_mutex_t lock;
   bool open;
   AsyncrtWaker waker;
 } Gate;
@@ -70,7 +71,7 @@ typedef struct
 static void
 gate_init (Gate *g)
 {
-  g_mutex_init (&g->lock);
+  pthread_mutex_init (&g->lock, NULL);
   g->open = false;
   g->waker = (AsyncrtWaker) ASYNCRT_WAKER_INIT;
 }
@@ -79,7 +80,7 @@ static void
 gate_clear (Gate *g)
 {
   asyncrt_waker_free (&g->waker);
-  g_mutex_clear (&g->lock);
+  pthread_mutex_destroy (&g->lock);
 }
 
 static NOINLINE AsyncrtPoll
@@ -88,15 +89,15 @@ gate_poll (void *p, AsyncrtContext *cx)
   Gate *g = p;
   if (asyncrt_trace_leaf (cx))
     return ASYNCRT_PENDING;
-  g_mutex_lock (&g->lock);
+  pthread_mutex_lock (&g->lock);
   if (g->open)
     {
-      g_mutex_unlock (&g->lock);
+      pthread_mutex_unlock (&g->lock);
       return ASYNCRT_READY;
     }
   AsyncrtWaker old = g->waker;
   g->waker = asyncrt_waker_clone (asyncrt_context_get_waker (cx));
-  g_mutex_unlock (&g->lock);
+  pthread_mutex_unlock (&g->lock);
   asyncrt_waker_free (&old);
   return ASYNCRT_PENDING;
 }
@@ -104,11 +105,11 @@ gate_poll (void *p, AsyncrtContext *cx)
 static void
 gate_open (Gate *g)
 {
-  g_mutex_lock (&g->lock);
+  pthread_mutex_lock (&g->lock);
   g->open = true;
   AsyncrtWaker w = g->waker;
   g->waker = (AsyncrtWaker) ASYNCRT_WAKER_INIT;
-  g_mutex_unlock (&g->lock);
+  pthread_mutex_unlock (&g->lock);
   asyncrt_waker_wake (&w);
 }
 
@@ -764,7 +765,7 @@ typedef struct
 {
   AsyncrtHandle *h;
   atomic_bool stop;
-  int n_dumps;
+  atomic_int n_dumps;
   int n_traced;
 } Dumper;
 
@@ -779,10 +780,10 @@ dumper_thread (void *p)
       g_assert_cmpint (r, ==, 0);
       for (size_t i = 0; i < asyncrt_dump_get_n_tasks (d); i++)
         dp->n_traced += asyncrt_dump_task_get_trace (asyncrt_dump_get_task (d, i)) != NULL;
-      if (dp->n_dumps % 50 == 0)
+      if (atomic_load (&dp->n_dumps) % 50 == 0)
         free (asyncrt_dump_to_string (d));
       asyncrt_dump_free (d);
-      dp->n_dumps++;
+      atomic_fetch_add (&dp->n_dumps, 1);
     }
   return NULL;
 }
@@ -821,17 +822,19 @@ test_churn (gconstpointer data)
       c->count = &counts[i];
       m.jh[i] = asyncrt_handle_spawn (h, churn_poll, c, churn_free);
     }
-  Dumper dp = { h, false, 0, 0 };
+  Dumper dp = { .h = h };
+  atomic_init (&dp.stop, false);
+  atomic_init (&dp.n_dumps, 0);
   pthread_t th;
   pthread_create (&th, NULL, dumper_thread, &dp);
   /* Keep dumping for a while even if the tasks are quick. */
-  while (dp.n_dumps < 20)
+  while (atomic_load (&dp.n_dumps) < 20)
     g_usleep (1000);
   g_assert_cmpint (asyncrt_runtime_block_on (rt, churn_main_poll, &m), ==, 0);
   atomic_store (&dp.stop, true);
   pthread_join (th, NULL);
-  g_test_message ("%d dumps, %d traced tasks", dp.n_dumps, dp.n_traced);
-  g_assert_cmpint (dp.n_dumps, >=, 20);
+  g_test_message ("%d dumps, %d traced tasks", atomic_load (&dp.n_dumps), dp.n_traced);
+  g_assert_cmpint (atomic_load (&dp.n_dumps), >=, 20);
   for (int i = 0; i < CHURN_TASKS; i++)
     {
       g_assert_cmpint (atomic_load (&counts[i]), ==, CHURN_ITERS);
