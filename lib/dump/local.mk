@@ -30,3 +30,11 @@ if HAVE_JSON_GLIB
 tests_dump_test_dump_CPPFLAGS += $(JSON_GLIB_CFLAGS) -DHAVE_JSON_GLIB
 tests_dump_test_dump_LDADD += $(JSON_GLIB_LIBS)
 endif
+
+# Dump cost: 1,000 and 10,000 idle tasks at depth 5, both schedulers, against the bare
+# captures; formatting first and again.  Internal flags for the symbol-cache stats.
+bench_programs += bench/bench-dump
+bench_bench_dump_SOURCES = bench/bench-dump.c
+bench_bench_dump_CPPFLAGS = $(INTERNAL_TEST_CPPFLAGS)
+bench_bench_dump_CFLAGS = $(AM_CFLAGS) -O2 -g
+bench_bench_dump_LDADD = $(INTERNAL_TEST_LIBS)
