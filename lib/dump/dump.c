@@ -86,8 +86,10 @@ asyncrt__dump_seal (AsyncrtDump *d)
       w++;
     }
   g_array_set_size (d->tasks, w);
-  qsort (d->tasks->data, d->tasks->len, sizeof (struct _AsyncrtDumpTask), cmp_task);
-  qsort (d->missing->data, d->missing->len, sizeof (AsyncrtDumpMissingWorker), cmp_missing);
+  if (d->tasks->len > 1)
+    qsort (d->tasks->data, d->tasks->len, sizeof (struct _AsyncrtDumpTask), cmp_task);
+  if (d->missing->len > 1)
+    qsort (d->missing->data, d->missing->len, sizeof (AsyncrtDumpMissingWorker), cmp_missing);
   d->complete = complete;
 }
 
