@@ -79,6 +79,65 @@ bench_spawn_many_local (AsyncrtRuntime *rt)
   g_free (s);
 }
 
+/* ---- spawn_many_remote_idle: 10,000 spawns from another thread, runtime idle ------ */
+typedef struct
+{
+  AsyncrtHandle *h;
+  AsyncrtJoinHandle *jhs[SPAWN_N];
+  double t0;
+} Remote;
+
+static gpointer
+remote_spawner (gpointer data)
+{
+  Remote *r = data;
+  r->t0 = now_s ();
+  for (int i = 0; i < SPAWN_N; i++)
+    r->jhs[i] = asyncrt_handle_spawn (r->h, ready_poll, NULL, NULL);
+  return NULL;
+}
+
+typedef struct
+{
+  AsyncrtCoroutine co;
+  int i;
+  Remote *r;
+  GThread *th;
+} RemoteMain;
+
+static AsyncrtPoll
+remote_main_poll (void *p, AsyncrtContext *cx)
+{
+  RemoteMain *self = p;
+  ASYNCRT_BEGIN (&self->co);
+  self->th = g_thread_new ("spawner", remote_spawner, self->r);
+  g_thread_join (self->th);   /* the runtime is idle meanwhile; tasks queue up */
+  for (self->i = 0; self->i < SPAWN_N; self->i++)
+    {
+      ASYNCRT_AWAIT (&self->co, asyncrt_join_handle_poll (self->r->jhs[self->i], cx));
+      asyncrt_join_handle_free (self->r->jhs[self->i]);
+    }
+  ASYNCRT_END (&self->co);
+}
+
+static void
+bench_spawn_many_remote_idle (AsyncrtRuntime *rt)
+{
+  Remote *r = g_new0 (Remote, 1);
+  r->h = asyncrt_runtime_get_handle (rt);
+  double best = 1e9;
+  for (int round = 0; round < 20; round++)
+    {
+      RemoteMain m = { .r = r };
+      asyncrt_runtime_block_on (rt, remote_main_poll, &m);
+      double dt = now_s () - r->t0;
+      if (dt < best)
+        best = dt;
+    }
+  printf ("spawn_many_remote_idle %.1f us\n", best * 1e6);
+  g_free (r);
+}
+
 /* ---- yield_many: 200 tasks x 500 yields --------------------------------------------- */
 #define YIELD_TASKS 200
 #define YIELD_N 500
@@ -359,6 +418,7 @@ main (void)
 {
   AsyncrtRuntime *rt = new_rt ();
   bench_spawn_many_local (rt);
+  bench_spawn_many_remote_idle (rt);
   bench_yield_many (rt);
   bench_ping_pong (rt);
   bench_chained_spawn (rt);

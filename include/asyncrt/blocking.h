@@ -42,7 +42,8 @@ ASYNCRT_BEGIN_DECLS
  * A running function cannot be interrupted: asyncrt_join_handle_abort() makes the
  * join handle ready (cancelled) but the function still runs, so @data must stay valid
  * until it returns.  asyncrt_runtime_free() waits for every queued and running
- * blocking function.
+ * blocking function.  Inside @func there is no current runtime (asyncrt_spawn() fails
+ * with ESRCH): spawn with asyncrt_handle_spawn() and a handle passed in @data.
  */
 
 /**
