@@ -3,6 +3,7 @@
 #include "test-util.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -1241,6 +1242,218 @@ test_stats_and_json (gconstpointer data)
   gate_clear (&main_gate);
 }
 
+/* ---- every kind of leaf shows in a dump, naming the leaf -------------------------- */
+
+typedef enum
+{
+  LEAF_NOTIFIED, LEAF_SEMAPHORE, LEAF_MUTEX, LEAF_ONESHOT, LEAF_MPSC_RECV, LEAF_MPSC_SEND,
+  LEAF_FD, LEAF_JOIN, LEAF_SLEEP, N_LEAVES
+} LeafKind;
+
+static const char *const leaf_names[N_LEAVES] = {
+  "asyncrt_notified_poll", "asyncrt_semaphore_acquire_poll", "asyncrt_mutex_lock_poll",
+  "asyncrt_oneshot_recv_poll", "asyncrt_mpsc_recv_poll", "asyncrt_mpsc_send_poll",
+  "asyncrt_fd_readable_poll", "asyncrt_join_handle_poll", "asyncrt_sleep_poll",
+};
+
+typedef struct
+{
+  AsyncrtNotify notify;
+  AsyncrtSemaphore sem;
+  AsyncrtMutex mutex;
+  AsyncrtOneshotSender *otx;
+  AsyncrtOneshotReceiver *orx;
+  AsyncrtMpscSender *mtx;
+  AsyncrtMpscReceiver *mrx;
+  AsyncrtMpscSender *ftx;          /* a full bounded channel */
+  AsyncrtMpscReceiver *frx;
+  int pipefd[2];
+  AsyncrtJoinHandle *never;        /* a task that never finishes, to join */
+  Gate never_gate;
+} Shared;
+
+typedef struct
+{
+  LeafKind kind;
+  Shared *sh;
+  bool started;
+  AsyncrtNotified notified;
+  AsyncrtSemaphoreAcquire acquire;
+  AsyncrtMutexLock lock;
+  AsyncrtOneshotRecv orecv;
+  AsyncrtMpscRecv mrecv;
+  AsyncrtMpscSend msend;
+  AsyncrtFd fd;
+  AsyncrtSleep sleep;
+  int fd_result;
+} Waiter;
+
+static NOINLINE AsyncrtPoll
+wait_on_leaf (Waiter *w, AsyncrtContext *cx)
+{
+  AsyncrtPoll r = ASYNCRT_PENDING;
+  if (!w->started)
+    {
+      w->started = true;
+      switch (w->kind)
+        {
+        case LEAF_NOTIFIED: asyncrt_notified_init (&w->notified, &w->sh->notify); break;
+        case LEAF_SEMAPHORE: asyncrt_semaphore_acquire_init (&w->acquire, &w->sh->sem, 1); break;
+        case LEAF_MUTEX: asyncrt_mutex_lock_init (&w->lock, &w->sh->mutex); break;
+        case LEAF_ONESHOT: asyncrt_oneshot_recv_init (&w->orecv, w->sh->orx); break;
+        case LEAF_MPSC_RECV: asyncrt_mpsc_recv_init (&w->mrecv, w->sh->mrx); break;
+        case LEAF_MPSC_SEND: asyncrt_mpsc_send_init (&w->msend, w->sh->ftx, NULL); break;
+        case LEAF_FD: g_assert_cmpint (asyncrt_fd_init (&w->fd, w->sh->pipefd[0]), ==, 0); break;
+        case LEAF_SLEEP: asyncrt_sleep_init (&w->sleep, 3600 * 1000); break;
+        default: break;
+        }
+    }
+  switch (w->kind)
+    {
+    case LEAF_NOTIFIED: r = asyncrt_notified_poll (&w->notified, cx); break;
+    case LEAF_SEMAPHORE: r = asyncrt_semaphore_acquire_poll (&w->acquire, cx); break;
+    case LEAF_MUTEX: r = asyncrt_mutex_lock_poll (&w->lock, cx); break;
+    case LEAF_ONESHOT: r = asyncrt_oneshot_recv_poll (&w->orecv, cx); break;
+    case LEAF_MPSC_RECV: r = asyncrt_mpsc_recv_poll (&w->mrecv, cx); break;
+    case LEAF_MPSC_SEND: r = asyncrt_mpsc_send_poll (&w->msend, cx); break;
+    case LEAF_FD: r = asyncrt_fd_readable_poll (&w->fd, cx, &w->fd_result); break;
+    case LEAF_JOIN: r = asyncrt_join_handle_poll (w->sh->never, cx); break;
+    case LEAF_SLEEP: r = asyncrt_sleep_poll (&w->sleep, cx); break;
+    default: break;
+    }
+  __asm__ volatile ("" ::: "memory");
+  return r;
+}
+
+static NOINLINE AsyncrtPoll
+waiter_poll (void *p, AsyncrtContext *cx)
+{
+  AsyncrtPoll r = wait_on_leaf (p, cx);
+  __asm__ volatile ("" ::: "memory");
+  return r;
+}
+
+static void
+waiter_free (void *p)
+{
+  Waiter *w = p;
+  if (w->started)
+    switch (w->kind)
+      {
+      case LEAF_NOTIFIED: asyncrt_notified_clear (&w->notified); break;
+      case LEAF_SEMAPHORE: asyncrt_semaphore_acquire_clear (&w->acquire); break;
+      case LEAF_MUTEX: asyncrt_mutex_lock_clear (&w->lock); break;
+      case LEAF_ONESHOT: asyncrt_oneshot_recv_clear (&w->orecv); break;
+      case LEAF_MPSC_RECV: asyncrt_mpsc_recv_clear (&w->mrecv); break;
+      case LEAF_MPSC_SEND: asyncrt_mpsc_send_clear (&w->msend); break;
+      case LEAF_FD: asyncrt_fd_clear (&w->fd); break;
+      case LEAF_SLEEP: asyncrt_sleep_clear (&w->sleep); break;
+      default: break;
+      }
+  g_free (w);
+}
+
+static void
+test_every_leaf (gconstpointer data)
+{
+  Flavour f = GPOINTER_TO_INT (data);
+  if (skip_unless_supported (f))
+    return;
+  AsyncrtRuntime *rt = new_rt (f);
+  AsyncrtHandle *h = asyncrt_runtime_get_handle (rt);
+  Shared sh;
+  memset (&sh, 0, sizeof sh);
+  asyncrt_notify_init (&sh.notify);
+  g_assert_cmpint (asyncrt_semaphore_init (&sh.sem, 0), ==, 0);
+  asyncrt_mutex_init (&sh.mutex);
+  g_assert_cmpint (asyncrt_mutex_try_lock (&sh.mutex), ==, 0);
+  g_assert_cmpint (asyncrt_oneshot_new (NULL, &sh.otx, &sh.orx), ==, 0);
+  g_assert_cmpint (asyncrt_mpsc_new (0, NULL, &sh.mtx, &sh.mrx), ==, 0);
+  g_assert_cmpint (asyncrt_mpsc_new (1, NULL, &sh.ftx, &sh.frx), ==, 0);
+  g_assert_cmpint (asyncrt_mpsc_try_send (sh.ftx, &sh), ==, 0);
+  g_assert_cmpint (pipe (sh.pipefd), ==, 0);
+  g_assert_cmpint (fcntl (sh.pipefd[0], F_SETFL, O_NONBLOCK), ==, 0);
+  gate_init (&sh.never_gate);
+  sh.never = asyncrt_handle_spawn (h, gate_poll, &sh.never_gate, NULL);
+
+  AsyncrtJoinHandle *jh[N_LEAVES];
+  for (int k = 0; k < N_LEAVES; k++)
+    {
+      Waiter *w = g_new0 (Waiter, 1);
+      w->kind = (LeafKind) k;
+      w->sh = &sh;
+      jh[k] = asyncrt_handle_spawn (h, waiter_poll, w, waiter_free);
+    }
+  /* Let every waiter poll once for real (registering with its primitive), then dump. */
+  Gate main_gate;
+  gate_init (&main_gate);
+  Runner run = { rt, &main_gate };
+  pthread_t runner;
+  pthread_create (&runner, NULL, blocked_runner, &run);
+  g_usleep (50000);
+  AsyncrtDump *d = NULL;
+  g_assert_cmpint (asyncrt_handle_dump (h, test_timeout_ms (5000), &d), ==, 0);
+  g_assert_true (asyncrt_dump_is_complete (d));
+  for (int k = 0; k < N_LEAVES; k++)
+    {
+      const AsyncrtDumpTask *t = asyncrt_dump_find_task (d, asyncrt_join_handle_get_id (jh[k]));
+      g_assert_nonnull (t);
+      const AsyncrtTrace *tr = asyncrt_dump_task_get_trace (t);
+      g_assert_nonnull (tr);
+      g_assert_cmpuint (asyncrt_trace_get_n_backtraces (tr), ==, 1);
+      GPtrArray *names = backtrace_names (asyncrt_trace_get_backtrace (tr, 0));
+      /* The leaf (possibly with internal helpers inside it), then our functions. */
+      size_t w = 0;
+      const char *want[] = { leaf_names[k], "wait_on_leaf", "waiter_poll", NULL };
+      for (size_t i = 0; i < names->len && want[w] != NULL; i++)
+        if (g_strcmp0 (g_ptr_array_index (names, i), want[w]) == 0)
+          w++;
+      if (want[w] != NULL)
+        {
+          char *s = asyncrt_dump_to_string (d);
+          g_test_message ("%s", s);
+          free (s);
+          g_error ("leaf %s: %s missing", leaf_names[k], want[w]);
+        }
+      g_ptr_array_free (names, TRUE);
+    }
+  char *s = asyncrt_dump_to_string (d);
+  for (int k = 0; k < N_LEAVES; k++)
+    g_assert_nonnull (strstr (s, leaf_names[k]));
+  free (s);
+  asyncrt_dump_free (d);
+
+  /* Everything still works after the dump: release the mutex waiter. */
+  g_assert_cmpint (asyncrt_mutex_unlock (&sh.mutex), ==, 0);
+  uint64_t give_up = now_ms () + test_timeout_ms (5000);
+  while (!asyncrt_join_handle_is_finished (jh[LEAF_MUTEX]))
+    {
+      g_assert_cmpuint (now_ms (), <, give_up);
+      g_usleep (1000);
+    }
+  gate_open (&main_gate);
+  pthread_join (runner, NULL);
+  asyncrt_runtime_free (rt);
+  for (int k = 0; k < N_LEAVES; k++)
+    asyncrt_join_handle_free (jh[k]);
+  asyncrt_join_handle_free (sh.never);
+  gate_clear (&sh.never_gate);
+  gate_clear (&main_gate);
+  asyncrt_mpsc_sender_free (sh.ftx);
+  asyncrt_mpsc_receiver_free (sh.frx);
+  asyncrt_mpsc_sender_free (sh.mtx);
+  asyncrt_mpsc_receiver_free (sh.mrx);
+  asyncrt_oneshot_sender_free (sh.otx);
+  asyncrt_oneshot_receiver_free (sh.orx);
+  if (asyncrt_mutex_is_locked (&sh.mutex))
+    asyncrt_mutex_unlock (&sh.mutex);
+  asyncrt_mutex_clear (&sh.mutex);
+  asyncrt_semaphore_clear (&sh.sem);
+  asyncrt_notify_clear (&sh.notify);
+  close (sh.pipefd[0]);
+  close (sh.pipefd[1]);
+}
+
 static void
 add (const char *name, Flavour f, GTestDataFunc fn)
 {
@@ -1267,6 +1480,7 @@ main (int argc, char **argv)
       add ("future-dropped", f, test_future_dropped);
       add ("errors", f, test_errors);
       add ("stats-and-json", f, test_stats_and_json);
+      add ("every-leaf", f, test_every_leaf);
     }
   g_test_add_func ("/dump/current-thread/timedout", test_timedout);
   return g_test_run ();
