@@ -1454,6 +1454,65 @@ test_every_leaf (gconstpointer data)
   close (sh.pipefd[1]);
 }
 
+/* ---- concurrent requests are serialised; each gets a whole dump -------------------- */
+
+typedef struct
+{
+  AsyncrtHandle *h;
+  AsyncrtJoinHandle **jh;
+  int n_ok;
+} Concurrent;
+
+static void *
+concurrent_thread (void *p)
+{
+  Concurrent *c = p;
+  for (int i = 0; i < 40; i++)
+    {
+      AsyncrtDump *d = NULL;
+      g_assert_cmpint (asyncrt_handle_dump (c->h, test_timeout_ms (10000), &d), ==, 0);
+      assert_abc_dump (d, c->jh, 3);
+      asyncrt_dump_free (d);
+      c->n_ok++;
+    }
+  return NULL;
+}
+
+static void
+test_concurrent (gconstpointer data)
+{
+  Flavour f = GPOINTER_TO_INT (data);
+  if (skip_unless_supported (f))
+    return;
+  AsyncrtRuntime *rt = new_rt (f);
+  AsyncrtHandle *h = asyncrt_runtime_get_handle (rt);
+  AsyncrtJoinHandle *jh[3];
+  spawn_abc (h, jh, 3);
+  Gate main_gate;
+  gate_init (&main_gate);
+  Runner run = { rt, &main_gate };
+  pthread_t runner;
+  pthread_create (&runner, NULL, blocked_runner, &run);
+  Concurrent c[4];
+  pthread_t th[4];
+  for (int i = 0; i < 4; i++)
+    {
+      c[i] = (Concurrent) { h, jh, 0 };
+      pthread_create (&th[i], NULL, concurrent_thread, &c[i]);
+    }
+  for (int i = 0; i < 4; i++)
+    {
+      pthread_join (th[i], NULL);
+      g_assert_cmpint (c[i].n_ok, ==, 40);
+    }
+  gate_open (&main_gate);
+  pthread_join (runner, NULL);
+  for (int i = 0; i < 3; i++)
+    asyncrt_join_handle_free (jh[i]);
+  gate_clear (&main_gate);
+  asyncrt_runtime_free (rt);
+}
+
 static void
 add (const char *name, Flavour f, GTestDataFunc fn)
 {
@@ -1481,6 +1540,7 @@ main (int argc, char **argv)
       add ("errors", f, test_errors);
       add ("stats-and-json", f, test_stats_and_json);
       add ("every-leaf", f, test_every_leaf);
+      add ("concurrent", f, test_concurrent);
     }
   g_test_add_func ("/dump/current-thread/timedout", test_timedout);
   return g_test_run ();
