@@ -198,9 +198,11 @@ bench (const char *flavour, unsigned n_tasks)
   printf ("%s_tasks %zu tasks\n", prefix, got);
   printf ("%s_complete %d bool\n", prefix, complete ? 1 : 0);
   printf ("%s_time %.3f ms\n", prefix, (double) dump / 1e6);
-  printf ("%s_per_task %.0f ns\n", prefix, (double) dump / n_tasks);
+  if (n_tasks > 0)
+    printf ("%s_per_task %.0f ns\n", prefix, (double) dump / n_tasks);
   printf ("%s_bare_captures %.3f ms\n", prefix, (double) cap / 1e6);
-  printf ("%s_vs_bare_captures %.2f x\n", prefix, (double) dump / (double) cap);
+  if (n_tasks > 0)
+    printf ("%s_vs_bare_captures %.2f x\n", prefix, (double) dump / (double) cap);
   printf ("%s_format_first %.3f ms\n", prefix, (double) t_fmt1 / 1e6);
   printf ("%s_format_first_symbol_misses %" G_GUINT64_FORMAT " lookups\n", prefix, miss1);
   printf ("%s_format_again %.3f ms\n", prefix, (double) t_fmt2 / 1e6);
@@ -218,6 +220,8 @@ main (void)
   printf ("dump_symbols_resolved_in_process %" G_GUINT64_FORMAT " lookups\n",
           symbol_misses () - m0);
   bench ("ct", 10000);
+  bench ("ct", 0);
+  bench ("mt", 0);
   bench ("mt", 1000);
   bench ("mt", 10000);
   return 0;
