@@ -45,10 +45,14 @@ ASYNCRT_BEGIN_DECLS
  * prints, for example:
  *
  * |[
- * task 7 idle, name "handler", spawned at server.c:88 (accept_loop), idle 1.250 s, 12 polls
- * ╼ handler_poll at server.c:120:5
- * └╼ read_request_poll at server.c:60:9
- *    └╼ asyncrt_fd_readable_poll at lib/driver/io/fd.c:40:3
+ * task dump of a multi_thread runtime: 2 tasks, incomplete
+ * task 7 idle, name "handler", spawned at server.c:88 (accept_loop), parent 1, idle 1.250 s, 12 polls
+ *   ╼ handler_poll at server.c:120:5
+ *   └╼ read_request_poll at server.c:60:9
+ *      └╼ asyncrt_fd_readable_poll at lib/driver/io/fd.c:40:3
+ * task 9 running on worker 1, spawned at server.c:95 (accept_loop), running 2.004 s, 3 polls
+ *   (not traced: running)
+ * worker 1 did not stop: task 9 running for 2.004 s
  * ]|
  *
  * ## How a dump is taken
