@@ -508,12 +508,16 @@ typedef struct
   AsyncrtCoroutine co;
   Gate *wakee_gate;       /* opened by the waker task on every poll */
   Gate forever;
+  Untraced *child_state;  /* a task spawned by the waker's first poll */
+  AsyncrtJoinHandle *child;
 } Waker;
 
 static AsyncrtPoll
 waker_poll (void *p, AsyncrtContext *cx)
 {
   Waker *self = p;
+  if (self->child == NULL)
+    self->child = asyncrt_spawn (untraced_poll, self->child_state, NULL);
   ASYNCRT_BEGIN (&self->co);
   /* Not a leaf: every poll, the dump's trace poll too, opens the other task's gate. */
   ASYNCRT_AWAIT (&self->co, (gate_open (self->wakee_gate), gate_poll (&self->forever, cx)));
@@ -541,6 +545,10 @@ test_wake_during_trace (gconstpointer data)
       Waker *w = g_new0 (Waker, 1);
       w->wakee_gate = &wakee_gate;
       gate_init (&w->forever);
+      Untraced child_state;
+      atomic_init (&child_state.flag, true);
+      atomic_init (&child_state.polls, 0);
+      w->child_state = &child_state;
       AsyncrtJoinHandle *waker = asyncrt_handle_spawn (h, waker_poll, w, NULL);
       g_assert_cmpint (asyncrt_handle_dump (h, test_timeout_ms (5000), &d), ==, 0);
       g_assert_nonnull (asyncrt_dump_find_task (d, asyncrt_join_handle_get_id (waker)));
@@ -550,6 +558,13 @@ test_wake_during_trace (gconstpointer data)
       jm.jh = wakee;
       g_assert_cmpint (asyncrt_runtime_block_on (rt, join_main_poll, &jm), ==, 0);
       g_assert_true (asyncrt_join_handle_is_finished (wakee));
+      /* The task spawned during the trace poll runs too. */
+      g_assert_nonnull (w->child);
+      JoinMain jc = { 0 };
+      jc.jh = w->child;
+      g_assert_cmpint (asyncrt_runtime_block_on (rt, join_main_poll, &jc), ==, 0);
+      g_assert_cmpint (atomic_load (&child_state.polls), ==, 1);
+      asyncrt_join_handle_free (w->child);
       asyncrt_join_handle_free (wakee);
       asyncrt_join_handle_free (waker);
       asyncrt_runtime_free (rt);
