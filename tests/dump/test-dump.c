@@ -1528,6 +1528,51 @@ test_concurrent (gconstpointer data)
   asyncrt_runtime_free (rt);
 }
 
+/* ---- multi-thread: a round cancelled by shutdown while a worker waits at the barrier:
+ * the waiting worker withdraws, the dump returns -ESHUTDOWN at once, shutdown ends. */
+
+typedef struct
+{
+  AsyncrtRuntime *rt;
+} Freer;
+
+static void *
+free_thread (void *p)
+{
+  Freer *fr = p;
+  asyncrt_runtime_free (fr->rt);
+  return NULL;
+}
+
+static void
+test_withdraw_on_shutdown (void)
+{
+  AsyncrtRuntime *rt = new_rt (MT);
+  AsyncrtHandle *h = asyncrt_runtime_get_handle (rt);
+  int pipefd[2];
+  g_assert_cmpint (pipe (pipefd), ==, 0);
+  Blocker blk = { pipefd[0], false };
+  AsyncrtJoinHandle *blocker = asyncrt_handle_spawn (h, blocker_poll, &blk, NULL);
+  wait_started (&blk);
+  /* One worker is stuck: the other waits at the barrier (a long deadline). */
+  DumpThread dt = { h, NULL, test_timeout_ms (20000), -1, NULL, 0 };
+  pthread_t th;
+  pthread_create (&th, NULL, dump_thread, &dt);
+  g_usleep (100000);
+  Freer fr = { rt };
+  pthread_t ft;
+  pthread_create (&ft, NULL, free_thread, &fr);
+  pthread_join (th, NULL);
+  g_assert_cmpint (dt.result, ==, -ESHUTDOWN);
+  g_assert_cmpuint (dt.elapsed_ms, <, test_timeout_ms (5000));
+  /* Shutdown waits for the stuck worker only. */
+  g_assert_cmpint (write (pipefd[1], "x", 1), ==, 1);
+  pthread_join (ft, NULL);
+  asyncrt_join_handle_free (blocker);
+  close (pipefd[0]);
+  close (pipefd[1]);
+}
+
 static void
 add (const char *name, Flavour f, GTestDataFunc fn)
 {
@@ -1558,5 +1603,6 @@ main (int argc, char **argv)
       add ("concurrent", f, test_concurrent);
     }
   g_test_add_func ("/dump/current-thread/timedout", test_timedout);
+  g_test_add_func ("/dump/multi-thread/withdraw-on-shutdown", test_withdraw_on_shutdown);
   return g_test_run ();
 }
