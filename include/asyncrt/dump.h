@@ -77,13 +77,23 @@ ASYNCRT_BEGIN_DECLS
  * ## The deadline rule
  *
  * asyncrt_handle_dump() always returns by its deadline plus a small constant (about
- * 100 ms).  When the runtime's threads have not taken the request up by the
- * deadline (a current-thread runtime whose thread is blocked, or a multi-thread
- * runtime whose every worker is), it still returns a dump: a *census* that lists
- * every task with its state from the task's state word, no trace, and every worker
- * as missing; it is not complete.  It returns `-ETIMEDOUT` only when the deadline
- * passed before the request could even be made, because another dump of the same
- * runtime was still in progress (dumps of one runtime are serialised).
+ * 100 ms).  On a multi-thread runtime the workers that stopped go ahead without the
+ * others once about three quarters of the time has passed (at most 250 ms before
+ * the deadline), which leaves the rest for tracing; tasks not traced by the
+ * deadline are listed untraced.  When no thread of the runtime has taken the request
+ * up by the deadline (a current-thread runtime whose thread is blocked, or a
+ * multi-thread runtime whose every worker is), or the thread that took it has not
+ * finished 100 ms after the deadline (say a task blocked its thread during its trace
+ * poll), the result is still a dump: a *census* that lists every task with its state
+ * from the task's state word, without traces, and every worker as missing; it is not
+ * complete.  `-ETIMEDOUT` is returned only when the deadline passed before the
+ * request could even be made, because another dump of the same runtime was still in
+ * progress (dumps of one runtime are serialised).
+ *
+ * A task polled in trace mode runs its own code up to its first leaf future, so a
+ * task that blocks its thread before any leaf (a blocking system call in an async
+ * function) also blocks the dump's thread; this is why dumps time out rather than
+ * wait.
  */
 
 /**
