@@ -452,6 +452,83 @@ asyncrt_dump_task_get_worker (const AsyncrtDumpTask *t)
 
 /* ---- text ------------------------------------------------------------------------- */
 
+/* Tasks suspended at the same place have the same instruction pointers, hence the
+ * same tree (symbols are cached per IP): format each distinct trace once per call
+ * (thousands of tasks waiting in the same accept loop cost one tree).  The key is the
+ * trace's IPs, backtrace by backtrace. */
+typedef void (*FormatTraceFunc) (const AsyncrtTrace *tr, GString *out);
+
+static GBytes *
+trace_key (const AsyncrtTrace *tr)
+{
+  GByteArray *key = g_byte_array_new ();
+  size_t nb = asyncrt_trace_get_n_backtraces (tr);
+  for (size_t i = 0; i < nb; i++)
+    {
+      const AsyncrtBacktrace *bt = asyncrt_trace_get_backtrace (tr, i);
+      uintptr_t n = bt->n_frames;
+      g_byte_array_append (key, (const guint8 *) &n, sizeof n);
+      for (size_t j = 0; j < bt->n_frames; j++)
+        {
+          g_byte_array_append (key, (const guint8 *) &bt->frames[j].ip, sizeof (uintptr_t));
+          /* Synthetic traces carry their own resolutions: an IP alone says nothing. */
+          if (tr->owned_infos != NULL)
+            {
+              uintptr_t info = (uintptr_t) asyncrt__trace_frame_info (&bt->frames[j]);
+              g_byte_array_append (key, (const guint8 *) &info, sizeof info);
+            }
+        }
+    }
+  return g_byte_array_free_to_bytes (key);
+}
+
+static void
+append_trace_cached (GHashTable *cache, const AsyncrtTrace *tr, FormatTraceFunc format,
+                     GString *out)
+{
+  GBytes *key = trace_key (tr);
+  const char *text = g_hash_table_lookup (cache, key);
+  if (text == NULL)
+    {
+      GString *s = g_string_new (NULL);
+      format (tr, s);
+      text = s->str;
+      g_hash_table_insert (cache, key, g_string_free (s, FALSE));
+    }
+  else
+    g_bytes_unref (key);
+  g_string_append (out, text);
+}
+
+static GHashTable *
+trace_cache_new (void)
+{
+  return g_hash_table_new_full (g_bytes_hash, g_bytes_equal,
+                                (GDestroyNotify) g_bytes_unref, g_free);
+}
+
+static void
+format_tree_text (const AsyncrtTrace *tr, GString *out)
+{
+  AsyncrtTraceTree *tree = asyncrt__trace_tree_new ();
+  asyncrt__trace_tree_add_trace (tree, tr);
+  asyncrt__trace_tree_append_text (tree, out, "  ");
+  asyncrt__trace_tree_free (tree);
+}
+
+static void
+format_trace_json (const AsyncrtTrace *tr, GString *out)
+{
+  g_string_append (out, "{\"backtraces\":");
+  asyncrt__trace_append_backtraces_json (tr, out);
+  g_string_append (out, ",\"tree\":");
+  AsyncrtTraceTree *tree = asyncrt__trace_tree_new ();
+  asyncrt__trace_tree_add_trace (tree, tr);
+  asyncrt__trace_tree_append_json (tree, out);
+  asyncrt__trace_tree_free (tree);
+  g_string_append_c (out, '}');
+}
+
 static const char *
 state_name (AsyncrtTaskState s)
 {
@@ -533,6 +610,7 @@ asyncrt_dump_to_string (AsyncrtDump *d)
   if (d == NULL)
     return NULL;
   GString *out = g_string_sized_new (256 + 160 * d->tasks->len);
+  GHashTable *cache = trace_cache_new ();
   g_string_append_printf (out, "task dump of a %s runtime: %u task%s, %s%s\n",
                           flavour_name (d->flavour), d->tasks->len,
                           d->tasks->len == 1 ? "" : "s",
@@ -557,10 +635,7 @@ asyncrt_dump_to_string (AsyncrtDump *d)
           g_string_append (out, "  (no leaf future reached)\n");
           continue;
         }
-      AsyncrtTraceTree *tree = asyncrt__trace_tree_new ();
-      asyncrt__trace_tree_add_trace (tree, t->trace);
-      asyncrt__trace_tree_append_text (tree, out, "  ");
-      asyncrt__trace_tree_free (tree);
+      append_trace_cached (cache, t->trace, format_tree_text, out);
     }
   for (size_t i = 0; i < d->missing->len; i++)
     {
@@ -575,6 +650,7 @@ asyncrt_dump_to_string (AsyncrtDump *d)
     }
   /* GLib and libc share malloc on the platforms we support; hand out malloc memory
    * explicitly so free() is always right. */
+  g_hash_table_unref (cache);
   char *s = strdup (out->str);
   g_string_free (out, TRUE);
   return s;
@@ -626,6 +702,7 @@ asyncrt_dump_to_json (AsyncrtDump *d)
   if (d == NULL)
     return NULL;
   GString *out = g_string_sized_new (256 + 256 * d->tasks->len);
+  GHashTable *cache = trace_cache_new ();
   g_string_append_printf (out,
                           "{\"version\":%d,\"flavour\":\"%s\",\"workers\":%u,"
                           "\"complete\":%s,\"census\":%s,\"missing_workers\":[",
@@ -676,19 +753,11 @@ asyncrt_dump_to_json (AsyncrtDump *d)
       if (t->trace == NULL)
         g_string_append (out, "null");
       else
-        {
-          g_string_append (out, "{\"backtraces\":");
-          asyncrt__trace_append_backtraces_json (t->trace, out);
-          g_string_append (out, ",\"tree\":");
-          AsyncrtTraceTree *tree = asyncrt__trace_tree_new ();
-          asyncrt__trace_tree_add_trace (tree, t->trace);
-          asyncrt__trace_tree_append_json (tree, out);
-          asyncrt__trace_tree_free (tree);
-          g_string_append_c (out, '}');
-        }
+        append_trace_cached (cache, t->trace, format_trace_json, out);
       g_string_append_c (out, '}');
     }
   g_string_append (out, "]}");
+  g_hash_table_unref (cache);
   char *s = strdup (out->str);
   g_string_free (out, TRUE);
   return s;

@@ -251,6 +251,50 @@ test_to_json (void)
   asyncrt_dump_free (d);
 }
 
+/* Identical traces (formatted once and reused) print the same tree under each task;
+ * a different one does not reuse it. */
+static void
+test_same_traces (void)
+{
+  AsyncrtDump *d = asyncrt__dump_new (ASYNCRT_FLAVOUR_CURRENT_THREAD, 1);
+  for (int i = 1; i <= 3; i++)
+    {
+      struct _AsyncrtDumpTask r = { 0 };
+      r.id = (AsyncrtTaskId) i;
+      r.worker = -1;
+      r.trace = asyncrt__trace_new ();
+      add_backtrace (r.trace, i == 2 ? abc_sleep : abc_yield);
+      asyncrt__dump_add_task (d, &r);
+    }
+  asyncrt__dump_seal (d);
+  char *s = asyncrt_dump_to_string (d);
+  const char *tree_yield =
+    "  ╼ a_poll at t.c:10:5\n"
+    "  └╼ b_poll at t.c:20:5\n"
+    "     └╼ c_poll at t.c:30:5\n"
+    "        └╼ asyncrt_yield_poll at lib/driver/time/yield.c:40:3\n";
+  const char *tree_sleep =
+    "  ╼ a_poll at t.c:10:5\n"
+    "  └╼ b_poll at t.c:20:5\n"
+    "     └╼ c_poll at t.c:31:5\n"
+    "        └╼ asyncrt_sleep_poll at lib/driver/time/sleep.c:31:3\n";
+  char *expected = g_strconcat (
+    "task dump of a current_thread runtime: 3 tasks, complete\n",
+    "task 1 idle, never polled, 0 polls\n", tree_yield,
+    "task 2 idle, never polled, 0 polls\n", tree_sleep,
+    "task 3 idle, never polled, 0 polls\n", tree_yield, NULL);
+  g_assert_cmpstr (s, ==, expected);
+  g_free (expected);
+  free (s);
+  s = asyncrt_dump_to_json (d);
+  char *first = strstr (s, "\"trace\":");
+  char *third = strstr (strstr (strstr (first + 1, "\"trace\":") + 1, "\"id\":3"), "\"trace\":");
+  g_assert_nonnull (third);
+  g_assert_cmpint (strncmp (first, third, strlen (third) - 2), ==, 0);
+  free (s);
+  asyncrt_dump_free (d);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -260,5 +304,6 @@ main (int argc, char **argv)
   g_test_add_func ("/dump/model/empty", test_complete_and_empty);
   g_test_add_func ("/dump/model/to-string", test_to_string);
   g_test_add_func ("/dump/model/to-json", test_to_json);
+  g_test_add_func ("/dump/model/same-traces", test_same_traces);
   return g_test_run ();
 }
