@@ -1573,6 +1573,108 @@ test_withdraw_on_shutdown (void)
   close (pipefd[1]);
 }
 
+/* ---- out of time while tracing: the rest are rescheduled, not stranded ------------- */
+
+typedef struct
+{
+  AsyncrtCoroutine co;
+  Gate *gate;
+  unsigned sleep_ms;
+} Slow;
+
+static AsyncrtPoll
+slow_poll (void *p, AsyncrtContext *cx)
+{
+  Slow *self = p;
+  ASYNCRT_BEGIN (&self->co);
+  g_usleep (self->sleep_ms * 1000);     /* blocks its thread before its first leaf */
+  ASYNCRT_AWAIT (&self->co, gate_poll (self->gate, cx));
+  ASYNCRT_END (&self->co);
+}
+
+typedef struct
+{
+  AsyncrtCoroutine co;
+  AsyncrtJoinHandle **jh;
+  int n, i;
+} JoinAll;
+
+static AsyncrtPoll
+join_all_poll (void *p, AsyncrtContext *cx)
+{
+  JoinAll *self = p;
+  ASYNCRT_BEGIN (&self->co);
+  for (self->i = 0; self->i < self->n; self->i++)
+    ASYNCRT_AWAIT (&self->co, asyncrt_join_handle_poll (self->jh[self->i], cx));
+  ASYNCRT_END (&self->co);
+}
+
+typedef struct
+{
+  AsyncrtCoroutine co;
+  AsyncrtYield y;
+} YieldTwice;
+
+static AsyncrtPoll
+yield_twice_poll (void *p, AsyncrtContext *cx)
+{
+  YieldTwice *self = p;
+  ASYNCRT_BEGIN (&self->co);
+  asyncrt_yield_init (&self->y);
+  ASYNCRT_AWAIT (&self->co, asyncrt_yield_poll (&self->y, cx));
+  asyncrt_yield_init (&self->y);
+  ASYNCRT_AWAIT (&self->co, asyncrt_yield_poll (&self->y, cx));
+  ASYNCRT_END (&self->co);
+}
+
+static void
+test_out_of_time (void)
+{
+  AsyncrtRuntime *rt = new_rt (CT);
+  AsyncrtHandle *h = asyncrt_runtime_get_handle (rt);
+  Gate gate;
+  gate_init (&gate);
+  AsyncrtJoinHandle *jh[6];
+  for (int i = 0; i < 5; i++)
+    jh[i] = asyncrt_handle_spawn (h, gate_poll, &gate, NULL);
+  /* Let the five go idle on the gate (polled once for real). */
+  YieldTwice yt = { 0 };
+  g_assert_cmpint (asyncrt_runtime_block_on (rt, yield_twice_poll, &yt), ==, 0);
+  Slow slow = { { 0 }, &gate, 350 };
+  jh[5] = asyncrt_handle_spawn (h, slow_poll, &slow, NULL);   /* queued: traced first */
+  AsyncrtDump *d = NULL;
+  uint64_t t0 = now_ms ();
+  g_assert_cmpint (asyncrt_handle_dump (h, 300, &d), ==, 0);
+  g_assert_cmpuint (now_ms () - t0, <, 300 + 100 + test_timeout_ms (300));
+  g_assert_false (asyncrt_dump_is_complete (d));
+  g_assert_cmpuint (asyncrt_dump_get_n_tasks (d), ==, 6);
+  if (d != NULL && asyncrt_dump_get_n_missing_workers (d) == 0)
+    {
+      /* The dump finished late: the slow task traced, the rest listed untraced. */
+      g_assert_nonnull (asyncrt_dump_task_get_trace (
+        asyncrt_dump_find_task (d, asyncrt_join_handle_get_id (jh[5]))));
+      for (int i = 0; i < 5; i++)
+        {
+          const AsyncrtDumpTask *t = asyncrt_dump_find_task (d, asyncrt_join_handle_get_id (jh[i]));
+          g_assert_null (asyncrt_dump_task_get_trace (t));
+        }
+    }
+  else
+    g_test_message ("the dump was abandoned (slow machine): a census");
+  asyncrt_dump_free (d);
+  /* Nobody was stranded: every task finishes once the gate opens. */
+  gate_open (&gate);
+  JoinAll all = { { 0 }, jh, 6, 0 };
+  g_assert_cmpint (asyncrt_runtime_block_on (rt, join_all_poll, &all), ==, 0);
+  for (int i = 0; i < 6; i++)
+    {
+      g_assert_true (asyncrt_join_handle_is_finished (jh[i]));
+      asyncrt_join_handle_free (jh[i]);
+    }
+  asyncrt_runtime_free (rt);
+  gate_clear (&gate);
+}
+
 static void
 add (const char *name, Flavour f, GTestDataFunc fn)
 {
@@ -1603,6 +1705,7 @@ main (int argc, char **argv)
       add ("concurrent", f, test_concurrent);
     }
   g_test_add_func ("/dump/current-thread/timedout", test_timedout);
+  g_test_add_func ("/dump/current-thread/out-of-time", test_out_of_time);
   g_test_add_func ("/dump/multi-thread/withdraw-on-shutdown", test_withdraw_on_shutdown);
   return g_test_run ();
 }
