@@ -9,10 +9,244 @@
 #define ASYNCRT_DUMP_H
 
 #include <asyncrt/future.h>
+#include <asyncrt/runtime.h>
+#include <asyncrt/trace.h>
 
 ASYNCRT_BEGIN_DECLS
 
-/* (module not written yet) */
+/**
+ * SECTION:dump
+ * @title: Task dumps
+ * @short_description: what every task of a runtime is doing right now
+ *
+ * A task dump lists every task of a runtime with its id, its state, and — for every
+ * task that could be traced — its *async call stack*: the chain of async functions
+ * from the task's root down to the leaf future (sleep, channel, fd readiness…) it is
+ * suspended on.  It also records, for every task, its name, spawn site, parent task,
+ * number of polls and the time since its last poll.
+ *
+ * Take a dump from any thread that is not one of the runtime's own (a watchdog, a
+ * signal-handling thread, main while the runtime runs elsewhere) with
+ * asyncrt_handle_dump(), or from inside a task or a `block_on` future with the
+ * #AsyncrtDumpFuture:
+ *
+ * |[<!-- language="C" -->
+ * AsyncrtDump *dump;
+ * int r = asyncrt_handle_dump (asyncrt_runtime_get_handle (rt), 1000, &dump);
+ * if (r == 0)
+ *   {
+ *     char *text = asyncrt_dump_to_string (dump);
+ *     fputs (text, stderr);
+ *     free (text);
+ *     asyncrt_dump_free (dump);
+ *   }
+ * ]|
+ *
+ * prints, for example:
+ *
+ * |[
+ * task dump of a multi_thread runtime: 2 tasks, incomplete
+ * task 7 idle, name "handler", spawned at server.c:88 (accept_loop), parent 1, idle 1.250 s, 12 polls
+ *   ╼ handler_poll at server.c:120:5
+ *   └╼ read_request_poll at server.c:60:9
+ *      └╼ asyncrt_fd_readable_poll at lib/driver/io/fd.c:40:3
+ * task 9 running on worker 1, spawned at server.c:95 (accept_loop), running 2.004 s, 3 polls
+ *   (not traced: running)
+ * worker 1 did not stop: task 9 running for 2.004 s
+ * ]|
+ *
+ * ## How a dump is taken
+ *
+ * Tasks waiting in a run queue are taken out of it and traced; idle tasks are
+ * collected (never polled) under the owned-task lock and then polled once each in
+ * *trace mode*, where every leaf future records the native backtrace from itself up
+ * to the task's root and returns %ASYNCRT_PENDING without side effects.  The wakes
+ * the leaves would have done are done afterwards, so every task then carries on as
+ * if nothing had happened.  A task that is running on a worker thread at that moment
+ * cannot be traced: it is listed as %ASYNCRT_TASK_STATE_RUNNING without a trace and
+ * the dump is not complete (asyncrt_dump_is_complete()).  On a multi-thread runtime
+ * every worker stops at its next scheduling point; a worker that does not stop by
+ * the deadline (say it is blocked in a system call) is reported by
+ * asyncrt_dump_get_missing_worker() and the dump goes ahead without it.
+ *
+ * Capturing stores instruction pointers only; they are turned into function names,
+ * files and lines lazily, the first time a dump is formatted (or at once, on the
+ * blocking pool, by the #AsyncrtDumpFuture), through a per-address cache, so the
+ * runtime's threads never resolve symbols and a second formatting resolves nothing.
+ *
+ * ## The deadline rule
+ *
+ * asyncrt_handle_dump() always returns by its deadline plus a small constant (about
+ * 100 ms).  On a multi-thread runtime the workers that stopped go ahead without the
+ * others once about three quarters of the time has passed (at most 250 ms before
+ * the deadline), which leaves the rest for tracing; tasks not traced by the
+ * deadline are listed untraced.  When no thread of the runtime has taken the request
+ * up by the deadline (a current-thread runtime whose thread is blocked, or a
+ * multi-thread runtime whose every worker is), or the thread that took it has not
+ * finished 100 ms after the deadline (say a task blocked its thread during its trace
+ * poll), the result is still a dump: a *census* that lists every task with its state
+ * from the task's state word, without traces, and every worker as missing; it is not
+ * complete.  `-ETIMEDOUT` is returned only when the deadline passed before the
+ * request could even be made, because another dump of the same runtime was still in
+ * progress (dumps of one runtime are serialised).
+ *
+ * A task polled in trace mode runs its own code up to its first leaf future, so a
+ * task that blocks its thread before any leaf (a blocking system call in an async
+ * function) also blocks the dump's thread; this is why dumps time out rather than
+ * wait.
+ */
+
+/**
+ * AsyncrtDump:
+ *
+ * The result of a task dump.  Opaque; immutable except for the lazily resolved
+ * symbols, so it may be read from several threads at once.  Free it with
+ * asyncrt_dump_free().
+ */
+typedef struct _AsyncrtDump AsyncrtDump;
+
+/**
+ * AsyncrtDumpTask:
+ *
+ * One task of an #AsyncrtDump.  Owned by the dump.
+ */
+typedef struct _AsyncrtDumpTask AsyncrtDumpTask;
+
+/**
+ * AsyncrtTaskState:
+ * @ASYNCRT_TASK_STATE_IDLE: the task was waiting for a wake-up
+ * @ASYNCRT_TASK_STATE_SCHEDULED: the task had been woken and was waiting in a run
+ *   queue
+ * @ASYNCRT_TASK_STATE_RUNNING: the task was being polled by a thread of the runtime;
+ *   it has no trace
+ *
+ * The state of a task when the dump was taken.
+ */
+typedef enum
+{
+  ASYNCRT_TASK_STATE_IDLE = 0,
+  ASYNCRT_TASK_STATE_SCHEDULED = 1,
+  ASYNCRT_TASK_STATE_RUNNING = 2
+} AsyncrtTaskState;
+
+/**
+ * AsyncrtDumpFuture:
+ *
+ * A future that takes a task dump, for use inside a task or a `block_on` future,
+ * where the blocking asyncrt_handle_dump() would deadlock.  Embeddable; its fields
+ * are private.  Initialise it with asyncrt_dump_future_init(), poll it with
+ * asyncrt_dump_future_poll() until %ASYNCRT_READY, take the result with
+ * asyncrt_dump_future_take(), and release it with asyncrt_dump_future_clear()
+ * (needed also when it is dropped before it finished).
+ *
+ * |[<!-- language="C" -->
+ * typedef struct { AsyncrtCoroutine co; AsyncrtDumpFuture df; } Inspect;
+ *
+ * static AsyncrtPoll
+ * inspect_poll (void *p, AsyncrtContext *cx)
+ * {
+ *   Inspect *self = p;
+ *   ASYNCRT_BEGIN (&self->co);
+ *   asyncrt_dump_future_init (&self->df, asyncrt_handle_current (), 1000);
+ *   ASYNCRT_AWAIT (&self->co, asyncrt_dump_future_poll (&self->df, cx));
+ *   AsyncrtDump *dump = asyncrt_dump_future_take (&self->df);
+ *   ... use and free the dump ...
+ *   asyncrt_dump_future_clear (&self->df);
+ *   ASYNCRT_END (&self->co);
+ * }
+ * ]|
+ */
+typedef struct _AsyncrtDumpFuture AsyncrtDumpFuture;
+struct _AsyncrtDumpFuture
+{
+  /*< private >*/
+  AsyncrtHandle *handle;
+  unsigned timeout_ms;
+  int error;
+  unsigned finished;
+  void *job;
+  AsyncrtDump *result;
+  void *reserved[4];
+};
+
+ASYNCRT_AVAILABLE_IN_0_1
+int asyncrt_handle_dump (AsyncrtHandle *h, unsigned timeout_ms, AsyncrtDump **out);
+
+ASYNCRT_AVAILABLE_IN_0_1
+void asyncrt_dump_future_init (AsyncrtDumpFuture *f, AsyncrtHandle *h, unsigned timeout_ms);
+
+ASYNCRT_AVAILABLE_IN_0_1
+AsyncrtPoll asyncrt_dump_future_poll (AsyncrtDumpFuture *f, AsyncrtContext *cx);
+
+ASYNCRT_AVAILABLE_IN_0_1
+AsyncrtDump *asyncrt_dump_future_take (AsyncrtDumpFuture *f);
+
+ASYNCRT_AVAILABLE_IN_0_1
+int asyncrt_dump_future_get_error (const AsyncrtDumpFuture *f);
+
+ASYNCRT_AVAILABLE_IN_0_1
+void asyncrt_dump_future_clear (AsyncrtDumpFuture *f);
+
+ASYNCRT_AVAILABLE_IN_0_1
+size_t asyncrt_dump_get_n_tasks (const AsyncrtDump *d);
+
+ASYNCRT_AVAILABLE_IN_0_1
+const AsyncrtDumpTask *asyncrt_dump_get_task (const AsyncrtDump *d, size_t i);
+
+ASYNCRT_AVAILABLE_IN_0_1
+const AsyncrtDumpTask *asyncrt_dump_find_task (const AsyncrtDump *d, AsyncrtTaskId id);
+
+ASYNCRT_AVAILABLE_IN_0_1
+bool asyncrt_dump_is_complete (const AsyncrtDump *d);
+
+ASYNCRT_AVAILABLE_IN_0_1
+size_t asyncrt_dump_get_n_missing_workers (const AsyncrtDump *d);
+
+ASYNCRT_AVAILABLE_IN_0_1
+int asyncrt_dump_get_missing_worker (const AsyncrtDump *d, size_t i, unsigned *ret_index,
+                                     AsyncrtTaskId *ret_task_id, uint64_t *ret_running_ns);
+
+ASYNCRT_AVAILABLE_IN_0_1
+AsyncrtTaskId asyncrt_dump_task_get_id (const AsyncrtDumpTask *t);
+
+ASYNCRT_AVAILABLE_IN_0_1
+AsyncrtTaskState asyncrt_dump_task_get_state (const AsyncrtDumpTask *t);
+
+ASYNCRT_AVAILABLE_IN_0_1
+const AsyncrtTrace *asyncrt_dump_task_get_trace (const AsyncrtDumpTask *t);
+
+ASYNCRT_AVAILABLE_IN_0_1
+const char *asyncrt_dump_task_get_name (const AsyncrtDumpTask *t);
+
+ASYNCRT_AVAILABLE_IN_0_1
+const char *asyncrt_dump_task_get_spawn_file (const AsyncrtDumpTask *t);
+
+ASYNCRT_AVAILABLE_IN_0_1
+unsigned asyncrt_dump_task_get_spawn_line (const AsyncrtDumpTask *t);
+
+ASYNCRT_AVAILABLE_IN_0_1
+const char *asyncrt_dump_task_get_spawn_func (const AsyncrtDumpTask *t);
+
+ASYNCRT_AVAILABLE_IN_0_1
+AsyncrtTaskId asyncrt_dump_task_get_parent_id (const AsyncrtDumpTask *t);
+
+ASYNCRT_AVAILABLE_IN_0_1
+uint64_t asyncrt_dump_task_get_poll_count (const AsyncrtDumpTask *t);
+
+ASYNCRT_AVAILABLE_IN_0_1
+uint64_t asyncrt_dump_task_get_idle_ns (const AsyncrtDumpTask *t);
+
+ASYNCRT_AVAILABLE_IN_0_1
+int asyncrt_dump_task_get_worker (const AsyncrtDumpTask *t);
+
+ASYNCRT_AVAILABLE_IN_0_1
+char *asyncrt_dump_to_string (AsyncrtDump *d);
+
+ASYNCRT_AVAILABLE_IN_0_1
+char *asyncrt_dump_to_json (AsyncrtDump *d);
+
+ASYNCRT_AVAILABLE_IN_0_1
+void asyncrt_dump_free (AsyncrtDump *d);
 
 ASYNCRT_END_DECLS
 

@@ -19,8 +19,10 @@
 #include "scheduler/scheduler-private.h"
 #include "scheduler/coop-private.h"
 #include "future/context-private.h"
+#include "dump/dump-private.h"
 
 #include <glib.h>
+#include <sched.h>
 #include <stdlib.h>
 
 #define CT_DEFAULT_EVENT_INTERVAL 31u
@@ -30,6 +32,7 @@ typedef struct
   AsyncrtHandle base;   /* first: the runtime and the handle are this struct */
 
   atomic_bool core_taken;
+  atomic_uint dump_core_users;   /* dumps taking the core (block_on waits, not EBUSY) */
   atomic_bool woken;
   unsigned event_interval;
 
@@ -84,6 +87,35 @@ remote_pop (CurrentThread *ct)
     return NULL;
   AsyncrtQueueNode *n = asyncrt__inject_pop (&ct->remote);
   return n != NULL ? asyncrt__task_from_queue_node (n) : NULL;
+}
+
+/* ---- task dumps (lib/dump) ------------------------------------------------------------ */
+
+/* A dump requester on another thread: if no thread owns the core, take it and serve
+ * the dump here.  dump_core_users tells block_on to wait for it rather than fail. */
+bool
+asyncrt__current_thread_dump_try_serve (AsyncrtHandle *h)
+{
+  CurrentThread *ct = ct_from_handle (h);
+  atomic_fetch_add_explicit (&ct->dump_core_users, 1, memory_order_acq_rel);
+  bool took = !atomic_exchange_explicit (&ct->core_taken, true, memory_order_acq_rel);
+  if (took)
+    {
+      if (!atomic_load_explicit (&h->is_shutdown, memory_order_acquire))
+        {
+          AsyncrtHandle *prev_handle = asyncrt__handle_enter (h);
+          AsyncrtDriver *prev_driver = asyncrt__driver_enter (h->driver);
+          CurrentThread *prev_ct = ct_current;
+          ct_current = ct;
+          asyncrt__dump_serve (h);
+          ct_current = prev_ct;
+          asyncrt__driver_exit (prev_driver);
+          asyncrt__handle_exit (prev_handle);
+        }
+      atomic_store_explicit (&ct->core_taken, false, memory_order_release);
+    }
+  atomic_fetch_sub_explicit (&ct->dump_core_users, 1, memory_order_acq_rel);
+  return took;
 }
 
 /* ---- ops ---------------------------------------------------------------------------- */
@@ -151,8 +183,12 @@ static int
 ct_block_on (AsyncrtHandle *h, AsyncrtPollFunc poll, void *future)
 {
   CurrentThread *ct = ct_from_handle (h);
-  if (atomic_exchange_explicit (&ct->core_taken, true, memory_order_acq_rel))
-    return -EBUSY;
+  while (atomic_exchange_explicit (&ct->core_taken, true, memory_order_acq_rel))
+    {
+      if (atomic_load_explicit (&ct->dump_core_users, memory_order_acquire) == 0)
+        return -EBUSY;
+      sched_yield ();   /* a dump holds the core briefly (asyncrt__current_thread_dump_try_serve) */
+    }
 
   AsyncrtHandle *prev_handle = asyncrt__handle_enter (h);
   AsyncrtDriver *prev_driver = asyncrt__driver_enter (h->driver);
@@ -226,6 +262,9 @@ static void
 ct_shutdown (AsyncrtHandle *h)
 {
   CurrentThread *ct = ct_from_handle (h);
+  /* A dump may hold the core (asyncrt__current_thread_dump_try_serve): wait for it. */
+  while (atomic_exchange_explicit (&ct->core_taken, true, memory_order_acq_rel))
+    sched_yield ();
   /* Every task is cancelled already; queued ones hold only their notified reference. */
   asyncrt__inject_close (&ct->remote);
   AsyncrtTask *t;
@@ -267,6 +306,7 @@ asyncrt__current_thread_build (const AsyncrtBuilder *b, AsyncrtRuntime **out)
       return r;
     }
   atomic_init (&ct->core_taken, false);
+  atomic_init (&ct->dump_core_users, 0);
   atomic_init (&ct->woken, false);
   ct->event_interval = b->event_interval != 0 ? b->event_interval : CT_DEFAULT_EVENT_INTERVAL;
   asyncrt__inject_init (&ct->remote);

@@ -369,10 +369,13 @@ asyncrt__task_run (AsyncrtTask *t)
 
   AsyncrtTask *prev_task = asyncrt__current_task;
   asyncrt__current_task = t;
-  atomic_store_explicit (&t->poll_count,
-                         atomic_load_explicit (&t->poll_count, memory_order_relaxed) + 1,
-                         memory_order_relaxed);
-  atomic_store_explicit (&t->last_poll_ns, asyncrt__clock_now_ns (), memory_order_relaxed);
+  if (!asyncrt_trace_is_tracing ())   /* a dump's trace poll is not the task's progress */
+    {
+      atomic_store_explicit (&t->poll_count,
+                             atomic_load_explicit (&t->poll_count, memory_order_relaxed) + 1,
+                             memory_order_relaxed);
+      atomic_store_explicit (&t->last_poll_ns, asyncrt__clock_now_ns (), memory_order_relaxed);
+    }
   unsigned prev_budget = asyncrt__coop_set_budget (ASYNCRT_COOP_BUDGET);
 
   AsyncrtContext cx;

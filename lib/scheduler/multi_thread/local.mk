@@ -4,7 +4,8 @@ libasyncrt_private_la_SOURCES += \
 	lib/scheduler/multi_thread/idle.c \
 	lib/scheduler/multi_thread/park.c \
 	lib/scheduler/multi_thread/worker.c \
-	lib/scheduler/multi_thread/runtime.c
+	lib/scheduler/multi_thread/runtime.c \
+	lib/scheduler/multi_thread/taskdump.c
 
 test_programs += tests/mt/test-mt-internal
 tests_mt_test_mt_internal_SOURCES = tests/mt/test-mt-internal.c

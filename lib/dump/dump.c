@@ -1,0 +1,764 @@
+/* libasyncrt - the AsyncrtDump object: accessors, text and JSON forms
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ *
+ * Threads: a dump is built by one thread (collect.c) and sealed before it is handed
+ * to the requester; afterwards it is immutable.  The only lazily written state is in
+ * its traces (the per-frame symbol pointer, see trace-private.h), which is safe to
+ * race on, so every accessor and formatter here may run on several threads at once.
+ */
+#include "dump/dump-private.h"
+#include "trace/trace-private.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+AsyncrtDump *
+asyncrt__dump_new (AsyncrtFlavour flavour, unsigned n_workers)
+{
+  AsyncrtDump *d = g_new0 (AsyncrtDump, 1);
+  d->tasks = g_array_new (FALSE, TRUE, sizeof (struct _AsyncrtDumpTask));
+  d->missing = g_array_new (FALSE, TRUE, sizeof (AsyncrtDumpMissingWorker));
+  d->flavour = flavour;
+  d->n_workers = n_workers;
+  d->complete = true;
+  d->taken_ns = asyncrt__clock_now_ns ();
+  return d;
+}
+
+size_t
+asyncrt__dump_add_task (AsyncrtDump *d, const struct _AsyncrtDumpTask *rec)
+{
+  g_array_append_vals (d->tasks, rec, 1);
+  return d->tasks->len - 1;
+}
+
+void
+asyncrt__dump_add_missing_worker (AsyncrtDump *d, unsigned index, AsyncrtTaskId task_id,
+                                  uint64_t running_ns)
+{
+  AsyncrtDumpMissingWorker w = { index, task_id, running_ns };
+  g_array_append_vals (d->missing, &w, 1);
+}
+
+static void
+task_record_clear (struct _AsyncrtDumpTask *t)
+{
+  if (t->trace != NULL)
+    asyncrt_trace_free (t->trace);
+  g_free (t->name);
+  t->trace = NULL;
+  t->name = NULL;
+}
+
+static int
+cmp_task (const void *a, const void *b)
+{
+  const struct _AsyncrtDumpTask *x = a, *y = b;
+  return x->id < y->id ? -1 : x->id > y->id;
+}
+
+static int
+cmp_missing (const void *a, const void *b)
+{
+  const AsyncrtDumpMissingWorker *x = a, *y = b;
+  return x->index < y->index ? -1 : x->index > y->index;
+}
+
+void
+asyncrt__dump_seal (AsyncrtDump *d)
+{
+  size_t w = 0;
+  bool complete = d->missing->len == 0 && !d->census;
+  for (size_t i = 0; i < d->tasks->len; i++)
+    {
+      struct _AsyncrtDumpTask *t = asyncrt__dump_task_at (d, i);
+      if (t->removed)
+        {
+          task_record_clear (t);
+          continue;
+        }
+      if (t->trace == NULL)
+        complete = false;
+      if (t->last_poll_ns != 0)
+        t->idle_ns = d->taken_ns > t->last_poll_ns ? d->taken_ns - t->last_poll_ns : 1;
+      if (w != i)
+        *asyncrt__dump_task_at (d, w) = *t;
+      w++;
+    }
+  g_array_set_size (d->tasks, w);
+  if (d->tasks->len > 1)
+    qsort (d->tasks->data, d->tasks->len, sizeof (struct _AsyncrtDumpTask), cmp_task);
+  if (d->missing->len > 1)
+    qsort (d->missing->data, d->missing->len, sizeof (AsyncrtDumpMissingWorker), cmp_missing);
+  d->complete = complete;
+}
+
+void
+asyncrt__dump_resolve (AsyncrtDump *d)
+{
+  for (size_t i = 0; i < d->tasks->len; i++)
+    {
+      struct _AsyncrtDumpTask *t = asyncrt__dump_task_at (d, i);
+      if (t->trace != NULL)
+        asyncrt_trace_resolve (t->trace);
+    }
+}
+
+/**
+ * asyncrt_dump_free:
+ * @d: (nullable): a dump
+ *
+ * Frees a dump and everything it owns (its tasks and their traces).
+ *
+ * Thread safety: any thread, once no other thread uses @d.
+ *
+ * Since: 0.1
+ */
+void
+asyncrt_dump_free (AsyncrtDump *d)
+{
+  if (d == NULL)
+    return;
+  for (size_t i = 0; i < d->tasks->len; i++)
+    task_record_clear (asyncrt__dump_task_at (d, i));
+  g_array_free (d->tasks, TRUE);
+  g_array_free (d->missing, TRUE);
+  g_free (d);
+}
+
+/**
+ * asyncrt_dump_get_n_tasks:
+ * @d: a dump
+ *
+ * Thread safety: any thread.
+ *
+ * Returns: the number of tasks in @d (0 for %NULL).
+ * Since: 0.1
+ */
+size_t
+asyncrt_dump_get_n_tasks (const AsyncrtDump *d)
+{
+  return d != NULL ? d->tasks->len : 0;
+}
+
+/**
+ * asyncrt_dump_get_task:
+ * @d: a dump
+ * @i: an index below asyncrt_dump_get_n_tasks()
+ *
+ * Tasks are ordered by id (the order in which they were spawned).
+ *
+ * Thread safety: any thread.
+ *
+ * Returns: (transfer none) (nullable): the @i-th task, owned by @d; %NULL if @d is
+ *   %NULL or @i is out of range.
+ * Since: 0.1
+ */
+const AsyncrtDumpTask *
+asyncrt_dump_get_task (const AsyncrtDump *d, size_t i)
+{
+  if (d == NULL || i >= d->tasks->len)
+    return NULL;
+  return &g_array_index (d->tasks, struct _AsyncrtDumpTask, i);
+}
+
+/**
+ * asyncrt_dump_find_task:
+ * @d: a dump
+ * @id: a task id
+ *
+ * Looks a task up by its id (e.g. from asyncrt_join_handle_get_id()).
+ *
+ * Thread safety: any thread.
+ *
+ * Returns: (transfer none) (nullable): the task, owned by @d, or %NULL if @d does not
+ *   list it (or is %NULL).
+ * Since: 0.1
+ */
+const AsyncrtDumpTask *
+asyncrt_dump_find_task (const AsyncrtDump *d, AsyncrtTaskId id)
+{
+  if (d == NULL)
+    return NULL;
+  size_t lo = 0, hi = d->tasks->len;
+  while (lo < hi)
+    {
+      size_t mid = lo + (hi - lo) / 2;
+      const struct _AsyncrtDumpTask *t = &g_array_index (d->tasks, struct _AsyncrtDumpTask, mid);
+      if (t->id == id)
+        return t;
+      if (t->id < id)
+        lo = mid + 1;
+      else
+        hi = mid;
+    }
+  return NULL;
+}
+
+/**
+ * asyncrt_dump_is_complete:
+ * @d: a dump
+ *
+ * A dump is complete when every task it lists has a trace and every worker of the
+ * runtime took part.  It is not when a task was running (on a worker that did not
+ * stop in time, or blocked in a system call), when a task was woken by another
+ * thread while the dump was being taken, or when the dump is a census (see the
+ * deadline rule in the section description).
+ *
+ * Thread safety: any thread.
+ *
+ * Returns: %TRUE if every task could be traced; %FALSE otherwise or for %NULL.
+ * Since: 0.1
+ */
+bool
+asyncrt_dump_is_complete (const AsyncrtDump *d)
+{
+  return d != NULL && d->complete;
+}
+
+/**
+ * asyncrt_dump_get_n_missing_workers:
+ * @d: a dump
+ *
+ * The number of worker threads that did not stop for the dump by its deadline (a
+ * current-thread runtime has one worker, its thread in `block_on`).
+ *
+ * Thread safety: any thread.
+ *
+ * Returns: the number of missing workers (0 for %NULL).
+ * Since: 0.1
+ */
+size_t
+asyncrt_dump_get_n_missing_workers (const AsyncrtDump *d)
+{
+  return d != NULL ? d->missing->len : 0;
+}
+
+/**
+ * asyncrt_dump_get_missing_worker:
+ * @d: a dump
+ * @i: an index below asyncrt_dump_get_n_missing_workers()
+ * @ret_index: (out) (optional): the worker's index, from 0
+ * @ret_task_id: (out) (optional): the task it was running, or 0 if none was known
+ * @ret_running_ns: (out) (optional): how long that task had been running, in
+ *   nanoseconds (0 if none)
+ *
+ * Describes a worker that did not stop for the dump.  Outputs are written only on
+ * success.
+ *
+ * Thread safety: any thread.
+ *
+ * Returns: 0, or `-EINVAL` if @d is %NULL or @i is out of range.
+ * Since: 0.1
+ */
+int
+asyncrt_dump_get_missing_worker (const AsyncrtDump *d, size_t i, unsigned *ret_index,
+                                 AsyncrtTaskId *ret_task_id, uint64_t *ret_running_ns)
+{
+  if (d == NULL || i >= d->missing->len)
+    return -EINVAL;
+  const AsyncrtDumpMissingWorker *w = &g_array_index (d->missing, AsyncrtDumpMissingWorker, i);
+  if (ret_index != NULL)
+    *ret_index = w->index;
+  if (ret_task_id != NULL)
+    *ret_task_id = w->task_id;
+  if (ret_running_ns != NULL)
+    *ret_running_ns = w->running_ns;
+  return 0;
+}
+
+/**
+ * asyncrt_dump_task_get_id:
+ * @t: a task of a dump
+ *
+ * Thread safety: any thread.
+ *
+ * Returns: the task's id (0 for %NULL).
+ * Since: 0.1
+ */
+AsyncrtTaskId
+asyncrt_dump_task_get_id (const AsyncrtDumpTask *t)
+{
+  return t != NULL ? t->id : 0;
+}
+
+/**
+ * asyncrt_dump_task_get_state:
+ * @t: a task of a dump
+ *
+ * Thread safety: any thread.
+ *
+ * Returns: the task's state when the dump was taken (%ASYNCRT_TASK_STATE_IDLE for
+ *   %NULL).
+ * Since: 0.1
+ */
+AsyncrtTaskState
+asyncrt_dump_task_get_state (const AsyncrtDumpTask *t)
+{
+  return t != NULL ? t->state : ASYNCRT_TASK_STATE_IDLE;
+}
+
+/**
+ * asyncrt_dump_task_get_trace:
+ * @t: a task of a dump
+ *
+ * The task's async call stacks: one backtrace per leaf future its trace poll
+ * reached.  A task that was running (or woken by another thread while the dump was
+ * taken) has no trace; a traced task whose poll reached no leaf future has a trace
+ * with no backtraces.
+ *
+ * Thread safety: any thread.
+ *
+ * Returns: (transfer none) (nullable): the trace, owned by the dump, or %NULL if the
+ *   task could not be traced.
+ * Since: 0.1
+ */
+const AsyncrtTrace *
+asyncrt_dump_task_get_trace (const AsyncrtDumpTask *t)
+{
+  return t != NULL ? t->trace : NULL;
+}
+
+/**
+ * asyncrt_dump_task_get_name:
+ * @t: a task of a dump
+ *
+ * Thread safety: any thread.
+ *
+ * Returns: (nullable): the name given at spawn, or %NULL.
+ * Since: 0.1
+ */
+const char *
+asyncrt_dump_task_get_name (const AsyncrtDumpTask *t)
+{
+  return t != NULL ? t->name : NULL;
+}
+
+/**
+ * asyncrt_dump_task_get_spawn_file:
+ * @t: a task of a dump
+ *
+ * Thread safety: any thread.
+ *
+ * Returns: (nullable): the source file of the spawn site, or %NULL if unknown.
+ * Since: 0.1
+ */
+const char *
+asyncrt_dump_task_get_spawn_file (const AsyncrtDumpTask *t)
+{
+  return t != NULL ? t->spawn_file : NULL;
+}
+
+/**
+ * asyncrt_dump_task_get_spawn_line:
+ * @t: a task of a dump
+ *
+ * Thread safety: any thread.
+ *
+ * Returns: the line of the spawn site, 0 if unknown.
+ * Since: 0.1
+ */
+unsigned
+asyncrt_dump_task_get_spawn_line (const AsyncrtDumpTask *t)
+{
+  return t != NULL ? t->spawn_line : 0;
+}
+
+/**
+ * asyncrt_dump_task_get_spawn_func:
+ * @t: a task of a dump
+ *
+ * Thread safety: any thread.
+ *
+ * Returns: (nullable): the function that spawned the task, or %NULL if unknown.
+ * Since: 0.1
+ */
+const char *
+asyncrt_dump_task_get_spawn_func (const AsyncrtDumpTask *t)
+{
+  return t != NULL ? t->spawn_func : NULL;
+}
+
+/**
+ * asyncrt_dump_task_get_parent_id:
+ * @t: a task of a dump
+ *
+ * Thread safety: any thread.
+ *
+ * Returns: the id of the task that spawned this one, 0 if it was spawned from
+ *   outside a task (or for %NULL).
+ * Since: 0.1
+ */
+AsyncrtTaskId
+asyncrt_dump_task_get_parent_id (const AsyncrtDumpTask *t)
+{
+  return t != NULL ? t->parent_id : 0;
+}
+
+/**
+ * asyncrt_dump_task_get_poll_count:
+ * @t: a task of a dump
+ *
+ * How many times the task had been polled, not counting the dump's own trace polls,
+ * so two dumps tell a stuck task from one that makes progress.
+ *
+ * Thread safety: any thread.
+ *
+ * Returns: the number of polls.
+ * Since: 0.1
+ */
+uint64_t
+asyncrt_dump_task_get_poll_count (const AsyncrtDumpTask *t)
+{
+  return t != NULL ? t->poll_count : 0;
+}
+
+/**
+ * asyncrt_dump_task_get_idle_ns:
+ * @t: a task of a dump
+ *
+ * The time from the start of the task's last poll to the moment the dump was taken:
+ * for an idle task, how long it has been waiting; for a running one, how long its
+ * current poll has been running.
+ *
+ * Thread safety: any thread.
+ *
+ * Returns: nanoseconds, or 0 if the task had never been polled.
+ * Since: 0.1
+ */
+uint64_t
+asyncrt_dump_task_get_idle_ns (const AsyncrtDumpTask *t)
+{
+  if (t == NULL || t->last_poll_ns == 0)
+    return 0;
+  return t->idle_ns;
+}
+
+/**
+ * asyncrt_dump_task_get_worker:
+ * @t: a task of a dump
+ *
+ * Thread safety: any thread.
+ *
+ * Returns: the index of the worker a %ASYNCRT_TASK_STATE_RUNNING task was running
+ *   on, or -1 (not running, unknown, or %NULL).
+ * Since: 0.1
+ */
+int
+asyncrt_dump_task_get_worker (const AsyncrtDumpTask *t)
+{
+  return t != NULL && t->state == ASYNCRT_TASK_STATE_RUNNING ? t->worker : -1;
+}
+
+/* ---- text ------------------------------------------------------------------------- */
+
+/* Tasks suspended at the same place have the same instruction pointers, hence the
+ * same tree (symbols are cached per IP): format each distinct trace once per call
+ * (thousands of tasks waiting in the same accept loop cost one tree).  The key is the
+ * trace's IPs, backtrace by backtrace. */
+typedef void (*FormatTraceFunc) (const AsyncrtTrace *tr, GString *out);
+
+static GBytes *
+trace_key (const AsyncrtTrace *tr)
+{
+  GByteArray *key = g_byte_array_new ();
+  size_t nb = asyncrt_trace_get_n_backtraces (tr);
+  for (size_t i = 0; i < nb; i++)
+    {
+      const AsyncrtBacktrace *bt = asyncrt_trace_get_backtrace (tr, i);
+      uintptr_t n = bt->n_frames;
+      g_byte_array_append (key, (const guint8 *) &n, sizeof n);
+      for (size_t j = 0; j < bt->n_frames; j++)
+        {
+          g_byte_array_append (key, (const guint8 *) &bt->frames[j].ip, sizeof (uintptr_t));
+          /* Synthetic traces carry their own resolutions: an IP alone says nothing. */
+          if (tr->owned_infos != NULL)
+            {
+              uintptr_t info = (uintptr_t) asyncrt__trace_frame_info (&bt->frames[j]);
+              g_byte_array_append (key, (const guint8 *) &info, sizeof info);
+            }
+        }
+    }
+  return g_byte_array_free_to_bytes (key);
+}
+
+static void
+append_trace_cached (GHashTable *cache, const AsyncrtTrace *tr, FormatTraceFunc format,
+                     GString *out)
+{
+  GBytes *key = trace_key (tr);
+  const char *text = g_hash_table_lookup (cache, key);
+  if (text == NULL)
+    {
+      GString *s = g_string_new (NULL);
+      format (tr, s);
+      text = s->str;
+      g_hash_table_insert (cache, key, g_string_free (s, FALSE));
+    }
+  else
+    g_bytes_unref (key);
+  g_string_append (out, text);
+}
+
+static GHashTable *
+trace_cache_new (void)
+{
+  return g_hash_table_new_full (g_bytes_hash, g_bytes_equal,
+                                (GDestroyNotify) g_bytes_unref, g_free);
+}
+
+static void
+format_tree_text (const AsyncrtTrace *tr, GString *out)
+{
+  AsyncrtTraceTree *tree = asyncrt__trace_tree_new ();
+  asyncrt__trace_tree_add_trace (tree, tr);
+  asyncrt__trace_tree_append_text (tree, out, "  ");
+  asyncrt__trace_tree_free (tree);
+}
+
+static void
+format_trace_json (const AsyncrtTrace *tr, GString *out)
+{
+  g_string_append (out, "{\"backtraces\":");
+  asyncrt__trace_append_backtraces_json (tr, out);
+  g_string_append (out, ",\"tree\":");
+  AsyncrtTraceTree *tree = asyncrt__trace_tree_new ();
+  asyncrt__trace_tree_add_trace (tree, tr);
+  asyncrt__trace_tree_append_json (tree, out);
+  asyncrt__trace_tree_free (tree);
+  g_string_append_c (out, '}');
+}
+
+static const char *
+state_name (AsyncrtTaskState s)
+{
+  switch (s)
+    {
+    case ASYNCRT_TASK_STATE_SCHEDULED:
+      return "scheduled";
+    case ASYNCRT_TASK_STATE_RUNNING:
+      return "running";
+    case ASYNCRT_TASK_STATE_IDLE:
+    default:
+      return "idle";
+    }
+}
+
+static const char *
+flavour_name (AsyncrtFlavour f)
+{
+  return f == ASYNCRT_FLAVOUR_MULTI_THREAD ? "multi_thread" : "current_thread";
+}
+
+static void
+append_duration (GString *out, uint64_t ns)
+{
+  if (ns >= 1000000000u)
+    g_string_append_printf (out, "%.3f s", (double) ns / 1e9);
+  else if (ns >= 1000000u)
+    g_string_append_printf (out, "%.3f ms", (double) ns / 1e6);
+  else
+    g_string_append_printf (out, "%.3f us", (double) ns / 1e3);
+}
+
+static void
+append_task_header (GString *out, const struct _AsyncrtDumpTask *t)
+{
+  g_string_append_printf (out, "task %" G_GUINT64_FORMAT " %s", t->id, state_name (t->state));
+  if (t->state == ASYNCRT_TASK_STATE_RUNNING && t->worker >= 0)
+    g_string_append_printf (out, " on worker %d", t->worker);
+  if (t->name != NULL)
+    g_string_append_printf (out, ", name \"%s\"", t->name);
+  if (t->spawn_file != NULL)
+    {
+      g_string_append_printf (out, ", spawned at %s:%u", t->spawn_file, t->spawn_line);
+      if (t->spawn_func != NULL)
+        g_string_append_printf (out, " (%s)", t->spawn_func);
+    }
+  if (t->parent_id != 0)
+    g_string_append_printf (out, ", parent %" G_GUINT64_FORMAT, t->parent_id);
+  if (t->last_poll_ns != 0)
+    {
+      g_string_append (out, t->state == ASYNCRT_TASK_STATE_RUNNING ? ", running " : ", idle ");
+      append_duration (out, t->idle_ns);
+    }
+  else
+    g_string_append (out, ", never polled");
+  g_string_append_printf (out, ", %" G_GUINT64_FORMAT " poll%s\n", t->poll_count,
+                          t->poll_count == 1 ? "" : "s");
+}
+
+/**
+ * asyncrt_dump_to_string:
+ * @d: a dump
+ *
+ * Formats the dump as text: a summary line, then for every task a header line (id,
+ * state, name, spawn site, parent, time since its last poll, number of polls)
+ * followed by its async call stacks as a tree (root side first, indented by two
+ * spaces), or a note saying why it has none; then the missing workers.  Symbols are
+ * resolved on first use and cached, so formatting a second time resolves nothing.
+ *
+ * Thread safety: any thread; several threads may format the same dump at once.
+ *
+ * Returns: (transfer full) (nullable): a string to free() with free(), or %NULL if
+ *   @d is %NULL.
+ * Since: 0.1
+ */
+char *
+asyncrt_dump_to_string (AsyncrtDump *d)
+{
+  if (d == NULL)
+    return NULL;
+  GString *out = g_string_sized_new (256 + 160 * d->tasks->len);
+  GHashTable *cache = trace_cache_new ();
+  g_string_append_printf (out, "task dump of a %s runtime: %u task%s, %s%s\n",
+                          flavour_name (d->flavour), d->tasks->len,
+                          d->tasks->len == 1 ? "" : "s",
+                          d->complete ? "complete" : "incomplete",
+                          d->census ? " (census: no runtime thread took the request up)" : "");
+  for (size_t i = 0; i < d->tasks->len; i++)
+    {
+      const struct _AsyncrtDumpTask *t = asyncrt__dump_task_at (d, i);
+      append_task_header (out, t);
+      if (t->trace == NULL)
+        {
+          if (t->state == ASYNCRT_TASK_STATE_RUNNING)
+            g_string_append (out, "  (not traced: running)\n");
+          else if (d->census)
+            g_string_append (out, "  (not traced)\n");
+          else
+            g_string_append (out, "  (not traced: woken or queued on a worker that did not stop)\n");
+          continue;
+        }
+      if (asyncrt_trace_get_n_backtraces (t->trace) == 0)
+        {
+          g_string_append (out, "  (no leaf future reached)\n");
+          continue;
+        }
+      append_trace_cached (cache, t->trace, format_tree_text, out);
+    }
+  for (size_t i = 0; i < d->missing->len; i++)
+    {
+      const AsyncrtDumpMissingWorker *w = &g_array_index (d->missing, AsyncrtDumpMissingWorker, i);
+      g_string_append_printf (out, "worker %u did not stop", w->index);
+      if (w->task_id != 0)
+        {
+          g_string_append_printf (out, ": task %" G_GUINT64_FORMAT " running for ", w->task_id);
+          append_duration (out, w->running_ns);
+        }
+      g_string_append_c (out, '\n');
+    }
+  /* GLib and libc share malloc on the platforms we support; hand out malloc memory
+   * explicitly so free() is always right. */
+  g_hash_table_unref (cache);
+  char *s = strdup (out->str);
+  g_string_free (out, TRUE);
+  return s;
+}
+
+/* ---- JSON ------------------------------------------------------------------------- */
+
+/**
+ * asyncrt_dump_to_json:
+ * @d: a dump
+ *
+ * Formats the dump as one JSON object, schema version 1:
+ *
+ * |[
+ * {
+ *   "version": 1,
+ *   "flavour": "current_thread" | "multi_thread",
+ *   "workers": <number of workers>,
+ *   "complete": <bool>,
+ *   "census": <bool>,
+ *   "missing_workers": [ { "index": <n>, "task_id": <id or null>,
+ *                          "running_ns": <n> }, ... ],
+ *   "tasks": [
+ *     { "id": <n>, "state": "idle" | "scheduled" | "running",
+ *       "worker": <index or null>, "name": <string or null>,
+ *       "spawn": { "file": <string or null>, "line": <n>, "function": <string or null> },
+ *       "parent_id": <id or null>, "poll_count": <n>,
+ *       "idle_ns": <n or null (never polled)>,
+ *       "trace": null | { "backtraces": [...], "tree": [...] } },
+ *     ...
+ *   ]
+ * }
+ * ]|
+ *
+ * `trace.backtraces` and `trace.tree` are exactly as in asyncrt_trace_to_json()
+ * (see the trace section).  Task ids are JSON numbers; they stay below 2^53 in any
+ * real program.  New members may be added without changing the version; a change of
+ * meaning increments it.
+ *
+ * Thread safety: any thread; several threads may format the same dump at once.
+ *
+ * Returns: (transfer full) (nullable): a string to free() with free(), or %NULL if
+ *   @d is %NULL.
+ * Since: 0.1
+ */
+char *
+asyncrt_dump_to_json (AsyncrtDump *d)
+{
+  if (d == NULL)
+    return NULL;
+  GString *out = g_string_sized_new (256 + 256 * d->tasks->len);
+  GHashTable *cache = trace_cache_new ();
+  g_string_append_printf (out,
+                          "{\"version\":%d,\"flavour\":\"%s\",\"workers\":%u,"
+                          "\"complete\":%s,\"census\":%s,\"missing_workers\":[",
+                          ASYNCRT_DUMP_JSON_VERSION, flavour_name (d->flavour), d->n_workers,
+                          d->complete ? "true" : "false", d->census ? "true" : "false");
+  for (size_t i = 0; i < d->missing->len; i++)
+    {
+      const AsyncrtDumpMissingWorker *w = &g_array_index (d->missing, AsyncrtDumpMissingWorker, i);
+      if (i > 0)
+        g_string_append_c (out, ',');
+      g_string_append_printf (out, "{\"index\":%u,\"task_id\":", w->index);
+      if (w->task_id != 0)
+        g_string_append_printf (out, "%" G_GUINT64_FORMAT, w->task_id);
+      else
+        g_string_append (out, "null");
+      g_string_append_printf (out, ",\"running_ns\":%" G_GUINT64_FORMAT "}", w->running_ns);
+    }
+  g_string_append (out, "],\"tasks\":[");
+  for (size_t i = 0; i < d->tasks->len; i++)
+    {
+      const struct _AsyncrtDumpTask *t = asyncrt__dump_task_at (d, i);
+      if (i > 0)
+        g_string_append_c (out, ',');
+      g_string_append_printf (out, "{\"id\":%" G_GUINT64_FORMAT ",\"state\":\"%s\",\"worker\":",
+                              t->id, state_name (t->state));
+      if (t->state == ASYNCRT_TASK_STATE_RUNNING && t->worker >= 0)
+        g_string_append_printf (out, "%d", t->worker);
+      else
+        g_string_append (out, "null");
+      g_string_append (out, ",\"name\":");
+      asyncrt__json_append_string (out, t->name);
+      g_string_append (out, ",\"spawn\":{\"file\":");
+      asyncrt__json_append_string (out, t->spawn_file);
+      g_string_append_printf (out, ",\"line\":%u,\"function\":", t->spawn_line);
+      asyncrt__json_append_string (out, t->spawn_func);
+      g_string_append (out, "},\"parent_id\":");
+      if (t->parent_id != 0)
+        g_string_append_printf (out, "%" G_GUINT64_FORMAT, t->parent_id);
+      else
+        g_string_append (out, "null");
+      g_string_append_printf (out, ",\"poll_count\":%" G_GUINT64_FORMAT ",\"idle_ns\":",
+                              t->poll_count);
+      if (t->last_poll_ns != 0)
+        g_string_append_printf (out, "%" G_GUINT64_FORMAT, t->idle_ns);
+      else
+        g_string_append (out, "null");
+      g_string_append (out, ",\"trace\":");
+      if (t->trace == NULL)
+        g_string_append (out, "null");
+      else
+        append_trace_cached (cache, t->trace, format_trace_json, out);
+      g_string_append_c (out, '}');
+    }
+  g_string_append (out, "]}");
+  g_hash_table_unref (cache);
+  char *s = strdup (out->str);
+  g_string_free (out, TRUE);
+  return s;
+}

@@ -1,0 +1,309 @@
+/* The AsyncrtDump object: accessors, sealing, text and JSON forms, from hand-built
+ * records with synthetic (pre-resolved) traces. */
+#include "dump/dump-private.h"
+#include "trace/trace-private.h"
+#include "test-util.h"
+
+#include <stdlib.h>
+#include <string.h>
+#ifdef HAVE_JSON_GLIB
+#include <json-glib/json-glib.h>
+#endif
+
+/* Appends one backtrace, innermost first: "name@file:line:col". */
+static void
+add_backtrace (AsyncrtTrace *t, const char *const *frames)
+{
+  size_t n = g_strv_length ((char **) frames);
+  AsyncrtTraceInfo **infos = g_new (AsyncrtTraceInfo *, n);
+  uintptr_t *ips = g_new (uintptr_t, n);
+  for (size_t i = 0; i < n; i++)
+    {
+      char **parts = g_strsplit_set (frames[i], "@:", 4);
+      AsyncrtTraceSymbolSpec spec = { parts[0], parts[1],
+                                      (unsigned) atoi (parts[2]), (unsigned) atoi (parts[3]) };
+      infos[i] = asyncrt__trace_info_new (0x1000 * (i + 1), &spec, 1);
+      ips[i] = 0x1000 * (i + 1) + 0x10;
+      g_strfreev (parts);
+    }
+  asyncrt__trace_append_resolved (t, ips, infos, n);
+  g_free (ips);
+  g_free (infos);
+}
+
+static const char *const abc_yield[] = {
+  "asyncrt_yield_poll@lib/driver/time/yield.c:40:3", "c_poll@t.c:30:5", "b_poll@t.c:20:5",
+  "a_poll@t.c:10:5", NULL
+};
+static const char *const abc_sleep[] = {
+  "asyncrt_sleep_poll@lib/driver/time/sleep.c:31:3", "c_poll@t.c:31:5", "b_poll@t.c:20:5",
+  "a_poll@t.c:10:5", NULL
+};
+
+static AsyncrtDump *
+build_dump (void)
+{
+  AsyncrtDump *d = asyncrt__dump_new (ASYNCRT_FLAVOUR_MULTI_THREAD, 4);
+  struct _AsyncrtDumpTask r = { 0 };
+
+  /* Added out of id order on purpose. */
+  r.id = 9;
+  r.state = ASYNCRT_TASK_STATE_RUNNING;
+  r.worker = 2;
+  r.name = g_strdup ("busy \"one\"");
+  r.spawn_file = "main.c";
+  r.spawn_line = 77;
+  r.spawn_func = "main";
+  r.poll_count = 3;
+  r.last_poll_ns = d->taken_ns - 2000000000u;
+  asyncrt__dump_add_task (d, &r);
+
+  memset (&r, 0, sizeof r);
+  r.id = 3;
+  r.parent_id = 1;
+  r.state = ASYNCRT_TASK_STATE_IDLE;
+  r.worker = -1;
+  r.spawn_file = "t.c";
+  r.spawn_line = 100;
+  r.spawn_func = "spawner";
+  r.poll_count = 12;
+  r.last_poll_ns = d->taken_ns - 1500000u;
+  r.trace = asyncrt__trace_new ();
+  add_backtrace (r.trace, abc_yield);
+  add_backtrace (r.trace, abc_sleep);
+  asyncrt__dump_add_task (d, &r);
+
+  memset (&r, 0, sizeof r);
+  r.id = 5;
+  r.state = ASYNCRT_TASK_STATE_SCHEDULED;
+  r.trace = asyncrt__trace_new ();
+  r.removed = true;                     /* completed during its trace poll */
+  asyncrt__dump_add_task (d, &r);
+
+  memset (&r, 0, sizeof r);
+  r.id = 4;
+  r.state = ASYNCRT_TASK_STATE_SCHEDULED;
+  r.trace = asyncrt__trace_new ();      /* traced, but no leaf reached */
+  asyncrt__dump_add_task (d, &r);
+
+  asyncrt__dump_add_missing_worker (d, 2, 9, 2000000000u);
+  asyncrt__dump_seal (d);
+  return d;
+}
+
+static void
+test_accessors (void)
+{
+  AsyncrtDump *d = build_dump ();
+  g_assert_cmpuint (asyncrt_dump_get_n_tasks (d), ==, 3);
+  g_assert_false (asyncrt_dump_is_complete (d));
+
+  const AsyncrtDumpTask *t0 = asyncrt_dump_get_task (d, 0);
+  const AsyncrtDumpTask *t1 = asyncrt_dump_get_task (d, 1);
+  const AsyncrtDumpTask *t2 = asyncrt_dump_get_task (d, 2);
+  g_assert_null (asyncrt_dump_get_task (d, 3));
+  g_assert_cmpuint (asyncrt_dump_task_get_id (t0), ==, 3);
+  g_assert_cmpuint (asyncrt_dump_task_get_id (t1), ==, 4);
+  g_assert_cmpuint (asyncrt_dump_task_get_id (t2), ==, 9);
+  g_assert_true (asyncrt_dump_find_task (d, 9) == t2);
+  g_assert_null (asyncrt_dump_find_task (d, 5));        /* removed */
+  g_assert_null (asyncrt_dump_find_task (d, 1000));
+
+  g_assert_cmpint (asyncrt_dump_task_get_state (t0), ==, ASYNCRT_TASK_STATE_IDLE);
+  g_assert_cmpint (asyncrt_dump_task_get_state (t1), ==, ASYNCRT_TASK_STATE_SCHEDULED);
+  g_assert_cmpint (asyncrt_dump_task_get_state (t2), ==, ASYNCRT_TASK_STATE_RUNNING);
+  g_assert_cmpuint (asyncrt_dump_task_get_parent_id (t0), ==, 1);
+  g_assert_cmpuint (asyncrt_dump_task_get_poll_count (t0), ==, 12);
+  g_assert_cmpuint (asyncrt_dump_task_get_idle_ns (t0), ==, 1500000u);
+  g_assert_cmpuint (asyncrt_dump_task_get_idle_ns (t1), ==, 0);
+  g_assert_cmpstr (asyncrt_dump_task_get_spawn_file (t0), ==, "t.c");
+  g_assert_cmpuint (asyncrt_dump_task_get_spawn_line (t0), ==, 100);
+  g_assert_cmpstr (asyncrt_dump_task_get_spawn_func (t0), ==, "spawner");
+  g_assert_null (asyncrt_dump_task_get_name (t0));
+  g_assert_cmpstr (asyncrt_dump_task_get_name (t2), ==, "busy \"one\"");
+  g_assert_nonnull (asyncrt_dump_task_get_trace (t0));
+  g_assert_cmpuint (asyncrt_trace_get_n_backtraces (asyncrt_dump_task_get_trace (t0)), ==, 2);
+  g_assert_null (asyncrt_dump_task_get_trace (t2));
+  g_assert_cmpint (asyncrt_dump_task_get_worker (t2), ==, 2);
+  g_assert_cmpint (asyncrt_dump_task_get_worker (t0), ==, -1);
+
+  g_assert_cmpuint (asyncrt_dump_get_n_missing_workers (d), ==, 1);
+  unsigned idx = 99;
+  AsyncrtTaskId tid = 0;
+  uint64_t ns = 0;
+  g_assert_cmpint (asyncrt_dump_get_missing_worker (d, 0, &idx, &tid, &ns), ==, 0);
+  g_assert_cmpuint (idx, ==, 2);
+  g_assert_cmpuint (tid, ==, 9);
+  g_assert_cmpuint (ns, ==, 2000000000u);
+  g_assert_cmpint (asyncrt_dump_get_missing_worker (d, 0, NULL, NULL, NULL), ==, 0);
+  idx = 99;
+  g_assert_cmpint (asyncrt_dump_get_missing_worker (d, 1, &idx, &tid, &ns), ==, -EINVAL);
+  g_assert_cmpuint (idx, ==, 99);                       /* untouched on error */
+  asyncrt_dump_free (d);
+}
+
+static void
+test_null (void)
+{
+  g_assert_cmpuint (asyncrt_dump_get_n_tasks (NULL), ==, 0);
+  g_assert_null (asyncrt_dump_get_task (NULL, 0));
+  g_assert_null (asyncrt_dump_find_task (NULL, 1));
+  g_assert_false (asyncrt_dump_is_complete (NULL));
+  g_assert_cmpuint (asyncrt_dump_get_n_missing_workers (NULL), ==, 0);
+  g_assert_cmpint (asyncrt_dump_get_missing_worker (NULL, 0, NULL, NULL, NULL), ==, -EINVAL);
+  g_assert_cmpuint (asyncrt_dump_task_get_id (NULL), ==, 0);
+  g_assert_cmpint (asyncrt_dump_task_get_state (NULL), ==, ASYNCRT_TASK_STATE_IDLE);
+  g_assert_null (asyncrt_dump_task_get_trace (NULL));
+  g_assert_null (asyncrt_dump_task_get_name (NULL));
+  g_assert_null (asyncrt_dump_task_get_spawn_file (NULL));
+  g_assert_null (asyncrt_dump_task_get_spawn_func (NULL));
+  g_assert_cmpuint (asyncrt_dump_task_get_spawn_line (NULL), ==, 0);
+  g_assert_cmpuint (asyncrt_dump_task_get_parent_id (NULL), ==, 0);
+  g_assert_cmpuint (asyncrt_dump_task_get_poll_count (NULL), ==, 0);
+  g_assert_cmpuint (asyncrt_dump_task_get_idle_ns (NULL), ==, 0);
+  g_assert_cmpint (asyncrt_dump_task_get_worker (NULL), ==, -1);
+  g_assert_null (asyncrt_dump_to_string (NULL));
+  g_assert_null (asyncrt_dump_to_json (NULL));
+  asyncrt_dump_free (NULL);
+}
+
+static void
+test_complete_and_empty (void)
+{
+  AsyncrtDump *d = asyncrt__dump_new (ASYNCRT_FLAVOUR_CURRENT_THREAD, 1);
+  asyncrt__dump_seal (d);
+  g_assert_true (asyncrt_dump_is_complete (d));
+  char *s = asyncrt_dump_to_string (d);
+  g_assert_cmpstr (s, ==, "task dump of a current_thread runtime: 0 tasks, complete\n");
+  free (s);
+  s = asyncrt_dump_to_json (d);
+  g_assert_cmpstr (s, ==, "{\"version\":1,\"flavour\":\"current_thread\",\"workers\":1,"
+                          "\"complete\":true,\"census\":false,\"missing_workers\":[],\"tasks\":[]}");
+  free (s);
+  asyncrt_dump_free (d);
+}
+
+static void
+test_to_string (void)
+{
+  AsyncrtDump *d = build_dump ();
+  char *s = asyncrt_dump_to_string (d);
+  const char *expected =
+    "task dump of a multi_thread runtime: 3 tasks, incomplete\n"
+    "task 3 idle, spawned at t.c:100 (spawner), parent 1, idle 1.500 ms, 12 polls\n"
+    "  ╼ a_poll at t.c:10:5\n"
+    "  └╼ b_poll at t.c:20:5\n"
+    "     ├╼ c_poll at t.c:30:5\n"
+    "     │  └╼ asyncrt_yield_poll at lib/driver/time/yield.c:40:3\n"
+    "     └╼ c_poll at t.c:31:5\n"
+    "        └╼ asyncrt_sleep_poll at lib/driver/time/sleep.c:31:3\n"
+    "task 4 scheduled, never polled, 0 polls\n"
+    "  (no leaf future reached)\n"
+    "task 9 running on worker 2, name \"busy \"one\"\", spawned at main.c:77 (main), running 2.000 s, 3 polls\n"
+    "  (not traced: running)\n"
+    "worker 2 did not stop: task 9 running for 2.000 s\n";
+  if (g_strcmp0 (s, expected) != 0)
+    g_test_message ("got:\n%s", s);
+  g_assert_cmpstr (s, ==, expected);
+  /* The second formatting is identical. */
+  char *s2 = asyncrt_dump_to_string (d);
+  g_assert_cmpstr (s, ==, s2);
+  free (s);
+  free (s2);
+  asyncrt_dump_free (d);
+}
+
+static void
+test_to_json (void)
+{
+  AsyncrtDump *d = build_dump ();
+  char *s = asyncrt_dump_to_json (d);
+  g_assert_nonnull (s);
+  g_assert_true (g_str_has_prefix (s, "{\"version\":1,\"flavour\":\"multi_thread\",\"workers\":4,"
+                                      "\"complete\":false,\"census\":false,"
+                                      "\"missing_workers\":[{\"index\":2,\"task_id\":9,"
+                                      "\"running_ns\":2000000000}],\"tasks\":[{\"id\":3,"));
+  g_assert_nonnull (strstr (s, "\"name\":\"busy \\\"one\\\"\""));
+#ifdef HAVE_JSON_GLIB
+  GError *error = NULL;
+  JsonParser *p = json_parser_new ();
+  g_assert_true (json_parser_load_from_data (p, s, -1, &error));
+  g_assert_no_error (error);
+  JsonObject *root = json_node_get_object (json_parser_get_root (p));
+  g_assert_cmpint (json_object_get_int_member (root, "version"), ==, 1);
+  JsonArray *tasks = json_object_get_array_member (root, "tasks");
+  g_assert_cmpuint (json_array_get_length (tasks), ==, 3);
+  JsonObject *t0 = json_array_get_object_element (tasks, 0);
+  g_assert_cmpstr (json_object_get_string_member (t0, "state"), ==, "idle");
+  g_assert_cmpint (json_object_get_int_member (t0, "idle_ns"), ==, 1500000);
+  JsonObject *spawn = json_object_get_object_member (t0, "spawn");
+  g_assert_cmpstr (json_object_get_string_member (spawn, "function"), ==, "spawner");
+  JsonObject *trace = json_object_get_object_member (t0, "trace");
+  g_assert_cmpuint (json_array_get_length (json_object_get_array_member (trace, "backtraces")), ==, 2);
+  JsonArray *tree = json_object_get_array_member (trace, "tree");
+  g_assert_cmpuint (json_array_get_length (tree), ==, 1);
+  JsonObject *t2 = json_array_get_object_element (tasks, 2);
+  g_assert_true (json_object_get_null_member (t2, "trace"));
+  g_assert_cmpint (json_object_get_int_member (t2, "worker"), ==, 2);
+  g_object_unref (p);
+#endif
+  free (s);
+  asyncrt_dump_free (d);
+}
+
+/* Identical traces (formatted once and reused) print the same tree under each task;
+ * a different one does not reuse it. */
+static void
+test_same_traces (void)
+{
+  AsyncrtDump *d = asyncrt__dump_new (ASYNCRT_FLAVOUR_CURRENT_THREAD, 1);
+  for (int i = 1; i <= 3; i++)
+    {
+      struct _AsyncrtDumpTask r = { 0 };
+      r.id = (AsyncrtTaskId) i;
+      r.worker = -1;
+      r.trace = asyncrt__trace_new ();
+      add_backtrace (r.trace, i == 2 ? abc_sleep : abc_yield);
+      asyncrt__dump_add_task (d, &r);
+    }
+  asyncrt__dump_seal (d);
+  char *s = asyncrt_dump_to_string (d);
+  const char *tree_yield =
+    "  ╼ a_poll at t.c:10:5\n"
+    "  └╼ b_poll at t.c:20:5\n"
+    "     └╼ c_poll at t.c:30:5\n"
+    "        └╼ asyncrt_yield_poll at lib/driver/time/yield.c:40:3\n";
+  const char *tree_sleep =
+    "  ╼ a_poll at t.c:10:5\n"
+    "  └╼ b_poll at t.c:20:5\n"
+    "     └╼ c_poll at t.c:31:5\n"
+    "        └╼ asyncrt_sleep_poll at lib/driver/time/sleep.c:31:3\n";
+  char *expected = g_strconcat (
+    "task dump of a current_thread runtime: 3 tasks, complete\n",
+    "task 1 idle, never polled, 0 polls\n", tree_yield,
+    "task 2 idle, never polled, 0 polls\n", tree_sleep,
+    "task 3 idle, never polled, 0 polls\n", tree_yield, NULL);
+  g_assert_cmpstr (s, ==, expected);
+  g_free (expected);
+  free (s);
+  s = asyncrt_dump_to_json (d);
+  char *first = strstr (s, "\"trace\":");
+  char *third = strstr (strstr (strstr (first + 1, "\"trace\":") + 1, "\"id\":3"), "\"trace\":");
+  g_assert_nonnull (third);
+  g_assert_cmpint (strncmp (first, third, strlen (third) - 2), ==, 0);
+  free (s);
+  asyncrt_dump_free (d);
+}
+
+int
+main (int argc, char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+  g_test_add_func ("/dump/model/accessors", test_accessors);
+  g_test_add_func ("/dump/model/null", test_null);
+  g_test_add_func ("/dump/model/empty", test_complete_and_empty);
+  g_test_add_func ("/dump/model/to-string", test_to_string);
+  g_test_add_func ("/dump/model/to-json", test_to_json);
+  g_test_add_func ("/dump/model/same-traces", test_same_traces);
+  return g_test_run ();
+}

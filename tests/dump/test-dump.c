@@ -1,0 +1,1711 @@
+/* Task dumps through the public API, on both schedulers.  Built at -O2 -g. */
+#include <asyncrt/asyncrt.h>
+#include "test-util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#ifdef HAVE_JSON_GLIB
+#include <json-glib/json-glib.h>
+#endif
+
+#define NOINLINE __attribute__((noinline))
+
+typedef enum { CT, MT } Flavour;
+
+static AsyncrtRuntime *
+new_rt (Flavour f)
+{
+  AsyncrtBuilder *b;
+  AsyncrtRuntime *rt = NULL;
+#ifdef TEST_DUMP_HAVE_MT
+  if (f == MT)
+    {
+      b = asyncrt_builder_new_multi_thread ();
+      asyncrt_builder_set_worker_threads (b, 2);
+    }
+  else
+#endif
+    {
+      g_assert (f == CT);
+      b = asyncrt_builder_new_current_thread ();
+    }
+  g_assert_cmpint (asyncrt_builder_build (b, &rt), ==, 0);
+  asyncrt_builder_free (b);
+  return rt;
+}
+
+static bool
+skip_unless_supported (Flavour f)
+{
+#ifndef TEST_DUMP_HAVE_MT
+  if (f == MT)
+    {
+      g_test_skip ("multi-thread scheduler not built");
+      return true;
+    }
+#endif
+  (void) f;
+  return false;
+}
+
+static uint64_t
+now_ms (void)
+{
+  return (uint64_t) (g_get_monotonic_time () / 1000);
+}
+
+/* ---- a gate: a user leaf future opened from any thread ------------------------------ */
+
+/* pthread (not GLib) mutexes: ThreadSanitizer sees those. */
+typedef struct
+{
+  pthread_mutex_t lock;
+  bool open;
+  AsyncrtWaker waker;
+} Gate;
+
+static void
+gate_init (Gate *g)
+{
+  pthread_mutex_init (&g->lock, NULL);
+  g->open = false;
+  g->waker = (AsyncrtWaker) ASYNCRT_WAKER_INIT;
+}
+
+static void
+gate_clear (Gate *g)
+{
+  asyncrt_waker_free (&g->waker);
+  pthread_mutex_destroy (&g->lock);
+}
+
+static NOINLINE AsyncrtPoll
+gate_poll (void *p, AsyncrtContext *cx)
+{
+  Gate *g = p;
+  if (asyncrt_trace_leaf (cx))
+    return ASYNCRT_PENDING;
+  pthread_mutex_lock (&g->lock);
+  if (g->open)
+    {
+      pthread_mutex_unlock (&g->lock);
+      return ASYNCRT_READY;
+    }
+  AsyncrtWaker old = g->waker;
+  g->waker = asyncrt_waker_clone (asyncrt_context_get_waker (cx));
+  pthread_mutex_unlock (&g->lock);
+  asyncrt_waker_free (&old);
+  return ASYNCRT_PENDING;
+}
+
+static void
+gate_open (Gate *g)
+{
+  pthread_mutex_lock (&g->lock);
+  g->open = true;
+  AsyncrtWaker w = g->waker;
+  g->waker = (AsyncrtWaker) ASYNCRT_WAKER_INIT;
+  pthread_mutex_unlock (&g->lock);
+  asyncrt_waker_wake (&w);
+}
+
+/* ---- Tokio's scenario: a -> b -> c -> yield, forever -------------------------------- */
+
+typedef struct { AsyncrtCoroutine co; AsyncrtYield y; } C;
+typedef struct { AsyncrtCoroutine co; C c; } B;
+typedef struct { AsyncrtCoroutine co; B b; } A;
+
+static NOINLINE AsyncrtPoll
+c_poll (C *self, AsyncrtContext *cx)
+{
+  ASYNCRT_BEGIN (&self->co);
+  for (;;)
+    {
+      asyncrt_yield_init (&self->y);
+      ASYNCRT_AWAIT (&self->co, asyncrt_yield_poll (&self->y, cx));
+    }
+  ASYNCRT_END (&self->co);
+}
+
+static NOINLINE AsyncrtPoll
+b_poll (B *self, AsyncrtContext *cx)
+{
+  ASYNCRT_BEGIN (&self->co);
+  ASYNCRT_AWAIT (&self->co, c_poll (&self->c, cx));
+  ASYNCRT_END (&self->co);
+}
+
+static NOINLINE AsyncrtPoll
+a_poll (void *p, AsyncrtContext *cx)
+{
+  A *self = p;
+  ASYNCRT_BEGIN (&self->co);
+  ASYNCRT_AWAIT (&self->co, b_poll (&self->b, cx));
+  ASYNCRT_END (&self->co);
+}
+
+/* Names of a backtrace's symbols, innermost first (inlined ones included). */
+static GPtrArray *
+backtrace_names (const AsyncrtBacktrace *bt)
+{
+  GPtrArray *names = g_ptr_array_new ();
+  for (size_t i = 0; i < asyncrt_backtrace_get_n_frames (bt); i++)
+    {
+      const AsyncrtBacktraceFrame *f = asyncrt_backtrace_get_frame (bt, i);
+      for (size_t k = 0; k < asyncrt_backtrace_frame_get_n_symbols (f); k++)
+        g_ptr_array_add (names, (gpointer) asyncrt_backtrace_symbol_get_name (
+                                  asyncrt_backtrace_frame_get_symbol (f, k)));
+    }
+  return names;
+}
+
+/* @want (innermost first, NULL-terminated) appears in order in the backtrace, and
+ * the first name is the leaf. */
+static void
+assert_backtrace (const AsyncrtBacktrace *bt, const char *const *want)
+{
+  GPtrArray *names = backtrace_names (bt);
+  size_t w = 0;
+  GString *all = g_string_new (NULL);
+  for (size_t i = 0; i < names->len; i++)
+    {
+      const char *n = g_ptr_array_index (names, i);
+      g_string_append_printf (all, " %s", n);
+      if (want[w] != NULL && g_strcmp0 (n, want[w]) == 0)
+        w++;
+    }
+  if (want[w] != NULL)
+    g_error ("backtrace lacks %s in order; has:%s", want[w], all->str);
+  g_assert_cmpuint (names->len, >, 0);
+  g_assert_cmpstr (g_ptr_array_index (names, 0), ==, want[0]);
+  g_string_free (all, TRUE);
+  g_ptr_array_free (names, TRUE);
+}
+
+static const char *const abc_yield[] = { "asyncrt_yield_poll", "c_poll", "b_poll", "a_poll", NULL };
+
+static void
+assert_abc_dump (AsyncrtDump *d, AsyncrtJoinHandle **jh, size_t n)
+{
+  g_assert_cmpuint (asyncrt_dump_get_n_tasks (d), ==, n);
+  for (size_t i = 0; i < n; i++)
+    {
+      const AsyncrtDumpTask *t = asyncrt_dump_find_task (d, asyncrt_join_handle_get_id (jh[i]));
+      g_assert_nonnull (t);
+      const AsyncrtTrace *tr = asyncrt_dump_task_get_trace (t);
+      g_assert_nonnull (tr);
+      g_assert_cmpuint (asyncrt_trace_get_n_backtraces (tr), ==, 1);
+      assert_backtrace (asyncrt_trace_get_backtrace (tr, 0), abc_yield);
+      g_assert_cmpstr (asyncrt_dump_task_get_spawn_file (t), ==, __FILE__);
+      g_assert_cmpuint (asyncrt_dump_task_get_spawn_line (t), >, 0);
+    }
+  g_assert_true (asyncrt_dump_is_complete (d));
+  char *s = asyncrt_dump_to_string (d);
+  const char *pa = strstr (s, "a_poll"), *pb = strstr (s, "b_poll");
+  const char *pc = strstr (s, "c_poll"), *py = strstr (s, "asyncrt_yield_poll");
+  g_assert_true (pa != NULL && pb > pa && pc > pb && py > pc);
+  g_assert_nonnull (strstr (s, "idle") != NULL ? s : strstr (s, "scheduled"));
+  free (s);
+}
+
+static void
+spawn_abc (AsyncrtHandle *h, AsyncrtJoinHandle **jh, size_t n)
+{
+  for (size_t i = 0; i < n; i++)
+    {
+      jh[i] = asyncrt_handle_spawn_full (h, __FILE__, __LINE__, __func__, "abc", a_poll,
+                                         g_new0 (A, 1), g_free);
+      g_assert_nonnull (jh[i]);
+    }
+}
+
+/* From inside block_on, with the dump future. */
+typedef struct
+{
+  AsyncrtCoroutine co;
+  AsyncrtDumpFuture df;
+  AsyncrtDump *dump;
+  int error;
+  AsyncrtJoinHandle *jh[3];
+} DumpMain;
+
+static AsyncrtPoll
+dump_main_poll (void *p, AsyncrtContext *cx)
+{
+  DumpMain *self = p;
+  ASYNCRT_BEGIN (&self->co);
+  spawn_abc (asyncrt_handle_current (), self->jh, 3);
+  asyncrt_dump_future_init (&self->df, asyncrt_handle_current (), test_timeout_ms (5000));
+  ASYNCRT_AWAIT (&self->co, asyncrt_dump_future_poll (&self->df, cx));
+  self->error = asyncrt_dump_future_get_error (&self->df);
+  self->dump = asyncrt_dump_future_take (&self->df);
+  asyncrt_dump_future_clear (&self->df);
+  ASYNCRT_END (&self->co);
+}
+
+static void
+test_abc_future (gconstpointer data)
+{
+  Flavour f = GPOINTER_TO_INT (data);
+  if (skip_unless_supported (f))
+    return;
+  AsyncrtRuntime *rt = new_rt (f);
+  DumpMain m = { 0 };
+  g_assert_cmpint (asyncrt_runtime_block_on (rt, dump_main_poll, &m), ==, 0);
+  g_assert_cmpint (m.error, ==, 0);
+  g_assert_nonnull (m.dump);
+  assert_abc_dump (m.dump, m.jh, 3);
+  asyncrt_dump_free (m.dump);
+  for (int i = 0; i < 3; i++)
+    asyncrt_join_handle_free (m.jh[i]);
+  asyncrt_runtime_free (rt);
+}
+
+/* From a plain thread while the runtime runs. */
+typedef struct
+{
+  AsyncrtHandle *h;
+  Gate *gate;
+  unsigned timeout_ms;
+  int result;
+  AsyncrtDump *dump;
+  uint64_t elapsed_ms;
+} DumpThread;
+
+static void *
+dump_thread (void *p)
+{
+  DumpThread *d = p;
+  uint64_t t0 = now_ms ();
+  d->result = asyncrt_handle_dump (d->h, d->timeout_ms, &d->dump);
+  d->elapsed_ms = now_ms () - t0;
+  if (d->gate != NULL)
+    gate_open (d->gate);
+  return NULL;
+}
+
+static void
+test_abc_blocking (gconstpointer data)
+{
+  Flavour f = GPOINTER_TO_INT (data);
+  if (skip_unless_supported (f))
+    return;
+  AsyncrtRuntime *rt = new_rt (f);
+  AsyncrtHandle *h = asyncrt_runtime_get_handle (rt);
+  AsyncrtJoinHandle *jh[3];
+  spawn_abc (h, jh, 3);
+  Gate gate;
+  gate_init (&gate);
+  DumpThread d = { h, &gate, test_timeout_ms (5000), -1, NULL, 0 };
+  pthread_t th;
+  pthread_create (&th, NULL, dump_thread, &d);
+  g_assert_cmpint (asyncrt_runtime_block_on (rt, gate_poll, &gate), ==, 0);
+  pthread_join (th, NULL);
+  g_assert_cmpint (d.result, ==, 0);
+  assert_abc_dump (d.dump, jh, 3);
+  asyncrt_dump_free (d.dump);
+
+  /* A second dump, with nobody in block_on on a current-thread runtime: the calling
+   * thread takes it itself.  Symbols are cached: same text. */
+  AsyncrtDump *d2 = NULL;
+  g_assert_cmpint (asyncrt_handle_dump (h, test_timeout_ms (5000), &d2), ==, 0);
+  assert_abc_dump (d2, jh, 3);
+  asyncrt_dump_free (d2);
+
+  for (int i = 0; i < 3; i++)
+    asyncrt_join_handle_free (jh[i]);
+  gate_clear (&gate);
+  asyncrt_runtime_free (rt);
+}
+
+/* ---- two leaves in one poll (a branch) ---------------------------------------------- */
+
+typedef struct
+{
+  AsyncrtSleep sleep;
+  Gate gate;
+  bool slept, gated;
+} Both;
+
+/* The empty asm keeps these from being tail calls (which would drop the frame). */
+static NOINLINE AsyncrtPoll
+wait_sleep (Both *self, AsyncrtContext *cx)
+{
+  AsyncrtPoll r = asyncrt_sleep_poll (&self->sleep, cx);
+  __asm__ volatile ("" ::: "memory");
+  return r;
+}
+
+static NOINLINE AsyncrtPoll
+wait_gate (Both *self, AsyncrtContext *cx)
+{
+  AsyncrtPoll r = gate_poll (&self->gate, cx);
+  __asm__ volatile ("" ::: "memory");
+  return r;
+}
+
+/* Polls both leaves in one poll: the tree branches below this function. */
+static NOINLINE AsyncrtPoll
+join_both (Both *self, AsyncrtContext *cx)
+{
+  if (!self->slept)
+    self->slept = wait_sleep (self, cx) == ASYNCRT_READY;
+  if (!self->gated)
+    self->gated = wait_gate (self, cx) == ASYNCRT_READY;
+  return self->slept && self->gated ? ASYNCRT_READY : ASYNCRT_PENDING;
+}
+
+static NOINLINE AsyncrtPoll
+both_poll (void *p, AsyncrtContext *cx)
+{
+  AsyncrtPoll r = join_both (p, cx);
+  __asm__ volatile ("" ::: "memory");
+  return r;
+}
+
+static void
+both_free (void *p)
+{
+  Both *self = p;
+  asyncrt_sleep_clear (&self->sleep);
+  gate_clear (&self->gate);
+  g_free (self);
+}
+
+static void
+test_branch (gconstpointer data)
+{
+  Flavour f = GPOINTER_TO_INT (data);
+  if (skip_unless_supported (f))
+    return;
+  AsyncrtRuntime *rt = new_rt (f);
+  AsyncrtHandle *h = asyncrt_runtime_get_handle (rt);
+  Both *both = g_new0 (Both, 1);
+  asyncrt_sleep_init (&both->sleep, 3600 * 1000);
+  gate_init (&both->gate);
+  AsyncrtJoinHandle *jh = asyncrt_handle_spawn (h, both_poll, both, both_free);
+
+  AsyncrtDump *d = NULL;
+  Gate main_gate;
+  gate_init (&main_gate);
+  DumpThread dt = { h, &main_gate, test_timeout_ms (5000), -1, NULL, 0 };
+  pthread_t th;
+  pthread_create (&th, NULL, dump_thread, &dt);
+  g_assert_cmpint (asyncrt_runtime_block_on (rt, gate_poll, &main_gate), ==, 0);
+  pthread_join (th, NULL);
+  g_assert_cmpint (dt.result, ==, 0);
+  d = dt.dump;
+  const AsyncrtDumpTask *t = asyncrt_dump_find_task (d, asyncrt_join_handle_get_id (jh));
+  g_assert_nonnull (t);
+  const AsyncrtTrace *tr = asyncrt_dump_task_get_trace (t);
+  g_assert_nonnull (tr);
+  g_assert_cmpuint (asyncrt_trace_get_n_backtraces (tr), ==, 2);
+  const char *const s1[] = { "asyncrt_sleep_poll", "wait_sleep", "join_both", "both_poll", NULL };
+  const char *const s2[] = { "gate_poll", "wait_gate", "join_both", "both_poll", NULL };
+  assert_backtrace (asyncrt_trace_get_backtrace (tr, 0), s1);
+  assert_backtrace (asyncrt_trace_get_backtrace (tr, 1), s2);
+  char *s = asyncrt_dump_to_string (d);
+  g_test_message ("%s", s);
+  /* One root, then a branch: the two call sites in join_both are siblings. */
+  const char *root = strstr (s, "  ╼ both_poll");
+  g_assert_nonnull (root);
+  g_assert_null (strstr (root + strlen ("  ╼ both_poll"), "╼ both_poll"));
+  g_assert_nonnull (strstr (s, "├╼ join_both"));
+  g_assert_nonnull (strstr (s, "└╼ join_both"));
+  free (s);
+  asyncrt_dump_free (d);
+
+  /* After the dump the task still completes when both leaves are ready. */
+  gate_open (&both->gate);
+  asyncrt_sleep_reset (&both->sleep, 0);
+  asyncrt_join_handle_free (jh);
+  gate_clear (&main_gate);
+  asyncrt_runtime_free (rt);
+}
+
+/* ---- a task completing during its trace poll ---------------------------------------- */
+
+/* Waits for a flag without a traced leaf: a dump's trace poll sees the flag. */
+typedef struct
+{
+  atomic_bool flag;
+  atomic_int polls;
+} Untraced;
+
+static AsyncrtPoll
+untraced_poll (void *p, AsyncrtContext *cx)
+{
+  Untraced *u = p;
+  (void) cx;
+  atomic_fetch_add (&u->polls, 1);
+  return atomic_load (&u->flag) ? ASYNCRT_READY : ASYNCRT_PENDING;
+}
+
+typedef struct
+{
+  AsyncrtCoroutine co;
+  AsyncrtJoinHandle *jh;
+  Gate gate;
+} JoinMain;
+
+static AsyncrtPoll
+join_main_poll (void *p, AsyncrtContext *cx)
+{
+  JoinMain *self = p;
+  ASYNCRT_BEGIN (&self->co);
+  ASYNCRT_AWAIT (&self->co, asyncrt_join_handle_poll (self->jh, cx));
+  ASYNCRT_END (&self->co);
+}
+
+static void
+test_complete_during_trace (gconstpointer data)
+{
+  Flavour f = GPOINTER_TO_INT (data);
+  if (skip_unless_supported (f))
+    return;
+  AsyncrtRuntime *rt = new_rt (f);
+  AsyncrtHandle *h = asyncrt_runtime_get_handle (rt);
+  Untraced u;
+  atomic_init (&u.flag, false);
+  atomic_init (&u.polls, 0);
+  AsyncrtJoinHandle *jh = asyncrt_handle_spawn (h, untraced_poll, &u, NULL);
+  /* Let it be polled once and go idle. */
+  AsyncrtDump *d = NULL;
+  g_assert_cmpint (asyncrt_handle_dump (h, test_timeout_ms (5000), &d), ==, 0);
+  asyncrt_dump_free (d);
+  uint64_t give_up = now_ms () + test_timeout_ms (5000);
+  while (atomic_load (&u.polls) < 1)
+    {
+      g_assert_cmpuint (now_ms (), <, give_up);
+      g_usleep (1000);
+    }
+  atomic_store (&u.flag, true);
+  /* Nobody wakes it: only the dump's trace poll sees the flag and completes it. */
+  g_assert_cmpint (asyncrt_handle_dump (h, test_timeout_ms (5000), &d), ==, 0);
+  g_assert_null (asyncrt_dump_find_task (d, asyncrt_join_handle_get_id (jh)));
+  asyncrt_dump_free (d);
+  g_assert_true (asyncrt_join_handle_is_finished (jh));
+  JoinMain jm = { 0 };
+  jm.jh = jh;
+  g_assert_cmpint (asyncrt_runtime_block_on (rt, join_main_poll, &jm), ==, 0);
+  asyncrt_join_handle_free (jh);
+  /* The runtime is fine: later dumps work and are empty. */
+  g_assert_cmpint (asyncrt_handle_dump (h, test_timeout_ms (5000), &d), ==, 0);
+  g_assert_cmpuint (asyncrt_dump_get_n_tasks (d), ==, 0);
+  asyncrt_dump_free (d);
+  asyncrt_runtime_free (rt);
+}
+
+/* ---- a task waking another during its trace poll ------------------------------------ */
+
+typedef struct
+{
+  AsyncrtCoroutine co;
+  Gate *wakee_gate;       /* opened by the waker task on every poll */
+  Gate forever;
+  Untraced *child_state;  /* a task spawned by the waker's first poll */
+  AsyncrtJoinHandle *child;
+} Waker;
+
+static AsyncrtPoll
+waker_poll (void *p, AsyncrtContext *cx)
+{
+  Waker *self = p;
+  if (self->child == NULL)
+    self->child = asyncrt_spawn (untraced_poll, self->child_state, NULL);
+  ASYNCRT_BEGIN (&self->co);
+  /* Not a leaf: every poll, the dump's trace poll too, opens the other task's gate. */
+  ASYNCRT_AWAIT (&self->co, (gate_open (self->wakee_gate), gate_poll (&self->forever, cx)));
+  ASYNCRT_END (&self->co);
+}
+
+static void
+test_wake_during_trace (gconstpointer data)
+{
+  Flavour f = GPOINTER_TO_INT (data);
+  if (skip_unless_supported (f))
+    return;
+  for (int round = 0; round < 20; round++)
+    {
+      AsyncrtRuntime *rt = new_rt (f);
+      AsyncrtHandle *h = asyncrt_runtime_get_handle (rt);
+      Gate wakee_gate;
+      gate_init (&wakee_gate);
+      AsyncrtJoinHandle *wakee = asyncrt_handle_spawn (h, gate_poll, &wakee_gate, NULL);
+      /* Let the wakee go idle on its gate first (a dump polls it once). */
+      AsyncrtDump *d = NULL;
+      g_assert_cmpint (asyncrt_handle_dump (h, test_timeout_ms (5000), &d), ==, 0);
+      asyncrt_dump_free (d);
+      /* The waker's first poll happens inside the next dump's trace. */
+      Waker *w = g_new0 (Waker, 1);
+      w->wakee_gate = &wakee_gate;
+      gate_init (&w->forever);
+      Untraced child_state;
+      atomic_init (&child_state.flag, true);
+      atomic_init (&child_state.polls, 0);
+      w->child_state = &child_state;
+      AsyncrtJoinHandle *waker = asyncrt_handle_spawn (h, waker_poll, w, NULL);
+      g_assert_cmpint (asyncrt_handle_dump (h, test_timeout_ms (5000), &d), ==, 0);
+      g_assert_nonnull (asyncrt_dump_find_task (d, asyncrt_join_handle_get_id (waker)));
+      asyncrt_dump_free (d);
+      /* The wakee was woken during the trace poll: it must finish. */
+      JoinMain jm = { 0 };
+      jm.jh = wakee;
+      g_assert_cmpint (asyncrt_runtime_block_on (rt, join_main_poll, &jm), ==, 0);
+      g_assert_true (asyncrt_join_handle_is_finished (wakee));
+      /* The task spawned during the trace poll runs too. */
+      g_assert_nonnull (w->child);
+      JoinMain jc = { 0 };
+      jc.jh = w->child;
+      g_assert_cmpint (asyncrt_runtime_block_on (rt, join_main_poll, &jc), ==, 0);
+      g_assert_cmpint (atomic_load (&child_state.polls), ==, 1);
+      asyncrt_join_handle_free (w->child);
+      asyncrt_join_handle_free (wakee);
+      asyncrt_join_handle_free (waker);
+      asyncrt_runtime_free (rt);
+      gate_clear (&w->forever);
+      g_free (w);
+      gate_clear (&wakee_gate);
+    }
+}
+
+/* ---- a worker blocked in a system call ---------------------------------------------- */
+
+typedef struct
+{
+  int fd;
+  atomic_bool started;
+} Blocker;
+
+static AsyncrtPoll
+blocker_poll (void *p, AsyncrtContext *cx)
+{
+  Blocker *b = p;
+  char c;
+  (void) cx;
+  atomic_store (&b->started, true);
+  /* A read nobody answers until the test writes: the worker is stuck in the kernel. */
+  if (read (b->fd, &c, 1) != 1)
+    g_error ("read failed");
+  return ASYNCRT_READY;
+}
+
+/* Until the blocker is stuck in its read on a runtime thread (polled for real, not by
+ * a dump: no dump is taken before). */
+static void
+wait_started (Blocker *b)
+{
+  uint64_t give_up = now_ms () + test_timeout_ms (5000);
+  while (!atomic_load (&b->started))
+    {
+      g_assert_cmpuint (now_ms (), <, give_up);
+      g_usleep (1000);
+    }
+  g_usleep (20000);
+}
+
+/* Runs the runtime (block_on on a gate) on a thread of its own. */
+typedef struct
+{
+  AsyncrtRuntime *rt;
+  Gate *g;
+} Runner;
+
+static void *
+blocked_runner (void *p)
+{
+  Runner *run = p;
+  g_assert_cmpint (asyncrt_runtime_block_on (run->rt, gate_poll, run->g), ==, 0);
+  return NULL;
+}
+
+static void
+test_blocked_worker (gconstpointer data)
+{
+  Flavour f = GPOINTER_TO_INT (data);
+  if (skip_unless_supported (f))
+    return;
+  AsyncrtRuntime *rt = new_rt (f);
+  AsyncrtHandle *h = asyncrt_runtime_get_handle (rt);
+  int pipefd[2];
+  g_assert_cmpint (pipe (pipefd), ==, 0);
+  AsyncrtJoinHandle *abc[2];
+  spawn_abc (h, abc, 2);
+  Blocker blk = { pipefd[0], false };
+  AsyncrtJoinHandle *blocker = asyncrt_handle_spawn (h, blocker_poll, &blk, NULL);
+
+  /* Run the runtime on a thread of its own (current-thread: block_on on a gate). */
+  Gate main_gate;
+  gate_init (&main_gate);
+  DumpThread dt = { h, NULL, 300, -1, NULL, 0 };
+  pthread_t runner;
+  Runner run = { rt, &main_gate };
+  pthread_create (&runner, NULL, blocked_runner, &run);
+  wait_started (&blk);
+
+  dump_thread (&dt);
+  g_assert_cmpint (dt.result, ==, 0);
+  /* By its deadline plus the grace and some scheduling slack. */
+  g_assert_cmpuint (dt.elapsed_ms, <, 300 + 100 + test_timeout_ms (400));
+  AsyncrtDump *d = dt.dump;
+  g_assert_false (asyncrt_dump_is_complete (d));
+  const AsyncrtDumpTask *bt = asyncrt_dump_find_task (d, asyncrt_join_handle_get_id (blocker));
+  g_assert_nonnull (bt);
+  g_assert_cmpint (asyncrt_dump_task_get_state (bt), ==, ASYNCRT_TASK_STATE_RUNNING);
+  g_assert_null (asyncrt_dump_task_get_trace (bt));
+  g_assert_cmpuint (asyncrt_dump_get_n_missing_workers (d), >=, 1);
+  bool found = false;
+  for (size_t i = 0; i < asyncrt_dump_get_n_missing_workers (d); i++)
+    {
+      AsyncrtTaskId id = 0;
+      uint64_t ns = 0;
+      g_assert_cmpint (asyncrt_dump_get_missing_worker (d, i, NULL, &id, &ns), ==, 0);
+      if (id == asyncrt_join_handle_get_id (blocker))
+        {
+          found = true;
+          g_assert_cmpuint (ns, >, 0);
+        }
+    }
+  if (!found)
+    {
+      char *dbg = asyncrt_dump_to_string (d);
+      g_test_message ("blocker %" G_GUINT64_FORMAT " not reported missing:\n%s",
+                      asyncrt_join_handle_get_id (blocker), dbg);
+      free (dbg);
+    }
+  g_assert_true (found);
+  if (f == MT)
+    {
+      /* The other worker traced the a-b-c tasks. */
+      for (int i = 0; i < 2; i++)
+        {
+          const AsyncrtDumpTask *t = asyncrt_dump_find_task (d, asyncrt_join_handle_get_id (abc[i]));
+          g_assert_nonnull (t);
+          g_assert_nonnull (asyncrt_dump_task_get_trace (t));
+          assert_backtrace (asyncrt_trace_get_backtrace (asyncrt_dump_task_get_trace (t), 0), abc_yield);
+        }
+    }
+  char *s = asyncrt_dump_to_string (d);
+  g_assert_nonnull (strstr (s, "did not stop"));
+  free (s);
+  asyncrt_dump_free (d);
+
+  /* Unblock: the runtime carries on, later dumps are complete, new work runs. */
+  g_assert_cmpint (write (pipefd[1], "x", 1), ==, 1);
+  uint64_t give_up = now_ms () + test_timeout_ms (5000);
+  while (!asyncrt_join_handle_is_finished (blocker))
+    {
+      g_assert_cmpuint (now_ms (), <, give_up);
+      g_usleep (1000);
+    }
+  d = NULL;
+  g_assert_cmpint (asyncrt_handle_dump (h, test_timeout_ms (5000), &d), ==, 0);
+  g_assert_true (asyncrt_dump_is_complete (d));
+  g_assert_cmpuint (asyncrt_dump_get_n_tasks (d), ==, 2);
+  asyncrt_dump_free (d);
+  Untraced u;
+  atomic_init (&u.flag, true);
+  atomic_init (&u.polls, 0);
+  AsyncrtJoinHandle *late = asyncrt_handle_spawn (h, untraced_poll, &u, NULL);
+  give_up = now_ms () + test_timeout_ms (5000);
+  while (!asyncrt_join_handle_is_finished (late))
+    {
+      g_assert_cmpuint (now_ms (), <, give_up);
+      g_usleep (1000);
+    }
+  asyncrt_join_handle_free (late);
+
+  gate_open (&main_gate);
+  pthread_join (runner, NULL);
+  asyncrt_join_handle_free (blocker);
+  for (int i = 0; i < 2; i++)
+    asyncrt_join_handle_free (abc[i]);
+  asyncrt_runtime_free (rt);
+  gate_clear (&main_gate);
+  close (pipefd[0]);
+  close (pipefd[1]);
+}
+
+
+/* ---- hundreds of dumps while tasks churn ------------------------------------------- */
+
+#define CHURN_TASKS 16
+#define CHURN_ITERS 2000
+
+typedef struct
+{
+  AsyncrtCoroutine co;
+  AsyncrtYield y;
+  AsyncrtSleep s;
+  int i;
+  atomic_int *count;
+} Churn;
+
+static NOINLINE AsyncrtPoll
+churn_poll (void *p, AsyncrtContext *cx)
+{
+  Churn *self = p;
+  ASYNCRT_BEGIN (&self->co);
+  for (self->i = 0; self->i < CHURN_ITERS; self->i++)
+    {
+      atomic_fetch_add (self->count, 1);
+      if (self->i % 16 == 0)
+        {
+          asyncrt_sleep_init (&self->s, 1);
+          ASYNCRT_AWAIT (&self->co, asyncrt_sleep_poll (&self->s, cx));
+          asyncrt_sleep_clear (&self->s);
+        }
+      else
+        {
+          asyncrt_yield_init (&self->y);
+          ASYNCRT_AWAIT (&self->co, asyncrt_yield_poll (&self->y, cx));
+        }
+    }
+  ASYNCRT_END (&self->co);
+}
+
+static void
+churn_free (void *p)
+{
+  Churn *self = p;
+  asyncrt_sleep_clear (&self->s);
+  g_free (self);
+}
+
+typedef struct
+{
+  AsyncrtHandle *h;
+  atomic_bool stop;
+  atomic_int n_dumps;
+  int n_traced;
+} Dumper;
+
+static void *
+dumper_thread (void *p)
+{
+  Dumper *dp = p;
+  while (!atomic_load (&dp->stop))
+    {
+      AsyncrtDump *d = NULL;
+      int r = asyncrt_handle_dump (dp->h, test_timeout_ms (5000), &d);
+      g_assert_cmpint (r, ==, 0);
+      for (size_t i = 0; i < asyncrt_dump_get_n_tasks (d); i++)
+        dp->n_traced += asyncrt_dump_task_get_trace (asyncrt_dump_get_task (d, i)) != NULL;
+      if (atomic_load (&dp->n_dumps) % 50 == 0)
+        free (asyncrt_dump_to_string (d));
+      asyncrt_dump_free (d);
+      atomic_fetch_add (&dp->n_dumps, 1);
+    }
+  return NULL;
+}
+
+typedef struct
+{
+  AsyncrtCoroutine co;
+  AsyncrtJoinHandle *jh[CHURN_TASKS];
+  int i;
+} ChurnMain;
+
+static AsyncrtPoll
+churn_main_poll (void *p, AsyncrtContext *cx)
+{
+  ChurnMain *self = p;
+  ASYNCRT_BEGIN (&self->co);
+  for (self->i = 0; self->i < CHURN_TASKS; self->i++)
+    ASYNCRT_AWAIT (&self->co, asyncrt_join_handle_poll (self->jh[self->i], cx));
+  ASYNCRT_END (&self->co);
+}
+
+static void
+test_churn (gconstpointer data)
+{
+  Flavour f = GPOINTER_TO_INT (data);
+  if (skip_unless_supported (f))
+    return;
+  AsyncrtRuntime *rt = new_rt (f);
+  AsyncrtHandle *h = asyncrt_runtime_get_handle (rt);
+  atomic_int counts[CHURN_TASKS];
+  ChurnMain m = { 0 };
+  for (int i = 0; i < CHURN_TASKS; i++)
+    {
+      atomic_init (&counts[i], 0);
+      Churn *c = g_new0 (Churn, 1);
+      c->count = &counts[i];
+      m.jh[i] = asyncrt_handle_spawn (h, churn_poll, c, churn_free);
+    }
+  Dumper dp = { .h = h };
+  atomic_init (&dp.stop, false);
+  atomic_init (&dp.n_dumps, 0);
+  pthread_t th;
+  pthread_create (&th, NULL, dumper_thread, &dp);
+  /* Keep dumping for a while even if the tasks are quick. */
+  while (atomic_load (&dp.n_dumps) < 20)
+    g_usleep (1000);
+  g_assert_cmpint (asyncrt_runtime_block_on (rt, churn_main_poll, &m), ==, 0);
+  atomic_store (&dp.stop, true);
+  pthread_join (th, NULL);
+  g_test_message ("%d dumps, %d traced tasks", atomic_load (&dp.n_dumps), dp.n_traced);
+  g_assert_cmpint (atomic_load (&dp.n_dumps), >=, 20);
+  for (int i = 0; i < CHURN_TASKS; i++)
+    {
+      g_assert_cmpint (atomic_load (&counts[i]), ==, CHURN_ITERS);
+      g_assert_true (asyncrt_join_handle_is_finished (m.jh[i]));
+      asyncrt_join_handle_free (m.jh[i]);
+    }
+  asyncrt_runtime_free (rt);
+}
+
+/* ---- dumps racing shutdown --------------------------------------------------------- */
+
+typedef struct
+{
+  AsyncrtHandle *h;
+  atomic_bool go;
+  atomic_bool stop;
+  int ok, shutdown;
+} Racer;
+
+static void *
+racer_thread (void *p)
+{
+  Racer *r = p;
+  while (!atomic_load (&r->go))
+    ;
+  while (!atomic_load (&r->stop))
+    {
+      AsyncrtDump *d = NULL;
+      int res = asyncrt_handle_dump (r->h, test_timeout_ms (5000), &d);
+      if (res == 0)
+        {
+          r->ok++;
+          asyncrt_dump_free (d);
+        }
+      else
+        {
+          g_assert_cmpint (res, ==, -ESHUTDOWN);
+          r->shutdown++;
+          break;
+        }
+    }
+  return NULL;
+}
+
+/* Spins on asyncrt_handle_dump() until shutdown, on the blocking pool: the handle is
+ * guaranteed alive there until asyncrt_runtime_free() has joined the pool. */
+typedef struct
+{
+  AsyncrtHandle *h;
+  int last;
+} Spinner;
+
+static void
+spinner_func (void *p)
+{
+  Spinner *s = p;
+  uint64_t give_up = now_ms () + test_timeout_ms (10000);
+  do
+    {
+      AsyncrtDump *d = NULL;
+      s->last = asyncrt_handle_dump (s->h, 50, &d);
+      if (s->last == 0)
+        asyncrt_dump_free (d);
+      g_usleep (1000);
+    }
+  while (s->last != -ESHUTDOWN && now_ms () < give_up);
+}
+
+static void
+test_race_shutdown (gconstpointer data)
+{
+  Flavour f = GPOINTER_TO_INT (data);
+  if (skip_unless_supported (f))
+    return;
+  for (int round = 0; round < 10; round++)
+    {
+      AsyncrtRuntime *rt = new_rt (f);
+      AsyncrtHandle *h = asyncrt_runtime_get_handle (rt);
+      AsyncrtJoinHandle *jh[3];
+      spawn_abc (h, jh, 3);
+      Spinner sp = { h, 0 };
+      AsyncrtJoinHandle *bj = asyncrt_handle_spawn_blocking (h, spinner_func, &sp);
+      g_assert_nonnull (bj);
+      Racer r = { h, false, false, 0, 0 };
+      pthread_t th;
+      pthread_create (&th, NULL, racer_thread, &r);
+      atomic_store (&r.go, true);
+      g_usleep ((unsigned) g_random_int_range (0, 5000));
+      /* The racer must stop before the handle may go away; the spinner runs on. */
+      atomic_store (&r.stop, true);
+      pthread_join (th, NULL);
+      asyncrt_runtime_free (rt);          /* waits for the spinner */
+      g_assert_cmpint (sp.last, ==, -ESHUTDOWN);
+      for (int i = 0; i < 3; i++)
+        asyncrt_join_handle_free (jh[i]);
+      asyncrt_join_handle_free (bj);
+    }
+}
+
+/* ---- the dump future from inside a task -------------------------------------------- */
+
+typedef struct
+{
+  AsyncrtCoroutine co;
+  AsyncrtDumpFuture df;
+  AsyncrtDump *dump;
+  int error;
+  AsyncrtTaskId self_id;
+} InTask;
+
+static NOINLINE AsyncrtPoll
+in_task_poll (void *p, AsyncrtContext *cx)
+{
+  InTask *self = p;
+  ASYNCRT_BEGIN (&self->co);
+  self->self_id = asyncrt_task_id_current ();
+  asyncrt_dump_future_init (&self->df, asyncrt_handle_current (), test_timeout_ms (5000));
+  ASYNCRT_AWAIT (&self->co, asyncrt_dump_future_poll (&self->df, cx));
+  self->error = asyncrt_dump_future_get_error (&self->df);
+  self->dump = asyncrt_dump_future_take (&self->df);
+  g_assert_null (asyncrt_dump_future_take (&self->df));
+  asyncrt_dump_future_clear (&self->df);
+  ASYNCRT_END (&self->co);
+}
+
+static void
+test_future_in_task (gconstpointer data)
+{
+  Flavour f = GPOINTER_TO_INT (data);
+  if (skip_unless_supported (f))
+    return;
+  AsyncrtRuntime *rt = new_rt (f);
+  AsyncrtHandle *h = asyncrt_runtime_get_handle (rt);
+  AsyncrtJoinHandle *abc[2];
+  spawn_abc (h, abc, 2);
+  InTask it = { 0 };
+  JoinMain jm = { 0 };
+  jm.jh = asyncrt_handle_spawn (h, in_task_poll, &it, NULL);
+  g_assert_cmpint (asyncrt_runtime_block_on (rt, join_main_poll, &jm), ==, 0);
+  g_assert_cmpint (it.error, ==, 0);
+  g_assert_nonnull (it.dump);
+  g_assert_cmpuint (asyncrt_dump_get_n_tasks (it.dump), ==, 3);
+  /* The dumping task itself is traced, waiting in the dump future. */
+  const AsyncrtDumpTask *t = asyncrt_dump_find_task (it.dump, it.self_id);
+  g_assert_nonnull (t);
+  const char *const want[] = { "asyncrt_dump_future_poll", "in_task_poll", NULL };
+  assert_backtrace (asyncrt_trace_get_backtrace (asyncrt_dump_task_get_trace (t), 0), want);
+  asyncrt_dump_free (it.dump);
+  asyncrt_join_handle_free (jm.jh);
+  for (int i = 0; i < 2; i++)
+    asyncrt_join_handle_free (abc[i]);
+  asyncrt_runtime_free (rt);
+}
+
+/* A dump future dropped before it finished: no leak, no hang, the runtime goes on. */
+typedef struct
+{
+  AsyncrtCoroutine co;
+  AsyncrtDumpFuture df;
+  int polls;
+} Dropper;
+
+static AsyncrtPoll
+dropper_poll (void *p, AsyncrtContext *cx)
+{
+  Dropper *self = p;
+  if (self->polls++ == 0)
+    {
+      asyncrt_dump_future_init (&self->df, asyncrt_handle_current (), test_timeout_ms (5000));
+      if (asyncrt_dump_future_poll (&self->df, cx) == ASYNCRT_READY)
+        g_error ("a dump cannot be ready at once");
+    }
+  asyncrt_dump_future_clear (&self->df);
+  return ASYNCRT_READY;
+}
+
+static void
+test_future_dropped (gconstpointer data)
+{
+  Flavour f = GPOINTER_TO_INT (data);
+  if (skip_unless_supported (f))
+    return;
+  AsyncrtRuntime *rt = new_rt (f);
+  Dropper dr = { 0 };
+  g_assert_cmpint (asyncrt_runtime_block_on (rt, dropper_poll, &dr), ==, 0);
+  AsyncrtDump *d = NULL;
+  g_assert_cmpint (asyncrt_handle_dump (asyncrt_runtime_get_handle (rt), test_timeout_ms (5000), &d), ==, 0);
+  asyncrt_dump_free (d);
+  asyncrt_runtime_free (rt);
+}
+
+/* ---- errors ------------------------------------------------------------------------ */
+
+typedef struct
+{
+  AsyncrtCoroutine co;
+  int in_block_on;
+  int in_task;
+} Deadlk;
+
+static AsyncrtPoll
+deadlk_task_poll (void *p, AsyncrtContext *cx)
+{
+  Deadlk *self = p;
+  AsyncrtDump *d = NULL;
+  (void) cx;
+  self->in_task = asyncrt_handle_dump (asyncrt_handle_current (), 1000, &d);
+  return ASYNCRT_READY;
+}
+
+static AsyncrtPoll
+deadlk_main_poll (void *p, AsyncrtContext *cx)
+{
+  Deadlk *self = p;
+  static AsyncrtJoinHandle *jh;
+  ASYNCRT_BEGIN (&self->co);
+  {
+    AsyncrtDump *d = NULL;
+    self->in_block_on = asyncrt_handle_dump (asyncrt_handle_current (), 1000, &d);
+  }
+  jh = asyncrt_spawn (deadlk_task_poll, self, NULL);
+  ASYNCRT_AWAIT (&self->co, asyncrt_join_handle_poll (jh, cx));
+  asyncrt_join_handle_free (jh);
+  ASYNCRT_END (&self->co);
+}
+
+typedef struct
+{
+  AsyncrtCoroutine co;
+  AsyncrtDumpFuture df;
+  int error;
+  AsyncrtDump *dump;
+} NullFuture;
+
+static AsyncrtPoll
+null_future_poll (void *p, AsyncrtContext *cx)
+{
+  NullFuture *self = p;
+  ASYNCRT_BEGIN (&self->co);
+  asyncrt_dump_future_init (&self->df, NULL, 100);
+  ASYNCRT_AWAIT (&self->co, asyncrt_dump_future_poll (&self->df, cx));
+  self->error = asyncrt_dump_future_get_error (&self->df);
+  self->dump = asyncrt_dump_future_take (&self->df);
+  asyncrt_dump_future_clear (&self->df);
+  ASYNCRT_END (&self->co);
+}
+
+static void
+test_errors (gconstpointer data)
+{
+  Flavour f = GPOINTER_TO_INT (data);
+  if (skip_unless_supported (f))
+    return;
+  AsyncrtRuntime *rt = new_rt (f);
+  AsyncrtHandle *h = asyncrt_runtime_get_handle (rt);
+  AsyncrtDump *d = (AsyncrtDump *) 0x1;
+
+  /* -EINVAL */
+  g_assert_cmpint (asyncrt_handle_dump (NULL, 100, &d), ==, -EINVAL);
+  g_assert_cmpint (asyncrt_handle_dump (h, 100, NULL), ==, -EINVAL);
+  g_assert_true (d == (AsyncrtDump *) 0x1);           /* untouched */
+  NullFuture nf = { 0 };
+  g_assert_cmpint (asyncrt_runtime_block_on (rt, null_future_poll, &nf), ==, 0);
+  g_assert_cmpint (nf.error, ==, -EINVAL);
+  g_assert_null (nf.dump);
+  g_assert_cmpint (asyncrt_dump_future_get_error (NULL), ==, -EINVAL);
+  errno = 0;
+  g_assert_null (asyncrt_dump_future_take (NULL));
+  g_assert_cmpint (errno, ==, EINVAL);
+  g_assert_true (asyncrt_dump_future_poll (NULL, NULL) == ASYNCRT_READY);
+  asyncrt_dump_future_init (NULL, h, 1);
+  asyncrt_dump_future_clear (NULL);
+  AsyncrtDumpFuture unpolled;
+  asyncrt_dump_future_init (&unpolled, h, 100);
+  errno = 0;
+  g_assert_null (asyncrt_dump_future_take (&unpolled));
+  g_assert_cmpint (errno, ==, EAGAIN);
+  asyncrt_dump_future_clear (&unpolled);
+
+  /* -EDEADLK: inside block_on and inside a task. */
+  Deadlk dl = { 0 };
+  g_assert_cmpint (asyncrt_runtime_block_on (rt, deadlk_main_poll, &dl), ==, 0);
+  g_assert_cmpint (dl.in_block_on, ==, -EDEADLK);
+  g_assert_cmpint (dl.in_task, ==, -EDEADLK);
+
+  /* timeout 0 is valid: whatever can be had at once. */
+  d = NULL;
+  g_assert_cmpint (asyncrt_handle_dump (h, 0, &d), ==, 0);
+  asyncrt_dump_free (d);
+
+  asyncrt_runtime_free (rt);
+}
+
+/* -ETIMEDOUT: the deadline passes while another dump of the runtime is in progress
+ * (the runtime's only thread is stuck, so the first one waits for its deadline). */
+static void
+test_timedout (void)
+{
+  AsyncrtRuntime *rt = new_rt (CT);
+  AsyncrtHandle *h = asyncrt_runtime_get_handle (rt);
+  int pipefd[2];
+  g_assert_cmpint (pipe (pipefd), ==, 0);
+  Blocker blk = { pipefd[0], false };
+  AsyncrtJoinHandle *blocker = asyncrt_handle_spawn (h, blocker_poll, &blk, NULL);
+  Gate main_gate;
+  gate_init (&main_gate);
+  Runner run = { rt, &main_gate };
+  pthread_t runner;
+  pthread_create (&runner, NULL, blocked_runner, &run);
+  wait_started (&blk);
+  DumpThread first = { h, NULL, 1000, -1, NULL, 0 };
+  pthread_t th;
+  pthread_create (&th, NULL, dump_thread, &first);
+  g_usleep (100000);
+  AsyncrtDump *d = (AsyncrtDump *) 0x1;
+  uint64_t t0 = now_ms ();
+  g_assert_cmpint (asyncrt_handle_dump (h, 100, &d), ==, -ETIMEDOUT);
+  g_assert_cmpuint (now_ms () - t0, <, 100 + test_timeout_ms (400));
+  g_assert_true (d == (AsyncrtDump *) 0x1);
+  pthread_join (th, NULL);
+  g_assert_cmpint (first.result, ==, 0);                 /* a census */
+  g_assert_false (asyncrt_dump_is_complete (first.dump));
+  asyncrt_dump_free (first.dump);
+
+  g_assert_cmpint (write (pipefd[1], "x", 1), ==, 1);
+  gate_open (&main_gate);
+  pthread_join (runner, NULL);
+  asyncrt_join_handle_free (blocker);
+  asyncrt_runtime_free (rt);
+  gate_clear (&main_gate);
+  close (pipefd[0]);
+  close (pipefd[1]);
+}
+
+/* ---- stats and JSON of a real dump ------------------------------------------------- */
+
+static void
+test_stats_and_json (gconstpointer data)
+{
+  Flavour f = GPOINTER_TO_INT (data);
+  if (skip_unless_supported (f))
+    return;
+  AsyncrtRuntime *rt = new_rt (f);
+  AsyncrtHandle *h = asyncrt_runtime_get_handle (rt);
+  Gate g, main_gate;
+  gate_init (&g);
+  gate_init (&main_gate);
+  Runner run = { rt, &main_gate };
+  pthread_t runner;
+  pthread_create (&runner, NULL, blocked_runner, &run);
+  AsyncrtJoinHandle *jh = asyncrt_handle_spawn_full (h, __FILE__, 4242, "spawner", "waiter",
+                                                     gate_poll, &g, NULL);
+  AsyncrtDump *d = NULL;
+  uint64_t prev_polls = 0;
+  for (int i = 0; i < 4; i++)
+    {
+      g_usleep (20000);
+      g_assert_cmpint (asyncrt_handle_dump (h, test_timeout_ms (5000), &d), ==, 0);
+      g_assert_true (asyncrt_dump_is_complete (d));
+      const AsyncrtDumpTask *t = asyncrt_dump_find_task (d, asyncrt_join_handle_get_id (jh));
+      g_assert_nonnull (t);
+      g_assert_cmpint (asyncrt_dump_task_get_state (t), ==, ASYNCRT_TASK_STATE_IDLE);
+      g_assert_cmpstr (asyncrt_dump_task_get_name (t), ==, "waiter");
+      g_assert_cmpstr (asyncrt_dump_task_get_spawn_func (t), ==, "spawner");
+      g_assert_cmpuint (asyncrt_dump_task_get_spawn_line (t), ==, 4242);
+      g_assert_cmpuint (asyncrt_dump_task_get_parent_id (t), ==, 0);
+      /* Trace polls do not count; the wake-up after each dump is one real poll. */
+      uint64_t polls = asyncrt_dump_task_get_poll_count (t);
+      g_assert_cmpuint (polls, >=, 1);
+      if (i > 0)
+        g_assert_cmpuint (polls, <=, prev_polls + 1);
+      prev_polls = polls;
+      g_assert_cmpuint (asyncrt_dump_task_get_idle_ns (t), >=, 1000000u);
+      char *s = asyncrt_dump_to_string (d);
+      g_assert_nonnull (strstr (s, "name \"waiter\""));
+      g_assert_nonnull (strstr (s, "gate_poll"));
+      free (s);
+      char *json = asyncrt_dump_to_json (d);
+#ifdef HAVE_JSON_GLIB
+      JsonParser *p = json_parser_new ();
+      GError *error = NULL;
+      g_assert_true (json_parser_load_from_data (p, json, -1, &error));
+      g_assert_no_error (error);
+      JsonObject *root = json_node_get_object (json_parser_get_root (p));
+      g_assert_cmpint (json_object_get_int_member (root, "version"), ==, 1);
+      g_assert_true (json_object_get_boolean_member (root, "complete"));
+      g_object_unref (p);
+#endif
+      free (json);
+      asyncrt_dump_free (d);
+    }
+  gate_open (&g);
+  uint64_t give_up = now_ms () + test_timeout_ms (5000);
+  while (!asyncrt_join_handle_is_finished (jh))
+    {
+      g_assert_cmpuint (now_ms (), <, give_up);
+      g_usleep (1000);
+    }
+  gate_open (&main_gate);
+  pthread_join (runner, NULL);
+  asyncrt_join_handle_free (jh);
+  asyncrt_runtime_free (rt);
+  gate_clear (&g);
+  gate_clear (&main_gate);
+}
+
+/* ---- every kind of leaf shows in a dump, naming the leaf -------------------------- */
+
+typedef enum
+{
+  LEAF_NOTIFIED, LEAF_SEMAPHORE, LEAF_MUTEX, LEAF_ONESHOT, LEAF_MPSC_RECV, LEAF_MPSC_SEND,
+  LEAF_FD, LEAF_JOIN, LEAF_SLEEP, N_LEAVES
+} LeafKind;
+
+static const char *const leaf_names[N_LEAVES] = {
+  "asyncrt_notified_poll", "asyncrt_semaphore_acquire_poll", "asyncrt_mutex_lock_poll",
+  "asyncrt_oneshot_recv_poll", "asyncrt_mpsc_recv_poll", "asyncrt_mpsc_send_poll",
+  "asyncrt_fd_readable_poll", "asyncrt_join_handle_poll", "asyncrt_sleep_poll",
+};
+
+typedef struct
+{
+  AsyncrtNotify notify;
+  AsyncrtSemaphore sem;
+  AsyncrtMutex mutex;
+  AsyncrtOneshotSender *otx;
+  AsyncrtOneshotReceiver *orx;
+  AsyncrtMpscSender *mtx;
+  AsyncrtMpscReceiver *mrx;
+  AsyncrtMpscSender *ftx;          /* a full bounded channel */
+  AsyncrtMpscReceiver *frx;
+  int pipefd[2];
+  AsyncrtJoinHandle *never;        /* a task that never finishes, to join */
+  Gate never_gate;
+} Shared;
+
+typedef struct
+{
+  LeafKind kind;
+  Shared *sh;
+  bool started;
+  AsyncrtNotified notified;
+  AsyncrtSemaphoreAcquire acquire;
+  AsyncrtMutexLock lock;
+  AsyncrtOneshotRecv orecv;
+  AsyncrtMpscRecv mrecv;
+  AsyncrtMpscSend msend;
+  AsyncrtFd fd;
+  AsyncrtSleep sleep;
+  int fd_result;
+} Waiter;
+
+static NOINLINE AsyncrtPoll
+wait_on_leaf (Waiter *w, AsyncrtContext *cx)
+{
+  AsyncrtPoll r = ASYNCRT_PENDING;
+  if (!w->started)
+    {
+      w->started = true;
+      switch (w->kind)
+        {
+        case LEAF_NOTIFIED: asyncrt_notified_init (&w->notified, &w->sh->notify); break;
+        case LEAF_SEMAPHORE: asyncrt_semaphore_acquire_init (&w->acquire, &w->sh->sem, 1); break;
+        case LEAF_MUTEX: asyncrt_mutex_lock_init (&w->lock, &w->sh->mutex); break;
+        case LEAF_ONESHOT: asyncrt_oneshot_recv_init (&w->orecv, w->sh->orx); break;
+        case LEAF_MPSC_RECV: asyncrt_mpsc_recv_init (&w->mrecv, w->sh->mrx); break;
+        case LEAF_MPSC_SEND: asyncrt_mpsc_send_init (&w->msend, w->sh->ftx, NULL); break;
+        case LEAF_FD: g_assert_cmpint (asyncrt_fd_init (&w->fd, w->sh->pipefd[0]), ==, 0); break;
+        case LEAF_SLEEP: asyncrt_sleep_init (&w->sleep, 3600 * 1000); break;
+        default: break;
+        }
+    }
+  switch (w->kind)
+    {
+    case LEAF_NOTIFIED: r = asyncrt_notified_poll (&w->notified, cx); break;
+    case LEAF_SEMAPHORE: r = asyncrt_semaphore_acquire_poll (&w->acquire, cx); break;
+    case LEAF_MUTEX: r = asyncrt_mutex_lock_poll (&w->lock, cx); break;
+    case LEAF_ONESHOT: r = asyncrt_oneshot_recv_poll (&w->orecv, cx); break;
+    case LEAF_MPSC_RECV: r = asyncrt_mpsc_recv_poll (&w->mrecv, cx); break;
+    case LEAF_MPSC_SEND: r = asyncrt_mpsc_send_poll (&w->msend, cx); break;
+    case LEAF_FD: r = asyncrt_fd_readable_poll (&w->fd, cx, &w->fd_result); break;
+    case LEAF_JOIN: r = asyncrt_join_handle_poll (w->sh->never, cx); break;
+    case LEAF_SLEEP: r = asyncrt_sleep_poll (&w->sleep, cx); break;
+    default: break;
+    }
+  __asm__ volatile ("" ::: "memory");
+  return r;
+}
+
+static NOINLINE AsyncrtPoll
+waiter_poll (void *p, AsyncrtContext *cx)
+{
+  AsyncrtPoll r = wait_on_leaf (p, cx);
+  __asm__ volatile ("" ::: "memory");
+  return r;
+}
+
+static void
+waiter_free (void *p)
+{
+  Waiter *w = p;
+  if (w->started)
+    switch (w->kind)
+      {
+      case LEAF_NOTIFIED: asyncrt_notified_clear (&w->notified); break;
+      case LEAF_SEMAPHORE: asyncrt_semaphore_acquire_clear (&w->acquire); break;
+      case LEAF_MUTEX: asyncrt_mutex_lock_clear (&w->lock); break;
+      case LEAF_ONESHOT: asyncrt_oneshot_recv_clear (&w->orecv); break;
+      case LEAF_MPSC_RECV: asyncrt_mpsc_recv_clear (&w->mrecv); break;
+      case LEAF_MPSC_SEND: asyncrt_mpsc_send_clear (&w->msend); break;
+      case LEAF_FD: asyncrt_fd_clear (&w->fd); break;
+      case LEAF_SLEEP: asyncrt_sleep_clear (&w->sleep); break;
+      default: break;
+      }
+  g_free (w);
+}
+
+static void
+test_every_leaf (gconstpointer data)
+{
+  Flavour f = GPOINTER_TO_INT (data);
+  if (skip_unless_supported (f))
+    return;
+  AsyncrtRuntime *rt = new_rt (f);
+  AsyncrtHandle *h = asyncrt_runtime_get_handle (rt);
+  Shared sh;
+  memset (&sh, 0, sizeof sh);
+  asyncrt_notify_init (&sh.notify);
+  g_assert_cmpint (asyncrt_semaphore_init (&sh.sem, 0), ==, 0);
+  asyncrt_mutex_init (&sh.mutex);
+  g_assert_cmpint (asyncrt_mutex_try_lock (&sh.mutex), ==, 0);
+  g_assert_cmpint (asyncrt_oneshot_new (NULL, &sh.otx, &sh.orx), ==, 0);
+  g_assert_cmpint (asyncrt_mpsc_new (0, NULL, &sh.mtx, &sh.mrx), ==, 0);
+  g_assert_cmpint (asyncrt_mpsc_new (1, NULL, &sh.ftx, &sh.frx), ==, 0);
+  g_assert_cmpint (asyncrt_mpsc_try_send (sh.ftx, &sh), ==, 0);
+  g_assert_cmpint (pipe (sh.pipefd), ==, 0);
+  g_assert_cmpint (fcntl (sh.pipefd[0], F_SETFL, O_NONBLOCK), ==, 0);
+  gate_init (&sh.never_gate);
+  sh.never = asyncrt_handle_spawn (h, gate_poll, &sh.never_gate, NULL);
+
+  AsyncrtJoinHandle *jh[N_LEAVES];
+  for (int k = 0; k < N_LEAVES; k++)
+    {
+      Waiter *w = g_new0 (Waiter, 1);
+      w->kind = (LeafKind) k;
+      w->sh = &sh;
+      jh[k] = asyncrt_handle_spawn (h, waiter_poll, w, waiter_free);
+    }
+  /* Let every waiter poll once for real (registering with its primitive), then dump. */
+  Gate main_gate;
+  gate_init (&main_gate);
+  Runner run = { rt, &main_gate };
+  pthread_t runner;
+  pthread_create (&runner, NULL, blocked_runner, &run);
+  g_usleep (50000);
+  AsyncrtDump *d = NULL;
+  g_assert_cmpint (asyncrt_handle_dump (h, test_timeout_ms (5000), &d), ==, 0);
+  g_assert_true (asyncrt_dump_is_complete (d));
+  for (int k = 0; k < N_LEAVES; k++)
+    {
+      const AsyncrtDumpTask *t = asyncrt_dump_find_task (d, asyncrt_join_handle_get_id (jh[k]));
+      g_assert_nonnull (t);
+      const AsyncrtTrace *tr = asyncrt_dump_task_get_trace (t);
+      g_assert_nonnull (tr);
+      g_assert_cmpuint (asyncrt_trace_get_n_backtraces (tr), ==, 1);
+      GPtrArray *names = backtrace_names (asyncrt_trace_get_backtrace (tr, 0));
+      /* The leaf (possibly with internal helpers inside it), then our functions. */
+      size_t w = 0;
+      const char *want[] = { leaf_names[k], "wait_on_leaf", "waiter_poll", NULL };
+      for (size_t i = 0; i < names->len && want[w] != NULL; i++)
+        if (g_strcmp0 (g_ptr_array_index (names, i), want[w]) == 0)
+          w++;
+      if (want[w] != NULL)
+        {
+          char *s = asyncrt_dump_to_string (d);
+          g_test_message ("%s", s);
+          free (s);
+          g_error ("leaf %s: %s missing", leaf_names[k], want[w]);
+        }
+      g_ptr_array_free (names, TRUE);
+    }
+  char *s = asyncrt_dump_to_string (d);
+  for (int k = 0; k < N_LEAVES; k++)
+    g_assert_nonnull (strstr (s, leaf_names[k]));
+  free (s);
+  asyncrt_dump_free (d);
+
+  /* Everything still works after the dump: release the mutex waiter. */
+  g_assert_cmpint (asyncrt_mutex_unlock (&sh.mutex), ==, 0);
+  uint64_t give_up = now_ms () + test_timeout_ms (5000);
+  while (!asyncrt_join_handle_is_finished (jh[LEAF_MUTEX]))
+    {
+      g_assert_cmpuint (now_ms (), <, give_up);
+      g_usleep (1000);
+    }
+  gate_open (&main_gate);
+  pthread_join (runner, NULL);
+  asyncrt_runtime_free (rt);
+  for (int k = 0; k < N_LEAVES; k++)
+    asyncrt_join_handle_free (jh[k]);
+  asyncrt_join_handle_free (sh.never);
+  gate_clear (&sh.never_gate);
+  gate_clear (&main_gate);
+  asyncrt_mpsc_sender_free (sh.ftx);
+  asyncrt_mpsc_receiver_free (sh.frx);
+  asyncrt_mpsc_sender_free (sh.mtx);
+  asyncrt_mpsc_receiver_free (sh.mrx);
+  asyncrt_oneshot_sender_free (sh.otx);
+  asyncrt_oneshot_receiver_free (sh.orx);
+  if (asyncrt_mutex_is_locked (&sh.mutex))
+    asyncrt_mutex_unlock (&sh.mutex);
+  asyncrt_mutex_clear (&sh.mutex);
+  asyncrt_semaphore_clear (&sh.sem);
+  asyncrt_notify_clear (&sh.notify);
+  close (sh.pipefd[0]);
+  close (sh.pipefd[1]);
+}
+
+/* ---- concurrent requests are serialised; each gets a whole dump -------------------- */
+
+typedef struct
+{
+  AsyncrtHandle *h;
+  AsyncrtJoinHandle **jh;
+  int n_ok;
+} Concurrent;
+
+static void *
+concurrent_thread (void *p)
+{
+  Concurrent *c = p;
+  for (int i = 0; i < 40; i++)
+    {
+      AsyncrtDump *d = NULL;
+      g_assert_cmpint (asyncrt_handle_dump (c->h, test_timeout_ms (10000), &d), ==, 0);
+      assert_abc_dump (d, c->jh, 3);
+      asyncrt_dump_free (d);
+      c->n_ok++;
+    }
+  return NULL;
+}
+
+static void
+test_concurrent (gconstpointer data)
+{
+  Flavour f = GPOINTER_TO_INT (data);
+  if (skip_unless_supported (f))
+    return;
+  AsyncrtRuntime *rt = new_rt (f);
+  AsyncrtHandle *h = asyncrt_runtime_get_handle (rt);
+  AsyncrtJoinHandle *jh[3];
+  spawn_abc (h, jh, 3);
+  Gate main_gate;
+  gate_init (&main_gate);
+  Runner run = { rt, &main_gate };
+  pthread_t runner;
+  pthread_create (&runner, NULL, blocked_runner, &run);
+  Concurrent c[4];
+  pthread_t th[4];
+  for (int i = 0; i < 4; i++)
+    {
+      c[i] = (Concurrent) { h, jh, 0 };
+      pthread_create (&th[i], NULL, concurrent_thread, &c[i]);
+    }
+  for (int i = 0; i < 4; i++)
+    {
+      pthread_join (th[i], NULL);
+      g_assert_cmpint (c[i].n_ok, ==, 40);
+    }
+  gate_open (&main_gate);
+  pthread_join (runner, NULL);
+  for (int i = 0; i < 3; i++)
+    asyncrt_join_handle_free (jh[i]);
+  gate_clear (&main_gate);
+  asyncrt_runtime_free (rt);
+}
+
+/* ---- multi-thread: a round cancelled by shutdown while a worker waits at the barrier:
+ * the waiting worker withdraws, the dump returns -ESHUTDOWN at once, shutdown ends. */
+
+typedef struct
+{
+  AsyncrtRuntime *rt;
+} Freer;
+
+static void *
+free_thread (void *p)
+{
+  Freer *fr = p;
+  asyncrt_runtime_free (fr->rt);
+  return NULL;
+}
+
+static void
+test_withdraw_on_shutdown (void)
+{
+  AsyncrtRuntime *rt = new_rt (MT);
+  AsyncrtHandle *h = asyncrt_runtime_get_handle (rt);
+  int pipefd[2];
+  g_assert_cmpint (pipe (pipefd), ==, 0);
+  Blocker blk = { pipefd[0], false };
+  AsyncrtJoinHandle *blocker = asyncrt_handle_spawn (h, blocker_poll, &blk, NULL);
+  wait_started (&blk);
+  /* One worker is stuck: the other waits at the barrier (a long deadline). */
+  DumpThread dt = { h, NULL, test_timeout_ms (20000), -1, NULL, 0 };
+  pthread_t th;
+  pthread_create (&th, NULL, dump_thread, &dt);
+  g_usleep (100000);
+  Freer fr = { rt };
+  pthread_t ft;
+  pthread_create (&ft, NULL, free_thread, &fr);
+  pthread_join (th, NULL);
+  g_assert_cmpint (dt.result, ==, -ESHUTDOWN);
+  g_assert_cmpuint (dt.elapsed_ms, <, test_timeout_ms (5000));
+  /* Shutdown waits for the stuck worker only. */
+  g_assert_cmpint (write (pipefd[1], "x", 1), ==, 1);
+  pthread_join (ft, NULL);
+  asyncrt_join_handle_free (blocker);
+  close (pipefd[0]);
+  close (pipefd[1]);
+}
+
+/* ---- out of time while tracing: the rest are rescheduled, not stranded ------------- */
+
+typedef struct
+{
+  AsyncrtCoroutine co;
+  Gate *gate;
+  unsigned sleep_ms;
+} Slow;
+
+static AsyncrtPoll
+slow_poll (void *p, AsyncrtContext *cx)
+{
+  Slow *self = p;
+  ASYNCRT_BEGIN (&self->co);
+  g_usleep (self->sleep_ms * 1000);     /* blocks its thread before its first leaf */
+  ASYNCRT_AWAIT (&self->co, gate_poll (self->gate, cx));
+  ASYNCRT_END (&self->co);
+}
+
+typedef struct
+{
+  AsyncrtCoroutine co;
+  AsyncrtJoinHandle **jh;
+  int n, i;
+} JoinAll;
+
+static AsyncrtPoll
+join_all_poll (void *p, AsyncrtContext *cx)
+{
+  JoinAll *self = p;
+  ASYNCRT_BEGIN (&self->co);
+  for (self->i = 0; self->i < self->n; self->i++)
+    ASYNCRT_AWAIT (&self->co, asyncrt_join_handle_poll (self->jh[self->i], cx));
+  ASYNCRT_END (&self->co);
+}
+
+typedef struct
+{
+  AsyncrtCoroutine co;
+  AsyncrtYield y;
+} YieldTwice;
+
+static AsyncrtPoll
+yield_twice_poll (void *p, AsyncrtContext *cx)
+{
+  YieldTwice *self = p;
+  ASYNCRT_BEGIN (&self->co);
+  asyncrt_yield_init (&self->y);
+  ASYNCRT_AWAIT (&self->co, asyncrt_yield_poll (&self->y, cx));
+  asyncrt_yield_init (&self->y);
+  ASYNCRT_AWAIT (&self->co, asyncrt_yield_poll (&self->y, cx));
+  ASYNCRT_END (&self->co);
+}
+
+static void
+test_out_of_time (void)
+{
+  AsyncrtRuntime *rt = new_rt (CT);
+  AsyncrtHandle *h = asyncrt_runtime_get_handle (rt);
+  Gate gate;
+  gate_init (&gate);
+  AsyncrtJoinHandle *jh[6];
+  for (int i = 0; i < 5; i++)
+    jh[i] = asyncrt_handle_spawn (h, gate_poll, &gate, NULL);
+  /* Let the five go idle on the gate (polled once for real). */
+  YieldTwice yt = { 0 };
+  g_assert_cmpint (asyncrt_runtime_block_on (rt, yield_twice_poll, &yt), ==, 0);
+  Slow slow = { { 0 }, &gate, 350 };
+  jh[5] = asyncrt_handle_spawn (h, slow_poll, &slow, NULL);   /* queued: traced first */
+  AsyncrtDump *d = NULL;
+  uint64_t t0 = now_ms ();
+  g_assert_cmpint (asyncrt_handle_dump (h, 300, &d), ==, 0);
+  g_assert_cmpuint (now_ms () - t0, <, 300 + 100 + test_timeout_ms (300));
+  g_assert_false (asyncrt_dump_is_complete (d));
+  g_assert_cmpuint (asyncrt_dump_get_n_tasks (d), ==, 6);
+  if (d != NULL && asyncrt_dump_get_n_missing_workers (d) == 0)
+    {
+      /* The dump finished late: the slow task traced, the rest listed untraced. */
+      g_assert_nonnull (asyncrt_dump_task_get_trace (
+        asyncrt_dump_find_task (d, asyncrt_join_handle_get_id (jh[5]))));
+      for (int i = 0; i < 5; i++)
+        {
+          const AsyncrtDumpTask *t = asyncrt_dump_find_task (d, asyncrt_join_handle_get_id (jh[i]));
+          g_assert_null (asyncrt_dump_task_get_trace (t));
+        }
+    }
+  else
+    g_test_message ("the dump was abandoned (slow machine): a census");
+  asyncrt_dump_free (d);
+  /* Nobody was stranded: every task finishes once the gate opens. */
+  gate_open (&gate);
+  JoinAll all = { { 0 }, jh, 6, 0 };
+  g_assert_cmpint (asyncrt_runtime_block_on (rt, join_all_poll, &all), ==, 0);
+  for (int i = 0; i < 6; i++)
+    {
+      g_assert_true (asyncrt_join_handle_is_finished (jh[i]));
+      asyncrt_join_handle_free (jh[i]);
+    }
+  asyncrt_runtime_free (rt);
+  gate_clear (&gate);
+}
+
+static void
+add (const char *name, Flavour f, GTestDataFunc fn)
+{
+  char *path = g_strdup_printf ("/dump/%s/%s", f == CT ? "current-thread" : "multi-thread", name);
+  g_test_add_data_func (path, GINT_TO_POINTER (f), fn);
+  g_free (path);
+}
+
+int
+main (int argc, char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+  for (Flavour f = CT; f <= MT; f++)
+    {
+      add ("abc-future", f, test_abc_future);
+      add ("abc-blocking", f, test_abc_blocking);
+      add ("branch", f, test_branch);
+      add ("complete-during-trace", f, test_complete_during_trace);
+      add ("wake-during-trace", f, test_wake_during_trace);
+      add ("blocked-worker", f, test_blocked_worker);
+      add ("churn", f, test_churn);
+      add ("race-shutdown", f, test_race_shutdown);
+      add ("future-in-task", f, test_future_in_task);
+      add ("future-dropped", f, test_future_dropped);
+      add ("errors", f, test_errors);
+      add ("stats-and-json", f, test_stats_and_json);
+      add ("every-leaf", f, test_every_leaf);
+      add ("concurrent", f, test_concurrent);
+    }
+  g_test_add_func ("/dump/current-thread/timedout", test_timedout);
+  g_test_add_func ("/dump/current-thread/out-of-time", test_out_of_time);
+  g_test_add_func ("/dump/multi-thread/withdraw-on-shutdown", test_withdraw_on_shutdown);
+  return g_test_run ();
+}
