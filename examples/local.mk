@@ -2,7 +2,10 @@
 EXAMPLE_CPPFLAGS = -I$(top_srcdir)/include -I$(top_builddir)/include
 EXAMPLE_LIBS = libasyncrt.la $(PTHREAD_LIBS)
 
-example_programs += examples/echo-server examples/echo-client
+example_programs += examples/demo examples/echo-server examples/echo-client
+examples_demo_SOURCES = examples/demo.c
+examples_demo_CPPFLAGS = $(EXAMPLE_CPPFLAGS)
+examples_demo_LDADD = $(EXAMPLE_LIBS)
 examples_echo_server_SOURCES = examples/echo-server.c
 examples_echo_server_CPPFLAGS = $(EXAMPLE_CPPFLAGS)
 examples_echo_server_LDADD = $(EXAMPLE_LIBS)

@@ -1,5 +1,5 @@
 # Tests that are not one module's: the exported ABI and the public headers.
-TESTS += tests/check-exports.sh tests/check-headers.sh
+TESTS += tests/check-exports.sh tests/check-headers.sh tests/check-examples.sh
 # valgrind memcheck (`make check-valgrind`, run by CI): one representative program per
 # module; the long stress programs are left to the sanitizer runs.
 valgrind_tests += \
@@ -18,9 +18,19 @@ valgrind_tests += \
 	tests/sync/test-semaphore \
 	tests/sync/test-oneshot \
 	tests/mt/test-mt-internal
-EXTRA_DIST += tests/tap-test tests/check-exports.sh tests/check-headers.sh tests/test-util.h
+EXTRA_DIST += tests/check-examples.sh tests/tap-test tests/check-exports.sh tests/check-headers.sh tests/test-util.h
 
 test_programs += tests/test-future
 tests_test_future_SOURCES = tests/test-future.c
 tests_test_future_CPPFLAGS = $(TEST_CPPFLAGS)
 tests_test_future_LDADD = $(TEST_LIBS)
+
+# The soak run (`make soak`, not part of `make check`): SOAK_MINUTES (default 1).
+EXTRA_PROGRAMS += tests/soak/soak
+CLEANFILES += tests/soak/soak
+tests_soak_soak_SOURCES = tests/soak/soak.c
+tests_soak_soak_CPPFLAGS = $(TEST_CPPFLAGS)
+tests_soak_soak_LDADD = $(TEST_LIBS)
+.PHONY: soak
+soak: tests/soak/soak
+	SOAK_MINUTES=$${SOAK_MINUTES:-1} ./tests/soak/soak

@@ -1,0 +1,596 @@
+/* demo: a tiny TCP key-value server with two bugs that make requests hang, a client
+ * load in the same process, and the task dump that shows where every task is stuck.
+ *
+ *   ./examples/demo            prints the dump as text
+ *   ./examples/demo --json     prints it as JSON
+ *
+ * What happens:
+ *   - "server" listens on 127.0.0.1 (an ephemeral port), starts four "client" tasks
+ *     and one "session" task per connection.  A session parses "SET key value" and
+ *     "GET key" lines and runs each request under the store's async mutex.
+ *   - After 200 ms, "snapshot" takes the store lock and, while holding it, awaits a
+ *     reply from "disk-writer" (bug 1: a lock held across an await).
+ *   - "disk-writer" waits for work on a channel nobody ever sends on: it was given
+ *     the wrong receiver (bug 2).
+ *   So every session queues behind the lock, every client waits for its reply, and
+ *   the program makes no progress: the usual hung-server report.
+ *
+ * The main thread then sends itself SIGUSR1, the way an operator would with
+ * `kill -USR1 <pid>`.  A dedicated thread waits for that signal with sigwait() (never
+ * in a signal handler), takes the dump with asyncrt_handle_dump() and prints it.
+ */
+#include <asyncrt/asyncrt.h>
+
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#define N_CLIENTS 4
+#define N_KEYS 16
+#define LINE_MAX_LEN 128
+
+/* ---- the store: a small table behind an async mutex ------------------------------ */
+
+typedef struct
+{
+  AsyncrtMutex lock;
+  char keys[N_KEYS][32];
+  long values[N_KEYS];
+  int n;
+} Store;
+
+static Store store;
+static atomic_long requests_done;
+static atomic_int server_port;
+
+/* Runs with the lock held: no await in here. */
+static void
+store_apply (const char *line, char *reply, size_t reply_size)
+{
+  char key[32];
+  long value;
+  if (sscanf (line, "SET %31s %ld", key, &value) == 2)
+    {
+      int i;
+      for (i = 0; i < store.n && strcmp (store.keys[i], key) != 0; i++)
+        ;
+      if (i == store.n && store.n < N_KEYS)
+        strcpy (store.keys[store.n++], key);
+      if (i < N_KEYS)
+        store.values[i] = value;
+      snprintf (reply, reply_size, i < N_KEYS ? "OK\n" : "FULL\n");
+    }
+  else if (sscanf (line, "GET %31s", key) == 1)
+    {
+      int i;
+      for (i = 0; i < store.n && strcmp (store.keys[i], key) != 0; i++)
+        ;
+      if (i < store.n)
+        snprintf (reply, reply_size, "%ld\n", store.values[i]);
+      else
+        snprintf (reply, reply_size, "NOTFOUND\n");
+    }
+  else
+    snprintf (reply, reply_size, "ERROR\n");
+}
+
+/* ---- handle_request: one request under the store lock ---------------------------- */
+
+typedef struct
+{
+  AsyncrtCoroutine co;
+  AsyncrtMutexLock lock;
+  bool waiting, locked;
+  const char *line;
+  char *reply;
+  size_t reply_size;
+} HandleRequest;
+
+static void
+handle_request_init (HandleRequest *self, const char *line, char *reply, size_t reply_size)
+{
+  memset (self, 0, sizeof *self);
+  self->line = line;
+  self->reply = reply;
+  self->reply_size = reply_size;
+}
+
+static AsyncrtPoll
+handle_request_poll (HandleRequest *self, AsyncrtContext *cx)
+{
+  ASYNCRT_BEGIN (&self->co);
+  asyncrt_mutex_lock_init (&self->lock, &store.lock);
+  self->waiting = true;
+  ASYNCRT_AWAIT (&self->co, asyncrt_mutex_lock_poll (&self->lock, cx));
+  self->waiting = false;
+  self->locked = asyncrt_mutex_lock_result (&self->lock) == 0;
+  asyncrt_mutex_lock_clear (&self->lock);
+  if (self->locked)
+    {
+      store_apply (self->line, self->reply, self->reply_size);
+      asyncrt_mutex_unlock (&store.lock);
+      self->locked = false;
+    }
+  else
+    snprintf (self->reply, self->reply_size, "ERROR\n");
+  ASYNCRT_END (&self->co);
+}
+
+static void
+handle_request_cancel (HandleRequest *self)
+{
+  if (self->waiting)
+    asyncrt_mutex_lock_clear (&self->lock);
+  if (self->locked)
+    asyncrt_mutex_unlock (&store.lock);
+}
+
+/* ---- session: one connection, line by line ---------------------------------------- */
+
+typedef struct
+{
+  AsyncrtCoroutine co;
+  AsyncrtFd conn;
+  bool open;
+  char buf[LINE_MAX_LEN];
+  size_t len;
+  int64_t n;
+  char *eol;
+  HandleRequest request;
+  char reply[64];
+  size_t written;
+} Session;
+
+static AsyncrtPoll
+session_poll (void *p, AsyncrtContext *cx)
+{
+  Session *self = p;
+  ASYNCRT_BEGIN (&self->co);
+  for (;;)
+    {
+      while ((self->eol = memchr (self->buf, '\n', self->len)) == NULL)
+        {
+          if (self->len == sizeof self->buf)
+            goto done;                          /* line too long: drop the client */
+          ASYNCRT_AWAIT (&self->co, asyncrt_fd_read_poll (&self->conn, cx,
+                                                          self->buf + self->len,
+                                                          sizeof self->buf - self->len,
+                                                          &self->n));
+          if (self->n <= 0)
+            goto done;                          /* end of file or error */
+          self->len += (size_t) self->n;
+        }
+      *self->eol = '\0';
+      handle_request_init (&self->request, self->buf, self->reply, sizeof self->reply);
+      ASYNCRT_AWAIT (&self->co, handle_request_poll (&self->request, cx));
+      self->written = 0;
+      ASYNCRT_AWAIT (&self->co, asyncrt_fd_write_all_poll (&self->conn, cx, self->reply,
+                                                           strlen (self->reply),
+                                                           &self->written, &self->n));
+      if (self->n < 0)
+        goto done;
+      self->len -= (size_t) (self->eol + 1 - self->buf);
+      memmove (self->buf, self->eol + 1, self->len);
+    }
+done:
+  asyncrt_fd_close (&self->conn);
+  self->open = false;
+  ASYNCRT_END (&self->co);
+}
+
+static void
+session_free (void *p)
+{
+  Session *self = p;
+  handle_request_cancel (&self->request);
+  if (self->open)
+    asyncrt_fd_close (&self->conn);
+  free (self);
+}
+
+/* ---- client: a request every 20 ms ----------------------------------------------- */
+
+typedef struct
+{
+  AsyncrtCoroutine co;
+  int id, i, res;
+  AsyncrtFd conn;
+  bool open, sleeping;
+  char line[64], reply[64];
+  size_t len, written;
+  int64_t n;
+  AsyncrtSleep pause;
+} Client;
+
+static AsyncrtPoll
+client_poll (void *p, AsyncrtContext *cx)
+{
+  Client *self = p;
+  ASYNCRT_BEGIN (&self->co);
+  self->res = asyncrt_tcp_connect_start (&self->conn, "127.0.0.1",
+                                         (uint16_t) atomic_load (&server_port));
+  if (self->res < 0)
+    goto done;
+  self->open = true;
+  ASYNCRT_AWAIT (&self->co, asyncrt_socket_connect_poll (&self->conn, cx, &self->res));
+  if (self->res < 0)
+    goto done;
+  for (self->i = 0;; self->i++)
+    {
+      snprintf (self->line, sizeof self->line, self->i % 2 ? "GET key%d\n" : "SET key%d %d\n",
+                self->id, self->i);
+      self->written = 0;
+      ASYNCRT_AWAIT (&self->co, asyncrt_fd_write_all_poll (&self->conn, cx, self->line,
+                                                           strlen (self->line),
+                                                           &self->written, &self->n));
+      if (self->n < 0)
+        goto done;
+      for (self->len = 0; self->len == 0 || self->reply[self->len - 1] != '\n';)
+        {
+          ASYNCRT_AWAIT (&self->co, asyncrt_fd_read_poll (&self->conn, cx,
+                                                          self->reply + self->len,
+                                                          sizeof self->reply - self->len,
+                                                          &self->n));
+          if (self->n <= 0)
+            goto done;
+          self->len += (size_t) self->n;
+        }
+      atomic_fetch_add (&requests_done, 1);
+      asyncrt_sleep_init (&self->pause, 20);
+      self->sleeping = true;
+      ASYNCRT_AWAIT (&self->co, asyncrt_sleep_poll (&self->pause, cx));
+      asyncrt_sleep_clear (&self->pause);
+      self->sleeping = false;
+    }
+done:
+  if (self->open)
+    asyncrt_fd_close (&self->conn);
+  self->open = false;
+  ASYNCRT_END (&self->co);
+}
+
+static void
+client_free (void *p)
+{
+  Client *self = p;
+  if (self->sleeping)
+    asyncrt_sleep_clear (&self->pause);
+  if (self->open)
+    asyncrt_fd_close (&self->conn);
+  free (self);
+}
+
+/* ---- server: listen, start the clients, accept ----------------------------------- */
+
+typedef struct
+{
+  AsyncrtCoroutine co;
+  AsyncrtFd listener;
+  bool open;
+  int res, i;
+  Session *next;
+} Server;
+
+static AsyncrtPoll
+server_poll (void *p, AsyncrtContext *cx)
+{
+  Server *self = p;
+  ASYNCRT_BEGIN (&self->co);
+  if (asyncrt_tcp_listen (&self->listener, "127.0.0.1", 0, 64) < 0)
+    goto done;
+  self->open = true;
+  atomic_store (&server_port, asyncrt_socket_get_local_port (&self->listener));
+  for (self->i = 0; self->i < N_CLIENTS; self->i++)
+    {
+      Client *c = calloc (1, sizeof *c);
+      c->id = self->i;
+      asyncrt_join_handle_free (asyncrt_spawn_named ("client", client_poll, c, client_free));
+    }
+  for (;;)
+    {
+      self->next = calloc (1, sizeof *self->next);
+      ASYNCRT_AWAIT (&self->co, asyncrt_socket_accept_poll (&self->listener, cx,
+                                                            &self->next->conn, &self->res));
+      if (self->res < 0)
+        break;
+      self->next->open = true;
+      asyncrt_join_handle_free (asyncrt_spawn_named ("session", session_poll, self->next,
+                                                     session_free));
+      self->next = NULL;
+    }
+done:
+  free (self->next);
+  self->next = NULL;
+  if (self->open)
+    asyncrt_fd_close (&self->listener);
+  self->open = false;
+  ASYNCRT_END (&self->co);
+}
+
+static void
+server_free (void *p)
+{
+  Server *self = p;
+  free (self->next);
+  if (self->open)
+    asyncrt_fd_close (&self->listener);
+  free (self);
+}
+
+/* ---- disk-writer (bug 2: it listens on a channel nobody sends on) ---------------- */
+
+static AsyncrtMpscSender *disk_tx;          /* where snapshot sends its work */
+static AsyncrtMpscReceiver *disk_rx;
+static AsyncrtMpscSender *orphan_tx;        /* kept open, never used */
+static AsyncrtMpscReceiver *orphan_rx;
+
+typedef struct
+{
+  AsyncrtCoroutine co;
+  AsyncrtMpscReceiver *rx;
+  AsyncrtMpscRecv recv;
+  bool receiving;
+  void *msg;
+  int res;
+} DiskWriter;
+
+static AsyncrtPoll
+disk_writer_poll (void *p, AsyncrtContext *cx)
+{
+  DiskWriter *self = p;
+  ASYNCRT_BEGIN (&self->co);
+  for (;;)
+    {
+      asyncrt_mpsc_recv_init (&self->recv, self->rx);
+      self->receiving = true;
+      ASYNCRT_AWAIT (&self->co, asyncrt_mpsc_recv_poll (&self->recv, cx));
+      self->res = asyncrt_mpsc_recv_result (&self->recv, &self->msg);
+      asyncrt_mpsc_recv_clear (&self->recv);
+      self->receiving = false;
+      if (self->res < 0)
+        break;
+      /* The message is the oneshot sender of the request: acknowledge it. */
+      asyncrt_oneshot_send (self->msg, NULL);
+      asyncrt_oneshot_sender_free (self->msg);
+    }
+  ASYNCRT_END (&self->co);
+}
+
+static void
+disk_writer_free (void *p)
+{
+  DiskWriter *self = p;
+  if (self->receiving)
+    asyncrt_mpsc_recv_clear (&self->recv);
+  free (self);
+}
+
+static void
+free_oneshot_sender (void *msg)
+{
+  asyncrt_oneshot_sender_free (msg);
+}
+
+/* ---- snapshot (bug 1: holds the store lock across an await) ---------------------- */
+
+typedef struct
+{
+  AsyncrtCoroutine co;
+  AsyncrtOneshotSender *ack_tx;
+  AsyncrtOneshotReceiver *ack_rx;
+  AsyncrtOneshotRecv ack;
+  bool waiting;
+  void *value;
+} FlushToDisk;
+
+static AsyncrtPoll
+flush_to_disk_poll (FlushToDisk *self, AsyncrtContext *cx)
+{
+  ASYNCRT_BEGIN (&self->co);
+  if (asyncrt_oneshot_new (NULL, &self->ack_tx, &self->ack_rx) < 0)
+    goto done;
+  if (asyncrt_mpsc_try_send (disk_tx, self->ack_tx) < 0)
+    asyncrt_oneshot_sender_free (self->ack_tx);
+  self->ack_tx = NULL;                        /* the channel owns it now */
+  asyncrt_oneshot_recv_init (&self->ack, self->ack_rx);
+  self->waiting = true;
+  ASYNCRT_AWAIT (&self->co, asyncrt_oneshot_recv_poll (&self->ack, cx));
+  asyncrt_oneshot_recv_result (&self->ack, &self->value);
+  asyncrt_oneshot_recv_clear (&self->ack);
+  self->waiting = false;
+done:
+  asyncrt_oneshot_receiver_free (self->ack_rx);
+  self->ack_rx = NULL;
+  ASYNCRT_END (&self->co);
+}
+
+static void
+flush_to_disk_cancel (FlushToDisk *self)
+{
+  if (self->waiting)
+    asyncrt_oneshot_recv_clear (&self->ack);
+  asyncrt_oneshot_receiver_free (self->ack_rx);
+}
+
+typedef struct
+{
+  AsyncrtCoroutine co;
+  AsyncrtSleep delay;
+  bool sleeping, waiting, locked;
+  AsyncrtMutexLock lock;
+  FlushToDisk flush;
+} Snapshot;
+
+static AsyncrtPoll
+snapshot_poll (void *p, AsyncrtContext *cx)
+{
+  Snapshot *self = p;
+  ASYNCRT_BEGIN (&self->co);
+  asyncrt_sleep_init (&self->delay, 200);
+  self->sleeping = true;
+  ASYNCRT_AWAIT (&self->co, asyncrt_sleep_poll (&self->delay, cx));
+  asyncrt_sleep_clear (&self->delay);
+  self->sleeping = false;
+
+  asyncrt_mutex_lock_init (&self->lock, &store.lock);
+  self->waiting = true;
+  ASYNCRT_AWAIT (&self->co, asyncrt_mutex_lock_poll (&self->lock, cx));
+  self->waiting = false;
+  self->locked = asyncrt_mutex_lock_result (&self->lock) == 0;
+  asyncrt_mutex_lock_clear (&self->lock);
+
+  /* BUG: awaiting while the store lock is held. */
+  ASYNCRT_AWAIT (&self->co, flush_to_disk_poll (&self->flush, cx));
+
+  if (self->locked)
+    asyncrt_mutex_unlock (&store.lock);
+  self->locked = false;
+  ASYNCRT_END (&self->co);
+}
+
+static void
+snapshot_free (void *p)
+{
+  Snapshot *self = p;
+  if (self->sleeping)
+    asyncrt_sleep_clear (&self->delay);
+  if (self->waiting)
+    asyncrt_mutex_lock_clear (&self->lock);
+  flush_to_disk_cancel (&self->flush);
+  if (self->locked)
+    asyncrt_mutex_unlock (&store.lock);
+  free (self);
+}
+
+/* ---- the dump thread: waits for SIGUSR1, never dumps from a signal handler -------- */
+
+typedef struct
+{
+  AsyncrtHandle *handle;
+  sigset_t signals;
+  bool json;
+  int status;
+} Dumper;
+
+static void *
+dumper_thread (void *data)
+{
+  Dumper *d = data;
+  int sig = 0;
+  if (sigwait (&d->signals, &sig) != 0)
+    {
+      d->status = -EINTR;
+      return NULL;
+    }
+  AsyncrtDump *dump = NULL;
+  d->status = asyncrt_handle_dump (d->handle, 2000, &dump);
+  if (d->status < 0)
+    {
+      fprintf (stderr, "demo: dump failed: %s\n", strerror (-d->status));
+      return NULL;
+    }
+  char *text = d->json ? asyncrt_dump_to_json (dump) : asyncrt_dump_to_string (dump);
+  if (!d->json)
+    printf ("---- task dump, taken on SIGUSR1 ----\n");
+  fputs (text ? text : "(no output)\n", stdout);
+  if (!d->json)
+    printf ("---- end of dump ----\n");
+  fflush (stdout);
+  free (text);
+  asyncrt_dump_free (dump);
+  return NULL;
+}
+
+static void
+sleep_ms (unsigned ms)
+{
+  struct timespec ts = { ms / 1000, (long) (ms % 1000) * 1000000L };
+  while (nanosleep (&ts, &ts) != 0 && errno == EINTR)
+    ;
+}
+
+int
+main (int argc, char **argv)
+{
+  bool json = argc > 1 && strcmp (argv[1], "--json") == 0;
+  FILE *info = json ? stderr : stdout;
+
+  /* SIGUSR1 is blocked in every thread (the runtime's threads inherit the mask) and
+   * consumed only by sigwait() in the dump thread. */
+  Dumper dumper = { .json = json };
+  sigemptyset (&dumper.signals);
+  sigaddset (&dumper.signals, SIGUSR1);
+  pthread_sigmask (SIG_BLOCK, &dumper.signals, NULL);
+
+  AsyncrtBuilder *b = asyncrt_builder_new_multi_thread ();
+  asyncrt_builder_set_worker_threads (b, 2);
+  AsyncrtRuntime *rt = NULL;
+  int r = asyncrt_builder_build (b, &rt);
+  asyncrt_builder_free (b);
+  if (r < 0)
+    {
+      fprintf (stderr, "demo: cannot build the runtime: %s\n", strerror (-r));
+      return 1;
+    }
+  AsyncrtHandle *h = asyncrt_runtime_get_handle (rt);
+  dumper.handle = h;
+
+  asyncrt_mutex_init (&store.lock);
+  if (asyncrt_mpsc_new (0, free_oneshot_sender,
+                        &disk_tx, &disk_rx) < 0
+      || asyncrt_mpsc_new (0, NULL, &orphan_tx, &orphan_rx) < 0)
+    {
+      fprintf (stderr, "demo: cannot create channels\n");
+      return 1;
+    }
+
+  DiskWriter *dw = calloc (1, sizeof *dw);
+  dw->rx = orphan_rx;                         /* BUG: should have been disk_rx */
+  asyncrt_join_handle_free (asyncrt_handle_spawn_named (h, "disk-writer", disk_writer_poll,
+                                                        dw, disk_writer_free));
+  asyncrt_join_handle_free (asyncrt_handle_spawn_named (h, "snapshot", snapshot_poll,
+                                                        calloc (1, sizeof (Snapshot)),
+                                                        snapshot_free));
+  asyncrt_join_handle_free (asyncrt_handle_spawn_named (h, "server", server_poll,
+                                                        calloc (1, sizeof (Server)),
+                                                        server_free));
+
+  pthread_t thread;
+  pthread_create (&thread, NULL, dumper_thread, &dumper);
+
+  sleep_ms (300);                             /* "snapshot" takes the lock at 200 ms */
+  long before = atomic_load (&requests_done);
+  sleep_ms (400);
+  long after = atomic_load (&requests_done);
+  fprintf (info, "demo: key-value server on 127.0.0.1:%d with %d clients\n",
+           atomic_load (&server_port), N_CLIENTS);
+  fprintf (info, "demo: %ld requests served in the first 300 ms, %ld in the 400 ms after: "
+           "the server is stuck\n", before, after - before);
+  fprintf (info, "demo: sending SIGUSR1 to myself (pid %ld), as `kill -USR1 %ld` would\n\n",
+           (long) getpid (), (long) getpid ());
+  fflush (info);
+  kill (getpid (), SIGUSR1);
+  pthread_join (thread, NULL);
+
+  if (!json)
+    printf ("\nHow to read it: every \"session\" task waits in asyncrt_mutex_lock_poll under\n"
+            "handle_request_poll: the store lock is taken.  \"snapshot\" holds it while it\n"
+            "waits in flush_to_disk_poll for a reply (a lock held across an await), and\n"
+            "\"disk-writer\", which should send that reply, waits in asyncrt_mpsc_recv_poll\n"
+            "on a channel nobody sends on.  The clients wait in asyncrt_fd_read_poll for\n"
+            "their replies.\n");
+
+  asyncrt_runtime_free (rt);                  /* cancels every task */
+  asyncrt_mpsc_sender_free (disk_tx);
+  asyncrt_mpsc_receiver_free (disk_rx);
+  asyncrt_mpsc_sender_free (orphan_tx);
+  asyncrt_mpsc_receiver_free (orphan_rx);
+  asyncrt_mutex_clear (&store.lock);
+  return dumper.status < 0 ? 1 : 0;
+}
