@@ -1,6 +1,7 @@
-/* Benchmarks of the synchronisation primitives, driven by hand on OS threads (each
- * "task" is a thread polling its future and sleeping on a condition variable until
- * its waker fires).  Prints `name value unit` lines; never fails on a number. */
+/* Benchmarks of the synchronisation primitives, twice: driven by hand on OS threads
+ * (each "task" is a thread polling its future and sleeping on a condition variable
+ * until its waker fires), and as tasks on the current-thread runtime (`_current_thread`
+ * names).  Prints `name value unit` lines; never fails on a number. */
 #include "sync/sync-test-util.h"
 
 #include <stdio.h>
@@ -207,6 +208,276 @@ bench_mutex (int n_threads, int iters)
   g_free (th);
 }
 
+/* --- the same on the current-thread runtime (tasks instead of threads) -------------- */
+
+#define RT_YIELD(co, cx)                                                     \
+  do                                                                         \
+    {                                                                        \
+      asyncrt_waker_wake_by_ref (asyncrt_context_get_waker (cx));            \
+      ASYNCRT_YIELD_PENDING (co);                                            \
+    }                                                                        \
+  while (0)
+
+typedef struct
+{
+  AsyncrtCoroutine co;
+  AsyncrtMpscSender *tx;
+  AsyncrtMpscSend send;
+  int n;
+  int i;
+} RtProducer;
+
+static AsyncrtPoll
+rt_producer_poll (void *p, AsyncrtContext *cx)
+{
+  RtProducer *self = p;
+  ASYNCRT_BEGIN (&self->co);
+  for (self->i = 0; self->i < self->n; self->i++)
+    {
+      asyncrt_mpsc_send_init (&self->send, self->tx, GINT_TO_POINTER (self->i + 1));
+      ASYNCRT_AWAIT (&self->co, asyncrt_mpsc_send_poll (&self->send, cx));
+      asyncrt_mpsc_send_clear (&self->send);
+    }
+  asyncrt_mpsc_sender_free (self->tx);
+  self->tx = NULL;
+  ASYNCRT_END (&self->co);
+}
+
+typedef struct
+{
+  AsyncrtCoroutine co;
+  size_t capacity;
+  int n_producers;
+  int total;
+  AsyncrtMpscReceiver *rx;
+  AsyncrtMpscRecv recv;
+  RtProducer *producers;
+  AsyncrtJoinHandle **jh;
+  long got;
+  int i;
+} RtMpscRoot;
+
+static AsyncrtPoll
+rt_mpsc_root_poll (void *p, AsyncrtContext *cx)
+{
+  RtMpscRoot *self = p;
+  ASYNCRT_BEGIN (&self->co);
+  {
+    AsyncrtMpscSender *tx;
+    asyncrt_mpsc_new (self->capacity, NULL, &tx, &self->rx);
+    for (int i = 0; i < self->n_producers; i++)
+      {
+        self->producers[i].tx = i == 0 ? tx : asyncrt_mpsc_sender_clone (tx);
+        self->producers[i].n = self->total / self->n_producers;
+      }
+    for (int i = 0; i < self->n_producers; i++)
+      self->jh[i] = asyncrt_spawn (rt_producer_poll, &self->producers[i], NULL);
+  }
+  for (;;)
+    {
+      asyncrt_mpsc_recv_init (&self->recv, self->rx);
+      ASYNCRT_AWAIT (&self->co, asyncrt_mpsc_recv_poll (&self->recv, cx));
+      {
+        int r = asyncrt_mpsc_recv_result (&self->recv, NULL);
+        asyncrt_mpsc_recv_clear (&self->recv);
+        if (r < 0)
+          break;
+        self->got++;
+      }
+    }
+  for (self->i = 0; self->i < self->n_producers; self->i++)
+    ASYNCRT_AWAIT (&self->co, asyncrt_join_handle_poll (self->jh[self->i], cx));
+  ASYNCRT_END (&self->co);
+}
+
+static void
+bench_rt_mpsc (const char *name, size_t capacity, int n_producers, int total)
+{
+  AsyncrtBuilder *b = asyncrt_builder_new_current_thread ();
+  AsyncrtRuntime *rt = NULL;
+  if (asyncrt_builder_build (b, &rt) != 0)
+    g_error ("cannot build a runtime");
+  asyncrt_builder_free (b);
+  RtMpscRoot root = { 0 };
+  root.capacity = capacity;
+  root.n_producers = n_producers;
+  root.total = total;
+  root.producers = g_new0 (RtProducer, n_producers);
+  root.jh = g_new0 (AsyncrtJoinHandle *, n_producers);
+  double t0 = now_s ();
+  asyncrt_runtime_block_on (rt, rt_mpsc_root_poll, &root);
+  double dt = now_s () - t0;
+  printf ("%s %.0f msgs/s\n", name, (double) root.got / dt);
+  for (int i = 0; i < n_producers; i++)
+    asyncrt_join_handle_free (root.jh[i]);
+  asyncrt_mpsc_receiver_free (root.rx);
+  asyncrt_runtime_free (rt);
+  g_free (root.producers);
+  g_free (root.jh);
+}
+
+typedef struct
+{
+  AsyncrtCoroutine co;
+  AsyncrtNotify *ping;
+  AsyncrtNotify *pong;
+  AsyncrtNotified w;
+  int rounds;
+  int i;
+} RtPonger;
+
+static AsyncrtPoll
+rt_ponger_poll (void *p, AsyncrtContext *cx)
+{
+  RtPonger *self = p;
+  ASYNCRT_BEGIN (&self->co);
+  for (self->i = 0; self->i < self->rounds; self->i++)
+    {
+      asyncrt_notified_init (&self->w, self->ping);
+      ASYNCRT_AWAIT (&self->co, asyncrt_notified_poll (&self->w, cx));
+      asyncrt_notified_clear (&self->w);
+      asyncrt_notify_notify_one (self->pong);
+    }
+  ASYNCRT_END (&self->co);
+}
+
+typedef struct
+{
+  AsyncrtCoroutine co;
+  AsyncrtNotify ping;
+  AsyncrtNotify pong;
+  AsyncrtNotified w;
+  RtPonger ponger;
+  AsyncrtJoinHandle *jh;
+  int rounds;
+  int i;
+} RtPingRoot;
+
+static AsyncrtPoll
+rt_ping_root_poll (void *p, AsyncrtContext *cx)
+{
+  RtPingRoot *self = p;
+  ASYNCRT_BEGIN (&self->co);
+  self->ponger.ping = &self->ping;
+  self->ponger.pong = &self->pong;
+  self->ponger.rounds = self->rounds;
+  self->jh = asyncrt_spawn (rt_ponger_poll, &self->ponger, NULL);
+  for (self->i = 0; self->i < self->rounds; self->i++)
+    {
+      asyncrt_notified_init (&self->w, &self->pong);
+      asyncrt_notify_notify_one (&self->ping);
+      ASYNCRT_AWAIT (&self->co, asyncrt_notified_poll (&self->w, cx));
+      asyncrt_notified_clear (&self->w);
+    }
+  ASYNCRT_AWAIT (&self->co, asyncrt_join_handle_poll (self->jh, cx));
+  ASYNCRT_END (&self->co);
+}
+
+static void
+bench_rt_notify (int rounds)
+{
+  AsyncrtBuilder *b = asyncrt_builder_new_current_thread ();
+  AsyncrtRuntime *rt = NULL;
+  if (asyncrt_builder_build (b, &rt) != 0)
+    g_error ("cannot build a runtime");
+  asyncrt_builder_free (b);
+  RtPingRoot *root = g_new0 (RtPingRoot, 1);
+  asyncrt_notify_init (&root->ping);
+  asyncrt_notify_init (&root->pong);
+  root->rounds = rounds;
+  double t0 = now_s ();
+  asyncrt_runtime_block_on (rt, rt_ping_root_poll, root);
+  double dt = now_s () - t0;
+  printf ("notify_round_trip_current_thread %.0f ns\n", dt * 1e9 / rounds);
+  asyncrt_join_handle_free (root->jh);
+  asyncrt_runtime_free (rt);
+  asyncrt_notify_clear (&root->ping);
+  asyncrt_notify_clear (&root->pong);
+  g_free (root);
+}
+
+typedef struct
+{
+  AsyncrtCoroutine co;
+  AsyncrtMutex *m;
+  AsyncrtMutexLock lock;
+  long *counter;
+  int iters;
+  int i;
+} RtLocker;
+
+static AsyncrtPoll
+rt_locker_poll (void *p, AsyncrtContext *cx)
+{
+  RtLocker *self = p;
+  ASYNCRT_BEGIN (&self->co);
+  for (self->i = 0; self->i < self->iters; self->i++)
+    {
+      asyncrt_mutex_lock_init (&self->lock, self->m);
+      ASYNCRT_AWAIT (&self->co, asyncrt_mutex_lock_poll (&self->lock, cx));
+      asyncrt_mutex_lock_clear (&self->lock);
+      (*self->counter)++;
+      if (self->i % 4 == 0)
+        RT_YIELD (&self->co, cx);       /* held across an await: others queue */
+      asyncrt_mutex_unlock (self->m);
+    }
+  ASYNCRT_END (&self->co);
+}
+
+#define RT_LOCKERS 16
+
+typedef struct
+{
+  AsyncrtCoroutine co;
+  AsyncrtMutex m;
+  long counter;
+  RtLocker lockers[RT_LOCKERS];
+  AsyncrtJoinHandle *jh[RT_LOCKERS];
+  int iters;
+  int i;
+} RtMutexRoot;
+
+static AsyncrtPoll
+rt_mutex_root_poll (void *p, AsyncrtContext *cx)
+{
+  RtMutexRoot *self = p;
+  ASYNCRT_BEGIN (&self->co);
+  for (int i = 0; i < RT_LOCKERS; i++)
+    {
+      self->lockers[i].m = &self->m;
+      self->lockers[i].counter = &self->counter;
+      self->lockers[i].iters = self->iters;
+      self->jh[i] = asyncrt_spawn (rt_locker_poll, &self->lockers[i], NULL);
+    }
+  for (self->i = 0; self->i < RT_LOCKERS; self->i++)
+    ASYNCRT_AWAIT (&self->co, asyncrt_join_handle_poll (self->jh[self->i], cx));
+  ASYNCRT_END (&self->co);
+}
+
+static void
+bench_rt_mutex (int iters)
+{
+  AsyncrtBuilder *b = asyncrt_builder_new_current_thread ();
+  AsyncrtRuntime *rt = NULL;
+  if (asyncrt_builder_build (b, &rt) != 0)
+    g_error ("cannot build a runtime");
+  asyncrt_builder_free (b);
+  RtMutexRoot *root = g_new0 (RtMutexRoot, 1);
+  asyncrt_mutex_init (&root->m);
+  root->iters = iters;
+  double t0 = now_s ();
+  asyncrt_runtime_block_on (rt, rt_mutex_root_poll, root);
+  double dt = now_s () - t0;
+  g_assert_cmpint (root->counter, ==, (long) RT_LOCKERS * iters);
+  printf ("mutex_lock_unlock_%d_tasks_current_thread %.0f ns\n", RT_LOCKERS,
+          dt * 1e9 / ((double) RT_LOCKERS * iters));
+  for (int i = 0; i < RT_LOCKERS; i++)
+    asyncrt_join_handle_free (root->jh[i]);
+  asyncrt_runtime_free (rt);
+  asyncrt_mutex_clear (&root->m);
+  g_free (root);
+}
+
 int
 main (void)
 {
@@ -218,5 +489,11 @@ main (void)
   bench_notify_round_trip (20000);
   bench_mutex (1, 400000);
   bench_mutex (4, 100000);
+  bench_rt_mpsc ("mpsc_unbounded_1_producer_current_thread", 0, 1, n);
+  bench_rt_mpsc ("mpsc_unbounded_4_producers_current_thread", 0, 4, n);
+  bench_rt_mpsc ("mpsc_bounded128_1_producer_current_thread", 128, 1, n);
+  bench_rt_mpsc ("mpsc_bounded128_4_producers_current_thread", 128, 4, n);
+  bench_rt_notify (200000);
+  bench_rt_mutex (20000);
   return 0;
 }

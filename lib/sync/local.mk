@@ -33,3 +33,8 @@ bench_programs += bench/bench-sync
 bench_bench_sync_SOURCES = bench/bench-sync.c
 bench_bench_sync_CPPFLAGS = $(TEST_CPPFLAGS)
 bench_bench_sync_LDADD = $(TEST_LIBS)
+
+test_programs += tests/sync/test-sync-runtime
+tests_sync_test_sync_runtime_SOURCES = tests/sync/test-sync-runtime.c
+tests_sync_test_sync_runtime_CPPFLAGS = $(TEST_CPPFLAGS)
+tests_sync_test_sync_runtime_LDADD = $(TEST_LIBS)
