@@ -16,8 +16,3 @@ test_programs += tests/mt/test-mt
 tests_mt_test_mt_SOURCES = tests/mt/test-mt.c
 tests_mt_test_mt_CPPFLAGS = $(TEST_CPPFLAGS)
 tests_mt_test_mt_LDADD = $(TEST_LIBS)
-
-bench_programs += bench/bench-mt
-bench_bench_mt_SOURCES = bench/bench-mt.c
-bench_bench_mt_CPPFLAGS = $(TEST_CPPFLAGS)
-bench_bench_mt_LDADD = $(TEST_LIBS)
