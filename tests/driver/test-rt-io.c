@@ -1,4 +1,5 @@
-/* Time and I/O leaves on the real current-thread runtime (public API only). */
+/* Time and I/O leaves on the real runtimes, current-thread and multi-thread (public
+ * API only).  Each test runs once per scheduler flavour. */
 #define _GNU_SOURCE
 #include <asyncrt/asyncrt.h>
 
@@ -10,10 +11,19 @@
 
 #include "test-util.h"
 
+typedef enum { CURRENT_THREAD, MULTI_THREAD } Flavour;
+
 static AsyncrtRuntime *
-new_runtime (void)
+new_runtime (gconstpointer flavour)
 {
-  AsyncrtBuilder *b = asyncrt_builder_new_current_thread ();
+  AsyncrtBuilder *b;
+  if (GPOINTER_TO_INT (flavour) == MULTI_THREAD)
+    {
+      b = asyncrt_builder_new_multi_thread ();
+      g_assert_cmpint (asyncrt_builder_set_worker_threads (b, 2), ==, 0);
+    }
+  else
+    b = asyncrt_builder_new_current_thread ();
   AsyncrtRuntime *rt = NULL;
   g_assert_cmpint (asyncrt_builder_build (b, &rt), ==, 0);
   asyncrt_builder_free (b);
@@ -209,9 +219,9 @@ echo_root_poll (void *p, AsyncrtContext *cx)
 }
 
 static void
-test_tcp_echo_10mib (void)
+test_tcp_echo_10mib (gconstpointer flavour)
 {
-  AsyncrtRuntime *rt = new_runtime ();
+  AsyncrtRuntime *rt = new_runtime (flavour);
   EchoRoot *root = g_new0 (EchoRoot, 1);
   root->data = g_malloc (PER_CONN);
   for (size_t i = 0; i < PER_CONN; i++)
@@ -288,9 +298,9 @@ sleep_root_poll (void *p, AsyncrtContext *cx)
 }
 
 static void
-test_sleeps (void)
+test_sleeps (gconstpointer flavour)
 {
-  AsyncrtRuntime *rt = new_runtime ();
+  AsyncrtRuntime *rt = new_runtime (flavour);
   SleepRoot root = { { 0 } };
   g_assert_cmpint (asyncrt_runtime_block_on (rt, sleep_root_poll, &root), ==, 0);
   asyncrt_runtime_free (rt);
@@ -348,9 +358,9 @@ timeout_root_poll (void *p, AsyncrtContext *cx)
 }
 
 static void
-test_timeout_read (void)
+test_timeout_read (gconstpointer flavour)
 {
-  AsyncrtRuntime *rt = new_runtime ();
+  AsyncrtRuntime *rt = new_runtime (flavour);
   TimeoutRoot root = { { 0 } };
   g_assert_cmpint (pipe2 (root.fds, O_NONBLOCK | O_CLOEXEC), ==, 0);
   g_assert_cmpint (asyncrt_runtime_block_on (rt, timeout_root_poll, &root), ==, 0);
@@ -426,12 +436,12 @@ shutdown_root_poll (void *p, AsyncrtContext *cx)
 }
 
 static void
-test_shutdown_pending (void)
+test_shutdown_pending (gconstpointer flavour)
 {
   int fds[2];
   int freed = 0;
   g_assert_cmpint (pipe2 (fds, O_NONBLOCK | O_CLOEXEC), ==, 0);
-  AsyncrtRuntime *rt = new_runtime ();
+  AsyncrtRuntime *rt = new_runtime (flavour);
   ShutdownRoot root = { { 0 }, { 0 }, fds[0], &freed, 0 };
   g_assert_cmpint (asyncrt_runtime_block_on (rt, shutdown_root_poll, &root), ==, 0);
   asyncrt_runtime_free (rt);                /* frees every task: leaves cleared */
@@ -444,9 +454,20 @@ int
 main (int argc, char **argv)
 {
   g_test_init (&argc, &argv, NULL);
-  g_test_add_func ("/rt-io/tcp-echo-10MiB", test_tcp_echo_10mib);
-  g_test_add_func ("/rt-io/sleeps", test_sleeps);
-  g_test_add_func ("/rt-io/timeout-read", test_timeout_read);
-  g_test_add_func ("/rt-io/shutdown-pending", test_shutdown_pending);
+  static const struct { const char *name; GTestDataFunc func; } tests[] = {
+    { "tcp-echo-10MiB", test_tcp_echo_10mib },
+    { "sleeps", test_sleeps },
+    { "timeout-read", test_timeout_read },
+    { "shutdown-pending", test_shutdown_pending },
+  };
+  for (int f = CURRENT_THREAD; f <= MULTI_THREAD; f++)
+    for (size_t i = 0; i < G_N_ELEMENTS (tests); i++)
+      {
+        char *path = g_strdup_printf ("/rt-io/%s/%s",
+                                      f == MULTI_THREAD ? "multi-thread" : "current-thread",
+                                      tests[i].name);
+        g_test_add_data_func (path, GINT_TO_POINTER (f), tests[i].func);
+        g_free (path);
+      }
   return g_test_run ();
 }
