@@ -293,10 +293,15 @@ remote_leaf_poll (void *p, AsyncrtContext *cx)
   Remote *r = p;
   if (asyncrt_trace_leaf (cx))
     return ASYNCRT_PENDING;
-  atomic_fetch_add (&r->polls, 1);
   if (atomic_load (&r->ready))
-    return ASYNCRT_READY;
+    {
+      atomic_fetch_add (&r->polls, 1);
+      return ASYNCRT_READY;
+    }
+  /* Store the waker before counting the poll: the waker thread takes the count as
+   * "parked again" and wakes at once; counting first let it find the slot empty. */
   slot_set (&r->slot, cx);
+  atomic_fetch_add (&r->polls, 1);
   return ASYNCRT_PENDING;
 }
 
