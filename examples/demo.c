@@ -518,7 +518,14 @@ sleep_ms (unsigned ms)
 int
 main (int argc, char **argv)
 {
-  bool json = argc > 1 && strcmp (argv[1], "--json") == 0;
+  if (argc > 1 && strcmp (argv[1], "--json") != 0)
+    {
+      printf ("usage: demo [--json]\n"
+              "Runs a small key-value server that gets stuck, then prints its task dump\n"
+              "(as text, or as JSON with --json).\n");
+      return strcmp (argv[1], "--help") == 0 || strcmp (argv[1], "-h") == 0 ? 0 : 2;
+    }
+  bool json = argc > 1;
   FILE *info = json ? stderr : stdout;
 
   /* SIGUSR1 is blocked in every thread (the runtime's threads inherit the mask) and

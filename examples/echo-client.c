@@ -109,10 +109,14 @@ main_poll (void *p, AsyncrtContext *cx)
 int
 main (int argc, char **argv)
 {
-  if (argc < 2)
+  if (argc < 2 || strcmp (argv[1], "--help") == 0 || strcmp (argv[1], "-h") == 0)
     {
-      fprintf (stderr, "usage: %s PORT [CONNECTIONS [BYTES]]\n", argv[0]);
-      return 2;
+      bool help = argc >= 2;
+      fprintf (help ? stdout : stderr,
+               "usage: echo-client PORT [CONNECTIONS [BYTES]]\n"
+               "Sends BYTES (default 1 MiB) on each of CONNECTIONS (default 8) connections\n"
+               "to an echo server on 127.0.0.1:PORT and checks every byte comes back.\n");
+      return help ? 0 : 2;
     }
   Main m = { .n = argc > 2 ? (unsigned) atoi (argv[2]) : 8u };
   size_t bytes = argc > 3 ? (size_t) strtoull (argv[3], NULL, 10) : (size_t) 1 << 20;

@@ -130,6 +130,18 @@ signal_thread (void *data)
 int
 main (int argc, char **argv)
 {
+  char *end = NULL;
+  long port = argc > 1 ? strtol (argv[1], &end, 10) : 0;
+  if (argc > 2 || (argc > 1 && (*end != '\0' || port < 0 || port > 65535)))
+    {
+      bool help = strcmp (argv[1], "--help") == 0 || strcmp (argv[1], "-h") == 0;
+      fprintf (help ? stdout : stderr,
+               "usage: echo-server [PORT]\n"
+               "Echoes TCP connections on 127.0.0.1:PORT (default 0: any free port, printed)\n"
+               "until SIGINT or SIGTERM.\n");
+      return help ? 0 : 2;
+    }
+
   sigset_t set;
   sigemptyset (&set);
   sigaddset (&set, SIGINT);
@@ -138,7 +150,7 @@ main (int argc, char **argv)
 
   AsyncrtNotify stop;
   asyncrt_notify_init (&stop);
-  Server server = { .port = (uint16_t) (argc > 1 ? atoi (argv[1]) : 0), .stop = &stop };
+  Server server = { .port = (uint16_t) port, .stop = &stop };
 
   AsyncrtBuilder *b = asyncrt_builder_new_multi_thread ();
   AsyncrtRuntime *rt = NULL;
