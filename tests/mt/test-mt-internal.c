@@ -520,6 +520,51 @@ test_dump_request_busy_worker (void)
   asyncrt_runtime_free (rt);
 }
 
+/* end() waits for the workers to leave the dump function, dropping its lock while it
+ * waits.  A request begun meanwhile must be refused: accepted, its function and data
+ * would be cleared by the ending request, and its workers would never be called. */
+static gpointer
+end_thread (gpointer data)
+{
+  asyncrt__mt_dump_request_end (data);
+  return NULL;
+}
+
+static void
+test_dump_request_begin_while_ending (void)
+{
+  AsyncrtRuntime *rt = mt_new (2);
+  AsyncrtHandle *h = asyncrt_runtime_get_handle (rt);
+  DumpProbe p = { 0 };
+  p.n_workers = 2;
+  p.h = h;
+  p.deadline = g_get_monotonic_time () + (gint64) test_timeout_ms (5000) * 1000;
+  g_assert_cmpint (asyncrt__mt_dump_request_begin (h, probe_func, &p), ==, 0);
+  gint64 until = g_get_monotonic_time () + (gint64) test_timeout_ms (5000) * 1000;
+  while (atomic_load (&p.arrived) < 2 && g_get_monotonic_time () < until)
+    g_usleep (100);
+  g_assert_cmpuint (atomic_load (&p.arrived), ==, 2);
+
+  GThread *ender = g_thread_new ("ender", end_thread, h);
+  g_usleep (50000);                           /* the ender now waits for the workers */
+  DumpProbe q = { 0 };
+  q.h = h;
+  q.deadline = p.deadline;
+  g_assert_cmpint (asyncrt__mt_dump_request_begin (h, probe_func, &q), ==, -EBUSY);
+
+  atomic_store (&p.release, true);
+  g_thread_join (ender);
+  /* Once ended, the next request is accepted and reaches every worker. */
+  atomic_store (&q.release, true);
+  g_assert_cmpint (asyncrt__mt_dump_request_begin (h, probe_func, &q), ==, 0);
+  until = g_get_monotonic_time () + (gint64) test_timeout_ms (5000) * 1000;
+  while (atomic_load (&q.arrived) < 2 && g_get_monotonic_time () < until)
+    g_usleep (100);
+  g_assert_cmpuint (atomic_load (&q.arrived), ==, 2);
+  asyncrt__mt_dump_request_end (h);
+  asyncrt_runtime_free (rt);
+}
+
 static void
 test_dump_request_errors (void)
 {
@@ -598,6 +643,7 @@ main (int argc, char **argv)
   g_test_add_func ("/mt/dump-hooks/generic-serve", test_dump_serve_generic);
   g_test_add_func ("/mt/dump-hooks/end-from-leader", test_dump_request_end_from_leader);
   g_test_add_func ("/mt/dump-hooks/errors", test_dump_request_errors);
+  g_test_add_func ("/mt/dump-hooks/begin-while-ending", test_dump_request_begin_while_ending);
   g_test_add_func ("/mt/local-queue-overflow", test_local_queue_overflow);
   return g_test_run ();
 }

@@ -159,7 +159,11 @@ struct _AsyncrtMtRuntime
   _Atomic uint64_t dump_seq;       /* bumped by each request, under dump_lock */
   AsyncrtMtDumpFunc dump_func;     /* guarded by dump_lock */
   void *dump_data;                 /* guarded by dump_lock */
-  bool dump_active;                /* guarded by dump_lock */
+  /* guarded by dump_lock.  active: a request exists, from begin() until end() has
+   * seen every worker leave dump_func (a new begin() is refused until then).
+   * open: workers may still enter dump_func; end() closes it first. */
+  bool dump_active;
+  bool dump_open;
   unsigned dump_in_func;           /* guarded by dump_lock: workers inside dump_func */
   _Atomic uint64_t serve_seq;      /* bumped by ops->unpark while handle->dump_serve is set */
 

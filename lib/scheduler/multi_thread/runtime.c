@@ -406,6 +406,7 @@ asyncrt__mt_dump_request_begin (AsyncrtHandle *h, AsyncrtMtDumpFunc func, void *
       return -ESHUTDOWN;
     }
   rt->dump_active = true;
+  rt->dump_open = true;
   rt->dump_func = func;
   rt->dump_data = data;
   atomic_fetch_add_explicit (&rt->dump_seq, 1, memory_order_seq_cst);
@@ -424,7 +425,10 @@ asyncrt__mt_dump_request_end (AsyncrtHandle *h)
   if (rt == NULL)
     return;
   pthread_mutex_lock (&rt->dump_lock);
-  rt->dump_active = false;
+  /* Close entry first; stay active (refusing new requests) until every worker has
+   * left dump_func: the wait below drops the lock, and a request begun meanwhile
+   * would otherwise have its func and data cleared under it. */
+  rt->dump_open = false;
   atomic_fetch_and_explicit (&rt->attention, ~ASYNCRT_MT_ATTENTION_DUMP,
                              memory_order_seq_cst);
   AsyncrtMtWorker *self = asyncrt__mt_current_worker ();
@@ -433,6 +437,7 @@ asyncrt__mt_dump_request_end (AsyncrtHandle *h)
     pthread_cond_wait (&rt->dump_cond, &rt->dump_lock);
   rt->dump_func = NULL;
   rt->dump_data = NULL;
+  rt->dump_active = false;
   pthread_mutex_unlock (&rt->dump_lock);
 }
 

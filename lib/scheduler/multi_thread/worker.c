@@ -457,7 +457,7 @@ serve_dump (AsyncrtMtWorker *w)
 
   pthread_mutex_lock (&rt->dump_lock);
   uint64_t seq = atomic_load_explicit (&rt->dump_seq, memory_order_relaxed);
-  if (rt->dump_active && seq != w->seen_dump_seq)
+  if (rt->dump_open && seq != w->seen_dump_seq)
     {
       func = rt->dump_func;
       data = rt->dump_data;
