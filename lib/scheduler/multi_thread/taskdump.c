@@ -26,10 +26,9 @@
  *      requester (asyncrt__mt_dump_cancelled).  That request holds a reference on
  *      the AsyncrtDumpRequest, dropped right after the end.
  *
- * Rounds of one runtime never overlap: asyncrt__mt_dump_request_end() lets a new
- * request begin before it has waited for the last workers to leave the old func, so
- * `live` (below) keeps a runtime's next kick refused (-EBUSY, the requester retries)
- * until the previous end has returned.
+ * Rounds of one runtime never overlap: asyncrt__mt_dump_request_begin() refuses a new
+ * request (-EBUSY, the requester retries when notified) until the previous
+ * asyncrt__mt_dump_request_end() has seen every worker leave the old func.
  *
  * Ownership: the leader alone touches the stopped workers' LIFO slots and queues
  * (the barrier's mutex orders those accesses with the owners'); a missing worker's
@@ -40,37 +39,10 @@
 #include "dump/dump-private.h"
 #include "scheduler/multi_thread/multi-thread-private.h"
 
-/* Runtimes whose round has begun and not fully ended; guarded by live_lock (taken
- * with no other lock held). */
-static pthread_mutex_t live_lock = PTHREAD_MUTEX_INITIALIZER;
-static GHashTable *live;
-
-static bool
-live_add (AsyncrtHandle *h)
-{
-  pthread_mutex_lock (&live_lock);
-  if (live == NULL)
-    live = g_hash_table_new (NULL, NULL);
-  bool added = g_hash_table_add (live, h);
-  pthread_mutex_unlock (&live_lock);
-  return added;
-}
-
-static void
-live_remove (AsyncrtHandle *h)
-{
-  pthread_mutex_lock (&live_lock);
-  g_hash_table_remove (live, h);
-  if (g_hash_table_size (live) == 0)
-    g_clear_pointer (&live, g_hash_table_unref);
-  pthread_mutex_unlock (&live_lock);
-}
-
 static void
 round_end (AsyncrtHandle *h, AsyncrtDumpRequest *req)
 {
   asyncrt__mt_dump_request_end (h);
-  live_remove (h);
   asyncrt__dump_request_unref (req);
   asyncrt__dump_notify ();                    /* a requester may be waiting to kick */
 }
@@ -195,15 +167,10 @@ mt_dump_func (AsyncrtMtWorker *w, void *data)
 int
 asyncrt__mt_dump_kick (AsyncrtHandle *h, AsyncrtDumpRequest *req)
 {
-  if (!live_add (h))
-    return -EBUSY;
   asyncrt__dump_request_ref (req);            /* held by the scheduler's request */
   int r = asyncrt__mt_dump_request_begin (h, mt_dump_func, req);
   if (r < 0)
-    {
-      live_remove (h);
-      asyncrt__dump_request_unref (req);
-    }
+    asyncrt__dump_request_unref (req);
   return r;
 }
 
