@@ -11,7 +11,7 @@ old=debian/libasyncrt0.symbols
   echo "libasyncrt.so.0 libasyncrt0 #MINVER#"
   echo "* Build-Depends-Package: libasyncrt-dev"
   nm -D --defined-only "$so" | awk '
-    $3 ~ /^ASYNCRT_[0-9]+$/ { print $3 "@" $3; next }   # the version node itself
+    $3 ~ /^ASYNCRT_[0-9.]+$/ { print $3 "@" $3; next }   # the version node itself
     $3 ~ /^asyncrt_/ { sub(/@@/, "@", $3); print $3 }' | LC_ALL=C sort |
   while read -r sym; do
     v=$(awk -v s="$sym" '$1 == s { print $2 }' "$old" 2>/dev/null)

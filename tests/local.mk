@@ -25,6 +25,11 @@ tests_test_future_SOURCES = tests/test-future.c
 tests_test_future_CPPFLAGS = $(TEST_CPPFLAGS)
 tests_test_future_LDADD = $(TEST_LIBS)
 
+test_programs += tests/test-version
+tests_test_version_SOURCES = tests/test-version.c
+tests_test_version_CPPFLAGS = $(TEST_CPPFLAGS)
+tests_test_version_LDADD = $(TEST_LIBS)
+
 # The soak run (`make soak`, not part of `make check`): SOAK_MINUTES (default 1).
 EXTRA_PROGRAMS += tests/soak/soak
 CLEANFILES += tests/soak/soak

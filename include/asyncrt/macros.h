@@ -57,7 +57,25 @@
  *
  * Marks a public declaration that is available since libasyncrt 0.1.
  */
+#if defined(ASYNCRT_CHECK_EXPORTS)
+#define ASYNCRT_AVAILABLE_IN_0_1 __asyncrt_since_0_1__ ASYNCRT_EXTERN
+#else
 #define ASYNCRT_AVAILABLE_IN_0_1 ASYNCRT_EXTERN
+#endif
+
+/**
+ * ASYNCRT_AVAILABLE_IN_0_2:
+ *
+ * Marks a public declaration that is available since libasyncrt 0.2.  Such
+ * symbols carry the `ASYNCRT_0.2` symbol version.
+ *
+ * Since: 0.2
+ */
+#if defined(ASYNCRT_CHECK_EXPORTS)
+#define ASYNCRT_AVAILABLE_IN_0_2 __asyncrt_since_0_2__ ASYNCRT_EXTERN
+#else
+#define ASYNCRT_AVAILABLE_IN_0_2 ASYNCRT_EXTERN
+#endif
 
 /**
  * ASYNCRT_WARN_UNUSED_RESULT:
