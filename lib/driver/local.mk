@@ -13,7 +13,8 @@ libasyncrt_private_la_SOURCES += \
 	lib/driver/io/fd.c \
 	lib/driver/io/socket.c \
 	lib/driver/io/tcp.c \
-	lib/driver/io/unix.c
+	lib/driver/io/unix.c \
+	lib/driver/io/signal.c
 
 test_programs += tests/driver/test-wheel
 tests_driver_test_wheel_SOURCES = tests/driver/test-wheel.c

@@ -21,6 +21,11 @@
  * NOTIFIED, so the wake is a no-op; it is traced and then woken by its own leaf's
  * deferred wake).
  *
+ * A record takes a reference to the task's label set: under the shard lock in the
+ * owned-list walk (the lock asyncrt_task_set_label() swaps the set under), and
+ * without it for a task drained from a queue (its notified reference is ours, so it
+ * is not running, and only its running thread changes its labels).
+ *
  * t->dump_data holds the sequence number of the run that holds the task's notified
  * reference, so the walk does not record a task drained from a queue a second time.
  * Written and read by serving threads only; runs of one runtime are serialised by
@@ -74,6 +79,8 @@ record_of (AsyncrtTask *t, AsyncrtTaskState state)
   r.spawn_line = t->spawn_line > 0 ? (unsigned) t->spawn_line : 0;
   r.poll_count = atomic_load_explicit (&t->poll_count, memory_order_relaxed);
   r.last_poll_ns = atomic_load_explicit (&t->last_poll_ns, memory_order_relaxed);
+  r.group_id = t->group_id;
+  r.labels = asyncrt__labels_ref (t->labels);
   return r;
 }
 

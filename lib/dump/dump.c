@@ -46,8 +46,10 @@ task_record_clear (struct _AsyncrtDumpTask *t)
   if (t->trace != NULL)
     asyncrt_trace_free (t->trace);
   g_free (t->name);
+  asyncrt__labels_unref (t->labels);
   t->trace = NULL;
   t->name = NULL;
+  t->labels = NULL;
 }
 
 static int
@@ -450,6 +452,93 @@ asyncrt_dump_task_get_worker (const AsyncrtDumpTask *t)
   return t != NULL && t->state == ASYNCRT_TASK_STATE_RUNNING ? t->worker : -1;
 }
 
+/**
+ * asyncrt_dump_task_get_group_id:
+ * @t: a task of a dump
+ *
+ * The group of a task spawned into an #AsyncrtJoinSet: the set's id (see
+ * asyncrt_join_set_get_id()).  It stays the task's group after the set is freed.
+ *
+ * Thread safety: any thread.
+ *
+ * Returns: the join set's id, or 0 if the task is not a member of one (or for %NULL).
+ * Since: 0.2
+ */
+uint64_t
+asyncrt_dump_task_get_group_id (const AsyncrtDumpTask *t)
+{
+  return t != NULL ? t->group_id : 0;
+}
+
+/**
+ * asyncrt_dump_task_get_n_labels:
+ * @t: a task of a dump
+ *
+ * The number of labels the task had when the dump was taken (see
+ * asyncrt_task_set_label()).
+ *
+ * Thread safety: any thread.
+ *
+ * Returns: the number of labels (0 for %NULL).
+ * Since: 0.2
+ */
+size_t
+asyncrt_dump_task_get_n_labels (const AsyncrtDumpTask *t)
+{
+  return t != NULL && t->labels != NULL ? t->labels->n : 0;
+}
+
+/**
+ * asyncrt_dump_task_get_label:
+ * @t: a task of a dump
+ * @i: an index below asyncrt_dump_task_get_n_labels()
+ * @ret_key: (out) (optional) (transfer none): the label's key, owned by the dump
+ * @ret_value: (out) (optional) (transfer none): its value, owned by the dump, exactly
+ *   as the task set it (not escaped)
+ *
+ * Reads the @i-th label of a task, in the order the task (or the task it inherited
+ * them from) first set them.  Outputs are written only on success.
+ *
+ * Thread safety: any thread.
+ *
+ * Returns: 0, or -EINVAL if @t is %NULL or @i is out of range.
+ * Since: 0.2
+ */
+int
+asyncrt_dump_task_get_label (const AsyncrtDumpTask *t, size_t i, const char **ret_key,
+                             const char **ret_value)
+{
+  if (t == NULL || t->labels == NULL || i >= t->labels->n)
+    return -EINVAL;
+  if (ret_key != NULL)
+    *ret_key = t->labels->items[i].key;
+  if (ret_value != NULL)
+    *ret_value = t->labels->items[i].value;
+  return 0;
+}
+
+/**
+ * asyncrt_dump_task_lookup_label:
+ * @t: a task of a dump
+ * @key: a label key
+ *
+ * Thread safety: any thread.
+ *
+ * Returns: (nullable) (transfer none): the value of the task's label @key, owned by
+ *   the dump; %NULL if it has none (or for a %NULL argument).
+ * Since: 0.2
+ */
+const char *
+asyncrt_dump_task_lookup_label (const AsyncrtDumpTask *t, const char *key)
+{
+  if (t == NULL || key == NULL || t->labels == NULL)
+    return NULL;
+  for (unsigned i = 0; i < t->labels->n; i++)
+    if (strcmp (t->labels->items[i].key, key) == 0)
+      return t->labels->items[i].value;
+  return NULL;
+}
+
 /* ---- text ------------------------------------------------------------------------- */
 
 /* Tasks suspended at the same place have the same instruction pointers, hence the
@@ -561,6 +650,56 @@ append_duration (GString *out, uint64_t ns)
     g_string_append_printf (out, "%.3f us", (double) ns / 1e3);
 }
 
+/* Strings from the program (label values may come from the network) are printed
+ * between quotes with every character that could disturb a terminal or a reader made
+ * visible: C0 controls and DEL as \n, \t, \r or \xNN, C1 controls and the Unicode
+ * bidirectional overrides as \uNNNN, quote and backslash escaped; invalid UTF-8
+ * becomes U+FFFD. */
+static void
+append_text_quoted (GString *out, const char *s)
+{
+  char *valid = NULL;
+  if (!g_utf8_validate (s, -1, NULL))
+    s = valid = g_utf8_make_valid (s, -1);
+  g_string_append_c (out, '"');
+  for (const char *p = s; *p != '\0'; p = g_utf8_next_char (p))
+    {
+      gunichar c = g_utf8_get_char (p);
+      switch (c)
+        {
+        case '"': g_string_append (out, "\\\""); break;
+        case '\\': g_string_append (out, "\\\\"); break;
+        case '\n': g_string_append (out, "\\n"); break;
+        case '\r': g_string_append (out, "\\r"); break;
+        case '\t': g_string_append (out, "\\t"); break;
+        default:
+          if (c < 0x20 || c == 0x7f)
+            g_string_append_printf (out, "\\x%02x", (unsigned) c);
+          else if ((c >= 0x80 && c < 0xa0) || (c >= 0x202a && c <= 0x202e)
+                   || (c >= 0x2066 && c <= 0x2069))
+            g_string_append_printf (out, "\\u%04x", (unsigned) c);
+          else
+            g_string_append_len (out, p, g_utf8_next_char (p) - p);
+        }
+    }
+  g_string_append_c (out, '"');
+  g_free (valid);
+}
+
+static void
+append_labels_text (GString *out, const struct _AsyncrtDumpTask *t)
+{
+  if (t->labels == NULL)
+    return;
+  g_string_append (out, "  labels:");
+  for (unsigned i = 0; i < t->labels->n; i++)
+    {
+      g_string_append_printf (out, "%s%s=", i > 0 ? ", " : " ", t->labels->items[i].key);
+      append_text_quoted (out, t->labels->items[i].value);
+    }
+  g_string_append_c (out, '\n');
+}
+
 static void
 append_task_header (GString *out, const struct _AsyncrtDumpTask *t)
 {
@@ -577,6 +716,8 @@ append_task_header (GString *out, const struct _AsyncrtDumpTask *t)
     }
   if (t->parent_id != 0)
     g_string_append_printf (out, ", parent %" G_GUINT64_FORMAT, t->parent_id);
+  if (t->group_id != 0)
+    g_string_append_printf (out, ", group %" G_GUINT64_FORMAT, t->group_id);
   if (t->last_poll_ns != 0)
     {
       g_string_append (out, t->state == ASYNCRT_TASK_STATE_RUNNING ? ", running " : ", idle ");
@@ -593,8 +734,10 @@ append_task_header (GString *out, const struct _AsyncrtDumpTask *t)
  * @d: a dump
  *
  * Formats the dump as text: a summary line, then for every task a header line (id,
- * state, name, spawn site, parent, time since its last poll, number of polls)
- * followed by its async call stacks as a tree (root side first, indented by two
+ * state, name, spawn site, parent, join set group, time since its last poll, number
+ * of polls), a line with its labels if it has any (`  labels: key="value", ...`,
+ * values quoted with control characters, quotes and backslashes escaped as in C and
+ * invalid UTF-8 shown as U+FFFD), followed by its async call stacks as a tree (root side first, indented by two
  * spaces), or a note saying why it has none; then the missing workers.  Symbols are
  * resolved on first use and cached, so formatting a second time resolves nothing.
  *
@@ -620,6 +763,7 @@ asyncrt_dump_to_string (AsyncrtDump *d)
     {
       const struct _AsyncrtDumpTask *t = asyncrt__dump_task_at (d, i);
       append_task_header (out, t);
+      append_labels_text (out, t);
       if (t->trace == NULL)
         {
           if (t->state == ASYNCRT_TASK_STATE_RUNNING)
@@ -679,6 +823,8 @@ asyncrt_dump_to_string (AsyncrtDump *d)
  *       "spawn": { "file": <string or null>, "line": <n>, "function": <string or null> },
  *       "parent_id": <id or null>, "poll_count": <n>,
  *       "idle_ns": <n or null (never polled)>,
+ *       "group_id": <join set id or null>,
+ *       "labels": { <key>: <value string>, ... },
  *       "trace": null | { "backtraces": [...], "tree": [...] } },
  *     ...
  *   ]
@@ -686,7 +832,9 @@ asyncrt_dump_to_string (AsyncrtDump *d)
  * ]|
  *
  * `trace.backtraces` and `trace.tree` are exactly as in asyncrt_trace_to_json()
- * (see the trace section).  Task ids are JSON numbers; they stay below 2^53 in any
+ * (see the trace section).  `group_id` and `labels` appeared in 0.2 (without a
+ * version change: they are new members); label values are JSON strings (invalid
+ * UTF-8 replaced by U+FFFD).  Task ids are JSON numbers; they stay below 2^53 in any
  * real program.  New members may be added without changing the version; a change of
  * meaning increments it.
  *
@@ -749,7 +897,21 @@ asyncrt_dump_to_json (AsyncrtDump *d)
         g_string_append_printf (out, "%" G_GUINT64_FORMAT, t->idle_ns);
       else
         g_string_append (out, "null");
-      g_string_append (out, ",\"trace\":");
+      g_string_append (out, ",\"group_id\":");
+      if (t->group_id != 0)
+        g_string_append_printf (out, "%" G_GUINT64_FORMAT, t->group_id);
+      else
+        g_string_append (out, "null");
+      g_string_append (out, ",\"labels\":{");
+      for (unsigned k = 0; t->labels != NULL && k < t->labels->n; k++)
+        {
+          if (k > 0)
+            g_string_append_c (out, ',');
+          asyncrt__json_append_string (out, t->labels->items[k].key);
+          g_string_append_c (out, ':');
+          asyncrt__json_append_string (out, t->labels->items[k].value);
+        }
+      g_string_append (out, "},\"trace\":");
       if (t->trace == NULL)
         g_string_append (out, "null");
       else

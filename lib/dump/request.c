@@ -222,6 +222,14 @@ ct_serve_job (void *data)
   asyncrt__dump_request_unref (req);
 }
 
+/* Dropped by a shutdown deadline before it started: the requester gives up by its
+ * own deadline. */
+static void
+ct_serve_cancel (void *data)
+{
+  asyncrt__dump_request_unref (data);
+}
+
 int
 asyncrt__dump_blocking (AsyncrtHandle *h, unsigned timeout_ms, AsyncrtDump **out)
 {
@@ -284,7 +292,8 @@ asyncrt__dump_blocking (AsyncrtHandle *h, unsigned timeout_ms, AsyncrtDump **out
       lock ();
       req->refs++;
       unlock ();
-      if (asyncrt__blocking_spawn (h, ct_serve_job, req) < 0)
+      AsyncrtBlockingJob job = { ct_serve_job, ct_serve_cancel, req, NULL, 0 };
+      if (asyncrt__blocking_spawn_job (h, &job) < 0)
         asyncrt__dump_request_unref (req);
     }
 
@@ -439,6 +448,21 @@ job_run (void *data)
   job_unref (j);
 }
 
+/* Dropped by a shutdown deadline before it started. */
+static void
+job_cancel (void *data)
+{
+  DumpJob *j = data;
+  pthread_mutex_lock (&j->lock);
+  j->done = true;
+  j->error = -ESHUTDOWN;
+  AsyncrtWaker w = j->waker;
+  j->waker = (AsyncrtWaker) ASYNCRT_WAKER_INIT;
+  pthread_mutex_unlock (&j->lock);
+  asyncrt_waker_wake (&w);
+  job_unref (j);
+}
+
 /**
  * asyncrt_dump_future_init:
  * @f: the future to initialise
@@ -507,7 +531,9 @@ asyncrt_dump_future_poll (AsyncrtDumpFuture *f, AsyncrtContext *cx)
       j->timeout_ms = f->timeout_ms;
       j->waker = asyncrt_waker_clone (asyncrt_context_get_waker (cx));
       int r = is_shutdown (f->handle) ? -ESHUTDOWN
-              : asyncrt__blocking_spawn (f->handle, job_run, j);
+              : asyncrt__blocking_spawn_job (f->handle, &(AsyncrtBlockingJob) {
+                                               job_run, job_cancel, j, NULL,
+                                               asyncrt_task_id_current () });
       if (r < 0)
         {
           j->refs = 1;

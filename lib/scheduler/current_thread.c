@@ -258,10 +258,13 @@ ct_block_on (AsyncrtHandle *h, AsyncrtPollFunc poll, void *future)
   return 0;
 }
 
-static void
-ct_shutdown (AsyncrtHandle *h)
+static int
+ct_shutdown (AsyncrtHandle *h, uint64_t deadline_ns, GArray *unfinished)
 {
   CurrentThread *ct = ct_from_handle (h);
+  /* No thread of its own: nothing to wait for but a dump's brief hold of the core. */
+  (void) deadline_ns;
+  (void) unfinished;
   /* A dump may hold the core (asyncrt__current_thread_dump_try_serve): wait for it. */
   while (atomic_exchange_explicit (&ct->core_taken, true, memory_order_acq_rel))
     sched_yield ();
@@ -272,6 +275,7 @@ ct_shutdown (AsyncrtHandle *h)
     asyncrt__task_drop_notified (t);
   while ((t = remote_pop (ct)) != NULL)
     asyncrt__task_drop_notified (t);
+  return 0;
 }
 
 static void

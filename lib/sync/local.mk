@@ -5,7 +5,8 @@ libasyncrt_private_la_SOURCES += \
 	lib/sync/semaphore.c \
 	lib/sync/mutex.c \
 	lib/sync/oneshot.c \
-	lib/sync/mpsc.c
+	lib/sync/mpsc.c \
+	lib/sync/cancel.c
 
 EXTRA_DIST += tests/sync/sync-test-util.h
 

@@ -2,7 +2,10 @@
 libasyncrt_private_la_SOURCES += \
 	lib/task/task-private.h \
 	lib/task/task.c \
-	lib/task/owned.c
+	lib/task/owned.c \
+	lib/task/labels-private.h \
+	lib/task/labels.c \
+	lib/task/joinset.c
 # tests/core: tasks, schedulers, blocking pool, coroutines (the runtime core)
 test_programs += tests/core/test-task-state
 tests_core_test_task_state_SOURCES = tests/core/test-task-state.c

@@ -123,6 +123,12 @@ struct _AsyncrtMtWorker
   pthread_t thread;
   bool thread_started;
 
+  /* rt->exit_lock: the thread left asyncrt__mt_worker_main's run loop for good;
+   * abandoned by a shutdown whose deadline passed (detached, holds a handle
+   * reference that it drops as it exits). */
+  bool has_exited;
+  bool abandoned;
+
   /* Owner only. */
   uint32_t tick;
   uint32_t rng;
@@ -166,6 +172,11 @@ struct _AsyncrtMtRuntime
   bool dump_open;
   unsigned dump_in_func;           /* guarded by dump_lock: workers inside dump_func */
   _Atomic uint64_t serve_seq;      /* bumped by ops->unpark while handle->dump_serve is set */
+
+  /* Worker exits, for a shutdown with a deadline (runtime.c): has_exited and
+   * abandoned of every worker; exit_cond uses CLOCK_MONOTONIC. */
+  pthread_mutex_t exit_lock;
+  pthread_cond_t exit_cond;
 
   /* Threads inside block_on, woken at shutdown (runtime.c). */
   pthread_mutex_t block_ons_lock;
