@@ -25,3 +25,7 @@ EXTRA_tests_core_test_coroutine_cxx_DEPENDENCIES = tests/core/test-coroutine.c
 tests_core_test_coroutine_cxx_CPPFLAGS = $(TEST_CPPFLAGS) -I$(top_srcdir)/tests/core
 tests_core_test_coroutine_cxx_CXXFLAGS = -Wall -Wextra -Wimplicit-fallthrough $(SANITIZER_CFLAGS)
 tests_core_test_coroutine_cxx_LDADD = $(TEST_LIBS)
+test_programs += tests/core/test-joinset
+tests_core_test_joinset_SOURCES = tests/core/test-joinset.c tests/flavour-util.h
+tests_core_test_joinset_CPPFLAGS = $(TEST_CPPFLAGS)
+tests_core_test_joinset_LDADD = $(TEST_LIBS)
