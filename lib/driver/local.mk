@@ -46,3 +46,8 @@ bench_programs += bench/bench-driver-rt
 bench_bench_driver_rt_SOURCES = bench/bench-driver-rt.c
 bench_bench_driver_rt_CPPFLAGS = $(TEST_CPPFLAGS)
 bench_bench_driver_rt_LDADD = $(TEST_LIBS)
+
+test_programs += tests/driver/test-signal
+tests_driver_test_signal_SOURCES = tests/driver/test-signal.c tests/flavour-util.h
+tests_driver_test_signal_CPPFLAGS = $(TEST_CPPFLAGS)
+tests_driver_test_signal_LDADD = $(TEST_LIBS)
