@@ -38,7 +38,7 @@
 /* The flavour of the running case. */
 static gboolean multi_flavour;
 
-static AsyncrtRuntime *
+static inline AsyncrtRuntime *
 new_runtime (void)
 {
   AsyncrtBuilder *b = multi_flavour ? asyncrt_builder_new_multi_thread ()
@@ -53,7 +53,7 @@ new_runtime (void)
 }
 
 /* Runs @poll on a fresh runtime of the case's flavour until it is ready. */
-static void
+static inline void
 run_on_new_runtime (AsyncrtPollFunc poll, void *future)
 {
   AsyncrtRuntime *rt = new_runtime ();

@@ -16,3 +16,8 @@ test_programs += tests/core/test-scheduler
 tests_core_test_scheduler_SOURCES = tests/core/test-scheduler.c
 tests_core_test_scheduler_CPPFLAGS = $(INTERNAL_TEST_CPPFLAGS)
 tests_core_test_scheduler_LDADD = $(INTERNAL_TEST_LIBS)
+
+test_programs += tests/core/test-shutdown
+tests_core_test_shutdown_SOURCES = tests/core/test-shutdown.c tests/flavour-util.h
+tests_core_test_shutdown_CPPFLAGS = $(TEST_CPPFLAGS)
+tests_core_test_shutdown_LDADD = $(TEST_LIBS)

@@ -201,29 +201,39 @@ coarse_now_ns (void)
   return (uint64_t) ts.tv_sec * 1000000000u + (uint64_t) ts.tv_nsec;
 }
 
-/* Waits until every started worker but @self has left its run loop, or until
- * @deadline_ns; abandons the others (see multi-thread-private.h) and reports them.
- * Returns 0 or -ETIMEDOUT. */
+/* Waits until every started worker but @self has left its run loop.  Past
+ * @deadline_ns it keeps waiting only for workers that are not inside a task's poll
+ * (those leave within a scheduling step: they were unparked, and a dump round they
+ * may be in has its own deadline); the ones still inside a poll — a task blocking its
+ * thread — are abandoned (see multi-thread-private.h) and reported.  Returns 0 or
+ * -ETIMEDOUT. */
 static int
 join_workers (AsyncrtMtRuntime *rt, AsyncrtMtWorker *self, uint64_t deadline_ns,
               GArray *unfinished)
 {
   int ret = 0;
-  struct timespec ts = { (time_t) (deadline_ns / 1000000000u),
-                         (long) (deadline_ns % 1000000000u) };
   pthread_mutex_lock (&rt->exit_lock);
-  int r = 0;
-  for (unsigned i = 0; i < rt->n_workers && r != ETIMEDOUT; i++)
+  for (;;)
     {
-      AsyncrtMtWorker *w = &rt->workers[i];
-      if (!w->thread_started || w == self)
-        continue;
-      while (!w->has_exited && r != ETIMEDOUT)
+      uint64_t now = asyncrt__clock_now_ns ();
+      bool late = deadline_ns != UINT64_MAX && now >= deadline_ns;
+      bool wait_more = false;
+      for (unsigned i = 0; i < rt->n_workers && !wait_more; i++)
         {
-          if (deadline_ns == UINT64_MAX)
-            pthread_cond_wait (&rt->exit_cond, &rt->exit_lock);
-          else
-            r = pthread_cond_timedwait (&rt->exit_cond, &rt->exit_lock, &ts);
+          AsyncrtMtWorker *w = &rt->workers[i];
+          if (w->thread_started && w != self && !w->has_exited
+              && (!late || asyncrt__mt_worker_current_task (w, NULL) == 0))
+            wait_more = true;
+        }
+      if (!wait_more)
+        break;
+      if (deadline_ns == UINT64_MAX)
+        pthread_cond_wait (&rt->exit_cond, &rt->exit_lock);
+      else
+        {
+          uint64_t until = late ? now + 1000000u : deadline_ns;   /* late: re-check */
+          struct timespec ts = { (time_t) (until / 1000000000u), (long) (until % 1000000000u) };
+          pthread_cond_timedwait (&rt->exit_cond, &rt->exit_lock, &ts);
         }
     }
   for (unsigned i = 0; i < rt->n_workers; i++)
