@@ -17,7 +17,8 @@ ASYNCRT_BEGIN_DECLS
  * @title: Tracing
  * @short_description: async call stacks of suspended futures
  *
- * While a task is polled, the C stack *is* its async call stack: every async function
+ * While a task is polled, the C stack <emphasis>is</emphasis> its async call stack: every
+ * async function
  * awaits its child by calling the child's poll function.  Tracing captures that stack
  * at each leaf future, up to the task's root, without running the task any further.
  *
@@ -54,7 +55,7 @@ ASYNCRT_BEGIN_DECLS
  *
  * prints, root side first, one node per line, three columns per level:
  *
- * |[
+ * |[<!-- language="plain" -->
  * ╼ handler_poll at examples/server.c:120:5
  * └╼ read_request_poll at examples/server.c:60:9
  *    ├╼ asyncrt_fd_readable_poll at lib/driver/io/fd.c:40:3
@@ -71,7 +72,7 @@ ASYNCRT_BEGIN_DECLS
  * ## JSON schema, version 1
  *
  * asyncrt_trace_to_json() returns one object:
- * |[
+ * |[<!-- language="plain" -->
  * {
  *   "version": 1,
  *   "backtraces": [                      // in capture order
