@@ -39,3 +39,10 @@ tests_soak_soak_LDADD = $(TEST_LIBS)
 .PHONY: soak
 soak: tests/soak/soak
 	SOAK_MINUTES=$${SOAK_MINUTES:-1} ./tests/soak/soak
+
+# Every public _clear/_free on NULL, on zeroed never-initialised structs, and twice.
+test_programs += tests/test-clear
+tests_test_clear_SOURCES = tests/test-clear.c
+tests_test_clear_CPPFLAGS = $(TEST_CPPFLAGS)
+tests_test_clear_LDADD = $(TEST_LIBS)
+valgrind_tests += tests/test-clear
