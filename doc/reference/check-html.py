@@ -11,6 +11,8 @@ Usage: check-html.py HTML_DIR
   a URL scheme (http:, https:, mailto:, ...) are not followed.  A link that leaves
   HTML_DIR (into another module's manual) counts as broken: this manual links to no
   other.
+- Reachability: every page must be reachable from index.html by following links (a
+  page that nothing links to, e.g. a chapter included at the wrong level, is lost).
 - Literal markdown: gtk-doc understands only part of markdown; *emphasis* and
   **strong** come out with their asterisks.  Prose (text outside <pre> and <code>)
   must not contain them: write <emphasis>...</emphasis> in doc comments.
@@ -149,6 +151,25 @@ def main(argv):
             if reason:
                 broken += 1
                 print('%s:%d: broken link: %s (%s)' % (os.path.relpath(path), line, url, reason))
+    # Reachability from index.html, over the links of the pages.
+    index = os.path.join(root, 'index.html')
+    seen, todo = set(), [index] if index in pages else []
+    while todo:
+        page = todo.pop()
+        if page in seen:
+            continue
+        seen.add(page)
+        here = os.path.dirname(page)
+        for _, url in pages[page].links:
+            target = urllib.parse.unquote(url.partition('#')[0])
+            if target and not SCHEME.match(url):
+                dest = os.path.realpath(os.path.join(here, target))
+                if dest in pages:
+                    todo.append(dest)
+    for page in sorted(set(p for p in pages if p.endswith('.html')) - seen):
+        print('%s: not reachable from index.html' % os.path.relpath(page))
+        problems += 1
+
     print('check-html: %d links checked in %d files, %d broken; %d other problems'
           % (checked, len(sources), broken, problems))
     return 1 if broken or problems else 0
