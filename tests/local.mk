@@ -46,3 +46,12 @@ tests_test_clear_SOURCES = tests/test-clear.c
 tests_test_clear_CPPFLAGS = $(TEST_CPPFLAGS)
 tests_test_clear_LDADD = $(TEST_LIBS)
 valgrind_tests += tests/test-clear
+
+# Every C sample of the README and of the reference manual compiled with -Wall
+# -Wextra -Werror, and the complete programs run (tests/check-samples.py says how).
+TEST_EXTENSIONS += .py
+PY_LOG_DRIVER = $(LOG_DRIVER)
+PY_LOG_COMPILER = python3
+AM_TESTS_ENVIRONMENT += SAMPLE_CFLAGS="$(SANITIZER_CFLAGS)"; export SAMPLE_CFLAGS;
+TESTS += tests/check-samples.py
+EXTRA_DIST += tests/check-samples.py

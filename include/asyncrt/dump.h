@@ -31,7 +31,7 @@ ASYNCRT_BEGIN_DECLS
  * asyncrt_handle_dump(), or from inside a task or a `block_on` future with the
  * #AsyncrtDumpFuture:
  *
- * |[<!-- language="C" -->
+ * |[<!-- language="C" --><!-- sample: body -->
  * AsyncrtDump *dump;
  * int r = asyncrt_handle_dump (asyncrt_runtime_get_handle (rt), 1000, &dump);
  * if (r == 0)
@@ -153,7 +153,13 @@ typedef enum
  *   asyncrt_dump_future_init (&self->df, asyncrt_handle_current (), 1000);
  *   ASYNCRT_AWAIT (&self->co, asyncrt_dump_future_poll (&self->df, cx));
  *   AsyncrtDump *dump = asyncrt_dump_future_take (&self->df);
- *   ... use and free the dump ...
+ *   if (dump != NULL)           // NULL: see asyncrt_dump_future_get_error()
+ *     {
+ *       char *text = asyncrt_dump_to_string (dump);
+ *       fputs (text, stderr);
+ *       free (text);
+ *       asyncrt_dump_free (dump);
+ *     }
  *   asyncrt_dump_future_clear (&self->df);
  *   ASYNCRT_END (&self->co);
  * }

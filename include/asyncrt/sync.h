@@ -50,6 +50,7 @@ ASYNCRT_BEGIN_DECLS
  * Waiting for a message:
  * |[<!-- language="C" -->
  * typedef struct { AsyncrtCoroutine co; AsyncrtMpscRecv recv; AsyncrtMpscReceiver *rx; } Consumer;
+ * void handle_message (void *msg);     // yours
  *
  * static AsyncrtPoll
  * consumer_poll (void *p, AsyncrtContext *cx)

@@ -44,13 +44,18 @@ ASYNCRT_BEGIN_DECLS
  *   asyncrt_trace_root_poll (&p->root, p->cx);
  * }
  *
- * Probe p = { .cx = asyncrt_context_new (NULL) };
- * asyncrt_trace_root_init (&p.root, handler_poll, handler);
- * AsyncrtTrace *trace = asyncrt_trace_capture (poll_once, &p);
- * char *text = asyncrt_trace_to_string (trace);
- * fputs (text, stderr);
- * free (text);
- * asyncrt_trace_free (trace);
+ * static void
+ * print_trace (AsyncrtPollFunc handler_poll, void *handler)
+ * {
+ *   Probe p = { .cx = asyncrt_context_new (NULL) };
+ *   asyncrt_trace_root_init (&p.root, handler_poll, handler);
+ *   AsyncrtTrace *trace = asyncrt_trace_capture (poll_once, &p);
+ *   char *text = asyncrt_trace_to_string (trace);
+ *   fputs (text, stderr);
+ *   free (text);
+ *   asyncrt_trace_free (trace);
+ *   asyncrt_context_free (p.cx);
+ * }
  * ]|
  *
  * prints, root side first, one node per line, three columns per level:
