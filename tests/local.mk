@@ -55,3 +55,7 @@ PY_LOG_COMPILER = python3
 AM_TESTS_ENVIRONMENT += SAMPLE_CFLAGS="$(SANITIZER_CFLAGS)"; export SAMPLE_CFLAGS;
 TESTS += tests/check-samples.py
 EXTRA_DIST += tests/check-samples.py
+
+# The examples refuse bad arguments with status 2 and a message, never hang.
+TESTS += tests/check-example-args.sh
+EXTRA_DIST += tests/check-example-args.sh
