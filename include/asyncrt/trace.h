@@ -107,7 +107,8 @@ ASYNCRT_BEGIN_DECLS
  *
  * The root of a traced future: it marks where a task's async call stack begins.
  * Embeddable (e.g. in a task or on the stack); its fields are private.  Initialise
- * it with asyncrt_trace_root_init() and poll it with asyncrt_trace_root_poll().
+ * it with asyncrt_trace_root_init() and poll it with asyncrt_trace_root_poll().  It
+ * holds nothing, so it has no <literal>_clear</literal>: drop it at any point.
  */
 typedef struct _AsyncrtTraceRoot AsyncrtTraceRoot;
 struct _AsyncrtTraceRoot
