@@ -32,7 +32,15 @@ ASYNCRT_BEGIN_DECLS
  * task by force, abort it (asyncrt_join_handle_abort(), asyncrt_join_set_abort_all()).
  *
  * |[<!-- language="C" -->
- * typedef struct { AsyncrtCoroutine co; AsyncrtCancelled stop; AsyncrtFd conn; ... } Session;
+ * typedef struct
+ * {
+ *   AsyncrtCoroutine co;
+ *   AsyncrtCancelToken *token;      // this session's token, a child of the server's
+ *   AsyncrtCancelled stop;
+ *   AsyncrtFd conn;
+ *   char buf[4096];
+ *   int64_t n;
+ * } Session;
  *
  * static AsyncrtPoll
  * session_poll (void *p, AsyncrtContext *cx)
@@ -44,14 +52,18 @@ ASYNCRT_BEGIN_DECLS
  *     {
  *       if (asyncrt_cancelled_poll (&self->stop, cx) == ASYNCRT_READY)
  *         break;                                          // told to stop
- *       if (asyncrt_fd_read_poll (&self->conn, cx, ...) == ASYNCRT_PENDING)
+ *       if (asyncrt_fd_read_poll (&self->conn, cx, self->buf, sizeof self->buf,
+ *                                 &self->n) == ASYNCRT_PENDING)
  *         {
  *           ASYNCRT_YIELD_PENDING (&self->co);            // both registered their wakers
  *           continue;
  *         }
- *       ...
+ *       if (self->n <= 0)
+ *         break;                                          // end of file or error
+ *       // ... use the self->n bytes of self->buf ...
  *     }
  *   asyncrt_cancelled_clear (&self->stop);
+ *   asyncrt_fd_close (&self->conn);
  *   ASYNCRT_END (&self->co);
  * }
  * ]|

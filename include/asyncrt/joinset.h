@@ -26,6 +26,17 @@ ASYNCRT_BEGIN_DECLS
  * asyncrt_join_set_free(), which aborts every member still running.
  *
  * |[<!-- language="C" -->
+ * typedef struct { int input; int output; } Work;
+ *
+ * static AsyncrtPoll
+ * work_poll (void *p, AsyncrtContext *cx)
+ * {
+ *   Work *w = p;
+ *   (void) cx;
+ *   w->output = w->input * w->input;
+ *   return ASYNCRT_READY;
+ * }
+ *
  * typedef struct { AsyncrtCoroutine co; AsyncrtJoinSet *set; AsyncrtTaskId id; int i; } Fanout;
  *
  * static AsyncrtPoll
@@ -35,7 +46,11 @@ ASYNCRT_BEGIN_DECLS
  *   ASYNCRT_BEGIN (&self->co);
  *   self->set = asyncrt_join_set_new ();
  *   for (self->i = 0; self->i < 10; self->i++)
- *     asyncrt_join_set_spawn (self->set, work_poll, work_new (self->i), free);
+ *     {
+ *       Work *w = calloc (1, sizeof *w);
+ *       w->input = self->i;
+ *       asyncrt_join_set_spawn (self->set, work_poll, w, free);
+ *     }
  *   for (;;)
  *     {
  *       ASYNCRT_AWAIT (&self->co, asyncrt_join_set_join_next_poll (self->set, cx, &self->id));

@@ -71,7 +71,7 @@ ASYNCRT_BEGIN_DECLS
  * reports what is still running then (asyncrt_runtime_get_unfinished()) instead of
  * waiting for it; asyncrt_runtime_free() afterwards returns at once.
  *
- * |[<!-- language="C" -->
+ * |[<!-- language="C" --><!-- sample: body -->
  * if (asyncrt_runtime_shutdown_timeout (rt, 5000) == -ETIMEDOUT)
  *   for (size_t i = 0; i < asyncrt_runtime_get_n_unfinished (rt); i++)
  *     {

@@ -27,21 +27,32 @@ ASYNCRT_BEGIN_DECLS
  *
  * ## Block the signal in every thread
  *
- * A signal only reaches a signalfd while it is *blocked*: otherwise the kernel
- * delivers it the usual way, to any thread that does not block it, running its
- * default action (for `SIGTERM`, killing the process) or the program's handler.
- * Threads inherit the signal mask of the thread that creates them, so block the
- * signals once, in main(), **before** building any runtime or creating any thread,
- * with asyncrt_signal_block() (or pthread_sigmask(3)):
+ * A signal only reaches a signalfd while it is <emphasis>blocked</emphasis>:
+ * otherwise the kernel delivers it the usual way, to any thread that does not block
+ * it, running its default action (for `SIGTERM`, killing the process) or the
+ * program's handler.  Threads inherit the signal mask of the thread that creates
+ * them, so block the signals once, in main(), <emphasis>before</emphasis> building
+ * any runtime or creating any thread, with asyncrt_signal_block() (or
+ * pthread_sigmask(3)):
  *
  * |[<!-- language="C" -->
+ * #include <asyncrt/asyncrt.h>
+ * #include <signal.h>
+ *
  * int
  * main (void)
  * {
  *   asyncrt_signal_block (SIGINT);     // before any thread exists
  *   asyncrt_signal_block (SIGTERM);
  *   AsyncrtBuilder *b = asyncrt_builder_new_multi_thread ();
- *   ...
+ *   AsyncrtRuntime *rt;
+ *   int r = asyncrt_builder_build (b, &rt);   // the workers inherit the mask
+ *   asyncrt_builder_free (b);
+ *   if (r < 0)
+ *     return 1;
+ *   // ... asyncrt_runtime_block_on (rt, ...) with futures waiting on the signals ...
+ *   asyncrt_runtime_free (rt);
+ *   return 0;
  * }
  * ]|
  *
@@ -63,6 +74,8 @@ ASYNCRT_BEGIN_DECLS
  * #AsyncrtSignal per signal number at a time (two would compete for deliveries).
  *
  * |[<!-- language="C" -->
+ * #include <signal.h>
+ *
  * typedef struct { AsyncrtCoroutine co; AsyncrtSignal term; int n; } Waiter;
  *
  * static AsyncrtPoll
