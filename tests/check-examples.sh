@@ -1,8 +1,9 @@
 #!/bin/sh
 # TAP test: the examples work as the README says.  The demo prints a task dump that
 # shows where each stuck task waits (text and JSON); the echo server and client
-# round-trip data over loopback; the server prints a task dump on SIGUSR1 (its sessions labelled with their peer) and keeps serving, and stops
-# cleanly on SIGTERM even with a connection open.
+# round-trip data over loopback; the server prints a task dump on SIGUSR1 (its
+# sessions labelled with their peer) and keeps serving, and stops cleanly on SIGTERM
+# even with a connection open.  Argument handling: check-example-args.sh.
 set -u
 : "${top_builddir:=.}"
 ex="$top_builddir/examples"
