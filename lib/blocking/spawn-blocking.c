@@ -70,11 +70,10 @@ blocking_call_free (void *future)
   call_unref (c);
 }
 
+/* The function has returned, or will never run: wake the task, let go. */
 static void
-blocking_job (void *data)
+blocking_finish (BlockingCall *c)
 {
-  BlockingCall *c = data;
-  c->func (c->data);
   pthread_mutex_lock (&c->lock);
   c->done = true;
   AsyncrtWaker w = c->waker;
@@ -85,20 +84,20 @@ blocking_job (void *data)
   call_unref (c);
 }
 
+static void
+blocking_job (void *data)
+{
+  BlockingCall *c = data;
+  c->func (c->data);
+  blocking_finish (c);
+}
+
 /* A shutdown deadline dropped the job before it started: @func never runs.  The task
- * is cancelled already (shutdown cancels tasks first); just let go. */
+ * is cancelled already (shutdown cancels tasks first). */
 static void
 blocking_cancel (void *data)
 {
-  BlockingCall *c = data;
-  pthread_mutex_lock (&c->lock);
-  c->done = true;
-  AsyncrtWaker w = c->waker;
-  c->waker.vtable = NULL;
-  c->waker.data = NULL;
-  pthread_mutex_unlock (&c->lock);
-  asyncrt_waker_wake (&w);
-  call_unref (c);
+  blocking_finish (data);
 }
 
 /**

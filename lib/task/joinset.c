@@ -246,9 +246,9 @@ asyncrt_join_set_spawn_full (AsyncrtJoinSet *s, const char *file, int line,
   return 0;
 }
 
-/* After the leaf checks: pops the next finished member, or stores the waker. */
+/* Pops the next finished member, or stores the waker (core lock). */
 static Entry *
-join_next (AsyncrtJoinSet *s, AsyncrtContext *cx)
+pop_done (AsyncrtJoinSet *s, AsyncrtContext *cx)
 {
   Core *c = s->core;
   const AsyncrtWaker *w = asyncrt_context_get_waker (cx);
@@ -269,12 +269,27 @@ join_next (AsyncrtJoinSet *s, AsyncrtContext *cx)
     }
   pthread_mutex_unlock (&c->lock);
   asyncrt_waker_free (&old);
-  if (e != NULL)
-    {
-      members_unlink (s, e);
-      s->len--;
-    }
   return e;
+}
+
+/* Both join_next polls after their leaf check: READY with the collected member's
+ * join handle in *@ret_jh (NULL: the set is empty), or PENDING. */
+static AsyncrtPoll
+join_next (AsyncrtJoinSet *s, AsyncrtContext *cx, AsyncrtJoinHandle **ret_jh)
+{
+  *ret_jh = NULL;
+  if (s == NULL || cx == NULL || s->len == 0)
+    return ASYNCRT_READY;
+  if (!asyncrt__coop_poll_proceed (cx))
+    return ASYNCRT_PENDING;
+  Entry *e = pop_done (s, cx);
+  if (e == NULL)
+    return ASYNCRT_PENDING;
+  members_unlink (s, e);
+  s->len--;
+  *ret_jh = e->jh;
+  entry_unref (e);
+  return ASYNCRT_READY;
 }
 
 /**
@@ -304,23 +319,12 @@ asyncrt_join_set_join_next_poll (AsyncrtJoinSet *s, AsyncrtContext *cx,
 {
   if (asyncrt_trace_leaf (cx))
     return ASYNCRT_PENDING;
-  if (s == NULL || cx == NULL || s->len == 0)
-    {
-      if (ret_id != NULL)
-        *ret_id = 0;
-      return ASYNCRT_READY;
-    }
-  if (!asyncrt__coop_poll_proceed (cx))
+  AsyncrtJoinHandle *jh;
+  if (join_next (s, cx, &jh) == ASYNCRT_PENDING)
     return ASYNCRT_PENDING;
-  Entry *e = join_next (s, cx);
-  if (e == NULL)
-    return ASYNCRT_PENDING;
-  AsyncrtTaskId id = e->id;
-  AsyncrtJoinHandle *jh = e->jh;
-  entry_unref (e);
-  asyncrt_join_handle_free (jh);
   if (ret_id != NULL)
-    *ret_id = id;
+    *ret_id = asyncrt_join_handle_get_id (jh);   /* 0 for NULL: the set is empty */
+  asyncrt_join_handle_free (jh);
   return ASYNCRT_READY;
 }
 
@@ -349,19 +353,9 @@ asyncrt_join_set_join_next_handle_poll (AsyncrtJoinSet *s, AsyncrtContext *cx,
 {
   if (asyncrt_trace_leaf (cx))
     return ASYNCRT_PENDING;
-  if (s == NULL || cx == NULL || s->len == 0)
-    {
-      if (ret_jh != NULL)
-        *ret_jh = NULL;
-      return ASYNCRT_READY;
-    }
-  if (!asyncrt__coop_poll_proceed (cx))
+  AsyncrtJoinHandle *jh;
+  if (join_next (s, cx, &jh) == ASYNCRT_PENDING)
     return ASYNCRT_PENDING;
-  Entry *e = join_next (s, cx);
-  if (e == NULL)
-    return ASYNCRT_PENDING;
-  AsyncrtJoinHandle *jh = e->jh;
-  entry_unref (e);
   if (ret_jh != NULL)
     *ret_jh = jh;
   else
