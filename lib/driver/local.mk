@@ -51,3 +51,4 @@ test_programs += tests/driver/test-signal
 tests_driver_test_signal_SOURCES = tests/driver/test-signal.c tests/flavour-util.h
 tests_driver_test_signal_CPPFLAGS = $(TEST_CPPFLAGS)
 tests_driver_test_signal_LDADD = $(TEST_LIBS)
+valgrind_tests += tests/driver/test-signal

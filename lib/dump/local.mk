@@ -48,3 +48,4 @@ if HAVE_JSON_GLIB
 tests_dump_test_labels_CPPFLAGS += $(JSON_GLIB_CFLAGS) -DHAVE_JSON_GLIB
 tests_dump_test_labels_LDADD += $(JSON_GLIB_LIBS)
 endif
+valgrind_tests += tests/dump/test-labels

@@ -21,3 +21,4 @@ test_programs += tests/core/test-shutdown
 tests_core_test_shutdown_SOURCES = tests/core/test-shutdown.c tests/flavour-util.h
 tests_core_test_shutdown_CPPFLAGS = $(TEST_CPPFLAGS)
 tests_core_test_shutdown_LDADD = $(TEST_LIBS)
+valgrind_tests += tests/core/test-shutdown

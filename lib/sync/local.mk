@@ -44,3 +44,4 @@ test_programs += tests/sync/test-cancel
 tests_sync_test_cancel_SOURCES = tests/sync/test-cancel.c tests/flavour-util.h
 tests_sync_test_cancel_CPPFLAGS = $(TEST_CPPFLAGS)
 tests_sync_test_cancel_LDADD = $(TEST_LIBS)
+valgrind_tests += tests/sync/test-cancel

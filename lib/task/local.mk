@@ -29,3 +29,4 @@ test_programs += tests/core/test-joinset
 tests_core_test_joinset_SOURCES = tests/core/test-joinset.c tests/flavour-util.h
 tests_core_test_joinset_CPPFLAGS = $(TEST_CPPFLAGS)
 tests_core_test_joinset_LDADD = $(TEST_LIBS)
+valgrind_tests += tests/core/test-joinset
