@@ -269,12 +269,9 @@ run (long pid, const char *request, unsigned timeout_ms)
 
   const uint64_t deadline = now_ms () + timeout_ms + ANSWER_SLACK_MS;
   int status = EXIT_FAILED;
-  r = send_all (fd, request, strlen (request), deadline);
-  if (r < 0)
-    {
-      fail_message ("cannot send the request to process %ld: %s", pid, strerror (-r));
-      goto out;
-    }
+  /* A program that refuses us answers and closes without reading the request, so a
+   * failed send is reported only if no answer can be read either. */
+  int send_error = send_all (fd, request, strlen (request), deadline);
 
   AsyncrtEndpointReader header;
   asyncrt__endpoint_reader_init (&header, ASYNCRT_ENDPOINT_RESPONSE_HEADER_MAX);
@@ -286,8 +283,12 @@ run (long pid, const char *request, unsigned timeout_ms)
       ssize_t n = recv_some (fd, buf, sizeof buf, deadline);
       if (n <= 0)
         {
-          fail_message ("no answer from process %ld: %s", pid,
-                        n == 0 ? "connection closed" : strerror ((int) -n));
+          if (send_error < 0)
+            fail_message ("cannot send the request to process %ld: %s", pid,
+                          strerror (-send_error));
+          else
+            fail_message ("no answer from process %ld: %s", pid,
+                          n == 0 ? "connection closed" : strerror ((int) -n));
           goto out;
         }
       have = (size_t) n;

@@ -59,6 +59,16 @@ set_out (AsyncrtClient *c, char *out, size_t len)
 void
 asyncrt__client_close (AsyncrtClient *c)
 {
+  /* Unread bytes at close() turn the peer's end of file into ECONNRESET on Linux:
+   * read what a well-behaved peer may have sent after its request line first (a
+   * bounded amount, without waiting). */
+  char sink[4096];
+  for (int i = 0; i < 16; i++)
+    {
+      ssize_t n = recv (c->fd, sink, sizeof sink, MSG_DONTWAIT);
+      if (n <= 0 && !(n < 0 && errno == EINTR))
+        break;
+    }
   set_out (c, NULL, 0);
   pthread_mutex_lock (&fds_lock);
   close (c->fd);            /* never retried on EINTR: Linux has closed it already */

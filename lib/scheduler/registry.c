@@ -16,9 +16,10 @@
  *
  * The lock is never held while calling out of this file (the endpoint notification in
  * asyncrt__registry_add() runs after it is released).  fork(): atfork handlers take it
- * around fork(), so a child never inherits it locked; the child keeps the parent's
- * entries (their threads do not exist in the child; see the fork notes of the dump
- * section).
+ * around fork(), so a child never inherits it locked.  The child starts with an empty
+ * registry: the parent's runtimes are not usable there (their threads do not exist),
+ * so they are not offered to the child's dump endpoint; freeing them in the child
+ * finds them unregistered, which asyncrt__registry_remove() accepts.
  */
 #include "scheduler/registry-private.h"
 #include "scheduler/scheduler-private.h"
@@ -51,6 +52,10 @@ atfork_parent (void)
 static void
 atfork_child (void)
 {
+  for (size_t i = 0; registry != NULL && i < registry->len; i++)
+    ((AsyncrtHandle *) g_ptr_array_index (registry, i))->registered = false;
+  if (registry != NULL)
+    g_ptr_array_set_size (registry, 0);
   pthread_mutex_unlock (&registry_lock);
 }
 
