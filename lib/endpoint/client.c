@@ -214,10 +214,20 @@ asyncrt__clients_accept (int listen_fd)
       do
         fd = accept4 (listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
       while (fd < 0 && errno == EINTR);
+      int e = errno;
       c->fd = fd;
       pthread_mutex_unlock (&fds_lock);
       if (fd < 0)
-        return;           /* EAGAIN: nobody is waiting; anything else: next time */
+        {
+          /* EAGAIN: nobody is waiting.  Out of descriptors or memory: the connection
+           * stays in the backlog; pause so that the loop does not spin on it. */
+          if (e == EMFILE || e == ENFILE || e == ENOBUFS || e == ENOMEM)
+            {
+              struct timespec ts = { 0, 100 * 1000000 };
+              nanosleep (&ts, NULL);
+            }
+          return;
+        }
       if (!accepted (c, fd))
         asyncrt__client_close (c);
     }
