@@ -12,6 +12,7 @@ libasyncrt_private_la_SOURCES += \
 
 # In one process: names, start/stop, the protocol and environment parsers (internals).
 test_programs += tests/endpoint/test-endpoint-api
+valgrind_tests += tests/endpoint/test-endpoint-api
 tests_endpoint_test_endpoint_api_SOURCES = tests/endpoint/test-endpoint-api.c \
 	tests/endpoint/endpoint-test-util.h
 tests_endpoint_test_endpoint_api_CPPFLAGS = $(INTERNAL_TEST_CPPFLAGS)
