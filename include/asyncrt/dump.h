@@ -20,7 +20,8 @@ ASYNCRT_BEGIN_DECLS
  * @short_description: what every task of a runtime is doing right now
  *
  * A task dump lists every task of a runtime with its id, its state, and — for every
- * task that could be traced — its *async call stack*: the chain of async functions
+ * task that could be traced — its <emphasis>async call stack</emphasis>: the chain of
+ * async functions
  * from the task's root down to the leaf future (sleep, channel, fd readiness…) it is
  * suspended on.  It also records, for every task, its name, spawn site, parent task,
  * number of polls and the time since its last poll.
@@ -30,7 +31,7 @@ ASYNCRT_BEGIN_DECLS
  * asyncrt_handle_dump(), or from inside a task or a `block_on` future with the
  * #AsyncrtDumpFuture:
  *
- * |[<!-- language="C" -->
+ * |[<!-- language="C" --><!-- sample: body -->
  * AsyncrtDump *dump;
  * int r = asyncrt_handle_dump (asyncrt_runtime_get_handle (rt), 1000, &dump);
  * if (r == 0)
@@ -44,7 +45,7 @@ ASYNCRT_BEGIN_DECLS
  *
  * prints, for example:
  *
- * |[
+ * |[<!-- language="plain" -->
  * process 4242 (server), taken at 2025-01-31T12:34:56.789Z, libasyncrt 0.2.0
  * task dump of a multi_thread runtime: 2 tasks, incomplete
  * task 7 idle, name "handler", spawned at server.c:88 (accept_loop), parent 1, idle 1.250 s, 12 polls
@@ -60,7 +61,8 @@ ASYNCRT_BEGIN_DECLS
  *
  * Tasks waiting in a run queue are taken out of it and traced; idle tasks are
  * collected (never polled) under the owned-task lock and then polled once each in
- * *trace mode*, where every leaf future records the native backtrace from itself up
+ * <emphasis>trace mode</emphasis>, where every leaf future records the native backtrace
+ * from itself up
  * to the task's root and returns %ASYNCRT_PENDING without side effects.  The wakes
  * the leaves would have done are done afterwards, so every task then carries on as
  * if nothing had happened.  A task that is running on a worker thread at that moment
@@ -85,7 +87,8 @@ ASYNCRT_BEGIN_DECLS
  * up by the deadline (a current-thread runtime whose thread is blocked, or a
  * multi-thread runtime whose every worker is), or the thread that took it has not
  * finished 100 ms after the deadline (say a task blocked its thread during its trace
- * poll), the result is still a dump: a *census* that lists every task with its state
+ * poll), the result is still a dump: a <emphasis>census</emphasis> that lists every task
+ * with its state
  * from the task's state word, without traces, and every worker as missing; it is not
  * complete.  `-ETIMEDOUT` is returned only when the deadline passed before the
  * request could even be made, because another dump of the same runtime was still in
@@ -151,7 +154,13 @@ typedef enum
  *   asyncrt_dump_future_init (&self->df, asyncrt_handle_current (), 1000);
  *   ASYNCRT_AWAIT (&self->co, asyncrt_dump_future_poll (&self->df, cx));
  *   AsyncrtDump *dump = asyncrt_dump_future_take (&self->df);
- *   ... use and free the dump ...
+ *   if (dump != NULL)           // NULL: see asyncrt_dump_future_get_error()
+ *     {
+ *       char *text = asyncrt_dump_to_string (dump);
+ *       fputs (text, stderr);
+ *       free (text);
+ *       asyncrt_dump_free (dump);
+ *     }
  *   asyncrt_dump_future_clear (&self->df);
  *   ASYNCRT_END (&self->co);
  * }

@@ -28,7 +28,7 @@ ASYNCRT_BEGIN_DECLS
  * is read when the program builds its first runtime), or call
  * asyncrt_dump_endpoint_start().  Then, from a shell of the same user or root:
  *
- * |[
+ * |[<!-- language="plain" -->
  * $ asyncrt-dump 4242                 # the text dump of every runtime
  * $ asyncrt-dump --json 4242          # the same as JSON
  * $ asyncrt-dump --list 4242          # the runtimes: name, flavour, workers, tasks
@@ -74,7 +74,7 @@ ASYNCRT_BEGIN_DECLS
  * One request per connection.  The client sends one line, ended by a newline (a
  * carriage return before it is allowed), of printable ASCII, at most 1024 bytes:
  *
- * |[
+ * |[<!-- language="plain" -->
  * asyncrt-dump 1 COMMAND [KEY=VALUE]...
  * ]|
  *
@@ -93,7 +93,7 @@ ASYNCRT_BEGIN_DECLS
  * ignoring an option for an answer.  The endpoint answers with one header line and a
  * body, then closes the connection:
  *
- * |[
+ * |[<!-- language="plain" -->
  * asyncrt-dump 1 STATUS LENGTH
  * <LENGTH bytes of body>
  * ]|
@@ -112,7 +112,7 @@ ASYNCRT_BEGIN_DECLS
  * asyncrt_dump_to_string() of its dump (or `(no dump: ERROR, reason)`).  A JSON dump is
  * one object, schema version 1:
  *
- * |[
+ * |[<!-- language="plain" -->
  * { "version": 1, "pid": <n>, "program": <string>, "library_version": "0.2.0",
  *   "runtimes": [ { "name": <string>, "serial": <n>, "flavour": <string>,
  *                   "workers": <n>, "error": null | <errno name>,

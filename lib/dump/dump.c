@@ -667,7 +667,7 @@ asyncrt_dump_to_string (AsyncrtDump *d)
  *
  * Formats the dump as one JSON object, schema version 1:
  *
- * |[
+ * |[<!-- language="plain" -->
  * {
  *   "version": 1,
  *   "pid": <process id>, "program": <program name>,

@@ -598,6 +598,8 @@ asyncrt_dump_future_get_error (const AsyncrtDumpFuture *f)
  * Releases what the future holds: a dump not taken, and — if it is dropped before it
  * finished — its share of the request, which then completes on its own and is freed.
  * The future may be initialised again afterwards.
+ * Safe on a zero-initialised #AsyncrtDumpFuture that was never initialised, and again
+ * on a cleared one.
  *
  * Thread safety: the thread that owns @f.
  *
