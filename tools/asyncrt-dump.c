@@ -323,8 +323,8 @@ run (long pid, const char *request, unsigned timeout_ms)
         }
       else
         {
-          size_t keep = chunk < sizeof message - 1 - message_len ? chunk
-                                                                 : sizeof message - 1 - message_len;
+          size_t room = sizeof message - 1 - message_len;
+          size_t keep = chunk < room ? chunk : room;
           memcpy (message + message_len, buf + used, keep);
           message_len += keep;
         }
@@ -469,8 +469,8 @@ main (int argc, char **argv)
     {
       if (!asyncrt__runtime_name_is_valid (runtime, strlen (runtime)))
         {
-          fail_message ("--runtime: '%s' is not a runtime name (1 to %d letters, digits and ._:@+-)",
-                        runtime, ASYNCRT_RUNTIME_NAME_MAX);
+          fail_message ("--runtime: '%s' is not a runtime name "
+                        "(1 to %d letters, digits and ._:@+-)", runtime, ASYNCRT_RUNTIME_NAME_MAX);
           return EXIT_USAGE;
         }
       strcpy (req.runtime, runtime);

@@ -41,31 +41,32 @@ ASYNCRT_BEGIN_DECLS
  * in the order they were built); a request dumps all of them, or the ones with the
  * name it gives.
  *
- * The endpoint is a Unix stream socket with the **abstract** name `@asyncrt/PID`
- * (a NUL byte, then `asyncrt/` and the process id in decimal), served by one library
- * thread that is not a worker of any runtime, so it answers when every worker is
- * stuck: such a dump returns by its deadline and reports the workers that did not
- * stop.  The rules it keeps:
+ * The endpoint is a Unix stream socket with the <emphasis>abstract</emphasis> name
+ * `@asyncrt/PID` (a NUL byte, then `asyncrt/` and the process id in decimal), served
+ * by one library thread that is not a worker of any runtime, so it answers when every
+ * worker is stuck: such a dump returns by its deadline and reports the workers that
+ * did not stop.  The rules it keeps:
  *
- * - **Who**: the peer's credentials (`SO_PEERCRED`) are checked when the connection
- *   is accepted, before a byte of the request is read; only the process's effective
- *   user and root are served, anyone else gets an `EACCES` response.  Abstract names
- *   are visible to every process of the network namespace: the check is what keeps
- *   them out.  `asyncrt-dump` in turn checks that the socket belongs to the process
- *   it was asked about.  It must run in the program's network namespace (for a
- *   container, e.g. `nsenter -n -t PID asyncrt-dump PID`).
- * - **Nothing on disk**: an abstract name is dropped by the kernel with the process,
- *   also after `SIGKILL`.
- * - **No effect on the program**: every descriptor is close-on-exec, `SIGPIPE` is
- *   never raised (sends use `MSG_NOSIGNAL`), no signal handler is installed for the
- *   endpoint, the library's thread runs with every signal blocked, and there is one
- *   extra thread in all (shared with the dump on a signal).  After fork() the child
- *   has no endpoint; it reads the environment again when it builds its next runtime
- *   (and then listens under its own pid).
- * - **Bounded**: a request line is at most 1024 bytes and must arrive within 5
- *   seconds of connecting; a response must be taken within 30 seconds; at most 16
- *   connections are open at once (more wait in the listen backlog); requests are
- *   carried out one at a time, each within its dump timeout.  A silent, slow or
+ * - <emphasis>Who</emphasis>: the peer's credentials (`SO_PEERCRED`) are checked when
+ *   the connection is accepted, before a byte of the request is read; only the
+ *   process's effective user and root are served, anyone else gets an `EACCES`
+ *   response.  Abstract names are visible to every process of the network namespace:
+ *   the check is what keeps them out.  `asyncrt-dump` in turn checks that the socket
+ *   belongs to the process it was asked about.  It must run in the program's network
+ *   namespace (for a container, e.g. `nsenter -n -t PID asyncrt-dump PID`).
+ * - <emphasis>Nothing on disk</emphasis>: an abstract name is dropped by the kernel
+ *   with the process, also after `SIGKILL`.
+ * - <emphasis>No effect on the program</emphasis>: every descriptor is close-on-exec,
+ *   `SIGPIPE` is never raised (sends use `MSG_NOSIGNAL`), no signal handler is
+ *   installed for the endpoint, the library's thread runs with every signal blocked,
+ *   and there is one extra thread in all (shared with the dump on a signal).  After
+ *   fork() the child has no endpoint; it reads the environment again when it builds
+ *   its next runtime (and then listens under its own pid, offering only its own
+ *   runtimes).
+ * - <emphasis>Bounded</emphasis>: a request line is at most 1024 bytes and must arrive
+ *   within 5 seconds of connecting; a response must be taken within 30 seconds; at
+ *   most 16 connections are open at once (more wait in the listen backlog); requests
+ *   are carried out one at a time, each within its dump timeout.  A silent, slow or
  *   malicious client delays the others by at most those bounds and never delays the
  *   program's own threads.
  *

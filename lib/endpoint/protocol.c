@@ -126,8 +126,8 @@ asyncrt__endpoint_request_parse (const char *line, size_t len, AsyncrtEndpointRe
   if (!next_token (&p, end, &tok, &tok_len, &empty) || empty
       || !token_is (tok, tok_len, ASYNCRT_ENDPOINT_MAGIC))
     {
-      set_err (err, err_size, "not an asyncrt-dump request (expected 'asyncrt-dump VERSION COMMAND')",
-               NULL, 0);
+      set_err (err, err_size,
+               "not an asyncrt-dump request (expected 'asyncrt-dump VERSION COMMAND')", NULL, 0);
       return -EINVAL;
     }
   uint64_t version;

@@ -156,7 +156,8 @@ asyncrt_builder_set_name (AsyncrtBuilder *b, const char *name)
 {
   if (b == NULL)
     return -EINVAL;
-  if (name != NULL && !asyncrt__runtime_name_is_valid (name, strnlen (name, ASYNCRT_RUNTIME_NAME_MAX + 1)))
+  if (name != NULL
+      && !asyncrt__runtime_name_is_valid (name, strnlen (name, ASYNCRT_RUNTIME_NAME_MAX + 1)))
     return -EINVAL;
   g_free (b->name);
   b->name = g_strdup (name);
