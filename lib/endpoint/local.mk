@@ -29,6 +29,9 @@ tests_endpoint_test_endpoint_LDADD = $(GLIB_LIBS)
 if ENABLE_SANITIZER
 tests_endpoint_test_endpoint_CPPFLAGS += -DASYNCRT_TEST_SANITIZED
 endif
+if ENABLE_TSAN
+tests_endpoint_test_endpoint_CPPFLAGS += -DASYNCRT_TEST_TSAN
+endif
 tests_endpoint_endpoint_target_SOURCES = tests/endpoint/endpoint-target.c
 tests_endpoint_endpoint_target_CPPFLAGS = $(TEST_CPPFLAGS)
 tests_endpoint_endpoint_target_CFLAGS = $(AM_CFLAGS) -O2 -g
