@@ -14,6 +14,7 @@
 #include "endpoint/endpoint-private.h"
 
 #include <poll.h>
+#include <pthread.h>
 #include <unistd.h>
 
 void *
@@ -21,6 +22,7 @@ asyncrt__service_main (void *data)
 {
   AsyncrtServiceConfig cfg = *(AsyncrtServiceConfig *) data;
   g_free (data);
+  pthread_setname_np (pthread_self (), "asyncrt-dump");     /* for top -H, gdb */
   struct pollfd pfds[3 + ASYNCRT_ENDPOINT_MAX_CLIENTS];
   AsyncrtClient *polled[ASYNCRT_ENDPOINT_MAX_CLIENTS];
 
