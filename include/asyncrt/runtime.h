@@ -122,6 +122,9 @@ int asyncrt_builder_set_blocking_keep_alive (AsyncrtBuilder *b, unsigned ms);
 ASYNCRT_AVAILABLE_IN_0_1
 int asyncrt_builder_set_event_interval (AsyncrtBuilder *b, unsigned ticks);
 
+ASYNCRT_AVAILABLE_IN_0_2
+int asyncrt_builder_set_name (AsyncrtBuilder *b, const char *name);
+
 ASYNCRT_AVAILABLE_IN_0_1 ASYNCRT_WARN_UNUSED_RESULT
 int asyncrt_builder_build (AsyncrtBuilder *b, AsyncrtRuntime **out);
 
@@ -139,6 +142,9 @@ void asyncrt_runtime_free (AsyncrtRuntime *rt);
 
 ASYNCRT_AVAILABLE_IN_0_1
 AsyncrtHandle *asyncrt_handle_current (void);
+
+ASYNCRT_AVAILABLE_IN_0_2
+const char *asyncrt_handle_get_name (AsyncrtHandle *h);
 
 /**
  * AsyncrtUnfinishedKind:

@@ -85,6 +85,14 @@ void asyncrt__dump_seal (AsyncrtDump *d);
 /* Resolves every symbol of every trace (the dump future does it on the blocking pool). */
 void asyncrt__dump_resolve (AsyncrtDump *d);
 
+/* ---- header.c ---------------------------------------------------------------------- */
+
+/* The start of every formatted dump: process id, program name, the wall-clock time it
+ * was taken, library version.  Text: one line "process PID (NAME), taken at
+ * 2025-01-31T12:34:56.789Z, libasyncrt 0.2.0".  JSON: the members "pid", "program",
+ * "taken_at", "library_version", each followed by a comma. */
+void asyncrt__dump_append_header (GString *out, const AsyncrtDump *d, bool json);
+
 /* ---- collect.c --------------------------------------------------------------------- */
 
 /* One dump being taken by a serving thread: the current-thread runtime's thread

@@ -733,11 +733,13 @@ append_task_header (GString *out, const struct _AsyncrtDumpTask *t)
  * asyncrt_dump_to_string:
  * @d: a dump
  *
- * Formats the dump as text: a summary line, then for every task a header line (id,
- * state, name, spawn site, parent, join set group, time since its last poll, number
- * of polls), a line with its labels if it has any (`  labels: key="value", ...`,
- * values quoted with control characters, quotes and backslashes escaped as in C and
- * invalid UTF-8 shown as U+FFFD), followed by its async call stacks as a tree (root side first, indented by two
+ * Formats the dump as text: a line naming the process (`process PID (PROGRAM), taken
+ * at 2025-01-31T12:34:56.789Z, libasyncrt 0.2.0`, the time in UTC), a summary line,
+ * then for every task a header line (id, state, name, spawn site, parent, join set
+ * group, time since its last poll, number of polls), a line with its labels if it
+ * has any (`  labels: key="value", ...`, values quoted with control characters,
+ * quotes and backslashes escaped as in C and invalid UTF-8 shown as U+FFFD),
+ * followed by its async call stacks as a tree (root side first, indented by two
  * spaces), or a note saying why it has none; then the missing workers.  Symbols are
  * resolved on first use and cached, so formatting a second time resolves nothing.
  *
@@ -754,6 +756,7 @@ asyncrt_dump_to_string (AsyncrtDump *d)
     return NULL;
   GString *out = g_string_sized_new (256 + 160 * d->tasks->len);
   GHashTable *cache = trace_cache_new ();
+  asyncrt__dump_append_header (out, d, false);
   g_string_append_printf (out, "task dump of a %s runtime: %u task%s, %s%s\n",
                           flavour_name (d->flavour), d->tasks->len,
                           d->tasks->len == 1 ? "" : "s",
@@ -811,6 +814,9 @@ asyncrt_dump_to_string (AsyncrtDump *d)
  * |[<!-- language="plain" -->
  * {
  *   "version": 1,
+ *   "pid": <process id>, "program": <program name>,
+ *   "taken_at": <UTC time, "2025-01-31T12:34:56.789Z">,
+ *   "library_version": "0.2.0",
  *   "flavour": "current_thread" | "multi_thread",
  *   "workers": <number of workers>,
  *   "complete": <bool>,
@@ -851,10 +857,12 @@ asyncrt_dump_to_json (AsyncrtDump *d)
     return NULL;
   GString *out = g_string_sized_new (256 + 256 * d->tasks->len);
   GHashTable *cache = trace_cache_new ();
+  g_string_append_printf (out, "{\"version\":%d,", ASYNCRT_DUMP_JSON_VERSION);
+  asyncrt__dump_append_header (out, d, true);
   g_string_append_printf (out,
-                          "{\"version\":%d,\"flavour\":\"%s\",\"workers\":%u,"
+                          "\"flavour\":\"%s\",\"workers\":%u,"
                           "\"complete\":%s,\"census\":%s,\"missing_workers\":[",
-                          ASYNCRT_DUMP_JSON_VERSION, flavour_name (d->flavour), d->n_workers,
+                          flavour_name (d->flavour), d->n_workers,
                           d->complete ? "true" : "false", d->census ? "true" : "false");
   for (size_t i = 0; i < d->missing->len; i++)
     {

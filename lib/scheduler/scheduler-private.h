@@ -64,6 +64,7 @@ struct _AsyncrtBuilder
   unsigned max_blocking_threads;        /* >= 1 */
   unsigned blocking_keep_alive_ms;
   unsigned event_interval;              /* injection-queue check period, in ticks */
+  char *name;                           /* owned; NULL: the registry's default */
 };
 
 /* A builder with every default set (asyncrt_builder_new_multi_thread() uses it). */
@@ -127,6 +128,12 @@ struct _AsyncrtHandle
   /* Set by lib/dump while a request is pending (then ops->unpark): the current-thread
    * loop calls it between polls, on the thread in block_on (acquire load). */
   _Atomic (AsyncrtDumpServeFunc) dump_serve;
+  /* Written once before the runtime is handed out (the flavour's build sets
+   * n_workers, registry.c the rest); the name is freed with the handle. */
+  unsigned n_workers;
+  char *name;
+  uint64_t serial;
+  bool registered;            /* guarded by the registry lock (registry.c) */
   /* Set by asyncrt_runtime_shutdown_timeout() once it has shut the runtime down
    * (asyncrt_runtime_free() then only drops the reference), with what it left
    * running (AsyncrtUnfinished; NULL if nothing).  Written by the thread shutting

@@ -8,6 +8,7 @@
  * first access, by whoever owns the runtime (one thread at a time, like free).
  */
 #include "scheduler/scheduler-private.h"
+#include "scheduler/registry-private.h"
 #include "trace/trace-private.h"
 
 #include <glib.h>
@@ -77,6 +78,7 @@ asyncrt_runtime_shutdown_timeout (AsyncrtRuntime *rt, unsigned timeout_ms)
     return -EDEADLK;
   if (atomic_exchange_explicit (&h->is_shutdown, true, memory_order_acq_rel))
     return -EALREADY;
+  asyncrt__registry_remove (h);               /* no longer a live runtime to dump */
   uint64_t deadline = asyncrt__clock_now_ns () + (uint64_t) timeout_ms * 1000000u;
   GArray *unfinished = g_array_new (FALSE, TRUE, sizeof (AsyncrtUnfinished));
   int r = asyncrt__runtime_shutdown (h, deadline, unfinished);
