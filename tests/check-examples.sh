@@ -76,7 +76,7 @@ fi
 kill -USR1 "$server_pid" 2>/dev/null
 for _ in $(seq 1 100); do grep -q 'labels: peer=' "$tmp/server.err" && break; sleep 0.1; done
 hport=$(sed -n 's/held \([0-9]*\)/\1/p' "$tmp/holder.out")
-if kill -0 "$server_pid" 2>/dev/null && grep -q "SIGUSR1: task dump" "$tmp/server.err" \
+if kill -0 "$server_pid" 2>/dev/null && grep -q "SIGUSR1: " "$tmp/server.err" && grep -q "task dump of a multi_thread runtime" "$tmp/server.err" \
    && grep -q "labels: peer=\"127.0.0.1:$hport\"" "$tmp/server.err" \
    && grep -q "session_poll" "$tmp/server.err" && grep -q ", group " "$tmp/server.err"; then
   ok "echo-server: SIGUSR1 prints a task dump (sessions with their peer label) and keeps running"
