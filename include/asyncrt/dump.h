@@ -130,6 +130,45 @@ typedef enum
 } AsyncrtTaskState;
 
 /**
+ * AsyncrtDumpNoTraceReason:
+ * @ASYNCRT_DUMP_NO_TRACE_NONE: the task was traced (it has a trace)
+ * @ASYNCRT_DUMP_NO_TRACE_RUNNING: the task was being polled on a worker (see
+ *   asyncrt_dump_task_get_worker()); a running task is never traced
+ * @ASYNCRT_DUMP_NO_TRACE_QUEUED_ON_MISSING_WORKER: the task was queued on a worker
+ *   that did not stop for the dump (asyncrt_dump_task_get_worker() tells which),
+ *   where the dump cannot take it
+ * @ASYNCRT_DUMP_NO_TRACE_WOKEN_DURING_DUMP: the task was woken by another thread
+ *   while the dump was being taken, after the run queues had been emptied; it is
+ *   queued and runs normally
+ * @ASYNCRT_DUMP_NO_TRACE_CANCELLED: the task had been aborted and its cancellation
+ *   was queued
+ * @ASYNCRT_DUMP_NO_TRACE_NOT_RUNNING: the runtime was not running: a current-thread
+ *   runtime with no thread inside asyncrt_runtime_block_on(), whose tasks may run
+ *   nowhere else, so nothing was traced
+ * @ASYNCRT_DUMP_NO_TRACE_DEADLINE: the deadline passed before the task could be
+ *   traced (or before any thread of the runtime took the dump up: a census)
+ * @ASYNCRT_DUMP_NO_TRACE_TIMEOUT_ZERO: the dump was taken with a timeout of 0, which
+ *   asks for a census: states and metadata only, nothing traced
+ *
+ * Why a task of a dump has no trace (asyncrt_dump_task_get_no_trace_reason()).  The
+ * text form says it in words, the JSON form in the task's `"no_trace"` member.  New
+ * values may be added in later versions.
+ *
+ * Since: 0.2
+ */
+typedef enum
+{
+  ASYNCRT_DUMP_NO_TRACE_NONE = 0,
+  ASYNCRT_DUMP_NO_TRACE_RUNNING = 1,
+  ASYNCRT_DUMP_NO_TRACE_QUEUED_ON_MISSING_WORKER = 2,
+  ASYNCRT_DUMP_NO_TRACE_WOKEN_DURING_DUMP = 3,
+  ASYNCRT_DUMP_NO_TRACE_CANCELLED = 4,
+  ASYNCRT_DUMP_NO_TRACE_NOT_RUNNING = 5,
+  ASYNCRT_DUMP_NO_TRACE_DEADLINE = 6,
+  ASYNCRT_DUMP_NO_TRACE_TIMEOUT_ZERO = 7
+} AsyncrtDumpNoTraceReason;
+
+/**
  * AsyncrtDumpFuture:
  *
  * A future that takes a task dump, for use inside a task or a `block_on` future,
@@ -214,6 +253,9 @@ AsyncrtTaskState asyncrt_dump_task_get_state (const AsyncrtDumpTask *t);
 
 ASYNCRT_AVAILABLE_IN_0_1
 const AsyncrtTrace *asyncrt_dump_task_get_trace (const AsyncrtDumpTask *t);
+
+ASYNCRT_AVAILABLE_IN_0_2
+AsyncrtDumpNoTraceReason asyncrt_dump_task_get_no_trace_reason (const AsyncrtDumpTask *t);
 
 ASYNCRT_AVAILABLE_IN_0_1
 const char *asyncrt_dump_task_get_name (const AsyncrtDumpTask *t);

@@ -97,6 +97,17 @@ ASYNCRT_BEGIN_DECLS
  */
 
 /**
+ * ASYNCRT_TRACE_MAX_FRAMES:
+ *
+ * How many native stack frames a leaf future's capture walks at most, looking for
+ * its trace root.  A deeper async call stack keeps its innermost frames and is
+ * marked truncated (asyncrt_backtrace_is_truncated()).
+ *
+ * Since: 0.2
+ */
+#define ASYNCRT_TRACE_MAX_FRAMES 8192
+
+/**
  * AsyncrtTraceRoot:
  *
  * The root of a traced future: it marks where a task's async call stack begins.
@@ -193,6 +204,9 @@ size_t asyncrt_backtrace_get_n_frames (const AsyncrtBacktrace *bt);
 
 ASYNCRT_AVAILABLE_IN_0_1
 const AsyncrtBacktraceFrame *asyncrt_backtrace_get_frame (const AsyncrtBacktrace *bt, size_t i);
+
+ASYNCRT_AVAILABLE_IN_0_2
+bool asyncrt_backtrace_is_truncated (const AsyncrtBacktrace *bt);
 
 ASYNCRT_AVAILABLE_IN_0_1
 uintptr_t asyncrt_backtrace_frame_get_ip (const AsyncrtBacktraceFrame *f);

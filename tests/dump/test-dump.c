@@ -114,6 +114,40 @@ gate_open (Gate *g)
   asyncrt_waker_wake (&w);
 }
 
+/* Runs the runtime (block_on on a gate) on a thread of its own. */
+typedef struct
+{
+  AsyncrtRuntime *rt;
+  Gate *g;
+  atomic_bool started;
+} Runner;
+
+static AsyncrtPoll
+runner_poll (void *p, AsyncrtContext *cx)
+{
+  Runner *run = p;
+  atomic_store (&run->started, true);
+  return gate_poll (run->g, cx);
+}
+
+static void *
+blocked_runner (void *p)
+{
+  Runner *run = p;
+  g_assert_cmpint (asyncrt_runtime_block_on (run->rt, runner_poll, run), ==, 0);
+  return NULL;
+}
+
+/* Until the runner thread is inside block_on (a current-thread runtime runs). */
+static void
+start_runner (Runner *run, pthread_t *th)
+{
+  atomic_init (&run->started, false);
+  pthread_create (th, NULL, blocked_runner, run);
+  while (!atomic_load (&run->started))
+    g_usleep (100);
+}
+
 /* ---- Tokio's scenario: a -> b -> c -> yield, forever -------------------------------- */
 
 typedef struct { AsyncrtCoroutine co; AsyncrtYield y; } C;
@@ -198,6 +232,12 @@ assert_abc_dump (AsyncrtDump *d, AsyncrtJoinHandle **jh, size_t n)
       const AsyncrtDumpTask *t = asyncrt_dump_find_task (d, asyncrt_join_handle_get_id (jh[i]));
       g_assert_nonnull (t);
       const AsyncrtTrace *tr = asyncrt_dump_task_get_trace (t);
+      if (tr == NULL)
+        {
+          char *text = asyncrt_dump_to_string (d);
+          g_test_message ("%s", text);
+          free (text);
+        }
       g_assert_nonnull (tr);
       g_assert_cmpuint (asyncrt_trace_get_n_backtraces (tr), ==, 1);
       assert_backtrace (asyncrt_trace_get_backtrace (tr, 0), abc_yield);
@@ -310,11 +350,19 @@ test_abc_blocking (gconstpointer data)
   assert_abc_dump (d.dump, jh, 3);
   asyncrt_dump_free (d.dump);
 
-  /* A second dump, with nobody in block_on on a current-thread runtime: the calling
-   * thread takes it itself.  Symbols are cached: same text. */
+  /* A second dump.  Multi-thread: the same.  Current-thread with nobody in
+   * block_on: no task code may run anywhere, so a census (tested further below). */
   AsyncrtDump *d2 = NULL;
   g_assert_cmpint (asyncrt_handle_dump (h, test_timeout_ms (5000), &d2), ==, 0);
-  assert_abc_dump (d2, jh, 3);
+  if (f == MT)
+    assert_abc_dump (d2, jh, 3);
+  else
+    {
+      g_assert_cmpuint (asyncrt_dump_get_n_tasks (d2), ==, 3);
+      for (int i = 0; i < 3; i++)
+        g_assert_cmpint (asyncrt_dump_task_get_no_trace_reason (asyncrt_dump_get_task (d2, i)),
+                         ==, ASYNCRT_DUMP_NO_TRACE_NOT_RUNNING);
+    }
   asyncrt_dump_free (d2);
 
   for (int i = 0; i < 3; i++)
@@ -411,12 +459,19 @@ test_branch (gconstpointer data)
   assert_backtrace (asyncrt_trace_get_backtrace (tr, 1), s2);
   char *s = asyncrt_dump_to_string (d);
   g_test_message ("%s", s);
-  /* One root, then a branch: the two call sites in join_both are siblings. */
-  const char *root = strstr (s, "  ╼ both_poll");
+  /* One root; join_both is one node suspended at two places (both lines shown), the
+   * two leaves' paths its two children. */
+  const char *root = strstr (s, "  ╼ both_poll at ");
   g_assert_nonnull (root);
   g_assert_null (strstr (root + strlen ("  ╼ both_poll"), "╼ both_poll"));
-  g_assert_nonnull (strstr (s, "├╼ join_both"));
-  g_assert_nonnull (strstr (s, "└╼ join_both"));
+  const char *join = strstr (s, "\n  └╼ join_both at ");
+  g_assert_nonnull (join);
+  g_assert_null (strstr (join + strlen ("\n  └╼ join_both"), "join_both"));
+  const char *eol = strchr (join + 1, '\n');
+  const char *comma = strstr (join, ", ");
+  g_assert_true (comma != NULL && comma < eol);        /* two locations on one line */
+  g_assert_nonnull (strstr (s, "\n     ├╼ wait_sleep at "));
+  g_assert_nonnull (strstr (s, "\n     └╼ wait_gate at "));
   free (s);
   asyncrt_dump_free (d);
 
@@ -470,14 +525,16 @@ test_complete_during_trace (gconstpointer data)
     return;
   AsyncrtRuntime *rt = new_rt (f);
   AsyncrtHandle *h = asyncrt_runtime_get_handle (rt);
+  Gate main_gate;
+  gate_init (&main_gate);
+  Runner run = { rt, &main_gate };
+  pthread_t runner;
+  start_runner (&run, &runner);
   Untraced u;
   atomic_init (&u.flag, false);
   atomic_init (&u.polls, 0);
   AsyncrtJoinHandle *jh = asyncrt_handle_spawn (h, untraced_poll, &u, NULL);
   /* Let it be polled once and go idle. */
-  AsyncrtDump *d = NULL;
-  g_assert_cmpint (asyncrt_handle_dump (h, test_timeout_ms (5000), &d), ==, 0);
-  asyncrt_dump_free (d);
   uint64_t give_up = now_ms () + test_timeout_ms (5000);
   while (atomic_load (&u.polls) < 1)
     {
@@ -486,42 +543,81 @@ test_complete_during_trace (gconstpointer data)
     }
   atomic_store (&u.flag, true);
   /* Nobody wakes it: only the dump's trace poll sees the flag and completes it. */
+  AsyncrtDump *d = NULL;
   g_assert_cmpint (asyncrt_handle_dump (h, test_timeout_ms (5000), &d), ==, 0);
   g_assert_null (asyncrt_dump_find_task (d, asyncrt_join_handle_get_id (jh)));
   asyncrt_dump_free (d);
   g_assert_true (asyncrt_join_handle_is_finished (jh));
-  JoinMain jm = { 0 };
-  jm.jh = jh;
-  g_assert_cmpint (asyncrt_runtime_block_on (rt, join_main_poll, &jm), ==, 0);
+  g_assert_false (asyncrt_join_handle_is_cancelled (jh));
   asyncrt_join_handle_free (jh);
   /* The runtime is fine: later dumps work and are empty. */
   g_assert_cmpint (asyncrt_handle_dump (h, test_timeout_ms (5000), &d), ==, 0);
   g_assert_cmpuint (asyncrt_dump_get_n_tasks (d), ==, 0);
+  g_assert_true (asyncrt_dump_is_complete (d));
   asyncrt_dump_free (d);
+  gate_open (&main_gate);
+  pthread_join (runner, NULL);
   asyncrt_runtime_free (rt);
+  gate_clear (&main_gate);
 }
 
-/* ---- a task waking another during its trace poll ------------------------------------ */
+/* ---- a task waking another, and spawning one, during its trace poll ----------------- */
 
 typedef struct
 {
-  AsyncrtCoroutine co;
-  Gate *wakee_gate;       /* opened by the waker task on every poll */
+  Gate *wakee_gate;       /* opened by the waker task in its trace polls */
   Gate forever;
-  Untraced *child_state;  /* a task spawned by the waker's first poll */
+  Untraced *child_state;  /* a task spawned by the waker's first trace poll */
   AsyncrtJoinHandle *child;
+  atomic_int real_polls;
 } Waker;
 
 static AsyncrtPoll
 waker_poll (void *p, AsyncrtContext *cx)
 {
   Waker *self = p;
-  if (self->child == NULL)
-    self->child = asyncrt_spawn (untraced_poll, self->child_state, NULL);
-  ASYNCRT_BEGIN (&self->co);
-  /* Not a leaf: every poll, the dump's trace poll too, opens the other task's gate. */
-  ASYNCRT_AWAIT (&self->co, (gate_open (self->wakee_gate), gate_poll (&self->forever, cx)));
-  ASYNCRT_END (&self->co);
+  if (asyncrt_trace_is_tracing ())
+    {
+      /* Code before the first leaf runs in a trace poll too: this one wakes a task
+       * (maybe claimed by the same dump) and spawns one. */
+      if (self->child == NULL)
+        self->child = asyncrt_spawn (untraced_poll, self->child_state, NULL);
+      gate_open (self->wakee_gate);
+    }
+  else
+    atomic_fetch_add (&self->real_polls, 1);
+  return gate_poll (&self->forever, cx);
+}
+
+/* Waits until the dump shows @jh idle after at least one real poll. */
+static void
+wait_idle (AsyncrtHandle *h, AsyncrtJoinHandle *jh)
+{
+  uint64_t give_up = now_ms () + test_timeout_ms (5000);
+  for (;;)
+    {
+      AsyncrtDump *d = NULL;
+      g_assert_cmpint (asyncrt_handle_dump (h, test_timeout_ms (5000), &d), ==, 0);
+      const AsyncrtDumpTask *t = asyncrt_dump_find_task (d, asyncrt_join_handle_get_id (jh));
+      bool idle = t != NULL && asyncrt_dump_task_get_state (t) == ASYNCRT_TASK_STATE_IDLE
+                  && asyncrt_dump_task_get_poll_count (t) >= 1;
+      asyncrt_dump_free (d);
+      if (idle)
+        return;
+      g_assert_cmpuint (now_ms (), <, give_up);
+      g_usleep (1000);
+    }
+}
+
+static void
+wait_finished (AsyncrtJoinHandle *jh)
+{
+  uint64_t give_up = now_ms () + test_timeout_ms (5000);
+  while (!asyncrt_join_handle_is_finished (jh))
+    {
+      g_assert_cmpuint (now_ms (), <, give_up);
+      g_usleep (1000);
+    }
 }
 
 static void
@@ -534,14 +630,15 @@ test_wake_during_trace (gconstpointer data)
     {
       AsyncrtRuntime *rt = new_rt (f);
       AsyncrtHandle *h = asyncrt_runtime_get_handle (rt);
+      Gate main_gate;
+      gate_init (&main_gate);
+      Runner run = { rt, &main_gate };
+      pthread_t runner;
+      start_runner (&run, &runner);
       Gate wakee_gate;
       gate_init (&wakee_gate);
       AsyncrtJoinHandle *wakee = asyncrt_handle_spawn (h, gate_poll, &wakee_gate, NULL);
-      /* Let the wakee go idle on its gate first (a dump polls it once). */
-      AsyncrtDump *d = NULL;
-      g_assert_cmpint (asyncrt_handle_dump (h, test_timeout_ms (5000), &d), ==, 0);
-      asyncrt_dump_free (d);
-      /* The waker's first poll happens inside the next dump's trace. */
+      wait_idle (h, wakee);
       Waker *w = g_new0 (Waker, 1);
       w->wakee_gate = &wakee_gate;
       gate_init (&w->forever);
@@ -550,20 +647,37 @@ test_wake_during_trace (gconstpointer data)
       atomic_init (&child_state.polls, 0);
       w->child_state = &child_state;
       AsyncrtJoinHandle *waker = asyncrt_handle_spawn (h, waker_poll, w, NULL);
-      g_assert_cmpint (asyncrt_handle_dump (h, test_timeout_ms (5000), &d), ==, 0);
-      g_assert_nonnull (asyncrt_dump_find_task (d, asyncrt_join_handle_get_id (waker)));
-      asyncrt_dump_free (d);
-      /* The wakee was woken during the trace poll: it must finish. */
-      JoinMain jm = { 0 };
-      jm.jh = wakee;
-      g_assert_cmpint (asyncrt_runtime_block_on (rt, join_main_poll, &jm), ==, 0);
-      g_assert_true (asyncrt_join_handle_is_finished (wakee));
-      /* The task spawned during the trace poll runs too. */
+      /* Dump until one traces the waker (it may be queued or running at first). */
+      uint64_t give_up = now_ms () + test_timeout_ms (5000);
+      for (bool traced = false; !traced;)
+        {
+          AsyncrtDump *d = NULL;
+          g_assert_cmpint (asyncrt_handle_dump (h, test_timeout_ms (5000), &d), ==, 0);
+          const AsyncrtDumpTask *t = asyncrt_dump_find_task (d, asyncrt_join_handle_get_id (waker));
+          g_assert_nonnull (t);
+          traced = asyncrt_dump_task_get_trace (t) != NULL;
+          asyncrt_dump_free (d);
+          g_assert_cmpuint (now_ms (), <, give_up);
+        }
+      /* The wakee was woken during a trace poll: it must finish. */
+      wait_finished (wakee);
+      g_assert_false (asyncrt_join_handle_is_cancelled (wakee));
+      /* The task spawned during the trace poll runs too, once. */
       g_assert_nonnull (w->child);
-      JoinMain jc = { 0 };
-      jc.jh = w->child;
-      g_assert_cmpint (asyncrt_runtime_block_on (rt, join_main_poll, &jc), ==, 0);
+      wait_finished (w->child);
       g_assert_cmpint (atomic_load (&child_state.polls), ==, 1);
+      /* The waker is polled for real exactly once (it may have been traced while still
+       * queued); the dumps never re-poll it. */
+      give_up = now_ms () + test_timeout_ms (5000);
+      while (atomic_load (&w->real_polls) < 1)
+        {
+          g_assert_cmpuint (now_ms (), <, give_up);
+          g_usleep (1000);
+        }
+      g_usleep (20000);
+      g_assert_cmpint (atomic_load (&w->real_polls), ==, 1);
+      gate_open (&main_gate);
+      pthread_join (runner, NULL);
       asyncrt_join_handle_free (w->child);
       asyncrt_join_handle_free (wakee);
       asyncrt_join_handle_free (waker);
@@ -571,6 +685,7 @@ test_wake_during_trace (gconstpointer data)
       gate_clear (&w->forever);
       g_free (w);
       gate_clear (&wakee_gate);
+      gate_clear (&main_gate);
     }
 }
 
@@ -609,21 +724,6 @@ wait_started (Blocker *b)
   g_usleep (20000);
 }
 
-/* Runs the runtime (block_on on a gate) on a thread of its own. */
-typedef struct
-{
-  AsyncrtRuntime *rt;
-  Gate *g;
-} Runner;
-
-static void *
-blocked_runner (void *p)
-{
-  Runner *run = p;
-  g_assert_cmpint (asyncrt_runtime_block_on (run->rt, gate_poll, run->g), ==, 0);
-  return NULL;
-}
-
 static void
 test_blocked_worker (gconstpointer data)
 {
@@ -645,7 +745,7 @@ test_blocked_worker (gconstpointer data)
   DumpThread dt = { h, NULL, 300, -1, NULL, 0 };
   pthread_t runner;
   Runner run = { rt, &main_gate };
-  pthread_create (&runner, NULL, blocked_runner, &run);
+  start_runner (&run, &runner);
   wait_started (&blk);
 
   dump_thread (&dt);
@@ -658,6 +758,16 @@ test_blocked_worker (gconstpointer data)
   g_assert_nonnull (bt);
   g_assert_cmpint (asyncrt_dump_task_get_state (bt), ==, ASYNCRT_TASK_STATE_RUNNING);
   g_assert_null (asyncrt_dump_task_get_trace (bt));
+  g_assert_cmpint (asyncrt_dump_task_get_no_trace_reason (bt), ==, ASYNCRT_DUMP_NO_TRACE_RUNNING);
+  g_assert_cmpint (asyncrt_dump_task_get_worker (bt), >=, 0);
+  if (f == CT)
+    {
+      /* The only thread never took the dump up: a census at the deadline. */
+      for (int i = 0; i < 2; i++)
+        g_assert_cmpint (asyncrt_dump_task_get_no_trace_reason (
+                           asyncrt_dump_find_task (d, asyncrt_join_handle_get_id (abc[i]))),
+                         ==, ASYNCRT_DUMP_NO_TRACE_DEADLINE);
+    }
   g_assert_cmpuint (asyncrt_dump_get_n_missing_workers (d), >=, 1);
   bool found = false;
   for (size_t i = 0; i < asyncrt_dump_get_n_missing_workers (d); i++)
@@ -1098,6 +1208,31 @@ null_future_poll (void *p, AsyncrtContext *cx)
   ASYNCRT_END (&self->co);
 }
 
+typedef struct
+{
+  AsyncrtDumpFuture df;
+  int error;
+  AsyncrtDump *dump;
+  bool started;
+} TimeoutZero;
+
+static AsyncrtPoll
+timeout_zero_poll (void *p, AsyncrtContext *cx)
+{
+  TimeoutZero *self = p;
+  if (!self->started)
+    {
+      self->started = true;
+      asyncrt_dump_future_init (&self->df, asyncrt_handle_current (), 0);
+    }
+  /* Ready at its first poll. */
+  g_assert_true (asyncrt_dump_future_poll (&self->df, cx) == ASYNCRT_READY);
+  self->error = asyncrt_dump_future_get_error (&self->df);
+  self->dump = asyncrt_dump_future_take (&self->df);
+  asyncrt_dump_future_clear (&self->df);
+  return ASYNCRT_READY;
+}
+
 static void
 test_errors (gconstpointer data)
 {
@@ -1136,10 +1271,37 @@ test_errors (gconstpointer data)
   g_assert_cmpint (dl.in_block_on, ==, -EDEADLK);
   g_assert_cmpint (dl.in_task, ==, -EDEADLK);
 
-  /* timeout 0 is valid: whatever can be had at once. */
+  /* timeout 0 is valid: a census at once, every task untraced for that reason. */
+  AsyncrtJoinHandle *abc[2];
+  spawn_abc (h, abc, 2);
   d = NULL;
   g_assert_cmpint (asyncrt_handle_dump (h, 0, &d), ==, 0);
+  g_assert_cmpuint (asyncrt_dump_get_n_tasks (d), ==, 2);
+  g_assert_false (asyncrt_dump_is_complete (d));
+  g_assert_cmpuint (asyncrt_dump_get_n_missing_workers (d), ==, 0);
+  for (size_t i = 0; i < 2; i++)
+    {
+      const AsyncrtDumpTask *t = asyncrt_dump_get_task (d, i);
+      g_assert_null (asyncrt_dump_task_get_trace (t));
+      g_assert_cmpint (asyncrt_dump_task_get_no_trace_reason (t), ==,
+                       ASYNCRT_DUMP_NO_TRACE_TIMEOUT_ZERO);
+    }
+  char *text = asyncrt_dump_to_string (d);
+  g_assert_nonnull (strstr (text, "(census: dump taken with timeout 0)"));
+  g_assert_nonnull (strstr (text, "(not traced: dump taken with timeout 0)"));
+  free (text);
   asyncrt_dump_free (d);
+  /* The same from the future. */
+  TimeoutZero tz = { 0 };
+  g_assert_cmpint (asyncrt_runtime_block_on (rt, timeout_zero_poll, &tz), ==, 0);
+  g_assert_cmpint (tz.error, ==, 0);
+  g_assert_nonnull (tz.dump);
+  g_assert_cmpuint (asyncrt_dump_get_n_tasks (tz.dump), ==, 2);
+  g_assert_cmpint (asyncrt_dump_task_get_no_trace_reason (asyncrt_dump_get_task (tz.dump, 0)),
+                   ==, ASYNCRT_DUMP_NO_TRACE_TIMEOUT_ZERO);
+  asyncrt_dump_free (tz.dump);
+  for (int i = 0; i < 2; i++)
+    asyncrt_join_handle_free (abc[i]);
 
   asyncrt_runtime_free (rt);
 }
@@ -1159,7 +1321,7 @@ test_timedout (void)
   gate_init (&main_gate);
   Runner run = { rt, &main_gate };
   pthread_t runner;
-  pthread_create (&runner, NULL, blocked_runner, &run);
+  start_runner (&run, &runner);
   wait_started (&blk);
   DumpThread first = { h, NULL, 1000, -1, NULL, 0 };
   pthread_t th;
@@ -1185,8 +1347,11 @@ test_timedout (void)
   close (pipefd[1]);
 }
 
-/* ---- stats and JSON of a real dump ------------------------------------------------- */
+/* ---- no side effects: stats and JSON of real dumps ------------------------------- */
 
+/* Three dumps 200 ms apart of a task waiting on a gate nobody opens: the poll count
+ * stays, the idle time grows by the time between the dumps (a dump that re-polled the
+ * task would reset it every time). */
 static void
 test_stats_and_json (gconstpointer data)
 {
@@ -1200,33 +1365,51 @@ test_stats_and_json (gconstpointer data)
   gate_init (&main_gate);
   Runner run = { rt, &main_gate };
   pthread_t runner;
-  pthread_create (&runner, NULL, blocked_runner, &run);
+  start_runner (&run, &runner);
   AsyncrtJoinHandle *jh = asyncrt_handle_spawn_full (h, __FILE__, 4242, "spawner", "waiter",
                                                      gate_poll, &g, NULL);
+  wait_idle (h, jh);
   AsyncrtDump *d = NULL;
-  uint64_t prev_polls = 0;
-  for (int i = 0; i < 4; i++)
+  uint64_t first_polls = 0, prev_idle = 0, first_idle = 0;
+  for (int i = 0; i < 3; i++)
     {
-      g_usleep (20000);
+      if (i > 0)
+        g_usleep (200000);
       g_assert_cmpint (asyncrt_handle_dump (h, test_timeout_ms (5000), &d), ==, 0);
       g_assert_true (asyncrt_dump_is_complete (d));
       const AsyncrtDumpTask *t = asyncrt_dump_find_task (d, asyncrt_join_handle_get_id (jh));
       g_assert_nonnull (t);
       g_assert_cmpint (asyncrt_dump_task_get_state (t), ==, ASYNCRT_TASK_STATE_IDLE);
+      g_assert_cmpint (asyncrt_dump_task_get_no_trace_reason (t), ==, ASYNCRT_DUMP_NO_TRACE_NONE);
       g_assert_cmpstr (asyncrt_dump_task_get_name (t), ==, "waiter");
       g_assert_cmpstr (asyncrt_dump_task_get_spawn_func (t), ==, "spawner");
       g_assert_cmpuint (asyncrt_dump_task_get_spawn_line (t), ==, 4242);
       g_assert_cmpuint (asyncrt_dump_task_get_parent_id (t), ==, 0);
-      /* Trace polls do not count; the wake-up after each dump is one real poll. */
       uint64_t polls = asyncrt_dump_task_get_poll_count (t);
-      g_assert_cmpuint (polls, >=, 1);
-      if (i > 0)
-        g_assert_cmpuint (polls, <=, prev_polls + 1);
-      prev_polls = polls;
-      g_assert_cmpuint (asyncrt_dump_task_get_idle_ns (t), >=, 1000000u);
+      uint64_t idle = asyncrt_dump_task_get_idle_ns (t);
+      g_test_message ("dump %d: %" G_GUINT64_FORMAT " polls, idle %" G_GUINT64_FORMAT " ns",
+                      i, polls, idle);
+      if (i == 0)
+        {
+          g_assert_cmpuint (polls, >=, 1);
+          first_polls = polls;
+          first_idle = idle;
+        }
+      else
+        {
+          /* Neither the trace polls nor anything after them counted as a poll. */
+          g_assert_cmpuint (polls, ==, first_polls);
+          /* Idle since the same last poll: it grew by (about) the 200 ms slept. */
+          g_assert_cmpuint (idle, >, prev_idle + 100000000u);
+        }
+      prev_idle = idle;
       char *s = asyncrt_dump_to_string (d);
       g_assert_nonnull (strstr (s, "name \"waiter\""));
       g_assert_nonnull (strstr (s, "gate_poll"));
+      char *want = g_strdup_printf (", %" G_GUINT64_FORMAT " poll%s\n", first_polls,
+                                    first_polls == 1 ? "" : "s");
+      g_assert_nonnull (strstr (s, want));
+      g_free (want);
       free (s);
       char *json = asyncrt_dump_to_json (d);
 #ifdef HAVE_JSON_GLIB
@@ -1237,23 +1420,139 @@ test_stats_and_json (gconstpointer data)
       JsonObject *root = json_node_get_object (json_parser_get_root (p));
       g_assert_cmpint (json_object_get_int_member (root, "version"), ==, 1);
       g_assert_true (json_object_get_boolean_member (root, "complete"));
+      g_assert_false (json_object_get_boolean_member (root, "census"));
       g_object_unref (p);
 #endif
       free (json);
       asyncrt_dump_free (d);
     }
+  g_assert_cmpuint (prev_idle, >, first_idle + 300000000u);
   gate_open (&g);
-  uint64_t give_up = now_ms () + test_timeout_ms (5000);
-  while (!asyncrt_join_handle_is_finished (jh))
-    {
-      g_assert_cmpuint (now_ms (), <, give_up);
-      g_usleep (1000);
-    }
+  wait_finished (jh);
   gate_open (&main_gate);
   pthread_join (runner, NULL);
   asyncrt_join_handle_free (jh);
   asyncrt_runtime_free (rt);
   gate_clear (&g);
+  gate_clear (&main_gate);
+}
+
+/* A dump of many idle tasks causes no poll at all afterwards (each task is traced,
+ * and goes back to waiting untouched). */
+#define MANY 10000
+
+/* A gate shared by many tasks: every waiter's waker is kept. */
+typedef struct
+{
+  pthread_mutex_t lock;
+  bool open;
+  GArray *wakers;
+} Crowd;
+
+typedef struct
+{
+  atomic_int *real_polls;          /* shared by all */
+  Crowd *crowd;                    /* shared by all: opened at the end */
+} Quiet;
+
+static NOINLINE AsyncrtPoll
+crowd_poll (void *p, AsyncrtContext *cx)
+{
+  Quiet *q = p;
+  Crowd *c = q->crowd;
+  if (asyncrt_trace_leaf (cx))
+    return ASYNCRT_PENDING;
+  atomic_fetch_add (q->real_polls, 1);
+  pthread_mutex_lock (&c->lock);
+  bool open = c->open;
+  if (!open)
+    {
+      AsyncrtWaker w = asyncrt_waker_clone (asyncrt_context_get_waker (cx));
+      g_array_append_val (c->wakers, w);
+    }
+  pthread_mutex_unlock (&c->lock);
+  return open ? ASYNCRT_READY : ASYNCRT_PENDING;
+}
+
+static void
+test_many_idle_no_polls (gconstpointer data)
+{
+  Flavour f = GPOINTER_TO_INT (data);
+  if (skip_unless_supported (f))
+    return;
+  AsyncrtRuntime *rt = new_rt (f);
+  AsyncrtHandle *h = asyncrt_runtime_get_handle (rt);
+  Gate main_gate;
+  gate_init (&main_gate);
+  Runner run = { rt, &main_gate };
+  pthread_t runner;
+  start_runner (&run, &runner);
+  atomic_int real_polls;
+  atomic_init (&real_polls, 0);
+  Crowd crowd;
+  pthread_mutex_init (&crowd.lock, NULL);
+  crowd.open = false;
+  crowd.wakers = g_array_new (FALSE, FALSE, sizeof (AsyncrtWaker));
+  Quiet *qs = g_new0 (Quiet, MANY);
+  AsyncrtJoinHandle **jh = g_new (AsyncrtJoinHandle *, MANY);
+  for (int i = 0; i < MANY; i++)
+    {
+      qs[i].real_polls = &real_polls;
+      qs[i].crowd = &crowd;
+      jh[i] = asyncrt_handle_spawn (h, crowd_poll, &qs[i], NULL);
+    }
+  uint64_t give_up = now_ms () + test_timeout_ms (20000);
+  while (atomic_load (&real_polls) < MANY)
+    {
+      g_assert_cmpuint (now_ms (), <, give_up);
+      g_usleep (1000);
+    }
+  g_usleep (20000);
+  g_assert_cmpint (atomic_load (&real_polls), ==, MANY);
+
+  AsyncrtDump *d = NULL;
+  g_assert_cmpint (asyncrt_handle_dump (h, test_timeout_ms (20000), &d), ==, 0);
+  g_assert_cmpuint (asyncrt_dump_get_n_tasks (d), ==, MANY);
+  g_assert_true (asyncrt_dump_is_complete (d));
+  for (size_t i = 0; i < MANY; i++)
+    {
+      const AsyncrtDumpTask *t = asyncrt_dump_get_task (d, i);
+      g_assert_cmpuint (asyncrt_dump_task_get_poll_count (t), ==, 1);
+      g_assert_cmpuint (asyncrt_trace_get_n_backtraces (asyncrt_dump_task_get_trace (t)), ==, 1);
+    }
+  asyncrt_dump_free (d);
+  /* Nothing was queued by the dump: no task is polled afterwards. */
+  g_usleep (100000);
+  g_assert_cmpint (atomic_load (&real_polls), ==, MANY);
+  /* A second dump finds the same. */
+  g_assert_cmpint (asyncrt_handle_dump (h, test_timeout_ms (20000), &d), ==, 0);
+  for (size_t i = 0; i < MANY; i++)
+    g_assert_cmpuint (asyncrt_dump_task_get_poll_count (asyncrt_dump_get_task (d, i)), ==, 1);
+  asyncrt_dump_free (d);
+  g_usleep (20000);
+  g_assert_cmpint (atomic_load (&real_polls), ==, MANY);
+
+  /* The registrations stood: opening the gate finishes every task. */
+  pthread_mutex_lock (&crowd.lock);
+  crowd.open = true;
+  GArray *wakers = crowd.wakers;
+  crowd.wakers = NULL;
+  pthread_mutex_unlock (&crowd.lock);
+  for (guint i = 0; i < wakers->len; i++)
+    asyncrt_waker_wake (&g_array_index (wakers, AsyncrtWaker, i));
+  g_array_free (wakers, TRUE);
+  for (int i = 0; i < MANY; i++)
+    {
+      wait_finished (jh[i]);
+      asyncrt_join_handle_free (jh[i]);
+    }
+  g_assert_cmpint (atomic_load (&real_polls), ==, 2 * MANY);
+  gate_open (&main_gate);
+  pthread_join (runner, NULL);
+  asyncrt_runtime_free (rt);
+  g_free (jh);
+  g_free (qs);
+  pthread_mutex_destroy (&crowd.lock);
   gate_clear (&main_gate);
 }
 
@@ -1404,7 +1703,7 @@ test_every_leaf (gconstpointer data)
   gate_init (&main_gate);
   Runner run = { rt, &main_gate };
   pthread_t runner;
-  pthread_create (&runner, NULL, blocked_runner, &run);
+  start_runner (&run, &runner);
   g_usleep (50000);
   AsyncrtDump *d = NULL;
   g_assert_cmpint (asyncrt_handle_dump (h, test_timeout_ms (5000), &d), ==, 0);
@@ -1507,7 +1806,7 @@ test_concurrent (gconstpointer data)
   gate_init (&main_gate);
   Runner run = { rt, &main_gate };
   pthread_t runner;
-  pthread_create (&runner, NULL, blocked_runner, &run);
+  start_runner (&run, &runner);
   Concurrent c[4];
   pthread_t th[4];
   for (int i = 0; i < 4; i++)
@@ -1573,106 +1872,112 @@ test_withdraw_on_shutdown (void)
   close (pipefd[1]);
 }
 
-/* ---- out of time while tracing: the rest are rescheduled, not stranded ------------- */
+/* ---- out of time while tracing: the rest are released untraced, not stranded -------- */
 
 typedef struct
 {
-  AsyncrtCoroutine co;
   Gate *gate;
-  unsigned sleep_ms;
+  atomic_int real_polls;
 } Slow;
 
+/* Blocks its thread for 100 ms before its leaf, but only in trace polls. */
 static AsyncrtPoll
 slow_poll (void *p, AsyncrtContext *cx)
 {
   Slow *self = p;
-  ASYNCRT_BEGIN (&self->co);
-  g_usleep (self->sleep_ms * 1000);     /* blocks its thread before its first leaf */
-  ASYNCRT_AWAIT (&self->co, gate_poll (self->gate, cx));
-  ASYNCRT_END (&self->co);
+  if (asyncrt_trace_is_tracing ())
+    g_usleep (100000);
+  else
+    atomic_fetch_add (&self->real_polls, 1);
+  return gate_poll (self->gate, cx);
 }
 
-typedef struct
-{
-  AsyncrtCoroutine co;
-  AsyncrtJoinHandle **jh;
-  int n, i;
-} JoinAll;
-
-static AsyncrtPoll
-join_all_poll (void *p, AsyncrtContext *cx)
-{
-  JoinAll *self = p;
-  ASYNCRT_BEGIN (&self->co);
-  for (self->i = 0; self->i < self->n; self->i++)
-    ASYNCRT_AWAIT (&self->co, asyncrt_join_handle_poll (self->jh[self->i], cx));
-  ASYNCRT_END (&self->co);
-}
-
-typedef struct
-{
-  AsyncrtCoroutine co;
-  AsyncrtYield y;
-} YieldTwice;
-
-static AsyncrtPoll
-yield_twice_poll (void *p, AsyncrtContext *cx)
-{
-  YieldTwice *self = p;
-  ASYNCRT_BEGIN (&self->co);
-  asyncrt_yield_init (&self->y);
-  ASYNCRT_AWAIT (&self->co, asyncrt_yield_poll (&self->y, cx));
-  asyncrt_yield_init (&self->y);
-  ASYNCRT_AWAIT (&self->co, asyncrt_yield_poll (&self->y, cx));
-  ASYNCRT_END (&self->co);
-}
+#define N_SLOW 6
 
 static void
-test_out_of_time (void)
+test_out_of_time (gconstpointer data)
 {
-  AsyncrtRuntime *rt = new_rt (CT);
+  Flavour f = GPOINTER_TO_INT (data);
+  if (skip_unless_supported (f))
+    return;
+  AsyncrtRuntime *rt = new_rt (f);
   AsyncrtHandle *h = asyncrt_runtime_get_handle (rt);
-  Gate gate;
-  gate_init (&gate);
-  AsyncrtJoinHandle *jh[6];
-  for (int i = 0; i < 5; i++)
-    jh[i] = asyncrt_handle_spawn (h, gate_poll, &gate, NULL);
-  /* Let the five go idle on the gate (polled once for real). */
-  YieldTwice yt = { 0 };
-  g_assert_cmpint (asyncrt_runtime_block_on (rt, yield_twice_poll, &yt), ==, 0);
-  Slow slow = { { 0 }, &gate, 350 };
-  jh[5] = asyncrt_handle_spawn (h, slow_poll, &slow, NULL);   /* queued: traced first */
+  Gate main_gate;
+  gate_init (&main_gate);
+  Runner run = { rt, &main_gate };
+  pthread_t runner;
+  start_runner (&run, &runner);
+  Gate gates[N_SLOW];
+  Slow slow[N_SLOW];
+  AsyncrtJoinHandle *jh[N_SLOW];
+  for (int i = 0; i < N_SLOW; i++)
+    {
+      gate_init (&gates[i]);
+      slow[i].gate = &gates[i];
+      atomic_init (&slow[i].real_polls, 0);
+      jh[i] = asyncrt_handle_spawn (h, slow_poll, &slow[i], NULL);
+    }
+  /* Let every one go idle on its gate (one real poll each). */
+  uint64_t give_up = now_ms () + test_timeout_ms (5000);
+  for (int i = 0; i < N_SLOW; i++)
+    while (atomic_load (&slow[i].real_polls) < 1)
+      {
+        g_assert_cmpuint (now_ms (), <, give_up);
+        g_usleep (1000);
+      }
+  g_usleep (20000);
+
   AsyncrtDump *d = NULL;
   uint64_t t0 = now_ms ();
   g_assert_cmpint (asyncrt_handle_dump (h, 300, &d), ==, 0);
   g_assert_cmpuint (now_ms () - t0, <, 300 + 100 + test_timeout_ms (300));
   g_assert_false (asyncrt_dump_is_complete (d));
-  g_assert_cmpuint (asyncrt_dump_get_n_tasks (d), ==, 6);
-  if (d != NULL && asyncrt_dump_get_n_missing_workers (d) == 0)
+  g_assert_cmpuint (asyncrt_dump_get_n_tasks (d), ==, N_SLOW);
+  char *text = asyncrt_dump_to_string (d);
+  g_test_message ("%s", text);
+  if (asyncrt_dump_get_n_missing_workers (d) == 0)
     {
-      /* The dump finished late: the slow task traced, the rest listed untraced. */
-      g_assert_nonnull (asyncrt_dump_task_get_trace (
-        asyncrt_dump_find_task (d, asyncrt_join_handle_get_id (jh[5]))));
-      for (int i = 0; i < 5; i++)
+      /* Traced one by one until the deadline; the rest listed untraced. */
+      unsigned traced = 0, late = 0;
+      for (int i = 0; i < N_SLOW; i++)
         {
           const AsyncrtDumpTask *t = asyncrt_dump_find_task (d, asyncrt_join_handle_get_id (jh[i]));
-          g_assert_null (asyncrt_dump_task_get_trace (t));
+          if (asyncrt_dump_task_get_trace (t) != NULL)
+            traced++;
+          else
+            {
+              g_assert_cmpint (asyncrt_dump_task_get_no_trace_reason (t), ==,
+                               ASYNCRT_DUMP_NO_TRACE_DEADLINE);
+              late++;
+            }
         }
+      g_assert_cmpuint (traced, >=, 1);
+      g_assert_cmpuint (late, >=, 1);
+      g_assert_nonnull (strstr (text, "(not traced: deadline passed)"));
     }
   else
     g_test_message ("the dump was abandoned (slow machine): a census");
+  free (text);
   asyncrt_dump_free (d);
-  /* Nobody was stranded: every task finishes once the gate opens. */
-  gate_open (&gate);
-  JoinAll all = { { 0 }, jh, 6, 0 };
-  g_assert_cmpint (asyncrt_runtime_block_on (rt, join_all_poll, &all), ==, 0);
-  for (int i = 0; i < 6; i++)
+  /* Those released untraced went back to idle: not one real poll since. */
+  g_usleep (test_timeout_ms (500));    /* the abandoned dump's tracing ends meanwhile */
+  for (int i = 0; i < N_SLOW; i++)
+    g_assert_cmpint (atomic_load (&slow[i].real_polls), ==, 1);
+  /* Nobody was stranded: every task finishes once its gate opens. */
+  for (int i = 0; i < N_SLOW; i++)
+    gate_open (&gates[i]);
+  for (int i = 0; i < N_SLOW; i++)
     {
-      g_assert_true (asyncrt_join_handle_is_finished (jh[i]));
+      wait_finished (jh[i]);
       asyncrt_join_handle_free (jh[i]);
+      g_assert_cmpint (atomic_load (&slow[i].real_polls), ==, 2);
     }
+  gate_open (&main_gate);
+  pthread_join (runner, NULL);
   asyncrt_runtime_free (rt);
-  gate_clear (&gate);
+  for (int i = 0; i < N_SLOW; i++)
+    gate_clear (&gates[i]);
+  gate_clear (&main_gate);
 }
 
 static void
@@ -1703,9 +2008,10 @@ main (int argc, char **argv)
       add ("stats-and-json", f, test_stats_and_json);
       add ("every-leaf", f, test_every_leaf);
       add ("concurrent", f, test_concurrent);
+      add ("out-of-time", f, test_out_of_time);
+      add ("many-idle-no-polls", f, test_many_idle_no_polls);
     }
   g_test_add_func ("/dump/current-thread/timedout", test_timedout);
-  g_test_add_func ("/dump/current-thread/out-of-time", test_out_of_time);
   g_test_add_func ("/dump/multi-thread/withdraw-on-shutdown", test_withdraw_on_shutdown);
   return g_test_run ();
 }

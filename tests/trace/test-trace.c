@@ -291,25 +291,31 @@ test_recursion_branch (void)
   g_free (n0);
   g_free (n1);
 
-  /* join → rec(recursing) → { rec(calling the leaf) → leaf,
-   *                           rec(recursing) → rec(calling the leaf) → leaf }:
-   * the shared prefix merges, the branch splits, the same function at another depth
-   * is another node. */
+  /* join → rec(recursing) → rec, which calls the leaf in the first backtrace and
+   * recurses in the second: one node (one function under one parent) suspended at
+   * both places, with both continuations as children; the same function at another
+   * depth is another node. */
   char *text = asyncrt_trace_to_string (t);
   g_test_message ("%s", text);
   char **lines = g_strsplit (text, "\n", -1);
-  g_assert_cmpuint (g_strv_length (lines), ==, 8);
+  g_assert_cmpuint (g_strv_length (lines), ==, 7);
   g_assert_true (g_str_has_prefix (lines[0], "╼ join_poll at "));
   g_assert_true (g_str_has_prefix (lines[1], "└╼ rec_poll at "));
-  g_assert_true (g_str_has_prefix (lines[2], "   ├╼ rec_poll at "));
-  g_assert_true (g_str_has_prefix (lines[3], "   │  └╼ leaf_poll at "));
-  g_assert_true (g_str_has_prefix (lines[4], "   └╼ rec_poll at "));
-  g_assert_true (g_str_has_prefix (lines[5], "      └╼ rec_poll at "));
-  g_assert_true (g_str_has_prefix (lines[6], "         └╼ leaf_poll at "));
-  /* The recursing rec_poll and the leaf-calling one are at different lines. */
-  g_assert_cmpstr (strstr (lines[1], " at "), ==, strstr (lines[4], " at "));
-  g_assert_cmpstr (strstr (lines[2], " at "), ==, strstr (lines[5], " at "));
-  g_assert_cmpstr (strstr (lines[1], " at "), !=, strstr (lines[2], " at "));
+  g_assert_true (g_str_has_prefix (lines[2], "   └╼ rec_poll at "));
+  g_assert_true (g_str_has_prefix (lines[3], "      ├╼ leaf_poll at "));
+  g_assert_true (g_str_has_prefix (lines[4], "      └╼ rec_poll at "));
+  g_assert_true (g_str_has_prefix (lines[5], "         └╼ leaf_poll at "));
+  /* The middle rec_poll lists the place that calls the leaf (first seen, as the
+   * deepest rec_poll's), then the place that recurses (as the outer one's). */
+  const char *outer = strstr (lines[1], " at "), *mid = strstr (lines[2], " at ");
+  const char *deepest = strstr (lines[4], " at ");
+  g_assert_true (g_str_has_prefix (mid, deepest));
+  const char *second = strstr (mid, ", ");
+  g_assert_nonnull (second);
+  const char *outer_line = strstr (outer, "test-trace.c:");
+  g_assert_nonnull (outer_line);
+  g_assert_cmpstr (second + 2, ==, outer_line + strlen ("test-trace.c:"));
+  g_assert_cmpstr (outer, !=, deepest);
   g_strfreev (lines);
   free (text);
   asyncrt_trace_free (t);
@@ -561,7 +567,11 @@ test_json (void)
         "t=d['tree']\n"
         "assert len(t)==1 and t[0]['name']=='join_poll'\n"
         "assert t[0]['file'].endswith('test-trace.c') and t[0]['line']>0\n"
-        "assert len(t[0]['children'][0]['children'])==2\n");
+        "mid=t[0]['children'][0]['children']\n"
+        "assert len(mid)==1 and mid[0]['name']=='rec_poll'\n"
+        "assert len(mid[0]['locations'])==2 and len(mid[0]['children'])==2\n"
+        "assert mid[0]['line']==mid[0]['locations'][0]['line']\n"
+        "assert all(not b['truncated'] for b in bt)\n");
       char *argv[] = { "python3", "-c", script, path, NULL };
       int status = -1;
       char *err = NULL;
