@@ -6,8 +6,11 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <sched.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #ifdef HAVE_JSON_GLIB
 #include <json-glib/json-glib.h>
@@ -1980,6 +1983,800 @@ test_out_of_time (gconstpointer data)
   gate_clear (&main_gate);
 }
 
+/* ---- current-thread with nobody in block_on: no task code runs anywhere ----------- */
+
+typedef struct
+{
+  Gate gate;
+  atomic_int polls;              /* every poll, trace polls too */
+  atomic_int trace_polls;
+  pthread_t trace_thread;        /* where the last trace poll ran */
+} Counted;
+
+static NOINLINE AsyncrtPoll
+counted_poll (void *p, AsyncrtContext *cx)
+{
+  Counted *c = p;
+  atomic_fetch_add (&c->polls, 1);
+  if (asyncrt_trace_is_tracing ())
+    {
+      c->trace_thread = pthread_self ();
+      atomic_fetch_add (&c->trace_polls, 1);
+    }
+  ASYNCRT_FORWARD (gate_poll (&c->gate, cx));
+}
+
+typedef struct
+{
+  Counted *c;
+} UntilPolled;
+
+static AsyncrtPoll
+until_polled (void *p, AsyncrtContext *cx)
+{
+  UntilPolled *u = p;
+  if (atomic_load (&u->c->polls) >= 1)
+    return ASYNCRT_READY;
+  asyncrt_waker_wake_by_ref (asyncrt_context_get_waker (cx));
+  return ASYNCRT_PENDING;
+}
+
+static void
+test_not_running (void)
+{
+  AsyncrtRuntime *rt = new_rt (CT);
+  AsyncrtHandle *h = asyncrt_runtime_get_handle (rt);
+  Counted *idle = g_new0 (Counted, 1), *fresh = g_new0 (Counted, 1);
+  gate_init (&idle->gate);
+  gate_init (&fresh->gate);
+  AsyncrtJoinHandle *ji = asyncrt_handle_spawn_full (h, __FILE__, __LINE__, __func__, "idle",
+                                                     counted_poll, idle, NULL);
+  UntilPolled up = { idle };
+  g_assert_cmpint (asyncrt_runtime_block_on (rt, until_polled, &up), ==, 0);
+  AsyncrtJoinHandle *jf = asyncrt_handle_spawn_full (h, __FILE__, __LINE__, __func__, "fresh",
+                                                     counted_poll, fresh, NULL);
+  g_assert_cmpint (atomic_load (&idle->polls), ==, 1);
+  g_assert_cmpint (atomic_load (&fresh->polls), ==, 0);
+
+  /* Nobody in block_on: the blocking dump and a dump future (polled by hand, outside
+   * any runtime) both answer at once with every task listed and nothing run. */
+  for (int round = 0; round < 2; round++)
+    {
+      AsyncrtDump *d = NULL;
+      uint64_t t0 = now_ms ();
+      if (round == 0)
+        g_assert_cmpint (asyncrt_handle_dump (h, test_timeout_ms (5000), &d), ==, 0);
+      else
+        {
+          AsyncrtDumpFuture df;
+          AsyncrtContext *cx = asyncrt_context_new (asyncrt_waker_noop ());
+          asyncrt_dump_future_init (&df, h, test_timeout_ms (5000));
+          g_assert_true (asyncrt_dump_future_poll (&df, cx) == ASYNCRT_READY);
+          d = asyncrt_dump_future_take (&df);
+          asyncrt_dump_future_clear (&df);
+          asyncrt_context_free (cx);
+        }
+      g_assert_cmpuint (now_ms () - t0, <, test_timeout_ms (1000));   /* did not wait */
+      g_assert_nonnull (d);
+      g_assert_false (asyncrt_dump_is_complete (d));
+      g_assert_cmpuint (asyncrt_dump_get_n_tasks (d), ==, 2);
+      g_assert_cmpuint (asyncrt_dump_get_n_missing_workers (d), ==, 0);
+      const AsyncrtDumpTask *ti = asyncrt_dump_find_task (d, asyncrt_join_handle_get_id (ji));
+      const AsyncrtDumpTask *tf = asyncrt_dump_find_task (d, asyncrt_join_handle_get_id (jf));
+      g_assert_cmpint (asyncrt_dump_task_get_state (ti), ==, ASYNCRT_TASK_STATE_IDLE);
+      g_assert_cmpint (asyncrt_dump_task_get_state (tf), ==, ASYNCRT_TASK_STATE_SCHEDULED);
+      g_assert_cmpuint (asyncrt_dump_task_get_poll_count (ti), ==, 1);
+      g_assert_cmpuint (asyncrt_dump_task_get_poll_count (tf), ==, 0);
+      g_assert_cmpstr (asyncrt_dump_task_get_name (tf), ==, "fresh");
+      for (size_t i = 0; i < 2; i++)
+        {
+          const AsyncrtDumpTask *t = asyncrt_dump_get_task (d, i);
+          g_assert_null (asyncrt_dump_task_get_trace (t));
+          g_assert_cmpint (asyncrt_dump_task_get_no_trace_reason (t), ==,
+                           ASYNCRT_DUMP_NO_TRACE_NOT_RUNNING);
+        }
+      char *s = asyncrt_dump_to_string (d);
+      g_assert_nonnull (strstr (s, "(census: runtime not running (no thread in block_on))"));
+      g_assert_nonnull (strstr (s, "(not traced: runtime not running)"));
+      free (s);
+      asyncrt_dump_free (d);
+      /* No task code ran: not the idle one's, not the never-polled one's. */
+      g_assert_cmpint (atomic_load (&idle->polls), ==, 1);
+      g_assert_cmpint (atomic_load (&fresh->polls), ==, 0);
+    }
+
+  /* With a thread in block_on the dump is traced there, on that thread. */
+  Gate main_gate;
+  gate_init (&main_gate);
+  Runner run = { rt, &main_gate };
+  pthread_t runner;
+  start_runner (&run, &runner);
+  AsyncrtDump *d = NULL;
+  g_assert_cmpint (asyncrt_handle_dump (h, test_timeout_ms (5000), &d), ==, 0);
+  g_assert_true (asyncrt_dump_is_complete (d));
+  asyncrt_dump_free (d);
+  g_assert_cmpint (atomic_load (&idle->trace_polls), ==, 1);
+  g_assert_true (pthread_equal (idle->trace_thread, runner));
+  gate_open (&idle->gate);
+  gate_open (&fresh->gate);
+  wait_finished (ji);
+  wait_finished (jf);
+  gate_open (&main_gate);
+  pthread_join (runner, NULL);
+  asyncrt_join_handle_free (ji);
+  asyncrt_join_handle_free (jf);
+  asyncrt_runtime_free (rt);
+  gate_clear (&idle->gate);
+  gate_clear (&fresh->gate);
+  gate_clear (&main_gate);
+  g_free (idle);
+  g_free (fresh);
+}
+
+/* ---- hostile strings cannot forge the text dump ---------------------------------- */
+
+static void
+test_hostile_names (gconstpointer data)
+{
+  Flavour f = GPOINTER_TO_INT (data);
+  if (skip_unless_supported (f))
+    return;
+  char *big = g_strnfill (4096, 'A');
+  big[2000] = '\n';
+  const char *names[] = {
+    "x\"\ntask 999 idle, name \"fake\"",
+    "quote\"and\\backslash",
+    "\x01\x02\x03",
+    "\x1b[2J\x1b]0;pwned\x07",
+    "\xff\xfe",
+    "\r\nworker 0 did not stop",
+    "\xe2\x80\xae" "bidi\xc2\x9b" "31m",
+    big,
+    "",
+    "é 名前 ╼",
+  };
+  const size_t n = G_N_ELEMENTS (names);
+  AsyncrtRuntime *rt = new_rt (f);
+  AsyncrtHandle *h = asyncrt_runtime_get_handle (rt);
+  Gate main_gate;
+  gate_init (&main_gate);
+  Runner run = { rt, &main_gate };
+  pthread_t runner;
+  start_runner (&run, &runner);
+  Gate *gates = g_new0 (Gate, n);
+  AsyncrtJoinHandle **jh = g_new0 (AsyncrtJoinHandle *, n);
+  for (size_t i = 0; i < n; i++)
+    {
+      gate_init (&gates[i]);
+      /* The spawn site is the program's too. */
+      jh[i] = asyncrt_handle_spawn_full (h, i % 2 ? "evil\nfile.c" : __FILE__, (int) i,
+                                         i % 3 ? "fn\x1b[1m" : __func__, names[i],
+                                         gate_poll, &gates[i], NULL);
+    }
+  for (size_t i = 0; i < n; i++)
+    wait_idle (h, jh[i]);
+
+  AsyncrtDump *d = NULL;
+  g_assert_cmpint (asyncrt_handle_dump (h, test_timeout_ms (5000), &d), ==, 0);
+  g_assert_cmpuint (asyncrt_dump_get_n_tasks (d), ==, n);
+  for (size_t i = 0; i < n; i++)
+    g_assert_cmpstr (asyncrt_dump_task_get_name (asyncrt_dump_find_task (
+                       d, asyncrt_join_handle_get_id (jh[i]))), ==, names[i]);
+  char *s = asyncrt_dump_to_string (d);
+  g_assert_true (g_utf8_validate (s, -1, NULL));
+  /* Nothing reaches a terminal raw: no control character but the line ends. */
+  for (const char *p = s; *p != '\0'; p++)
+    g_assert_true ((unsigned char) *p >= 0x20 || *p == '\n');
+  g_assert_null (strstr (s, "\x7f"));
+  g_assert_null (strstr (s, "\xc2\x9b"));
+  g_assert_null (strstr (s, "\xe2\x80\xae"));
+  /* One header line per task, and every line is a header, the summary, or indented. */
+  char **lines = g_strsplit (s, "\n", -1);
+  size_t headers = 0;
+  for (size_t i = 1; lines[i] != NULL && lines[i][0] != '\0'; i++)
+    {
+      if (g_str_has_prefix (lines[i], "task "))
+        headers++;
+      else
+        g_assert_true (g_str_has_prefix (lines[i], "  "));
+    }
+  g_assert_cmpuint (headers, ==, n);
+  g_assert_null (strstr (s, "\ntask 999"));
+  g_strfreev (lines);
+  free (s);
+
+  char *json = asyncrt_dump_to_json (d);
+  g_assert_true (g_utf8_validate (json, -1, NULL));
+  for (const char *p = json; *p != '\0'; p++)
+    g_assert_cmpuint ((unsigned char) *p, >=, 0x20);
+#ifdef HAVE_JSON_GLIB
+  JsonParser *parser = json_parser_new ();
+  GError *error = NULL;
+  g_assert_true (json_parser_load_from_data (parser, json, -1, &error));
+  g_assert_no_error (error);
+  JsonArray *tasks = json_object_get_array_member (
+    json_node_get_object (json_parser_get_root (parser)), "tasks");
+  g_assert_cmpuint (json_array_get_length (tasks), ==, n);
+  for (size_t i = 0; i < n; i++)
+    {
+      JsonObject *t = json_array_get_object_element (tasks, i);
+      size_t k = 0;
+      while (asyncrt_join_handle_get_id (jh[k]) != (AsyncrtTaskId) json_object_get_int_member (t, "id"))
+        k++;
+      char *valid = g_utf8_make_valid (names[k], -1);
+      g_assert_cmpstr (json_object_get_string_member (t, "name"), ==, valid);
+      g_free (valid);
+    }
+  g_object_unref (parser);
+#endif
+  free (json);
+  asyncrt_dump_free (d);
+
+  for (size_t i = 0; i < n; i++)
+    {
+      gate_open (&gates[i]);
+      wait_finished (jh[i]);
+      asyncrt_join_handle_free (jh[i]);
+    }
+  gate_open (&main_gate);
+  pthread_join (runner, NULL);
+  asyncrt_runtime_free (rt);
+  for (size_t i = 0; i < n; i++)
+    gate_clear (&gates[i]);
+  gate_clear (&main_gate);
+  g_free (gates);
+  g_free (jh);
+  g_free (big);
+}
+
+/* ---- real wakes racing trace polls: none is lost -------------------------------------- */
+
+/* A leaf that becomes ready once per pulse (a counting gate). */
+typedef struct
+{
+  pthread_mutex_t lock;
+  unsigned pulses;                 /* given */
+  unsigned taken;                  /* consumed by the task */
+  AsyncrtWaker waker;
+} Pulse;
+
+static NOINLINE AsyncrtPoll
+pulse_poll (Pulse *p, AsyncrtContext *cx)
+{
+  if (asyncrt_trace_leaf (cx))
+    return ASYNCRT_PENDING;
+  pthread_mutex_lock (&p->lock);
+  if (p->pulses > p->taken)
+    {
+      p->taken++;
+      pthread_mutex_unlock (&p->lock);
+      return ASYNCRT_READY;
+    }
+  const AsyncrtWaker *w = asyncrt_context_get_waker (cx);
+  AsyncrtWaker old = ASYNCRT_WAKER_INIT;
+  if (!asyncrt_waker_will_wake (&p->waker, w))
+    {
+      old = p->waker;
+      p->waker = asyncrt_waker_clone (w);
+    }
+  pthread_mutex_unlock (&p->lock);
+  asyncrt_waker_free (&old);
+  return ASYNCRT_PENDING;
+}
+
+static void
+pulse_give (Pulse *p)
+{
+  pthread_mutex_lock (&p->lock);
+  p->pulses++;
+  AsyncrtWaker w = p->waker;
+  p->waker = (AsyncrtWaker) ASYNCRT_WAKER_INIT;
+  pthread_mutex_unlock (&p->lock);
+  asyncrt_waker_wake (&w);
+}
+
+typedef struct
+{
+  AsyncrtCoroutine co;
+  Pulse pulse;
+  unsigned rounds, i;
+} Pulsed;
+
+static NOINLINE AsyncrtPoll
+pulsed_poll (void *p, AsyncrtContext *cx)
+{
+  Pulsed *self = p;
+  ASYNCRT_BEGIN (&self->co);
+  for (self->i = 0; self->i < self->rounds; self->i++)
+    ASYNCRT_AWAIT (&self->co, pulse_poll (&self->pulse, cx));
+  ASYNCRT_END (&self->co);
+}
+
+#define RACE_TASKS 32
+
+typedef struct
+{
+  Pulsed *tasks;
+  unsigned rounds;
+} Pulser;
+
+static void *
+pulser_thread (void *p)
+{
+  Pulser *pl = p;
+  for (unsigned r = 0; r < pl->rounds; r++)
+    for (unsigned i = 0; i < RACE_TASKS; i++)
+      {
+        pulse_give (&pl->tasks[i].pulse);
+        if ((i & 7) == 0)
+          sched_yield ();
+      }
+  return NULL;
+}
+
+static void
+test_wake_race (gconstpointer data)
+{
+  Flavour f = GPOINTER_TO_INT (data);
+  if (skip_unless_supported (f))
+    return;
+  const unsigned rounds = 300;
+  AsyncrtRuntime *rt = new_rt (f);
+  AsyncrtHandle *h = asyncrt_runtime_get_handle (rt);
+  Gate main_gate;
+  gate_init (&main_gate);
+  Runner run = { rt, &main_gate };
+  pthread_t runner;
+  start_runner (&run, &runner);
+  Pulsed *tasks = g_new0 (Pulsed, RACE_TASKS);
+  AsyncrtJoinHandle *jh[RACE_TASKS];
+  for (unsigned i = 0; i < RACE_TASKS; i++)
+    {
+      pthread_mutex_init (&tasks[i].pulse.lock, NULL);
+      tasks[i].pulse.waker = (AsyncrtWaker) ASYNCRT_WAKER_INIT;
+      tasks[i].rounds = rounds;
+      jh[i] = asyncrt_handle_spawn (h, pulsed_poll, &tasks[i], NULL);
+    }
+  Dumper dp = { .h = h };
+  atomic_init (&dp.stop, false);
+  atomic_init (&dp.n_dumps, 0);
+  pthread_t dumper;
+  pthread_create (&dumper, NULL, dumper_thread, &dp);
+  while (atomic_load (&dp.n_dumps) < 2)
+    g_usleep (1000);
+  Pulser pl = { tasks, rounds };
+  pthread_t pulser;
+  pthread_create (&pulser, NULL, pulser_thread, &pl);
+  pthread_join (pulser, NULL);
+  /* Every pulse was given; a lost wake leaves its task waiting forever. */
+  uint64_t give_up = now_ms () + test_timeout_ms (30000);
+  for (unsigned i = 0; i < RACE_TASKS; i++)
+    while (!asyncrt_join_handle_is_finished (jh[i]))
+      {
+        if (now_ms () >= give_up)
+          g_error ("task %u stuck after %u of %u pulses (%d dumps): a wake was lost", i,
+                   tasks[i].i, rounds, atomic_load (&dp.n_dumps));
+        g_usleep (1000);
+      }
+  atomic_store (&dp.stop, true);
+  pthread_join (dumper, NULL);
+  g_test_message ("%d dumps, %d traced tasks", atomic_load (&dp.n_dumps), dp.n_traced);
+  g_assert_cmpint (atomic_load (&dp.n_dumps), >=, 2);
+  for (unsigned i = 0; i < RACE_TASKS; i++)
+    {
+      g_assert_cmpuint (tasks[i].pulse.taken, ==, rounds);
+      asyncrt_join_handle_free (jh[i]);
+      asyncrt_waker_free (&tasks[i].pulse.waker);
+      pthread_mutex_destroy (&tasks[i].pulse.lock);
+    }
+  gate_open (&main_gate);
+  pthread_join (runner, NULL);
+  asyncrt_runtime_free (rt);
+  gate_clear (&main_gate);
+  g_free (tasks);
+}
+
+/* ---- the dump future keeps its deadline, whatever the blocking pool does ----------- */
+
+typedef struct
+{
+  AsyncrtDumpFuture df;
+  unsigned timeout_ms;
+  bool started;
+  uint64_t first_poll_ms, ready_ms;
+  int error;
+  AsyncrtDump *dump;
+} Timed;
+
+static AsyncrtPoll
+timed_poll (void *p, AsyncrtContext *cx)
+{
+  Timed *self = p;
+  if (!self->started)
+    {
+      self->started = true;
+      self->first_poll_ms = now_ms ();
+      asyncrt_dump_future_init (&self->df, asyncrt_handle_current (), self->timeout_ms);
+    }
+  if (asyncrt_dump_future_poll (&self->df, cx) == ASYNCRT_PENDING)
+    return ASYNCRT_PENDING;
+  self->ready_ms = now_ms ();
+  self->error = asyncrt_dump_future_get_error (&self->df);
+  self->dump = asyncrt_dump_future_take (&self->df);
+  asyncrt_dump_future_clear (&self->df);
+  return ASYNCRT_READY;
+}
+
+typedef struct
+{
+  atomic_bool release;
+  atomic_bool running;
+} PoolHog;
+
+static void
+hog_func (void *p)
+{
+  PoolHog *hog = p;
+  atomic_store (&hog->running, true);
+  uint64_t give_up = now_ms () + test_timeout_ms (20000);
+  while (!atomic_load (&hog->release) && now_ms () < give_up)
+    g_usleep (1000);
+}
+
+static void
+test_future_deadline (gconstpointer data)
+{
+  Flavour f = GPOINTER_TO_INT (data);
+  if (skip_unless_supported (f))
+    return;
+  AsyncrtBuilder *b;
+#ifdef TEST_DUMP_HAVE_MT
+  if (f == MT)
+    {
+      b = asyncrt_builder_new_multi_thread ();
+      asyncrt_builder_set_worker_threads (b, 2);
+    }
+  else
+#endif
+    b = asyncrt_builder_new_current_thread ();
+  g_assert_cmpint (asyncrt_builder_set_max_blocking_threads (b, 1), ==, 0);
+  AsyncrtRuntime *rt = NULL;
+  g_assert_cmpint (asyncrt_builder_build (b, &rt), ==, 0);
+  asyncrt_builder_free (b);
+  AsyncrtHandle *h = asyncrt_runtime_get_handle (rt);
+  /* The only blocking-pool thread is busy for as long as the test lasts. */
+  PoolHog hog;
+  atomic_init (&hog.release, false);
+  atomic_init (&hog.running, false);
+  AsyncrtJoinHandle *hj = asyncrt_handle_spawn_blocking (h, hog_func, &hog);
+  while (!atomic_load (&hog.running))
+    g_usleep (1000);
+  AsyncrtJoinHandle *abc[2];
+  spawn_abc (h, abc, 2);
+
+  /* 1. The dump does not need the pool: done well before the deadline. */
+  Timed t = { .timeout_ms = 100 };
+  g_assert_cmpint (asyncrt_runtime_block_on (rt, timed_poll, &t), ==, 0);
+  g_test_message ("dump future: %" G_GUINT64_FORMAT " ms", t.ready_ms - t.first_poll_ms);
+  g_assert_cmpint (t.error, ==, 0);
+  g_assert_nonnull (t.dump);
+  g_assert_cmpuint (t.ready_ms - t.first_poll_ms, <, 100 + test_timeout_ms (100));
+  g_assert_true (asyncrt_dump_is_complete (t.dump));
+  asyncrt_dump_free (t.dump);
+
+  int pipefd[2] = { -1, -1 };
+  AsyncrtJoinHandle *blockers[2] = { NULL, NULL };
+  Blocker blk[2];
+  if (f == MT)
+    {
+      /* 2. Every worker stuck: nobody takes the dump up; its timer (not a worker, not
+       * the pool) ends it at the deadline with a census. */
+      g_assert_cmpint (pipe (pipefd), ==, 0);
+      for (int i = 0; i < 2; i++)
+        {
+          /* One at a time: each lands on the worker that is still free. */
+          blk[i] = (Blocker) { pipefd[0], false };
+          blockers[i] = asyncrt_handle_spawn (h, blocker_poll, &blk[i], NULL);
+          wait_started (&blk[i]);
+        }
+      Timed t2 = { .timeout_ms = 100 };
+      g_assert_cmpint (asyncrt_runtime_block_on (rt, timed_poll, &t2), ==, 0);
+      uint64_t took = t2.ready_ms - t2.first_poll_ms;
+      g_test_message ("dump future, every worker stuck: %" G_GUINT64_FORMAT " ms", took);
+      g_assert_cmpuint (took, >=, 100);
+      g_assert_cmpuint (took, <, 100 + test_timeout_ms (100));
+      g_assert_cmpint (t2.error, ==, 0);
+      g_assert_nonnull (t2.dump);
+      g_assert_cmpuint (asyncrt_dump_get_n_missing_workers (t2.dump), ==, 2);
+      g_assert_cmpint (asyncrt_dump_task_get_no_trace_reason (
+                         asyncrt_dump_find_task (t2.dump, asyncrt_join_handle_get_id (abc[0]))),
+                       ==, ASYNCRT_DUMP_NO_TRACE_DEADLINE);
+      g_assert_cmpint (asyncrt_dump_task_get_no_trace_reason (
+                         asyncrt_dump_find_task (t2.dump, asyncrt_join_handle_get_id (blockers[0]))),
+                       ==, ASYNCRT_DUMP_NO_TRACE_RUNNING);
+      asyncrt_dump_free (t2.dump);
+      g_assert_cmpint (write (pipefd[1], "xy", 2), ==, 2);
+      for (int i = 0; i < 2; i++)
+        wait_finished (blockers[i]);
+    }
+  atomic_store (&hog.release, true);   /* asyncrt_runtime_free() waits for the pool */
+  asyncrt_join_handle_free (hj);
+  for (int i = 0; i < 2; i++)
+    {
+      asyncrt_join_handle_free (abc[i]);
+      asyncrt_join_handle_free (blockers[i]);
+    }
+  asyncrt_runtime_free (rt);
+  if (pipefd[0] >= 0)
+    {
+      close (pipefd[0]);
+      close (pipefd[1]);
+    }
+}
+
+/* ---- a handle a watchdog keeps across asyncrt_runtime_free() ----------------------- */
+
+typedef struct
+{
+  AsyncrtHandle *h;                /* the watchdog's own reference */
+  atomic_int ok, shutdown;
+} Watchdog;
+
+static void *
+watchdog_thread (void *p)
+{
+  Watchdog *w = p;
+  for (int after = 0; after < 20;)
+    {
+      AsyncrtDump *d = NULL;
+      int r = asyncrt_handle_dump (w->h, test_timeout_ms (2000), &d);
+      if (r == 0)
+        {
+          g_assert_cmpint (atomic_load (&w->shutdown), ==, 0);   /* never after */
+          free (asyncrt_dump_to_string (d));
+          asyncrt_dump_free (d);
+          atomic_fetch_add (&w->ok, 1);
+        }
+      else
+        {
+          g_assert_cmpint (r, ==, -ESHUTDOWN);
+          atomic_fetch_add (&w->shutdown, 1);
+          after++;
+        }
+    }
+  asyncrt_handle_unref (w->h);
+  return NULL;
+}
+
+static void
+test_handle_ref (gconstpointer data)
+{
+  Flavour f = GPOINTER_TO_INT (data);
+  if (skip_unless_supported (f))
+    return;
+  g_assert_null (asyncrt_handle_ref (NULL));
+  asyncrt_handle_unref (NULL);
+
+  AsyncrtRuntime *rt = new_rt (f);
+  AsyncrtHandle *h = asyncrt_handle_ref (asyncrt_runtime_get_handle (rt));
+  g_assert_true (h == asyncrt_runtime_get_handle (rt));
+  AsyncrtJoinHandle *abc[2];
+  spawn_abc (h, abc, 2);
+  Watchdog w = { asyncrt_handle_ref (h) };
+  atomic_init (&w.ok, 0);
+  atomic_init (&w.shutdown, 0);
+  pthread_t th;
+  pthread_create (&th, NULL, watchdog_thread, &w);
+  Gate main_gate;
+  gate_init (&main_gate);
+  Runner run = { rt, &main_gate };
+  pthread_t runner;
+  start_runner (&run, &runner);
+  while (atomic_load (&w.ok) < 3)
+    g_usleep (1000);
+  gate_open (&main_gate);
+  pthread_join (runner, NULL);
+  asyncrt_runtime_free (rt);          /* the watchdog may be in the middle of a dump */
+  pthread_join (th, NULL);
+  g_assert_cmpint (atomic_load (&w.shutdown), ==, 20);
+
+  /* After the runtime is gone, the handle still answers, about the shutdown. */
+  AsyncrtDump *d = (AsyncrtDump *) 0x1;
+  g_assert_cmpint (asyncrt_handle_dump (h, 100, &d), ==, -ESHUTDOWN);
+  g_assert_cmpint (asyncrt_handle_dump (h, 0, &d), ==, -ESHUTDOWN);
+  g_assert_true (d == (AsyncrtDump *) 0x1);
+  AsyncrtDumpFuture df;
+  AsyncrtContext *cx = asyncrt_context_new (asyncrt_waker_noop ());
+  asyncrt_dump_future_init (&df, h, 100);
+  g_assert_true (asyncrt_dump_future_poll (&df, cx) == ASYNCRT_READY);
+  g_assert_cmpint (asyncrt_dump_future_get_error (&df), ==, -ESHUTDOWN);
+  asyncrt_dump_future_clear (&df);
+  asyncrt_context_free (cx);
+  AsyncrtJoinHandle *late = asyncrt_handle_spawn (h, gate_poll, &main_gate, NULL);
+  g_assert_nonnull (late);
+  g_assert_true (asyncrt_join_handle_is_cancelled (late));
+  asyncrt_join_handle_free (late);
+  for (int i = 0; i < 2; i++)
+    {
+      g_assert_true (asyncrt_join_handle_is_cancelled (abc[i]));
+      asyncrt_join_handle_free (abc[i]);
+    }
+  asyncrt_handle_unref (h);           /* the last reference: the memory goes */
+  gate_clear (&main_gate);
+}
+
+/* ---- multi-thread: a task left in the LIFO slot of a worker that did not stop ------ */
+
+typedef struct
+{
+  int fd;
+  atomic_bool started;
+  Gate *wake;                     /* opened first: its task lands in our LIFO slot */
+} WakeThenBlock;
+
+static AsyncrtPoll
+wake_then_block_poll (void *p, AsyncrtContext *cx)
+{
+  WakeThenBlock *b = p;
+  char c;
+  (void) cx;
+  gate_open (b->wake);
+  atomic_store (&b->started, true);
+  if (read (b->fd, &c, 1) != 1)
+    g_error ("read failed");
+  return ASYNCRT_READY;
+}
+
+static void
+test_queued_on_missing_worker (void)
+{
+  AsyncrtRuntime *rt = new_rt (MT);
+  AsyncrtHandle *h = asyncrt_runtime_get_handle (rt);
+  int pipefd[2];
+  g_assert_cmpint (pipe (pipefd), ==, 0);
+  Gate gate;
+  gate_init (&gate);
+  AsyncrtJoinHandle *waiter = asyncrt_handle_spawn (h, gate_poll, &gate, NULL);
+  wait_idle (h, waiter);
+  WakeThenBlock wb = { pipefd[0], false, &gate };
+  AsyncrtJoinHandle *blocker = asyncrt_handle_spawn (h, wake_then_block_poll, &wb, NULL);
+  uint64_t give_up = now_ms () + test_timeout_ms (5000);
+  while (!atomic_load (&wb.started))
+    {
+      g_assert_cmpuint (now_ms (), <, give_up);
+      g_usleep (1000);
+    }
+  g_usleep (20000);
+  AsyncrtDump *d = NULL;
+  g_assert_cmpint (asyncrt_handle_dump (h, 300, &d), ==, 0);
+  char *s = asyncrt_dump_to_string (d);
+  g_test_message ("%s", s);
+  const AsyncrtDumpTask *tb = asyncrt_dump_find_task (d, asyncrt_join_handle_get_id (blocker));
+  const AsyncrtDumpTask *tw = asyncrt_dump_find_task (d, asyncrt_join_handle_get_id (waiter));
+  g_assert_cmpint (asyncrt_dump_task_get_no_trace_reason (tb), ==, ASYNCRT_DUMP_NO_TRACE_RUNNING);
+  int worker = asyncrt_dump_task_get_worker (tb);
+  g_assert_cmpint (worker, >=, 0);
+  g_assert_cmpint (asyncrt_dump_task_get_state (tw), ==, ASYNCRT_TASK_STATE_SCHEDULED);
+  g_assert_null (asyncrt_dump_task_get_trace (tw));
+  g_assert_cmpint (asyncrt_dump_task_get_no_trace_reason (tw), ==,
+                   ASYNCRT_DUMP_NO_TRACE_QUEUED_ON_MISSING_WORKER);
+  g_assert_cmpint (asyncrt_dump_task_get_worker (tw), ==, worker);
+  char *phrase = g_strdup_printf ("(not traced: queued on worker %d, which did not stop)", worker);
+  g_assert_nonnull (strstr (s, phrase));
+  g_free (phrase);
+  free (s);
+  asyncrt_dump_free (d);
+  g_assert_cmpint (write (pipefd[1], "x", 1), ==, 1);
+  wait_finished (blocker);
+  wait_finished (waiter);
+  asyncrt_join_handle_free (blocker);
+  asyncrt_join_handle_free (waiter);
+  asyncrt_runtime_free (rt);
+  gate_clear (&gate);
+  close (pipefd[0]);
+  close (pipefd[1]);
+}
+
+/* ---- fork: children of a process with dumps in flight build and dump runtimes ------- */
+
+/* In the child: a runtime of its own, dumped from inside (the future) and from
+ * outside (the blocking call), formatted (symbols resolved).  Exit status 0 if all
+ * went well; a hang ends in SIGALRM. */
+static int
+fork_child (Flavour f)
+{
+  alarm (test_timeout_ms (20000) / 1000 + 1);
+  AsyncrtBuilder *b = f == MT ? asyncrt_builder_new_multi_thread ()
+                              : asyncrt_builder_new_current_thread ();
+  if (f == MT)
+    asyncrt_builder_set_worker_threads (b, 2);
+  AsyncrtRuntime *rt = NULL;
+  if (asyncrt_builder_build (b, &rt) != 0)
+    return 10;
+  asyncrt_builder_free (b);
+  DumpMain m;
+  memset (&m, 0, sizeof m);
+  if (asyncrt_runtime_block_on (rt, dump_main_poll, &m) != 0 || m.error != 0 || m.dump == NULL)
+    return 11;
+  if (asyncrt_dump_get_n_tasks (m.dump) != 3 || !asyncrt_dump_is_complete (m.dump))
+    return 12;
+  char *s = asyncrt_dump_to_string (m.dump);
+  bool named = strstr (s, "a_poll") != NULL && strstr (s, "asyncrt_yield_poll") != NULL;
+  free (s);
+  asyncrt_dump_free (m.dump);
+  if (!named)
+    return 13;
+  AsyncrtDump *d = NULL;
+  if (asyncrt_handle_dump (asyncrt_runtime_get_handle (rt), test_timeout_ms (5000), &d) != 0)
+    return 14;
+  free (asyncrt_dump_to_json (d));
+  asyncrt_dump_free (d);
+  for (int i = 0; i < 3; i++)
+    asyncrt_join_handle_free (m.jh[i]);
+  asyncrt_runtime_free (rt);
+  return 0;
+}
+
+static void
+test_fork (gconstpointer data)
+{
+  Flavour f = GPOINTER_TO_INT (data);
+  if (skip_unless_supported (f))
+    return;
+#if defined(__SANITIZE_THREAD__)
+  g_test_skip ("ThreadSanitizer does not support threads in a child of a threaded process");
+  return;
+#endif
+  AsyncrtRuntime *rt = new_rt (f);
+  AsyncrtHandle *h = asyncrt_runtime_get_handle (rt);
+  AsyncrtJoinHandle *jh[3];
+  spawn_abc (h, jh, 3);
+  Gate main_gate;
+  gate_init (&main_gate);
+  Runner run = { rt, &main_gate };
+  pthread_t runner;
+  start_runner (&run, &runner);
+  /* Dumps in flight all the time: captures, the runtime's dump queue, symbol look-ups
+   * (dumper_thread formats every 50th; formatting here too). */
+  Dumper dp[2] = { { .h = h }, { .h = h } };
+  pthread_t th[2];
+  for (int i = 0; i < 2; i++)
+    {
+      atomic_init (&dp[i].stop, false);
+      atomic_init (&dp[i].n_dumps, 0);
+      pthread_create (&th[i], NULL, dumper_thread, &dp[i]);
+    }
+  for (int i = 0; i < 50; i++)
+    {
+      AsyncrtDump *d = NULL;
+      g_assert_cmpint (asyncrt_handle_dump (h, test_timeout_ms (5000), &d), ==, 0);
+      free (asyncrt_dump_to_string (d));
+      asyncrt_dump_free (d);
+      fflush (stdout);
+      fflush (stderr);
+      pid_t pid = fork ();
+      g_assert_cmpint (pid, >=, 0);
+      if (pid == 0)
+        _exit (fork_child (f));
+      int status = 0;
+      g_assert_cmpint (waitpid (pid, &status, 0), ==, pid);
+      if (!WIFEXITED (status) || WEXITSTATUS (status) != 0)
+        g_error ("child %d: %s %d", i, WIFEXITED (status) ? "exit status" : "killed by signal",
+                 WIFEXITED (status) ? WEXITSTATUS (status) : WTERMSIG (status));
+    }
+  for (int i = 0; i < 2; i++)
+    {
+      atomic_store (&dp[i].stop, true);
+      pthread_join (th[i], NULL);
+    }
+  gate_open (&main_gate);
+  pthread_join (runner, NULL);
+  for (int i = 0; i < 3; i++)
+    asyncrt_join_handle_free (jh[i]);
+  asyncrt_runtime_free (rt);
+  gate_clear (&main_gate);
+}
+
 static void
 add (const char *name, Flavour f, GTestDataFunc fn)
 {
@@ -2010,8 +2807,15 @@ main (int argc, char **argv)
       add ("concurrent", f, test_concurrent);
       add ("out-of-time", f, test_out_of_time);
       add ("many-idle-no-polls", f, test_many_idle_no_polls);
+      add ("hostile-names", f, test_hostile_names);
+      add ("wake-race", f, test_wake_race);
+      add ("future-deadline", f, test_future_deadline);
+      add ("handle-ref", f, test_handle_ref);
+      add ("fork", f, test_fork);
     }
   g_test_add_func ("/dump/current-thread/timedout", test_timedout);
+  g_test_add_func ("/dump/current-thread/not-running", test_not_running);
+  g_test_add_func ("/dump/multi-thread/queued-on-missing-worker", test_queued_on_missing_worker);
   g_test_add_func ("/dump/multi-thread/withdraw-on-shutdown", test_withdraw_on_shutdown);
   return g_test_run ();
 }
