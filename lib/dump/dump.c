@@ -220,10 +220,10 @@ asyncrt_dump_find_task (const AsyncrtDump *d, AsyncrtTaskId id)
  * @d: a dump
  *
  * A dump is complete when every task it lists has a trace and every worker of the
- * runtime took part.  It is not when a task was running (on a worker that did not
- * stop in time, or blocked in a system call), when a task was woken by another
- * thread while the dump was being taken, or when the dump is a census (see the
- * deadline rule in the section description).
+ * runtime took part.  It is not when some task could not be traced (see
+ * asyncrt_dump_task_get_no_trace_reason(): running, queued on a worker that did not
+ * stop, woken by another thread while the dump was being taken, out of time), or
+ * when the dump is a census (see the deadline rule in the section description).
  *
  * Thread safety: any thread.
  *
@@ -722,7 +722,9 @@ append_task_header (GString *out, const struct _AsyncrtDumpTask *t)
  * Formats the dump as text: a summary line, then for every task a header line (id,
  * state, name, spawn site, parent, time since its last poll, number of polls)
  * followed by its async call stacks as a tree (root side first, indented by two
- * spaces), or a note saying why it has none; then the missing workers.  Symbols are
+ * spaces), or a `(not traced: …)` line saying why it has none; then the missing
+ * workers.  Every string the program supplied is escaped (see the section
+ * description): each task is exactly one header line.  Symbols are
  * resolved on first use and cached, so formatting a second time resolves nothing.
  *
  * Thread safety: any thread; several threads may format the same dump at once.
@@ -796,6 +798,7 @@ asyncrt_dump_to_string (AsyncrtDump *d)
  *   "workers": <number of workers>,
  *   "complete": <bool>,
  *   "census": <bool>,
+ *   "census_reason": null | "runtime_not_running" | "deadline" | "timeout_zero",
  *   "missing_workers": [ { "index": <n>, "task_id": <id or null>,
  *                          "running_ns": <n> }, ... ],
  *   "tasks": [
@@ -804,6 +807,8 @@ asyncrt_dump_to_string (AsyncrtDump *d)
  *       "spawn": { "file": <string or null>, "line": <n>, "function": <string or null> },
  *       "parent_id": <id or null>, "poll_count": <n>,
  *       "idle_ns": <n or null (never polled)>,
+ *       "no_trace": null | "running" | "queued_on_missing_worker" | "woken_during_dump"
+ *                   | "cancelled" | "runtime_not_running" | "deadline" | "timeout_zero",
  *       "trace": null | { "backtraces": [...], "tree": [...] } },
  *     ...
  *   ]
@@ -811,9 +816,13 @@ asyncrt_dump_to_string (AsyncrtDump *d)
  * ]|
  *
  * `trace.backtraces` and `trace.tree` are exactly as in asyncrt_trace_to_json()
- * (see the trace section).  Task ids are JSON numbers; they stay below 2^53 in any
- * real program.  New members may be added without changing the version; a change of
- * meaning increments it.
+ * (see the trace section).  "no_trace" is #AsyncrtDumpNoTraceReason (null for a
+ * traced task), "census_reason" the reason shared by every task of a census (both
+ * since 0.2).  "worker" is set for running tasks and for tasks queued on a worker
+ * that did not stop.  Task ids are JSON numbers; they stay below 2^53 in any real
+ * program.  Strings are escaped as JSON requires; invalid UTF-8 becomes U+FFFD.  New
+ * members may be added without changing the version; a change of meaning
+ * increments it.
  *
  * Thread safety: any thread; several threads may format the same dump at once.
  *
