@@ -318,12 +318,15 @@ typedef struct
   int result;
   AsyncrtDump *dump;
   uint64_t elapsed_ms;
+  Runner *after;          /* if set: dump once this runner is inside block_on */
 } DumpThread;
 
 static void *
 dump_thread (void *p)
 {
   DumpThread *d = p;
+  while (d->after != NULL && !atomic_load (&d->after->started))
+    g_usleep (100);
   uint64_t t0 = now_ms ();
   d->result = asyncrt_handle_dump (d->h, d->timeout_ms, &d->dump);
   d->elapsed_ms = now_ms () - t0;
@@ -344,10 +347,13 @@ test_abc_blocking (gconstpointer data)
   spawn_abc (h, jh, 3);
   Gate gate;
   gate_init (&gate);
-  DumpThread d = { h, &gate, test_timeout_ms (5000), -1, NULL, 0 };
+  /* This thread runs the runtime; the dump starts once it is inside block_on. */
+  Runner run = { rt, &gate };
+  atomic_init (&run.started, false);
+  DumpThread d = { h, &gate, test_timeout_ms (5000), -1, NULL, 0, &run };
   pthread_t th;
   pthread_create (&th, NULL, dump_thread, &d);
-  g_assert_cmpint (asyncrt_runtime_block_on (rt, gate_poll, &gate), ==, 0);
+  g_assert_cmpint (asyncrt_runtime_block_on (rt, runner_poll, &run), ==, 0);
   pthread_join (th, NULL);
   g_assert_cmpint (d.result, ==, 0);
   assert_abc_dump (d.dump, jh, 3);
@@ -444,10 +450,12 @@ test_branch (gconstpointer data)
   AsyncrtDump *d = NULL;
   Gate main_gate;
   gate_init (&main_gate);
-  DumpThread dt = { h, &main_gate, test_timeout_ms (5000), -1, NULL, 0 };
+  Runner run = { rt, &main_gate };
+  atomic_init (&run.started, false);
+  DumpThread dt = { h, &main_gate, test_timeout_ms (5000), -1, NULL, 0, &run };
   pthread_t th;
   pthread_create (&th, NULL, dump_thread, &dt);
-  g_assert_cmpint (asyncrt_runtime_block_on (rt, gate_poll, &main_gate), ==, 0);
+  g_assert_cmpint (asyncrt_runtime_block_on (rt, runner_poll, &run), ==, 0);
   pthread_join (th, NULL);
   g_assert_cmpint (dt.result, ==, 0);
   d = dt.dump;
@@ -745,7 +753,7 @@ test_blocked_worker (gconstpointer data)
   /* Run the runtime on a thread of its own (current-thread: block_on on a gate). */
   Gate main_gate;
   gate_init (&main_gate);
-  DumpThread dt = { h, NULL, 300, -1, NULL, 0 };
+  DumpThread dt = { h, NULL, 300, -1, NULL, 0, NULL };
   pthread_t runner;
   Runner run = { rt, &main_gate };
   start_runner (&run, &runner);
@@ -1326,7 +1334,7 @@ test_timedout (void)
   pthread_t runner;
   start_runner (&run, &runner);
   wait_started (&blk);
-  DumpThread first = { h, NULL, 1000, -1, NULL, 0 };
+  DumpThread first = { h, NULL, 1000, -1, NULL, 0, NULL };
   pthread_t th;
   pthread_create (&th, NULL, dump_thread, &first);
   g_usleep (100000);
@@ -1857,7 +1865,7 @@ test_withdraw_on_shutdown (void)
   AsyncrtJoinHandle *blocker = asyncrt_handle_spawn (h, blocker_poll, &blk, NULL);
   wait_started (&blk);
   /* One worker is stuck: the other waits at the barrier (a long deadline). */
-  DumpThread dt = { h, NULL, test_timeout_ms (20000), -1, NULL, 0 };
+  DumpThread dt = { h, NULL, test_timeout_ms (20000), -1, NULL, 0, NULL };
   pthread_t th;
   pthread_create (&th, NULL, dump_thread, &dt);
   g_usleep (100000);
