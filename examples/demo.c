@@ -25,6 +25,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -515,17 +516,77 @@ sleep_ms (unsigned ms)
     ;
 }
 
+/* ---- command line: one row per option -------------------------------------------- */
+
+typedef struct
+{
+  bool json;
+} Options;
+
+static const struct
+{
+  const char *name;
+  size_t field;                 /* offsetof the option's bool in Options */
+  const char *help;
+} option_table[] = {
+  { "--json", offsetof (Options, json), "print the dump as JSON instead of text" },
+};
+
+static void
+usage (FILE *to)
+{
+  fprintf (to, "usage: demo [OPTION]...\n"
+               "Runs a small key-value server that gets stuck, then prints its task dump.\n"
+               "\n");
+  for (size_t i = 0; i < sizeof option_table / sizeof option_table[0]; i++)
+    fprintf (to, "  %-12s %s\n", option_table[i].name, option_table[i].help);
+  fprintf (to, "  %-12s %s\n  %-12s %s\n", "-h, --help", "show this help and exit",
+           "--version", "show the library version and exit");
+  fprintf (to, "\nExit status: 0 the dump was printed, 1 it could not be taken, "
+               "2 bad arguments.\n");
+}
+
+/* Returns -1 to run the demo, or the status to exit with at once. */
+static int
+parse_args (int argc, char **argv, Options *opts)
+{
+  for (int i = 1; i < argc; i++)              /* --help anywhere wins */
+    if (strcmp (argv[i], "--help") == 0 || strcmp (argv[i], "-h") == 0)
+      {
+        usage (stdout);
+        return 0;
+      }
+  for (int i = 1; i < argc; i++)
+    {
+      size_t k = 0, n = sizeof option_table / sizeof option_table[0];
+      if (strcmp (argv[i], "--version") == 0)
+        {
+          printf ("demo (libasyncrt %u.%u.%u)\n", asyncrt_get_major_version (),
+                  asyncrt_get_minor_version (), asyncrt_get_micro_version ());
+          return 0;
+        }
+      while (k < n && strcmp (argv[i], option_table[k].name) != 0)
+        k++;
+      if (k == n)
+        {
+          fprintf (stderr, argv[i][0] == '-' ? "demo: unknown option '%s'\n"
+                                             : "demo: unexpected argument '%s'\n", argv[i]);
+          usage (stderr);
+          return 2;
+        }
+      *(bool *) ((char *) opts + option_table[k].field) = true;
+    }
+  return -1;
+}
+
 int
 main (int argc, char **argv)
 {
-  if (argc > 1 && strcmp (argv[1], "--json") != 0)
-    {
-      printf ("usage: demo [--json]\n"
-              "Runs a small key-value server that gets stuck, then prints its task dump\n"
-              "(as text, or as JSON with --json).\n");
-      return strcmp (argv[1], "--help") == 0 || strcmp (argv[1], "-h") == 0 ? 0 : 2;
-    }
-  bool json = argc > 1;
+  Options opts = { 0 };
+  int status = parse_args (argc, argv, &opts);
+  if (status >= 0)
+    return status;
+  bool json = opts.json;
   FILE *info = json ? stderr : stdout;
 
   /* SIGUSR1 is blocked in every thread (the runtime's threads inherit the mask) and

@@ -39,3 +39,23 @@ tests_soak_soak_LDADD = $(TEST_LIBS)
 .PHONY: soak
 soak: tests/soak/soak
 	SOAK_MINUTES=$${SOAK_MINUTES:-1} ./tests/soak/soak
+
+# Every public _clear/_free on NULL, on zeroed never-initialised structs, and twice.
+test_programs += tests/test-clear
+tests_test_clear_SOURCES = tests/test-clear.c
+tests_test_clear_CPPFLAGS = $(TEST_CPPFLAGS)
+tests_test_clear_LDADD = $(TEST_LIBS)
+valgrind_tests += tests/test-clear
+
+# Every C sample of the README and of the reference manual compiled with -Wall
+# -Wextra -Werror, and the complete programs run (tests/check-samples.py says how).
+TEST_EXTENSIONS += .py
+PY_LOG_DRIVER = $(LOG_DRIVER)
+PY_LOG_COMPILER = python3
+AM_TESTS_ENVIRONMENT += SAMPLE_CFLAGS="$(SANITIZER_CFLAGS)"; export SAMPLE_CFLAGS;
+TESTS += tests/check-samples.py
+EXTRA_DIST += tests/check-samples.py
+
+# The examples refuse bad arguments with status 2 and a message, never hang.
+TESTS += tests/check-example-args.sh
+EXTRA_DIST += tests/check-example-args.sh

@@ -25,12 +25,30 @@ ASYNCRT_BEGIN_DECLS
  *
  * |[<!-- language="C" -->
  * typedef struct { const char *path; int fd; } OpenJob;
- * static void open_job (void *p) { OpenJob *j = p; j->fd = open (j->path, O_RDONLY); }
  *
- * self->jh = asyncrt_spawn_blocking (open_job, &self->job);
- * ASYNCRT_AWAIT (&self->co, asyncrt_join_handle_poll (self->jh, cx));
- * asyncrt_join_handle_free (self->jh);
- * use (self->job.fd);
+ * static void
+ * open_job (void *p)
+ * {
+ *   OpenJob *j = p;
+ *   j->fd = open (j->path, O_RDONLY | O_CLOEXEC);
+ * }
+ *
+ * typedef struct { AsyncrtCoroutine co; OpenJob job; AsyncrtJoinHandle *jh; } OpenFile;
+ *
+ * static AsyncrtPoll
+ * open_file_poll (void *p, AsyncrtContext *cx)
+ * {
+ *   OpenFile *self = p;
+ *   ASYNCRT_BEGIN (&self->co);
+ *   self->jh = asyncrt_spawn_blocking (open_job, &self->job);
+ *   if (self->jh == NULL)
+ *     ASYNCRT_RETURN (&self->co);
+ *   ASYNCRT_AWAIT (&self->co, asyncrt_join_handle_poll (self->jh, cx));
+ *   asyncrt_join_handle_free (self->jh);
+ *   self->jh = NULL;
+ *   // self->job.fd is the descriptor, or -1
+ *   ASYNCRT_END (&self->co);
+ * }
  * ]|
  *
  * Pool threads (named `asyncrt-blocking`, which the kernel shows as

@@ -49,9 +49,10 @@ ASYNCRT_BEGIN_DECLS
  * every variable whose value must live across an await in the state struct.  The
  * mistake looks like this:
  *
- * |[<!-- language="C" -->
- * ASYNCRT_BEGIN (&self->co);
+ * |[<!-- language="C" --><!-- sample: ignore the mistake, shown on purpose -->
+ * Ticker *self = p;
  * int i;                          // WRONG: a local
+ * ASYNCRT_BEGIN (&self->co);
  * for (i = 0; i < 3; i++)
  *   ASYNCRT_AWAIT (&self->co, asyncrt_sleep_poll (&self->sleep, cx));
  * // after the first resume, i is indeterminate: the loop may run forever

@@ -20,7 +20,8 @@ ASYNCRT_BEGIN_DECLS
  * @short_description: what every task of a runtime is doing right now
  *
  * A task dump lists every task of a runtime with its id, its state, and — for every
- * task that could be traced — its *async call stack*: the chain of async functions
+ * task that could be traced — its <emphasis>async call stack</emphasis>: the chain of
+ * async functions
  * from the task's root down to the leaf future (sleep, channel, fd readiness…) it is
  * suspended on.  It also records, for every task, its name, spawn site, parent task,
  * number of polls and the time since its last poll.
@@ -30,7 +31,7 @@ ASYNCRT_BEGIN_DECLS
  * asyncrt_handle_dump(), or from inside a task or a `block_on` future with the
  * #AsyncrtDumpFuture:
  *
- * |[<!-- language="C" -->
+ * |[<!-- language="C" --><!-- sample: body -->
  * AsyncrtDump *dump;
  * int r = asyncrt_handle_dump (asyncrt_runtime_get_handle (rt), 1000, &dump);
  * if (r == 0)
@@ -44,7 +45,7 @@ ASYNCRT_BEGIN_DECLS
  *
  * prints, for example:
  *
- * |[
+ * |[<!-- language="plain" -->
  * task dump of a multi_thread runtime: 2 tasks, incomplete
  * task 7 idle, name "handler", spawned at server.c:88 (accept_loop), parent 1, idle 1.250 s, 12 polls
  *   ╼ handler_poll at server.c:120:5
@@ -66,7 +67,7 @@ ASYNCRT_BEGIN_DECLS
  * ## How a dump is taken, without side effects
  *
  * Tasks waiting in a run queue are taken out of it; idle tasks are claimed (never
- * polled) under the owned-task lock; then each is polled once in *trace mode*,
+ * polled) under the owned-task lock; then each is polled once in <emphasis>trace mode</emphasis>,
  * where every leaf future records the native backtrace from itself up to the task's
  * root and returns %ASYNCRT_PENDING at once, leaving its registration (its stored
  * waker) as it was.  A dump changes nothing it reports: trace polls do not count as
@@ -110,7 +111,7 @@ ASYNCRT_BEGIN_DECLS
  * runtime whose thread is stuck in a task, or a multi-thread runtime whose every
  * worker is), or the thread that took it has not finished 100 ms after the deadline
  * (say a task blocked its thread during its trace poll), the result is still a dump:
- * a *census* that lists every task with its state read from the task's state word
+ * a <emphasis>census</emphasis> that lists every task with its state read from the task's state word
  * and its metadata, without traces, and every worker as missing; it is not complete.
  * `-ETIMEDOUT` is returned only when the deadline passed before the dump could even
  * be started, because earlier dumps of the same runtime were still in progress.
@@ -246,7 +247,13 @@ typedef enum
  *   asyncrt_dump_future_init (&self->df, asyncrt_handle_current (), 1000);
  *   ASYNCRT_AWAIT (&self->co, asyncrt_dump_future_poll (&self->df, cx));
  *   AsyncrtDump *dump = asyncrt_dump_future_take (&self->df);
- *   ... use and free the dump ...
+ *   if (dump != NULL)           // NULL: see asyncrt_dump_future_get_error()
+ *     {
+ *       char *text = asyncrt_dump_to_string (dump);
+ *       fputs (text, stderr);
+ *       free (text);
+ *       asyncrt_dump_free (dump);
+ *     }
  *   asyncrt_dump_future_clear (&self->df);
  *   ASYNCRT_END (&self->co);
  * }

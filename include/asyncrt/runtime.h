@@ -22,14 +22,39 @@ ASYNCRT_BEGIN_DECLS
  * every task still alive and frees its future.
  *
  * |[<!-- language="C" -->
- * AsyncrtBuilder *b = asyncrt_builder_new_current_thread ();
- * AsyncrtRuntime *rt;
- * int r = asyncrt_builder_build (b, &rt);
- * asyncrt_builder_free (b);
- * if (r < 0)
- *   return r;
- * r = asyncrt_runtime_block_on (rt, main_poll, &main_state);
- * asyncrt_runtime_free (rt);
+ * #include <asyncrt/asyncrt.h>
+ * #include <stdio.h>
+ * #include <string.h>
+ *
+ * typedef struct { AsyncrtCoroutine co; AsyncrtSleep nap; } Main;
+ *
+ * static AsyncrtPoll
+ * main_poll (void *p, AsyncrtContext *cx)
+ * {
+ *   Main *self = p;
+ *   ASYNCRT_BEGIN (&self->co);
+ *   asyncrt_sleep_init (&self->nap, 10);
+ *   ASYNCRT_AWAIT (&self->co, asyncrt_sleep_poll (&self->nap, cx));
+ *   ASYNCRT_END (&self->co);
+ * }
+ *
+ * int
+ * main (void)
+ * {
+ *   AsyncrtBuilder *b = asyncrt_builder_new_current_thread ();
+ *   AsyncrtRuntime *rt;
+ *   int r = asyncrt_builder_build (b, &rt);
+ *   asyncrt_builder_free (b);
+ *   if (r < 0)
+ *     {
+ *       fprintf (stderr, "cannot build a runtime: %s\n", strerror (-r));
+ *       return 1;
+ *     }
+ *   Main state = { 0 };
+ *   r = asyncrt_runtime_block_on (rt, main_poll, &state);
+ *   asyncrt_runtime_free (rt);
+ *   return r < 0;
+ * }
  * ]|
  *
  * On the current-thread runtime, tasks run only while some thread is inside

@@ -35,8 +35,8 @@ ASYNCRT_BEGIN_DECLS
  *   peer as `-EPIPE`; a closed semaphore reports `-ESHUTDOWN`; a non-blocking
  *   attempt that would wait returns `-EAGAIN` (`-EBUSY` for asyncrt_mutex_try_lock());
  *   %NULL arguments give `-EINVAL`.
- * - **Cancellation safety**: clearing a waiting future (its `_clear`) removes its
- *   waiter.  Nothing is lost: a notification, permit, lock hand-off or channel slot
+ * - <emphasis>Cancellation safety</emphasis>: clearing a waiting future (its `_clear`)
+ *   removes its waiter.  Nothing is lost: a notification, permit, lock hand-off or channel slot
  *   that was already handed to the cleared future passes on to the next waiter; a
  *   message not yet returned by a receive future stays in (or, once taken, is freed
  *   with) its channel; a message whose send did not finish with 0 still belongs to
@@ -50,6 +50,7 @@ ASYNCRT_BEGIN_DECLS
  * Waiting for a message:
  * |[<!-- language="C" -->
  * typedef struct { AsyncrtCoroutine co; AsyncrtMpscRecv recv; AsyncrtMpscReceiver *rx; } Consumer;
+ * void handle_message (void *msg);     // yours
  *
  * static AsyncrtPoll
  * consumer_poll (void *p, AsyncrtContext *cx)

@@ -32,15 +32,37 @@ ASYNCRT_BEGIN_DECLS
  * %ASYNCRT_READY and asyncrt_join_handle_is_cancelled() returns %TRUE.
  *
  * |[<!-- language="C" -->
- * typedef struct { AsyncrtCoroutine co; int result; } Work;
+ * typedef struct { int result; } Work;
  *
- * Work *w = calloc (1, sizeof *w);
- * AsyncrtJoinHandle *jh = asyncrt_spawn (work_poll, w, free);
- * ...
- * ASYNCRT_AWAIT (&self->co, asyncrt_join_handle_poll (self->jh, cx));
- * if (!asyncrt_join_handle_is_cancelled (self->jh))
- *   use (w->result);                 // still valid: the join handle keeps it
- * asyncrt_join_handle_free (self->jh);  // now w is freed
+ * static AsyncrtPoll
+ * work_poll (void *p, AsyncrtContext *cx)
+ * {
+ *   Work *self = p;
+ *   (void) cx;
+ *   self->result = 42;
+ *   return ASYNCRT_READY;
+ * }
+ *
+ * typedef struct { AsyncrtCoroutine co; Work *w; AsyncrtJoinHandle *jh; int result; } Parent;
+ *
+ * static AsyncrtPoll
+ * parent_poll (void *p, AsyncrtContext *cx)
+ * {
+ *   Parent *self = p;
+ *   ASYNCRT_BEGIN (&self->co);
+ *   self->w = calloc (1, sizeof *self->w);
+ *   self->jh = asyncrt_spawn (work_poll, self->w, free);
+ *   if (self->jh == NULL)
+ *     {
+ *       free (self->w);                      // a failed spawn does not take it
+ *       ASYNCRT_RETURN (&self->co);
+ *     }
+ *   ASYNCRT_AWAIT (&self->co, asyncrt_join_handle_poll (self->jh, cx));
+ *   if (!asyncrt_join_handle_is_cancelled (self->jh))
+ *     self->result = self->w->result;        // still valid: the join handle keeps it
+ *   asyncrt_join_handle_free (self->jh);     // now w is freed
+ *   ASYNCRT_END (&self->co);
+ * }
  * ]|
  */
 

@@ -89,7 +89,8 @@ struct _AsyncrtSleep
  * AsyncrtYield:
  *
  * A future that returns %ASYNCRT_PENDING once (waking its own task first) and then
- * %ASYNCRT_READY.  All fields are private.
+ * %ASYNCRT_READY.  All fields are private.  It holds nothing, so it has no
+ * <literal>_clear</literal>: it may be dropped at any point, zeroed or not.
  */
 typedef struct _AsyncrtYield AsyncrtYield;
 struct _AsyncrtYield

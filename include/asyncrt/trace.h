@@ -17,7 +17,8 @@ ASYNCRT_BEGIN_DECLS
  * @title: Tracing
  * @short_description: async call stacks of suspended futures
  *
- * While a task is polled, the C stack *is* its async call stack: every async function
+ * While a task is polled, the C stack <emphasis>is</emphasis> its async call stack: every
+ * async function
  * awaits its child by calling the child's poll function.  Tracing captures that stack
  * at each leaf future, up to the task's root, without running the task any further.
  *
@@ -45,18 +46,23 @@ ASYNCRT_BEGIN_DECLS
  *   asyncrt_trace_root_poll (&p->root, p->cx);
  * }
  *
- * Probe p = { .cx = asyncrt_context_new (NULL) };
- * asyncrt_trace_root_init (&p.root, handler_poll, handler);
- * AsyncrtTrace *trace = asyncrt_trace_capture (poll_once, &p);
- * char *text = asyncrt_trace_to_string (trace);
- * fputs (text, stderr);
- * free (text);
- * asyncrt_trace_free (trace);
+ * static void
+ * print_trace (AsyncrtPollFunc handler_poll, void *handler)
+ * {
+ *   Probe p = { .cx = asyncrt_context_new (NULL) };
+ *   asyncrt_trace_root_init (&p.root, handler_poll, handler);
+ *   AsyncrtTrace *trace = asyncrt_trace_capture (poll_once, &p);
+ *   char *text = asyncrt_trace_to_string (trace);
+ *   fputs (text, stderr);
+ *   free (text);
+ *   asyncrt_trace_free (trace);
+ *   asyncrt_context_free (p.cx);
+ * }
  * ]|
  *
  * prints, root side first, one node per line, three columns per level:
  *
- * |[
+ * |[<!-- language="plain" -->
  * ╼ handler_poll at examples/server.c:120:5
  * └╼ read_request_poll at examples/server.c:60:9
  *    ├╼ asyncrt_fd_readable_poll at lib/driver/io/fd.c:40:3
@@ -92,7 +98,7 @@ ASYNCRT_BEGIN_DECLS
  * ## JSON schema, version 1
  *
  * asyncrt_trace_to_json() returns one object:
- * |[
+ * |[<!-- language="plain" -->
  * {
  *   "version": 1,
  *   "backtraces": [                      // in capture order
@@ -140,7 +146,8 @@ ASYNCRT_BEGIN_DECLS
  *
  * The root of a traced future: it marks where a task's async call stack begins.
  * Embeddable (e.g. in a task or on the stack); its fields are private.  Initialise
- * it with asyncrt_trace_root_init() and poll it with asyncrt_trace_root_poll().
+ * it with asyncrt_trace_root_init() and poll it with asyncrt_trace_root_poll().  It
+ * holds nothing, so it has no <literal>_clear</literal>: drop it at any point.
  */
 typedef struct _AsyncrtTraceRoot AsyncrtTraceRoot;
 struct _AsyncrtTraceRoot

@@ -791,7 +791,7 @@ asyncrt_dump_to_string (AsyncrtDump *d)
  *
  * Formats the dump as one JSON object, schema version 1:
  *
- * |[
+ * |[<!-- language="plain" -->
  * {
  *   "version": 1,
  *   "flavour": "current_thread" | "multi_thread",

@@ -235,7 +235,9 @@ asyncrt_dump_future_get_error (const AsyncrtDumpFuture *f)
  * Releases what the future holds: a dump not taken, its timer, its handle reference,
  * and — if it is dropped before it finished — its request, which is withdrawn (or,
  * if the runtime is already taking it, finished and freed by the runtime).  The
- * future may be initialised again afterwards.  Safe after the runtime was freed.
+ * future may be initialised again afterwards.  Safe after the runtime was freed, on
+ * a zero-initialised #AsyncrtDumpFuture that was never initialised, and again on a
+ * cleared one.
  *
  * Thread safety: the thread that owns @f.
  *

@@ -158,6 +158,7 @@ asyncrt_waker_wake_by_ref (const AsyncrtWaker *waker)
  * @waker: (nullable): a waker; left empty
  *
  * Releases the reference without waking.  Freeing the empty waker does nothing.
+ * A zero-initialised #AsyncrtWaker is the empty waker.
  *
  * Thread safety: any thread.
  *

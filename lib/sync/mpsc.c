@@ -418,6 +418,8 @@ asyncrt_mpsc_send_result (const AsyncrtMpscSend *s)
  * next waiting sender.  The message was sent only if the future finished with 0;
  * otherwise it is still the caller's.  Afterwards @s must be initialised again
  * before use.  %NULL is ignored.
+ * Safe on a zero-initialised #AsyncrtMpscSend that was never initialised, and again on
+ * a cleared one.
  *
  * Thread safety: any thread, but not while @s is being polled.
  *
@@ -724,6 +726,8 @@ asyncrt_mpsc_recv_result (AsyncrtMpscRecv *r, void **ret_msg)
  * but nobody collected with asyncrt_mpsc_recv_result() is freed with the channel's
  * message free function.  Afterwards @r must be initialised again before use.  %NULL
  * is ignored.
+ * Safe on a zero-initialised #AsyncrtMpscRecv that was never initialised, and again on
+ * a cleared one.
  *
  * Thread safety: any thread, but not while @r is being polled.
  *

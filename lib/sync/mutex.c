@@ -29,10 +29,12 @@ asyncrt_mutex_init (AsyncrtMutex *m)
 
 /**
  * asyncrt_mutex_clear:
- * @m: (nullable): an initialised mutex
+ * @m: (nullable): a mutex
  *
  * Releases the resources of @m.  No lock future may still be waiting on it.  %NULL
  * is ignored.
+ * Safe on a zero-initialised #AsyncrtMutex that was never initialised, and again on a
+ * cleared one.
  *
  * Thread safety: once no other thread uses @m.
  *
@@ -173,8 +175,10 @@ asyncrt_mutex_lock_result (const AsyncrtMutexLock *l)
  *
  * Stops waiting.  If the mutex had already been handed to @l but @l had not returned
  * %ASYNCRT_READY, it is passed on to the next waiter (or unlocked).  Clearing a
- * future that finished does **not** unlock: call asyncrt_mutex_unlock().  %NULL is
- * ignored.
+ * future that finished does <emphasis>not</emphasis> unlock: call
+ * asyncrt_mutex_unlock().  %NULL is ignored.
+ * Safe on a zero-initialised #AsyncrtMutexLock that was never initialised, and again on
+ * a cleared one.
  *
  * Thread safety: any thread, but not while @l is being polled.
  *

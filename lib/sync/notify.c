@@ -38,10 +38,12 @@ asyncrt_notify_init (AsyncrtNotify *n)
 
 /**
  * asyncrt_notify_clear:
- * @n: (nullable): an initialised notify
+ * @n: (nullable): a notify
  *
  * Releases the resources of @n.  No #AsyncrtNotified may still be waiting on it
  * (clear them first).  %NULL is ignored.
+ * Safe on a zero-initialised #AsyncrtNotify that was never initialised, and again on a
+ * cleared one.
  *
  * Thread safety: once no other thread uses @n.
  *
@@ -198,6 +200,8 @@ asyncrt_notified_poll (AsyncrtNotified *w, AsyncrtContext *cx)
  * not yet returned %ASYNCRT_READY, the notification passes on to the next waiter (or
  * is stored as the permit), so it is never lost.  Afterwards @w must be initialised
  * again before use.  %NULL is ignored.
+ * Safe on a zero-initialised #AsyncrtNotified that was never initialised, and again on
+ * a cleared one.
  *
  * Thread safety: any thread, but not while @w is being polled.
  *

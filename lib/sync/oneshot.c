@@ -374,6 +374,8 @@ asyncrt_oneshot_recv_result (AsyncrtOneshotRecv *r, void **ret_value)
  * Stops waiting; a value the future took but that was not collected with
  * asyncrt_oneshot_recv_result() is freed with the channel's value free function.
  * Afterwards @r must be initialised again before use.  %NULL is ignored.
+ * Safe on a zero-initialised #AsyncrtOneshotRecv that was never initialised, and again
+ * on a cleared one.
  *
  * Thread safety: any thread, but not while @r is being polled.
  *

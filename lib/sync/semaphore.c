@@ -42,10 +42,12 @@ asyncrt_semaphore_init (AsyncrtSemaphore *s, size_t permits)
 
 /**
  * asyncrt_semaphore_clear:
- * @s: (nullable): an initialised semaphore
+ * @s: (nullable): a semaphore
  *
  * Releases the resources of @s.  No acquire may still be waiting on it.  %NULL is
  * ignored.
+ * Safe on a zero-initialised #AsyncrtSemaphore that was never initialised, and again on
+ * a cleared one.
  *
  * Thread safety: once no other thread uses @s.
  *
@@ -356,6 +358,8 @@ asyncrt_semaphore_acquire_result (const AsyncrtSemaphoreAcquire *a)
  * %ASYNCRT_READY poll are released again (and go to the next waiters), so none is
  * lost; permits acquired by a finished poll stay the caller's.  Afterwards @a must be
  * initialised again before use.  %NULL is ignored.
+ * Safe on a zero-initialised #AsyncrtSemaphoreAcquire that was never initialised, and
+ * again on a cleared one.
  *
  * Thread safety: any thread, but not while @a is being polled.
  *

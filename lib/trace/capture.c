@@ -192,7 +192,7 @@ leaf_slow (AsyncrtContext *cx, AsyncrtTraceCollector *c)
  * @cx: the context the leaf future is polled with
  *
  * The first call of every leaf future's poll function, before any state change:
- * |[<!-- language="C" -->
+ * |[<!-- language="C" --><!-- sample: body -->
  * if (asyncrt_trace_leaf (cx))
  *   return ASYNCRT_PENDING;
  * ]|

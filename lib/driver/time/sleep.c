@@ -294,6 +294,7 @@ asyncrt_sleep_get_deadline (const AsyncrtSleep *s)
  * waker.  Required before freeing a sleep that was polled but did not finish;
  * harmless otherwise, and idempotent.  The sleep may be re-initialised afterwards.
  * Safe after the runtime has been freed.
+ * Safe on a zero-initialised #AsyncrtSleep that was never initialised.
  *
  * Thread safety: the sleep's owner only (any thread, not concurrently with a poll).
  *

@@ -126,6 +126,8 @@ asyncrt_timeout_get_result (const AsyncrtTimeout *t)
  * Releases the timeout's own timer registration (see asyncrt_sleep_clear()); the
  * inner future is not touched.  Required before freeing a timeout that was polled
  * but did not finish; harmless otherwise.
+ * Safe on a zero-initialised #AsyncrtTimeout that was never initialised, and again on a
+ * cleared one.
  *
  * Thread safety: the future's owner only.
  *
