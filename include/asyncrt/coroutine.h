@@ -182,6 +182,18 @@ struct _AsyncrtCoroutine
  * `return inner_poll (…);`:
  *
  * |[<!-- language="C" -->
+ * typedef struct { AsyncrtCoroutine co; AsyncrtSleep nap; } Request;
+ * typedef struct { Request request; unsigned polls; } Handler;
+ *
+ * static AsyncrtPoll
+ * read_request_poll (Request *self, AsyncrtContext *cx)
+ * {
+ *   ASYNCRT_BEGIN (&self->co);
+ *   asyncrt_sleep_init (&self->nap, 10);
+ *   ASYNCRT_AWAIT (&self->co, asyncrt_sleep_poll (&self->nap, cx));
+ *   ASYNCRT_END (&self->co);
+ * }
+ *
  * static AsyncrtPoll
  * handler_poll (void *p, AsyncrtContext *cx)
  * {

@@ -138,7 +138,7 @@ ASYNCRT_BEGIN_DECLS
  * The library keeps no process-wide lock that a child of fork() could inherit taken:
  * each runtime has its own dump lock, and the two process-wide ones (the symbol cache
  * and the timer thread for leaves outside any runtime) are made consistent across
- * fork() by pthread_atfork() handlers.  In the child:
+ * fork() by `pthread_atfork` handlers.  In the child:
  *
  * - the parent's runtimes must not be used at all — not spawned on, not dumped, not
  *   freed (their threads do not exist in the child; their locks may be held by

@@ -82,7 +82,7 @@ ASYNCRT_BEGIN_DECLS
  * suspended at two awaits at once (a join polling two leaves from lines 10 and 11)
  * is one node listing both places, with both leaves as its children:
  *
- * |[
+ * |[<!-- language="plain" -->
  * ╼ join_poll at t.c:10:5, 11:5
  * ├╼ asyncrt_sleep_poll at lib/driver/time/sleep.c:31:3
  * └╼ gate_poll at g.c:7:3
