@@ -1227,6 +1227,16 @@ typedef struct
   bool started;
 } TimeoutZero;
 
+/* A census gives every task its reason, except the ones a worker was running. */
+static void
+assert_census_reason (const AsyncrtDumpTask *t, AsyncrtDumpNoTraceReason reason)
+{
+  if (asyncrt_dump_task_get_state (t) == ASYNCRT_TASK_STATE_RUNNING)
+    g_assert_cmpint (asyncrt_dump_task_get_no_trace_reason (t), ==, ASYNCRT_DUMP_NO_TRACE_RUNNING);
+  else
+    g_assert_cmpint (asyncrt_dump_task_get_no_trace_reason (t), ==, reason);
+}
+
 static AsyncrtPoll
 timeout_zero_poll (void *p, AsyncrtContext *cx)
 {
@@ -1294,12 +1304,16 @@ test_errors (gconstpointer data)
     {
       const AsyncrtDumpTask *t = asyncrt_dump_get_task (d, i);
       g_assert_null (asyncrt_dump_task_get_trace (t));
-      g_assert_cmpint (asyncrt_dump_task_get_no_trace_reason (t), ==,
-                       ASYNCRT_DUMP_NO_TRACE_TIMEOUT_ZERO);
+      assert_census_reason (t, ASYNCRT_DUMP_NO_TRACE_TIMEOUT_ZERO);
     }
   char *text = asyncrt_dump_to_string (d);
   g_assert_nonnull (strstr (text, "(census: dump taken with timeout 0)"));
-  g_assert_nonnull (strstr (text, "(not traced: dump taken with timeout 0)"));
+  bool all_running = true;
+  for (size_t i = 0; i < 2; i++)
+    all_running &= asyncrt_dump_task_get_state (asyncrt_dump_get_task (d, i))
+                   == ASYNCRT_TASK_STATE_RUNNING;
+  if (!all_running)
+    g_assert_nonnull (strstr (text, "(not traced: dump taken with timeout 0)"));
   free (text);
   asyncrt_dump_free (d);
   /* The same from the future. */
@@ -1308,8 +1322,8 @@ test_errors (gconstpointer data)
   g_assert_cmpint (tz.error, ==, 0);
   g_assert_nonnull (tz.dump);
   g_assert_cmpuint (asyncrt_dump_get_n_tasks (tz.dump), ==, 2);
-  g_assert_cmpint (asyncrt_dump_task_get_no_trace_reason (asyncrt_dump_get_task (tz.dump, 0)),
-                   ==, ASYNCRT_DUMP_NO_TRACE_TIMEOUT_ZERO);
+  for (size_t i = 0; i < 2; i++)
+    assert_census_reason (asyncrt_dump_get_task (tz.dump, i), ASYNCRT_DUMP_NO_TRACE_TIMEOUT_ZERO);
   asyncrt_dump_free (tz.dump);
   for (int i = 0; i < 2; i++)
     asyncrt_join_handle_free (abc[i]);
@@ -2707,7 +2721,12 @@ fork_child (Flavour f)
   if (asyncrt_runtime_block_on (rt, dump_main_poll, &m) != 0 || m.error != 0 || m.dump == NULL)
     return 11;
   if (asyncrt_dump_get_n_tasks (m.dump) != 3 || !asyncrt_dump_is_complete (m.dump))
-    return 12;
+    {
+      char *text = asyncrt_dump_to_string (m.dump);
+      fprintf (stderr, "child's dump:\n%s", text);
+      free (text);
+      return 12;
+    }
   char *s = asyncrt_dump_to_string (m.dump);
   bool named = strstr (s, "a_poll") != NULL && strstr (s, "asyncrt_yield_poll") != NULL;
   free (s);
