@@ -3,6 +3,8 @@
  *
  *   ./examples/demo            prints the dump as text
  *   ./examples/demo --json     prints it as JSON
+ *   ./examples/demo --serve    stays stuck until interrupted, for `asyncrt-dump PID`
+ *                              (start it with ASYNCRT_DUMP_ENDPOINT=1) and `kill -USR1`
  *
  * What happens:
  *   - "server" listens on 127.0.0.1 (an ephemeral port), starts four "client" tasks
@@ -508,6 +510,56 @@ dumper_thread (void *data)
   return NULL;
 }
 
+/* ---- --serve: stay stuck until interrupted, to be dumped from outside -------------- */
+
+static void
+print_dump (AsyncrtHandle *h)
+{
+  AsyncrtDump *dump = NULL;
+  int r = asyncrt_handle_dump (h, 2000, &dump);
+  if (r < 0)
+    {
+      fprintf (stderr, "demo: dump failed: %s\n", strerror (-r));
+      return;
+    }
+  char *text = asyncrt_dump_to_string (dump);
+  printf ("---- task dump, taken on SIGUSR1 ----\n%s---- end of dump ----\n",
+          text ? text : "(no output)\n");
+  fflush (stdout);
+  free (text);
+  asyncrt_dump_free (dump);
+}
+
+/* The server is stuck (or soon will be: "snapshot" takes the lock at 200 ms).  Waits
+ * for SIGUSR1 (prints a dump), SIGINT or SIGTERM (returns), all blocked in every
+ * thread; the library's dump endpoint, if enabled, answers asyncrt-dump meanwhile. */
+static int
+serve_until_interrupted (AsyncrtHandle *h, const sigset_t *signals)
+{
+  long pid = (long) getpid ();
+  const char *endpoint = getenv ("ASYNCRT_DUMP_ENDPOINT");
+  bool has_endpoint = endpoint != NULL && strcmp (endpoint, "1") == 0;
+  printf ("demo: a key-value server that gets stuck, serving as pid %ld until Ctrl-C.\n"
+          "Try, from another terminal:\n"
+          "  asyncrt-dump %ld     the task dump, from outside (./tools/asyncrt-dump in the build tree)\n"
+          "  kill -USR1 %ld       the demo prints its own dump here\n", pid, pid, pid);
+  if (!has_endpoint)
+    printf ("(asyncrt-dump needs the dump endpoint: run me as\n"
+            "  ASYNCRT_DUMP_ENDPOINT=1 ./examples/demo --serve)\n");
+  fflush (stdout);
+  for (;;)
+    {
+      int sig = 0;
+      if (sigwait (signals, &sig) != 0)
+        continue;
+      if (sig != SIGUSR1)
+        break;
+      print_dump (h);
+    }
+  printf ("demo: stopping\n");
+  return 0;
+}
+
 static void
 sleep_ms (unsigned ms)
 {
@@ -521,6 +573,7 @@ sleep_ms (unsigned ms)
 typedef struct
 {
   bool json;
+  bool serve;
 } Options;
 
 static const struct
@@ -530,6 +583,7 @@ static const struct
   const char *help;
 } option_table[] = {
   { "--json", offsetof (Options, json), "print the dump as JSON instead of text" },
+  { "--serve", offsetof (Options, serve), "stay stuck until interrupted, for asyncrt-dump PID" },
 };
 
 static void
@@ -586,7 +640,8 @@ main (int argc, char **argv)
   int status = parse_args (argc, argv, &opts);
   if (status >= 0)
     return status;
-  bool json = opts.json;
+  bool json = opts.json && !opts.serve;
+  bool serve = opts.serve;
   FILE *info = json ? stderr : stdout;
 
   /* SIGUSR1 is blocked in every thread (the runtime's threads inherit the mask) and
@@ -594,10 +649,16 @@ main (int argc, char **argv)
   Dumper dumper = { .json = json };
   sigemptyset (&dumper.signals);
   sigaddset (&dumper.signals, SIGUSR1);
+  if (serve)
+    {
+      sigaddset (&dumper.signals, SIGINT);
+      sigaddset (&dumper.signals, SIGTERM);
+    }
   pthread_sigmask (SIG_BLOCK, &dumper.signals, NULL);
 
   AsyncrtBuilder *b = asyncrt_builder_new_multi_thread ();
   asyncrt_builder_set_worker_threads (b, 2);
+  asyncrt_builder_set_name (b, "kv-server");
   AsyncrtRuntime *rt = NULL;
   int r = asyncrt_builder_build (b, &rt);
   asyncrt_builder_free (b);
@@ -629,6 +690,12 @@ main (int argc, char **argv)
                                                         calloc (1, sizeof (Server)),
                                                         server_free));
 
+  if (serve)
+    {
+      dumper.status = serve_until_interrupted (h, &dumper.signals);
+      goto out;
+    }
+
   pthread_t thread;
   pthread_create (&thread, NULL, dumper_thread, &dumper);
 
@@ -654,6 +721,7 @@ main (int argc, char **argv)
             "on a channel nobody sends on.  The clients wait in asyncrt_fd_read_poll for\n"
             "their replies.\n");
 
+out:
   asyncrt_runtime_free (rt);                  /* cancels every task */
   asyncrt_mpsc_sender_free (disk_tx);
   asyncrt_mpsc_receiver_free (disk_rx);

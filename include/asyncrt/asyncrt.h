@@ -23,6 +23,7 @@
 #include <asyncrt/sync.h>
 #include <asyncrt/io.h>
 #include <asyncrt/dump.h>
+#include <asyncrt/endpoint.h>
 
 #undef __ASYNCRT_H_INSIDE__
 

@@ -46,6 +46,7 @@ ASYNCRT_BEGIN_DECLS
  * prints, for example:
  *
  * |[<!-- language="plain" -->
+ * process 4242 (server), taken at 2025-01-31T12:34:56.789Z, libasyncrt 0.2.0
  * task dump of a multi_thread runtime: 2 tasks, incomplete
  * task 7 idle, name "handler", spawned at server.c:88 (accept_loop), parent 1, idle 1.250 s, 12 polls
  *   ╼ handler_poll at server.c:120:5

@@ -107,6 +107,9 @@ int asyncrt_builder_set_blocking_keep_alive (AsyncrtBuilder *b, unsigned ms);
 ASYNCRT_AVAILABLE_IN_0_1
 int asyncrt_builder_set_event_interval (AsyncrtBuilder *b, unsigned ticks);
 
+ASYNCRT_AVAILABLE_IN_0_2
+int asyncrt_builder_set_name (AsyncrtBuilder *b, const char *name);
+
 ASYNCRT_AVAILABLE_IN_0_1 ASYNCRT_WARN_UNUSED_RESULT
 int asyncrt_builder_build (AsyncrtBuilder *b, AsyncrtRuntime **out);
 
@@ -130,6 +133,9 @@ AsyncrtHandle *asyncrt_handle_ref (AsyncrtHandle *h);
 
 ASYNCRT_AVAILABLE_IN_0_2
 void asyncrt_handle_unref (AsyncrtHandle *h);
+
+ASYNCRT_AVAILABLE_IN_0_2
+const char *asyncrt_handle_get_name (AsyncrtHandle *h);
 
 ASYNCRT_END_DECLS
 

@@ -86,6 +86,14 @@ void asyncrt__dump_add_missing_worker (AsyncrtDump *d, unsigned index,
  * RUNNING records, computes completeness. */
 void asyncrt__dump_seal (AsyncrtDump *d);
 
+/* ---- header.c ---------------------------------------------------------------------- */
+
+/* The start of every formatted dump: process id, program name, the wall-clock time it
+ * was taken, library version.  Text: one line "process PID (NAME), taken at
+ * 2025-01-31T12:34:56.789Z, libasyncrt 0.2.0".  JSON: the members "pid", "program",
+ * "taken_at", "library_version", each followed by a comma. */
+void asyncrt__dump_append_header (GString *out, const AsyncrtDump *d, bool json);
+
 /* ---- request.c: the requester's side ------------------------------------------------
  * A request is reference counted (atomic): the requester holds one, the runtime's
  * dump queue one from submission until the scheduler releases it (or the requester

@@ -719,7 +719,9 @@ append_task_header (GString *out, const struct _AsyncrtDumpTask *t)
  * asyncrt_dump_to_string:
  * @d: a dump
  *
- * Formats the dump as text: a summary line, then for every task a header line (id,
+ * Formats the dump as text: a line naming the process (`process PID (PROGRAM), taken
+ * at 2025-01-31T12:34:56.789Z, libasyncrt 0.2.0`, the time in UTC), a summary line,
+ * then for every task a header line (id,
  * state, name, spawn site, parent, time since its last poll, number of polls)
  * followed by its async call stacks as a tree (root side first, indented by two
  * spaces), or a `(not traced: …)` line saying why it has none; then the missing
@@ -740,6 +742,7 @@ asyncrt_dump_to_string (AsyncrtDump *d)
     return NULL;
   GString *out = g_string_sized_new (256 + 160 * d->tasks->len);
   GHashTable *cache = trace_cache_new ();
+  asyncrt__dump_append_header (out, d, false);
   g_string_append_printf (out, "task dump of a %s runtime: %u task%s, %s",
                           d->flavour, d->tasks->len, d->tasks->len == 1 ? "" : "s",
                           d->complete ? "complete" : "incomplete");
@@ -794,6 +797,9 @@ asyncrt_dump_to_string (AsyncrtDump *d)
  * |[<!-- language="plain" -->
  * {
  *   "version": 1,
+ *   "pid": <process id>, "program": <program name>,
+ *   "taken_at": <UTC time, "2025-01-31T12:34:56.789Z">,
+ *   "library_version": "0.2.0",
  *   "flavour": "current_thread" | "multi_thread",
  *   "workers": <number of workers>,
  *   "complete": <bool>,
@@ -838,11 +844,13 @@ asyncrt_dump_to_json (AsyncrtDump *d)
   GString *out = g_string_sized_new (256 + 256 * d->tasks->len);
   GHashTable *cache = trace_cache_new ();
   const char *census = no_trace_name (d->census);
+  g_string_append_printf (out, "{\"version\":%d,", ASYNCRT_DUMP_JSON_VERSION);
+  asyncrt__dump_append_header (out, d, true);
   g_string_append_printf (out,
-                          "{\"version\":%d,\"flavour\":\"%s\",\"workers\":%u,"
+                          "\"flavour\":\"%s\",\"workers\":%u,"
                           "\"complete\":%s,\"census\":%s,\"census_reason\":%s%s%s,"
                           "\"missing_workers\":[",
-                          ASYNCRT_DUMP_JSON_VERSION, d->flavour, d->n_workers,
+                          d->flavour, d->n_workers,
                           d->complete ? "true" : "false", census != NULL ? "true" : "false",
                           census != NULL ? "\"" : "", census != NULL ? census : "null",
                           census != NULL ? "\"" : "");

@@ -4,6 +4,7 @@ libasyncrt_private_la_SOURCES += \
 	lib/dump/dump-private.h \
 	lib/dump/dump-sched-private.h \
 	lib/dump/dump.c \
+	lib/dump/header.c \
 	lib/dump/collect.c \
 	lib/dump/request.c \
 	lib/dump/wait.c \

@@ -3,6 +3,8 @@ libasyncrt_private_la_SOURCES += \
 	lib/scheduler/coop.c \
 	lib/scheduler/scheduler-private.h \
 	lib/scheduler/runtime.c \
+	lib/scheduler/registry-private.h \
+	lib/scheduler/registry.c \
 	lib/scheduler/current_thread.c
 include lib/scheduler/multi_thread/local.mk
 

@@ -8,6 +8,7 @@
  */
 #include "scheduler/scheduler-private.h"
 #include "dump/dump-sched-private.h"
+#include "scheduler/registry-private.h"
 
 #include <glib.h>
 #include <stdlib.h>
@@ -46,6 +47,8 @@ asyncrt__handle_init (AsyncrtHandle *h, const AsyncrtSchedulerOps *ops,
     }
   h->ops = ops;
   h->flavour = b->flavour;
+  h->n_workers = 1;
+  h->name = NULL;
   atomic_init (&h->refs, 1);
   atomic_init (&h->is_shutdown, false);
   h->dump_queue = asyncrt__dump_queue_new ();
@@ -68,6 +71,7 @@ asyncrt__handle_unref (AsyncrtHandle *h)
   asyncrt__driver_free (h->driver);
   asyncrt__owned_clear (&h->owned);
   asyncrt__dump_queue_free (h->dump_queue);
+  g_free (h->name);
   h->ops->free (h);
 }
 
@@ -195,7 +199,12 @@ asyncrt_builder_set_event_interval (AsyncrtBuilder *b, unsigned ticks)
  * @b: a builder
  * @out: (out): where to store the new runtime
  *
- * Builds a runtime from @b.  The builder can be reused or freed afterwards.
+ * Builds a runtime from @b.  The builder can be reused or freed afterwards.  The
+ * runtime is registered, under its name (asyncrt_builder_set_name()), in the
+ * process-wide list the dump endpoint serves, until asyncrt_runtime_free().  The
+ * first runtime built by the process reads `ASYNCRT_DUMP_ENDPOINT` and
+ * `ASYNCRT_DUMP_SIGNAL` from the environment (see the section on dumps from outside
+ * the process); without them nothing else happens.
  *
  * Thread safety: one thread at a time per builder.
  *
@@ -209,15 +218,24 @@ asyncrt_builder_build (AsyncrtBuilder *b, AsyncrtRuntime **out)
 {
   if (b == NULL || out == NULL)
     return -EINVAL;
+  AsyncrtRuntime *rt = NULL;
+  int r;
   switch (b->flavour)
     {
     case ASYNCRT_FLAVOUR_CURRENT_THREAD:
-      return asyncrt__current_thread_build (b, out);
+      r = asyncrt__current_thread_build (b, &rt);
+      break;
     case ASYNCRT_FLAVOUR_MULTI_THREAD:
-      return asyncrt__multi_thread_build (b, out);
+      r = asyncrt__multi_thread_build (b, &rt);
+      break;
     default:
       return -EINVAL;
     }
+  if (r < 0)
+    return r;
+  asyncrt__registry_add (asyncrt__runtime_handle (rt), b->name);
+  *out = rt;
+  return 0;
 }
 
 /**
@@ -233,6 +251,9 @@ asyncrt_builder_build (AsyncrtBuilder *b, AsyncrtRuntime **out)
 void
 asyncrt_builder_free (AsyncrtBuilder *b)
 {
+  if (b == NULL)
+    return;
+  g_free (b->name);
   g_free (b);
 }
 
@@ -327,6 +348,7 @@ asyncrt_runtime_free (AsyncrtRuntime *rt)
       g_critical ("asyncrt_runtime_free() called twice");
       return;
     }
+  asyncrt__registry_remove (h);
   asyncrt__dump_queue_shutdown (h->dump_queue);
   asyncrt__owned_close_and_shutdown_all (&h->owned);
   asyncrt__blocking_pool_shutdown (h->blocking);

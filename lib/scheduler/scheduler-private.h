@@ -61,6 +61,7 @@ struct _AsyncrtBuilder
   unsigned max_blocking_threads;        /* >= 1 */
   unsigned blocking_keep_alive_ms;
   unsigned event_interval;              /* injection-queue check period, in ticks */
+  char *name;                           /* owned; NULL: the registry's default */
 };
 
 /* A builder with every default set (asyncrt_builder_new_multi_thread() uses it). */
@@ -102,6 +103,12 @@ struct _AsyncrtHandle
   /* lib/dump's: the runtime's dump requests, their lock and condition variable
    * (request.c); created with the handle, freed with its last reference. */
   AsyncrtDumpQueue *dump_queue;
+  /* Written once before the runtime is handed out (the flavour's build sets
+   * n_workers, registry.c the rest); the name is freed with the handle. */
+  unsigned n_workers;
+  char *name;
+  uint64_t serial;
+  bool registered;            /* guarded by the registry lock (registry.c) */
 };
 
 /* The runtime is the handle; asyncrt_runtime_get_handle() returns it. */

@@ -6,6 +6,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #ifdef HAVE_JSON_GLIB
 #include <json-glib/json-glib.h>
 #endif
@@ -39,6 +40,51 @@ static const char *const abc_sleep[] = {
   "asyncrt_sleep_poll@lib/driver/time/sleep.c:31:3", "c_poll@t.c:31:5", "b_poll@t.c:20:5",
   "a_poll@t.c:10:5", NULL
 };
+
+/* Every dump starts with the process line (text) or members (JSON): check them and
+ * strip them, in place, so the rest can be compared exactly. */
+static char *
+text_without_header (char *s)
+{
+  g_assert_nonnull (s);
+  char *expected_start = g_strdup_printf ("process %ld (test-dump-model), taken at ",
+                                          (long) getpid ());
+  g_assert_true (g_str_has_prefix (s, expected_start));
+  char *eol = strchr (s, '\n');
+  g_assert_nonnull (eol);
+  char *expected_end = g_strdup_printf ("Z, libasyncrt %u.%u.%u\n", asyncrt_get_major_version (),
+                                        asyncrt_get_minor_version (), asyncrt_get_micro_version ());
+  g_assert_cmpint (strncmp (eol + 1 - strlen (expected_end), expected_end, strlen (expected_end)), ==, 0);
+  memmove (s, eol + 1, strlen (eol + 1) + 1);
+  g_free (expected_start);
+  g_free (expected_end);
+  return s;
+}
+
+static char *
+json_without_header (char *s)
+{
+  g_assert_nonnull (s);
+  char *start = g_strdup_printf ("{\"version\":1,\"pid\":%ld,\"program\":\"test-dump-model\","
+                                 "\"taken_at\":\"", (long) getpid ());
+  g_assert_true (g_str_has_prefix (s, start));
+  char *version = g_strdup_printf ("\",\"library_version\":\"%u.%u.%u\",",
+                                   asyncrt_get_major_version (), asyncrt_get_minor_version (),
+                                   asyncrt_get_micro_version ());
+  char *end = strstr (s, version);
+  g_assert_nonnull (end);
+  /* "taken_at" is an ISO 8601 UTC time with milliseconds. */
+  g_assert_cmpint (end - (s + strlen (start)), ==, (int) strlen ("2025-01-31T12:34:56.789Z"));
+  char *taken = g_strndup (s + strlen (start), 24);
+  g_assert_true (g_regex_match_simple ("^\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\d\\.\\d{3}Z$",
+                                       taken, 0, 0));
+  g_free (taken);
+  char *rest = end + strlen (version);
+  memmove (s + strlen ("{\"version\":1,"), rest, strlen (rest) + 1);
+  g_free (start);
+  g_free (version);
+  return s;
+}
 
 static AsyncrtDump *
 build_dump (void)
@@ -178,10 +224,10 @@ test_complete_and_empty (void)
   AsyncrtDump *d = asyncrt__dump_new ("current_thread", 1);
   asyncrt__dump_seal (d);
   g_assert_true (asyncrt_dump_is_complete (d));
-  char *s = asyncrt_dump_to_string (d);
+  char *s = text_without_header (asyncrt_dump_to_string (d));
   g_assert_cmpstr (s, ==, "task dump of a current_thread runtime: 0 tasks, complete\n");
   free (s);
-  s = asyncrt_dump_to_json (d);
+  s = json_without_header (asyncrt_dump_to_json (d));
   g_assert_cmpstr (s, ==, "{\"version\":1,\"flavour\":\"current_thread\",\"workers\":1,"
                           "\"complete\":true,\"census\":false,\"census_reason\":null,"
                           "\"missing_workers\":[],\"tasks\":[]}");
@@ -193,7 +239,7 @@ static void
 test_to_string (void)
 {
   AsyncrtDump *d = build_dump ();
-  char *s = asyncrt_dump_to_string (d);
+  char *s = text_without_header (asyncrt_dump_to_string (d));
   const char *expected =
     "task dump of a multi_thread runtime: 3 tasks, incomplete\n"
     "task 3 idle, spawned at t.c:100 (spawner), parent 1, idle 1.500 ms, 12 polls\n"
@@ -211,7 +257,7 @@ test_to_string (void)
     g_test_message ("got:\n%s", s);
   g_assert_cmpstr (s, ==, expected);
   /* The second formatting is identical. */
-  char *s2 = asyncrt_dump_to_string (d);
+  char *s2 = text_without_header (asyncrt_dump_to_string (d));
   g_assert_cmpstr (s, ==, s2);
   free (s);
   free (s2);
@@ -222,7 +268,7 @@ static void
 test_to_json (void)
 {
   AsyncrtDump *d = build_dump ();
-  char *s = asyncrt_dump_to_json (d);
+  char *s = json_without_header (asyncrt_dump_to_json (d));
   g_assert_nonnull (s);
   g_assert_true (g_str_has_prefix (s, "{\"version\":1,\"flavour\":\"multi_thread\",\"workers\":4,"
                                       "\"complete\":false,\"census\":false,"
@@ -279,7 +325,7 @@ test_same_traces (void)
       asyncrt__dump_add_task (d, &r);
     }
   asyncrt__dump_seal (d);
-  char *s = asyncrt_dump_to_string (d);
+  char *s = text_without_header (asyncrt_dump_to_string (d));
   const char *tree_yield =
     "  ╼ a_poll at t.c:10:5\n"
     "  └╼ b_poll at t.c:20:5\n"
@@ -298,7 +344,7 @@ test_same_traces (void)
   g_assert_cmpstr (s, ==, expected);
   g_free (expected);
   free (s);
-  s = asyncrt_dump_to_json (d);
+  s = json_without_header (asyncrt_dump_to_json (d));
   char *first = strstr (s, "\"trace\":");
   char *third = strstr (strstr (strstr (first + 1, "\"trace\":") + 1, "\"id\":3"), "\"trace\":");
   g_assert_nonnull (third);
@@ -396,7 +442,7 @@ test_reasons (void)
       d->census = census[i].reason;
       asyncrt__dump_seal (d);
       g_assert_false (asyncrt_dump_is_complete (d));
-      s = asyncrt_dump_to_string (d);
+      s = text_without_header (asyncrt_dump_to_string (d));
       char *want = g_strdup_printf ("task dump of a current_thread runtime: 0 tasks, incomplete %s\n",
                                     census[i].summary);
       g_assert_cmpstr (s, ==, want);
@@ -428,7 +474,7 @@ test_escaping (void)
   add_backtrace (r.trace, frames);
   asyncrt__dump_add_task (d, &r);
   asyncrt__dump_seal (d);
-  char *s = asyncrt_dump_to_string (d);
+  char *s = text_without_header (asyncrt_dump_to_string (d));
   g_assert_cmpstr (s, ==,
     "task dump of a current_thread runtime: 1 task, complete\n"
     "task 1 idle, name \"x\\\"\\ntask 999 idle, name \\\"fake\\\"\\\\\\x01\\x7f\", "
@@ -459,7 +505,7 @@ test_truncated (void)
   g_assert_true (asyncrt_backtrace_is_truncated (asyncrt_trace_get_backtrace (tr, 0)));
   g_assert_false (asyncrt_backtrace_is_truncated (asyncrt_trace_get_backtrace (tr, 1)));
   g_assert_false (asyncrt_backtrace_is_truncated (NULL));
-  char *s = asyncrt_dump_to_string (d);
+  char *s = text_without_header (asyncrt_dump_to_string (d));
   g_assert_cmpstr (s, ==,
     "task dump of a current_thread runtime: 1 task, complete\n"
     "task 1 idle, never polled, 0 polls\n"

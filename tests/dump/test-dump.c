@@ -2193,9 +2193,12 @@ test_hostile_names (gconstpointer data)
   g_assert_null (strstr (s, "\xc2\x9b"));
   g_assert_null (strstr (s, "\xe2\x80\xae"));
   /* One header line per task, and every line is a header, the summary, or indented. */
+  /* (Line 0 names the process, line 1 is the summary.) */
   char **lines = g_strsplit (s, "\n", -1);
+  g_assert_true (g_str_has_prefix (lines[0], "process "));
+  g_assert_true (g_str_has_prefix (lines[1], "task dump of "));
   size_t headers = 0;
-  for (size_t i = 1; lines[i] != NULL && lines[i][0] != '\0'; i++)
+  for (size_t i = 2; lines[i] != NULL && lines[i][0] != '\0'; i++)
     {
       if (g_str_has_prefix (lines[i], "task "))
         headers++;

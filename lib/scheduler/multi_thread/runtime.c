@@ -304,6 +304,7 @@ asyncrt__multi_thread_build (const AsyncrtBuilder *b, AsyncrtRuntime **out)
     }
 
   rt->n_workers = n;
+  rt->handle.n_workers = n;
   rt->event_interval = b->event_interval != 0 ? b->event_interval
                                               : ASYNCRT_MT_DEFAULT_EVENT_INTERVAL;
   asyncrt__inject_init (&rt->inject);
