@@ -2,11 +2,14 @@
  * schedulers.  For each: the time to take a dump, to format it the first time and
  * again (and how many symbol look-ups each formatting missed the cache), and, in the
  * same run, the cost of the bare stack captures the dump needs (one
- * asyncrt_trace_capture() of the same depth-5 future per task), with their ratio.
- * Prints `name value unit` lines; never fails on a number. */
+ * asyncrt_trace_capture() of the same depth-5 future per task), with their ratio,
+ * and how many real polls each dump caused afterwards (0: dumps have no side
+ * effects).  A current-thread runtime is dumped while a thread is in block_on (its
+ * dumps are taken there).  Prints `name value unit` lines; never fails on a number. */
 #include "trace/trace-private.h"
 #include "util/common-private.h"
 
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,7 +20,8 @@
 /* depth 5: task root -> l1 -> l2 -> l3 -> l4 -> the leaf */
 typedef struct
 {
-  atomic_int *polled;
+  atomic_int *polled;          /* tasks polled at least once */
+  atomic_int *real_polls;      /* every real poll of every task */
   bool counted;
 } Chain;
 
@@ -27,6 +31,8 @@ forever_poll (Chain *c, AsyncrtContext *cx)
 {
   if (asyncrt_trace_leaf (cx))
     return ASYNCRT_PENDING;
+  if (c->real_polls != NULL)
+    atomic_fetch_add (c->real_polls, 1);
   if (!c->counted && c->polled != NULL)
     {
       c->counted = true;
@@ -87,6 +93,50 @@ wait_all_poll (void *p, AsyncrtContext *cx)
   return ASYNCRT_PENDING;
 }
 
+/* block_on's future on the runner thread of a current-thread runtime: pending until
+ * stopped. */
+typedef struct
+{
+  pthread_mutex_t lock;
+  bool stop;
+  AsyncrtWaker waker;
+  AsyncrtRuntime *rt;
+  atomic_bool running;
+} Runner;
+
+static AsyncrtPoll
+runner_poll (void *p, AsyncrtContext *cx)
+{
+  Runner *r = p;
+  atomic_store (&r->running, true);
+  pthread_mutex_lock (&r->lock);
+  bool stop = r->stop;
+  if (!stop && asyncrt_waker_is_empty (&r->waker))
+    r->waker = asyncrt_waker_clone (asyncrt_context_get_waker (cx));
+  pthread_mutex_unlock (&r->lock);
+  return stop ? ASYNCRT_READY : ASYNCRT_PENDING;
+}
+
+static void *
+runner_thread (void *p)
+{
+  Runner *r = p;
+  if (asyncrt_runtime_block_on (r->rt, runner_poll, r) != 0)
+    exit (1);
+  return NULL;
+}
+
+static void
+runner_stop (Runner *r)
+{
+  pthread_mutex_lock (&r->lock);
+  r->stop = true;
+  AsyncrtWaker w = r->waker;
+  r->waker = (AsyncrtWaker) ASYNCRT_WAKER_INIT;
+  pthread_mutex_unlock (&r->lock);
+  asyncrt_waker_wake (&w);
+}
+
 static uint64_t
 now_ns (void)
 {
@@ -131,20 +181,29 @@ bench (const char *flavour, unsigned n_tasks)
   asyncrt_builder_free (b);
   AsyncrtHandle *h = asyncrt_runtime_get_handle (rt);
 
-  atomic_int polled;
+  atomic_int polled, real_polls;
   atomic_init (&polled, 0);
+  atomic_init (&real_polls, 0);
   Chain *chains = g_new0 (Chain, n_tasks);
   for (unsigned i = 0; i < n_tasks; i++)
     {
       chains[i].polled = &polled;
+      chains[i].real_polls = &real_polls;
       AsyncrtJoinHandle *jh = asyncrt_handle_spawn (h, task_poll, &chains[i], NULL);
       asyncrt_join_handle_free (jh);
     }
-  /* Let every task be polled once for real, so all are idle; then no thread is in
-   * block_on (a current-thread runtime's dumps are taken by a blocking-pool thread). */
+  /* Let every task be polled once for real, so all are idle; then keep a thread in
+   * block_on (a current-thread runtime's dumps are taken there). */
   WaitAll wa = { &polled, n_tasks };
   if (asyncrt_runtime_block_on (rt, wait_all_poll, &wa) != 0)
     exit (1);
+  Runner runner = { .rt = rt, .waker = ASYNCRT_WAKER_INIT };
+  pthread_mutex_init (&runner.lock, NULL);
+  atomic_init (&runner.running, false);
+  pthread_t runner_th;
+  pthread_create (&runner_th, NULL, runner_thread, &runner);
+  while (!atomic_load (&runner.running))
+    g_usleep (100);
   AsyncrtDump *d = NULL;
   /* Warm up (and resolve every symbol once, so both configurations compare). */
   if (asyncrt_handle_dump (h, 10000, &d) != 0)
@@ -155,6 +214,8 @@ bench (const char *flavour, unsigned n_tasks)
   uint64_t t_fmt1 = 0, t_fmt2 = 0, miss1 = 0, miss2 = 0;
   size_t got = 0;
   bool complete = true;
+  g_usleep (20000);                  /* what the warm-up dump caused has run */
+  int polls_before = atomic_load (&real_polls);
   for (int r = 0; r < REPEAT; r++)
     {
       uint64_t t0 = now_ns ();
@@ -179,7 +240,7 @@ bench (const char *flavour, unsigned n_tasks)
       asyncrt_dump_free (d);
 
       /* The bare captures of the same stacks, on this thread. */
-      Chain c = { NULL, true };
+      Chain c = { NULL, NULL, true };
       AsyncrtContext *cx = asyncrt_context_new (asyncrt_waker_noop ());
       Bare bare = { .cx = cx };
       asyncrt_trace_root_init (&bare.root, task_poll, &c);
@@ -189,6 +250,12 @@ bench (const char *flavour, unsigned n_tasks)
       t_capture[r] = now_ns () - t0;
       asyncrt_context_free (cx);
     }
+  g_usleep (20000);                  /* what the last dump caused has run */
+  int caused = atomic_load (&real_polls) - polls_before;
+  runner_stop (&runner);
+  pthread_join (runner_th, NULL);
+  asyncrt_waker_free (&runner.waker);
+  pthread_mutex_destroy (&runner.lock);
   asyncrt_runtime_free (rt);
   g_free (chains);
 
@@ -198,6 +265,7 @@ bench (const char *flavour, unsigned n_tasks)
   printf ("%s_tasks %zu tasks\n", prefix, got);
   printf ("%s_complete %d bool\n", prefix, complete ? 1 : 0);
   printf ("%s_time %.3f ms\n", prefix, (double) dump / 1e6);
+  printf ("%s_polls_caused_per_dump %.1f polls\n", prefix, (double) caused / REPEAT);
   if (n_tasks > 0)
     printf ("%s_per_task %.0f ns\n", prefix, (double) dump / n_tasks);
   printf ("%s_bare_captures %.3f ms\n", prefix, (double) cap / 1e6);

@@ -172,6 +172,57 @@ struct _AsyncrtCoroutine
   return ASYNCRT_READY
 
 /**
+ * ASYNCRT_FORWARD:
+ * @expr: an expression of type #AsyncrtPoll, typically the poll call of the one
+ *   future this poll function forwards to
+ *
+ * Returns the value of @expr from the poll function, keeping that function's frame
+ * on the stack while @expr runs, so it shows in task dumps.  Use it as the last
+ * statement of a poll function that hands its poll on, instead of
+ * `return inner_poll (…);`:
+ *
+ * |[<!-- language="C" -->
+ * typedef struct { AsyncrtCoroutine co; AsyncrtSleep nap; } Request;
+ * typedef struct { Request request; unsigned polls; } Handler;
+ *
+ * static AsyncrtPoll
+ * read_request_poll (Request *self, AsyncrtContext *cx)
+ * {
+ *   ASYNCRT_BEGIN (&self->co);
+ *   asyncrt_sleep_init (&self->nap, 10);
+ *   ASYNCRT_AWAIT (&self->co, asyncrt_sleep_poll (&self->nap, cx));
+ *   ASYNCRT_END (&self->co);
+ * }
+ *
+ * static AsyncrtPoll
+ * handler_poll (void *p, AsyncrtContext *cx)
+ * {
+ *   Handler *self = p;
+ *   self->polls++;
+ *   ASYNCRT_FORWARD (read_request_poll (&self->request, cx));
+ * }
+ * ]|
+ *
+ * An optimising compiler (GCC and Clang from -O2) turns `return inner_poll (…);` into
+ * a jump that reuses the caller's frame (a sibling call): the forwarding function is
+ * no longer on the stack while `inner_poll` runs, and a dump's async call stack skips
+ * it.  Coroutines written with ASYNCRT_AWAIT() never need this (the awaited result is
+ * compared before returning); hand-written poll functions that end in a forwarding
+ * call do.  The result goes through a `volatile` local, which the compiler must
+ * store after the call returns: one store and one load.  Works in C (C11, `-pedantic`)
+ * and C++.
+ *
+ * Since: 0.2
+ */
+#define ASYNCRT_FORWARD(expr) \
+  do \
+    { \
+      AsyncrtPoll volatile asyncrt_forward_result_ = (expr); \
+      return asyncrt_forward_result_; \
+    } \
+  while (0)
+
+/**
  * asyncrt_coroutine_is_done:
  * @co: a coroutine
  *

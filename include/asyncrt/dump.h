@@ -51,54 +51,107 @@ ASYNCRT_BEGIN_DECLS
  * task dump of a multi_thread runtime: 2 tasks, incomplete
  * task 7 idle, name "handler", spawned at server.c:88 (accept_loop), parent 1, idle 1.250 s, 12 polls
  *   ╼ handler_poll at server.c:120:5
- *   └╼ read_request_poll at server.c:60:9
- *      └╼ asyncrt_fd_readable_poll at lib/driver/io/fd.c:40:3
+ *   └╼ read_request_poll at server.c:60:9, 64:9
+ *      ├╼ asyncrt_fd_readable_poll at lib/driver/io/fd.c:40:3
+ *      └╼ asyncrt_sleep_poll at lib/driver/time/sleep.c:31:3
  * task 9 running on worker 1, spawned at server.c:95 (accept_loop), running 2.004 s, 3 polls
- *   (not traced: running)
+ *   (not traced: running on worker 1)
  * worker 1 did not stop: task 9 running for 2.004 s
  * ]|
  *
- * ## How a dump is taken
+ * A function suspended at several places at once (here read_request_poll, waiting
+ * on a read and a timeout) is one line listing each place, its leaves below it.
+ * Every string the program supplied (task names, spawn sites, function and file
+ * names) is escaped in the text form (`\n`, `\x1b`, `\u202e`, U+FFFD for invalid
+ * UTF-8), so one task is always exactly one header line and nothing reaches a
+ * terminal raw.
  *
- * Tasks waiting in a run queue are taken out of it and traced; idle tasks are
- * collected (never polled) under the owned-task lock and then polled once each in
- * <emphasis>trace mode</emphasis>, where every leaf future records the native backtrace
- * from itself up
- * to the task's root and returns %ASYNCRT_PENDING without side effects.  The wakes
- * the leaves would have done are done afterwards, so every task then carries on as
- * if nothing had happened.  A task that is running on a worker thread at that moment
- * cannot be traced: it is listed as %ASYNCRT_TASK_STATE_RUNNING without a trace and
- * the dump is not complete (asyncrt_dump_is_complete()).  On a multi-thread runtime
- * every worker stops at its next scheduling point; a worker that does not stop by
- * the deadline (say it is blocked in a system call) is reported by
- * asyncrt_dump_get_missing_worker() and the dump goes ahead without it.
+ * ## How a dump is taken, without side effects
+ *
+ * Tasks waiting in a run queue are taken out of it; idle tasks are claimed (never
+ * polled) under the owned-task lock; then each is polled once in <emphasis>trace mode</emphasis>,
+ * where every leaf future records the native backtrace from itself up to the task's
+ * root and returns %ASYNCRT_PENDING at once, leaving its registration (its stored
+ * waker) as it was.  A dump changes nothing it reports: trace polls do not count as
+ * polls (asyncrt_dump_task_get_poll_count() and asyncrt_dump_task_get_idle_ns() go on
+ * as if no dump had happened, so two dumps tell a stuck task from one that makes
+ * progress), and afterwards each task is exactly where it was: a task that was queued
+ * is queued again, an idle one waits again for the wake it was waiting for — no
+ * extra poll happens.  A real wake that arrives during a task's trace poll is kept
+ * and runs the task afterwards, as any wake would.  A task that finishes during its
+ * trace poll (its future was ready, no leaf reached) is not listed.
+ *
+ * A task's trace poll runs the task's own code up to its first leaf future, on a
+ * thread of its runtime, at a scheduling point: the current-thread runtime's thread
+ * inside asyncrt_runtime_block_on(), or a multi-thread worker.  A task that is
+ * running on a worker at that moment cannot be traced: it is listed as
+ * %ASYNCRT_TASK_STATE_RUNNING without a trace.  On a multi-thread runtime every
+ * worker stops at its next scheduling point; a worker that does not stop (say it is
+ * blocked in a system call) is reported by asyncrt_dump_get_missing_worker() and the
+ * dump goes ahead without it.  On a current-thread runtime that no thread is
+ * running (nobody is in asyncrt_runtime_block_on()), no task code may run anywhere,
+ * so the dump lists every task with its state and metadata and nothing traced.  Every
+ * task without a trace says why (asyncrt_dump_task_get_no_trace_reason(), and a
+ * `(not traced: …)` line in the text).
  *
  * Capturing stores instruction pointers only; they are turned into function names,
- * files and lines lazily, the first time a dump is formatted (or at once, on the
- * blocking pool, by the #AsyncrtDumpFuture), through a per-address cache, so the
- * runtime's threads never resolve symbols and a second formatting resolves nothing.
+ * files and lines lazily, the first time a dump is formatted, through a
+ * per-address cache, so the runtime's threads never resolve symbols and a second
+ * formatting resolves nothing.  An async call stack deeper than
+ * %ASYNCRT_TRACE_MAX_FRAMES native frames keeps its innermost frames and is marked
+ * cut (asyncrt_backtrace_is_truncated()).
  *
- * ## The deadline rule
+ * ## The deadline rule, and timeout 0
  *
- * asyncrt_handle_dump() always returns by its deadline plus a small constant (about
- * 100 ms).  On a multi-thread runtime the workers that stopped go ahead without the
- * others once about three quarters of the time has passed (at most 250 ms before
- * the deadline), which leaves the rest for tracing; tasks not traced by the
- * deadline are listed untraced.  When no thread of the runtime has taken the request
- * up by the deadline (a current-thread runtime whose thread is blocked, or a
- * multi-thread runtime whose every worker is), or the thread that took it has not
- * finished 100 ms after the deadline (say a task blocked its thread during its trace
- * poll), the result is still a dump: a <emphasis>census</emphasis> that lists every task
- * with its state
- * from the task's state word, without traces, and every worker as missing; it is not
- * complete.  `-ETIMEDOUT` is returned only when the deadline passed before the
- * request could even be made, because another dump of the same runtime was still in
- * progress (dumps of one runtime are serialised).
+ * asyncrt_handle_dump() and the #AsyncrtDumpFuture return by their deadline plus a
+ * small constant (about 100 ms).  Dumps of one runtime are taken one at a time, in
+ * the order they were asked for.  On a multi-thread runtime the workers that stopped
+ * go ahead without the others once about three quarters of the time has passed (at
+ * most 250 ms before the deadline), which leaves the rest for tracing; tasks not
+ * traced by the deadline are listed untraced (%ASYNCRT_DUMP_NO_TRACE_DEADLINE).  When
+ * no thread of the runtime has taken the dump up by the deadline (a current-thread
+ * runtime whose thread is stuck in a task, or a multi-thread runtime whose every
+ * worker is), or the thread that took it has not finished 100 ms after the deadline
+ * (say a task blocked its thread during its trace poll), the result is still a dump:
+ * a <emphasis>census</emphasis> that lists every task with its state read from the task's state word
+ * and its metadata, without traces, and every worker as missing; it is not complete.
+ * `-ETIMEDOUT` is returned only when the deadline passed before the dump could even
+ * be started, because earlier dumps of the same runtime were still in progress.
+ *
+ * A timeout of 0 asks for a census at once: no thread of the runtime is asked
+ * anything and nothing is traced (reason %ASYNCRT_DUMP_NO_TRACE_TIMEOUT_ZERO); it
+ * never waits, not even for another dump in progress.  It is the cheapest way to
+ * list a runtime's tasks with their states, names, spawn sites, poll counts and idle
+ * times.
  *
  * A task polled in trace mode runs its own code up to its first leaf future, so a
  * task that blocks its thread before any leaf (a blocking system call in an async
  * function) also blocks the dump's thread; this is why dumps time out rather than
  * wait.
+ *
+ * ## Handles that outlive their runtime
+ *
+ * A watchdog or monitoring thread that may outlive the runtime it dumps keeps its own
+ * reference on the handle (asyncrt_handle_ref()).  A dump of a handle whose runtime
+ * was freed returns `-ESHUTDOWN`; nothing of the freed runtime is touched.
+ *
+ * ## fork()
+ *
+ * The library keeps no process-wide lock that a child of fork() could inherit taken:
+ * each runtime has its own dump lock, and the two process-wide ones (the symbol cache
+ * and the timer thread for leaves outside any runtime) are made consistent across
+ * fork() by `pthread_atfork` handlers.  In the child:
+ *
+ * - the parent's runtimes must not be used at all — not spawned on, not dumped, not
+ *   freed (their threads do not exist in the child; their locks may be held by
+ *   threads that no longer exist).  Their memory is simply left behind.  Futures and
+ *   wakers of the parent's tasks belong to those runtimes too.
+ * - the child may build runtimes of its own, run them, and dump them
+ *   (asyncrt_handle_dump(), the dump future, formatting with symbols), as any
+ *   process can; a timer used outside any runtime gets a new timer thread.
+ * - fork() from a thread that is not running one of the library's runtimes (not from
+ *   inside a task or a `block_on` future); a child forked from inside one should
+ *   only exec().
  */
 
 /**
@@ -135,11 +188,52 @@ typedef enum
 } AsyncrtTaskState;
 
 /**
+ * AsyncrtDumpNoTraceReason:
+ * @ASYNCRT_DUMP_NO_TRACE_NONE: the task was traced (it has a trace)
+ * @ASYNCRT_DUMP_NO_TRACE_RUNNING: the task was being polled on a worker (see
+ *   asyncrt_dump_task_get_worker()); a running task is never traced
+ * @ASYNCRT_DUMP_NO_TRACE_QUEUED_ON_MISSING_WORKER: the task was queued on a worker
+ *   that did not stop for the dump (asyncrt_dump_task_get_worker() tells which),
+ *   where the dump cannot take it
+ * @ASYNCRT_DUMP_NO_TRACE_WOKEN_DURING_DUMP: the task was woken by another thread
+ *   while the dump was being taken, after the run queues had been emptied; it is
+ *   queued and runs normally
+ * @ASYNCRT_DUMP_NO_TRACE_CANCELLED: the task had been aborted and its cancellation
+ *   was queued
+ * @ASYNCRT_DUMP_NO_TRACE_NOT_RUNNING: the runtime was not running: a current-thread
+ *   runtime with no thread inside asyncrt_runtime_block_on(), whose tasks may run
+ *   nowhere else, so nothing was traced
+ * @ASYNCRT_DUMP_NO_TRACE_DEADLINE: the deadline passed before the task could be
+ *   traced (or before any thread of the runtime took the dump up: a census)
+ * @ASYNCRT_DUMP_NO_TRACE_TIMEOUT_ZERO: the dump was taken with a timeout of 0, which
+ *   asks for a census: states and metadata only, nothing traced
+ *
+ * Why a task of a dump has no trace (asyncrt_dump_task_get_no_trace_reason()).  The
+ * text form says it in words, the JSON form in the task's `"no_trace"` member.  New
+ * values may be added in later versions.
+ *
+ * Since: 0.2
+ */
+typedef enum
+{
+  ASYNCRT_DUMP_NO_TRACE_NONE = 0,
+  ASYNCRT_DUMP_NO_TRACE_RUNNING = 1,
+  ASYNCRT_DUMP_NO_TRACE_QUEUED_ON_MISSING_WORKER = 2,
+  ASYNCRT_DUMP_NO_TRACE_WOKEN_DURING_DUMP = 3,
+  ASYNCRT_DUMP_NO_TRACE_CANCELLED = 4,
+  ASYNCRT_DUMP_NO_TRACE_NOT_RUNNING = 5,
+  ASYNCRT_DUMP_NO_TRACE_DEADLINE = 6,
+  ASYNCRT_DUMP_NO_TRACE_TIMEOUT_ZERO = 7
+} AsyncrtDumpNoTraceReason;
+
+/**
  * AsyncrtDumpFuture:
  *
  * A future that takes a task dump, for use inside a task or a `block_on` future,
- * where the blocking asyncrt_handle_dump() would deadlock.  Embeddable; its fields
- * are private.  Initialise it with asyncrt_dump_future_init(), poll it with
+ * where the blocking asyncrt_handle_dump() would deadlock.  Its deadline counts from
+ * its first poll; it is woken when the dump is ready or the deadline passes (by a
+ * timer of the library's own, so it fires even when every worker is stuck), and it
+ * never waits on the blocking pool.  Embeddable; its fields are private.  Initialise it with asyncrt_dump_future_init(), poll it with
  * asyncrt_dump_future_poll() until %ASYNCRT_READY, take the result with
  * asyncrt_dump_future_take(), and release it with asyncrt_dump_future_clear()
  * (needed also when it is dropped before it finished).
@@ -225,6 +319,9 @@ AsyncrtTaskState asyncrt_dump_task_get_state (const AsyncrtDumpTask *t);
 
 ASYNCRT_AVAILABLE_IN_0_1
 const AsyncrtTrace *asyncrt_dump_task_get_trace (const AsyncrtDumpTask *t);
+
+ASYNCRT_AVAILABLE_IN_0_2
+AsyncrtDumpNoTraceReason asyncrt_dump_task_get_no_trace_reason (const AsyncrtDumpTask *t);
 
 ASYNCRT_AVAILABLE_IN_0_1
 const char *asyncrt_dump_task_get_name (const AsyncrtDumpTask *t);

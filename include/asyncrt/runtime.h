@@ -60,7 +60,10 @@ ASYNCRT_BEGIN_DECLS
  * On the current-thread runtime, tasks run only while some thread is inside
  * asyncrt_runtime_block_on() (one thread at a time), as in Tokio: spawned tasks wait
  * in the queue otherwise.  Handles (#AsyncrtHandle) are borrowed from their runtime
- * and valid until asyncrt_runtime_free(); use them to spawn from other threads.
+ * and valid until asyncrt_runtime_free(); use them to spawn from other threads.  A
+ * thread that may outlive the runtime (a watchdog) keeps a reference of its own with
+ * asyncrt_handle_ref(): after the runtime is freed the handle stays valid, and every
+ * call on it reports the shutdown.
  *
  * ## Shutting down with a deadline
  *
@@ -100,7 +103,9 @@ typedef struct _AsyncrtRuntime AsyncrtRuntime;
 /**
  * AsyncrtHandle:
  *
- * A borrowed reference to a runtime, for spawning onto it from any thread.  Opaque.
+ * A reference to a runtime, for spawning onto it and dumping it from any thread.
+ * Borrowed from the runtime (valid until asyncrt_runtime_free()) unless the caller
+ * holds one of its own (asyncrt_handle_ref()).  Opaque.
  */
 typedef struct _AsyncrtHandle AsyncrtHandle;
 
@@ -142,6 +147,12 @@ void asyncrt_runtime_free (AsyncrtRuntime *rt);
 
 ASYNCRT_AVAILABLE_IN_0_1
 AsyncrtHandle *asyncrt_handle_current (void);
+
+ASYNCRT_AVAILABLE_IN_0_2
+AsyncrtHandle *asyncrt_handle_ref (AsyncrtHandle *h);
+
+ASYNCRT_AVAILABLE_IN_0_2
+void asyncrt_handle_unref (AsyncrtHandle *h);
 
 ASYNCRT_AVAILABLE_IN_0_2
 const char *asyncrt_handle_get_name (AsyncrtHandle *h);

@@ -26,8 +26,10 @@ ASYNCRT_BEGIN_DECLS
  *   harness and `block_on` poll every future through one.
  * - Every leaf future calls asyncrt_trace_leaf() first.  Outside a capture this costs
  *   one thread-local load; inside one it records the stack as raw instruction
- *   pointers, defers a wake of the leaf's waker and makes the leaf return
- *   %ASYNCRT_PENDING at once.
+ *   pointers and makes the leaf return %ASYNCRT_PENDING at once, before any state
+ *   change (its stored waker stays registered).  asyncrt_trace_capture() then wakes
+ *   the leaf's waker after the capture, so the future is polled again normally; a
+ *   task dump wakes nothing (see the dump section).
  * - asyncrt_trace_capture() runs a function with tracing enabled and returns the
  *   #AsyncrtTrace: one #AsyncrtBacktrace per leaf reached, frames innermost first,
  *   each frame with one or more symbols (inlined functions are symbols of their
@@ -70,9 +72,28 @@ ASYNCRT_BEGIN_DECLS
  * A location prints as `file:line:col` (`file:line` without a column, `file` without
  * a line, `??` when unknown); a function that cannot be named prints as its address
  * (`0x…`).  File names are those recorded in DWARF, made relative to the compilation
- * directory when they lie below it.  Backtraces with a common prefix share nodes; the
- * same function under a different caller or at a different depth is a different
- * node; siblings keep the order in which they were first captured.
+ * directory when they lie below it.  Names and file names are escaped (control
+ * characters, invalid UTF-8, terminal escapes), so every node is one line.
+ *
+ * A node is one function (name and file) under one parent: backtraces with a common
+ * prefix share nodes, and the same function under a different caller or at a
+ * different depth is a different node.  The line and column printed are where the
+ * function is suspended — a property of the edge to each child — so a function
+ * suspended at two awaits at once (a join polling two leaves from lines 10 and 11)
+ * is one node listing both places, with both leaves as its children:
+ *
+ * |[<!-- language="plain" -->
+ * ╼ join_poll at t.c:10:5, 11:5
+ * ├╼ asyncrt_sleep_poll at lib/driver/time/sleep.c:31:3
+ * └╼ gate_poll at g.c:7:3
+ * ]|
+ *
+ * Siblings and places keep the order in which they were first captured.  A
+ * backtrace cut at the walk limit (asyncrt_backtrace_is_truncated()) lacks its root
+ * side; it hangs below a first line `╼ … (cut: the stack walk stops at 8192 frames)`.
+ *
+ * A poll function that ends in `return inner_poll (…);` may be compiled into a jump
+ * and be missing from traces at `-O2`; end it with ASYNCRT_FORWARD() instead.
  *
  * ## JSON schema, version 1
  *
@@ -81,7 +102,8 @@ ASYNCRT_BEGIN_DECLS
  * {
  *   "version": 1,
  *   "backtraces": [                      // in capture order
- *     { "frames": [                      // innermost first
+ *     { "truncated": false,              // cut at the walk limit (since 0.2)
+ *       "frames": [                      // innermost first
  *         { "ip": "0x55d0c0de1234",      // hex string (64-bit safe)
  *           "symbol_address": "0x55d0c0de1200" | null,
  *           "symbols": [                 // innermost inlined first
@@ -90,17 +112,34 @@ ASYNCRT_BEGIN_DECLS
  *   "tree": [ NODE, … ]                  // roots, in order of first appearance
  * }
  * NODE = { "name": …, "file": … | null, "line": N, "column": N,
+ *          "locations": [ { "line": N, "column": N }, … ],   // since 0.2
+ *          "truncated": true,            // only on the root above cut backtraces
  *          "children": [ NODE, … ] }
  * ]|
+ * A node's "locations" are the places the function is suspended at, in order of
+ * first appearance; "line" and "column" repeat the first one.  The root above
+ * backtraces cut at the walk limit has the name "…", no file, and "truncated": true.
  * Unknown lines and columns are 0.  Later versions only add members; a consumer
  * must ignore members it does not know and check "version".
  *
- * Limits: a capture walks at most 8192 native frames looking for its root; stacks
- * that are not walkable with DWARF CFI (hand-written assembly without CFI, foreign
+ * Limits: a capture walks at most %ASYNCRT_TRACE_MAX_FRAMES (8192) native frames
+ * looking for its root (deeper stacks are marked truncated); stacks that are not
+ * walkable with DWARF CFI (hand-written assembly without CFI, foreign
  * coroutine stacks) are cut where the unwinder stops.  Debug information is read
  * from the modules themselves and from the build-id tree under the standard debug
  * directories, never from the network (debuginfod).
  */
+
+/**
+ * ASYNCRT_TRACE_MAX_FRAMES:
+ *
+ * How many native stack frames a leaf future's capture walks at most, looking for
+ * its trace root.  A deeper async call stack keeps its innermost frames and is
+ * marked truncated (asyncrt_backtrace_is_truncated()).
+ *
+ * Since: 0.2
+ */
+#define ASYNCRT_TRACE_MAX_FRAMES 8192
 
 /**
  * AsyncrtTraceRoot:
@@ -200,6 +239,9 @@ size_t asyncrt_backtrace_get_n_frames (const AsyncrtBacktrace *bt);
 
 ASYNCRT_AVAILABLE_IN_0_1
 const AsyncrtBacktraceFrame *asyncrt_backtrace_get_frame (const AsyncrtBacktrace *bt, size_t i);
+
+ASYNCRT_AVAILABLE_IN_0_2
+bool asyncrt_backtrace_is_truncated (const AsyncrtBacktrace *bt);
 
 ASYNCRT_AVAILABLE_IN_0_1
 uintptr_t asyncrt_backtrace_frame_get_ip (const AsyncrtBacktraceFrame *f);

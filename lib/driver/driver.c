@@ -294,9 +294,16 @@ asyncrt__driver_exit (AsyncrtDriver *prev)
   current_driver = prev;
 }
 
-/* The fallback driver: serves leaves polled outside any runtime.  Created on first
- * use with one detached thread that parks on it forever; never freed. */
-static AsyncrtDriver *fallback_driver;
+/* The fallback driver: serves leaves polled outside any runtime (and the dump
+ * future's deadline timer).  Created on first use with one detached thread that
+ * parks on it forever; never freed.
+ *
+ * fork: fallback_lock guards the creation; pthread_atfork handlers (registered when
+ * the library is loaded) take it across fork().  The child has no fallback thread,
+ * so it forgets the parent's driver (left allocated: its timers belong to the parent)
+ * and creates its own on first use. */
+static pthread_mutex_t fallback_lock = PTHREAD_MUTEX_INITIALIZER;
+static AsyncrtDriver *fallback_driver;       /* guarded by fallback_lock; atomic reads */
 
 static void *
 fallback_thread (void *data)
@@ -307,12 +314,13 @@ fallback_thread (void *data)
   return NULL;
 }
 
-static void
-fallback_init (void)
+/* Under fallback_lock. */
+static AsyncrtDriver *
+fallback_create (void)
 {
   AsyncrtDriver *d;
   if (asyncrt__driver_new (&d) < 0)
-    return;
+    return NULL;
   pthread_attr_t attr;
   pthread_t th;
   pthread_attr_init (&attr);
@@ -323,7 +331,32 @@ fallback_init (void)
       d = NULL;
     }
   pthread_attr_destroy (&attr);
-  __atomic_store_n (&fallback_driver, d, __ATOMIC_RELEASE);
+  return d;
+}
+
+static void
+fallback_fork_prepare (void)
+{
+  pthread_mutex_lock (&fallback_lock);
+}
+
+static void
+fallback_fork_parent (void)
+{
+  pthread_mutex_unlock (&fallback_lock);
+}
+
+static void
+fallback_fork_child (void)
+{
+  __atomic_store_n (&fallback_driver, NULL, __ATOMIC_RELAXED);
+  pthread_mutex_unlock (&fallback_lock);
+}
+
+__attribute__((constructor)) static void
+fallback_register_fork_handlers (void)
+{
+  pthread_atfork (fallback_fork_prepare, fallback_fork_parent, fallback_fork_child);
 }
 
 AsyncrtDriver *
@@ -332,7 +365,17 @@ asyncrt__driver_current_or_fallback (void)
   AsyncrtDriver *d = current_driver;
   if (ASYNCRT_LIKELY (d != NULL))
     return d;
-  static pthread_once_t once = PTHREAD_ONCE_INIT;
-  pthread_once (&once, fallback_init);
-  return __atomic_load_n (&fallback_driver, __ATOMIC_ACQUIRE);
+  d = __atomic_load_n (&fallback_driver, __ATOMIC_ACQUIRE);
+  if (d != NULL)
+    return d;
+  pthread_mutex_lock (&fallback_lock);
+  d = fallback_driver;
+  if (d == NULL)
+    {
+      /* A failure is retried at the next use (the caller polls again soon). */
+      d = fallback_create ();
+      __atomic_store_n (&fallback_driver, d, __ATOMIC_RELEASE);
+    }
+  pthread_mutex_unlock (&fallback_lock);
+  return d;
 }

@@ -1,44 +1,58 @@
-/* libasyncrt - taking a dump on a serving thread
+/* libasyncrt - taking a dump on a serving thread, and the census
  * SPDX-License-Identifier: LGPL-2.1-or-later
  *
- * Ownership.  An AsyncrtDumpRun belongs to the one serving thread that created it
- * (the current-thread runtime's thread between polls, a thread that took the
- * current-thread core itself, or the multi-thread leader).  It holds:
- *   - one notified reference per task in `pending`: tasks popped from run queues
- *     (add_queued) and idle tasks collected with the notified-for-tracing transition
- *     (collect_idle).  Every such reference is consumed exactly once: by
- *     asyncrt__task_run() inside a capture, or — past the deadline, or if a capture
- *     cannot start — by handing the task back to its scheduler (ops->schedule), so a
- *     task is never stranded with NOTIFIED set;
- *   - the deferred wakes of each capture (inside its trace), woken right after that
- *     capture, before the next task is traced.
+ * Ownership.  An AsyncrtDumpRun belongs to the one thread that created it: the
+ * current-thread runtime's thread between two polls, the multi-thread leader, or a
+ * census's caller.  A tracing run holds, in `held`:
+ *   - the notified reference of each task popped from a run queue (add_queued);
+ *   - a claim (RUNNING and a reference, asyncrt__task_claim_for_trace) on each idle
+ *     task it collected under the owned-list lock.
+ * Every one of them is consumed exactly once by lib/task: by its trace poll
+ * (asyncrt__task_trace_poll) inside a quiet capture, or, past the deadline, by
+ * asyncrt__task_trace_release.  Either way lib/task ends it by the rule of
+ * task-private.h ("Trace polls"): queued tasks are queued again as they were, idle
+ * ones go back to idle unless a real wake came meanwhile.  No wake is deferred or
+ * added: the dump changes no poll count, no last-poll time.
  *
- * The owned-list walk only collects: it runs under a shard lock, so it must never
- * poll, free or unlink a task, nor take another lock that a poll could take.  The
- * trace polls happen afterwards, with no lock held, so a task that completes during
- * its trace poll is unlinked from the owned list normally, and a task that wakes
- * another during its trace poll just queues the wakee (a collected wakee is already
- * NOTIFIED, so the wake is a no-op; it is traced and then woken by its own leaf's
- * deferred wake).
+ * The owned-list walk only collects: it runs under a shard lock, so it never polls,
+ * frees or unlinks a task, nor takes another lock a poll could take.  The trace polls
+ * happen afterwards with no lock held, so a task that completes during its trace poll
+ * is unlinked normally, and one that wakes or spawns another just schedules it (a
+ * claimed wakee is RUNNING, so the wake sets NOTIFIED and it is requeued after its
+ * own trace poll).
  *
  * A record takes a reference to the task's label set: under the shard lock in the
  * owned-list walk (the lock asyncrt_task_set_label() swaps the set under), and
  * without it for a task drained from a queue (its notified reference is ours, so it
  * is not running, and only its running thread changes its labels).
  *
- * t->dump_data holds the sequence number of the run that holds the task's notified
- * reference, so the walk does not record a task drained from a queue a second time.
- * Written and read by serving threads only; runs of one runtime are serialised by
- * the request protocol (request.c), and a stale value never equals a new sequence.
+ * t->dump_data (the dump module's word of the task) is nonzero while a run holds the
+ * task: (run sequence << 2) | HELD_IDLE or HELD_QUEUED.  Written by the run's thread
+ * (relaxed), read by that thread (the walk skips tasks it drained already) and by a
+ * census on another thread, which must not list a claimed idle task as RUNNING.  Runs
+ * of one runtime are serialised by its dump queue (request.c); a census may overlap
+ * one, and only reads.
+ *
+ * Running tasks and missing workers are recorded in exactly one place each
+ * (record_running, asyncrt__dump_run_add_missing_worker): what a later version adds
+ * about them (native stacks) goes there.
  */
 #include "dump/dump-private.h"
 #include "trace/trace-private.h"
 
+enum
+{
+  HELD_IDLE = 1,
+  HELD_QUEUED = 2,
+  HELD_MASK = 3
+};
+
 typedef struct
 {
-  AsyncrtTask *task;
+  AsyncrtTask *task;         /* NULL once consumed */
   size_t rec;
-} Pending;
+  bool queued;
+} Held;
 
 struct _AsyncrtDumpRun
 {
@@ -46,32 +60,39 @@ struct _AsyncrtDumpRun
   AsyncrtDump *d;
   uint64_t deadline_ns;
   uintptr_t seq;
-  GArray *pending;           /* Pending */
-  int (*worker_of) (AsyncrtTask *t, void *data);
+  GArray *held;              /* Held */
+  GHashTable *queued_on;     /* AsyncrtTask* -> worker + 1 (notes), or NULL */
+  AsyncrtDumpWorkerOfFunc worker_of;
   void *worker_of_data;
 };
 
+/* Process-wide, but a plain atomic: nothing to inherit locked across fork. */
 static atomic_uintptr_t run_seq = 1;
 
 AsyncrtDumpRun *
-asyncrt__dump_run_new (AsyncrtHandle *h, unsigned n_workers, uint64_t deadline_ns)
+asyncrt__dump_run_new (AsyncrtHandle *h, const AsyncrtDumpRequest *req, const char *flavour,
+                       unsigned n_workers)
 {
   AsyncrtDumpRun *run = g_new0 (AsyncrtDumpRun, 1);
   run->h = h;
-  run->d = asyncrt__dump_new (h->flavour, n_workers);
-  run->deadline_ns = deadline_ns;
+  run->d = asyncrt__dump_new (flavour, n_workers);
+  run->deadline_ns = asyncrt__dump_request_get_kind (req) == ASYNCRT_DUMP_KIND_TRACE
+                     ? asyncrt__dump_request_get_deadline_ns (req) : 0;
   run->seq = atomic_fetch_add_explicit (&run_seq, 1, memory_order_relaxed);
-  run->pending = g_array_new (FALSE, FALSE, sizeof (Pending));
+  run->held = g_array_new (FALSE, FALSE, sizeof (Held));
   return run;
 }
 
+/* ---- records ------------------------------------------------------------------------ */
+
 static struct _AsyncrtDumpTask
-record_of (AsyncrtTask *t, AsyncrtTaskState state)
+record_of (AsyncrtTask *t, AsyncrtTaskState state, AsyncrtDumpNoTraceReason no_trace)
 {
   struct _AsyncrtDumpTask r = { 0 };
   r.id = t->id;
   r.parent_id = t->parent_id;
   r.state = state;
+  r.no_trace = no_trace;
   r.worker = -1;
   r.name = g_strdup (t->name);
   r.spawn_file = t->spawn_file;
@@ -84,57 +105,15 @@ record_of (AsyncrtTask *t, AsyncrtTaskState state)
   return r;
 }
 
+/* A task some worker is polling right now: never traced. */
 static void
-hold (AsyncrtDumpRun *run, AsyncrtTask *t, AsyncrtTaskState state)
+record_running (AsyncrtDumpRun *run, AsyncrtTask *t)
 {
-  struct _AsyncrtDumpTask r = record_of (t, state);
-  Pending p = { t, asyncrt__dump_add_task (run->d, &r) };
-  atomic_store_explicit (&t->dump_data, run->seq, memory_order_relaxed);
-  g_array_append_vals (run->pending, &p, 1);
-}
-
-void
-asyncrt__dump_run_add_queued (AsyncrtDumpRun *run, AsyncrtTask *t)
-{
-  hold (run, t, ASYNCRT_TASK_STATE_SCHEDULED);
-}
-
-/* Under a shard lock: collect or record, never poll. */
-static void
-collect_one (AsyncrtTask *t, void *data)
-{
-  AsyncrtDumpRun *run = data;
-  if (atomic_load_explicit (&t->dump_data, memory_order_relaxed) == run->seq)
-    return;                                     /* drained from a queue: held already */
-  if (asyncrt__task_transition_to_notified_for_tracing (t))
-    {
-      hold (run, t, ASYNCRT_TASK_STATE_IDLE);
-      return;
-    }
-  uint64_t s = asyncrt__task_state (t);
-  if (s & ASYNCRT_TASK_COMPLETE)
-    return;
-  struct _AsyncrtDumpTask r;
-  if (s & ASYNCRT_TASK_RUNNING)
-    {
-      r = record_of (t, ASYNCRT_TASK_STATE_RUNNING);
-      if (run->worker_of != NULL)
-        r.worker = run->worker_of (t, run->worker_of_data);
-    }
-  else if (s & ASYNCRT_TASK_NOTIFIED)
-    r = record_of (t, ASYNCRT_TASK_STATE_SCHEDULED);   /* on a queue we could not drain */
-  else
-    r = record_of (t, ASYNCRT_TASK_STATE_IDLE);        /* went idle after the CAS failed */
+  struct _AsyncrtDumpTask r = record_of (t, ASYNCRT_TASK_STATE_RUNNING,
+                                         ASYNCRT_DUMP_NO_TRACE_RUNNING);
+  if (run->worker_of != NULL)
+    r.worker = run->worker_of (t, run->worker_of_data);
   asyncrt__dump_add_task (run->d, &r);
-}
-
-void
-asyncrt__dump_run_collect_idle (AsyncrtDumpRun *run,
-                                int (*worker_of) (AsyncrtTask *t, void *data), void *data)
-{
-  run->worker_of = worker_of;
-  run->worker_of_data = data;
-  asyncrt__owned_foreach (&run->h->owned, collect_one, run);
 }
 
 void
@@ -145,19 +124,110 @@ asyncrt__dump_run_add_missing_worker (AsyncrtDumpRun *run, unsigned index,
 }
 
 static void
+hold (AsyncrtDumpRun *run, AsyncrtTask *t, bool queued)
+{
+  struct _AsyncrtDumpTask r = record_of (t, queued ? ASYNCRT_TASK_STATE_SCHEDULED
+                                                   : ASYNCRT_TASK_STATE_IDLE,
+                                         ASYNCRT_DUMP_NO_TRACE_NONE);
+  Held p = { t, asyncrt__dump_add_task (run->d, &r), queued };
+  atomic_store_explicit (&t->dump_data, (run->seq << 2) | (queued ? HELD_QUEUED : HELD_IDLE),
+                         memory_order_relaxed);
+  g_array_append_vals (run->held, &p, 1);
+}
+
+static void
+unmark (AsyncrtTask *t)
+{
+  atomic_store_explicit (&t->dump_data, 0, memory_order_relaxed);
+}
+
+void
+asyncrt__dump_run_add_queued (AsyncrtDumpRun *run, AsyncrtTask *t)
+{
+  hold (run, t, true);
+}
+
+void
+asyncrt__dump_run_note_queued_on (AsyncrtDumpRun *run, AsyncrtTask *t, unsigned worker)
+{
+  if (run->queued_on == NULL)
+    run->queued_on = g_hash_table_new (g_direct_hash, g_direct_equal);
+  g_hash_table_insert (run->queued_on, t, GUINT_TO_POINTER (worker + 1));
+}
+
+/* ---- collecting ---------------------------------------------------------------------- */
+
+/* Under a shard lock: claim or record, never poll. */
+static void
+collect_one (AsyncrtTask *t, void *data)
+{
+  AsyncrtDumpRun *run = data;
+  uintptr_t mark = atomic_load_explicit (&t->dump_data, memory_order_relaxed);
+  if (mark != 0 && mark >> 2 == run->seq)
+    return;                                   /* drained from a queue: held already */
+  uint64_t s;
+  for (;;)
+    {
+      if (asyncrt__task_claim_for_trace (t))
+        {
+          hold (run, t, false);
+          return;
+        }
+      /* Refused because running, notified or complete; if it changed since, again. */
+      s = asyncrt__task_state (t);
+      if (s & (ASYNCRT_TASK_RUNNING | ASYNCRT_TASK_NOTIFIED | ASYNCRT_TASK_COMPLETE))
+        break;
+    }
+  if (s & ASYNCRT_TASK_COMPLETE)
+    return;
+  if (s & ASYNCRT_TASK_RUNNING)
+    {
+      record_running (run, t);
+      return;
+    }
+  /* Notified, on a queue the run could not take. */
+  gpointer w = run->queued_on != NULL ? g_hash_table_lookup (run->queued_on, t) : NULL;
+  struct _AsyncrtDumpTask r = record_of (t, ASYNCRT_TASK_STATE_SCHEDULED,
+                                         (s & ASYNCRT_TASK_CANCELLED)
+                                         ? ASYNCRT_DUMP_NO_TRACE_CANCELLED
+                                         : w != NULL ? ASYNCRT_DUMP_NO_TRACE_QUEUED_ON_MISSING_WORKER
+                                         : ASYNCRT_DUMP_NO_TRACE_WOKEN_DURING_DUMP);
+  if (w != NULL)
+    r.worker = (int) GPOINTER_TO_UINT (w) - 1;
+  asyncrt__dump_add_task (run->d, &r);
+}
+
+void
+asyncrt__dump_run_collect (AsyncrtDumpRun *run, AsyncrtDumpWorkerOfFunc worker_of, void *data)
+{
+  run->worker_of = worker_of;
+  run->worker_of_data = data;
+  asyncrt__owned_foreach (&run->h->owned, collect_one, run);
+}
+
+/* ---- tracing --------------------------------------------------------------------------- */
+
+typedef struct
+{
+  AsyncrtTask *task;
+  bool queued;
+  bool polled;
+} TraceArg;
+
+static void
 trace_one (void *data)
 {
-  asyncrt__task_run (data);
+  TraceArg *a = data;
+  a->polled = asyncrt__task_trace_poll (a->task, a->queued);
 }
 
 void
 asyncrt__dump_run_trace (AsyncrtDumpRun *run)
 {
-  AsyncrtHandle *h = run->h;
   bool late = false;
-  for (size_t i = 0; i < run->pending->len; i++)
+  for (size_t i = 0; i < run->held->len; i++)
     {
-      Pending *p = &g_array_index (run->pending, Pending, i);
+      Held *p = &g_array_index (run->held, Held, i);
       AsyncrtTask *t = p->task;
       p->task = NULL;
       /* Per task: one trace poll may take long (user code runs up to its leaf). */
@@ -165,52 +235,39 @@ asyncrt__dump_run_trace (AsyncrtDumpRun *run)
         late = asyncrt__clock_now_ns () >= run->deadline_ns;
       if (late)
         {
-          /* Out of time: give the notified reference back to the scheduler (the task
-           * gets a spurious poll, which every future tolerates); listed untraced. */
-          h->ops->schedule (h, t, true);
+          asyncrt__dump_task_at (run->d, p->rec)->no_trace = ASYNCRT_DUMP_NO_TRACE_DEADLINE;
+          unmark (t);
+          asyncrt__task_trace_release (t, p->queued);
           continue;
         }
-      asyncrt__task_ref (t);                    /* to look at it after the run */
-      AsyncrtTrace *tr = asyncrt__trace_capture_deferred (trace_one, t);
-      if (tr == NULL)
-        {
-          /* A capture is already running on this thread: cannot trace here. */
-          h->ops->schedule (h, t, true);
-          asyncrt__task_unref (t);
-          continue;
-        }
+      asyncrt__task_ref (t);                    /* to look at it after its poll */
+      TraceArg a = { t, p->queued, false };
+      AsyncrtTrace *tr = asyncrt__trace_capture_quiet (trace_one, &a);
+      unmark (t);
       struct _AsyncrtDumpTask *rec = asyncrt__dump_task_at (run->d, p->rec);
-      rec->trace = tr;
       if (asyncrt__task_state (t) & ASYNCRT_TASK_COMPLETE)
-        rec->removed = true;                    /* finished during its trace poll */
+        {
+          asyncrt_trace_free (tr);
+          rec->removed = true;          /* finished during its trace poll, or shut down */
+        }
+      else if (!a.polled)
+        {
+          /* Aborted while queued: handed back for its cancellation, untraced. */
+          asyncrt_trace_free (tr);
+          rec->no_trace = ASYNCRT_DUMP_NO_TRACE_CANCELLED;
+        }
+      else
+        rec->trace = tr;
       asyncrt__task_unref (t);
-      /* Its capture is over: the leaves' wakes may happen now, so the task runs on
-       * (on another worker) while the rest is traced — and is not held up if a later
-       * trace poll blocks this thread.  It cannot be polled by this dump again: the
-       * dump polls only the tasks it collected, each once. */
-      asyncrt__trace_wake_deferred (tr);
     }
 }
 
-AsyncrtDump *
-asyncrt__dump_run_finish (AsyncrtDumpRun *run)
-{
-  AsyncrtDump *d = run->d;
-  for (size_t i = 0; i < run->pending->len; i++)
-    g_assert (g_array_index (run->pending, Pending, i).task == NULL);
-  g_array_free (run->pending, TRUE);
-  g_free (run);
-  asyncrt__dump_seal (d);
-  return d;
-}
-
-/* ---- census ------------------------------------------------------------------------ */
+/* ---- the census ---------------------------------------------------------------------- */
 
 typedef struct
 {
-  AsyncrtDump *d;
-  AsyncrtTaskId running_id;
-  uint64_t running_since;
+  AsyncrtDumpRun *run;
+  AsyncrtDumpNoTraceReason reason;
 } Census;
 
 static void
@@ -220,34 +277,47 @@ census_one (AsyncrtTask *t, void *data)
   uint64_t s = asyncrt__task_state (t);
   if (s & ASYNCRT_TASK_COMPLETE)
     return;
-  AsyncrtTaskState st = (s & ASYNCRT_TASK_RUNNING) ? ASYNCRT_TASK_STATE_RUNNING
-                        : (s & ASYNCRT_TASK_NOTIFIED) ? ASYNCRT_TASK_STATE_SCHEDULED
-                        : ASYNCRT_TASK_STATE_IDLE;
-  struct _AsyncrtDumpTask r = record_of (t, st);
-  if (st == ASYNCRT_TASK_STATE_RUNNING && c->d->flavour == ASYNCRT_FLAVOUR_CURRENT_THREAD)
+  uintptr_t mark = atomic_load_explicit (&t->dump_data, memory_order_relaxed);
+  AsyncrtTaskState st;
+  if ((s & ASYNCRT_TASK_RUNNING) && mark != 0)
+    /* Claimed by a dump still tracing (not running anywhere): as that dump saw it. */
+    st = (mark & HELD_MASK) == HELD_QUEUED ? ASYNCRT_TASK_STATE_SCHEDULED
+                                           : ASYNCRT_TASK_STATE_IDLE;
+  else if (s & ASYNCRT_TASK_RUNNING)
     {
-      r.worker = 0;
-      c->running_id = t->id;
-      c->running_since = r.last_poll_ns;
+      record_running (c->run, t);
+      return;
     }
-  asyncrt__dump_add_task (c->d, &r);
+  else if (s & ASYNCRT_TASK_NOTIFIED)
+    st = ASYNCRT_TASK_STATE_SCHEDULED;
+  else
+    st = ASYNCRT_TASK_STATE_IDLE;
+  struct _AsyncrtDumpTask r = record_of (t, st, c->reason);
+  asyncrt__dump_add_task (c->run->d, &r);
+}
+
+void
+asyncrt__dump_run_census (AsyncrtDumpRun *run, AsyncrtDumpNoTraceReason reason,
+                          AsyncrtDumpWorkerOfFunc worker_of, void *data)
+{
+  g_assert (reason != ASYNCRT_DUMP_NO_TRACE_NONE);
+  run->worker_of = worker_of;
+  run->worker_of_data = data;
+  run->d->census = reason;
+  Census c = { run, reason };
+  asyncrt__owned_foreach (&run->h->owned, census_one, &c);
 }
 
 AsyncrtDump *
-asyncrt__dump_census (AsyncrtHandle *h, unsigned n_workers)
+asyncrt__dump_run_finish (AsyncrtDumpRun *run)
 {
-  Census c = { asyncrt__dump_new (h->flavour, n_workers), 0, 0 };
-  c.d->census = true;
-  asyncrt__owned_foreach (&h->owned, census_one, &c);
-  if (h->flavour == ASYNCRT_FLAVOUR_MULTI_THREAD)
-    asyncrt__mt_dump_add_missing (h, NULL, c.d);
-  else
-    {
-      uint64_t now = asyncrt__clock_now_ns ();
-      asyncrt__dump_add_missing_worker (c.d, 0, c.running_id,
-                                        c.running_id != 0 && now > c.running_since
-                                        ? now - c.running_since : 0);
-    }
-  asyncrt__dump_seal (c.d);
-  return c.d;
+  AsyncrtDump *d = run->d;
+  for (size_t i = 0; i < run->held->len; i++)
+    g_assert (g_array_index (run->held, Held, i).task == NULL);
+  g_array_free (run->held, TRUE);
+  if (run->queued_on != NULL)
+    g_hash_table_destroy (run->queued_on);
+  g_free (run);
+  asyncrt__dump_seal (d);
+  return d;
 }

@@ -13,7 +13,7 @@
 #include <string.h>
 
 AsyncrtDump *
-asyncrt__dump_new (AsyncrtFlavour flavour, unsigned n_workers)
+asyncrt__dump_new (const char *flavour, unsigned n_workers)
 {
   AsyncrtDump *d = g_new0 (AsyncrtDump, 1);
   d->tasks = g_array_new (FALSE, TRUE, sizeof (struct _AsyncrtDumpTask));
@@ -66,11 +66,36 @@ cmp_missing (const void *a, const void *b)
   return x->index < y->index ? -1 : x->index > y->index;
 }
 
+/* A missing worker and the RUNNING record of the task it runs each tell what the other
+ * may not know (which task; which worker, and for how long). */
+static void
+match_missing_workers (AsyncrtDump *d)
+{
+  for (size_t m = 0; m < d->missing->len; m++)
+    {
+      AsyncrtDumpMissingWorker *w = &g_array_index (d->missing, AsyncrtDumpMissingWorker, m);
+      for (size_t i = 0; i < d->tasks->len; i++)
+        {
+          struct _AsyncrtDumpTask *t = asyncrt__dump_task_at (d, i);
+          if (t->state != ASYNCRT_TASK_STATE_RUNNING)
+            continue;
+          if (w->task_id == 0 && t->worker == (int) w->index)
+            w->task_id = t->id;
+          if (w->task_id != t->id)
+            continue;
+          t->worker = (int) w->index;
+          if (w->running_ns == 0 && t->last_poll_ns != 0)
+            w->running_ns = t->idle_ns;
+          break;
+        }
+    }
+}
+
 void
 asyncrt__dump_seal (AsyncrtDump *d)
 {
   size_t w = 0;
-  bool complete = d->missing->len == 0 && !d->census;
+  bool complete = d->missing->len == 0 && d->census == ASYNCRT_DUMP_NO_TRACE_NONE;
   for (size_t i = 0; i < d->tasks->len; i++)
     {
       struct _AsyncrtDumpTask *t = asyncrt__dump_task_at (d, i);
@@ -80,7 +105,12 @@ asyncrt__dump_seal (AsyncrtDump *d)
           continue;
         }
       if (t->trace == NULL)
-        complete = false;
+        {
+          complete = false;
+          g_assert (t->no_trace != ASYNCRT_DUMP_NO_TRACE_NONE);
+        }
+      else
+        t->no_trace = ASYNCRT_DUMP_NO_TRACE_NONE;
       if (t->last_poll_ns != 0)
         t->idle_ns = d->taken_ns > t->last_poll_ns ? d->taken_ns - t->last_poll_ns : 1;
       if (w != i)
@@ -92,18 +122,8 @@ asyncrt__dump_seal (AsyncrtDump *d)
     qsort (d->tasks->data, d->tasks->len, sizeof (struct _AsyncrtDumpTask), cmp_task);
   if (d->missing->len > 1)
     qsort (d->missing->data, d->missing->len, sizeof (AsyncrtDumpMissingWorker), cmp_missing);
+  match_missing_workers (d);
   d->complete = complete;
-}
-
-void
-asyncrt__dump_resolve (AsyncrtDump *d)
-{
-  for (size_t i = 0; i < d->tasks->len; i++)
-    {
-      struct _AsyncrtDumpTask *t = asyncrt__dump_task_at (d, i);
-      if (t->trace != NULL)
-        asyncrt_trace_resolve (t->trace);
-    }
 }
 
 /**
@@ -202,10 +222,10 @@ asyncrt_dump_find_task (const AsyncrtDump *d, AsyncrtTaskId id)
  * @d: a dump
  *
  * A dump is complete when every task it lists has a trace and every worker of the
- * runtime took part.  It is not when a task was running (on a worker that did not
- * stop in time, or blocked in a system call), when a task was woken by another
- * thread while the dump was being taken, or when the dump is a census (see the
- * deadline rule in the section description).
+ * runtime took part.  It is not when some task could not be traced (see
+ * asyncrt_dump_task_get_no_trace_reason(): running, queued on a worker that did not
+ * stop, woken by another thread while the dump was being taken, out of time), or
+ * when the dump is a census (see the deadline rule in the section description).
  *
  * Thread safety: any thread.
  *
@@ -305,9 +325,9 @@ asyncrt_dump_task_get_state (const AsyncrtDumpTask *t)
  * @t: a task of a dump
  *
  * The task's async call stacks: one backtrace per leaf future its trace poll
- * reached.  A task that was running (or woken by another thread while the dump was
- * taken) has no trace; a traced task whose poll reached no leaf future has a trace
- * with no backtraces.
+ * reached.  A task that could not be traced has none, and
+ * asyncrt_dump_task_get_no_trace_reason() says why; a traced task whose poll reached
+ * no leaf future has a trace with no backtraces.
  *
  * Thread safety: any thread.
  *
@@ -319,6 +339,28 @@ const AsyncrtTrace *
 asyncrt_dump_task_get_trace (const AsyncrtDumpTask *t)
 {
   return t != NULL ? t->trace : NULL;
+}
+
+/**
+ * asyncrt_dump_task_get_no_trace_reason:
+ * @t: a task of a dump
+ *
+ * Why the task has no trace (asyncrt_dump_task_get_trace() is %NULL): it was
+ * running, queued where the dump could not take it, or the dump was a census (runtime
+ * not running, deadline passed, timeout 0).  The text form prints the same as
+ * `(not traced: …)` below the task's header, the JSON form as the task's
+ * `"no_trace"` member.
+ *
+ * Thread safety: any thread.
+ *
+ * Returns: the reason; %ASYNCRT_DUMP_NO_TRACE_NONE if the task was traced or @t is
+ *   %NULL.
+ * Since: 0.2
+ */
+AsyncrtDumpNoTraceReason
+asyncrt_dump_task_get_no_trace_reason (const AsyncrtDumpTask *t)
+{
+  return t != NULL ? t->no_trace : ASYNCRT_DUMP_NO_TRACE_NONE;
 }
 
 /**
@@ -443,13 +485,20 @@ asyncrt_dump_task_get_idle_ns (const AsyncrtDumpTask *t)
  * Thread safety: any thread.
  *
  * Returns: the index of the worker a %ASYNCRT_TASK_STATE_RUNNING task was running
- *   on, or -1 (not running, unknown, or %NULL).
+ *   on, or of the worker whose queue held a task not traced for
+ *   %ASYNCRT_DUMP_NO_TRACE_QUEUED_ON_MISSING_WORKER; -1 otherwise (or unknown, or
+ *   %NULL).  A current-thread runtime's thread in `block_on` is worker 0.
  * Since: 0.1
  */
 int
 asyncrt_dump_task_get_worker (const AsyncrtDumpTask *t)
 {
-  return t != NULL && t->state == ASYNCRT_TASK_STATE_RUNNING ? t->worker : -1;
+  if (t == NULL)
+    return -1;
+  if (t->state == ASYNCRT_TASK_STATE_RUNNING
+      || t->no_trace == ASYNCRT_DUMP_NO_TRACE_QUEUED_ON_MISSING_WORKER)
+    return t->worker;
+  return -1;
 }
 
 /**
@@ -633,10 +682,77 @@ state_name (AsyncrtTaskState s)
     }
 }
 
+/* The JSON names of the reasons (text: no_trace_phrase). */
 static const char *
-flavour_name (AsyncrtFlavour f)
+no_trace_name (AsyncrtDumpNoTraceReason r)
 {
-  return f == ASYNCRT_FLAVOUR_MULTI_THREAD ? "multi_thread" : "current_thread";
+  switch (r)
+    {
+    case ASYNCRT_DUMP_NO_TRACE_RUNNING: return "running";
+    case ASYNCRT_DUMP_NO_TRACE_QUEUED_ON_MISSING_WORKER: return "queued_on_missing_worker";
+    case ASYNCRT_DUMP_NO_TRACE_WOKEN_DURING_DUMP: return "woken_during_dump";
+    case ASYNCRT_DUMP_NO_TRACE_CANCELLED: return "cancelled";
+    case ASYNCRT_DUMP_NO_TRACE_NOT_RUNNING: return "runtime_not_running";
+    case ASYNCRT_DUMP_NO_TRACE_DEADLINE: return "deadline";
+    case ASYNCRT_DUMP_NO_TRACE_TIMEOUT_ZERO: return "timeout_zero";
+    case ASYNCRT_DUMP_NO_TRACE_NONE:
+    default: return NULL;
+    }
+}
+
+static void
+append_no_trace_phrase (GString *out, const struct _AsyncrtDumpTask *t)
+{
+  switch (t->no_trace)
+    {
+    case ASYNCRT_DUMP_NO_TRACE_RUNNING:
+      if (t->worker >= 0)
+        g_string_append_printf (out, "running on worker %d", t->worker);
+      else
+        g_string_append (out, "running");
+      break;
+    case ASYNCRT_DUMP_NO_TRACE_QUEUED_ON_MISSING_WORKER:
+      if (t->worker >= 0)
+        g_string_append_printf (out, "queued on worker %d, which did not stop", t->worker);
+      else
+        g_string_append (out, "queued on a worker that did not stop");
+      break;
+    case ASYNCRT_DUMP_NO_TRACE_WOKEN_DURING_DUMP:
+      g_string_append (out, "woken while the dump was being taken");
+      break;
+    case ASYNCRT_DUMP_NO_TRACE_CANCELLED:
+      g_string_append (out, "aborted, its cancellation is queued");
+      break;
+    case ASYNCRT_DUMP_NO_TRACE_NOT_RUNNING:
+      g_string_append (out, "runtime not running");
+      break;
+    case ASYNCRT_DUMP_NO_TRACE_DEADLINE:
+      g_string_append (out, "deadline passed");
+      break;
+    case ASYNCRT_DUMP_NO_TRACE_TIMEOUT_ZERO:
+      g_string_append (out, "dump taken with timeout 0");
+      break;
+    case ASYNCRT_DUMP_NO_TRACE_NONE:
+    default:
+      g_string_append (out, "unknown");
+      break;
+    }
+}
+
+static const char *
+census_phrase (AsyncrtDumpNoTraceReason r)
+{
+  switch (r)
+    {
+    case ASYNCRT_DUMP_NO_TRACE_NOT_RUNNING:
+      return "runtime not running (no thread in block_on)";
+    case ASYNCRT_DUMP_NO_TRACE_DEADLINE:
+      return "deadline passed before the runtime took the dump up";
+    case ASYNCRT_DUMP_NO_TRACE_TIMEOUT_ZERO:
+      return "dump taken with timeout 0";
+    default:
+      return "nothing traced";
+    }
 }
 
 static void
@@ -650,42 +766,8 @@ append_duration (GString *out, uint64_t ns)
     g_string_append_printf (out, "%.3f us", (double) ns / 1e3);
 }
 
-/* Strings from the program (label values may come from the network) are printed
- * between quotes with every character that could disturb a terminal or a reader made
- * visible: C0 controls and DEL as \n, \t, \r or \xNN, C1 controls and the Unicode
- * bidirectional overrides as \uNNNN, quote and backslash escaped; invalid UTF-8
- * becomes U+FFFD. */
-static void
-append_text_quoted (GString *out, const char *s)
-{
-  char *valid = NULL;
-  if (!g_utf8_validate (s, -1, NULL))
-    s = valid = g_utf8_make_valid (s, -1);
-  g_string_append_c (out, '"');
-  for (const char *p = s; *p != '\0'; p = g_utf8_next_char (p))
-    {
-      gunichar c = g_utf8_get_char (p);
-      switch (c)
-        {
-        case '"': g_string_append (out, "\\\""); break;
-        case '\\': g_string_append (out, "\\\\"); break;
-        case '\n': g_string_append (out, "\\n"); break;
-        case '\r': g_string_append (out, "\\r"); break;
-        case '\t': g_string_append (out, "\\t"); break;
-        default:
-          if (c < 0x20 || c == 0x7f)
-            g_string_append_printf (out, "\\x%02x", (unsigned) c);
-          else if ((c >= 0x80 && c < 0xa0) || (c >= 0x202a && c <= 0x202e)
-                   || (c >= 0x2066 && c <= 0x2069))
-            g_string_append_printf (out, "\\u%04x", (unsigned) c);
-          else
-            g_string_append_len (out, p, g_utf8_next_char (p) - p);
-        }
-    }
-  g_string_append_c (out, '"');
-  g_free (valid);
-}
-
+/* Labels (values may come from the network) on one line of their own, each value
+ * quoted and escaped like every program-supplied string. */
 static void
 append_labels_text (GString *out, const struct _AsyncrtDumpTask *t)
 {
@@ -694,12 +776,16 @@ append_labels_text (GString *out, const struct _AsyncrtDumpTask *t)
   g_string_append (out, "  labels:");
   for (unsigned i = 0; i < t->labels->n; i++)
     {
-      g_string_append_printf (out, "%s%s=", i > 0 ? ", " : " ", t->labels->items[i].key);
-      append_text_quoted (out, t->labels->items[i].value);
+      g_string_append (out, i > 0 ? ", " : " ");
+      asyncrt__text_append_escaped (out, t->labels->items[i].key, false);
+      g_string_append (out, "=\"");
+      asyncrt__text_append_escaped (out, t->labels->items[i].value, true);
+      g_string_append_c (out, '"');
     }
   g_string_append_c (out, '\n');
 }
 
+/* One line, whatever the strings hold: every program-supplied one is escaped. */
 static void
 append_task_header (GString *out, const struct _AsyncrtDumpTask *t)
 {
@@ -707,12 +793,22 @@ append_task_header (GString *out, const struct _AsyncrtDumpTask *t)
   if (t->state == ASYNCRT_TASK_STATE_RUNNING && t->worker >= 0)
     g_string_append_printf (out, " on worker %d", t->worker);
   if (t->name != NULL)
-    g_string_append_printf (out, ", name \"%s\"", t->name);
+    {
+      g_string_append (out, ", name \"");
+      asyncrt__text_append_escaped (out, t->name, true);
+      g_string_append_c (out, '"');
+    }
   if (t->spawn_file != NULL)
     {
-      g_string_append_printf (out, ", spawned at %s:%u", t->spawn_file, t->spawn_line);
+      g_string_append (out, ", spawned at ");
+      asyncrt__text_append_escaped (out, t->spawn_file, false);
+      g_string_append_printf (out, ":%u", t->spawn_line);
       if (t->spawn_func != NULL)
-        g_string_append_printf (out, " (%s)", t->spawn_func);
+        {
+          g_string_append (out, " (");
+          asyncrt__text_append_escaped (out, t->spawn_func, false);
+          g_string_append_c (out, ')');
+        }
     }
   if (t->parent_id != 0)
     g_string_append_printf (out, ", parent %" G_GUINT64_FORMAT, t->parent_id);
@@ -740,7 +836,9 @@ append_task_header (GString *out, const struct _AsyncrtDumpTask *t)
  * has any (`  labels: key="value", ...`, values quoted with control characters,
  * quotes and backslashes escaped as in C and invalid UTF-8 shown as U+FFFD),
  * followed by its async call stacks as a tree (root side first, indented by two
- * spaces), or a note saying why it has none; then the missing workers.  Symbols are
+ * spaces), or a `(not traced: …)` line saying why it has none; then the missing
+ * workers.  Every string the program supplied is escaped (see the section
+ * description): each task is exactly one header line.  Symbols are
  * resolved on first use and cached, so formatting a second time resolves nothing.
  *
  * Thread safety: any thread; several threads may format the same dump at once.
@@ -757,11 +855,12 @@ asyncrt_dump_to_string (AsyncrtDump *d)
   GString *out = g_string_sized_new (256 + 160 * d->tasks->len);
   GHashTable *cache = trace_cache_new ();
   asyncrt__dump_append_header (out, d, false);
-  g_string_append_printf (out, "task dump of a %s runtime: %u task%s, %s%s\n",
-                          flavour_name (d->flavour), d->tasks->len,
-                          d->tasks->len == 1 ? "" : "s",
-                          d->complete ? "complete" : "incomplete",
-                          d->census ? " (census: no runtime thread took the request up)" : "");
+  g_string_append_printf (out, "task dump of a %s runtime: %u task%s, %s",
+                          d->flavour, d->tasks->len, d->tasks->len == 1 ? "" : "s",
+                          d->complete ? "complete" : "incomplete");
+  if (d->census != ASYNCRT_DUMP_NO_TRACE_NONE)
+    g_string_append_printf (out, " (census: %s)", census_phrase (d->census));
+  g_string_append_c (out, '\n');
   for (size_t i = 0; i < d->tasks->len; i++)
     {
       const struct _AsyncrtDumpTask *t = asyncrt__dump_task_at (d, i);
@@ -769,12 +868,9 @@ asyncrt_dump_to_string (AsyncrtDump *d)
       append_labels_text (out, t);
       if (t->trace == NULL)
         {
-          if (t->state == ASYNCRT_TASK_STATE_RUNNING)
-            g_string_append (out, "  (not traced: running)\n");
-          else if (d->census)
-            g_string_append (out, "  (not traced)\n");
-          else
-            g_string_append (out, "  (not traced: woken or queued on a worker that did not stop)\n");
+          g_string_append (out, "  (not traced: ");
+          append_no_trace_phrase (out, t);
+          g_string_append (out, ")\n");
           continue;
         }
       if (asyncrt_trace_get_n_backtraces (t->trace) == 0)
@@ -821,6 +917,7 @@ asyncrt_dump_to_string (AsyncrtDump *d)
  *   "workers": <number of workers>,
  *   "complete": <bool>,
  *   "census": <bool>,
+ *   "census_reason": null | "runtime_not_running" | "deadline" | "timeout_zero",
  *   "missing_workers": [ { "index": <n>, "task_id": <id or null>,
  *                          "running_ns": <n> }, ... ],
  *   "tasks": [
@@ -831,6 +928,8 @@ asyncrt_dump_to_string (AsyncrtDump *d)
  *       "idle_ns": <n or null (never polled)>,
  *       "group_id": <join set id or null>,
  *       "labels": { <key>: <value string>, ... },
+ *       "no_trace": null | "running" | "queued_on_missing_worker" | "woken_during_dump"
+ *                   | "cancelled" | "runtime_not_running" | "deadline" | "timeout_zero",
  *       "trace": null | { "backtraces": [...], "tree": [...] } },
  *     ...
  *   ]
@@ -838,11 +937,14 @@ asyncrt_dump_to_string (AsyncrtDump *d)
  * ]|
  *
  * `trace.backtraces` and `trace.tree` are exactly as in asyncrt_trace_to_json()
- * (see the trace section).  `group_id` and `labels` appeared in 0.2 (without a
- * version change: they are new members); label values are JSON strings (invalid
- * UTF-8 replaced by U+FFFD).  Task ids are JSON numbers; they stay below 2^53 in any
- * real program.  New members may be added without changing the version; a change of
- * meaning increments it.
+ * (see the trace section).  "no_trace" is #AsyncrtDumpNoTraceReason (null for a
+ * traced task), "census_reason" the reason shared by every task of a census;
+ * "group_id" and "labels" are those of asyncrt_dump_task_get_group_id() and
+ * asyncrt_task_set_label() (all since 0.2).  "worker" is set for running tasks and
+ * for tasks queued on a worker that did not stop.  Task ids are JSON numbers; they
+ * stay below 2^53 in any real program.  Strings are escaped as JSON requires;
+ * invalid UTF-8 becomes U+FFFD.  New members may be added without changing the
+ * version; a change of meaning increments it.
  *
  * Thread safety: any thread; several threads may format the same dump at once.
  *
@@ -857,13 +959,17 @@ asyncrt_dump_to_json (AsyncrtDump *d)
     return NULL;
   GString *out = g_string_sized_new (256 + 256 * d->tasks->len);
   GHashTable *cache = trace_cache_new ();
+  const char *census = no_trace_name (d->census);
   g_string_append_printf (out, "{\"version\":%d,", ASYNCRT_DUMP_JSON_VERSION);
   asyncrt__dump_append_header (out, d, true);
   g_string_append_printf (out,
                           "\"flavour\":\"%s\",\"workers\":%u,"
-                          "\"complete\":%s,\"census\":%s,\"missing_workers\":[",
-                          flavour_name (d->flavour), d->n_workers,
-                          d->complete ? "true" : "false", d->census ? "true" : "false");
+                          "\"complete\":%s,\"census\":%s,\"census_reason\":%s%s%s,"
+                          "\"missing_workers\":[",
+                          d->flavour, d->n_workers,
+                          d->complete ? "true" : "false", census != NULL ? "true" : "false",
+                          census != NULL ? "\"" : "", census != NULL ? census : "null",
+                          census != NULL ? "\"" : "");
   for (size_t i = 0; i < d->missing->len; i++)
     {
       const AsyncrtDumpMissingWorker *w = &g_array_index (d->missing, AsyncrtDumpMissingWorker, i);
@@ -884,8 +990,9 @@ asyncrt_dump_to_json (AsyncrtDump *d)
         g_string_append_c (out, ',');
       g_string_append_printf (out, "{\"id\":%" G_GUINT64_FORMAT ",\"state\":\"%s\",\"worker\":",
                               t->id, state_name (t->state));
-      if (t->state == ASYNCRT_TASK_STATE_RUNNING && t->worker >= 0)
-        g_string_append_printf (out, "%d", t->worker);
+      int worker = asyncrt_dump_task_get_worker (t);
+      if (worker >= 0)
+        g_string_append_printf (out, "%d", worker);
       else
         g_string_append (out, "null");
       g_string_append (out, ",\"name\":");
@@ -905,6 +1012,11 @@ asyncrt_dump_to_json (AsyncrtDump *d)
         g_string_append_printf (out, "%" G_GUINT64_FORMAT, t->idle_ns);
       else
         g_string_append (out, "null");
+      const char *why = no_trace_name (t->no_trace);
+      if (why != NULL)
+        g_string_append_printf (out, ",\"no_trace\":\"%s\"", why);
+      else
+        g_string_append (out, ",\"no_trace\":null");
       g_string_append (out, ",\"group_id\":");
       if (t->group_id != 0)
         g_string_append_printf (out, "%" G_GUINT64_FORMAT, t->group_id);

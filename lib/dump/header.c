@@ -49,15 +49,7 @@ asyncrt__dump_append_header (GString *out, const AsyncrtDump *d, bool json)
     }
   g_string_append_printf (out, "process %ld (", (long) getpid ());
   /* The program name comes from argv[0]: shown visibly, never as control bytes. */
-  for (const unsigned char *p = (const unsigned char *) program; *p != '\0'; p++)
-    {
-      if (*p == '\\')
-        g_string_append (out, "\\\\");
-      else if (*p < 0x20 || *p == 0x7f)
-        g_string_append_printf (out, "\\x%02x", *p);
-      else
-        g_string_append_c (out, (char) *p);
-    }
+  asyncrt__text_append_escaped (out, program, false);
   g_string_append_printf (out, "), taken at %s, libasyncrt %u.%u.%u\n", taken,
                           asyncrt_get_major_version (), asyncrt_get_minor_version (),
                           asyncrt_get_micro_version ());

@@ -1,13 +1,16 @@
-# lib/dump: task dumps (object and formatters, collection, requests, barrier)
+# lib/dump: task dumps (object and formatters, collection, requests, the blocking
+# requester, the dump future)
 libasyncrt_private_la_SOURCES += \
 	lib/dump/dump-private.h \
+	lib/dump/dump-sched-private.h \
 	lib/dump/dump.c \
 	lib/dump/header.c \
 	lib/dump/collect.c \
-	lib/dump/barrier.c \
-	lib/dump/request.c
+	lib/dump/request.c \
+	lib/dump/wait.c \
+	lib/dump/future.c
 
-# Internals: the dump object and formatters from synthetic records; the barrier.
+# Internals: the dump object and formatters from synthetic records.
 test_programs += tests/dump/test-dump-model
 tests_dump_test_dump_model_SOURCES = tests/dump/test-dump-model.c
 tests_dump_test_dump_model_CPPFLAGS = $(INTERNAL_TEST_CPPFLAGS)
@@ -16,10 +19,6 @@ if HAVE_JSON_GLIB
 tests_dump_test_dump_model_CPPFLAGS += $(JSON_GLIB_CFLAGS)
 tests_dump_test_dump_model_LDADD += $(JSON_GLIB_LIBS)
 endif
-test_programs += tests/dump/test-dump-barrier
-tests_dump_test_dump_barrier_SOURCES = tests/dump/test-dump-barrier.c
-tests_dump_test_dump_barrier_CPPFLAGS = $(INTERNAL_TEST_CPPFLAGS)
-tests_dump_test_dump_barrier_LDADD = $(INTERNAL_TEST_LIBS)
 
 # The public API on both schedulers, at -O2 -g (Tokio's dump scenarios and more).
 test_programs += tests/dump/test-dump

@@ -15,11 +15,18 @@
  *     thread goes to the local queue without any atomic or lock.
  * A wake from another thread pushes to the remote queue and then unparks the driver
  * (eventfd), so a park that started before the push returns.
+ *
+ * Task dumps (ops->dump, see lib/dump/dump-sched-private.h) are served by the thread
+ * in block_on, between two polls, or as it leaves block_on; a request it cannot serve
+ * because no thread is in block_on is answered at once with a census (no task code
+ * runs anywhere else).  dump_lock guards in_block_on and dump_req (the request to
+ * serve, also read without the lock, relaxed, as the loop's cheap check): the thread
+ * entering or leaving block_on and the requester agree under it on who answers.
  */
 #include "scheduler/scheduler-private.h"
 #include "scheduler/coop-private.h"
 #include "future/context-private.h"
-#include "dump/dump-private.h"
+#include "dump/dump-sched-private.h"
 
 #include <glib.h>
 #include <sched.h>
@@ -32,7 +39,6 @@ typedef struct
   AsyncrtHandle base;   /* first: the runtime and the handle are this struct */
 
   atomic_bool core_taken;
-  atomic_uint dump_core_users;   /* dumps taking the core (block_on waits, not EBUSY) */
   atomic_bool woken;
   unsigned event_interval;
 
@@ -43,6 +49,11 @@ typedef struct
   uint32_t tick;
 
   AsyncrtInject remote;
+
+  /* Task dumps (see the top). */
+  pthread_mutex_t dump_lock;
+  bool in_block_on;                              /* guarded by dump_lock */
+  _Atomic (AsyncrtDumpRequest *) dump_req;       /* written under dump_lock */
 } CurrentThread;
 
 static _Thread_local CurrentThread *ct_current;
@@ -89,35 +100,6 @@ remote_pop (CurrentThread *ct)
   return n != NULL ? asyncrt__task_from_queue_node (n) : NULL;
 }
 
-/* ---- task dumps (lib/dump) ------------------------------------------------------------ */
-
-/* A dump requester on another thread: if no thread owns the core, take it and serve
- * the dump here.  dump_core_users tells block_on to wait for it rather than fail. */
-bool
-asyncrt__current_thread_dump_try_serve (AsyncrtHandle *h)
-{
-  CurrentThread *ct = ct_from_handle (h);
-  atomic_fetch_add_explicit (&ct->dump_core_users, 1, memory_order_acq_rel);
-  bool took = !atomic_exchange_explicit (&ct->core_taken, true, memory_order_acq_rel);
-  if (took)
-    {
-      if (!atomic_load_explicit (&h->is_shutdown, memory_order_acquire))
-        {
-          AsyncrtHandle *prev_handle = asyncrt__handle_enter (h);
-          AsyncrtDriver *prev_driver = asyncrt__driver_enter (h->driver);
-          CurrentThread *prev_ct = ct_current;
-          ct_current = ct;
-          asyncrt__dump_serve (h);
-          ct_current = prev_ct;
-          asyncrt__driver_exit (prev_driver);
-          asyncrt__handle_exit (prev_handle);
-        }
-      atomic_store_explicit (&ct->core_taken, false, memory_order_release);
-    }
-  atomic_fetch_sub_explicit (&ct->dump_core_users, 1, memory_order_acq_rel);
-  return took;
-}
-
 /* ---- ops ---------------------------------------------------------------------------- */
 
 static void
@@ -142,6 +124,106 @@ ct_schedule (AsyncrtHandle *h, AsyncrtTask *t, bool is_yield)
       return;
     }
   asyncrt__driver_unpark (h->driver);
+}
+
+/* ---- task dumps ------------------------------------------------------------------- */
+
+/* The one task this runtime may be running is on its only worker, the block_on
+ * thread (worker 0). */
+static int
+ct_worker_of (AsyncrtTask *t, void *data)
+{
+  (void) t;
+  (void) data;
+  return 0;
+}
+
+static void
+ct_census (CurrentThread *ct, AsyncrtDumpRequest *req, AsyncrtDumpNoTraceReason reason)
+{
+  AsyncrtDumpRun *run = asyncrt__dump_run_new (&ct->base, req, "current_thread", 1);
+  asyncrt__dump_run_census (run, reason, ct_worker_of, NULL);
+  if (reason == ASYNCRT_DUMP_NO_TRACE_DEADLINE)
+    {
+      /* The block_on thread did not take the dump up: it is stuck in a poll.  The
+       * task and for how long come from the RUNNING record (worker 0). */
+      asyncrt__dump_run_add_missing_worker (run, 0, 0, 0);
+    }
+  asyncrt__dump_request_complete (req, asyncrt__dump_run_finish (run));
+}
+
+/* On the block_on thread, at a scheduling point (or as it leaves block_on: @leaving):
+ * serves the pending request.  The thread owns the core: every queue is ours. */
+static void
+ct_dump_serve (CurrentThread *ct, bool leaving)
+{
+  pthread_mutex_lock (&ct->dump_lock);
+  AsyncrtDumpRequest *req = atomic_load_explicit (&ct->dump_req, memory_order_relaxed);
+  atomic_store_explicit (&ct->dump_req, NULL, memory_order_relaxed);
+  if (leaving)
+    ct->in_block_on = false;          /* from now on requests get a census at once */
+  pthread_mutex_unlock (&ct->dump_lock);
+  if (req == NULL)
+    return;
+  if (asyncrt__dump_request_take (req))
+    {
+      AsyncrtDumpRun *run = asyncrt__dump_run_new (&ct->base, req, "current_thread", 1);
+      AsyncrtTask *t;
+      while ((t = local_pop (ct)) != NULL || (t = remote_pop (ct)) != NULL)
+        asyncrt__dump_run_add_queued (run, t);
+      asyncrt__dump_run_collect (run, ct_worker_of, NULL);
+      asyncrt__dump_run_trace (run);
+      asyncrt__dump_request_complete (req, asyncrt__dump_run_finish (run));
+    }
+  asyncrt__dump_request_release (req);
+}
+
+/* The requester gave up before the request was taken. */
+static void
+ct_dump_cancel (AsyncrtDumpRequest *req, void *data)
+{
+  CurrentThread *ct = data;
+  pthread_mutex_lock (&ct->dump_lock);
+  bool ours = atomic_load_explicit (&ct->dump_req, memory_order_relaxed) == req;
+  if (ours)
+    atomic_store_explicit (&ct->dump_req, NULL, memory_order_relaxed);
+  pthread_mutex_unlock (&ct->dump_lock);
+  if (ours)
+    asyncrt__dump_request_release (req);
+}
+
+static void
+ct_dump (AsyncrtHandle *h, AsyncrtDumpRequest *req)
+{
+  CurrentThread *ct = ct_from_handle (h);
+  if (asyncrt__dump_request_get_kind (req) == ASYNCRT_DUMP_KIND_CENSUS)
+    {
+      ct_census (ct, req, asyncrt__dump_request_get_census_reason (req));
+      return;
+    }
+  pthread_mutex_lock (&ct->dump_lock);
+  bool shut = atomic_load_explicit (&h->is_shutdown, memory_order_acquire);
+  bool serve = !shut && ct->in_block_on;
+  bool cancelled = false;
+  if (serve)
+    {
+      g_assert (atomic_load_explicit (&ct->dump_req, memory_order_relaxed) == NULL);
+      /* Lock order: dump_lock, then the request's queue. */
+      cancelled = !asyncrt__dump_request_set_canceller (req, ct_dump_cancel, ct);
+      if (!cancelled)
+        atomic_store_explicit (&ct->dump_req, req, memory_order_relaxed);
+    }
+  pthread_mutex_unlock (&ct->dump_lock);
+  if (serve && !cancelled)
+    {
+      asyncrt__driver_unpark (h->driver);    /* the loop serves it at its next turn */
+      return;
+    }
+  if (shut)
+    asyncrt__dump_request_fail (req, -ESHUTDOWN);
+  else if (!cancelled && asyncrt__dump_request_take (req))
+    ct_census (ct, req, ASYNCRT_DUMP_NO_TRACE_NOT_RUNNING);   /* no task code runs here */
+  asyncrt__dump_request_release (req);
 }
 
 /* The block_on future's waker: holds a handle reference so that it may outlive the
@@ -183,12 +265,11 @@ static int
 ct_block_on (AsyncrtHandle *h, AsyncrtPollFunc poll, void *future)
 {
   CurrentThread *ct = ct_from_handle (h);
-  while (atomic_exchange_explicit (&ct->core_taken, true, memory_order_acq_rel))
-    {
-      if (atomic_load_explicit (&ct->dump_core_users, memory_order_acquire) == 0)
-        return -EBUSY;
-      sched_yield ();   /* a dump holds the core briefly (asyncrt__current_thread_dump_try_serve) */
-    }
+  if (atomic_exchange_explicit (&ct->core_taken, true, memory_order_acq_rel))
+    return -EBUSY;
+  pthread_mutex_lock (&ct->dump_lock);
+  ct->in_block_on = true;
+  pthread_mutex_unlock (&ct->dump_lock);
 
   AsyncrtHandle *prev_handle = asyncrt__handle_enter (h);
   AsyncrtDriver *prev_driver = asyncrt__driver_enter (h->driver);
@@ -213,9 +294,8 @@ ct_block_on (AsyncrtHandle *h, AsyncrtPollFunc poll, void *future)
             break;
         }
 
-      AsyncrtDumpServeFunc serve = atomic_load_explicit (&h->dump_serve, memory_order_acquire);
-      if (ASYNCRT_UNLIKELY (serve != NULL))
-        serve (h);
+      if (ASYNCRT_UNLIKELY (atomic_load_explicit (&ct->dump_req, memory_order_relaxed) != NULL))
+        ct_dump_serve (ct, false);
 
       unsigned ran = 0;
       for (; ran < ct->event_interval; ran++)
@@ -251,6 +331,9 @@ ct_block_on (AsyncrtHandle *h, AsyncrtPollFunc poll, void *future)
         asyncrt__driver_park (h->driver, -1);     /* idle: until a timer, I/O or unpark */
     }
 
+  /* A dump asked for while we were here is ours to serve, before we leave. */
+  ct_dump_serve (ct, true);
+
   ct_current = prev_ct;
   asyncrt__driver_exit (prev_driver);
   asyncrt__handle_exit (prev_handle);
@@ -262,12 +345,22 @@ static int
 ct_shutdown (AsyncrtHandle *h, uint64_t deadline_ns, GArray *unfinished)
 {
   CurrentThread *ct = ct_from_handle (h);
-  /* No thread of its own: nothing to wait for but a dump's brief hold of the core. */
+  /* No thread of its own, and no thread is in block_on any more (the caller's
+   * precondition): nothing to wait for. */
   (void) deadline_ns;
   (void) unfinished;
-  /* A dump may hold the core (asyncrt__current_thread_dump_try_serve): wait for it. */
   while (atomic_exchange_explicit (&ct->core_taken, true, memory_order_acq_rel))
     sched_yield ();
+  /* A dump asked for since the last thread left: nobody will serve it. */
+  pthread_mutex_lock (&ct->dump_lock);
+  AsyncrtDumpRequest *req = atomic_load_explicit (&ct->dump_req, memory_order_relaxed);
+  atomic_store_explicit (&ct->dump_req, NULL, memory_order_relaxed);
+  pthread_mutex_unlock (&ct->dump_lock);
+  if (req != NULL)
+    {
+      asyncrt__dump_request_fail (req, -ESHUTDOWN);
+      asyncrt__dump_request_release (req);
+    }
   /* Every task is cancelled already; queued ones hold only their notified reference. */
   asyncrt__inject_close (&ct->remote);
   AsyncrtTask *t;
@@ -283,20 +376,12 @@ ct_free (AsyncrtHandle *h)
 {
   CurrentThread *ct = ct_from_handle (h);
   asyncrt__inject_clear (&ct->remote);
+  pthread_mutex_destroy (&ct->dump_lock);
   g_free (ct);
 }
 
-static AsyncrtTask *
-ct_pop_queued (AsyncrtHandle *h)
-{
-  CurrentThread *ct = ct_from_handle (h);
-  g_assert (ct_current == ct);
-  AsyncrtTask *t = local_pop (ct);
-  return t != NULL ? t : remote_pop (ct);
-}
-
 static const AsyncrtSchedulerOps ct_ops = {
-  ct_schedule, ct_unpark, ct_block_on, ct_shutdown, ct_free, ct_pop_queued,
+  ct_schedule, ct_unpark, ct_block_on, ct_shutdown, ct_free, ct_dump,
 };
 
 int
@@ -310,8 +395,9 @@ asyncrt__current_thread_build (const AsyncrtBuilder *b, AsyncrtRuntime **out)
       return r;
     }
   atomic_init (&ct->core_taken, false);
-  atomic_init (&ct->dump_core_users, 0);
   atomic_init (&ct->woken, false);
+  pthread_mutex_init (&ct->dump_lock, NULL);
+  atomic_init (&ct->dump_req, NULL);
   ct->event_interval = b->event_interval != 0 ? b->event_interval : CT_DEFAULT_EVENT_INTERVAL;
   asyncrt__inject_init (&ct->remote);
   *out = (AsyncrtRuntime *) (void *) ct;

@@ -7,6 +7,7 @@
  * acquire.  asyncrt__current_handle is thread-local.
  */
 #include "scheduler/scheduler-private.h"
+#include "dump/dump-sched-private.h"
 #include "scheduler/registry-private.h"
 
 #include <glib.h>
@@ -50,10 +51,9 @@ asyncrt__handle_init (AsyncrtHandle *h, const AsyncrtSchedulerOps *ops,
   h->name = NULL;
   atomic_init (&h->refs, 1);
   atomic_init (&h->is_shutdown, false);
-  atomic_init (&h->dump_state, NULL);
-  atomic_init (&h->dump_serve, NULL);
   atomic_init (&h->shut_down, false);
   h->unfinished = NULL;
+  h->dump_queue = asyncrt__dump_queue_new ();
   asyncrt__owned_init (&h->owned);
   return 0;
 }
@@ -72,6 +72,7 @@ asyncrt__handle_unref (AsyncrtHandle *h)
   asyncrt__blocking_pool_free (h->blocking);
   asyncrt__driver_free (h->driver);
   asyncrt__owned_clear (&h->owned);
+  asyncrt__dump_queue_free (h->dump_queue);
   g_free (h->name);
   asyncrt__unfinished_free (h->unfinished);
   h->ops->free (h);
@@ -361,6 +362,51 @@ asyncrt_runtime_free (AsyncrtRuntime *rt)
   asyncrt__registry_remove (h);
   asyncrt__runtime_shutdown (h, UINT64_MAX, NULL);
   asyncrt__handle_unref (h);
+}
+
+/**
+ * asyncrt_handle_ref:
+ * @h: (nullable): a runtime handle
+ *
+ * Takes a reference on the handle, so that it stays valid after its runtime is
+ * freed — for a watchdog or a monitoring thread that may outlive the runtime it
+ * watches.  Once asyncrt_runtime_free() has begun, the runtime behind a handle is
+ * shut down: asyncrt_handle_dump() returns `-ESHUTDOWN`, spawns are cancelled at
+ * once, and nothing of the freed runtime is touched.  Drop the reference with
+ * asyncrt_handle_unref().
+ *
+ * The reference must be taken while the handle is valid: borrowed from a live runtime
+ * (asyncrt_runtime_get_handle(), asyncrt_handle_current()) or from another reference.
+ *
+ * Thread safety: any thread.
+ *
+ * Returns: (transfer full) (nullable): @h, or %NULL for %NULL.
+ * Since: 0.2
+ */
+AsyncrtHandle *
+asyncrt_handle_ref (AsyncrtHandle *h)
+{
+  if (h != NULL)
+    asyncrt__handle_ref (h);
+  return h;
+}
+
+/**
+ * asyncrt_handle_unref:
+ * @h: (nullable): a handle reference from asyncrt_handle_ref()
+ *
+ * Drops a reference taken with asyncrt_handle_ref().  The last reference of a runtime
+ * that was freed releases its remaining memory.  %NULL is ignored.
+ *
+ * Thread safety: any thread, including after asyncrt_runtime_free().
+ *
+ * Since: 0.2
+ */
+void
+asyncrt_handle_unref (AsyncrtHandle *h)
+{
+  if (h != NULL)
+    asyncrt__handle_unref (h);
 }
 
 /**

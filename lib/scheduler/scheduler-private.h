@@ -5,28 +5,32 @@
  * A runtime is made of one AsyncrtHandle, embedded first in the flavour's own struct
  * (current_thread.c, multi_thread/).  The handle carries what every flavour shares:
  * the ops vtable, the owned-task list, the driver, the blocking pool, a reference
- * count and a slot for the dump module.  The task module only ever calls
+ * count and the dump module's queue of requests.  The task module only ever calls
  * handle->ops->schedule() and the owned list; everything else is the flavour's.
  *
  * ## Lifetime
  * The handle is reference counted: the runtime holds one reference (dropped at the end
- * of asyncrt_runtime_free()), each task holds one (dropped when the task is freed).  So
- * a waker woken from a foreign thread after asyncrt_runtime_free() still finds a valid
- * handle: its task is complete and nothing is scheduled.  ops->free() runs when the
+ * of asyncrt_runtime_free()), each task holds one (dropped when the task is freed), and
+ * so does whoever called asyncrt_handle_ref() (a watchdog), a dump requester while it
+ * waits, a dump future from its first poll.  So a waker woken from a foreign thread
+ * after asyncrt_runtime_free() still finds a valid handle: its task is complete and
+ * nothing is scheduled; a dump of it returns -ESHUTDOWN.  ops->free() runs when the
  * last reference goes; it frees the flavour struct and the driver.
  *
  * ## Shutdown order (asyncrt_runtime_free or asyncrt_runtime_shutdown_timeout ->
  * asyncrt__runtime_shutdown, shutdown.c)
- *   1. shutdown flag set (new block_on -> -ESHUTDOWN);
+ *   1. shutdown flag set (new block_on -> -ESHUTDOWN, new dumps -> -ESHUTDOWN), then
+ *      every dump requester woken (asyncrt__dump_queue_shutdown);
  *   2. asyncrt__owned_close_and_shutdown_all(): later spawns are cancelled at once,
  *      every task is cancelled and its future freed (a task running on a worker is
  *      marked and cancels itself at the end of its poll);
  *   3. the blocking pool is shut down (queued and running functions finish, threads
  *      are joined) — with a deadline, what still runs then is abandoned (pool.c);
- *   4. the flavour closes its injection queue, stops its threads and drains every
- *      queue with asyncrt__task_drop_notified() — with a deadline, a worker still
- *      inside a task's poll then is abandoned: it holds a handle reference until it
- *      comes back and exits, so the memory it uses stays valid;
+ *   4. the flavour closes its injection queue, ends any dump it is serving, stops
+ *      its threads and drains every queue with asyncrt__task_drop_notified() — with a
+ *      deadline, a worker still inside a task's poll then is abandoned: it holds a
+ *      handle reference until it comes back and exits, so the memory it uses stays
+ *      valid;
  *   5. asyncrt__driver_shutdown().
  * asyncrt_runtime_free() then drops the runtime's handle reference (after a
  * shutdown_timeout it does only that, at once).
@@ -46,6 +50,8 @@
 #include <glib.h>
 
 typedef struct _AsyncrtBlockingPool AsyncrtBlockingPool;
+typedef struct _AsyncrtDumpRequest AsyncrtDumpRequest;   /* lib/dump/dump-sched-private.h */
+typedef struct _AsyncrtDumpQueue AsyncrtDumpQueue;
 
 typedef enum
 {
@@ -91,17 +97,11 @@ typedef struct
   int (*shutdown) (AsyncrtHandle *h, uint64_t deadline_ns, GArray *unfinished);
   /* Frees the flavour struct when the last handle reference goes. */
   void (*free) (AsyncrtHandle *h);
-  /* For dumps (optional, may be NULL): pops one queued task with its notified
-   * reference (local queue first, then the injection queue), NULL when empty.  Only
-   * from the thread that owns the queues at that moment (current_thread: the thread
-   * in block_on, i.e. from the dump_serve hook; multi_thread: the dump leader once
-   * every worker has arrived). */
-  AsyncrtTask *(*pop_queued) (AsyncrtHandle *h);
+  /* Task dumps: the one hook lib/dump asks them through.  Serves (TRACE) or answers
+   * (CENSUS) @req as lib/dump/dump-sched-private.h describes: from any thread, never
+   * waiting for the runtime's threads. */
+  void (*dump) (AsyncrtHandle *h, AsyncrtDumpRequest *req);
 } AsyncrtSchedulerOps;
-
-/* Called by the scheduler loop at a scheduling point (between two task polls, never
- * with a lock held) when the handle's dump_serve is set; see AsyncrtHandle. */
-typedef void (*AsyncrtDumpServeFunc) (AsyncrtHandle *h);
 
 /* What a shutdown with a deadline left running (asyncrt_runtime_get_unfinished()). */
 typedef struct
@@ -123,11 +123,9 @@ struct _AsyncrtHandle
   AsyncrtOwnedTasks owned;
   AsyncrtDriver *driver;
   AsyncrtBlockingPool *blocking;
-  /* Reserved for lib/dump (request state); NULL until the dump module sets it. */
-  _Atomic (void *) dump_state;
-  /* Set by lib/dump while a request is pending (then ops->unpark): the current-thread
-   * loop calls it between polls, on the thread in block_on (acquire load). */
-  _Atomic (AsyncrtDumpServeFunc) dump_serve;
+  /* lib/dump's: the runtime's dump requests, their lock and condition variable
+   * (request.c); created with the handle, freed with its last reference. */
+  AsyncrtDumpQueue *dump_queue;
   /* Written once before the runtime is handed out (the flavour's build sets
    * n_workers, registry.c the rest); the name is freed with the handle. */
   unsigned n_workers;

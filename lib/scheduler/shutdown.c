@@ -9,6 +9,7 @@
  */
 #include "scheduler/scheduler-private.h"
 #include "scheduler/registry-private.h"
+#include "dump/dump-sched-private.h"
 #include "trace/trace-private.h"
 
 #include <glib.h>
@@ -17,6 +18,7 @@
 int
 asyncrt__runtime_shutdown (AsyncrtHandle *h, uint64_t deadline_ns, GArray *unfinished)
 {
+  asyncrt__dump_queue_shutdown (h->dump_queue);
   asyncrt__owned_close_and_shutdown_all (&h->owned);
   int r1 = asyncrt__blocking_pool_shutdown (h->blocking, deadline_ns, unfinished);
   int r2 = h->ops->shutdown (h, deadline_ns, unfinished);

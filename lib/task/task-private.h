@@ -28,8 +28,8 @@
  * join handle's, spawn the join handle's, wake_by_ref the waker's.  The one exception
  * is the runner rescheduling a task woken while it ran (transition_to_idle ->
  * IDLE_NOTIFIED hands the runner's reference over): runners are worker or block_on
- * threads, which runtime shutdown joins or excludes before freeing anything; a dump
- * that runs a task on another thread must hold a handle reference meanwhile.
+ * threads, which runtime shutdown joins or excludes before freeing anything.  A dump's
+ * trace poll holds its own reference across schedule() anyway.
  *
  * ## Who may touch which field
  *   - header fields set at spawn (id, parent_id, spawn site, name, group_id, handle,
@@ -41,12 +41,14 @@
  *     (read-only before COMPLETE, full ownership after) while it is set;
  *   - queue_node: whoever holds the notified reference (the queue it is on);
  *   - owned_prev / owned_next / on_owned_list: the owned-list shard lock;
- *   - poll_count / last_poll_ns: written by the RUNNING thread, read by dumps with
- *     relaxed atomics (approximate values are fine);
+ *   - poll_count / last_poll_ns: written by the RUNNING thread in asyncrt__task_run()
+ *     only (never by a trace poll), read by dumps with relaxed atomics (approximate
+ *     values are fine);
  *   - labels (labels.c): replaced only by the RUNNING thread (the task itself, through
  *     asyncrt_task_set_label()), under the task's owned-shard lock; read freely by
  *     that thread and by others (dumps) only under that lock.  The label set it points
- *     to is immutable and reference counted (children share their parent's).
+ *     to is immutable and reference counted (children share their parent's);
+ *   - dump_data: the dump module's (lib/dump/collect.c documents it).
  *
  * ## State word transitions (all compare-and-swap, acquire-release)
  *   running:         NOTIFIED & !RUNNING & !COMPLETE -> RUNNING, NOTIFIED cleared
@@ -58,9 +60,15 @@
  *                    schedule() returns; RUNNING -> RUNNING|NOTIFIED and the
  *                    reference is dropped; NOTIFIED or COMPLETE -> unchanged, dropped
  *   notified_by_ref: same, but a new reference is taken when the task must be queued
- *   notified_for_tracing (dumps): idle & !NOTIFIED & !COMPLETE -> NOTIFIED with a new
- *                    reference handed to the dumper, who runs it in trace mode with
- *                    asyncrt__task_run(); anything else -> refused
+ *   claim_for_trace (dumps): idle & !NOTIFIED & !RUNNING & !COMPLETE -> RUNNING with a
+ *                    new reference for the dumper (see "Trace polls" below); anything
+ *                    else -> refused
+ *   queued_to_trace (dumps): a task the dumper popped from a run queue (it holds the
+ *                    notified reference): NOTIFIED & !CANCELLED -> RUNNING, NOTIFIED
+ *                    cleared; CANCELLED -> refused (the scheduler gets it back as it
+ *                    is); RUNNING or COMPLETE (shutdown cancels queued tasks in place)
+ *                    -> refused, the notified reference is dropped
+ *   from_trace (dumps): RUNNING -> idle or requeued, by the rule below
  *   notified_and_cancel (abort): COMPLETE or CANCELLED -> unchanged; RUNNING ->
  *                    CANCELLED|NOTIFIED (the runner cancels at its next run); NOTIFIED
  *                    -> CANCELLED; idle -> CANCELLED|NOTIFIED with a new reference
@@ -74,6 +82,42 @@
  *
  * The acquire-release CASes order everything written to the future by one runner
  * before the next runner's (or the joiner's, after COMPLETE) reads of it.
+ *
+ * ## Trace polls (dumps): no side effects
+ * A dump polls a task once in trace mode to capture where it is suspended.  Nothing it
+ * reports may change because of that poll: not the poll count, not the last-poll time,
+ * not the coop budget, and no wake may be queued or lost.  So the dumper does not set
+ * NOTIFIED (that would queue a real poll afterwards); it becomes the task's runner:
+ *
+ *   1. claim: an idle task (!NOTIFIED, !RUNNING, !COMPLETE) -> RUNNING, and the dumper
+ *      takes a reference of its own (claim_for_trace).  A task the dumper popped from
+ *      a run queue arrives with its notified reference instead: NOTIFIED -> RUNNING
+ *      (queued_to_trace); one with CANCELLED set goes back to its scheduler untraced.
+ *   2. poll: asyncrt__task_trace_poll() polls the future through its root, inside the
+ *      dumper's capture, with the task's own waker; poll_count, last_poll_ns and the
+ *      coop budget are left alone.  Leaves return PENDING at once without touching
+ *      their registration, and the capture defers no wake.  A real wake arriving
+ *      meanwhile (another thread, or the task's own code) finds the task RUNNING and
+ *      sets NOTIFIED, exactly as for any running task: nothing is queued yet, nothing
+ *      is lost.  An abort sets CANCELLED|NOTIFIED, a shutdown CANCELLED.
+ *   3. end (from_trace), decided by one CAS on the state word:
+ *        - the poll returned READY          -> completed as usual (the future finished
+ *                                              in its trace poll; not counted as a poll)
+ *        - CANCELLED is set                 -> cancelled as usual by the dumper
+ *        - the task was queued (step 1)     -> queued again as it was: RUNNING ->
+ *                                              NOTIFIED, the dumper's reference becomes
+ *                                              the notified one, handed to schedule()
+ *        - NOTIFIED was set meanwhile       -> the same: the real wake's poll runs, and
+ *                                              counts
+ *        - otherwise                        -> back to plain idle (RUNNING cleared), the
+ *                                              dumper's reference dropped; nothing is
+ *                                              scheduled, the leaves' registrations
+ *                                              stand
+ * A dump that runs out of time releases what it claimed without polling it
+ * (asyncrt__task_trace_release), by the same end rule.  Whoever reschedules from a
+ * dump holds a reference of its own across schedule() (see above).  While claimed the
+ * task is RUNNING: workers never run it, a census reads it as RUNNING (the dump module
+ * marks what it holds in dump_data to tell the two apart).
  *
  * ## Future lifetime
  * A future that returns READY is freed (free_func) when both the task is complete and
@@ -203,13 +247,25 @@ void asyncrt__task_run (AsyncrtTask *t);
  * asyncrt__owned_close_and_shutdown_all(); otherwise run the task. */
 void asyncrt__task_drop_notified (AsyncrtTask *t);
 
-/* Dumps: idle and not notified -> notified, returns true and the caller owns a new
- * notified reference: run it with asyncrt__task_run() inside a capture, or, if it
- * cannot, hand it to t->handle->ops->schedule (t->handle, t, false) while holding a
- * reference of its own (see "References across schedule()") — never just drop the
- * reference, NOTIFIED would stay set and the task would never run again.
- * false: running, notified (it is on a queue: drain queues first) or complete. */
-bool asyncrt__task_transition_to_notified_for_tracing (AsyncrtTask *t);
+/* ---- trace polls (dumps, see "Trace polls" at the top) ---------------------------- */
+
+/* Claims an idle task for a trace poll: true, and the caller holds a new reference
+ * and RUNNING; pass it to asyncrt__task_trace_poll() or asyncrt__task_trace_release()
+ * with @queued false.  false: running, notified (queued somewhere) or complete. */
+bool asyncrt__task_claim_for_trace (AsyncrtTask *t);
+
+/* Trace-polls @t once, inside the caller's capture, then ends the claim by the rule at
+ * the top.  @queued: the caller popped @t from a run queue and passes its notified
+ * reference (not claimed); false: claimed with asyncrt__task_claim_for_trace().
+ * Consumes the caller's reference.  Returns false, without polling, if a queued task
+ * had been aborted (it was handed back to its scheduler as it was) or shut down.
+ * Never call with an owned-list lock held. */
+bool asyncrt__task_trace_poll (AsyncrtTask *t, bool queued);
+
+/* Ends a claim without polling (the dump ran out of time): the same end rule.  A
+ * queued task goes back to its scheduler as it was.  Consumes the caller's
+ * reference. */
+void asyncrt__task_trace_release (AsyncrtTask *t, bool queued);
 
 /* Shutdown: cancels @t if it is not running elsewhere (frees the future, completes,
  * wakes the joiner, removes it from the owned list).  A task running elsewhere is
@@ -309,8 +365,8 @@ bool   asyncrt__owned_is_closed (AsyncrtOwnedTasks *o);
 void   asyncrt__owned_close_and_shutdown_all (AsyncrtOwnedTasks *o);
 /* Calls @func on every task, one shard at a time, with that shard's lock held.
  * @func must not poll, free or remove tasks, nor take an owned-list lock; it may take
- * a reference (asyncrt__task_ref) and use the transition_to_notified_for_tracing
- * transition, to collect tasks to trace after the walk.  Returns the number of tasks
+ * a reference (asyncrt__task_ref) and claim tasks (asyncrt__task_claim_for_trace), to
+ * trace them after the walk.  Returns the number of tasks
  * visited. */
 typedef void (*AsyncrtOwnedForeachFunc) (AsyncrtTask *t, void *data);
 size_t asyncrt__owned_foreach (AsyncrtOwnedTasks *o, AsyncrtOwnedForeachFunc func,

@@ -145,16 +145,70 @@ asyncrt__task_transition_to_notified_by_ref (AsyncrtTask *t)
 }
 
 bool
-asyncrt__task_transition_to_notified_for_tracing (AsyncrtTask *t)
+asyncrt__task_claim_for_trace (AsyncrtTask *t)
 {
   uint64_t cur = atomic_load_explicit (&t->state, memory_order_acquire);
   for (;;)
     {
       if (cur & (ASYNCRT_TASK_RUNNING | ASYNCRT_TASK_NOTIFIED | ASYNCRT_TASK_COMPLETE))
         return false;
-      uint64_t next = (cur | ASYNCRT_TASK_NOTIFIED) + ASYNCRT_TASK_REF_ONE;
+      uint64_t next = (cur | ASYNCRT_TASK_RUNNING) + ASYNCRT_TASK_REF_ONE;
       if (CAS (t, &cur, next))
         return true;
+    }
+}
+
+typedef enum
+{
+  QUEUED_TRACE,            /* RUNNING now: the notified reference is the dumper's */
+  QUEUED_CANCELLED,        /* aborted while queued: hand it back as it is */
+  QUEUED_GONE              /* shut down meanwhile (being or already completed) */
+} QueuedToTrace;
+
+/* The dumper popped @t from a run queue (it holds the notified reference): become its
+ * runner, unless it was cancelled (its scheduler's runner cancels it) or shutdown
+ * cancelled it in the queue (asyncrt__task_shutdown claims RUNNING even for queued
+ * tasks; the queue's reference is then just dropped, as asyncrt__task_run() would). */
+static QueuedToTrace
+transition_queued_to_trace (AsyncrtTask *t)
+{
+  uint64_t cur = atomic_load_explicit (&t->state, memory_order_acquire);
+  for (;;)
+    {
+      g_assert (cur & ASYNCRT_TASK_NOTIFIED);
+      if (cur & (ASYNCRT_TASK_RUNNING | ASYNCRT_TASK_COMPLETE))
+        return QUEUED_GONE;
+      if (cur & ASYNCRT_TASK_CANCELLED)
+        return QUEUED_CANCELLED;
+      uint64_t next = (cur | ASYNCRT_TASK_RUNNING) & ~ASYNCRT_TASK_NOTIFIED;
+      if (CAS (t, &cur, next))
+        return QUEUED_TRACE;
+    }
+}
+
+typedef enum
+{
+  TRACE_END_IDLE,          /* idle again; drop the dumper's reference */
+  TRACE_END_RESCHEDULE,    /* NOTIFIED: the dumper's reference is the notified one */
+  TRACE_END_CANCEL         /* still RUNNING: cancel it */
+} TraceEnd;
+
+/* The end of a trace poll (task-private.h, "Trace polls"): one CAS from RUNNING. */
+static TraceEnd
+transition_from_trace (AsyncrtTask *t, bool requeue)
+{
+  uint64_t cur = atomic_load_explicit (&t->state, memory_order_acquire);
+  for (;;)
+    {
+      g_assert ((cur & ASYNCRT_TASK_RUNNING) && !(cur & ASYNCRT_TASK_COMPLETE));
+      if (cur & ASYNCRT_TASK_CANCELLED)
+        return TRACE_END_CANCEL;
+      uint64_t next = cur & ~ASYNCRT_TASK_RUNNING;
+      bool resched = requeue || (cur & ASYNCRT_TASK_NOTIFIED);
+      if (resched)
+        next |= ASYNCRT_TASK_NOTIFIED;
+      if (CAS (t, &cur, next))
+        return resched ? TRACE_END_RESCHEDULE : TRACE_END_IDLE;
     }
 }
 
@@ -375,13 +429,11 @@ asyncrt__task_run (AsyncrtTask *t)
 
   AsyncrtTask *prev_task = asyncrt__current_task;
   asyncrt__current_task = t;
-  if (!asyncrt_trace_is_tracing ())   /* a dump's trace poll is not the task's progress */
-    {
-      atomic_store_explicit (&t->poll_count,
-                             atomic_load_explicit (&t->poll_count, memory_order_relaxed) + 1,
-                             memory_order_relaxed);
-      atomic_store_explicit (&t->last_poll_ns, asyncrt__clock_now_ns (), memory_order_relaxed);
-    }
+  /* Only real polls count: a dump's trace poll goes through asyncrt__task_trace_poll(). */
+  atomic_store_explicit (&t->poll_count,
+                         atomic_load_explicit (&t->poll_count, memory_order_relaxed) + 1,
+                         memory_order_relaxed);
+  atomic_store_explicit (&t->last_poll_ns, asyncrt__clock_now_ns (), memory_order_relaxed);
   unsigned prev_budget = asyncrt__coop_set_budget (ASYNCRT_COOP_BUDGET);
 
   AsyncrtContext cx;
@@ -411,6 +463,83 @@ asyncrt__task_run (AsyncrtTask *t)
       asyncrt__task_unref (t);
       break;
     }
+}
+
+/* ---- trace polls ---------------------------------------------------------------- */
+
+/* Hands a task back to its scheduler from a dump, with the notified reference; the
+ * caller's own reference pins the task and its handle across schedule(). */
+static void
+trace_reschedule (AsyncrtTask *t)
+{
+  asyncrt__task_ref (t);
+  task_schedule (t, false);
+  asyncrt__task_unref (t);
+}
+
+static void
+trace_end (AsyncrtTask *t, bool requeue)
+{
+  switch (transition_from_trace (t, requeue))
+    {
+    case TRACE_END_IDLE:
+      asyncrt__task_unref (t);
+      break;
+    case TRACE_END_RESCHEDULE:
+      trace_reschedule (t);   /* our reference is the notified one now */
+      break;
+    case TRACE_END_CANCEL:
+    default:
+      task_complete (t, true);
+      asyncrt__task_unref (t);
+      break;
+    }
+}
+
+bool
+asyncrt__task_trace_poll (AsyncrtTask *t, bool queued)
+{
+  if (queued)
+    switch (transition_queued_to_trace (t))
+      {
+      case QUEUED_CANCELLED:
+        trace_reschedule (t);   /* its runner cancels it */
+        return false;
+      case QUEUED_GONE:
+        asyncrt__task_unref (t);
+        return false;
+      case QUEUED_TRACE:
+      default:
+        break;
+      }
+
+  AsyncrtTask *prev_task = asyncrt__current_task;
+  asyncrt__current_task = t;
+  /* No budget: a leaf's coop check would wake the task, which is a side effect. */
+  unsigned prev_budget = asyncrt__coop_set_budget (ASYNCRT_COOP_UNCONSTRAINED);
+  AsyncrtContext cx;
+  asyncrt__context_init (&cx, asyncrt__task_borrowed_waker (t));
+  AsyncrtPoll res = asyncrt_trace_root_poll (&t->root, &cx);
+  asyncrt__coop_set_budget (prev_budget);
+  asyncrt__current_task = prev_task;
+
+  if (res == ASYNCRT_READY)
+    {
+      task_complete (t, false);
+      asyncrt__task_unref (t);
+    }
+  else
+    trace_end (t, queued);
+  return true;
+}
+
+void
+asyncrt__task_trace_release (AsyncrtTask *t, bool queued)
+{
+  if (queued)
+    trace_reschedule (t);     /* still NOTIFIED, never became ours */
+  else
+    trace_end (t, false);
 }
 
 void

@@ -96,8 +96,6 @@ asyncrt_trace_free (AsyncrtTrace *t)
 {
   if (t == NULL)
     return;
-  /* A wake must never be lost: wake whatever a deferred capture left behind. */
-  asyncrt__trace_wake_deferred (t);
   for (size_t i = 0; i < t->n_backtraces; i++)
     g_free (t->backtraces[i]);
   if (t->backtraces != t->inline_slots)
@@ -186,6 +184,28 @@ size_t
 asyncrt_backtrace_get_n_frames (const AsyncrtBacktrace *bt)
 {
   return bt != NULL ? bt->n_frames : 0;
+}
+
+/**
+ * asyncrt_backtrace_is_truncated:
+ * @bt: (nullable): a backtrace
+ *
+ * Tells whether the stack walk that captured @bt stopped at its limit
+ * (%ASYNCRT_TRACE_MAX_FRAMES native frames) before reaching the trace root: the
+ * frames are the innermost ones, the outer part of the async call stack (its root
+ * side) is missing.  Text and JSON forms say so too.  A backtrace cut short because
+ * the unwinder could not go further (a frame without unwind information) is not
+ * truncated in this sense.
+ *
+ * Thread safety: any thread.
+ *
+ * Returns: %TRUE if @bt was cut at the walk limit; %FALSE otherwise or for %NULL.
+ * Since: 0.2
+ */
+bool
+asyncrt_backtrace_is_truncated (const AsyncrtBacktrace *bt)
+{
+  return bt != NULL && bt->truncated;
 }
 
 /**

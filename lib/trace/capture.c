@@ -15,6 +15,8 @@
  * robust against the compiler tail-calling or inlining leaf_capture), and the walk is
  * cut at the first frame inside the active frame's range (the innermost root, or the
  * capture itself when a leaf is polled without a root).  Only raw IPs are stored.
+ * A stack with no root within MAX_DEPTH frames keeps its innermost MAX_DEPTH frames
+ * and is marked truncated (asyncrt_backtrace_is_truncated()).
  */
 #include "trace/trace-private.h"
 
@@ -30,12 +32,18 @@ extern const char __start_asyncrt_section_trace_capture[] __attribute__((visibil
 extern const char __stop_asyncrt_section_trace_capture[] __attribute__((visibility ("hidden")));
 
 /* Deepest stack a leaf walks before giving up finding its root. */
-#define MAX_DEPTH 8192
+#define MAX_DEPTH ASYNCRT_TRACE_MAX_DEPTH
 #define STACK_DEPTH 128
 
 struct _AsyncrtTraceCollector
 {
   AsyncrtTrace *trace;
+  /* asyncrt_trace_capture(): a clone of each traced leaf's waker (AsyncrtWaker),
+   * woken after the capture; created on first use.  Dumps
+   * (asyncrt__trace_capture_quiet): NULL and never used: nothing is deferred, the
+   * leaves' registrations stand and the task is not re-polled. */
+  bool defer_wakes;
+  GArray *deferred;
 };
 
 void
@@ -143,9 +151,12 @@ leaf_capture (AsyncrtTraceCollector *c)
           buf = g_new (void *, cap);
           continue;
         }
-      /* Without a root in reach (a foreign stack), keep what was walked. */
-      asyncrt__trace_append_ips (c->trace, (const uintptr_t *) (void *) (buf + first),
-                                 (size_t) (last - first));
+      /* Without a root in reach, keep what was walked: cut at the walk limit (the
+       * stack goes on), or a foreign stack the unwinder could not follow further. */
+      AsyncrtBacktrace *bt =
+        asyncrt__trace_append_ips (c->trace, (const uintptr_t *) (void *) (buf + first),
+                                   (size_t) (last - first));
+      bt->truncated = !found && n == cap;
       ok = true;
       break;
     }
@@ -160,15 +171,18 @@ leaf_slow (AsyncrtContext *cx, AsyncrtTraceCollector *c)
   /* A stack that cannot be walked still counts as a traced leaf: empty backtrace. */
   if (!leaf_capture (c))
     asyncrt__trace_append_ips (c->trace, NULL, 0);
-  /* Defer a wake of the leaf's own waker: the task (or the combinator that gave
-   * this leaf its own waker) is re-polled after the capture. */
+  /* asyncrt_trace_capture(): defer a wake of the leaf's own waker, so the task (or
+   * the combinator that gave this leaf its own waker) is re-polled after the
+   * capture.  A dump's capture leaves the registration alone instead. */
+  if (!c->defer_wakes)
+    return true;
   const AsyncrtWaker *w = asyncrt_context_get_waker (cx);
   if (w != NULL && !asyncrt_waker_is_empty (w))
     {
       AsyncrtWaker clone = asyncrt_waker_clone (w);
-      if (c->trace->deferred_wakers == NULL)
-        c->trace->deferred_wakers = g_array_new (FALSE, FALSE, sizeof (AsyncrtWaker));
-      g_array_append_val (c->trace->deferred_wakers, clone);
+      if (c->deferred == NULL)
+        c->deferred = g_array_new (FALSE, FALSE, sizeof (AsyncrtWaker));
+      g_array_append_val (c->deferred, clone);
     }
   return true;
 }
@@ -184,8 +198,11 @@ leaf_slow (AsyncrtContext *cx, AsyncrtTraceCollector *c)
  * ]|
  * When no capture is running on this thread it costs one thread-local load and
  * returns %FALSE.  During a capture it records the backtrace from the calling poll
- * function up to (excluding) the innermost #AsyncrtTraceRoot, arranges for the
- * waker of @cx to be woken once the capture has finished, and returns %TRUE.
+ * function up to (excluding) the innermost #AsyncrtTraceRoot and returns %TRUE; the
+ * leaf must then return %ASYNCRT_PENDING before any state change, so its earlier
+ * registration (its stored waker) stays as it was.  Inside asyncrt_trace_capture()
+ * the waker of @cx is also woken once the capture has finished; inside a task dump
+ * nothing is woken (the task goes back to waiting, see the dump section).
  *
  * Thread safety: any thread.
  *
@@ -206,7 +223,7 @@ asyncrt_trace_leaf (AsyncrtContext *cx)
  * the capture section: when a leaf is polled without any root, its backtrace stops
  * there. */
 static inline __attribute__((always_inline)) AsyncrtTrace *
-capture_run (AsyncrtTraceFunc func, void *data)
+capture_run (AsyncrtTraceFunc func, void *data, GArray **deferred)
 {
   if (func == NULL)
     {
@@ -220,7 +237,7 @@ capture_run (AsyncrtTraceFunc func, void *data)
     }
 
   AsyncrtTrace *t = asyncrt__trace_new ();
-  AsyncrtTraceCollector c = { t };
+  AsyncrtTraceCollector c = { t, deferred != NULL, NULL };
   AsyncrtTraceFrame frame;
   asyncrt__trace_frame_push (&frame, (uintptr_t) __start_asyncrt_section_trace_capture,
                              (uintptr_t) __stop_asyncrt_section_trace_capture);
@@ -231,28 +248,32 @@ capture_run (AsyncrtTraceFunc func, void *data)
 
   asyncrt__trace_context.collector = NULL;
   asyncrt__trace_frame_pop (&frame);
+  if (deferred != NULL)
+    *deferred = c.deferred;
   return t;
 }
 
 ASYNCRT_NOINLINE ASYNCRT_TRACE_CAPTURE_SECTION AsyncrtTrace *
-asyncrt__trace_capture_deferred (AsyncrtTraceFunc func, void *data)
+asyncrt__trace_capture_quiet (AsyncrtTraceFunc func, void *data)
 {
-  return capture_run (func, data);
+  /* A dump served inside someone's capture (a block_on called from a capture's
+   * function) traces with its own collector and gives theirs back afterwards. */
+  AsyncrtTraceCollector *outer = asyncrt__trace_context.collector;
+  asyncrt__trace_context.collector = NULL;
+  AsyncrtTrace *t = capture_run (func, data, NULL);
+  asyncrt__trace_context.collector = outer;
+  return t;
 }
 
-size_t
-asyncrt__trace_wake_deferred (AsyncrtTrace *t)
+/* Wakes (and frees) the wakers deferred by a capture, exactly once each. */
+static void
+wake_deferred (GArray *wakers)
 {
-  if (t == NULL || t->deferred_wakers == NULL)
-    return 0;
-  /* Take the array first: a wake may run arbitrary code. */
-  GArray *wakers = t->deferred_wakers;
-  size_t n = wakers->len;
-  t->deferred_wakers = NULL;
-  for (size_t i = 0; i < n; i++)
+  if (wakers == NULL)
+    return;
+  for (size_t i = 0; i < wakers->len; i++)
     asyncrt_waker_wake (&g_array_index (wakers, AsyncrtWaker, i));
   g_array_free (wakers, TRUE);
-  return n;
 }
 
 /**
@@ -282,8 +303,8 @@ asyncrt__trace_wake_deferred (AsyncrtTrace *t)
 ASYNCRT_NOINLINE ASYNCRT_TRACE_CAPTURE_SECTION AsyncrtTrace *
 asyncrt_trace_capture (AsyncrtTraceFunc func, void *data)
 {
-  AsyncrtTrace *t = capture_run (func, data);
-  if (t != NULL)
-    asyncrt__trace_wake_deferred (t);
+  GArray *deferred = NULL;
+  AsyncrtTrace *t = capture_run (func, data, &deferred);
+  wake_deferred (deferred);
   return t;
 }

@@ -9,9 +9,16 @@
  *      ├╼ asyncrt_fd_readable_poll at lib/driver/io/fd.c:40:3
  *      └╼ asyncrt_sleep_poll at lib/driver/time/sleep.c:31:3
  *
- * A location prints as file:line:col, file:line when the column is unknown, file when
- * the line is unknown, and ?? when nothing is known.  A function that could not be
- * named at all carries its address as its name (0x…).
+ * A function suspended at several places at once (two awaits in flight) is one node
+ * listing every place: "join_both at t.c:10:5, 11:5".  A location prints as
+ * file:line:col, file:line when the column is unknown, file when the line is unknown,
+ * and ?? when nothing is known.  A function that could not be named at all carries
+ * its address as its name (0x…).  Backtraces cut at the walk limit hang below one
+ * "… (cut …)" root.
+ *
+ * Every string that comes from the program (symbol and file names here; task names
+ * and spawn sites in dump.c) goes through asyncrt__text_append_escaped(), so the
+ * text always has exactly the lines its structure gives it.
  *
  * JSON: see the schema in the SECTION comment of include/asyncrt/trace.h.
  *
@@ -23,19 +30,98 @@
 
 #include <string.h>
 
+/* ---- escaping for text output ----------------------------------------------------- */
+
+/* Characters shown as \uXXXX although they are valid: they move text around without
+ * being visible (line and paragraph separators, bidirectional controls). */
+static bool
+is_invisible_format (gunichar c)
+{
+  return (c >= 0x80 && c <= 0x9f)                   /* C1 controls, e.g. CSI */
+         || c == 0x200e || c == 0x200f               /* LRM, RLM */
+         || (c >= 0x2028 && c <= 0x202e)             /* LS, PS, bidi embeddings */
+         || (c >= 0x2066 && c <= 0x2069);            /* bidi isolates */
+}
+
+void
+asyncrt__text_append_escaped (GString *out, const char *s, bool quoted)
+{
+  if (s == NULL)
+    return;
+  const char *p = s;
+  while (*p != '\0')
+    {
+      /* Fast path: a run of printable ASCII. */
+      const char *run = p;
+      while (*p >= 0x20 && *p < 0x7f && *p != '\\' && !(quoted && *p == '"'))
+        p++;
+      if (p > run)
+        g_string_append_len (out, run, p - run);
+      if (*p == '\0')
+        break;
+      unsigned char b = (unsigned char) *p;
+      if (b < 0x80)
+        {
+          switch (b)
+            {
+            case '\\': g_string_append (out, "\\\\"); break;
+            case '"': g_string_append (out, "\\\""); break;
+            case '\n': g_string_append (out, "\\n"); break;
+            case '\r': g_string_append (out, "\\r"); break;
+            case '\t': g_string_append (out, "\\t"); break;
+            default: g_string_append_printf (out, "\\x%02x", b); break;   /* C0, DEL */
+            }
+          p++;
+          continue;
+        }
+      gunichar c = g_utf8_get_char_validated (p, -1);
+      if (c == (gunichar) -1 || c == (gunichar) -2)
+        {
+          g_string_append (out, "\xef\xbf\xbd");   /* U+FFFD for each bad byte */
+          p++;
+          continue;
+        }
+      const char *next = g_utf8_next_char (p);
+      if (is_invisible_format (c))
+        g_string_append_printf (out, "\\u%04x", (unsigned) c);
+      else
+        g_string_append_len (out, p, next - p);
+      p = next;
+    }
+}
+
+/* ---- text --------------------------------------------------------------------------- */
+
 static void
 append_label (GString *out, const AsyncrtTraceNode *n)
 {
-  g_string_append (out, n->name);
+  if (n->cut)
+    {
+      g_string_append_printf (out, "… (cut: the stack walk stops at %d frames)",
+                              ASYNCRT_TRACE_MAX_DEPTH);
+      return;
+    }
+  asyncrt__text_append_escaped (out, n->name, false);
   g_string_append (out, " at ");
   if (n->filename == NULL)
-    g_string_append (out, "??");
-  else if (n->lineno == 0)
-    g_string_append (out, n->filename);
-  else if (n->colno == 0)
-    g_string_append_printf (out, "%s:%u", n->filename, n->lineno);
-  else
-    g_string_append_printf (out, "%s:%u:%u", n->filename, n->lineno, n->colno);
+    {
+      g_string_append (out, "??");
+      return;
+    }
+  asyncrt__text_append_escaped (out, n->filename, false);
+  bool first = true;
+  for (guint i = 0; n->locations != NULL && i < n->locations->len; i++)
+    {
+      const AsyncrtTraceLocation *l = &g_array_index (n->locations, AsyncrtTraceLocation, i);
+      if (l->lineno == 0)
+        continue;
+      g_string_append (out, first ? ":" : ", ");
+      first = false;
+      if (l->colno == 0)
+        g_string_append_printf (out, "%u", l->lineno);
+      else
+        g_string_append_printf (out, "%u:%u", l->lineno, l->colno);
+    }
 }
 
 static void
@@ -139,9 +225,22 @@ append_location_json (GString *out, const char *name, const char *filename, unsi
 static void
 append_node_json (GString *out, const AsyncrtTraceNode *n)
 {
+  const AsyncrtTraceLocation none = { 0, 0 };
+  const AsyncrtTraceLocation *first = n->locations != NULL && n->locations->len > 0
+                                      ? &g_array_index (n->locations, AsyncrtTraceLocation, 0)
+                                      : &none;
   g_string_append_c (out, '{');
-  append_location_json (out, n->name, n->filename, n->lineno, n->colno);
-  g_string_append (out, ",\"children\":[");
+  append_location_json (out, n->name, n->filename, first->lineno, first->colno);
+  if (n->cut)
+    g_string_append (out, ",\"truncated\":true");
+  g_string_append (out, ",\"locations\":[");
+  for (guint i = 0; n->locations != NULL && i < n->locations->len; i++)
+    {
+      const AsyncrtTraceLocation *l = &g_array_index (n->locations, AsyncrtTraceLocation, i);
+      g_string_append_printf (out, "%s{\"line\":%u,\"column\":%u}", i > 0 ? "," : "",
+                              l->lineno, l->colno);
+    }
+  g_string_append (out, "],\"children\":[");
   for (size_t i = 0; n->children != NULL && i < n->children->len; i++)
     {
       if (i > 0)
@@ -183,7 +282,8 @@ asyncrt__trace_append_backtraces_json (const AsyncrtTrace *t, GString *out)
       const AsyncrtBacktrace *bt = t->backtraces[i];
       if (i > 0)
         g_string_append_c (out, ',');
-      g_string_append (out, "{\"frames\":[");
+      g_string_append_printf (out, "{\"truncated\":%s,\"frames\":[",
+                              bt->truncated ? "true" : "false");
       for (size_t j = 0; j < bt->n_frames; j++)
         {
           const AsyncrtBacktraceFrame *f = &bt->frames[j];

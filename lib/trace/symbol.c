@@ -24,6 +24,12 @@
  * Offline-safe: debug information is looked up in the module itself and then by
  * build-id under the standard debug directories (dwfl_build_id_find_debuginfo);
  * never through debuginfod, even if DEBUGINFOD_URLS is set.
+ *
+ * fork: `symbol_lock` is the one lock here, and it is process-wide, so pthread_atfork
+ * handlers (registered when the library is loaded) take it before fork() and release
+ * it in the parent and the child: the child inherits a consistent cache (same address
+ * space, same modules) with the lock free.  The Dwfl session re-reads the module list
+ * by the child's own pid on its next refresh.
  */
 #include "trace/trace-private.h"
 
@@ -50,6 +56,26 @@ static const Dwfl_Callbacks callbacks = {
   .find_debuginfo = dwfl_build_id_find_debuginfo,
   .debuginfo_path = &debuginfo_path,
 };
+
+/* ---- fork ------------------------------------------------------------------------------ */
+
+static void
+fork_prepare (void)
+{
+  pthread_mutex_lock (&symbol_lock);
+}
+
+static void
+fork_release (void)
+{
+  pthread_mutex_unlock (&symbol_lock);
+}
+
+__attribute__((constructor)) static void
+register_fork_handlers (void)
+{
+  pthread_atfork (fork_prepare, fork_release, fork_release);
+}
 
 /* ---- interned strings -------------------------------------------------------------- */
 
@@ -104,17 +130,19 @@ asyncrt__trace_info_new (uintptr_t symbol_address, const AsyncrtTraceSymbolSpec 
 
 typedef char *(*CxaDemangleFunc) (const char *, char *, size_t *, int *);
 
+/* Called with symbol_lock held (so no GOnce, whose process-wide lock a forked child
+ * could inherit taken). */
 static CxaDemangleFunc
 get_demangler (void)
 {
-  static gsize once;
+  static bool looked;
   static CxaDemangleFunc fn;
-  if (g_once_init_enter (&once))
+  if (!looked)
     {
       /* Only if the process already has a C++ runtime: never link libstdc++. */
       void *p = dlsym (RTLD_DEFAULT, "__cxa_demangle");
       memcpy (&fn, &p, sizeof fn);
-      g_once_init_leave (&once, 1);
+      looked = true;
     }
   return fn;
 }

@@ -86,6 +86,7 @@ struct _AsyncrtBacktrace
 {
   size_t n_frames;
   AsyncrtBacktraceFrame *frames;     /* innermost first */
+  bool truncated;                    /* cut at the walk limit: the root is missing */
 };
 
 struct _AsyncrtTrace
@@ -95,7 +96,6 @@ struct _AsyncrtTrace
   size_t n_backtraces;
   size_t backtraces_size;            /* allocated slots */
   AsyncrtBacktrace *inline_slots[2]; /* most traces have one or two backtraces */
-  GArray *deferred_wakers;           /* AsyncrtWaker, consumed by the capture; or NULL */
   GPtrArray *owned_infos;            /* synthetic infos owned by this trace, or NULL */
 };
 
@@ -103,13 +103,16 @@ AsyncrtTrace *asyncrt__trace_new (void);
 /* Appends a backtrace of raw IPs, innermost first. */
 AsyncrtBacktrace *asyncrt__trace_append_ips (AsyncrtTrace *t, const uintptr_t *ips, size_t n);
 
-/* Captures like asyncrt_trace_capture() but leaves the deferred wakers in the trace,
- * for a caller (the dump) that must wake them later, after releasing its own state.
- * Returns NULL with errno EINVAL (func NULL) or EBUSY (nested capture).  Wake the
- * deferred wakers exactly once with asyncrt__trace_wake_deferred(); asyncrt_trace_free()
- * wakes any that are left (a wake is never lost). */
-AsyncrtTrace *asyncrt__trace_capture_deferred (AsyncrtTraceFunc func, void *data);
-size_t asyncrt__trace_wake_deferred (AsyncrtTrace *t);
+/* Captures like asyncrt_trace_capture() but without deferred wakes: a traced leaf
+ * only records its backtrace (its registration stands, nothing is woken), for a dump's
+ * trace poll (task-private.h, "Trace polls").  May run inside another capture (whose
+ * collector is set aside meanwhile).  Returns NULL with errno EINVAL if @func is
+ * NULL. */
+AsyncrtTrace *asyncrt__trace_capture_quiet (AsyncrtTraceFunc func, void *data);
+
+/* The walk limit of a leaf capture, in native frames (public: backtraces cut there
+ * are marked truncated). */
+#define ASYNCRT_TRACE_MAX_DEPTH ASYNCRT_TRACE_MAX_FRAMES
 
 /* Synthetic traces (golden tests, and the dump for tasks it could not trace):
  * asyncrt__trace_info_new() builds a resolved frame description; the symbols'
@@ -153,9 +156,10 @@ void asyncrt__symbol_revalidate (void);
 /* ---- tree.c ---------------------------------------------------------------------- */
 
 /* A tree of async call stacks merged from many backtraces.  A node's identity is
- * (name, file, line, column) plus its parent's identity, so shared prefixes merge
- * and the same function under different callers (or at a different depth) gives
- * different nodes.  Roots and children keep the order of first appearance.
+ * (name, file) plus its parent's identity, so shared prefixes merge, the same
+ * function under different callers (or at a different depth) gives different nodes,
+ * and a function suspended at several lines at once is one node listing them all.
+ * Roots, children and locations keep the order of first appearance.
  * Not thread-safe: one tree belongs to one thread at a time. */
 typedef struct _AsyncrtTraceTree AsyncrtTraceTree;
 
@@ -178,6 +182,13 @@ char *asyncrt__trace_tree_to_string (const AsyncrtTraceTree *tree);   /* free() 
 void asyncrt__trace_tree_append_json (const AsyncrtTraceTree *tree, GString *out);
 /* Appends the JSON array of backtraces of @t (resolving symbols as needed). */
 void asyncrt__trace_append_backtraces_json (const AsyncrtTrace *t, GString *out);
+/* Appends @s for the text forms (trace trees, dump headers): backslash, C0 and C1
+ * controls, DEL, newlines and invisible format characters are shown as escapes (\\,
+ * \n, \r, \t, \x1b, \u2028…), each invalid UTF-8 byte as U+FFFD, and with @quoted
+ * the double quote as \" — so a program-supplied string can never start a line, move
+ * the cursor or fake a field.  The one escaping helper of every text output.  NULL
+ * appends nothing. */
+void asyncrt__text_append_escaped (GString *out, const char *s, bool quoted);
 /* Appends @s as a JSON string literal (quotes included); NULL gives null. */
 void asyncrt__json_append_string (GString *out, const char *s);
 char *asyncrt__trace_tree_to_json (const AsyncrtTraceTree *tree);      /* free() */

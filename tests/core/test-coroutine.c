@@ -99,11 +99,35 @@ test_coroutine_early_return (void)
   g_assert_true (asyncrt_coroutine_is_done (&c.co));
 }
 
+/* ASYNCRT_FORWARD: the inner poll's result, unchanged, in C and in C++ (whether it
+ * keeps the frame is checked at -O2 in tests/trace). */
+static AsyncrtPoll
+forward_poll (void *p, AsyncrtContext *cx)
+{
+  Co *self = (Co *) p;
+  ASYNCRT_FORWARD (co_poll (self, cx));
+}
+
+static void
+test_forward (void)
+{
+  Co c;
+  memset (&c, 0, sizeof c);
+  AsyncrtContext *cx = asyncrt_context_new (asyncrt_waker_noop ());
+  int polls = 0;
+  while (forward_poll (&c, cx) != ASYNCRT_READY)
+    polls++;
+  g_assert_cmpint (polls, ==, 4);
+  g_assert_cmpint (c.steps, ==, 15);
+  asyncrt_context_free (cx);
+}
+
 int
 main (int argc, char **argv)
 {
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/coroutine/steps", test_coroutine_steps);
   g_test_add_func ("/coroutine/early-return", test_coroutine_early_return);
+  g_test_add_func ("/coroutine/forward", test_forward);
   return g_test_run ();
 }

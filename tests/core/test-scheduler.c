@@ -1,6 +1,6 @@
-/* Internal tests of the scheduler side: spawn metadata recorded for dumps, the
- * dump_serve hook and pop_queued of the current-thread scheduler, and a storm of
- * concurrent wakes and aborts against the task state machine. */
+/* Internal tests of the scheduler side: spawn metadata recorded for dumps, and a
+ * storm of concurrent wakes and aborts against the task state machine.  (How each
+ * scheduler serves dumps is tested through the public API in tests/dump.) */
 #include "scheduler/scheduler-private.h"
 #include "test-util.h"
 
@@ -84,77 +84,6 @@ test_metadata (void)
   g_assert_cmpstr (c->spawn_func, ==, "parent_poll");
   asyncrt_join_handle_free (parent.child);
   asyncrt_join_handle_free (j.jh);
-  asyncrt_runtime_free (rt);
-}
-
-/* ---- dump_serve and pop_queued --------------------------------------------------------- */
-typedef struct
-{
-  int served;
-  int popped;
-  bool on_block_on_thread;
-  GThread *block_on_thread;
-} Serve;
-
-static Serve serve_state;
-
-static void
-serve_hook (AsyncrtHandle *h)
-{
-  serve_state.served++;
-  serve_state.on_block_on_thread = g_thread_self () == serve_state.block_on_thread;
-  AsyncrtTask *t;
-  while ((t = h->ops->pop_queued (h)) != NULL)
-    {
-      serve_state.popped++;
-      asyncrt__task_run (t);     /* a dump would run it inside a capture */
-    }
-  atomic_store (&h->dump_serve, NULL);
-}
-
-static atomic_int ran;
-
-static AsyncrtPoll
-count_poll (void *p, AsyncrtContext *cx)
-{
-  (void) p;
-  (void) cx;
-  atomic_fetch_add (&ran, 1);
-  return ASYNCRT_READY;
-}
-
-typedef struct
-{
-  int polls;
-} TwoPolls;
-
-static AsyncrtPoll
-two_polls (void *p, AsyncrtContext *cx)
-{
-  TwoPolls *tp = p;
-  if (++tp->polls == 2)
-    return ASYNCRT_READY;
-  asyncrt_waker_wake_by_ref (asyncrt_context_get_waker (cx));
-  return ASYNCRT_PENDING;
-}
-
-static void
-test_dump_serve (void)
-{
-  AsyncrtRuntime *rt = new_rt ();
-  AsyncrtHandle *h = asyncrt_runtime_get_handle (rt);
-  atomic_store (&ran, 0);
-  for (int i = 0; i < 5; i++)
-    asyncrt_join_handle_free (asyncrt_handle_spawn (h, count_poll, NULL, NULL));
-  memset (&serve_state, 0, sizeof serve_state);
-  serve_state.block_on_thread = g_thread_self ();
-  atomic_store (&h->dump_serve, serve_hook);
-  TwoPolls tp = { 0 };
-  g_assert_cmpint (asyncrt_runtime_block_on (rt, two_polls, &tp), ==, 0);
-  g_assert_cmpint (serve_state.served, ==, 1);
-  g_assert_true (serve_state.on_block_on_thread);
-  g_assert_cmpint (serve_state.popped, ==, 5);
-  g_assert_cmpint (atomic_load (&ran), ==, 5);
   asyncrt_runtime_free (rt);
 }
 
@@ -260,7 +189,6 @@ main (int argc, char **argv)
 {
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/scheduler/metadata", test_metadata);
-  g_test_add_func ("/scheduler/dump-serve", test_dump_serve);
   g_test_add_func ("/scheduler/wake-storm", test_wake_storm);
   return g_test_run ();
 }

@@ -250,7 +250,7 @@ test_raw_transitions (void)
   /* notified while running: no new reference, no submit */
   g_assert_cmpint (asyncrt__task_transition_to_notified_by_ref (t), ==, ASYNCRT_TRANSITION_DO_NOTHING);
   g_assert_cmpuint (REFS (t), ==, 3);
-  g_assert_false (asyncrt__task_transition_to_notified_for_tracing (t));
+  g_assert_false (asyncrt__task_claim_for_trace (t));
   g_assert_cmpint (asyncrt__task_transition_to_idle (t), ==, ASYNCRT_TRANSITION_IDLE_NOTIFIED);
   /* the runner's reference is now the notified one: run again, go idle */
   g_assert_cmpint (asyncrt__task_transition_to_running (t), ==, ASYNCRT_TRANSITION_SUCCESS);
@@ -258,13 +258,17 @@ test_raw_transitions (void)
   asyncrt__task_unref (t);
   g_assert_cmpuint (REFS (t), ==, 2);
 
-  /* tracing: idle -> notified with a new reference; refused while notified */
-  g_assert_true (asyncrt__task_transition_to_notified_for_tracing (t));
+  /* a claim for tracing: idle -> RUNNING with a new reference; refused while claimed */
+  g_assert_true (asyncrt__task_claim_for_trace (t));
   g_assert_cmpuint (REFS (t), ==, 3);
-  g_assert_false (asyncrt__task_transition_to_notified_for_tracing (t));
+  g_assert_true (HAS (t, ASYNCRT_TASK_RUNNING));
+  g_assert_false (HAS (t, ASYNCRT_TASK_NOTIFIED));
+  g_assert_false (asyncrt__task_claim_for_trace (t));
+  g_assert_cmpint (asyncrt__task_transition_to_running (t), ==, ASYNCRT_TRANSITION_FAILED);
+  /* the claimer is the runner: a wake marks it, queues nothing, takes no reference */
   g_assert_cmpint (asyncrt__task_transition_to_notified_by_ref (t), ==, ASYNCRT_TRANSITION_DO_NOTHING);
-  /* the dumper runs it: the tracing reference becomes the runner's */
-  g_assert_cmpint (asyncrt__task_transition_to_running (t), ==, ASYNCRT_TRANSITION_SUCCESS);
+  g_assert_cmpuint (REFS (t), ==, 3);
+  g_assert_cmpuint (h.scheduled->len, ==, 0);
 
   /* cancel while running: the runner sees it at transition_to_idle */
   g_assert_cmpint (asyncrt__task_transition_to_notified_and_cancel (t), ==, ASYNCRT_TRANSITION_DO_NOTHING);
@@ -387,9 +391,9 @@ test_join_waker (void)
 }
 
 static void
-foreach_count (AsyncrtTask *t, void *data)
+foreach_claim (AsyncrtTask *t, void *data)
 {
-  if (asyncrt__task_transition_to_notified_for_tracing (t))
+  if (asyncrt__task_claim_for_trace (t))
     g_ptr_array_add (data, t);
 }
 
@@ -415,18 +419,250 @@ test_owned_foreach_for_tracing (void)
       else
         g_ptr_array_add (h.scheduled, t);
     }
-  GPtrArray *collected = g_ptr_array_new ();
-  g_assert_cmpuint (asyncrt__owned_foreach (&h.base.owned, foreach_count, collected), ==, 40);
-  g_assert_cmpuint (collected->len, ==, 20);
-  for (guint i = 0; i < collected->len; i++)
-    asyncrt__task_run (collected->pdata[i]);          /* "trace" poll */
-  g_ptr_array_unref (collected);
+  GPtrArray *claimed = g_ptr_array_new ();
+  g_assert_cmpuint (asyncrt__owned_foreach (&h.base.owned, foreach_claim, claimed), ==, 40);
+  g_assert_cmpuint (claimed->len, ==, 20);
+  for (guint i = 0; i < claimed->len; i++)
+    g_assert_true (asyncrt__task_trace_poll (claimed->pdata[i], false));
+  g_ptr_array_unref (claimed);
+  /* Back to idle: nothing more was scheduled, no poll was counted. */
+  g_assert_cmpuint (h.scheduled->len, ==, 20);
+  for (int i = 0; i < 40; i += 2)
+    {
+      g_assert_cmpint (fs[i].polls, ==, 2);                        /* real + trace */
+      g_assert_cmpuint (atomic_load (&ts[i]->poll_count), ==, 1);  /* real only */
+      g_assert_false (HAS (ts[i], ASYNCRT_TASK_RUNNING | ASYNCRT_TASK_NOTIFIED));
+    }
   asyncrt__owned_close_and_shutdown_all (&h.base.owned);
   g_assert_cmpint (freed, ==, 40);
   while (h.scheduled->len > 0)
     asyncrt__task_drop_notified (pop_scheduled (&h));
   for (int i = 0; i < 40; i++)
     asyncrt_join_handle_free (asyncrt__task_to_join_handle (ts[i]));
+  fake_clear (&h);
+}
+
+/* ---- the trace-poll rule (task-private.h, "Trace polls") --------------------------- */
+
+/* A future whose poll may wake its own task (as another thread could during a trace
+ * poll), complete, or stay pending; it records each poll's last_poll_ns/poll_count. */
+typedef struct
+{
+  int polls;
+  bool wake_by_ref, wake_by_val, ready;
+  AsyncrtWaker saved;
+  int *freed;
+} Tr;
+
+static AsyncrtPoll
+tr_poll (void *p, AsyncrtContext *cx)
+{
+  Tr *f = p;
+  f->polls++;
+  if (f->ready)
+    return ASYNCRT_READY;
+  if (asyncrt_waker_is_empty (&f->saved))
+    f->saved = asyncrt_waker_clone (asyncrt_context_get_waker (cx));
+  if (f->wake_by_ref)
+    asyncrt_waker_wake_by_ref (asyncrt_context_get_waker (cx));
+  if (f->wake_by_val)
+    {
+      AsyncrtWaker w = asyncrt_waker_clone (asyncrt_context_get_waker (cx));
+      asyncrt_waker_wake (&w);
+    }
+  return ASYNCRT_PENDING;
+}
+
+static void
+tr_free (void *p)
+{
+  Tr *f = p;
+  (*f->freed)++;
+  asyncrt_waker_free (&f->saved);
+}
+
+/* Spawned and polled once for real: idle, its waker saved. */
+static AsyncrtTask *
+spawn_idle (FakeHandle *h, Tr *f)
+{
+  AsyncrtSpawnInfo info = { __FILE__, __LINE__, G_STRFUNC, NULL };
+  AsyncrtTask *t = asyncrt__task_from_join_handle (
+    asyncrt__handle_spawn_task (&h->base, &info, tr_poll, f, tr_free));
+  asyncrt__task_run (pop_scheduled (h));
+  g_assert_cmpint (f->polls, ==, 1);
+  g_assert_false (HAS (t, ASYNCRT_TASK_RUNNING | ASYNCRT_TASK_NOTIFIED));
+  return t;
+}
+
+static void
+finish (FakeHandle *h, AsyncrtTask *t)
+{
+  asyncrt__owned_close_and_shutdown_all (&h->base.owned);
+  while (h->scheduled->len > 0)
+    asyncrt__task_drop_notified (pop_scheduled (h));
+  asyncrt_join_handle_free (asyncrt__task_to_join_handle (t));
+}
+
+static void
+test_trace_poll_idle (void)
+{
+  FakeHandle h;
+  fake_init (&h);
+  int freed = 0;
+  Tr f = { .freed = &freed };
+  AsyncrtTask *t = spawn_idle (&h, &f);
+  uint64_t polls = atomic_load (&t->poll_count);
+  uint64_t last = atomic_load (&t->last_poll_ns);
+  uint64_t refs = REFS (t);
+  g_usleep (1000);
+  g_assert_true (asyncrt__task_claim_for_trace (t));
+  g_assert_true (asyncrt__task_trace_poll (t, false));
+  /* Idle again: polled, but nothing counted, nothing queued, the same references. */
+  g_assert_cmpint (f.polls, ==, 2);
+  g_assert_cmpuint (atomic_load (&t->poll_count), ==, polls);
+  g_assert_cmpuint (atomic_load (&t->last_poll_ns), ==, last);
+  g_assert_cmpuint (h.scheduled->len, ==, 0);
+  g_assert_cmpuint (REFS (t), ==, refs);
+  g_assert_false (HAS (t, ASYNCRT_TASK_RUNNING | ASYNCRT_TASK_NOTIFIED));
+  /* The registration made by the real poll still works. */
+  asyncrt_waker_wake_by_ref (&f.saved);
+  g_assert_cmpuint (h.scheduled->len, ==, 1);
+  asyncrt__task_run (pop_scheduled (&h));
+  g_assert_cmpuint (atomic_load (&t->poll_count), ==, polls + 1);
+  finish (&h, t);
+  g_assert_cmpint (freed, ==, 1);
+  fake_clear (&h);
+}
+
+/* A real wake during the trace poll: the task is requeued exactly once, and that poll
+ * counts; by reference and by value, from its own poll or (released untraced) from
+ * outside while it was claimed. */
+static void
+test_trace_poll_woken (void)
+{
+  for (int mode = 0; mode < 4; mode++)
+    {
+      FakeHandle h;
+      fake_init (&h);
+      int freed = 0;
+      Tr f = { .freed = &freed };
+      AsyncrtTask *t = spawn_idle (&h, &f);
+      uint64_t refs = REFS (t);
+      g_assert_true (asyncrt__task_claim_for_trace (t));
+      if (mode == 0)
+        f.wake_by_ref = true;
+      else if (mode == 1)
+        f.wake_by_val = true;
+      else
+        {
+          /* Another thread wakes it while it is claimed: no reference taken, nothing
+           * queued until the claim ends. */
+          if (mode == 2)
+            asyncrt_waker_wake_by_ref (&f.saved);
+          else
+            {
+              AsyncrtWaker w = asyncrt_waker_clone (&f.saved);
+              asyncrt_waker_wake (&w);
+            }
+          g_assert_cmpuint (h.scheduled->len, ==, 0);
+          g_assert_true (HAS (t, ASYNCRT_TASK_NOTIFIED | ASYNCRT_TASK_RUNNING));
+        }
+      if (mode < 2)
+        g_assert_true (asyncrt__task_trace_poll (t, false));
+      else
+        asyncrt__task_trace_release (t, false);
+      f.wake_by_ref = f.wake_by_val = false;
+      g_assert_cmpuint (h.scheduled->len, ==, 1);
+      g_assert_cmpuint (atomic_load (&t->poll_count), ==, 1);
+      g_assert_true (HAS (t, ASYNCRT_TASK_NOTIFIED));
+      g_assert_false (HAS (t, ASYNCRT_TASK_RUNNING));
+      g_assert_cmpuint (REFS (t), ==, refs + 1);     /* the notified reference */
+      asyncrt__task_run (pop_scheduled (&h));
+      g_assert_cmpuint (atomic_load (&t->poll_count), ==, 2);
+      g_assert_cmpuint (REFS (t), ==, refs);
+      finish (&h, t);
+      g_assert_cmpint (freed, ==, 1);
+      fake_clear (&h);
+    }
+}
+
+/* A task popped from a run queue: traced, then queued again as it was. */
+static void
+test_trace_poll_queued (void)
+{
+  FakeHandle h;
+  fake_init (&h);
+  int freed = 0;
+  Tr f = { .freed = &freed };
+  AsyncrtTask *t = spawn_idle (&h, &f);
+  asyncrt_waker_wake_by_ref (&f.saved);
+  AsyncrtTask *q = pop_scheduled (&h);            /* the dump drains the queue */
+  g_assert_true (q == t);
+  uint64_t refs = REFS (t);
+  g_assert_true (asyncrt__task_trace_poll (t, true));
+  g_assert_cmpint (f.polls, ==, 2);
+  g_assert_cmpuint (atomic_load (&t->poll_count), ==, 1);
+  g_assert_cmpuint (h.scheduled->len, ==, 1);     /* back in the queue, once */
+  g_assert_true (HAS (t, ASYNCRT_TASK_NOTIFIED));
+  g_assert_cmpuint (REFS (t), ==, refs);
+  /* Even with a wake during its trace poll: still exactly once. */
+  f.wake_by_ref = true;
+  g_assert_true (asyncrt__task_trace_poll (pop_scheduled (&h), true));
+  f.wake_by_ref = false;
+  g_assert_cmpuint (h.scheduled->len, ==, 1);
+  /* Out of time: handed back untouched. */
+  asyncrt__task_trace_release (pop_scheduled (&h), true);
+  g_assert_cmpuint (h.scheduled->len, ==, 1);
+  g_assert_cmpint (f.polls, ==, 3);
+  asyncrt__task_run (pop_scheduled (&h));
+  g_assert_cmpuint (atomic_load (&t->poll_count), ==, 2);
+  g_assert_cmpuint (REFS (t), ==, refs - 1);
+  finish (&h, t);
+  fake_clear (&h);
+}
+
+/* Aborted while claimed or queued; completing in its trace poll. */
+static void
+test_trace_poll_cancel_complete (void)
+{
+  FakeHandle h;
+  fake_init (&h);
+  int freed = 0;
+  Tr a = { .freed = &freed }, b = { .freed = &freed }, c = { .freed = &freed };
+  AsyncrtTask *ta = spawn_idle (&h, &a);
+  AsyncrtTask *tb = spawn_idle (&h, &b);
+  AsyncrtTask *tc = spawn_idle (&h, &c);
+
+  /* claimed, then aborted: the claim's end cancels it */
+  g_assert_true (asyncrt__task_claim_for_trace (ta));
+  asyncrt_join_handle_abort (asyncrt__task_to_join_handle (ta));
+  g_assert_cmpuint (h.scheduled->len, ==, 0);
+  g_assert_true (asyncrt__task_trace_poll (ta, false));
+  g_assert_true (asyncrt_join_handle_is_cancelled (asyncrt__task_to_join_handle (ta)));
+  g_assert_cmpint (freed, ==, 1);
+  g_assert_cmpuint (h.scheduled->len, ==, 0);
+
+  /* aborted while queued: not polled, handed back for its runner to cancel */
+  asyncrt_join_handle_abort (asyncrt__task_to_join_handle (tb));
+  g_assert_false (asyncrt__task_trace_poll (pop_scheduled (&h), true));
+  g_assert_cmpint (b.polls, ==, 1);
+  g_assert_cmpuint (h.scheduled->len, ==, 1);
+  asyncrt__task_run (pop_scheduled (&h));
+  g_assert_true (asyncrt_join_handle_is_cancelled (asyncrt__task_to_join_handle (tb)));
+
+  /* ready in its trace poll: completes normally, not counted as a poll */
+  c.ready = true;
+  g_assert_true (asyncrt__task_claim_for_trace (tc));
+  g_assert_true (asyncrt__task_trace_poll (tc, false));
+  g_assert_true (asyncrt_join_handle_is_finished (asyncrt__task_to_join_handle (tc)));
+  g_assert_false (asyncrt_join_handle_is_cancelled (asyncrt__task_to_join_handle (tc)));
+  g_assert_cmpuint (atomic_load (&tc->poll_count), ==, 1);
+  g_assert_cmpuint (asyncrt__owned_len (&h.base.owned), ==, 0);
+
+  asyncrt_join_handle_free (asyncrt__task_to_join_handle (ta));
+  asyncrt_join_handle_free (asyncrt__task_to_join_handle (tb));
+  asyncrt_join_handle_free (asyncrt__task_to_join_handle (tc));
+  g_assert_cmpint (freed, ==, 3);
   fake_clear (&h);
 }
 
@@ -442,5 +678,9 @@ main (int argc, char **argv)
   g_test_add_func ("/task/state/shutdown-closed-spawn", test_shutdown_and_closed_spawn);
   g_test_add_func ("/task/state/join-waker", test_join_waker);
   g_test_add_func ("/task/owned/foreach-for-tracing", test_owned_foreach_for_tracing);
+  g_test_add_func ("/task/trace-poll/idle", test_trace_poll_idle);
+  g_test_add_func ("/task/trace-poll/woken", test_trace_poll_woken);
+  g_test_add_func ("/task/trace-poll/queued", test_trace_poll_queued);
+  g_test_add_func ("/task/trace-poll/cancel-complete", test_trace_poll_cancel_complete);
   return g_test_run ();
 }

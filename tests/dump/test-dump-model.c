@@ -89,12 +89,13 @@ json_without_header (char *s)
 static AsyncrtDump *
 build_dump (void)
 {
-  AsyncrtDump *d = asyncrt__dump_new (ASYNCRT_FLAVOUR_MULTI_THREAD, 4);
+  AsyncrtDump *d = asyncrt__dump_new ("multi_thread", 4);
   struct _AsyncrtDumpTask r = { 0 };
 
   /* Added out of id order on purpose. */
   r.id = 9;
   r.state = ASYNCRT_TASK_STATE_RUNNING;
+  r.no_trace = ASYNCRT_DUMP_NO_TRACE_RUNNING;
   r.worker = 2;
   r.name = g_strdup ("busy \"one\"");
   r.spawn_file = "main.c";
@@ -172,6 +173,9 @@ test_accessors (void)
   g_assert_null (asyncrt_dump_task_get_trace (t2));
   g_assert_cmpint (asyncrt_dump_task_get_worker (t2), ==, 2);
   g_assert_cmpint (asyncrt_dump_task_get_worker (t0), ==, -1);
+  g_assert_cmpint (asyncrt_dump_task_get_no_trace_reason (t0), ==, ASYNCRT_DUMP_NO_TRACE_NONE);
+  g_assert_cmpint (asyncrt_dump_task_get_no_trace_reason (t1), ==, ASYNCRT_DUMP_NO_TRACE_NONE);
+  g_assert_cmpint (asyncrt_dump_task_get_no_trace_reason (t2), ==, ASYNCRT_DUMP_NO_TRACE_RUNNING);
 
   g_assert_cmpuint (asyncrt_dump_get_n_missing_workers (d), ==, 1);
   unsigned idx = 99;
@@ -208,6 +212,7 @@ test_null (void)
   g_assert_cmpuint (asyncrt_dump_task_get_poll_count (NULL), ==, 0);
   g_assert_cmpuint (asyncrt_dump_task_get_idle_ns (NULL), ==, 0);
   g_assert_cmpint (asyncrt_dump_task_get_worker (NULL), ==, -1);
+  g_assert_cmpint (asyncrt_dump_task_get_no_trace_reason (NULL), ==, ASYNCRT_DUMP_NO_TRACE_NONE);
   g_assert_null (asyncrt_dump_to_string (NULL));
   g_assert_null (asyncrt_dump_to_json (NULL));
   asyncrt_dump_free (NULL);
@@ -216,7 +221,7 @@ test_null (void)
 static void
 test_complete_and_empty (void)
 {
-  AsyncrtDump *d = asyncrt__dump_new (ASYNCRT_FLAVOUR_CURRENT_THREAD, 1);
+  AsyncrtDump *d = asyncrt__dump_new ("current_thread", 1);
   asyncrt__dump_seal (d);
   g_assert_true (asyncrt_dump_is_complete (d));
   char *s = text_without_header (asyncrt_dump_to_string (d));
@@ -224,7 +229,8 @@ test_complete_and_empty (void)
   free (s);
   s = json_without_header (asyncrt_dump_to_json (d));
   g_assert_cmpstr (s, ==, "{\"version\":1,\"flavour\":\"current_thread\",\"workers\":1,"
-                          "\"complete\":true,\"census\":false,\"missing_workers\":[],\"tasks\":[]}");
+                          "\"complete\":true,\"census\":false,\"census_reason\":null,"
+                          "\"missing_workers\":[],\"tasks\":[]}");
   free (s);
   asyncrt_dump_free (d);
 }
@@ -239,14 +245,13 @@ test_to_string (void)
     "task 3 idle, spawned at t.c:100 (spawner), parent 1, idle 1.500 ms, 12 polls\n"
     "  ╼ a_poll at t.c:10:5\n"
     "  └╼ b_poll at t.c:20:5\n"
-    "     ├╼ c_poll at t.c:30:5\n"
-    "     │  └╼ asyncrt_yield_poll at lib/driver/time/yield.c:40:3\n"
-    "     └╼ c_poll at t.c:31:5\n"
+    "     └╼ c_poll at t.c:30:5, 31:5\n"
+    "        ├╼ asyncrt_yield_poll at lib/driver/time/yield.c:40:3\n"
     "        └╼ asyncrt_sleep_poll at lib/driver/time/sleep.c:31:3\n"
     "task 4 scheduled, never polled, 0 polls\n"
     "  (no leaf future reached)\n"
-    "task 9 running on worker 2, name \"busy \"one\"\", spawned at main.c:77 (main), running 2.000 s, 3 polls\n"
-    "  (not traced: running)\n"
+    "task 9 running on worker 2, name \"busy \\\"one\\\"\", spawned at main.c:77 (main), running 2.000 s, 3 polls\n"
+    "  (not traced: running on worker 2)\n"
     "worker 2 did not stop: task 9 running for 2.000 s\n";
   if (g_strcmp0 (s, expected) != 0)
     g_test_message ("got:\n%s", s);
@@ -267,6 +272,7 @@ test_to_json (void)
   g_assert_nonnull (s);
   g_assert_true (g_str_has_prefix (s, "{\"version\":1,\"flavour\":\"multi_thread\",\"workers\":4,"
                                       "\"complete\":false,\"census\":false,"
+                                      "\"census_reason\":null,"
                                       "\"missing_workers\":[{\"index\":2,\"task_id\":9,"
                                       "\"running_ns\":2000000000}],\"tasks\":[{\"id\":3,"));
   g_assert_nonnull (strstr (s, "\"name\":\"busy \\\"one\\\"\""));
@@ -291,6 +297,12 @@ test_to_json (void)
   JsonObject *t2 = json_array_get_object_element (tasks, 2);
   g_assert_true (json_object_get_null_member (t2, "trace"));
   g_assert_cmpint (json_object_get_int_member (t2, "worker"), ==, 2);
+  g_assert_cmpstr (json_object_get_string_member (t2, "no_trace"), ==, "running");
+  g_assert_true (json_object_get_null_member (t0, "no_trace"));
+  g_assert_cmpstr (json_object_get_string_member (json_array_get_object_element (tasks, 1),
+                                                  "no_trace"), ==, NULL);
+  g_assert_cmpstr (json_object_get_string_member (json_array_get_object_element (tree, 0),
+                                                  "name"), ==, "a_poll");
   g_object_unref (p);
 #endif
   free (s);
@@ -302,7 +314,7 @@ test_to_json (void)
 static void
 test_same_traces (void)
 {
-  AsyncrtDump *d = asyncrt__dump_new (ASYNCRT_FLAVOUR_CURRENT_THREAD, 1);
+  AsyncrtDump *d = asyncrt__dump_new ("current_thread", 1);
   for (int i = 1; i <= 3; i++)
     {
       struct _AsyncrtDumpTask r = { 0 };
@@ -341,6 +353,180 @@ test_same_traces (void)
   asyncrt_dump_free (d);
 }
 
+/* Every reason a task has no trace: its phrase in the text, its name in the JSON. */
+static void
+test_reasons (void)
+{
+  static const struct
+  {
+    AsyncrtDumpNoTraceReason reason;
+    AsyncrtTaskState state;
+    int worker;
+    const char *phrase;
+    const char *json;
+  } cases[] = {
+    { ASYNCRT_DUMP_NO_TRACE_RUNNING, ASYNCRT_TASK_STATE_RUNNING, 1, "running on worker 1", "running" },
+    { ASYNCRT_DUMP_NO_TRACE_RUNNING, ASYNCRT_TASK_STATE_RUNNING, -1, "running", "running" },
+    { ASYNCRT_DUMP_NO_TRACE_QUEUED_ON_MISSING_WORKER, ASYNCRT_TASK_STATE_SCHEDULED, 3,
+      "queued on worker 3, which did not stop", "queued_on_missing_worker" },
+    { ASYNCRT_DUMP_NO_TRACE_WOKEN_DURING_DUMP, ASYNCRT_TASK_STATE_SCHEDULED, -1,
+      "woken while the dump was being taken", "woken_during_dump" },
+    { ASYNCRT_DUMP_NO_TRACE_CANCELLED, ASYNCRT_TASK_STATE_SCHEDULED, -1,
+      "aborted, its cancellation is queued", "cancelled" },
+    { ASYNCRT_DUMP_NO_TRACE_NOT_RUNNING, ASYNCRT_TASK_STATE_IDLE, -1, "runtime not running",
+      "runtime_not_running" },
+    { ASYNCRT_DUMP_NO_TRACE_DEADLINE, ASYNCRT_TASK_STATE_IDLE, -1, "deadline passed", "deadline" },
+    { ASYNCRT_DUMP_NO_TRACE_TIMEOUT_ZERO, ASYNCRT_TASK_STATE_SCHEDULED, -1,
+      "dump taken with timeout 0", "timeout_zero" },
+  };
+  AsyncrtDump *d = asyncrt__dump_new ("multi_thread", 4);
+  for (size_t i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      struct _AsyncrtDumpTask r = { 0 };
+      r.id = i + 1;
+      r.state = cases[i].state;
+      r.worker = cases[i].worker;
+      r.no_trace = cases[i].reason;
+      asyncrt__dump_add_task (d, &r);
+    }
+  asyncrt__dump_seal (d);
+  g_assert_false (asyncrt_dump_is_complete (d));
+  char *s = asyncrt_dump_to_string (d);
+  char *json = asyncrt_dump_to_json (d);
+  for (size_t i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      const AsyncrtDumpTask *t = asyncrt_dump_get_task (d, i);
+      g_assert_cmpint (asyncrt_dump_task_get_no_trace_reason (t), ==, cases[i].reason);
+      g_assert_null (asyncrt_dump_task_get_trace (t));
+      bool has_worker = cases[i].state == ASYNCRT_TASK_STATE_RUNNING
+                        || cases[i].reason == ASYNCRT_DUMP_NO_TRACE_QUEUED_ON_MISSING_WORKER;
+      g_assert_cmpint (asyncrt_dump_task_get_worker (t), ==, has_worker ? cases[i].worker : -1);
+      char *line = g_strdup_printf ("\n  (not traced: %s)\n", cases[i].phrase);
+      char *member = g_strdup_printf ("\"id\":%zu,", i + 1);
+      char *why = g_strdup_printf ("\"no_trace\":\"%s\"", cases[i].json);
+      const char *task = strstr (json, member);
+      g_assert_nonnull (task);
+      const char *next = strstr (task + 1, "{\"id\":");
+      const char *found = strstr (task, why);
+      g_assert_true (found != NULL && (next == NULL || found < next));
+      /* The phrase follows this task's header line. */
+      char *header = g_strdup_printf ("task %zu ", i + 1);
+      const char *h = strstr (s, header);
+      g_assert_nonnull (h);
+      g_assert_true (strstr (h, line) == strchr (h, '\n'));
+      g_free (header);
+      g_free (line);
+      g_free (member);
+      g_free (why);
+    }
+  free (s);
+  free (json);
+  asyncrt_dump_free (d);
+
+  /* A census says so in its summary line and in the JSON. */
+  static const struct
+  {
+    AsyncrtDumpNoTraceReason reason;
+    const char *summary;
+    const char *json;
+  } census[] = {
+    { ASYNCRT_DUMP_NO_TRACE_NOT_RUNNING, "(census: runtime not running (no thread in block_on))",
+      "runtime_not_running" },
+    { ASYNCRT_DUMP_NO_TRACE_DEADLINE,
+      "(census: deadline passed before the runtime took the dump up)", "deadline" },
+    { ASYNCRT_DUMP_NO_TRACE_TIMEOUT_ZERO, "(census: dump taken with timeout 0)", "timeout_zero" },
+  };
+  for (size_t i = 0; i < G_N_ELEMENTS (census); i++)
+    {
+      d = asyncrt__dump_new ("current_thread", 1);
+      d->census = census[i].reason;
+      asyncrt__dump_seal (d);
+      g_assert_false (asyncrt_dump_is_complete (d));
+      s = text_without_header (asyncrt_dump_to_string (d));
+      char *want = g_strdup_printf ("task dump of a current_thread runtime: 0 tasks, incomplete %s\n",
+                                    census[i].summary);
+      g_assert_cmpstr (s, ==, want);
+      g_free (want);
+      free (s);
+      json = asyncrt_dump_to_json (d);
+      want = g_strdup_printf ("\"census\":true,\"census_reason\":\"%s\"", census[i].json);
+      g_assert_nonnull (strstr (json, want));
+      g_free (want);
+      free (json);
+      asyncrt_dump_free (d);
+    }
+}
+
+/* Program-supplied strings cannot forge lines or reach the terminal raw. */
+static void
+test_escaping (void)
+{
+  AsyncrtDump *d = asyncrt__dump_new ("current_thread", 1);
+  struct _AsyncrtDumpTask r = { 0 };
+  r.id = 1;
+  r.worker = -1;
+  r.name = g_strdup ("x\"\ntask 999 idle, name \"fake\"\\\x01\x7f");
+  r.spawn_file = "f\x1b[2J.c";
+  r.spawn_func = "fn\xff\xfe\xc2\x9b\xe2\x80\xae\tend";
+  r.spawn_line = 5;
+  r.trace = asyncrt__trace_new ();
+  const char *const frames[] = { "leaf\nfake@a\rb.c:1:2", "root@r\x1b]0;t\x07.c:3:4", NULL };
+  add_backtrace (r.trace, frames);
+  asyncrt__dump_add_task (d, &r);
+  asyncrt__dump_seal (d);
+  char *s = text_without_header (asyncrt_dump_to_string (d));
+  g_assert_cmpstr (s, ==,
+    "task dump of a current_thread runtime: 1 task, complete\n"
+    "task 1 idle, name \"x\\\"\\ntask 999 idle, name \\\"fake\\\"\\\\\\x01\\x7f\", "
+    "spawned at f\\x1b[2J.c:5 (fn\xef\xbf\xbd\xef\xbf\xbd\\u009b\\u202e\\tend), never polled, 0 polls\n"
+    "  ╼ root at r\\x1b]0;t\\x07.c:3:4\n"
+    "  └╼ leaf\\nfake at a\\rb.c:1:2\n");
+  g_assert_true (g_utf8_validate (s, -1, NULL));
+  free (s);
+  asyncrt_dump_free (d);
+}
+
+/* A backtrace cut at the walk limit hangs below a marked root, in text and JSON. */
+static void
+test_truncated (void)
+{
+  AsyncrtDump *d = asyncrt__dump_new ("current_thread", 1);
+  struct _AsyncrtDumpTask r = { 0 };
+  r.id = 1;
+  r.worker = -1;
+  r.trace = asyncrt__trace_new ();
+  const char *const deep[] = { "leaf@l.c:1:1", "rec@r.c:5:3", "rec@r.c:5:3", NULL };
+  add_backtrace (r.trace, deep);
+  r.trace->backtraces[0]->truncated = true;
+  add_backtrace (r.trace, abc_sleep);
+  asyncrt__dump_add_task (d, &r);
+  asyncrt__dump_seal (d);
+  const AsyncrtTrace *tr = asyncrt_dump_task_get_trace (asyncrt_dump_get_task (d, 0));
+  g_assert_true (asyncrt_backtrace_is_truncated (asyncrt_trace_get_backtrace (tr, 0)));
+  g_assert_false (asyncrt_backtrace_is_truncated (asyncrt_trace_get_backtrace (tr, 1)));
+  g_assert_false (asyncrt_backtrace_is_truncated (NULL));
+  char *s = text_without_header (asyncrt_dump_to_string (d));
+  g_assert_cmpstr (s, ==,
+    "task dump of a current_thread runtime: 1 task, complete\n"
+    "task 1 idle, never polled, 0 polls\n"
+    "  ╼ … (cut: the stack walk stops at 8192 frames)\n"
+    "  └╼ rec at r.c:5:3\n"
+    "     └╼ rec at r.c:5:3\n"
+    "        └╼ leaf at l.c:1:1\n"
+    "  ╼ a_poll at t.c:10:5\n"
+    "  └╼ b_poll at t.c:20:5\n"
+    "     └╼ c_poll at t.c:31:5\n"
+    "        └╼ asyncrt_sleep_poll at lib/driver/time/sleep.c:31:3\n");
+  free (s);
+  s = asyncrt_dump_to_json (d);
+  g_assert_nonnull (strstr (s, "{\"truncated\":true,\"frames\":["));
+  g_assert_nonnull (strstr (s, "{\"truncated\":false,\"frames\":["));
+  g_assert_nonnull (strstr (s, "\"name\":\"…\",\"file\":null,\"line\":0,\"column\":0,"
+                               "\"truncated\":true,"));
+  free (s);
+  asyncrt_dump_free (d);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -351,5 +537,8 @@ main (int argc, char **argv)
   g_test_add_func ("/dump/model/to-string", test_to_string);
   g_test_add_func ("/dump/model/to-json", test_to_json);
   g_test_add_func ("/dump/model/same-traces", test_same_traces);
+  g_test_add_func ("/dump/model/reasons", test_reasons);
+  g_test_add_func ("/dump/model/escaping", test_escaping);
+  g_test_add_func ("/dump/model/truncated", test_truncated);
   return g_test_run ();
 }

@@ -405,72 +405,6 @@ test_dump_request_end_from_leader (void)
   asyncrt_runtime_free (rt);
 }
 
-/* The generic hook of scheduler-private.h: handle->dump_serve, then ops->unpark. */
-static DumpProbe *serve_probe;
-
-static void
-generic_serve (AsyncrtHandle *h)
-{
-  AsyncrtMtWorker *w = asyncrt__mt_current_worker ();
-  g_assert_nonnull (w);
-  g_assert_true (w->rt == (AsyncrtMtRuntime *) (void *) h);
-  probe_func (w, serve_probe);
-  atomic_fetch_add (&serve_probe->left, 1);   /* nothing in the scheduler waits for this */
-}
-
-static void
-test_dump_serve_generic (void)
-{
-  AsyncrtRuntime *rt = mt_new (2);
-  AsyncrtHandle *h = asyncrt_runtime_get_handle (rt);
-
-  for (int round = 0; round < 20; round++)
-    {
-      DumpProbe p = { 0 };
-      p.h = h;
-      atomic_store (&p.lifo_was_empty, true);
-      p.deadline = g_get_monotonic_time () + (gint64) test_timeout_ms (5000) * 1000;
-      serve_probe = &p;
-      atomic_store (&h->dump_serve, generic_serve);
-      h->ops->unpark (h);
-      gint64 until = p.deadline;
-      while (atomic_load (&p.arrived) < 2 && g_get_monotonic_time () < until)
-        g_usleep (100);
-      g_assert_cmpuint (atomic_load (&p.arrived), ==, 2);
-
-      /* Every worker stopped: the queues are ours.  Tasks spawned meanwhile sit in the
-       * injection queue; pop them and give them back. */
-      atomic_store (&n_ran, 0);
-      for (int i = 0; i < 3; i++)
-        asyncrt_join_handle_free (asyncrt_handle_spawn (h, count_poll, NULL, NULL));
-      AsyncrtTask *popped[4];
-      unsigned n = 0;
-      AsyncrtTask *t;
-      while ((t = h->ops->pop_queued (h)) != NULL)
-        {
-          g_assert_cmpuint (n, <, 3);
-          popped[n++] = t;
-        }
-      g_assert_cmpuint (n, ==, 3);
-      for (unsigned i = 0; i < n; i++)
-        h->ops->schedule (h, popped[i], false);
-
-      atomic_store (&h->dump_serve, NULL);
-      atomic_store (&p.release, true);
-      /* Each worker served the round once; the given-back tasks run afterwards. */
-      g_assert_true (wait_state_ulong (&n_ran, 3, 5000));
-      g_assert_cmpuint (atomic_load (&p.calls[0]), ==, 1);
-      g_assert_cmpuint (atomic_load (&p.calls[1]), ==, 1);
-      until = g_get_monotonic_time () + (gint64) test_timeout_ms (5000) * 1000;
-      while (atomic_load (&p.left) < 2 && g_get_monotonic_time () < until)
-        g_usleep (100);
-      g_assert_cmpuint (atomic_load (&p.left), ==, 2);
-      if (round % 4 == 0)
-        g_usleep (2000);   /* let the workers park between rounds */
-    }
-  asyncrt_runtime_free (rt);
-}
-
 static void
 test_dump_request_busy_worker (void)
 {
@@ -640,7 +574,6 @@ main (int argc, char **argv)
   g_test_add_func ("/mt/dump-hooks/stop-every-worker", test_dump_request_stops_every_worker);
   g_test_add_func ("/mt/dump-hooks/under-load", test_dump_request_under_load);
   g_test_add_func ("/mt/dump-hooks/busy-worker", test_dump_request_busy_worker);
-  g_test_add_func ("/mt/dump-hooks/generic-serve", test_dump_serve_generic);
   g_test_add_func ("/mt/dump-hooks/end-from-leader", test_dump_request_end_from_leader);
   g_test_add_func ("/mt/dump-hooks/errors", test_dump_request_errors);
   g_test_add_func ("/mt/dump-hooks/begin-while-ending", test_dump_request_begin_while_ending);

@@ -176,6 +176,57 @@ test_tree_identity (void)
   asyncrt_trace_free (t);
 }
 
+/* One root per task: a function suspended at two awaits at once is one node listing
+ * both places, with the two leaves as its children (never two roots, never two
+ * sibling nodes for one function). */
+static void
+test_one_root (void)
+{
+  AsyncrtTrace *t = asyncrt__trace_new ();
+  const char *const a[] = { "sleep_poll@s.c:31:3", "poll@t.c:10:5", NULL };
+  const char *const b[] = { "gate_poll@g.c:7:3", "poll@t.c:11:5", NULL };
+  const char *const c[] = { "gate_poll@g.c:7:3", "wait_gate@t.c:20:9", "join@t.c:41:7",
+                            "poll@t.c:12:5", NULL };
+  const char *const d[] = { "sleep_poll@s.c:31:3", "wait_sleep@t.c:30:9", "join@t.c:40:7",
+                            "poll@t.c:12:5", NULL };
+  const char *const e[] = { "other@o.c", "poll@t.c", NULL };     /* line unknown */
+  add_backtrace (t, a);
+  add_backtrace (t, b);
+  add_backtrace (t, a);                         /* the same place again: no new line */
+  char *text = asyncrt_trace_to_string (t);
+  g_assert_cmpstr (text, ==,
+    "╼ poll at t.c:10:5, 11:5\n"
+    "├╼ sleep_poll at s.c:31:3\n"
+    "└╼ gate_poll at g.c:7:3\n");
+  free (text);
+  add_backtrace (t, c);
+  add_backtrace (t, d);
+  add_backtrace (t, e);
+  AsyncrtTraceTree *tree = asyncrt__trace_tree_new ();
+  asyncrt__trace_tree_add_trace (tree, t);
+  g_assert_cmpuint (asyncrt__trace_tree_get_n_roots (tree), ==, 1);
+  text = asyncrt__trace_tree_to_string (tree);
+  g_assert_cmpstr (text, ==,
+    "╼ poll at t.c:10:5, 11:5, 12:5\n"
+    "├╼ sleep_poll at s.c:31:3\n"
+    "├╼ gate_poll at g.c:7:3\n"
+    "├╼ join at t.c:41:7, 40:7\n"
+    "│  ├╼ wait_gate at t.c:20:9\n"
+    "│  │  └╼ gate_poll at g.c:7:3\n"
+    "│  └╼ wait_sleep at t.c:30:9\n"
+    "│     └╼ sleep_poll at s.c:31:3\n"
+    "└╼ other at o.c\n");
+  free (text);
+  char *json = asyncrt__trace_tree_to_json (tree);
+  g_assert_true (g_str_has_prefix (json,
+    "{\"version\":1,\"tree\":[{\"name\":\"poll\",\"file\":\"t.c\",\"line\":10,\"column\":5,"
+    "\"locations\":[{\"line\":10,\"column\":5},{\"line\":11,\"column\":5},"
+    "{\"line\":12,\"column\":5},{\"line\":0,\"column\":0}],\"children\":["));
+  free (json);
+  asyncrt__trace_tree_free (tree);
+  asyncrt_trace_free (t);
+}
+
 static void
 test_golden_json (void)
 {
@@ -184,15 +235,18 @@ test_golden_json (void)
   add_backtrace (t, bt);
   char *json = asyncrt_trace_to_json (t);
   g_assert_cmpstr (json, ==,
-    "{\"version\":1,\"backtraces\":[{\"frames\":["
+    "{\"version\":1,\"backtraces\":[{\"truncated\":false,\"frames\":["
     "{\"ip\":\"0x1010\",\"symbol_address\":\"0x1000\",\"symbols\":["
     "{\"name\":\"leaf\",\"file\":\"l.c\",\"line\":1,\"column\":2,\"raw_name\":\"leaf\"}]},"
     "{\"ip\":\"0x2010\",\"symbol_address\":\"0x2000\",\"symbols\":["
     "{\"name\":\"b\",\"file\":\"\\\"q\\\\.c\",\"line\":3,\"column\":0,\"raw_name\":\"b\"},"
     "{\"name\":\"a\",\"file\":null,\"line\":0,\"column\":0,\"raw_name\":\"a\"}]}]}],"
-    "\"tree\":[{\"name\":\"a\",\"file\":null,\"line\":0,\"column\":0,\"children\":["
-    "{\"name\":\"b\",\"file\":\"\\\"q\\\\.c\",\"line\":3,\"column\":0,\"children\":["
-    "{\"name\":\"leaf\",\"file\":\"l.c\",\"line\":1,\"column\":2,\"children\":[]}]}]}]}");
+    "\"tree\":[{\"name\":\"a\",\"file\":null,\"line\":0,\"column\":0,"
+    "\"locations\":[{\"line\":0,\"column\":0}],\"children\":["
+    "{\"name\":\"b\",\"file\":\"\\\"q\\\\.c\",\"line\":3,\"column\":0,"
+    "\"locations\":[{\"line\":3,\"column\":0}],\"children\":["
+    "{\"name\":\"leaf\",\"file\":\"l.c\",\"line\":1,\"column\":2,"
+    "\"locations\":[{\"line\":1,\"column\":2}],\"children\":[]}]}]}]}");
   free (json);
 
   AsyncrtTraceTree *tree = asyncrt__trace_tree_new ();
@@ -209,6 +263,39 @@ test_golden_json (void)
   g_assert_cmpstr (s->str, ==, "\"a\\u0001\\n\\t\\\"\\\\é\"null\"bad\xef\xbf\xbd\"");
   g_string_free (s, TRUE);
   asyncrt_trace_free (t);
+}
+
+/* The one escaping helper of the text forms. */
+static void
+test_text_escaping (void)
+{
+  static const struct { const char *in; bool quoted; const char *out; } cases[] = {
+    { "plain name_poll", false, "plain name_poll" },
+    { "a\nb\rc\td", false, "a\\nb\\rc\\td" },
+    { "\x1b[2J\x01\x7f", false, "\\x1b[2J\\x01\\x7f" },
+    { "back\\slash", false, "back\\\\slash" },
+    { "\"q\"", false, "\"q\"" },
+    { "\"q\"", true, "\\\"q\\\"" },
+    { "bad\xff\xfe!", false, "bad\xef\xbf\xbd\xef\xbf\xbd!" },
+    { "cut\xe2\x80", false, "cut\xef\xbf\xbd\xef\xbf\xbd" },
+    { "over\xc0\xaflong", false, "over\xef\xbf\xbd\xef\xbf\xbdlong" },
+    { "csi\xc2\x9b", false, "csi\\u009b" },
+    { "ls\xe2\x80\xa8ps\xe2\x80\xa9rlo\xe2\x80\xae", false, "ls\\u2028ps\\u2029rlo\\u202e" },
+    { "é ü ╼ 名前", false, "é ü ╼ 名前" },
+    { "", false, "" },
+  };
+  for (size_t i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      GString *s = g_string_new (NULL);
+      asyncrt__text_append_escaped (s, cases[i].in, cases[i].quoted);
+      g_assert_cmpstr (s->str, ==, cases[i].out);
+      g_assert_true (g_utf8_validate (s->str, -1, NULL));
+      g_string_free (s, TRUE);
+    }
+  GString *s = g_string_new ("x");
+  asyncrt__text_append_escaped (s, NULL, false);
+  g_assert_cmpstr (s->str, ==, "x");
+  g_string_free (s, TRUE);
 }
 
 /* ---- real captures through the internal library ----------------------------------- */
@@ -362,6 +449,8 @@ main (int argc, char **argv)
   g_test_add_func ("/trace-internal/golden/json", test_golden_json);
   g_test_add_func ("/trace-internal/tree/sibling-order", test_sibling_order);
   g_test_add_func ("/trace-internal/tree/identity", test_tree_identity);
+  g_test_add_func ("/trace-internal/tree/one-root", test_one_root);
+  g_test_add_func ("/trace-internal/text/escaping", test_text_escaping);
   g_test_add_func ("/trace-internal/symbol/cache-hits", test_cache_hits);
 #ifdef HAVE_JSON_GLIB
   g_test_add_func ("/trace-internal/json-glib", test_json_glib);

@@ -1,9 +1,12 @@
 /* libasyncrt - multi-thread scheduler (internal interface)
  * SPDX-License-Identifier: LGPL-2.1-or-later
  *
- * idle.c   which workers search, which are parked, whom new work wakes
- * park.c   the per-worker parker and the shared driver lock
- * worker.c the workers, their run loop, scheduling, shutdown
+ * idle.c     which workers search, which are parked, whom new work wakes
+ * park.c     the per-worker parker and the shared driver lock
+ * worker.c   the workers, their run loop, scheduling, shutdown
+ * runtime.c  build, block_on, shutdown, stopping every worker for a dump
+ * barrier.c  the dump barrier (arrive / lead / withdraw / release)
+ * taskdump.c the dump hook (ops->dump): rounds, the leader's work
  * The ownership rules of each part open its source file.
  */
 #ifndef ASYNCRT_MULTI_THREAD_PRIVATE_H
@@ -95,7 +98,6 @@ void asyncrt__mt_parker_unpark (AsyncrtMtParker *p);
 /* Bits of AsyncrtMtRuntime.attention: why a worker must leave its fast path. */
 #define ASYNCRT_MT_ATTENTION_SHUTDOWN 1u
 #define ASYNCRT_MT_ATTENTION_DUMP     2u
-#define ASYNCRT_MT_ATTENTION_SERVE    4u   /* the generic handle->dump_serve hook */
 
 typedef struct _AsyncrtMtRuntime AsyncrtMtRuntime;
 typedef struct _AsyncrtMtWorker AsyncrtMtWorker;
@@ -138,7 +140,6 @@ struct _AsyncrtMtWorker
   bool parking;                    /* inside the parker: wakes queue, notify later */
   bool exited;                     /* left the run loop; wakes go to the injection queue */
   bool in_dump_func;               /* inside the dump request's func */
-  uint64_t seen_serve_seq;
   uint64_t seen_dump_seq;
 } __attribute__ ((aligned (ASYNCRT_CACHELINE)));
 
@@ -154,9 +155,9 @@ struct _AsyncrtMtRuntime
   AsyncrtInject inject;
   AsyncrtMtIdle idle;
   AsyncrtMtSharedDriver driver;
-  /* Set bits: SHUTDOWN (once, release), DUMP (while a request is active), SERVE (a
-   * dump_serve round may be pending).  Workers load it (acquire) at every scheduling
-   * point and before parking; it is 0 on the fast path. */
+  /* Set bits: SHUTDOWN (once, release), DUMP (while a request is active).  Workers
+   * load it (acquire) at every scheduling point and before parking; it is 0 on the
+   * fast path. */
   _Atomic unsigned attention;
 
   /* Dump requests (see asyncrt__mt_dump_request_begin). */
@@ -171,7 +172,8 @@ struct _AsyncrtMtRuntime
   bool dump_active;
   bool dump_open;
   unsigned dump_in_func;           /* guarded by dump_lock: workers inside dump_func */
-  _Atomic uint64_t serve_seq;      /* bumped by ops->unpark while handle->dump_serve is set */
+  /* guarded by dump_lock: the dump round being served (taskdump.c), or NULL */
+  struct _AsyncrtMtDumpRound *dump_round;
 
   /* Worker exits, for a shutdown with a deadline (runtime.c): has_exited and
    * abandoned of every worker; exit_cond uses CLOCK_MONOTONIC. */
@@ -184,7 +186,7 @@ struct _AsyncrtMtRuntime
 };
 
 void asyncrt__mt_schedule (AsyncrtHandle *h, AsyncrtTask *t, bool is_yield);
-/* ops->unpark: one parked worker, or a dump serve round (see below). */
+/* ops->unpark: one parked worker. */
 void asyncrt__mt_unpark (AsyncrtHandle *h);
 void asyncrt__mt_unpark_all (AsyncrtMtRuntime *rt);
 void *asyncrt__mt_worker_main (void *data);
@@ -195,7 +197,7 @@ AsyncrtMtWorker *asyncrt__mt_current_worker (void);
 /* Gives back every queued notified reference of @w (LIFO slot and local queue). */
 void asyncrt__mt_worker_drain (AsyncrtMtWorker *w);
 
-/* ---- hooks for task dumps (lib/dump, lib/scheduler/multi_thread/taskdump.c) ---------
+/* ---- stopping every worker for a task dump (runtime.c, used by taskdump.c) ----------
  *
  * Stopping every worker:
  *   asyncrt__mt_dump_request_begin (h, func, data) publishes the request, sets the
@@ -220,16 +222,8 @@ void asyncrt__mt_worker_drain (AsyncrtMtWorker *w);
  *   must be the caller's own (stopped) worker with an empty queue.
  *   asyncrt__mt_worker_current_task (w, &start_ns): any worker, any time: id of the
  *   task it is polling (0 if none) and the start of that poll.
- *   ops->pop_queued (h): LIFO slots, local queues, then the injection queue; only
- *   while every worker is stopped in func (or for workers known to be stopped).
- *
- * The generic path of scheduler-private.h works too: store handle->dump_serve, then
- * call ops->unpark (h).  On this flavour that unpark starts a "serve round": every
- * parked worker is unparked through the idle bookkeeping and every worker calls
- * dump_serve (h) once at its next scheduling point (asyncrt__mt_current_worker ()
- * tells which worker it is).  Each further ops->unpark while dump_serve is set starts
- * another round; clearing dump_serve ends them.  Nothing waits for the workers to
- * leave dump_serve: the dump module's own barrier must.
+ *   asyncrt__mt_worker_peek_lifo (w): any worker, any time, racy: the task in its
+ *   LIFO slot (only to say where an untraced task was; never dereference it).
  */
 int  asyncrt__mt_dump_request_begin (AsyncrtHandle *h, AsyncrtMtDumpFunc func, void *data);
 void asyncrt__mt_dump_request_end (AsyncrtHandle *h);
@@ -239,7 +233,53 @@ AsyncrtTask *asyncrt__mt_worker_take_lifo (AsyncrtMtWorker *w);
 AsyncrtTask *asyncrt__mt_worker_pop_local (AsyncrtMtWorker *w);
 AsyncrtTask *asyncrt__mt_worker_steal (AsyncrtMtWorker *w, AsyncrtMtWorker *into);
 AsyncrtTaskId asyncrt__mt_worker_current_task (AsyncrtMtWorker *w, uint64_t *start_ns);
+const AsyncrtTask *asyncrt__mt_worker_peek_lifo (AsyncrtMtWorker *w);
 /* The injection queue, for the leader to drain (any thread may pop). */
 AsyncrtInject *asyncrt__mt_inject (AsyncrtHandle *h);
+
+/* ---- taskdump.c --------------------------------------------------------------------- */
+
+/* ops->dump (lib/dump/dump-sched-private.h). */
+void asyncrt__mt_dump (AsyncrtHandle *h, AsyncrtDumpRequest *req);
+/* ops->shutdown: ends the round being served, if no worker leads it yet (its waiting
+ * workers withdraw), so that every worker can be joined. */
+void asyncrt__mt_dump_shutdown (AsyncrtHandle *h);
+
+/* ---- barrier.c ----------------------------------------------------------------------
+ * One round of the multi-thread stop: workers arrive at their scheduling points;
+ * exactly one leads (the last of all workers to arrive, or, once the deadline has
+ * passed, the first present worker to notice); the others wait until the leader
+ * releases them.  Until a leader exists a round can be cancelled: every waiting
+ * worker then withdraws its arrival and returns to scheduling. */
+typedef enum
+{
+  ASYNCRT_MT_BARRIER_LEAD,       /* the caller leads: steal, collect, then release */
+  ASYNCRT_MT_BARRIER_RELEASED,   /* a leader did the work and released the caller */
+  ASYNCRT_MT_BARRIER_WITHDRAWN,  /* the round was cancelled while the caller waited */
+  ASYNCRT_MT_BARRIER_CLOSED      /* too late (led, released or cancelled) or again */
+} AsyncrtMtBarrierResult;
+
+typedef struct
+{
+  pthread_mutex_t lock;
+  pthread_cond_t cond;             /* CLOCK_MONOTONIC */
+  unsigned n_workers;              /* immutable */
+  uint64_t deadline_ns;            /* immutable */
+  /* guarded by lock */
+  int phase;
+  unsigned n_arrived;
+  int leader;
+  uint8_t *arrived;                /* per worker: BARRIER_ABSENT / _PRESENT */
+} AsyncrtMtBarrier;
+
+void asyncrt__mt_barrier_init (AsyncrtMtBarrier *b, unsigned n_workers, uint64_t deadline_ns);
+void asyncrt__mt_barrier_clear (AsyncrtMtBarrier *b);
+AsyncrtMtBarrierResult asyncrt__mt_barrier_arrive (AsyncrtMtBarrier *b, unsigned worker);
+/* Leader only, between LEAD and release: was @worker stopped at the barrier? */
+bool asyncrt__mt_barrier_is_present (AsyncrtMtBarrier *b, unsigned worker);
+unsigned asyncrt__mt_barrier_n_present (AsyncrtMtBarrier *b);
+void asyncrt__mt_barrier_release (AsyncrtMtBarrier *b);
+/* true: cancelled before any leader (every waiter withdraws); false: a leader exists. */
+bool asyncrt__mt_barrier_cancel (AsyncrtMtBarrier *b);
 
 #endif /* ASYNCRT_MULTI_THREAD_PRIVATE_H */

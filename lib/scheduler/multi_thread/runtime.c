@@ -1,4 +1,4 @@
-/* libasyncrt - multi-thread scheduler: build, block_on, shutdown, dump requests
+/* libasyncrt - multi-thread scheduler: build, block_on, shutdown, stopping workers
  * SPDX-License-Identifier: LGPL-2.1-or-later
  *
  * Lifetime: the AsyncrtMtRuntime embeds its AsyncrtHandle first and is freed by
@@ -288,6 +288,8 @@ mt_shutdown (AsyncrtHandle *h, uint64_t deadline_ns, GArray *unfinished)
   atomic_fetch_or_explicit (&rt->attention, ASYNCRT_MT_ATTENTION_SHUTDOWN,
                             memory_order_release);
   asyncrt__inject_close (&rt->inject);
+  /* Workers waiting at a dump barrier withdraw; a leader finishes its round. */
+  asyncrt__mt_dump_shutdown (h);
 
   pthread_mutex_lock (&rt->block_ons_lock);
   for (BlockOnSignal *s = rt->block_ons; s != NULL; s = s->next)
@@ -325,34 +327,13 @@ mt_free (AsyncrtHandle *h)
   g_free (rt);
 }
 
-/* Dumps: the leader, once every worker is stopped in the dump func (or has been
- * accounted for): LIFO slots and local queues first, then the injection queue.  A
- * worker still running a task keeps its queue to itself (popping is owner-only);
- * use asyncrt__mt_worker_steal() for those. */
-static AsyncrtTask *
-mt_pop_queued (AsyncrtHandle *h)
-{
-  AsyncrtMtRuntime *rt = (AsyncrtMtRuntime *) (void *) h;
-  for (unsigned i = 0; i < rt->n_workers; i++)
-    {
-      AsyncrtMtWorker *w = &rt->workers[i];
-      AsyncrtTask *t = asyncrt__mt_worker_take_lifo (w);
-      if (t == NULL)
-        t = asyncrt__mt_worker_pop_local (w);
-      if (t != NULL)
-        return t;
-    }
-  AsyncrtQueueNode *n = asyncrt__inject_pop (&rt->inject);
-  return n != NULL ? asyncrt__task_from_queue_node (n) : NULL;
-}
-
 static const AsyncrtSchedulerOps mt_ops = {
   .schedule = asyncrt__mt_schedule,
   .unpark = asyncrt__mt_unpark,
   .block_on = mt_block_on,
   .shutdown = mt_shutdown,
   .free = mt_free,
-  .pop_queued = mt_pop_queued,
+  .dump = asyncrt__mt_dump,
 };
 
 /* ---- build ---------------------------------------------------------------------------- */
@@ -412,7 +393,6 @@ asyncrt__multi_thread_build (const AsyncrtBuilder *b, AsyncrtRuntime **out)
   pthread_mutex_init (&rt->dump_lock, NULL);
   pthread_cond_init (&rt->dump_cond, NULL);
   atomic_init (&rt->dump_seq, 0);
-  atomic_init (&rt->serve_seq, 0);
   pthread_mutex_init (&rt->block_ons_lock, NULL);
   pthread_condattr_t ca;
   pthread_condattr_init (&ca);

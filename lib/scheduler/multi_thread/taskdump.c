@@ -1,58 +1,60 @@
-/* libasyncrt - task dumps on the multi-thread scheduler
+/* libasyncrt - task dumps on the multi-thread scheduler: the ops->dump hook
  * SPDX-License-Identifier: LGPL-2.1-or-later
  *
- * The protocol (DESIGN §6), on top of the scheduler's dump hooks (see the dump
- * section of multi-thread-private.h) and lib/dump:
+ * The protocol (DESIGN §6), on top of the stop mechanism of runtime.c
+ * (asyncrt__mt_dump_request_begin / _end) and the interface of
+ * lib/dump/dump-sched-private.h:
  *
- *   1. The requester (request.c) publishes a request and calls
- *      asyncrt__mt_dump_kick(): asyncrt__mt_dump_request_begin() sets the DUMP
- *      attention bit and unparks every parked worker through the idle bookkeeping,
- *      so each reaches a scheduling point and calls mt_dump_func() once.
- *   2. mt_dump_func() arrives at the request's barrier (barrier.c) with the
- *      request's barrier deadline.  Exactly one worker leads: the last of all to
- *      arrive, or — once the deadline passes — the first present worker to notice.
- *      A worker that waited while the request was cancelled withdraws its arrival.
- *   3. The leader takes the request (PENDING -> TAKEN; if the requester gave up it
- *      just releases the others), then, while the present workers are stopped:
- *      takes their LIFO slots and local queues, steals what it can from the missing
- *      workers' queues, drains the injection queue, collects the idle tasks under the
- *      owned-list lock, records the missing workers (the task each is running and
- *      for how long) — and releases the barrier.  Then it traces the tasks it holds,
- *      with the other workers running again, flushes the deferred wakes and
- *      publishes the dump.
- *   4. Whoever ends the scheduler's request calls asyncrt__mt_dump_request_end()
- *      exactly once: the leader (from inside mt_dump_func, after releasing the
- *      others), or — if the round was cancelled before any leader existed — the
- *      requester (asyncrt__mt_dump_cancelled).  That request holds a reference on
- *      the AsyncrtDumpRequest, dropped right after the end.
+ *   1. asyncrt__mt_dump() gets a TRACE request: it makes a round (the request and a
+ *      barrier whose deadline is the request's stop deadline), publishes it in
+ *      rt->dump_round and begins the stop: the DUMP attention bit is set and every
+ *      parked worker unparked through the idle bookkeeping, so each reaches a
+ *      scheduling point and calls mt_dump_func() once.  Then it registers
+ *      mt_dump_cancel() as the request's canceller.
+ *   2. mt_dump_func() arrives at the barrier.  Exactly one worker leads: the last of
+ *      all to arrive, or — once the stop deadline passes — the first present worker
+ *      to notice.  A worker that waited while the round was cancelled withdraws.
+ *   3. The leader takes the request (false: the requester gave up; it just releases
+ *      the others), then, while the present workers are stopped: takes their LIFO
+ *      slots and local queues, steals what it can from the missing workers' queues,
+ *      notes what is left in their LIFO slots, drains the injection queue, has the run
+ *      claim the idle tasks, records the missing workers — and releases the barrier.
+ *      It traces the tasks it holds with the other workers running again, and
+ *      answers the request.
+ *   4. The round ends exactly once, by whoever owns its end: the leader (after
+ *      answering), or — while no leader exists — whoever cancels the barrier: the
+ *      requester through mt_dump_cancel(), or shutdown (asyncrt__mt_dump_shutdown).
+ *      Ending = asyncrt__mt_dump_request_end() (waits until no other worker is inside
+ *      mt_dump_func), then rt->dump_round cleared, the round freed, the request
+ *      released (lib/dump may start the next request from inside that call).
  *
- * Rounds of one runtime never overlap: asyncrt__mt_dump_request_begin() refuses a new
- * request (-EBUSY, the requester retries when notified) until the previous
- * asyncrt__mt_dump_request_end() has seen every worker leave the old func.
- *
- * Ownership: the leader alone touches the stopped workers' LIFO slots and queues
- * (the barrier's mutex orders those accesses with the owners'); a missing worker's
- * queue is only stolen from (the queue allows any thread to steal).  Running tasks
- * are never touched: the state word refuses the notified-for-tracing transition, and
- * the collector lists them as RUNNING.
+ * Ownership: rt->dump_round is guarded by rt->dump_lock; the barrier's phase decides,
+ * under that lock, who ends a round (asyncrt__mt_barrier_cancel() succeeds only while
+ * no leader exists, and only once).  The leader alone touches the stopped workers'
+ * LIFO slots and queues (the barrier's mutex orders those accesses with the owners');
+ * a missing worker's queue is only stolen from.  Running tasks are never touched: the
+ * state word refuses to let them be claimed, and the run records them as RUNNING.
+ * Lock order: rt->dump_lock, then a barrier's lock, then a dump queue's.
  */
-#include "dump/dump-private.h"
 #include "scheduler/multi_thread/multi-thread-private.h"
+#include "dump/dump-sched-private.h"
 
-static void
-round_end (AsyncrtHandle *h, AsyncrtDumpRequest *req)
+#include <glib.h>
+
+typedef struct _AsyncrtMtDumpRound
 {
-  asyncrt__mt_dump_request_end (h);
-  asyncrt__dump_request_unref (req);
-  asyncrt__dump_notify ();                    /* a requester may be waiting to kick */
+  AsyncrtDumpRequest *req;        /* held until released at the round's end */
+  AsyncrtMtBarrier barrier;
+} AsyncrtMtDumpRound;
+
+static AsyncrtMtRuntime *
+mt_of (AsyncrtHandle *h)
+{
+  return (AsyncrtMtRuntime *) (void *) h;
 }
 
-unsigned
-asyncrt__mt_dump_n_workers (AsyncrtHandle *h)
-{
-  return asyncrt__mt_num_workers (h);
-}
-
+/* Which worker is polling @t (any thread, racy but never wrong about a task that
+ * stays running). */
 static int
 worker_of (AsyncrtTask *t, void *data)
 {
@@ -72,53 +74,52 @@ running_for (uint64_t start_ns)
   return start_ns != 0 && now > start_ns ? now - start_ns : 1;
 }
 
-void
-asyncrt__mt_dump_add_missing (AsyncrtHandle *h, AsyncrtDumpBarrier *b, AsyncrtDump *d)
+static void
+add_missing (AsyncrtDumpRun *run, AsyncrtHandle *h, unsigned i)
 {
-  unsigned n = asyncrt__mt_num_workers (h);
-  for (unsigned i = 0; i < n; i++)
-    {
-      if (b != NULL && asyncrt__dump_barrier_is_present (b, i))
-        continue;
-      uint64_t start = 0;
-      AsyncrtTaskId id = asyncrt__mt_worker_current_task (asyncrt__mt_worker (h, i), &start);
-      asyncrt__dump_add_missing_worker (d, i, id, id != 0 ? running_for (start) : 0);
-      /* Tell which worker runs each RUNNING task of a census. */
-      for (size_t k = 0; id != 0 && k < d->tasks->len; k++)
-        {
-          struct _AsyncrtDumpTask *t = asyncrt__dump_task_at (d, k);
-          if (t->id == id && t->state == ASYNCRT_TASK_STATE_RUNNING)
-            t->worker = (int) i;
-        }
-    }
+  uint64_t start = 0;
+  AsyncrtTaskId id = asyncrt__mt_worker_current_task (asyncrt__mt_worker (h, i), &start);
+  asyncrt__dump_run_add_missing_worker (run, i, id, id != 0 ? running_for (start) : 0);
 }
 
-/* The leader's part, between LEAD and the release of the others. */
 static void
-lead (AsyncrtMtWorker *self, AsyncrtDumpRequest *req)
+census (AsyncrtHandle *h, AsyncrtDumpRequest *req, AsyncrtDumpNoTraceReason reason)
 {
-  AsyncrtHandle *h = req->handle;
   unsigned n = asyncrt__mt_num_workers (h);
-  AsyncrtDumpBarrier *b = &req->barrier;
-  AsyncrtDumpRun *run = asyncrt__dump_run_new (h, n, req->deadline_ns);
+  AsyncrtDumpRun *run = asyncrt__dump_run_new (h, req, "multi_thread", n);
+  asyncrt__dump_run_census (run, reason, worker_of, h);
+  if (reason == ASYNCRT_DUMP_NO_TRACE_DEADLINE)
+    for (unsigned i = 0; i < n; i++)          /* none of them took the dump up */
+      add_missing (run, h, i);
+  asyncrt__dump_request_complete (req, asyncrt__dump_run_finish (run));
+}
+
+/* The leader's part, between LEAD and the release of the others, then tracing. */
+static void
+lead (AsyncrtMtWorker *self, AsyncrtMtDumpRound *round)
+{
+  AsyncrtHandle *h = &self->rt->handle;
+  unsigned n = asyncrt__mt_num_workers (h);
+  AsyncrtMtBarrier *b = &round->barrier;
+  AsyncrtDumpRun *run = asyncrt__dump_run_new (h, round->req, "multi_thread", n);
   AsyncrtTask *t;
 
   for (unsigned i = 0; i < n; i++)
     {
       AsyncrtMtWorker *w = asyncrt__mt_worker (h, i);
-      if (w != self && !asyncrt__dump_barrier_is_present (b, i))
+      if (w != self && !asyncrt__mt_barrier_is_present (b, i))
         continue;
       while ((t = asyncrt__mt_worker_take_lifo (w)) != NULL)
         asyncrt__dump_run_add_queued (run, t);
       while ((t = asyncrt__mt_worker_pop_local (w)) != NULL)
         asyncrt__dump_run_add_queued (run, t);
     }
-  /* Missing workers keep running; what waits in their queues can still be stolen
-   * (their LIFO slot cannot: those tasks are listed as scheduled, untraced). */
+  /* Missing workers keep running; what waits in their queues can still be stolen,
+   * their LIFO slot cannot: that task is listed as queued on them. */
   for (unsigned i = 0; i < n; i++)
     {
       AsyncrtMtWorker *w = asyncrt__mt_worker (h, i);
-      if (w == self || asyncrt__dump_barrier_is_present (b, i))
+      if (w == self || asyncrt__mt_barrier_is_present (b, i))
         continue;
       while ((t = asyncrt__mt_worker_steal (w, self)) != NULL)
         {
@@ -126,56 +127,125 @@ lead (AsyncrtMtWorker *self, AsyncrtDumpRequest *req)
           while ((t = asyncrt__mt_worker_pop_local (self)) != NULL)
             asyncrt__dump_run_add_queued (run, t);
         }
+      const AsyncrtTask *lifo = asyncrt__mt_worker_peek_lifo (w);
+      if (lifo != NULL)
+        asyncrt__dump_run_note_queued_on (run, (AsyncrtTask *) lifo, i);
     }
   AsyncrtInject *inject = asyncrt__mt_inject (h);
   AsyncrtQueueNode *node;
   while ((node = asyncrt__inject_pop (inject)) != NULL)
     asyncrt__dump_run_add_queued (run, asyncrt__task_from_queue_node (node));
 
-  asyncrt__dump_run_collect_idle (run, worker_of, h);
+  asyncrt__dump_run_collect (run, worker_of, h);
 
   for (unsigned i = 0; i < n; i++)
-    {
-      AsyncrtMtWorker *w = asyncrt__mt_worker (h, i);
-      if (w == self || asyncrt__dump_barrier_is_present (b, i))
-        continue;
-      uint64_t start = 0;
-      AsyncrtTaskId id = asyncrt__mt_worker_current_task (w, &start);
-      asyncrt__dump_run_add_missing_worker (run, i, id, id != 0 ? running_for (start) : 0);
-    }
+    if (asyncrt__mt_worker (h, i) != self && !asyncrt__mt_barrier_is_present (b, i))
+      add_missing (run, h, i);
 
   /* Everything is collected: the others may run again while we trace. */
-  asyncrt__dump_barrier_release (b);
+  asyncrt__mt_barrier_release (b);
   asyncrt__dump_run_trace (run);
-  asyncrt__dump_request_complete (req, asyncrt__dump_run_finish (run));
+  asyncrt__dump_request_complete (round->req, asyncrt__dump_run_finish (run));
+}
+
+/* The end of a round, by the one who owns it (see the top); rt->dump_round is
+ * already cleared unless @clear. */
+static void
+round_end (AsyncrtMtRuntime *rt, AsyncrtMtDumpRound *round, bool clear, int error)
+{
+  asyncrt__mt_dump_request_end (&rt->handle);     /* no other worker in mt_dump_func */
+  if (clear)
+    {
+      pthread_mutex_lock (&rt->dump_lock);
+      g_assert (rt->dump_round == round);
+      rt->dump_round = NULL;
+      pthread_mutex_unlock (&rt->dump_lock);
+    }
+  AsyncrtDumpRequest *req = round->req;
+  asyncrt__mt_barrier_clear (&round->barrier);
+  g_free (round);
+  if (error < 0)
+    asyncrt__dump_request_fail (req, error);
+  asyncrt__dump_request_release (req);
 }
 
 static void
 mt_dump_func (AsyncrtMtWorker *w, void *data)
 {
-  AsyncrtDumpRequest *req = data;
-  if (asyncrt__dump_barrier_arrive (&req->barrier, w->index) != ASYNCRT_DUMP_BARRIER_LEAD)
+  AsyncrtMtDumpRound *round = data;
+  if (asyncrt__mt_barrier_arrive (&round->barrier, w->index) != ASYNCRT_MT_BARRIER_LEAD)
     return;                                   /* released, withdrawn, or too late */
-  if (asyncrt__dump_request_take (req))
-    lead (w, req);
+  if (asyncrt__dump_request_take (round->req))
+    lead (w, round);
   else
-    asyncrt__dump_barrier_release (&req->barrier);   /* the requester gave up */
-  /* The leader ends the scheduler's request (it waits for the others to leave). */
-  round_end (req->handle, req);
+    asyncrt__mt_barrier_release (&round->barrier);   /* the requester gave up */
+  round_end (w->rt, round, true, 0);
 }
 
-int
-asyncrt__mt_dump_kick (AsyncrtHandle *h, AsyncrtDumpRequest *req)
+/* Cancels the current round if no worker leads it yet (then ends it); @req: only if
+ * it is that request's round (NULL: whichever). */
+static void
+cancel_round (AsyncrtMtRuntime *rt, AsyncrtDumpRequest *req, int error)
 {
-  asyncrt__dump_request_ref (req);            /* held by the scheduler's request */
-  int r = asyncrt__mt_dump_request_begin (h, mt_dump_func, req);
-  if (r < 0)
-    asyncrt__dump_request_unref (req);
-  return r;
+  pthread_mutex_lock (&rt->dump_lock);
+  AsyncrtMtDumpRound *round = rt->dump_round;
+  bool ours = round != NULL && (req == NULL || round->req == req)
+              && asyncrt__mt_barrier_cancel (&round->barrier);
+  if (ours)
+    rt->dump_round = NULL;
+  pthread_mutex_unlock (&rt->dump_lock);
+  if (ours)
+    round_end (rt, round, false, error);      /* the waiting workers withdraw */
+}
+
+/* The requester gave up before the request was taken. */
+static void
+mt_dump_cancel (AsyncrtDumpRequest *req, void *data)
+{
+  cancel_round (data, req, 0);
 }
 
 void
-asyncrt__mt_dump_cancelled (AsyncrtHandle *h, AsyncrtDumpRequest *req)
+asyncrt__mt_dump_shutdown (AsyncrtHandle *h)
 {
-  round_end (h, req);
+  cancel_round (mt_of (h), NULL, -ESHUTDOWN);
+}
+
+void
+asyncrt__mt_dump (AsyncrtHandle *h, AsyncrtDumpRequest *req)
+{
+  AsyncrtMtRuntime *rt = mt_of (h);
+  if (asyncrt__dump_request_get_kind (req) == ASYNCRT_DUMP_KIND_CENSUS)
+    {
+      census (h, req, asyncrt__dump_request_get_census_reason (req));
+      return;
+    }
+
+  AsyncrtMtDumpRound *round = g_new0 (AsyncrtMtDumpRound, 1);
+  round->req = req;
+  asyncrt__mt_barrier_init (&round->barrier, rt->n_workers,
+                            asyncrt__dump_request_get_stop_deadline_ns (req));
+  pthread_mutex_lock (&rt->dump_lock);
+  /* lib/dump serves one request at a time and each round ends before its release. */
+  g_assert (rt->dump_round == NULL);
+  rt->dump_round = round;
+  pthread_mutex_unlock (&rt->dump_lock);
+
+  int r = asyncrt__mt_dump_request_begin (h, mt_dump_func, round);
+  if (r < 0)
+    {
+      /* Shut down (rounds never overlap, so never -EBUSY).  Unless the shutdown's
+       * own cancel got to the round first, it is ours to end. */
+      g_assert (r == -ESHUTDOWN);
+      pthread_mutex_lock (&rt->dump_lock);
+      bool ours = rt->dump_round == round;
+      if (ours)
+        rt->dump_round = NULL;
+      pthread_mutex_unlock (&rt->dump_lock);
+      if (ours)
+        round_end (rt, round, false, r);
+      return;
+    }
+  if (!asyncrt__dump_request_set_canceller (req, mt_dump_cancel, rt))
+    mt_dump_cancel (req, rt);                 /* it gave up before we were ready */
 }

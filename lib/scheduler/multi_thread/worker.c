@@ -186,20 +186,7 @@ asyncrt__mt_unpark_all (AsyncrtMtRuntime *rt)
 void
 asyncrt__mt_unpark (AsyncrtHandle *h)
 {
-  AsyncrtMtRuntime *rt = (AsyncrtMtRuntime *) (void *) h;
-
-  if (atomic_load_explicit (&h->dump_serve, memory_order_acquire) != NULL)
-    {
-      /* A dump is pending (scheduler-private.h): a serve round for every worker. */
-      pthread_mutex_lock (&rt->dump_lock);
-      atomic_fetch_add_explicit (&rt->serve_seq, 1, memory_order_seq_cst);
-      atomic_fetch_or_explicit (&rt->attention, ASYNCRT_MT_ATTENTION_SERVE,
-                                memory_order_seq_cst);
-      pthread_mutex_unlock (&rt->dump_lock);
-      asyncrt__mt_unpark_all (rt);
-      return;
-    }
-  asyncrt__mt_notify_parked (rt);
+  asyncrt__mt_notify_parked ((AsyncrtMtRuntime *) (void *) h);
 }
 
 /* ---- finding work ------------------------------------------------------------------ */
@@ -382,9 +369,6 @@ needs_attention (AsyncrtMtWorker *w)
   if ((a & ASYNCRT_MT_ATTENTION_DUMP)
       && atomic_load_explicit (&rt->dump_seq, memory_order_acquire) != w->seen_dump_seq)
     return true;
-  if ((a & ASYNCRT_MT_ATTENTION_SERVE)
-      && atomic_load_explicit (&rt->serve_seq, memory_order_acquire) != w->seen_serve_seq)
-    return true;
   return false;
 }
 
@@ -479,39 +463,6 @@ serve_dump (AsyncrtMtWorker *w)
   pthread_mutex_unlock (&rt->dump_lock);
 }
 
-/* The generic dump hook (handle->dump_serve), once per serve round. */
-static void
-serve_generic (AsyncrtMtWorker *w)
-{
-  AsyncrtMtRuntime *rt = w->rt;
-  AsyncrtHandle *h = &rt->handle;
-  uint64_t seq = atomic_load_explicit (&rt->serve_seq, memory_order_acquire);
-
-  if (seq != w->seen_serve_seq)
-    {
-      w->seen_serve_seq = seq;
-      AsyncrtDumpServeFunc serve = atomic_load_explicit (&h->dump_serve, memory_order_acquire);
-      if (serve != NULL)
-        {
-          w->in_dump_func = true;
-          serve (h);
-          w->in_dump_func = false;
-        }
-      return;
-    }
-  /* Round served and the dump is over: drop the bit, unless a new round started
-   * (asyncrt__mt_unpark sets it under the same lock, after dump_serve is stored). */
-  if (atomic_load_explicit (&h->dump_serve, memory_order_acquire) == NULL)
-    {
-      pthread_mutex_lock (&rt->dump_lock);
-      if (atomic_load_explicit (&h->dump_serve, memory_order_acquire) == NULL
-          && atomic_load_explicit (&rt->serve_seq, memory_order_relaxed) == w->seen_serve_seq)
-        atomic_fetch_and_explicit (&rt->attention, ~ASYNCRT_MT_ATTENTION_SERVE,
-                                   memory_order_seq_cst);
-      pthread_mutex_unlock (&rt->dump_lock);
-    }
-}
-
 static void
 run (AsyncrtMtWorker *w)
 {
@@ -528,8 +479,6 @@ run (AsyncrtMtWorker *w)
               && atomic_load_explicit (&rt->dump_seq, memory_order_acquire)
                  != w->seen_dump_seq)
             serve_dump (w);
-          if (a & ASYNCRT_MT_ATTENTION_SERVE)
-            serve_generic (w);
         }
 
       w->tick++;
@@ -617,6 +566,12 @@ asyncrt__mt_worker_steal (AsyncrtMtWorker *w, AsyncrtMtWorker *into)
 {
   AsyncrtQueueNode *n = asyncrt__local_queue_steal_into (&w->queue, &into->queue);
   return n != NULL ? asyncrt__task_from_queue_node (n) : NULL;
+}
+
+const AsyncrtTask *
+asyncrt__mt_worker_peek_lifo (AsyncrtMtWorker *w)
+{
+  return atomic_load_explicit (&w->lifo, memory_order_relaxed);
 }
 
 AsyncrtTaskId

@@ -25,7 +25,9 @@
  * steals queues and walks the owned list before it releases, no user code, so
  * the wait is short and bounded.
  */
-#include "dump/dump-private.h"
+#include "scheduler/multi_thread/multi-thread-private.h"
+
+#include <glib.h>
 
 enum
 {
@@ -42,7 +44,7 @@ enum
 };
 
 void
-asyncrt__dump_barrier_init (AsyncrtDumpBarrier *b, unsigned n_workers, uint64_t deadline_ns)
+asyncrt__mt_barrier_init (AsyncrtMtBarrier *b, unsigned n_workers, uint64_t deadline_ns)
 {
   pthread_condattr_t attr;
   pthread_mutex_init (&b->lock, NULL);
@@ -59,7 +61,7 @@ asyncrt__dump_barrier_init (AsyncrtDumpBarrier *b, unsigned n_workers, uint64_t 
 }
 
 void
-asyncrt__dump_barrier_clear (AsyncrtDumpBarrier *b)
+asyncrt__mt_barrier_clear (AsyncrtMtBarrier *b)
 {
   pthread_mutex_destroy (&b->lock);
   pthread_cond_destroy (&b->cond);
@@ -68,7 +70,7 @@ asyncrt__dump_barrier_clear (AsyncrtDumpBarrier *b)
 }
 
 static void
-wait_until (AsyncrtDumpBarrier *b, uint64_t deadline_ns)
+wait_until (AsyncrtMtBarrier *b, uint64_t deadline_ns)
 {
   struct timespec ts = {
     .tv_sec = (time_t) (deadline_ns / 1000000000u),
@@ -77,17 +79,17 @@ wait_until (AsyncrtDumpBarrier *b, uint64_t deadline_ns)
   pthread_cond_timedwait (&b->cond, &b->lock, &ts);
 }
 
-AsyncrtDumpBarrierResult
-asyncrt__dump_barrier_arrive (AsyncrtDumpBarrier *b, unsigned worker)
+AsyncrtMtBarrierResult
+asyncrt__mt_barrier_arrive (AsyncrtMtBarrier *b, unsigned worker)
 {
-  AsyncrtDumpBarrierResult res;
+  AsyncrtMtBarrierResult res;
   if (worker >= b->n_workers)
-    return ASYNCRT_DUMP_BARRIER_CLOSED;
+    return ASYNCRT_MT_BARRIER_CLOSED;
   pthread_mutex_lock (&b->lock);
   if (b->phase != PHASE_GATHERING || b->arrived[worker] != BARRIER_ABSENT)
     {
       pthread_mutex_unlock (&b->lock);
-      return ASYNCRT_DUMP_BARRIER_CLOSED;
+      return ASYNCRT_MT_BARRIER_CLOSED;
     }
   b->arrived[worker] = BARRIER_PRESENT;
   b->n_arrived++;
@@ -97,20 +99,20 @@ asyncrt__dump_barrier_arrive (AsyncrtDumpBarrier *b, unsigned worker)
       b->leader = (int) worker;
       pthread_cond_broadcast (&b->cond);
       pthread_mutex_unlock (&b->lock);
-      return ASYNCRT_DUMP_BARRIER_LEAD;
+      return ASYNCRT_MT_BARRIER_LEAD;
     }
   for (;;)
     {
       if (b->phase == PHASE_RELEASED)
         {
-          res = ASYNCRT_DUMP_BARRIER_RELEASED;
+          res = ASYNCRT_MT_BARRIER_RELEASED;
           break;
         }
       if (b->phase == PHASE_CANCELLED)
         {
           b->arrived[worker] = BARRIER_ABSENT;   /* withdraw */
           b->n_arrived--;
-          res = ASYNCRT_DUMP_BARRIER_WITHDRAWN;
+          res = ASYNCRT_MT_BARRIER_WITHDRAWN;
           break;
         }
       if (b->phase == PHASE_GATHERING)
@@ -121,7 +123,7 @@ asyncrt__dump_barrier_arrive (AsyncrtDumpBarrier *b, unsigned worker)
               b->phase = PHASE_LEADING;
               b->leader = (int) worker;
               pthread_cond_broadcast (&b->cond);
-              res = ASYNCRT_DUMP_BARRIER_LEAD;
+              res = ASYNCRT_MT_BARRIER_LEAD;
               break;
             }
           wait_until (b, b->deadline_ns);
@@ -134,7 +136,7 @@ asyncrt__dump_barrier_arrive (AsyncrtDumpBarrier *b, unsigned worker)
 }
 
 bool
-asyncrt__dump_barrier_is_present (AsyncrtDumpBarrier *b, unsigned worker)
+asyncrt__mt_barrier_is_present (AsyncrtMtBarrier *b, unsigned worker)
 {
   pthread_mutex_lock (&b->lock);
   bool present = worker < b->n_workers && b->arrived[worker] == BARRIER_PRESENT;
@@ -143,7 +145,7 @@ asyncrt__dump_barrier_is_present (AsyncrtDumpBarrier *b, unsigned worker)
 }
 
 unsigned
-asyncrt__dump_barrier_n_present (AsyncrtDumpBarrier *b)
+asyncrt__mt_barrier_n_present (AsyncrtMtBarrier *b)
 {
   pthread_mutex_lock (&b->lock);
   unsigned n = b->n_arrived;
@@ -152,7 +154,7 @@ asyncrt__dump_barrier_n_present (AsyncrtDumpBarrier *b)
 }
 
 void
-asyncrt__dump_barrier_release (AsyncrtDumpBarrier *b)
+asyncrt__mt_barrier_release (AsyncrtMtBarrier *b)
 {
   pthread_mutex_lock (&b->lock);
   g_assert (b->phase == PHASE_LEADING);
@@ -162,7 +164,7 @@ asyncrt__dump_barrier_release (AsyncrtDumpBarrier *b)
 }
 
 bool
-asyncrt__dump_barrier_cancel (AsyncrtDumpBarrier *b)
+asyncrt__mt_barrier_cancel (AsyncrtMtBarrier *b)
 {
   pthread_mutex_lock (&b->lock);
   bool cancelled = b->phase == PHASE_GATHERING;
