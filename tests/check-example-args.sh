@@ -43,11 +43,14 @@ demo|-x|-x
 demo|extra|extra
 demo|--json=1|--json=1
 demo|--json --bogus|--bogus
-echo-server|abc|-
-echo-server|-3|-
-echo-server|99999|-
-echo-server|--bogus|-
-echo-server|1 2|-
+echo-server|abc|abc
+echo-server|-3|-3
+echo-server|99999|99999
+echo-server|65536|65536
+echo-server|12x|12x
+echo-server|0x10|0x10
+echo-server|--bogus|--bogus
+echo-server|1 2|2
 '
 # program|arguments: exit 0 with the usage on stdout
 help_cases='
@@ -61,10 +64,14 @@ demo|-h
 demo|--json --help
 demo|--bogus --help
 echo-server|--help
+echo-server|-h
+echo-server|8080 --help
+echo-server|abc --help
 '
 version_cases='
 echo-client
 demo
+echo-server
 '
 
 n_bad=$(printf '%s\n' "$bad_cases" | grep -c '|')

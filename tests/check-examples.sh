@@ -1,15 +1,22 @@
 #!/bin/sh
 # TAP test: the examples work as the README says.  The demo prints a task dump that
 # shows where each stuck task waits (text and JSON); the echo server and client
-# round-trip data over loopback and the server stops cleanly on SIGTERM.
+# round-trip data over loopback; the server prints a task dump on SIGUSR1 (its
+# sessions labelled with their peer) and keeps serving, and stops cleanly on SIGTERM
+# even with a connection open.  Argument handling: check-example-args.sh.
 set -u
 : "${top_builddir:=.}"
 ex="$top_builddir/examples"
 tmp=$(mktemp -d) || exit 1
 server_pid=""
-cleanup () { [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null; rm -rf "$tmp"; }
+holder_pid=""
+cleanup () {
+  [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null
+  [ -n "$holder_pid" ] && kill "$holder_pid" 2>/dev/null
+  rm -rf "$tmp"
+}
 trap cleanup EXIT
-echo "1..5"
+echo "1..7"
 n=0
 ok () { n=$((n + 1)); echo "ok $n - $1"; }
 not_ok () { n=$((n + 1)); echo "not ok $n - $1"; shift; for f in "$@"; do sed 's/^/#   /' "$f"; done; }
@@ -35,7 +42,7 @@ else
   not_ok "demo --json prints JSON a parser accepts" "$tmp/demo.err" "$tmp/json.err"
 fi
 
-"$ex/echo-server" 0 > "$tmp/server.out" 2>&1 &
+"$ex/echo-server" 0 > "$tmp/server.out" 2> "$tmp/server.err" &
 server_pid=$!
 port=""
 for _ in $(seq 1 100); do
@@ -43,7 +50,7 @@ for _ in $(seq 1 100); do
   [ -n "$port" ] && break
   sleep 0.1
 done
-if [ -n "$port" ]; then ok "echo-server listens (port $port)"; else not_ok "echo-server listens" "$tmp/server.out"; fi
+if [ -n "$port" ]; then ok "echo-server listens (port $port)"; else not_ok "echo-server listens" "$tmp/server.out" "$tmp/server.err"; fi
 
 if [ -n "$port" ] && "$ex/echo-client" "$port" 16 1048576 > "$tmp/client.out" 2>&1; then
   ok "echo-client: 16 connections x 1 MiB echoed intact"
@@ -51,13 +58,47 @@ else
   not_ok "echo-client: 16 connections x 1 MiB echoed intact" "$tmp/client.out"
 fi
 
+# A connection that stays open: its session shows in the dump with its peer label,
+# and SIGTERM must still stop the server cleanly (its session is cancelled).
+holder_pid=""
+if [ -n "$port" ]; then
+  python3 -c '
+import socket, sys, time
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+s.sendall(b"ping")
+assert s.recv(4) == b"ping"
+print("held", s.getsockname()[1], flush=True)
+time.sleep(60)
+' "$port" > "$tmp/holder.out" 2>&1 &
+  holder_pid=$!
+  for _ in $(seq 1 100); do grep -q held "$tmp/holder.out" && break; sleep 0.1; done
+fi
+kill -USR1 "$server_pid" 2>/dev/null
+for _ in $(seq 1 100); do grep -q 'labels: peer=' "$tmp/server.err" && break; sleep 0.1; done
+hport=$(sed -n 's/held \([0-9]*\)/\1/p' "$tmp/holder.out")
+if kill -0 "$server_pid" 2>/dev/null && grep -q "SIGUSR1: " "$tmp/server.err" && grep -q "task dump of a multi_thread runtime" "$tmp/server.err" \
+   && grep -q "labels: peer=\"127.0.0.1:$hport\"" "$tmp/server.err" \
+   && grep -q "session_poll" "$tmp/server.err" && grep -q ", group " "$tmp/server.err"; then
+  ok "echo-server: SIGUSR1 prints a task dump (sessions with their peer label) and keeps running"
+else
+  not_ok "echo-server: SIGUSR1 prints a task dump (sessions with their peer label) and keeps running" "$tmp/server.err" "$tmp/holder.out"
+fi
+if [ -n "$port" ] && "$ex/echo-client" "$port" 4 65536 > "$tmp/client2.out" 2>&1; then
+  ok "echo-server keeps serving after the dump"
+else
+  not_ok "echo-server keeps serving after the dump" "$tmp/client2.out" "$tmp/server.err"
+fi
+
 kill -TERM "$server_pid" 2>/dev/null
 i=0
 while kill -0 "$server_pid" 2>/dev/null && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+[ -n "$holder_pid" ] && kill "$holder_pid" 2>/dev/null
 if kill -0 "$server_pid" 2>/dev/null; then
-  not_ok "echo-server stops on SIGTERM" "$tmp/server.out"
+  not_ok "echo-server stops on SIGTERM" "$tmp/server.out" "$tmp/server.err"
 else
   wait "$server_pid"; st=$?; server_pid=""
-  if [ $st -eq 0 ]; then ok "echo-server stops cleanly on SIGTERM"
-  else not_ok "echo-server stops cleanly on SIGTERM (exit $st)" "$tmp/server.out"; fi
+  if [ $st -eq 0 ] && grep -q "SIGTERM: stopping" "$tmp/server.err" \
+     && grep -q "stopped after" "$tmp/server.out" && ! grep -q "still running" "$tmp/server.err"; then
+    ok "echo-server stops cleanly on SIGTERM with a connection open"
+  else not_ok "echo-server stops cleanly on SIGTERM (exit $st)" "$tmp/server.out" "$tmp/server.err"; fi
 fi

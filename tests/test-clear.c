@@ -6,6 +6,7 @@
  * or write past it, and any free of a pointer the library never allocated. */
 #include <asyncrt/asyncrt.h>
 #include <glib.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -152,6 +153,37 @@ test_sync (void)
 }
 
 static void
+test_servers (void)
+{
+  CHECK_ZEROED_CLEAR (AsyncrtCancelled, asyncrt_cancelled_clear);
+  CHECK_ZEROED_CLEAR (AsyncrtSignal, asyncrt_signal_clear);
+  asyncrt_cancel_token_unref (NULL);
+  asyncrt_join_set_free (NULL);
+
+  /* Initialised, never polled, cleared twice; the token released after. */
+  AsyncrtCancelToken *t = asyncrt_cancel_token_new ();
+  AsyncrtCancelled *c = ZEROED (AsyncrtCancelled);
+  asyncrt_cancelled_init (c, t);
+  asyncrt_cancelled_clear (c);
+  asyncrt_cancelled_clear (c);
+  asyncrt_cancel_token_unref (t);
+  g_free (c);
+
+  /* A signal future that failed to initialise, and one initialised then cleared. */
+  AsyncrtSignal *sig = ZEROED (AsyncrtSignal);
+  g_assert_cmpint (asyncrt_signal_init (sig, SIGKILL), ==, -EINVAL);
+  asyncrt_signal_clear (sig);
+  g_assert_cmpint (asyncrt_signal_block (SIGURG), ==, 0);
+  g_assert_cmpint (asyncrt_signal_init (sig, SIGURG), ==, 0);
+  asyncrt_signal_clear (sig);
+  asyncrt_signal_clear (sig);
+  g_free (sig);
+
+  AsyncrtJoinSet *set = asyncrt_join_set_new ();
+  asyncrt_join_set_free (set);
+}
+
+static void
 test_dump (void)
 {
   CHECK_ZEROED_CLEAR (AsyncrtDumpFuture, asyncrt_dump_future_clear);
@@ -185,6 +217,7 @@ main (int argc, char **argv)
   g_test_add_func ("/clear/time", test_time);
   g_test_add_func ("/clear/io", test_io);
   g_test_add_func ("/clear/sync", test_sync);
+  g_test_add_func ("/clear/servers", test_servers);
   g_test_add_func ("/clear/dump", test_dump);
   g_test_add_func ("/clear/future-and-runtime", test_future_and_runtime);
   return g_test_run ();

@@ -22,6 +22,9 @@
 #include <asyncrt/blocking.h>
 #include <asyncrt/sync.h>
 #include <asyncrt/io.h>
+#include <asyncrt/signals.h>
+#include <asyncrt/joinset.h>
+#include <asyncrt/cancel.h>
 #include <asyncrt/dump.h>
 #include <asyncrt/endpoint.h>
 

@@ -24,7 +24,8 @@ ASYNCRT_BEGIN_DECLS
  * async functions
  * from the task's root down to the leaf future (sleep, channel, fd readiness…) it is
  * suspended on.  It also records, for every task, its name, spawn site, parent task,
- * number of polls and the time since its last poll.
+ * number of polls and the time since its last poll, its labels
+ * (asyncrt_task_set_label()) and, for a member of an #AsyncrtJoinSet, its group.
  *
  * Take a dump from any thread that is not one of the runtime's own (a watchdog, a
  * signal-handling thread, main while the runtime runs elsewhere) with
@@ -345,6 +346,19 @@ uint64_t asyncrt_dump_task_get_idle_ns (const AsyncrtDumpTask *t);
 
 ASYNCRT_AVAILABLE_IN_0_1
 int asyncrt_dump_task_get_worker (const AsyncrtDumpTask *t);
+
+ASYNCRT_AVAILABLE_IN_0_2
+uint64_t asyncrt_dump_task_get_group_id (const AsyncrtDumpTask *t);
+
+ASYNCRT_AVAILABLE_IN_0_2
+size_t asyncrt_dump_task_get_n_labels (const AsyncrtDumpTask *t);
+
+ASYNCRT_AVAILABLE_IN_0_2
+int asyncrt_dump_task_get_label (const AsyncrtDumpTask *t, size_t i, const char **ret_key,
+                                 const char **ret_value);
+
+ASYNCRT_AVAILABLE_IN_0_2
+const char *asyncrt_dump_task_lookup_label (const AsyncrtDumpTask *t, const char *key);
 
 ASYNCRT_AVAILABLE_IN_0_1
 char *asyncrt_dump_to_string (AsyncrtDump *d);

@@ -64,6 +64,26 @@ ASYNCRT_BEGIN_DECLS
  * thread that may outlive the runtime (a watchdog) keeps a reference of its own with
  * asyncrt_handle_ref(): after the runtime is freed the handle stays valid, and every
  * call on it reports the shutdown.
+ *
+ * ## Shutting down with a deadline
+ *
+ * asyncrt_runtime_free() waits for every blocking function to return, however long
+ * that takes.  A server that must stop in bounded time calls
+ * asyncrt_runtime_shutdown_timeout() first: it cancels every task like
+ * asyncrt_runtime_free(), waits for the runtime's threads until the deadline, and
+ * reports what is still running then (asyncrt_runtime_get_unfinished()) instead of
+ * waiting for it; asyncrt_runtime_free() afterwards returns at once.
+ *
+ * |[<!-- language="C" --><!-- sample: body -->
+ * if (asyncrt_runtime_shutdown_timeout (rt, 5000) == -ETIMEDOUT)
+ *   for (size_t i = 0; i < asyncrt_runtime_get_n_unfinished (rt); i++)
+ *     {
+ *       const char *what;
+ *       asyncrt_runtime_get_unfinished (rt, i, NULL, NULL, NULL, &what);
+ *       fprintf (stderr, "still running at exit: %s\n", what);
+ *     }
+ * asyncrt_runtime_free (rt);
+ * ]|
  */
 
 /**
@@ -136,6 +156,35 @@ void asyncrt_handle_unref (AsyncrtHandle *h);
 
 ASYNCRT_AVAILABLE_IN_0_2
 const char *asyncrt_handle_get_name (AsyncrtHandle *h);
+
+/**
+ * AsyncrtUnfinishedKind:
+ * @ASYNCRT_UNFINISHED_BLOCKING_JOB: a function running on the blocking pool (from
+ *   asyncrt_spawn_blocking() or the library's own jobs) that had not returned
+ * @ASYNCRT_UNFINISHED_WORKER: a worker thread of a multi-thread runtime still inside
+ *   a task's poll (a task that blocks its thread)
+ *
+ * What asyncrt_runtime_shutdown_timeout() left running when its deadline passed.
+ *
+ * Since: 0.2
+ */
+typedef enum
+{
+  ASYNCRT_UNFINISHED_BLOCKING_JOB = 1,
+  ASYNCRT_UNFINISHED_WORKER = 2
+} AsyncrtUnfinishedKind;
+
+ASYNCRT_AVAILABLE_IN_0_2
+int asyncrt_runtime_shutdown_timeout (AsyncrtRuntime *rt, unsigned timeout_ms);
+
+ASYNCRT_AVAILABLE_IN_0_2
+size_t asyncrt_runtime_get_n_unfinished (AsyncrtRuntime *rt);
+
+ASYNCRT_AVAILABLE_IN_0_2
+int asyncrt_runtime_get_unfinished (AsyncrtRuntime *rt, size_t i,
+                                    AsyncrtUnfinishedKind *ret_kind,
+                                    AsyncrtTaskId *ret_task_id, uint64_t *ret_running_ns,
+                                    const char **ret_description);
 
 ASYNCRT_END_DECLS
 

@@ -64,6 +64,13 @@ ASYNCRT_BEGIN_DECLS
  *   ASYNCRT_END (&self->co);
  * }
  * ]|
+ *
+ * ## Labels
+ *
+ * A task may carry a few labels (key/value strings: a request id, a peer address)
+ * with asyncrt_task_set_label().  Tasks it spawns inherit them; every dump format
+ * shows them.  To run many tasks as a group and collect them as they finish, see
+ * #AsyncrtJoinSet.
  */
 
 /**
@@ -168,6 +175,39 @@ void asyncrt_join_handle_free (AsyncrtJoinHandle *jh);
 
 ASYNCRT_AVAILABLE_IN_0_1
 AsyncrtTaskId asyncrt_task_id_current (void);
+
+/**
+ * ASYNCRT_TASK_MAX_LABELS:
+ *
+ * The most labels one task can carry (see asyncrt_task_set_label()).
+ *
+ * Since: 0.2
+ */
+#define ASYNCRT_TASK_MAX_LABELS 8
+
+/**
+ * ASYNCRT_TASK_LABEL_KEY_MAX:
+ *
+ * The longest label key, in bytes.
+ *
+ * Since: 0.2
+ */
+#define ASYNCRT_TASK_LABEL_KEY_MAX 64
+
+/**
+ * ASYNCRT_TASK_LABEL_VALUE_MAX:
+ *
+ * The longest label value, in bytes.
+ *
+ * Since: 0.2
+ */
+#define ASYNCRT_TASK_LABEL_VALUE_MAX 1024
+
+ASYNCRT_AVAILABLE_IN_0_2
+int asyncrt_task_set_label (const char *key, const char *value);
+
+ASYNCRT_AVAILABLE_IN_0_2
+const char *asyncrt_task_get_label (const char *key);
 
 ASYNCRT_END_DECLS
 

@@ -1,14 +1,28 @@
 /* libasyncrt - the blocking thread pool
  * SPDX-License-Identifier: LGPL-2.1-or-later
  *
- * Ownership: every field of AsyncrtBlockingPool is guarded by `lock`.  Jobs are a
- * FIFO; threads are created on demand when a job arrives and no idle thread is left
- * to take it (n_idle counts waiting threads, n_wakeups the signals sent to them and
- * not yet consumed), up to max_threads; a thread that stays idle keep_alive_ms exits,
- * putting itself on the `exited` list, which the next spawn or the shutdown joins.
- * At shutdown the threads run what is queued, then exit; shutdown waits for
- * n_threads == 0 (cond `done`) and joins them all.  Pool threads block every signal
- * and are named "asyncrt-blocking" (truncated by the kernel to 15 characters).
+ * Ownership: every field of AsyncrtBlockingPool, and every Worker field but
+ * `thread`, is guarded by `lock`.  Jobs are a FIFO; threads are created on demand when
+ * a job arrives and no idle thread is left to take it (n_idle counts waiting threads,
+ * n_wakeups the signals sent to them and not yet consumed), up to max_threads; a
+ * thread that stays idle keep_alive_ms exits, moving itself from the `live` list to
+ * the `exited` list, which the next spawn or the shutdown joins.  Pool threads block
+ * every signal and are named "asyncrt-blocking" (truncated by the kernel to 15
+ * characters).
+ *
+ * Lifetime: `refs` counts the owner's reference (the runtime's handle, dropped by
+ * asyncrt__blocking_pool_free()) and one per live thread; the last one frees the
+ * pool.  So a thread may outlive the runtime and still find its pool.
+ *
+ * Shutdown: the threads run what is queued, then exit; shutdown waits (cond `done`,
+ * CLOCK_MONOTONIC) for n_threads == 0 and joins them all.  With a deadline
+ * (asyncrt_runtime_shutdown_timeout()), a shutdown still waiting when it passes
+ * *abandons* the pool: the jobs not started are taken out of the queue (their cancel
+ * function runs instead, outside the lock), every live thread is marked detached
+ * (pthread_detach) and reported with the job it runs; those threads finish their job
+ * whenever it returns, find the pool shut down and the queue empty, free their own
+ * Worker and drop their pool reference.  Nothing they touch after their job belongs
+ * to the runtime.  State: running -> shutdown -> (all joined | abandoned), once.
  */
 #include "scheduler/scheduler-private.h"
 
@@ -23,23 +37,28 @@ typedef struct _Job Job;
 struct _Job
 {
   Job *next;
-  void (*fn) (void *data);
-  void *data;
+  AsyncrtBlockingJob spec;
 };
 
 typedef struct _Worker Worker;
 struct _Worker
 {
-  Worker *next;
-  pthread_t thread;
+  Worker *prev, *next;        /* the live list, or `next` on the exited list */
+  pthread_t thread;           /* written before the thread may exit; read by joiners */
   AsyncrtBlockingPool *pool;
+  bool detached;              /* abandoned by a timed-out shutdown: frees itself */
+  /* the job it runs (for shutdown reports) */
+  bool busy;
+  const void *job_symbol;
+  AsyncrtTaskId job_task;
+  uint64_t job_start_ns;
 };
 
 struct _AsyncrtBlockingPool
 {
   pthread_mutex_t lock;
-  pthread_cond_t cond;        /* idle workers wait here */
-  pthread_cond_t done;        /* shutdown waits here for n_threads == 0 */
+  pthread_cond_t cond;        /* idle workers wait here (CLOCK_MONOTONIC) */
+  pthread_cond_t done;        /* shutdown waits here for n_threads == 0 (CLOCK_MONOTONIC) */
   Job *head;
   Job *tail;
   unsigned max_threads;
@@ -47,7 +66,10 @@ struct _AsyncrtBlockingPool
   unsigned n_threads;
   unsigned n_idle;
   unsigned n_wakeups;
+  unsigned refs;
   bool shutdown;
+  bool abandoned;
+  Worker *live;               /* threads running worker_main */
   Worker *exited;             /* finished threads, to be joined */
 };
 
@@ -63,12 +85,31 @@ asyncrt__blocking_pool_new (unsigned max_threads, unsigned keep_alive_ms,
   pthread_condattr_setclock (&ca, CLOCK_MONOTONIC);
   pthread_mutex_init (&p->lock, NULL);
   pthread_cond_init (&p->cond, &ca);
-  pthread_cond_init (&p->done, NULL);
+  pthread_cond_init (&p->done, &ca);
   pthread_condattr_destroy (&ca);
   p->max_threads = max_threads > 0 ? max_threads : 1;
   p->keep_alive_ms = keep_alive_ms;
+  p->refs = 1;
   *out = p;
   return 0;
+}
+
+static void
+pool_destroy (AsyncrtBlockingPool *p)
+{
+  g_assert (p->head == NULL && p->live == NULL && p->exited == NULL);
+  pthread_mutex_destroy (&p->lock);
+  pthread_cond_destroy (&p->cond);
+  pthread_cond_destroy (&p->done);
+  free (p);
+}
+
+/* Lock held.  true: the caller dropped the last reference and must destroy the pool
+ * after unlocking. */
+static bool
+unref_locked (AsyncrtBlockingPool *p)
+{
+  return --p->refs == 0;
 }
 
 static Worker *
@@ -91,6 +132,13 @@ join_workers (Worker *w)
     }
 }
 
+static void
+timespec_at (struct timespec *ts, uint64_t ns)
+{
+  ts->tv_sec = (time_t) (ns / 1000000000u);
+  ts->tv_nsec = (long) (ns % 1000000000u);
+}
+
 static void *
 worker_main (void *data)
 {
@@ -108,24 +156,23 @@ worker_main (void *data)
           p->head = j->next;
           if (p->head == NULL)
             p->tail = NULL;
+          self->busy = true;
+          self->job_symbol = j->spec.symbol != NULL ? j->spec.symbol
+                                                    : (const void *) j->spec.fn;
+          self->job_task = j->spec.task_id;
+          self->job_start_ns = asyncrt__clock_now_ns ();
           pthread_mutex_unlock (&p->lock);
-          j->fn (j->data);
+          j->spec.fn (j->spec.data);
           free (j);
           pthread_mutex_lock (&p->lock);
+          self->busy = false;
           continue;
         }
       if (p->shutdown)
         break;
 
       struct timespec deadline;
-      clock_gettime (CLOCK_MONOTONIC, &deadline);
-      deadline.tv_sec += p->keep_alive_ms / 1000u;
-      deadline.tv_nsec += (long) (p->keep_alive_ms % 1000u) * 1000000L;
-      if (deadline.tv_nsec >= 1000000000L)
-        {
-          deadline.tv_sec++;
-          deadline.tv_nsec -= 1000000000L;
-        }
+      timespec_at (&deadline, asyncrt__clock_now_ns () + (uint64_t) p->keep_alive_ms * 1000000u);
       p->n_idle++;
       int r = 0;
       while (p->n_wakeups == 0 && !p->shutdown && r != ETIMEDOUT)
@@ -142,24 +189,38 @@ worker_main (void *data)
         break;      /* idle for keep_alive_ms */
     }
   p->n_threads--;
-  self->next = p->exited;
-  p->exited = self;
+  if (self->prev != NULL)
+    self->prev->next = self->next;
+  else
+    p->live = self->next;
+  if (self->next != NULL)
+    self->next->prev = self->prev;
+  bool detached = self->detached;
+  if (!detached)
+    {
+      self->next = p->exited;
+      p->exited = self;
+    }
   if (p->n_threads == 0)
     pthread_cond_broadcast (&p->done);
+  bool last = unref_locked (p);
   pthread_mutex_unlock (&p->lock);
+  if (detached)
+    free (self);
+  if (last)
+    pool_destroy (p);
   return NULL;
 }
 
 int
-asyncrt__blocking_pool_spawn (AsyncrtBlockingPool *p, void (*fn) (void *data), void *data)
+asyncrt__blocking_pool_spawn (AsyncrtBlockingPool *p, const AsyncrtBlockingJob *spec)
 {
-  if (p == NULL || fn == NULL)
+  if (p == NULL || spec == NULL || spec->fn == NULL)
     return -EINVAL;
   Job *j = calloc (1, sizeof *j);
   if (j == NULL)
     return -ENOMEM;
-  j->fn = fn;
-  j->data = data;
+  j->spec = *spec;
 
   int ret = 0;
   pthread_mutex_lock (&p->lock);
@@ -190,11 +251,20 @@ asyncrt__blocking_pool_spawn (AsyncrtBlockingPool *p, void (*fn) (void *data), v
           sigset_t all, old;
           sigfillset (&all);
           pthread_sigmask (SIG_SETMASK, &all, &old);
+          /* Under the lock: the thread cannot exit (nor be detached) before
+           * w->thread is written. */
           r = pthread_create (&w->thread, NULL, worker_main, w);
           pthread_sigmask (SIG_SETMASK, &old, NULL);
         }
       if (r == 0)
-        p->n_threads++;
+        {
+          p->n_threads++;
+          p->refs++;
+          w->next = p->live;
+          if (p->live != NULL)
+            p->live->prev = w;
+          p->live = w;
+        }
       else
         {
           free (w);
@@ -222,19 +292,69 @@ asyncrt__blocking_pool_spawn (AsyncrtBlockingPool *p, void (*fn) (void *data), v
   return ret;
 }
 
-void
-asyncrt__blocking_pool_shutdown (AsyncrtBlockingPool *p)
+int
+asyncrt__blocking_pool_shutdown (AsyncrtBlockingPool *p, uint64_t deadline_ns,
+                                 GArray *unfinished)
 {
   if (p == NULL)
-    return;
+    return 0;
   pthread_mutex_lock (&p->lock);
+  if (p->abandoned)
+    {
+      pthread_mutex_unlock (&p->lock);
+      return -ETIMEDOUT;
+    }
   p->shutdown = true;
   pthread_cond_broadcast (&p->cond);
-  while (p->n_threads > 0)
-    pthread_cond_wait (&p->done, &p->lock);
+  struct timespec ts;
+  timespec_at (&ts, deadline_ns);
+  int r = 0;
+  while (p->n_threads > 0 && r != ETIMEDOUT)
+    {
+      if (deadline_ns == UINT64_MAX)
+        pthread_cond_wait (&p->done, &p->lock);
+      else
+        r = pthread_cond_timedwait (&p->done, &p->lock, &ts);
+    }
+
+  Job *dropped = NULL;
+  int ret = 0;
+  if (p->n_threads > 0)
+    {
+      /* Deadline passed: abandon what still runs. */
+      ret = -ETIMEDOUT;
+      p->abandoned = true;
+      dropped = p->head;
+      p->head = p->tail = NULL;
+      uint64_t now = asyncrt__clock_now_ns ();
+      for (Worker *w = p->live; w != NULL; w = w->next)
+        {
+          w->detached = true;
+          pthread_detach (w->thread);
+          if (w->busy && unfinished != NULL)
+            {
+              AsyncrtUnfinished u = { 0 };
+              u.kind = ASYNCRT_UNFINISHED_BLOCKING_JOB;
+              u.task_id = w->job_task;
+              u.running_ns = now > w->job_start_ns ? now - w->job_start_ns : 0;
+              u.symbol = (uintptr_t) w->job_symbol;
+              g_array_append_val (unfinished, u);
+            }
+        }
+    }
   Worker *exited = take_exited_locked (p);
   pthread_mutex_unlock (&p->lock);
   join_workers (exited);
+
+  while (dropped != NULL)
+    {
+      Job *next = dropped->next;
+      if (dropped->spec.cancel != NULL)
+        dropped->spec.cancel (dropped->spec.data);
+      free (dropped);
+      dropped = next;
+    }
+  return ret;
 }
 
 void
@@ -242,18 +362,25 @@ asyncrt__blocking_pool_free (AsyncrtBlockingPool *p)
 {
   if (p == NULL)
     return;
-  asyncrt__blocking_pool_shutdown (p);
-  g_assert (p->head == NULL);
-  pthread_mutex_destroy (&p->lock);
-  pthread_cond_destroy (&p->cond);
-  pthread_cond_destroy (&p->done);
-  free (p);
+  asyncrt__blocking_pool_shutdown (p, UINT64_MAX, NULL);   /* at once if done or abandoned */
+  pthread_mutex_lock (&p->lock);
+  bool last = unref_locked (p);
+  pthread_mutex_unlock (&p->lock);
+  if (last)
+    pool_destroy (p);
+}
+
+int
+asyncrt__blocking_spawn_job (AsyncrtHandle *h, const AsyncrtBlockingJob *job)
+{
+  if (h == NULL || job == NULL)
+    return -EINVAL;
+  return asyncrt__blocking_pool_spawn (h->blocking, job);
 }
 
 int
 asyncrt__blocking_spawn (AsyncrtHandle *h, void (*fn) (void *data), void *data)
 {
-  if (h == NULL || fn == NULL)
-    return -EINVAL;
-  return asyncrt__blocking_pool_spawn (h->blocking, fn, data);
+  AsyncrtBlockingJob job = { fn, NULL, data, NULL, 0 };
+  return asyncrt__blocking_spawn_job (h, &job);
 }

@@ -70,11 +70,10 @@ blocking_call_free (void *future)
   call_unref (c);
 }
 
+/* The function has returned, or will never run: wake the task, let go. */
 static void
-blocking_job (void *data)
+blocking_finish (BlockingCall *c)
 {
-  BlockingCall *c = data;
-  c->func (c->data);
   pthread_mutex_lock (&c->lock);
   c->done = true;
   AsyncrtWaker w = c->waker;
@@ -83,6 +82,22 @@ blocking_job (void *data)
   pthread_mutex_unlock (&c->lock);
   asyncrt_waker_wake (&w);
   call_unref (c);
+}
+
+static void
+blocking_job (void *data)
+{
+  BlockingCall *c = data;
+  c->func (c->data);
+  blocking_finish (c);
+}
+
+/* A shutdown deadline dropped the job before it started: @func never runs.  The task
+ * is cancelled already (shutdown cancels tasks first). */
+static void
+blocking_cancel (void *data)
+{
+  blocking_finish (data);
 }
 
 /**
@@ -95,7 +110,9 @@ blocking_job (void *data)
  * that becomes ready when @func has returned.  The join handle is that of a task
  * (named "blocking") and supports the whole #AsyncrtJoinHandle API; its future is
  * internal, so asyncrt_join_handle_get_future() is of no use: read the results from
- * @data.  Aborting it does not interrupt @func.
+ * @data.  Aborting it does not interrupt @func.  A shutdown with a deadline
+ * (asyncrt_runtime_shutdown_timeout()) names @func in its report if it is still
+ * running, and never runs it if it had not started.
  *
  * Thread safety: any thread, until asyncrt_runtime_free() of the runtime returns.
  *
@@ -139,7 +156,9 @@ asyncrt_handle_spawn_blocking (AsyncrtHandle *h, AsyncrtBlockingFunc func, void 
       errno = e;
       return NULL;
     }
-  int r = asyncrt__blocking_spawn (h, blocking_job, c);
+  AsyncrtBlockingJob job = { blocking_job, blocking_cancel, c, (const void *) func,
+                             asyncrt_join_handle_get_id (jh) };
+  int r = asyncrt__blocking_spawn_job (h, &job);
   if (r < 0)
     {
       call_unref (c);                  /* the job's reference */

@@ -13,7 +13,8 @@ libasyncrt_private_la_SOURCES += \
 	lib/driver/io/fd.c \
 	lib/driver/io/socket.c \
 	lib/driver/io/tcp.c \
-	lib/driver/io/unix.c
+	lib/driver/io/unix.c \
+	lib/driver/io/signal.c
 
 test_programs += tests/driver/test-wheel
 tests_driver_test_wheel_SOURCES = tests/driver/test-wheel.c
@@ -45,3 +46,9 @@ bench_programs += bench/bench-driver-rt
 bench_bench_driver_rt_SOURCES = bench/bench-driver-rt.c
 bench_bench_driver_rt_CPPFLAGS = $(TEST_CPPFLAGS)
 bench_bench_driver_rt_LDADD = $(TEST_LIBS)
+
+test_programs += tests/driver/test-signal
+tests_driver_test_signal_SOURCES = tests/driver/test-signal.c tests/flavour-util.h
+tests_driver_test_signal_CPPFLAGS = $(TEST_CPPFLAGS)
+tests_driver_test_signal_LDADD = $(TEST_LIBS)
+valgrind_tests += tests/driver/test-signal

@@ -21,6 +21,11 @@
  * claimed wakee is RUNNING, so the wake sets NOTIFIED and it is requeued after its
  * own trace poll).
  *
+ * A record takes a reference to the task's label set: under the shard lock in the
+ * owned-list walk (the lock asyncrt_task_set_label() swaps the set under), and
+ * without it for a task drained from a queue (its notified reference is ours, so it
+ * is not running, and only its running thread changes its labels).
+ *
  * t->dump_data (the dump module's word of the task) is nonzero while a run holds the
  * task: (run sequence << 2) | HELD_IDLE or HELD_QUEUED.  Written by the run's thread
  * (relaxed), read by that thread (the walk skips tasks it drained already) and by a
@@ -95,6 +100,8 @@ record_of (AsyncrtTask *t, AsyncrtTaskState state, AsyncrtDumpNoTraceReason no_t
   r.spawn_line = t->spawn_line > 0 ? (unsigned) t->spawn_line : 0;
   r.poll_count = atomic_load_explicit (&t->poll_count, memory_order_relaxed);
   r.last_poll_ns = atomic_load_explicit (&t->last_poll_ns, memory_order_relaxed);
+  r.group_id = t->group_id;
+  r.labels = asyncrt__labels_ref (t->labels);
   return r;
 }
 

@@ -18,6 +18,7 @@
 
 #include "util/common-private.h"
 #include "dump/dump-sched-private.h"
+#include "task/labels-private.h"
 
 #include <glib.h>
 #include <pthread.h>
@@ -49,6 +50,8 @@ struct _AsyncrtDumpTask
   uint64_t poll_count;
   uint64_t last_poll_ns;      /* clock at the start of the last poll; 0: never polled */
   uint64_t idle_ns;           /* taken_ns - last_poll_ns, computed by asyncrt__dump_seal */
+  uint64_t group_id;          /* the join set the task belongs to, or 0 */
+  AsyncrtLabels *labels;      /* a reference to the task's label set, or NULL */
   bool removed;               /* completed during its trace poll: not listed */
 };
 

@@ -46,8 +46,10 @@ task_record_clear (struct _AsyncrtDumpTask *t)
   if (t->trace != NULL)
     asyncrt_trace_free (t->trace);
   g_free (t->name);
+  asyncrt__labels_unref (t->labels);
   t->trace = NULL;
   t->name = NULL;
+  t->labels = NULL;
 }
 
 static int
@@ -499,6 +501,93 @@ asyncrt_dump_task_get_worker (const AsyncrtDumpTask *t)
   return -1;
 }
 
+/**
+ * asyncrt_dump_task_get_group_id:
+ * @t: a task of a dump
+ *
+ * The group of a task spawned into an #AsyncrtJoinSet: the set's id (see
+ * asyncrt_join_set_get_id()).  It stays the task's group after the set is freed.
+ *
+ * Thread safety: any thread.
+ *
+ * Returns: the join set's id, or 0 if the task is not a member of one (or for %NULL).
+ * Since: 0.2
+ */
+uint64_t
+asyncrt_dump_task_get_group_id (const AsyncrtDumpTask *t)
+{
+  return t != NULL ? t->group_id : 0;
+}
+
+/**
+ * asyncrt_dump_task_get_n_labels:
+ * @t: a task of a dump
+ *
+ * The number of labels the task had when the dump was taken (see
+ * asyncrt_task_set_label()).
+ *
+ * Thread safety: any thread.
+ *
+ * Returns: the number of labels (0 for %NULL).
+ * Since: 0.2
+ */
+size_t
+asyncrt_dump_task_get_n_labels (const AsyncrtDumpTask *t)
+{
+  return t != NULL && t->labels != NULL ? t->labels->n : 0;
+}
+
+/**
+ * asyncrt_dump_task_get_label:
+ * @t: a task of a dump
+ * @i: an index below asyncrt_dump_task_get_n_labels()
+ * @ret_key: (out) (optional) (transfer none): the label's key, owned by the dump
+ * @ret_value: (out) (optional) (transfer none): its value, owned by the dump, exactly
+ *   as the task set it (not escaped)
+ *
+ * Reads the @i-th label of a task, in the order the task (or the task it inherited
+ * them from) first set them.  Outputs are written only on success.
+ *
+ * Thread safety: any thread.
+ *
+ * Returns: 0, or -EINVAL if @t is %NULL or @i is out of range.
+ * Since: 0.2
+ */
+int
+asyncrt_dump_task_get_label (const AsyncrtDumpTask *t, size_t i, const char **ret_key,
+                             const char **ret_value)
+{
+  if (t == NULL || t->labels == NULL || i >= t->labels->n)
+    return -EINVAL;
+  if (ret_key != NULL)
+    *ret_key = t->labels->items[i].key;
+  if (ret_value != NULL)
+    *ret_value = t->labels->items[i].value;
+  return 0;
+}
+
+/**
+ * asyncrt_dump_task_lookup_label:
+ * @t: a task of a dump
+ * @key: a label key
+ *
+ * Thread safety: any thread.
+ *
+ * Returns: (nullable) (transfer none): the value of the task's label @key, owned by
+ *   the dump; %NULL if it has none (or for a %NULL argument).
+ * Since: 0.2
+ */
+const char *
+asyncrt_dump_task_lookup_label (const AsyncrtDumpTask *t, const char *key)
+{
+  if (t == NULL || key == NULL || t->labels == NULL)
+    return NULL;
+  for (unsigned i = 0; i < t->labels->n; i++)
+    if (strcmp (t->labels->items[i].key, key) == 0)
+      return t->labels->items[i].value;
+  return NULL;
+}
+
 /* ---- text ------------------------------------------------------------------------- */
 
 /* Tasks suspended at the same place have the same instruction pointers, hence the
@@ -677,6 +766,25 @@ append_duration (GString *out, uint64_t ns)
     g_string_append_printf (out, "%.3f us", (double) ns / 1e3);
 }
 
+/* Labels (values may come from the network) on one line of their own, each value
+ * quoted and escaped like every program-supplied string. */
+static void
+append_labels_text (GString *out, const struct _AsyncrtDumpTask *t)
+{
+  if (t->labels == NULL)
+    return;
+  g_string_append (out, "  labels:");
+  for (unsigned i = 0; i < t->labels->n; i++)
+    {
+      g_string_append (out, i > 0 ? ", " : " ");
+      asyncrt__text_append_escaped (out, t->labels->items[i].key, false);
+      g_string_append (out, "=\"");
+      asyncrt__text_append_escaped (out, t->labels->items[i].value, true);
+      g_string_append_c (out, '"');
+    }
+  g_string_append_c (out, '\n');
+}
+
 /* One line, whatever the strings hold: every program-supplied one is escaped. */
 static void
 append_task_header (GString *out, const struct _AsyncrtDumpTask *t)
@@ -704,6 +812,8 @@ append_task_header (GString *out, const struct _AsyncrtDumpTask *t)
     }
   if (t->parent_id != 0)
     g_string_append_printf (out, ", parent %" G_GUINT64_FORMAT, t->parent_id);
+  if (t->group_id != 0)
+    g_string_append_printf (out, ", group %" G_GUINT64_FORMAT, t->group_id);
   if (t->last_poll_ns != 0)
     {
       g_string_append (out, t->state == ASYNCRT_TASK_STATE_RUNNING ? ", running " : ", idle ");
@@ -721,8 +831,10 @@ append_task_header (GString *out, const struct _AsyncrtDumpTask *t)
  *
  * Formats the dump as text: a line naming the process (`process PID (PROGRAM), taken
  * at 2025-01-31T12:34:56.789Z, libasyncrt 0.2.0`, the time in UTC), a summary line,
- * then for every task a header line (id,
- * state, name, spawn site, parent, time since its last poll, number of polls)
+ * then for every task a header line (id, state, name, spawn site, parent, join set
+ * group, time since its last poll, number of polls), a line with its labels if it
+ * has any (`  labels: key="value", ...`, values quoted with control characters,
+ * quotes and backslashes escaped as in C and invalid UTF-8 shown as U+FFFD),
  * followed by its async call stacks as a tree (root side first, indented by two
  * spaces), or a `(not traced: …)` line saying why it has none; then the missing
  * workers.  Every string the program supplied is escaped (see the section
@@ -753,6 +865,7 @@ asyncrt_dump_to_string (AsyncrtDump *d)
     {
       const struct _AsyncrtDumpTask *t = asyncrt__dump_task_at (d, i);
       append_task_header (out, t);
+      append_labels_text (out, t);
       if (t->trace == NULL)
         {
           g_string_append (out, "  (not traced: ");
@@ -813,6 +926,8 @@ asyncrt_dump_to_string (AsyncrtDump *d)
  *       "spawn": { "file": <string or null>, "line": <n>, "function": <string or null> },
  *       "parent_id": <id or null>, "poll_count": <n>,
  *       "idle_ns": <n or null (never polled)>,
+ *       "group_id": <join set id or null>,
+ *       "labels": { <key>: <value string>, ... },
  *       "no_trace": null | "running" | "queued_on_missing_worker" | "woken_during_dump"
  *                   | "cancelled" | "runtime_not_running" | "deadline" | "timeout_zero",
  *       "trace": null | { "backtraces": [...], "tree": [...] } },
@@ -823,12 +938,13 @@ asyncrt_dump_to_string (AsyncrtDump *d)
  *
  * `trace.backtraces` and `trace.tree` are exactly as in asyncrt_trace_to_json()
  * (see the trace section).  "no_trace" is #AsyncrtDumpNoTraceReason (null for a
- * traced task), "census_reason" the reason shared by every task of a census (both
- * since 0.2).  "worker" is set for running tasks and for tasks queued on a worker
- * that did not stop.  Task ids are JSON numbers; they stay below 2^53 in any real
- * program.  Strings are escaped as JSON requires; invalid UTF-8 becomes U+FFFD.  New
- * members may be added without changing the version; a change of meaning
- * increments it.
+ * traced task), "census_reason" the reason shared by every task of a census;
+ * "group_id" and "labels" are those of asyncrt_dump_task_get_group_id() and
+ * asyncrt_task_set_label() (all since 0.2).  "worker" is set for running tasks and
+ * for tasks queued on a worker that did not stop.  Task ids are JSON numbers; they
+ * stay below 2^53 in any real program.  Strings are escaped as JSON requires;
+ * invalid UTF-8 becomes U+FFFD.  New members may be added without changing the
+ * version; a change of meaning increments it.
  *
  * Thread safety: any thread; several threads may format the same dump at once.
  *
@@ -901,7 +1017,21 @@ asyncrt_dump_to_json (AsyncrtDump *d)
         g_string_append_printf (out, ",\"no_trace\":\"%s\"", why);
       else
         g_string_append (out, ",\"no_trace\":null");
-      g_string_append (out, ",\"trace\":");
+      g_string_append (out, ",\"group_id\":");
+      if (t->group_id != 0)
+        g_string_append_printf (out, "%" G_GUINT64_FORMAT, t->group_id);
+      else
+        g_string_append (out, "null");
+      g_string_append (out, ",\"labels\":{");
+      for (unsigned k = 0; t->labels != NULL && k < t->labels->n; k++)
+        {
+          if (k > 0)
+            g_string_append_c (out, ',');
+          asyncrt__json_append_string (out, t->labels->items[k].key);
+          g_string_append_c (out, ':');
+          asyncrt__json_append_string (out, t->labels->items[k].value);
+        }
+      g_string_append (out, "},\"trace\":");
       if (t->trace == NULL)
         g_string_append (out, "null");
       else

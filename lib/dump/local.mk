@@ -38,3 +38,14 @@ bench_bench_dump_SOURCES = bench/bench-dump.c
 bench_bench_dump_CPPFLAGS = $(INTERNAL_TEST_CPPFLAGS)
 bench_bench_dump_CFLAGS = $(AM_CFLAGS) -O2 -g
 bench_bench_dump_LDADD = $(INTERNAL_TEST_LIBS)
+
+# Task labels through the public API, on both schedulers.
+test_programs += tests/dump/test-labels
+tests_dump_test_labels_SOURCES = tests/dump/test-labels.c tests/flavour-util.h
+tests_dump_test_labels_CPPFLAGS = $(TEST_CPPFLAGS)
+tests_dump_test_labels_LDADD = $(TEST_LIBS)
+if HAVE_JSON_GLIB
+tests_dump_test_labels_CPPFLAGS += $(JSON_GLIB_CFLAGS) -DHAVE_JSON_GLIB
+tests_dump_test_labels_LDADD += $(JSON_GLIB_LIBS)
+endif
+valgrind_tests += tests/dump/test-labels

@@ -341,11 +341,14 @@ ct_block_on (AsyncrtHandle *h, AsyncrtPollFunc poll, void *future)
   return 0;
 }
 
-static void
-ct_shutdown (AsyncrtHandle *h)
+static int
+ct_shutdown (AsyncrtHandle *h, uint64_t deadline_ns, GArray *unfinished)
 {
   CurrentThread *ct = ct_from_handle (h);
-  /* No thread is in block_on any more (asyncrt_runtime_free()'s precondition). */
+  /* No thread of its own, and no thread is in block_on any more (the caller's
+   * precondition): nothing to wait for. */
+  (void) deadline_ns;
+  (void) unfinished;
   while (atomic_exchange_explicit (&ct->core_taken, true, memory_order_acq_rel))
     sched_yield ();
   /* A dump asked for since the last thread left: nobody will serve it. */
@@ -365,6 +368,7 @@ ct_shutdown (AsyncrtHandle *h)
     asyncrt__task_drop_notified (t);
   while ((t = remote_pop (ct)) != NULL)
     asyncrt__task_drop_notified (t);
+  return 0;
 }
 
 static void

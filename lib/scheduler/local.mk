@@ -5,6 +5,7 @@ libasyncrt_private_la_SOURCES += \
 	lib/scheduler/runtime.c \
 	lib/scheduler/registry-private.h \
 	lib/scheduler/registry.c \
+	lib/scheduler/shutdown.c \
 	lib/scheduler/current_thread.c
 include lib/scheduler/multi_thread/local.mk
 
@@ -17,3 +18,9 @@ test_programs += tests/core/test-scheduler
 tests_core_test_scheduler_SOURCES = tests/core/test-scheduler.c
 tests_core_test_scheduler_CPPFLAGS = $(INTERNAL_TEST_CPPFLAGS)
 tests_core_test_scheduler_LDADD = $(INTERNAL_TEST_LIBS)
+
+test_programs += tests/core/test-shutdown
+tests_core_test_shutdown_SOURCES = tests/core/test-shutdown.c tests/flavour-util.h
+tests_core_test_shutdown_CPPFLAGS = $(TEST_CPPFLAGS)
+tests_core_test_shutdown_LDADD = $(TEST_LIBS)
+valgrind_tests += tests/core/test-shutdown

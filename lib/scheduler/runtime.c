@@ -51,6 +51,8 @@ asyncrt__handle_init (AsyncrtHandle *h, const AsyncrtSchedulerOps *ops,
   h->name = NULL;
   atomic_init (&h->refs, 1);
   atomic_init (&h->is_shutdown, false);
+  atomic_init (&h->shut_down, false);
+  h->unfinished = NULL;
   h->dump_queue = asyncrt__dump_queue_new ();
   asyncrt__owned_init (&h->owned);
   return 0;
@@ -72,6 +74,7 @@ asyncrt__handle_unref (AsyncrtHandle *h)
   asyncrt__owned_clear (&h->owned);
   asyncrt__dump_queue_free (h->dump_queue);
   g_free (h->name);
+  asyncrt__unfinished_free (h->unfinished);
   h->ops->free (h);
 }
 
@@ -327,6 +330,9 @@ asyncrt_runtime_get_handle (AsyncrtRuntime *rt)
  * Calling it from inside the runtime (a task or its block_on future) is a programming
  * error: it is refused with a critical warning and nothing is freed.
  *
+ * After asyncrt_runtime_shutdown_timeout() the runtime is shut down already: this
+ * only releases it, at once, and what that call reported as unfinished is freed.
+ *
  * Thread safety: any thread outside the runtime, once no other thread is in
  * asyncrt_runtime_block_on() on it.
  *
@@ -343,17 +349,18 @@ asyncrt_runtime_free (AsyncrtRuntime *rt)
       g_critical ("asyncrt_runtime_free() called from inside the runtime it frees");
       return;
     }
+  if (atomic_load_explicit (&h->shut_down, memory_order_acquire))
+    {
+      asyncrt__handle_unref (h);                /* shut down with a deadline already */
+      return;
+    }
   if (atomic_exchange_explicit (&h->is_shutdown, true, memory_order_acq_rel))
     {
       g_critical ("asyncrt_runtime_free() called twice");
       return;
     }
   asyncrt__registry_remove (h);
-  asyncrt__dump_queue_shutdown (h->dump_queue);
-  asyncrt__owned_close_and_shutdown_all (&h->owned);
-  asyncrt__blocking_pool_shutdown (h->blocking);
-  h->ops->shutdown (h);
-  asyncrt__driver_shutdown (h->driver);
+  asyncrt__runtime_shutdown (h, UINT64_MAX, NULL);
   asyncrt__handle_unref (h);
 }
 

@@ -17,16 +17,23 @@
  * nothing is scheduled; a dump of it returns -ESHUTDOWN.  ops->free() runs when the
  * last reference goes; it frees the flavour struct and the driver.
  *
- * ## Shutdown order (asyncrt_runtime_free -> ops->shutdown)
+ * ## Shutdown order (asyncrt_runtime_free or asyncrt_runtime_shutdown_timeout ->
+ * asyncrt__runtime_shutdown, shutdown.c)
  *   1. shutdown flag set (new block_on -> -ESHUTDOWN, new dumps -> -ESHUTDOWN), then
  *      every dump requester woken (asyncrt__dump_queue_shutdown);
  *   2. asyncrt__owned_close_and_shutdown_all(): later spawns are cancelled at once,
- *      every task is cancelled and its future freed;
+ *      every task is cancelled and its future freed (a task running on a worker is
+ *      marked and cancels itself at the end of its poll);
  *   3. the blocking pool is shut down (queued and running functions finish, threads
- *      are joined);
+ *      are joined) — with a deadline, what still runs then is abandoned (pool.c);
  *   4. the flavour closes its injection queue, ends any dump it is serving, stops
- *      its threads and drains every queue with asyncrt__task_drop_notified();
- *   5. asyncrt__driver_shutdown(); the handle reference of the runtime is dropped.
+ *      its threads and drains every queue with asyncrt__task_drop_notified() — with a
+ *      deadline, a worker still inside a task's poll then is abandoned: it holds a
+ *      handle reference until it comes back and exits, so the memory it uses stays
+ *      valid;
+ *   5. asyncrt__driver_shutdown().
+ * asyncrt_runtime_free() then drops the runtime's handle reference (after a
+ * shutdown_timeout it does only that, at once).
  *
  * ## Thread-locals
  * asyncrt__current_handle is the handle of the runtime the thread is running (a
@@ -39,6 +46,8 @@
 #include "util/common-private.h"
 #include "task/task-private.h"
 #include "driver/driver-private.h"
+
+#include <glib.h>
 
 typedef struct _AsyncrtBlockingPool AsyncrtBlockingPool;
 typedef struct _AsyncrtDumpRequest AsyncrtDumpRequest;   /* lib/dump/dump-sched-private.h */
@@ -80,9 +89,12 @@ typedef struct
   /* asyncrt_runtime_block_on() after the common checks (rt, poll non-NULL, not
    * inside a runtime, not shut down). */
   int (*block_on) (AsyncrtHandle *h, AsyncrtPollFunc poll, void *future);
-  /* Steps 4 of the shutdown order above (flavour-specific part); called once, from
-   * asyncrt_runtime_free(), after steps 1-3. */
-  void (*shutdown) (AsyncrtHandle *h);
+  /* Steps 4 of the shutdown order above (flavour-specific part); called once, after
+   * steps 1-3.  Waits for the flavour's threads until @deadline_ns
+   * (asyncrt__clock_now_ns(); UINT64_MAX: no limit); threads still busy then are
+   * abandoned and appended to @unfinished (may be NULL), and it returns -ETIMEDOUT;
+   * otherwise 0. */
+  int (*shutdown) (AsyncrtHandle *h, uint64_t deadline_ns, GArray *unfinished);
   /* Frees the flavour struct when the last handle reference goes. */
   void (*free) (AsyncrtHandle *h);
   /* Task dumps: the one hook lib/dump asks them through.  Serves (TRACE) or answers
@@ -90,6 +102,17 @@ typedef struct
    * waiting for the runtime's threads. */
   void (*dump) (AsyncrtHandle *h, AsyncrtDumpRequest *req);
 } AsyncrtSchedulerOps;
+
+/* What a shutdown with a deadline left running (asyncrt_runtime_get_unfinished()). */
+typedef struct
+{
+  AsyncrtUnfinishedKind kind;
+  AsyncrtTaskId task_id;        /* the task the job serves or the worker polls, or 0 */
+  uint64_t running_ns;          /* how long it had been running at the deadline */
+  uintptr_t symbol;             /* BLOCKING_JOB: the function, to name it; or 0 */
+  unsigned worker;              /* WORKER: its index */
+  char *description;            /* built on first access (symbols resolved then) */
+} AsyncrtUnfinished;
 
 struct _AsyncrtHandle
 {
@@ -109,6 +132,12 @@ struct _AsyncrtHandle
   char *name;
   uint64_t serial;
   bool registered;            /* guarded by the registry lock (registry.c) */
+  /* Set by asyncrt_runtime_shutdown_timeout() once it has shut the runtime down
+   * (asyncrt_runtime_free() then only drops the reference), with what it left
+   * running (AsyncrtUnfinished; NULL if nothing).  Written by the thread shutting
+   * down, read by the one freeing (the caller orders the two calls). */
+  atomic_bool shut_down;
+  GArray *unfinished;
 };
 
 /* The runtime is the handle; asyncrt_runtime_get_handle() returns it. */
@@ -144,14 +173,43 @@ int asyncrt__current_thread_build (const AsyncrtBuilder *b, AsyncrtRuntime **out
  * flavour replaces it. */
 int asyncrt__multi_thread_build (const AsyncrtBuilder *b, AsyncrtRuntime **out);
 
-/* Blocking pool (lib/blocking/).  Runs @fn (@data) on a pool thread; 0, -EINVAL,
- * -ESHUTDOWN, or -EAGAIN if no thread could be created and none exists. */
+/* Shutdown (shutdown.c): steps 1-5 above, waiting at most until @deadline_ns
+ * (UINT64_MAX: no limit).  Returns 0, or -ETIMEDOUT with what was left running
+ * appended to @unfinished (may be NULL). */
+int asyncrt__runtime_shutdown (AsyncrtHandle *h, uint64_t deadline_ns, GArray *unfinished);
+/* Frees an array of AsyncrtUnfinished (NULL is fine). */
+void asyncrt__unfinished_free (GArray *unfinished);
+
+/* Blocking pool (lib/blocking/). */
+typedef struct
+{
+  void (*fn) (void *data);      /* the job */
+  /* Run instead of fn, on the thread shutting down, when a shutdown deadline drops
+   * the job before it started, so it can release @data and wake its waiter.  NULL:
+   * the job is dropped silently (only for jobs with nothing to release). */
+  void (*cancel) (void *data);
+  void *data;
+  const void *symbol;           /* names the job in shutdown reports (NULL: fn) */
+  AsyncrtTaskId task_id;        /* the task waiting for it, or 0 */
+} AsyncrtBlockingJob;
+
+/* Runs a job on a pool thread; 0, -EINVAL, -ESHUTDOWN, or -EAGAIN if no thread
+ * could be created and none exists. */
+int asyncrt__blocking_spawn_job (AsyncrtHandle *h, const AsyncrtBlockingJob *job);
+/* The same with no cancel function, no task and the job named by @fn. */
 int asyncrt__blocking_spawn (AsyncrtHandle *h, void (*fn) (void *data), void *data);
 int  asyncrt__blocking_pool_new (unsigned max_threads, unsigned keep_alive_ms,
                                  AsyncrtBlockingPool **out);
-/* Runs what is queued, joins every thread; later spawns get -ESHUTDOWN. */
-void asyncrt__blocking_pool_shutdown (AsyncrtBlockingPool *p);
+/* Later spawns get -ESHUTDOWN; what is queued runs; waits for every thread until
+ * @deadline_ns (UINT64_MAX: no limit) and joins it.  Past the deadline the pool is
+ * abandoned (see pool.c): jobs not started are cancelled, running ones are appended
+ * to @unfinished (may be NULL) and their threads detached; returns -ETIMEDOUT (also
+ * when called again after that), otherwise 0. */
+int  asyncrt__blocking_pool_shutdown (AsyncrtBlockingPool *p, uint64_t deadline_ns,
+                                      GArray *unfinished);
+/* Shuts down (no limit, at once if done or abandoned) and drops the owner's
+ * reference; abandoned threads hold their own. */
 void asyncrt__blocking_pool_free (AsyncrtBlockingPool *p);
-int  asyncrt__blocking_pool_spawn (AsyncrtBlockingPool *p, void (*fn) (void *data), void *data);
+int  asyncrt__blocking_pool_spawn (AsyncrtBlockingPool *p, const AsyncrtBlockingJob *job);
 
 #endif /* ASYNCRT_SCHEDULER_PRIVATE_H */

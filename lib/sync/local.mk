@@ -5,7 +5,8 @@ libasyncrt_private_la_SOURCES += \
 	lib/sync/semaphore.c \
 	lib/sync/mutex.c \
 	lib/sync/oneshot.c \
-	lib/sync/mpsc.c
+	lib/sync/mpsc.c \
+	lib/sync/cancel.c
 
 EXTRA_DIST += tests/sync/sync-test-util.h
 
@@ -38,3 +39,9 @@ test_programs += tests/sync/test-sync-runtime
 tests_sync_test_sync_runtime_SOURCES = tests/sync/test-sync-runtime.c
 tests_sync_test_sync_runtime_CPPFLAGS = $(TEST_CPPFLAGS)
 tests_sync_test_sync_runtime_LDADD = $(TEST_LIBS)
+
+test_programs += tests/sync/test-cancel
+tests_sync_test_cancel_SOURCES = tests/sync/test-cancel.c tests/flavour-util.h
+tests_sync_test_cancel_CPPFLAGS = $(TEST_CPPFLAGS)
+tests_sync_test_cancel_LDADD = $(TEST_LIBS)
+valgrind_tests += tests/sync/test-cancel

@@ -148,3 +148,15 @@ asyncrt__owned_foreach (AsyncrtOwnedTasks *o, AsyncrtOwnedForeachFunc func, void
     }
   return n;
 }
+
+void
+asyncrt__owned_lock_task (AsyncrtOwnedTasks *o, AsyncrtTask *t)
+{
+  pthread_mutex_lock (&shard_of (o, t)->lock);
+}
+
+void
+asyncrt__owned_unlock_task (AsyncrtOwnedTasks *o, AsyncrtTask *t)
+{
+  pthread_mutex_unlock (&shard_of (o, t)->lock);
+}

@@ -32,8 +32,8 @@
  * trace poll holds its own reference across schedule() anyway.
  *
  * ## Who may touch which field
- *   - header fields set at spawn (id, parent_id, spawn site, name, handle, poll,
- *     free_func, shard) are immutable afterwards;
+ *   - header fields set at spawn (id, parent_id, spawn site, name, group_id, handle,
+ *     poll, free_func, shard) are immutable afterwards;
  *   - future / trace root: only the thread that holds RUNNING (set by
  *     transition_to_running or transition_to_shutdown) — plus the join handle once the
  *     task is COMPLETE (not cancelled), to free the future when it is dropped;
@@ -44,6 +44,10 @@
  *   - poll_count / last_poll_ns: written by the RUNNING thread in asyncrt__task_run()
  *     only (never by a trace poll), read by dumps with relaxed atomics (approximate
  *     values are fine);
+ *   - labels (labels.c): replaced only by the RUNNING thread (the task itself, through
+ *     asyncrt_task_set_label()), under the task's owned-shard lock; read freely by
+ *     that thread and by others (dumps) only under that lock.  The label set it points
+ *     to is immutable and reference counted (children share their parent's);
  *   - dump_data: the dump module's (lib/dump/collect.c documents it).
  *
  * ## State word transitions (all compare-and-swap, acquire-release)
@@ -165,6 +169,7 @@ struct _AsyncrtTask
   const char *spawn_func;
   int spawn_line;
   char *name;                           /* owned copy, or NULL */
+  uint64_t group_id;                    /* the join set it was spawned into, or 0 */
   AsyncrtPollFunc poll;
   AsyncrtFreeFunc free_func;
 
@@ -178,6 +183,9 @@ struct _AsyncrtTask
 
   /* JOIN_WAKER protocol */
   AsyncrtWaker join_waker;
+
+  /* RUNNING thread + owned-shard lock, see above; the type is in labels-private.h */
+  struct _AsyncrtLabels *labels;
 
   /* Free for the scheduler flavour (e.g. the worker index running it), the dump
    * module (e.g. "collected for tracing" marks) — each documents its use. */
@@ -210,6 +218,7 @@ typedef struct
   int line;
   const char *func;
   const char *name;       /* copied; may be NULL */
+  uint64_t group_id;      /* join set id (joinset.c), 0: none */
 } AsyncrtSpawnInfo;
 
 /* ---- lifecycle ---------------------------------------------------------------------- */
@@ -271,6 +280,12 @@ void asyncrt__task_cancel_unbound (AsyncrtTask *t);
 /* The waker of @t as a borrowed value (no reference taken): valid while the caller
  * holds a reference. */
 AsyncrtWaker asyncrt__task_borrowed_waker (AsyncrtTask *t);
+
+/* Join sets (joinset.c): stores @w (cloned) as the join waker of @t, as
+ * asyncrt_join_handle_poll() does but without being a leaf poll (no trace check, no
+ * coop budget).  The caller owns @t's join handle.  Returns true if the task is
+ * complete already (nothing stored, the waker will not be woken). */
+bool asyncrt__task_set_join_waker (AsyncrtTask *t, const AsyncrtWaker *w);
 
 /* Snapshot of the state word (acquire), for dumps and tests. */
 static inline uint64_t
@@ -356,5 +371,9 @@ void   asyncrt__owned_close_and_shutdown_all (AsyncrtOwnedTasks *o);
 typedef void (*AsyncrtOwnedForeachFunc) (AsyncrtTask *t, void *data);
 size_t asyncrt__owned_foreach (AsyncrtOwnedTasks *o, AsyncrtOwnedForeachFunc func,
                                void *data);
+/* Takes / releases the lock of @t's shard (labels.c: excludes owned-list walkers
+ * while the task replaces its labels). */
+void   asyncrt__owned_lock_task (AsyncrtOwnedTasks *o, AsyncrtTask *t);
+void   asyncrt__owned_unlock_task (AsyncrtOwnedTasks *o, AsyncrtTask *t);
 
 #endif /* ASYNCRT_TASK_PRIVATE_H */

@@ -7,6 +7,7 @@
  * failure), so each transition sees the effects of the one before it.
  */
 #include "task/task-private.h"
+#include "task/labels-private.h"
 #include "scheduler/scheduler-private.h"
 #include "scheduler/coop-private.h"
 #include "future/context-private.h"
@@ -347,11 +348,15 @@ asyncrt__task_new (AsyncrtHandle *h, const AsyncrtSpawnInfo *info, AsyncrtPollFu
   t->id = atomic_fetch_add_explicit (&next_task_id, 1, memory_order_relaxed);
   t->shard = (uint32_t) (t->id % ASYNCRT_OWNED_SHARDS);
   t->parent_id = asyncrt__current_task != NULL ? asyncrt__current_task->id : 0;
+  /* Inherited labels: the spawner is the current task, the only writer of its own. */
+  if (asyncrt__current_task != NULL)
+    t->labels = asyncrt__labels_ref (asyncrt__current_task->labels);
   if (info != NULL)
     {
       t->spawn_file = info->file;
       t->spawn_line = info->line;
       t->spawn_func = info->func;
+      t->group_id = info->group_id;
     }
   t->poll = poll;
   t->future = future;
@@ -365,6 +370,7 @@ task_dealloc (AsyncrtTask *t)
 {
   AsyncrtHandle *h = t->handle;
   asyncrt_waker_free (&t->join_waker);
+  asyncrt__labels_unref (t->labels);
   free (t->name);
   free (t);
   asyncrt__handle_unref (h);
@@ -591,20 +597,26 @@ asyncrt_join_handle_poll (AsyncrtJoinHandle *jh, AsyncrtContext *cx)
     return ASYNCRT_PENDING;
 
   AsyncrtTask *t = asyncrt__task_from_join_handle (jh);
-  const AsyncrtWaker *w = asyncrt_context_get_waker (cx);
+  return asyncrt__task_set_join_waker (t, asyncrt_context_get_waker (cx))
+         ? ASYNCRT_READY : ASYNCRT_PENDING;
+}
+
+bool
+asyncrt__task_set_join_waker (AsyncrtTask *t, const AsyncrtWaker *w)
+{
   uint64_t cur = atomic_load_explicit (&t->state, memory_order_acquire);
   if (cur & ASYNCRT_TASK_COMPLETE)
-    return ASYNCRT_READY;
+    return true;
 
   if (cur & ASYNCRT_TASK_JOIN_WAKER)
     {
       if (asyncrt_waker_will_wake (&t->join_waker, w))
-        return ASYNCRT_PENDING;
+        return false;
       /* Take the slot back before replacing the waker. */
       for (;;)
         {
           if (cur & ASYNCRT_TASK_COMPLETE)
-            return ASYNCRT_READY;
+            return true;
           if (CAS (t, &cur, cur & ~ASYNCRT_TASK_JOIN_WAKER))
             break;
         }
@@ -619,10 +631,10 @@ asyncrt_join_handle_poll (AsyncrtJoinHandle *jh, AsyncrtContext *cx)
       if (cur & ASYNCRT_TASK_COMPLETE)
         {
           asyncrt_waker_free (&t->join_waker);
-          return ASYNCRT_READY;
+          return true;
         }
       if (CAS (t, &cur, cur | ASYNCRT_TASK_JOIN_WAKER))
-        return ASYNCRT_PENDING;
+        return false;
     }
 }
 

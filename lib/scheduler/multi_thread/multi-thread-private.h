@@ -125,6 +125,12 @@ struct _AsyncrtMtWorker
   pthread_t thread;
   bool thread_started;
 
+  /* rt->exit_lock: the thread left asyncrt__mt_worker_main's run loop for good;
+   * abandoned by a shutdown whose deadline passed (detached, holds a handle
+   * reference that it drops as it exits). */
+  bool has_exited;
+  bool abandoned;
+
   /* Owner only. */
   uint32_t tick;
   uint32_t rng;
@@ -168,6 +174,11 @@ struct _AsyncrtMtRuntime
   unsigned dump_in_func;           /* guarded by dump_lock: workers inside dump_func */
   /* guarded by dump_lock: the dump round being served (taskdump.c), or NULL */
   struct _AsyncrtMtDumpRound *dump_round;
+
+  /* Worker exits, for a shutdown with a deadline (runtime.c): has_exited and
+   * abandoned of every worker; exit_cond uses CLOCK_MONOTONIC. */
+  pthread_mutex_t exit_lock;
+  pthread_cond_t exit_cond;
 
   /* Threads inside block_on, woken at shutdown (runtime.c). */
   pthread_mutex_t block_ons_lock;

@@ -17,7 +17,10 @@
  *   SHUTDOWN attention bit (release) -> injection queue closed (later remote wakes
  *   give their reference back) -> every worker and block_on unparked -> each worker
  *   leaves its loop at its next scheduling point, drains its LIFO slot and local
- *   queue, and exits -> joined -> the injection queue is drained.
+ *   queue, and exits (has_exited under exit_lock) -> joined -> the injection queue is
+ *   drained.  With a deadline, a worker that has not exited by then (it is inside a
+ *   task's poll that does not return) is abandoned: detached, given a handle
+ *   reference that it drops when it finally exits, reported as unfinished.
  */
 #include "scheduler/multi_thread/multi-thread-private.h"
 #include "scheduler/coop-private.h"
@@ -190,8 +193,94 @@ mt_block_on (AsyncrtHandle *h, AsyncrtPollFunc poll, void *future)
 
 /* ---- shutdown and free ---------------------------------------------------------------- */
 
-static void
-mt_shutdown (AsyncrtHandle *h)
+static uint64_t
+coarse_now_ns (void)
+{
+  struct timespec ts;
+  clock_gettime (CLOCK_MONOTONIC_COARSE, &ts);
+  return (uint64_t) ts.tv_sec * 1000000000u + (uint64_t) ts.tv_nsec;
+}
+
+/* Waits until every started worker but @self has left its run loop.  Past
+ * @deadline_ns it keeps waiting only for workers that are not inside a task's poll
+ * (those leave within a scheduling step: they were unparked, and a dump round they
+ * may be in has its own deadline); the ones still inside a poll — a task blocking its
+ * thread — are abandoned (see multi-thread-private.h) and reported.  Returns 0 or
+ * -ETIMEDOUT. */
+static int
+join_workers (AsyncrtMtRuntime *rt, AsyncrtMtWorker *self, uint64_t deadline_ns,
+              GArray *unfinished)
+{
+  int ret = 0;
+  pthread_mutex_lock (&rt->exit_lock);
+  for (;;)
+    {
+      uint64_t now = asyncrt__clock_now_ns ();
+      bool late = deadline_ns != UINT64_MAX && now >= deadline_ns;
+      bool wait_more = false;
+      for (unsigned i = 0; i < rt->n_workers && !wait_more; i++)
+        {
+          AsyncrtMtWorker *w = &rt->workers[i];
+          if (w->thread_started && w != self && !w->has_exited
+              && (!late || asyncrt__mt_worker_current_task (w, NULL) == 0))
+            wait_more = true;
+        }
+      if (!wait_more)
+        break;
+      if (deadline_ns == UINT64_MAX)
+        pthread_cond_wait (&rt->exit_cond, &rt->exit_lock);
+      else
+        {
+          uint64_t until = late ? now + 1000000u : deadline_ns;   /* late: re-check */
+          struct timespec ts = { (time_t) (until / 1000000000u), (long) (until % 1000000000u) };
+          pthread_cond_timedwait (&rt->exit_cond, &rt->exit_lock, &ts);
+        }
+    }
+  for (unsigned i = 0; i < rt->n_workers; i++)
+    {
+      AsyncrtMtWorker *w = &rt->workers[i];
+      if (!w->thread_started || w == self || w->has_exited)
+        continue;
+      /* Still inside a poll: leave it running, with a reference of its own. */
+      ret = -ETIMEDOUT;
+      w->abandoned = true;
+      asyncrt__handle_ref (&rt->handle);
+      pthread_detach (w->thread);
+      w->thread_started = false;
+      if (unfinished != NULL)
+        {
+          uint64_t start = 0;
+          AsyncrtUnfinished u = { 0 };
+          u.kind = ASYNCRT_UNFINISHED_WORKER;
+          u.task_id = asyncrt__mt_worker_current_task (w, &start);
+          uint64_t now = coarse_now_ns ();
+          u.running_ns = u.task_id != 0 && now > start ? now - start : 0;
+          u.worker = w->index;
+          g_array_append_val (unfinished, u);
+        }
+    }
+  pthread_mutex_unlock (&rt->exit_lock);
+
+  for (unsigned i = 0; i < rt->n_workers; i++)
+    {
+      AsyncrtMtWorker *w = &rt->workers[i];
+      if (!w->thread_started)
+        continue;
+      if (w == self)
+        {
+          /* Never join ourselves; the common code refuses this case already. */
+          pthread_detach (w->thread);
+          w->thread_started = false;
+          continue;
+        }
+      pthread_join (w->thread, NULL);
+      w->thread_started = false;
+    }
+  return ret;
+}
+
+static int
+mt_shutdown (AsyncrtHandle *h, uint64_t deadline_ns, GArray *unfinished)
 {
   AsyncrtMtRuntime *rt = (AsyncrtMtRuntime *) (void *) h;
   AsyncrtMtWorker *self = asyncrt__mt_current_worker ();
@@ -211,24 +300,12 @@ mt_shutdown (AsyncrtHandle *h)
   for (unsigned i = 0; i < rt->n_workers; i++)
     asyncrt__mt_parker_unpark (&rt->workers[i].parker);
 
-  for (unsigned i = 0; i < rt->n_workers; i++)
-    {
-      AsyncrtMtWorker *w = &rt->workers[i];
-      if (!w->thread_started)
-        continue;
-      if (w == self)
-        {
-          /* Never join ourselves; the common code refuses this case already. */
-          pthread_detach (w->thread);
-          continue;
-        }
-      pthread_join (w->thread, NULL);
-      w->thread_started = false;
-    }
+  int ret = join_workers (rt, self, deadline_ns, unfinished);
 
   AsyncrtQueueNode *n;
   while ((n = asyncrt__inject_pop (&rt->inject)) != NULL)
     asyncrt__task_drop_notified (asyncrt__task_from_queue_node (n));
+  return ret;
 }
 
 static void
@@ -245,6 +322,8 @@ mt_free (AsyncrtHandle *h)
   pthread_mutex_destroy (&rt->dump_lock);
   pthread_cond_destroy (&rt->dump_cond);
   pthread_mutex_destroy (&rt->block_ons_lock);
+  pthread_mutex_destroy (&rt->exit_lock);
+  pthread_cond_destroy (&rt->exit_cond);
   g_free (rt);
 }
 
@@ -281,9 +360,9 @@ build_failed (AsyncrtMtRuntime *rt)
   AsyncrtHandle *h = &rt->handle;
   atomic_store_explicit (&h->is_shutdown, true, memory_order_release);
   asyncrt__owned_close_and_shutdown_all (&h->owned);
-  asyncrt__blocking_pool_shutdown (h->blocking);
+  asyncrt__blocking_pool_shutdown (h->blocking, UINT64_MAX, NULL);
   if (rt->workers != NULL)
-    mt_shutdown (h);
+    mt_shutdown (h, UINT64_MAX, NULL);
   asyncrt__driver_shutdown (h->driver);
   asyncrt__handle_unref (h);
 }
@@ -315,6 +394,12 @@ asyncrt__multi_thread_build (const AsyncrtBuilder *b, AsyncrtRuntime **out)
   pthread_cond_init (&rt->dump_cond, NULL);
   atomic_init (&rt->dump_seq, 0);
   pthread_mutex_init (&rt->block_ons_lock, NULL);
+  pthread_condattr_t ca;
+  pthread_condattr_init (&ca);
+  pthread_condattr_setclock (&ca, CLOCK_MONOTONIC);
+  pthread_mutex_init (&rt->exit_lock, NULL);
+  pthread_cond_init (&rt->exit_cond, &ca);
+  pthread_condattr_destroy (&ca);
 
   void *mem = NULL;
   if (posix_memalign (&mem, ASYNCRT_CACHELINE, n * sizeof (AsyncrtMtWorker)) != 0)

@@ -532,6 +532,17 @@ asyncrt__mt_worker_main (void *data)
   asyncrt__driver_exit (prev_driver);
   asyncrt__handle_exit (prev_handle);
   current_worker = NULL;
+
+  /* A shutdown that gave up waiting for us (its deadline passed while we were in a
+   * task's poll) detached us and took a handle reference for us: the runtime's
+   * memory stays until we drop it, which may free everything — touch nothing after. */
+  pthread_mutex_lock (&rt->exit_lock);
+  w->has_exited = true;
+  bool abandoned = w->abandoned;
+  pthread_cond_broadcast (&rt->exit_cond);
+  pthread_mutex_unlock (&rt->exit_lock);
+  if (abandoned)
+    asyncrt__handle_unref (&rt->handle);
   return NULL;
 }
 
