@@ -1,7 +1,11 @@
 /* libasyncrt - task dumps (internal interface of lib/dump)
  * SPDX-License-Identifier: LGPL-2.1-or-later
  *
- * dump.c     the AsyncrtDump object, its accessors and its text / JSON forms
+ * dump.c     the AsyncrtDump object and its accessors
+ * header.c   the process line every formatted dump starts with
+ * format.c   what the formats share (per-trace caching, state and reason names)
+ * text.c     asyncrt_dump_to_string(): the text form
+ * json.c     asyncrt_dump_to_json(): the JSON form
  * collect.c  AsyncrtDumpRun: what a serving thread does (take the queued tasks, claim
  *            the idle ones under the owned-list lock, trace-poll them after releasing
  *            it), and the census
@@ -88,6 +92,21 @@ void asyncrt__dump_add_missing_worker (AsyncrtDump *d, unsigned index,
 /* Drops removed records, sorts by id, fills in what missing workers lack from the
  * RUNNING records, computes completeness. */
 void asyncrt__dump_seal (AsyncrtDump *d);
+
+/* ---- format.c ---------------------------------------------------------------------- */
+
+/* Formats one trace into @out (e.g. its tree as text). */
+typedef void (*FormatTraceFunc) (const AsyncrtTrace *tr, GString *out);
+/* Tasks suspended at the same place share their formatted trace: a cache for one
+ * formatting call, keyed by the trace's instruction pointers. */
+GHashTable *asyncrt__dump_trace_cache_new (void);
+/* Appends @format's output for @tr, formatting it only if the cache lacks it. */
+void asyncrt__dump_append_trace_cached (GHashTable *cache, const AsyncrtTrace *tr,
+                                        FormatTraceFunc format, GString *out);
+/* "idle", "scheduled", "running". */
+const char *asyncrt__dump_state_name (AsyncrtTaskState s);
+/* The JSON name of a reason ("running", "deadline"…), NULL for NONE. */
+const char *asyncrt__dump_no_trace_name (AsyncrtDumpNoTraceReason r);
 
 /* ---- header.c ---------------------------------------------------------------------- */
 

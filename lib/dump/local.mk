@@ -5,6 +5,9 @@ libasyncrt_private_la_SOURCES += \
 	lib/dump/dump-sched-private.h \
 	lib/dump/dump.c \
 	lib/dump/header.c \
+	lib/dump/format.c \
+	lib/dump/text.c \
+	lib/dump/json.c \
 	lib/dump/collect.c \
 	lib/dump/request.c \
 	lib/dump/wait.c \

@@ -36,6 +36,18 @@ cw_refs (CountingWaker *c)
   return __atomic_load_n (&c->refs, __ATOMIC_ACQUIRE);
 }
 
+/* Waits (bounded) until every clone of @c's waker is dropped: a timer fired on another
+ * thread holds its clone until its wake by value returns, which may be after the
+ * sleep that registered it was cleared. */
+static inline int
+cw_refs_settled (CountingWaker *c)
+{
+  gint64 end = g_get_monotonic_time () + 5 * G_USEC_PER_SEC;
+  while (cw_refs (c) != 0 && g_get_monotonic_time () < end)
+    g_thread_yield ();
+  return cw_refs (c);
+}
+
 /* A context whose waker counts on @c (the context holds one reference). */
 static inline AsyncrtContext *
 cw_context_new (CountingWaker *c)

@@ -313,7 +313,7 @@ stress_thread (gpointer data)
         }
     }
   asyncrt_context_free (cx);
-  g_assert_cmpint (cw_refs (&c), ==, 0);
+  g_assert_cmpint (cw_refs_settled (&c), ==, 0);
   asyncrt__driver_exit (prev);
   return NULL;
 }
