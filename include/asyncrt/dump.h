@@ -11,6 +11,7 @@
 #include <asyncrt/future.h>
 #include <asyncrt/runtime.h>
 #include <asyncrt/trace.h>
+#include <asyncrt/wait.h>
 
 ASYNCRT_BEGIN_DECLS
 
@@ -227,6 +228,40 @@ typedef enum
 } AsyncrtDumpNoTraceReason;
 
 /**
+ * AsyncrtDumpFormat:
+ * @ASYNCRT_DUMP_FORMAT_TEXT: the text form: the diagnosis, then every task (or every
+ *   group of tasks) with its async call stacks as a tree (asyncrt_dump_to_string())
+ * @ASYNCRT_DUMP_FORMAT_JSON: one JSON object, schema version 2
+ *   (asyncrt_dump_to_json())
+ *
+ * The formats of asyncrt_dump_format().  More may be added in later versions.
+ *
+ * Since: 0.2
+ */
+typedef enum
+{
+  ASYNCRT_DUMP_FORMAT_TEXT = 0,
+  ASYNCRT_DUMP_FORMAT_JSON = 1
+} AsyncrtDumpFormat;
+
+/**
+ * AsyncrtDumpFlags:
+ * @ASYNCRT_DUMP_GROUP: tasks with the same async call stack, the same kinds of wait
+ *   and the same state are printed once, with their number, their ids (abridged past
+ *   20 in the text), their names and their idle times (min, median, max); the JSON
+ *   form gains a "groups" member (and still lists every task)
+ *
+ * Options of asyncrt_dump_format(), to be or-ed together.  More may be added in
+ * later versions.
+ *
+ * Since: 0.2
+ */
+typedef enum
+{
+  ASYNCRT_DUMP_GROUP = 1 << 0
+} AsyncrtDumpFlags;
+
+/**
  * AsyncrtDumpFuture:
  *
  * A future that takes a task dump, for use inside a task or a `block_on` future,
@@ -359,6 +394,24 @@ int asyncrt_dump_task_get_label (const AsyncrtDumpTask *t, size_t i, const char 
 
 ASYNCRT_AVAILABLE_IN_0_2
 const char *asyncrt_dump_task_lookup_label (const AsyncrtDumpTask *t, const char *key);
+
+ASYNCRT_AVAILABLE_IN_0_2
+size_t asyncrt_dump_task_get_n_waits (const AsyncrtDumpTask *t);
+
+ASYNCRT_AVAILABLE_IN_0_2
+const AsyncrtWait *asyncrt_dump_task_get_wait (const AsyncrtDumpTask *t, size_t i);
+
+ASYNCRT_AVAILABLE_IN_0_2
+size_t asyncrt_dump_task_get_n_blocked (const AsyncrtDumpTask *t);
+
+ASYNCRT_AVAILABLE_IN_0_2
+size_t asyncrt_dump_get_n_deadlocks (const AsyncrtDump *d);
+
+ASYNCRT_AVAILABLE_IN_0_2
+size_t asyncrt_dump_get_deadlock (const AsyncrtDump *d, size_t i, const AsyncrtTaskId **ret_ids);
+
+ASYNCRT_AVAILABLE_IN_0_2
+char *asyncrt_dump_format (AsyncrtDump *d, AsyncrtDumpFormat format, unsigned flags);
 
 ASYNCRT_AVAILABLE_IN_0_1
 char *asyncrt_dump_to_string (AsyncrtDump *d);

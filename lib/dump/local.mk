@@ -8,6 +8,9 @@ libasyncrt_private_la_SOURCES += \
 	lib/dump/format.c \
 	lib/dump/text.c \
 	lib/dump/json.c \
+	lib/dump/describe.c \
+	lib/dump/group.c \
+	lib/dump/waitgraph.c \
 	lib/dump/collect.c \
 	lib/dump/request.c \
 	lib/dump/wait.c \
