@@ -2,6 +2,7 @@
  * against tests/endpoint/endpoint-target, which the test starts (with
  * ASYNCRT_DUMP_ENDPOINT=1 and the other variables in its environment) and stops. */
 #include "endpoint-test-util.h"
+#include "dump-json-util.h"
 
 #include <fcntl.h>
 #include <grp.h>
@@ -246,6 +247,8 @@ python3 (void)
 static void
 assert_json (const char *json, const char *script)
 {
+  if (strstr (json, "\"runtimes\":[") != NULL && strstr (json, "\"dump\":{") != NULL)
+    test_dump_json_record (json);     /* every runtime's dump: schema 2 */
   char *py = python3 ();
   if (py == NULL)
     {
@@ -767,6 +770,8 @@ concurrent_client (gpointer data)
       char *st = answer_status (answer, NULL);
       c->result = strcmp (st, "ok") == 0 && strstr (answer->str, "target_wait_poll") ? 0 : -1;
       g_free (st);
+      if (c->result == 0 && c->index % 2)
+        test_dump_json_record (strchr (answer->str, '\n') + 1);   /* the body */
     }
   g_string_free (answer, TRUE);
   return NULL;
@@ -1366,6 +1371,7 @@ main (int argc, char **argv)
   g_test_add_func ("/endpoint/env/endpoint", test_env_endpoint_values);
   g_test_add_func ("/endpoint/env/signal", test_env_signal_values);
   g_test_add_func ("/endpoint/env/file", test_env_file_values);
+  test_dump_json_add_check ();
   int r = g_test_run ();
   g_free (cli_path);
   g_free (target_path);

@@ -1,0 +1,117 @@
+/* Every JSON dump a test program makes is validated against the installed schema
+ * (data/dump-schema-2.json) by tests/validate-dump-json.py, which also checks every
+ * index and cross-reference.
+ *
+ *   char *json = test_dump_json (dump, flags);   // asyncrt_dump_format (…JSON…) + record
+ *   test_dump_json_record (json);                // a dump made elsewhere (endpoint)
+ *   ...
+ *   test_dump_json_add_check ();                 // in main(), after every other test
+ *
+ * Records are files in a directory of this process (made on first use, removed by
+ * the check).  The check is one test case, "/json-schema/every-dump": it fails if
+ * any recorded dump is invalid, and is skipped (with the reason) when
+ * python3-jsonschema is not installed or no dump was made (a single test run with
+ * -p).  Thread-safe: tests record from
+ * several threads. */
+#ifndef ASYNCRT_DUMP_JSON_UTIL_H
+#define ASYNCRT_DUMP_JSON_UTIL_H
+
+#include <asyncrt/asyncrt.h>
+#include <glib.h>
+#include <glib/gstdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static GMutex test_json_lock;
+static char *test_json_dir;
+static unsigned test_json_count;
+
+static inline void
+test_dump_json_record (const char *json)
+{
+  g_assert_nonnull (json);
+  g_mutex_lock (&test_json_lock);
+  if (test_json_dir == NULL)
+    {
+      GError *error = NULL;
+      test_json_dir = g_dir_make_tmp ("asyncrt-dumps-XXXXXX", &error);
+      g_assert_no_error (error);
+    }
+  char *path = g_strdup_printf ("%s/dump-%04u.json", test_json_dir, test_json_count++);
+  GError *error = NULL;
+  g_file_set_contents (path, json, -1, &error);
+  g_assert_no_error (error);
+  g_free (path);
+  g_mutex_unlock (&test_json_lock);
+}
+
+/* Formats @d as JSON (asyncrt_dump_format), records it, returns it (free()). */
+static inline char *
+test_dump_json (AsyncrtDump *d, unsigned flags)
+{
+  char *json = asyncrt_dump_format (d, ASYNCRT_DUMP_FORMAT_JSON, flags);
+  test_dump_json_record (json);
+  return json;
+}
+
+static void
+test_dump_json_check (void)
+{
+  g_mutex_lock (&test_json_lock);
+  char *dir = test_json_dir;
+  unsigned n = test_json_count;
+  test_json_dir = NULL;
+  test_json_count = 0;
+  g_mutex_unlock (&test_json_lock);
+  if (dir == NULL)
+    {
+      g_test_skip ("no JSON dump was made (a test selected with -p?)");
+      return;
+    }
+
+  const char *srcdir = g_getenv ("G_TEST_SRCDIR");       /* .../tests */
+  char *script = g_build_filename (srcdir != NULL ? srcdir : "tests", "validate-dump-json.py", NULL);
+  char *schema = g_build_filename (srcdir != NULL ? srcdir : "tests", "..", "data",
+                                   "dump-schema-2.json", NULL);
+  GPtrArray *argv = g_ptr_array_new_with_free_func (g_free);
+  g_ptr_array_add (argv, g_strdup ("python3"));
+  g_ptr_array_add (argv, g_strdup (script));
+  g_ptr_array_add (argv, g_strdup (schema));
+  for (unsigned i = 0; i < n; i++)
+    g_ptr_array_add (argv, g_strdup_printf ("%s/dump-%04u.json", dir, i));
+  g_ptr_array_add (argv, NULL);
+  char *out = NULL, *err = NULL;
+  int status = 0;
+  GError *error = NULL;
+  g_assert_true (g_spawn_sync (NULL, (char **) argv->pdata, NULL, G_SPAWN_SEARCH_PATH, NULL,
+                               NULL, &out, &err, &status, &error));
+  g_assert_no_error (error);
+  g_test_message ("%s%s", out, err);
+  for (unsigned i = 0; i < n; i++)
+    g_unlink (g_ptr_array_index (argv, i + 3));
+  g_rmdir (dir);
+  if (WIFEXITED (status) && WEXITSTATUS (status) == 77)
+    g_test_skip ("python3-jsonschema is not installed");
+  else
+    {
+      if (!WIFEXITED (status) || WEXITSTATUS (status) != 0)
+        g_printerr ("%s%s", out, err);
+      g_assert_true (WIFEXITED (status));
+      g_assert_cmpint (WEXITSTATUS (status), ==, 0);
+    }
+  g_free (out);
+  g_free (err);
+  g_ptr_array_unref (argv);
+  g_free (script);
+  g_free (schema);
+  g_free (dir);
+}
+
+/* Last in main(): GTest runs test cases in the order they were added. */
+static inline void
+test_dump_json_add_check (void)
+{
+  g_test_add_func ("/json-schema/every-dump", test_dump_json_check);
+}
+
+#endif
