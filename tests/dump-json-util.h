@@ -21,6 +21,7 @@
 #include <glib/gstdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 
 static GMutex test_json_lock;
 static char *test_json_dir;
@@ -55,6 +56,19 @@ test_dump_json (AsyncrtDump *d, unsigned flags)
 }
 
 static void
+test_dump_json_remove (char *dir, unsigned n)
+{
+  for (unsigned i = 0; i < n; i++)
+    {
+      char *path = g_strdup_printf ("%s/dump-%04u.json", dir, i);
+      g_unlink (path);
+      g_free (path);
+    }
+  g_rmdir (dir);
+  g_free (dir);
+}
+
+static void
 test_dump_json_check (void)
 {
   g_mutex_lock (&test_json_lock);
@@ -68,28 +82,37 @@ test_dump_json_check (void)
       g_test_skip ("no JSON dump was made (a test selected with -p?)");
       return;
     }
-
-  const char *srcdir = g_getenv ("G_TEST_SRCDIR");       /* .../tests */
-  char *script = g_build_filename (srcdir != NULL ? srcdir : "tests", "validate-dump-json.py", NULL);
-  char *schema = g_build_filename (srcdir != NULL ? srcdir : "tests", "..", "data",
-                                   "dump-schema-2.json", NULL);
+  char *python = g_find_program_in_path ("python3");
+  if (python == NULL)
+    {
+      test_dump_json_remove (dir, n);
+      g_test_skip ("python3 is not installed");
+      return;
+    }
+  /* The source tree's tests/ (G_TEST_SRCDIR), or the installed tests' directory,
+   * which holds a copy of the schema too. */
+  char *script = g_test_build_filename (G_TEST_DIST, "validate-dump-json.py", NULL);
+  char *schema = g_test_build_filename (G_TEST_DIST, "dump-schema-2.json", NULL);
+  if (!g_file_test (schema, G_FILE_TEST_EXISTS))
+    {
+      g_free (schema);
+      schema = g_test_build_filename (G_TEST_DIST, "..", "data", "dump-schema-2.json", NULL);
+    }
   GPtrArray *argv = g_ptr_array_new_with_free_func (g_free);
-  g_ptr_array_add (argv, g_strdup ("python3"));
-  g_ptr_array_add (argv, g_strdup (script));
-  g_ptr_array_add (argv, g_strdup (schema));
+  g_ptr_array_add (argv, python);
+  g_ptr_array_add (argv, script);
+  g_ptr_array_add (argv, schema);
   for (unsigned i = 0; i < n; i++)
     g_ptr_array_add (argv, g_strdup_printf ("%s/dump-%04u.json", dir, i));
   g_ptr_array_add (argv, NULL);
   char *out = NULL, *err = NULL;
   int status = 0;
   GError *error = NULL;
-  g_assert_true (g_spawn_sync (NULL, (char **) argv->pdata, NULL, G_SPAWN_SEARCH_PATH, NULL,
-                               NULL, &out, &err, &status, &error));
+  g_assert_true (g_spawn_sync (NULL, (char **) argv->pdata, NULL, G_SPAWN_DEFAULT, NULL, NULL,
+                               &out, &err, &status, &error));
   g_assert_no_error (error);
   g_test_message ("%s%s", out, err);
-  for (unsigned i = 0; i < n; i++)
-    g_unlink (g_ptr_array_index (argv, i + 3));
-  g_rmdir (dir);
+  test_dump_json_remove (dir, n);
   if (WIFEXITED (status) && WEXITSTATUS (status) == 77)
     g_test_skip ("python3-jsonschema is not installed");
   else
@@ -102,9 +125,6 @@ test_dump_json_check (void)
   g_free (out);
   g_free (err);
   g_ptr_array_unref (argv);
-  g_free (script);
-  g_free (schema);
-  g_free (dir);
 }
 
 /* Last in main(): GTest runs test cases in the order they were added. */
