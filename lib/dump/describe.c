@@ -146,9 +146,10 @@ append_signal (GString *out, const AsyncrtWait *w, bool with_object)
 }
 
 void
-asyncrt__dump_append_wait_text (GString *out, const AsyncrtWait *w, bool with_object)
+asyncrt__dump_append_wait_text (GString *out, const AsyncrtWait *w, unsigned flags)
 {
   int64_t v = 0;
+  bool with_object = (flags & WAIT_TEXT_OBJECT) != 0;
   switch (w->kind)
     {
     case ASYNCRT_WAIT_YIELD:
@@ -265,7 +266,7 @@ asyncrt__dump_append_wait_text (GString *out, const AsyncrtWait *w, bool with_ob
     return;
   if (fact (w, ASYNCRT_WAIT_FACT_READY, &v) && v)
     g_string_append (out, " (ready: runs next)");
-  else if (w->since_ns != 0 && w->waited_ns != 0)
+  else if ((flags & WAIT_TEXT_WAITED) && w->since_ns != 0 && w->waited_ns != 0)
     {
       g_string_append (out, ", waiting ");
       asyncrt__dump_append_duration (out, w->waited_ns);

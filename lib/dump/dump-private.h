@@ -161,12 +161,19 @@ char *asyncrt__dump_format_json (const AsyncrtDump *d, unsigned flags);
 
 /* ---- describe.c ---------------------------------------------------------------------- */
 
-/* Appends what @w waits on, in words, with its facts ("waits for mutex \"store\" held
- * by task 2 for 490.127 ms (waiting 482.856 ms)"); nothing for a wait of kind
- * UNKNOWN with nothing set.  Every program-supplied string is escaped.
- * @with_object: name the object (its name, or its address when it has none); groups
- * of different objects pass false. */
-void asyncrt__dump_append_wait_text (GString *out, const AsyncrtWait *w, bool with_object);
+/* Appends what @w waits on, in words ("waits for mutex \"store\" held by task 2 for
+ * 490.127 ms, waiting 482.856 ms"); nothing for a wait of kind UNKNOWN with nothing
+ * set.  Every program-supplied string is escaped.  @flags: WAIT_TEXT_OBJECT names the
+ * object (its name, or its address) and gives its facts (a group of tasks waiting on
+ * different objects leaves it out); WAIT_TEXT_WAITED adds how long this task has
+ * waited (not for a group). */
+enum
+{
+  WAIT_TEXT_OBJECT = 1 << 0,
+  WAIT_TEXT_WAITED = 1 << 1,
+  WAIT_TEXT_ALL = WAIT_TEXT_OBJECT | WAIT_TEXT_WAITED
+};
+void asyncrt__dump_append_wait_text (GString *out, const AsyncrtWait *w, unsigned flags);
 /* "490.127 ms", "1.250 s", "12.000 us". */
 void asyncrt__dump_append_duration (GString *out, uint64_t ns);
 /* Appends the ids, ", "-separated, the first @limit of them and then "… (N more)". */

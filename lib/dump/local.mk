@@ -37,6 +37,12 @@ tests_dump_test_dump_CPPFLAGS += $(JSON_GLIB_CFLAGS) -DHAVE_JSON_GLIB
 tests_dump_test_dump_LDADD += $(JSON_GLIB_LIBS)
 endif
 
+# Why tasks wait (every leaf kind, holders, deadlocks, grouping) on both schedulers.
+test_programs += tests/dump/test-waits
+tests_dump_test_waits_SOURCES = tests/dump/test-waits.c tests/flavour-util.h tests/dump-json-util.h
+tests_dump_test_waits_CPPFLAGS = $(TEST_CPPFLAGS)
+tests_dump_test_waits_LDADD = $(TEST_LIBS)
+
 # Dump cost: 1,000 and 10,000 idle tasks at depth 5, both schedulers, against the bare
 # captures; formatting first and again.  Internal flags for the symbol-cache stats.
 bench_programs += bench/bench-dump

@@ -178,7 +178,7 @@ static void
 annotate_task (GString *out, guint backtrace, void *data)
 {
   const struct _AsyncrtDumpTask *t = data;
-  asyncrt__dump_append_wait_text (out, &t->trace->backtraces[backtrace]->wait, true);
+  asyncrt__dump_append_wait_text (out, &t->trace->backtraces[backtrace]->wait, WAIT_TEXT_ALL);
 }
 
 /* The trace of a traced task (or of a group's first member, annotated by @annotate). */
@@ -219,7 +219,8 @@ annotate_group (GString *out, guint backtrace, void *data)
   const GroupCtx *c = data;
   const struct _AsyncrtDumpTask *first = task_at (c->d, g_array_index (c->g->members, size_t, 0));
   bool same = asyncrt__dump_group_same_object (c->d, c->g, backtrace);
-  asyncrt__dump_append_wait_text (out, &first->trace->backtraces[backtrace]->wait, same);
+  asyncrt__dump_append_wait_text (out, &first->trace->backtraces[backtrace]->wait,
+                                  same ? WAIT_TEXT_OBJECT : 0);
 }
 
 /* The names of the members, each once with its count, in order of first appearance. */
@@ -355,7 +356,7 @@ append_waits_line (GString *out, const struct _AsyncrtDumpTask *t, const char *i
   for (size_t b = 0; b < t->trace->n_backtraces; b++)
     {
       GString *phrase = g_string_new (NULL);
-      asyncrt__dump_append_wait_text (phrase, &t->trace->backtraces[b]->wait, true);
+      asyncrt__dump_append_wait_text (phrase, &t->trace->backtraces[b]->wait, WAIT_TEXT_ALL);
       g_string_append_printf (out, "%stask %" G_GUINT64_FORMAT, indent, t->id);
       append_task_name (out, t);
       g_string_append_c (out, ' ');
@@ -406,7 +407,7 @@ append_deadlock (GString *out, const AsyncrtDump *d, guint k)
           g_string_append_printf (out, "  task %" G_GUINT64_FORMAT, t->id);
           append_task_name (out, t);
           g_string_append_c (out, ' ');
-          asyncrt__dump_append_wait_text (out, w, true);
+          asyncrt__dump_append_wait_text (out, w, WAIT_TEXT_ALL);
           g_string_append_c (out, '\n');
           if (follow == n && !shown[m - ids])
             follow = (size_t) (m - ids);
