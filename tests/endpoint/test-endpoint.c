@@ -336,6 +336,34 @@ test_cli_json (void)
   target_stop (t);
 }
 
+/* --group: the waiters of "web" are one group, in text and in JSON. */
+static void
+test_cli_group (void)
+{
+  const char *args[] = { "--ct", "--tasks", "5", NULL };
+  Target *t = target_start (args);
+  char *out, *err;
+  g_assert_cmpint (run_cli_pid ("--group", NULL, NULL, t->pid, &out, &err), ==, 0);
+  assert_contains (out, "==== runtime \"web\" (multi_thread, 2 workers) ====\n");
+  assert_contains (out, "5 tasks idle: ");
+  assert_contains (out, ", name \"waiter\" (5), ");
+  assert_contains (out, "2 tasks idle: ");                /* "bg"'s two waiters */
+  assert_contains (out, " — waits for notify ");
+  g_assert_cmpstr (err, ==, "");
+  g_free (out);
+  g_free (err);
+  g_assert_cmpint (run_cli_pid ("--json", "--group", NULL, t->pid, &out, NULL), ==, 0);
+  assert_json (out, "g = d['runtimes'][0]['dump']['groups']\n"
+                    "assert [x['count'] for x in g] == [5], g\n"
+                    "assert g[0]['wait_kinds'] == ['notify'], g\n"
+                    "assert len(d['runtimes'][0]['dump']['tasks']) == 5");
+  g_free (out);
+  g_assert_cmpint (run_cli_pid ("-g", "--format=json", NULL, t->pid, &out, NULL), ==, 0);
+  assert_json (out, "assert 'groups' in d['runtimes'][1]['dump']");
+  g_free (out);
+  target_stop (t);
+}
+
 static void
 test_cli_list (void)
 {
@@ -407,6 +435,7 @@ test_cli_usage (void)
     { "--timeout", "60001", "1", NULL }, { "--timeout", "-1", "1", NULL },
     { "--runtime", "a b", "1", NULL }, { "--runtime", "", "1", NULL },
     { "--format", "JSON!", "1", NULL }, { "--json", "--format=text", "1", NULL },
+    { "--list", "--group", "1", NULL },
     { "--timeout", NULL },
   };
   for (size_t i = 0; i < G_N_ELEMENTS (bad); i++)
@@ -1351,6 +1380,7 @@ main (int argc, char **argv)
 
   g_test_add_func ("/endpoint/cli/text", test_cli_text);
   g_test_add_func ("/endpoint/cli/json", test_cli_json);
+  g_test_add_func ("/endpoint/cli/group", test_cli_group);
   g_test_add_func ("/endpoint/cli/list", test_cli_list);
   g_test_add_func ("/endpoint/cli/runtime-and-format", test_cli_runtime);
   g_test_add_func ("/endpoint/cli/usage", test_cli_usage);
