@@ -164,8 +164,8 @@ typedef struct
   int pipe_r[2];                          /* nothing written: readers wait */
   int pipe_w[2];                          /* filled: writers wait */
   AsyncrtCancelToken *token;
-  GMutex blocking_lock;                   /* the blocking call waits on it */
-  GCond blocking_cond;
+  pthread_mutex_t blocking_lock;          /* the blocking call waits on it (pthread: */
+  pthread_cond_t blocking_cond;           /* ThreadSanitizer does not see GMutex) */
   bool blocking_release;
   atomic_bool blocking_started;
   atomic_int ready;                       /* tasks that reached their setup */
@@ -203,17 +203,17 @@ fixture_init (void)
   while (write (fx.pipe_w[1], buf, sizeof buf) > 0)
     ;
   fx.token = asyncrt_cancel_token_new ();
-  g_mutex_init (&fx.blocking_lock);
-  g_cond_init (&fx.blocking_cond);
+  pthread_mutex_init (&fx.blocking_lock, NULL);
+  pthread_cond_init (&fx.blocking_cond, NULL);
 }
 
 static void
 release_blocking (void)
 {
-  g_mutex_lock (&fx.blocking_lock);
+  pthread_mutex_lock (&fx.blocking_lock);
   fx.blocking_release = true;
-  g_cond_broadcast (&fx.blocking_cond);
-  g_mutex_unlock (&fx.blocking_lock);
+  pthread_cond_broadcast (&fx.blocking_cond);
+  pthread_mutex_unlock (&fx.blocking_lock);
 }
 
 static void
@@ -236,8 +236,8 @@ fixture_clear (void)
       close (fx.pipe_w[i]);
     }
   asyncrt_cancel_token_unref (fx.token);
-  g_mutex_clear (&fx.blocking_lock);
-  g_cond_clear (&fx.blocking_cond);
+  pthread_mutex_destroy (&fx.blocking_lock);
+  pthread_cond_destroy (&fx.blocking_cond);
 }
 
 static void
@@ -245,10 +245,10 @@ blocking_wait (void *data)
 {
   (void) data;
   atomic_store (&fx.blocking_started, true);
-  g_mutex_lock (&fx.blocking_lock);
+  pthread_mutex_lock (&fx.blocking_lock);
   while (!fx.blocking_release)
-    g_cond_wait (&fx.blocking_cond, &fx.blocking_lock);
-  g_mutex_unlock (&fx.blocking_lock);
+    pthread_cond_wait (&fx.blocking_cond, &fx.blocking_lock);
+  pthread_mutex_unlock (&fx.blocking_lock);
 }
 
 /* ---- one task per kind of leaf ------------------------------------------------------- */
