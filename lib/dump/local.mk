@@ -26,6 +26,8 @@ tests_dump_test_dump_model_CPPFLAGS += $(JSON_GLIB_CFLAGS)
 tests_dump_test_dump_model_LDADD += $(JSON_GLIB_LIBS)
 endif
 
+valgrind_tests += tests/dump/test-dump-model
+
 # The public API on both schedulers, at -O2 -g (Tokio's dump scenarios and more).
 test_programs += tests/dump/test-dump
 tests_dump_test_dump_SOURCES = tests/dump/test-dump.c
