@@ -114,7 +114,7 @@ cached_tree (AsyncrtDumpTreeCache *cache, const AsyncrtTrace *tr)
   c->slots = g_array_new (FALSE, FALSE, sizeof (Slot));
   c->indices = g_array_new (FALSE, FALSE, sizeof (guint));
   AsyncrtTraceTree *tree = asyncrt__trace_tree_new ();
-  asyncrt__trace_tree_add_trace (tree, tr);
+  asyncrt__trace_tree_add_trace_leaves (tree, tr);
   GString *s = g_string_new (NULL);
   asyncrt__trace_tree_append_text_annotated (tree, s, "  ", record_slot, c);
   asyncrt__trace_tree_free (tree);

@@ -191,6 +191,9 @@ AsyncrtTraceTree *asyncrt__trace_tree_new (void);
 void asyncrt__trace_tree_free (AsyncrtTraceTree *tree);
 /* Adds every backtrace of @t (resolving symbols as needed). */
 void asyncrt__trace_tree_add_trace (AsyncrtTraceTree *tree, const AsyncrtTrace *t);
+/* The same, also recording at each leaf node which backtraces of @t end there, for
+ * asyncrt__trace_tree_append_text_annotated(): a tree of one trace. */
+void asyncrt__trace_tree_add_trace_leaves (AsyncrtTraceTree *tree, const AsyncrtTrace *t);
 void asyncrt__trace_tree_add_backtrace (AsyncrtTraceTree *tree, const AsyncrtBacktrace *bt);
 size_t asyncrt__trace_tree_get_n_roots (const AsyncrtTraceTree *tree);
 size_t asyncrt__trace_tree_get_n_nodes (const AsyncrtTraceTree *tree);
@@ -203,7 +206,7 @@ void asyncrt__trace_tree_append_text (const AsyncrtTraceTree *tree, GString *out
                                       const char *indent);
 /* The same, calling @annotate at the end of every line of a node that is the
  * innermost frame of some backtraces (before its newline), with their indices in the
- * trace(s) added by asyncrt__trace_tree_add_trace(): a dump writes their waits
+ * trace added by asyncrt__trace_tree_add_trace_leaves(): a dump writes their waits
  * there. */
 typedef void (*AsyncrtTraceAnnotateFunc) (GString *out, const guint *backtraces, size_t n,
                                           void *data);

@@ -158,6 +158,15 @@ asyncrt__trace_tree_add_trace (AsyncrtTraceTree *tree, const AsyncrtTrace *t)
   if (t->n_backtraces > 0)
     asyncrt__symbol_revalidate ();
   for (size_t i = 0; i < t->n_backtraces; i++)
+    add_backtrace (tree, t->backtraces[i]);
+}
+
+void
+asyncrt__trace_tree_add_trace_leaves (AsyncrtTraceTree *tree, const AsyncrtTrace *t)
+{
+  if (t->n_backtraces > 0)
+    asyncrt__symbol_revalidate ();
+  for (size_t i = 0; i < t->n_backtraces; i++)
     {
       AsyncrtTraceNode *leaf = add_backtrace (tree, t->backtraces[i]);
       if (leaf == NULL)
