@@ -1,3 +1,4 @@
+#!/usr/bin/python3
 """Validates task dumps in JSON against the installed schema (data/dump-schema-2.json),
 and checks what a JSON Schema cannot say: every index points into its table, a task
 has one wait per backtrace of its trace, deadlocks and holders name tasks of the dump.
