@@ -1,7 +1,8 @@
 /* Runtime benchmarks after Tokio's rt_current_thread / rt_multi_threaded benches: every
  * workload runs on the current-thread scheduler (names without suffix) and on the
  * multi-thread scheduler with WORKERS workers (names with an `_mt` suffix after the
- * workload name), through one harness: the best of ROUNDS rounds.  Then two
+ * workload name), through one harness: the best of ROUNDS rounds (ping_pong_pairs:
+ * the median and 90th percentile of ROUNDS rounds).  Then two
  * current-thread-only figures: asyncrt_trace_leaf() through the public .so and the
  * memory of an idle task.
  *
@@ -514,6 +515,152 @@ bench_ping_pong (const Sched *s)
   g_free (pp);
 }
 
+/* ---- ping_pong_pairs: Tokio's ping_pong shape --------------------------------------
+ * A task spawns PAIRS tasks; each spawns a partner, sends it one message on a oneshot
+ * channel and waits for the answer on another; the partner waits for the first and
+ * sends the second.  The last pair to finish wakes block_on's future.  Per pair: two
+ * spawns, two oneshot channels, two messages.  Unlike the other workloads the figure
+ * of every round is kept: the median and the 90th percentile of ROUNDS rounds are
+ * printed (a scheduler that sometimes parks its workers at the wrong moment shows
+ * there, not in the best round). */
+#define PAIRS 1000
+
+typedef struct _PairMain PairMain;
+
+typedef struct
+{
+  AsyncrtCoroutine co;
+  PairMain *m;
+  AsyncrtOneshotReceiver *rx;   /* partner: the ping; pinger: the pong */
+  AsyncrtOneshotSender *tx;     /* partner: the pong */
+  AsyncrtOneshotRecv recv;
+} Player2;
+
+typedef struct
+{
+  Player2 pinger, partner;
+} Pair;
+
+struct _PairMain
+{
+  bool started;
+  atomic_int left;
+  AsyncrtWaker main;
+  Pair pairs[PAIRS];
+};
+
+static void
+pair_done (PairMain *m)
+{
+  if (atomic_fetch_sub_explicit (&m->left, 1, memory_order_acq_rel) == 1)
+    {
+      /* Clone first: once left is 0, block_on may return. */
+      AsyncrtWaker w = asyncrt_waker_clone (&m->main);
+      asyncrt_waker_wake (&w);
+    }
+}
+
+static AsyncrtPoll
+partner_poll (void *p, AsyncrtContext *cx)
+{
+  Player2 *pl = p;
+  ASYNCRT_BEGIN (&pl->co);
+  asyncrt_oneshot_recv_init (&pl->recv, pl->rx);
+  ASYNCRT_AWAIT (&pl->co, asyncrt_oneshot_recv_poll (&pl->recv, cx));
+  asyncrt_oneshot_recv_clear (&pl->recv);
+  asyncrt_oneshot_receiver_free (pl->rx);
+  if (asyncrt_oneshot_send (pl->tx, NULL) < 0)
+    abort ();
+  ASYNCRT_END (&pl->co);
+}
+
+static AsyncrtPoll
+pinger_poll (void *p, AsyncrtContext *cx)
+{
+  Pair *pair = p;
+  Player2 *pl = &pair->pinger;
+  ASYNCRT_BEGIN (&pl->co);
+  {
+    AsyncrtOneshotSender *ping_tx, *pong_tx;
+    if (asyncrt_oneshot_new (NULL, &ping_tx, &pair->partner.rx) < 0
+        || asyncrt_oneshot_new (NULL, &pong_tx, &pl->rx) < 0)
+      abort ();
+    pair->partner.tx = pong_tx;
+    asyncrt_coroutine_reset (&pair->partner.co);
+    asyncrt_join_handle_free (asyncrt_spawn (partner_poll, &pair->partner, NULL));
+    if (asyncrt_oneshot_send (ping_tx, NULL) < 0)
+      abort ();
+  }
+  asyncrt_oneshot_recv_init (&pl->recv, pl->rx);
+  ASYNCRT_AWAIT (&pl->co, asyncrt_oneshot_recv_poll (&pl->recv, cx));
+  asyncrt_oneshot_recv_clear (&pl->recv);
+  asyncrt_oneshot_receiver_free (pl->rx);
+  pair_done (pl->m);
+  ASYNCRT_END (&pl->co);
+}
+
+static AsyncrtPoll
+pair_spawner_poll (void *p, AsyncrtContext *cx)
+{
+  PairMain *m = p;
+  (void) cx;
+  for (int i = 0; i < PAIRS; i++)
+    {
+      Pair *pair = &m->pairs[i];
+      asyncrt_coroutine_reset (&pair->pinger.co);
+      pair->pinger.m = m;
+      asyncrt_join_handle_free (asyncrt_spawn (pinger_poll, pair, NULL));
+    }
+  return ASYNCRT_READY;
+}
+
+static AsyncrtPoll
+pair_main_poll (void *p, AsyncrtContext *cx)
+{
+  PairMain *m = p;
+  if (!m->started)
+    {
+      m->started = true;
+      m->main = asyncrt_waker_clone (asyncrt_context_get_waker (cx));
+      asyncrt_join_handle_free (asyncrt_spawn (pair_spawner_poll, m, NULL));
+    }
+  return atomic_load_explicit (&m->left, memory_order_acquire) == 0 ? ASYNCRT_READY
+                                                                    : ASYNCRT_PENDING;
+}
+
+static int
+cmp_double (const void *a, const void *b)
+{
+  double x = *(const double *) a, y = *(const double *) b;
+  return x < y ? -1 : x > y;
+}
+
+static void
+bench_ping_pong_pairs (const Sched *s)
+{
+  PairMain *m = g_new0 (PairMain, 1);
+  double per_pair[ROUNDS];
+  for (int round = -1; round < ROUNDS; round++)   /* round -1: warm-up */
+    {
+      asyncrt_waker_free (&m->main);
+      m->started = false;
+      atomic_store (&m->left, PAIRS);
+      double t0 = now_s ();
+      if (asyncrt_runtime_block_on (s->rt, pair_main_poll, m) < 0)
+        abort ();
+      double dt = now_s () - t0;
+      if (round >= 0)
+        per_pair[round] = dt * 1e9 / PAIRS;
+    }
+  asyncrt_waker_free (&m->main);
+  qsort (per_pair, ROUNDS, sizeof per_pair[0], cmp_double);
+  /* Nearest-rank percentiles of the ROUNDS rounds. */
+  emit (s, "ping_pong_pairs", "_per_pair_median", 1, per_pair[(ROUNDS - 1) / 2], "ns");
+  emit (s, "ping_pong_pairs", "_per_pair_p90", 1, per_pair[(ROUNDS * 9 + 9) / 10 - 1], "ns");
+  emit (s, "ping_pong_pairs", "_per_pair_best", 1, per_pair[0], "ns");
+  g_free (m);
+}
+
 /* ---- chained_spawn: each task spawns the next, depth 1,000 -------------------------- */
 #define CHAIN_DEPTH 1000
 
@@ -588,6 +735,7 @@ bench_chained_spawn (const Sched *s)
   ChainMain *m = g_new0 (ChainMain, 1);
   double best = best_of (s, &w, m);
   emit (s, "chained_spawn", "", 1, best * 1e6, "us");
+  emit (s, "chained_spawn", "_per_spawn", 1, best * 1e9 / CHAIN_DEPTH, "ns");
   chain_clear (m);
   g_free (m);
 }
@@ -659,7 +807,8 @@ main (void)
 {
   static void (*const benches[]) (const Sched *s) = {
     bench_spawn_many_local, bench_spawn_many_remote_idle, bench_yield_many,
-    bench_ping_pong,        bench_chained_spawn,          bench_spawn_many_remote_busy,
+    bench_ping_pong,        bench_ping_pong_pairs,        bench_chained_spawn,
+    bench_spawn_many_remote_busy,
   };
   /* A fresh runtime per workload, so none runs on what another left behind (grown
    * queues, the busy tasks of spawn_many_remote_busy). */
