@@ -16,6 +16,7 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 #define WORKERS 2     /* of the multi-thread runtime; the machine has 2 cores */
@@ -802,25 +803,53 @@ bench_bytes_per_idle_task (void)
   sched_clear (&s);
 }
 
-int
-main (void)
+/* With arguments, only the workloads named (e.g. `ping_pong_pairs_mt`, or
+ * `chained_spawn` for the current-thread one; `trace_leaf`, `bytes_per_idle_task`):
+ * to time or profile one of them alone. */
+static bool
+wanted (int argc, char **argv, const char *name, const char *suffix)
 {
-  static void (*const benches[]) (const Sched *s) = {
-    bench_spawn_many_local, bench_spawn_many_remote_idle, bench_yield_many,
-    bench_ping_pong,        bench_ping_pong_pairs,        bench_chained_spawn,
-    bench_spawn_many_remote_busy,
+  if (argc < 2)
+    return true;
+  char *full = g_strconcat (name, suffix, NULL);
+  bool found = false;
+  for (int i = 1; i < argc && !found; i++)
+    found = strcmp (argv[i], full) == 0;
+  g_free (full);
+  return found;
+}
+
+int
+main (int argc, char **argv)
+{
+  static const struct
+  {
+    const char *name;
+    void (*run) (const Sched *s);
+  } benches[] = {
+    { "spawn_many_local", bench_spawn_many_local },
+    { "spawn_many_remote_idle", bench_spawn_many_remote_idle },
+    { "yield_many", bench_yield_many },
+    { "ping_pong", bench_ping_pong },
+    { "ping_pong_pairs", bench_ping_pong_pairs },
+    { "chained_spawn", bench_chained_spawn },
+    { "spawn_many_remote_busy", bench_spawn_many_remote_busy },
   };
   /* A fresh runtime per workload, so none runs on what another left behind (grown
    * queues, the busy tasks of spawn_many_remote_busy). */
   for (int mt = 0; mt <= 1; mt++)
     for (size_t i = 0; i < G_N_ELEMENTS (benches); i++)
       {
+        if (!wanted (argc, argv, benches[i].name, mt ? "_mt" : ""))
+          continue;
         Sched s;
         sched_init (&s, mt);
-        benches[i] (&s);
+        benches[i].run (&s);
         sched_clear (&s);
       }
-  bench_trace_leaf ();
-  bench_bytes_per_idle_task ();
+  if (wanted (argc, argv, "trace_leaf", ""))
+    bench_trace_leaf ();
+  if (wanted (argc, argv, "bytes_per_idle_task", ""))
+    bench_bytes_per_idle_task ();
   return 0;
 }
