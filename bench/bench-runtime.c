@@ -530,7 +530,7 @@ typedef struct _PairMain PairMain;
 
 typedef struct
 {
-  AsyncrtCoroutine co;
+  bool started;
   PairMain *m;
   AsyncrtOneshotReceiver *rx;   /* partner: the ping; pinger: the pong */
   AsyncrtOneshotSender *tx;     /* partner: the pong */
@@ -545,34 +545,53 @@ typedef struct
 struct _PairMain
 {
   bool started;
-  atomic_int left;
+  atomic_int left;              /* players (two per pair) still to finish */
+  atomic_int done;              /* set by the last player, after its last use of main */
   AsyncrtWaker main;
   Pair pairs[PAIRS];
 };
 
-static void
-pair_done (PairMain *m)
+/* A player's last step: it touches nothing of its pair afterwards (the next round
+ * reuses the memory once every player is done). */
+static AsyncrtPoll
+player_done (PairMain *m)
 {
   if (atomic_fetch_sub_explicit (&m->left, 1, memory_order_acq_rel) == 1)
     {
-      /* Clone first: once left is 0, block_on may return. */
+      /* Clone first: once done is set, block_on may return and free m->main. */
       AsyncrtWaker w = asyncrt_waker_clone (&m->main);
+      atomic_store_explicit (&m->done, 1, memory_order_release);
       asyncrt_waker_wake (&w);
     }
+  return ASYNCRT_READY;
+}
+
+/* Waits for the value of pl->rx; true once received (the receiver freed). */
+static bool
+player_recv (Player2 *pl, AsyncrtContext *cx)
+{
+  if (!pl->started)
+    {
+      pl->started = true;
+      asyncrt_oneshot_recv_init (&pl->recv, pl->rx);
+    }
+  if (asyncrt_oneshot_recv_poll (&pl->recv, cx) == ASYNCRT_PENDING)
+    return false;
+  asyncrt_oneshot_recv_clear (&pl->recv);
+  asyncrt_oneshot_receiver_free (pl->rx);
+  return true;
 }
 
 static AsyncrtPoll
 partner_poll (void *p, AsyncrtContext *cx)
 {
   Player2 *pl = p;
-  ASYNCRT_BEGIN (&pl->co);
-  asyncrt_oneshot_recv_init (&pl->recv, pl->rx);
-  ASYNCRT_AWAIT (&pl->co, asyncrt_oneshot_recv_poll (&pl->recv, cx));
-  asyncrt_oneshot_recv_clear (&pl->recv);
-  asyncrt_oneshot_receiver_free (pl->rx);
+  if (!player_recv (pl, cx))
+    return ASYNCRT_PENDING;
+  PairMain *m = pl->m;
   if (asyncrt_oneshot_send (pl->tx, NULL) < 0)
     abort ();
-  ASYNCRT_END (&pl->co);
+  return player_done (m);
 }
 
 static AsyncrtPoll
@@ -580,24 +599,21 @@ pinger_poll (void *p, AsyncrtContext *cx)
 {
   Pair *pair = p;
   Player2 *pl = &pair->pinger;
-  ASYNCRT_BEGIN (&pl->co);
-  {
-    AsyncrtOneshotSender *ping_tx, *pong_tx;
-    if (asyncrt_oneshot_new (NULL, &ping_tx, &pair->partner.rx) < 0
-        || asyncrt_oneshot_new (NULL, &pong_tx, &pl->rx) < 0)
-      abort ();
-    pair->partner.tx = pong_tx;
-    asyncrt_coroutine_reset (&pair->partner.co);
-    asyncrt_join_handle_free (asyncrt_spawn (partner_poll, &pair->partner, NULL));
-    if (asyncrt_oneshot_send (ping_tx, NULL) < 0)
-      abort ();
-  }
-  asyncrt_oneshot_recv_init (&pl->recv, pl->rx);
-  ASYNCRT_AWAIT (&pl->co, asyncrt_oneshot_recv_poll (&pl->recv, cx));
-  asyncrt_oneshot_recv_clear (&pl->recv);
-  asyncrt_oneshot_receiver_free (pl->rx);
-  pair_done (pl->m);
-  ASYNCRT_END (&pl->co);
+  if (!pl->started)
+    {
+      AsyncrtOneshotSender *ping_tx;
+      if (asyncrt_oneshot_new (NULL, &ping_tx, &pair->partner.rx) < 0
+          || asyncrt_oneshot_new (NULL, &pair->partner.tx, &pl->rx) < 0)
+        abort ();
+      pair->partner.started = false;
+      pair->partner.m = pl->m;
+      asyncrt_join_handle_free (asyncrt_spawn (partner_poll, &pair->partner, NULL));
+      if (asyncrt_oneshot_send (ping_tx, NULL) < 0)
+        abort ();
+    }
+  if (!player_recv (pl, cx))
+    return ASYNCRT_PENDING;
+  return player_done (pl->m);
 }
 
 static AsyncrtPoll
@@ -608,7 +624,7 @@ pair_spawner_poll (void *p, AsyncrtContext *cx)
   for (int i = 0; i < PAIRS; i++)
     {
       Pair *pair = &m->pairs[i];
-      asyncrt_coroutine_reset (&pair->pinger.co);
+      pair->pinger.started = false;
       pair->pinger.m = m;
       asyncrt_join_handle_free (asyncrt_spawn (pinger_poll, pair, NULL));
     }
@@ -625,8 +641,8 @@ pair_main_poll (void *p, AsyncrtContext *cx)
       m->main = asyncrt_waker_clone (asyncrt_context_get_waker (cx));
       asyncrt_join_handle_free (asyncrt_spawn (pair_spawner_poll, m, NULL));
     }
-  return atomic_load_explicit (&m->left, memory_order_acquire) == 0 ? ASYNCRT_READY
-                                                                    : ASYNCRT_PENDING;
+  return atomic_load_explicit (&m->done, memory_order_acquire) ? ASYNCRT_READY
+                                                               : ASYNCRT_PENDING;
 }
 
 static int
@@ -645,7 +661,8 @@ bench_ping_pong_pairs (const Sched *s)
     {
       asyncrt_waker_free (&m->main);
       m->started = false;
-      atomic_store (&m->left, PAIRS);
+      atomic_store (&m->left, 2 * PAIRS);
+      atomic_store (&m->done, 0);
       double t0 = now_s ();
       if (asyncrt_runtime_block_on (s->rt, pair_main_poll, m) < 0)
         abort ();
