@@ -1,8 +1,9 @@
 /* libasyncrt - owned-task lists
  * SPDX-License-Identifier: LGPL-2.1-or-later
  *
- * Ownership: a task's owned_prev / owned_next / on_owned_list fields belong to the
- * lock of shard (id % ASYNCRT_OWNED_SHARDS).  Being on the list is one task
+ * Ownership: a task's owned_prev / owned_next fields belong to the lock of shard
+ * (id % ASYNCRT_OWNED_SHARDS).  A task is on its shard's list iff it is the head or
+ * has a previous task (unlinking clears both links).  Being on the list is one task
  * reference, handed over to whoever removes the task (asyncrt__owned_remove() returns
  * true exactly once).  Each shard's `closed` flag is set under its lock by
  * asyncrt__owned_close_and_shutdown_all(), so a bind() either lands on the list before
@@ -18,7 +19,7 @@
 static inline AsyncrtOwnedShard *
 shard_of (AsyncrtOwnedTasks *o, AsyncrtTask *t)
 {
-  return &o->shards[t->shard];
+  return &o->shards[t->id % ASYNCRT_OWNED_SHARDS];
 }
 
 void
@@ -47,7 +48,6 @@ asyncrt__owned_clear (AsyncrtOwnedTasks *o)
 bool
 asyncrt__owned_bind (AsyncrtOwnedTasks *o, AsyncrtTask *t)
 {
-  t->shard = (uint32_t) (t->id % ASYNCRT_OWNED_SHARDS);
   AsyncrtOwnedShard *s = shard_of (o, t);
   pthread_mutex_lock (&s->lock);
   if (s->closed)
@@ -60,7 +60,6 @@ asyncrt__owned_bind (AsyncrtOwnedTasks *o, AsyncrtTask *t)
   if (s->head != NULL)
     s->head->owned_prev = t;
   s->head = t;
-  t->on_owned_list = true;
   atomic_fetch_add_explicit (&o->len, 1, memory_order_relaxed);
   pthread_mutex_unlock (&s->lock);
   return true;
@@ -77,7 +76,6 @@ unlink_locked (AsyncrtOwnedTasks *o, AsyncrtOwnedShard *s, AsyncrtTask *t)
   if (t->owned_next != NULL)
     t->owned_next->owned_prev = t->owned_prev;
   t->owned_prev = t->owned_next = NULL;
-  t->on_owned_list = false;
   atomic_fetch_sub_explicit (&o->len, 1, memory_order_relaxed);
 }
 
@@ -86,7 +84,7 @@ asyncrt__owned_remove (AsyncrtOwnedTasks *o, AsyncrtTask *t)
 {
   AsyncrtOwnedShard *s = shard_of (o, t);
   pthread_mutex_lock (&s->lock);
-  bool was = t->on_owned_list;
+  bool was = t->owned_prev != NULL || s->head == t;
   if (was)
     unlink_locked (o, s, t);
   pthread_mutex_unlock (&s->lock);
