@@ -315,7 +315,10 @@ mt_free (AsyncrtHandle *h)
 
   if (rt->workers != NULL)
     for (unsigned i = 0; i < rt->n_workers; i++)
-      asyncrt__mt_parker_clear (&rt->workers[i].parker);
+      {
+        asyncrt__mt_parker_clear (&rt->workers[i].parker);
+        g_free (rt->workers[i].lifo_seen);
+      }
   free (rt->workers);
   asyncrt__inject_clear (&rt->inject);
   asyncrt__mt_idle_clear (&rt->idle);
@@ -424,6 +427,7 @@ asyncrt__multi_thread_build (const AsyncrtBuilder *b, AsyncrtRuntime **out)
       if (w->rng == 0)
         w->rng = 1;
       w->lifo_enabled = true;
+      w->lifo_seen = g_new0 (AsyncrtMtLifoSeen, n);
     }
 
   for (unsigned i = 0; i < n; i++)
