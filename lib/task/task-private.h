@@ -419,13 +419,18 @@ typedef struct
 {
   pthread_mutex_t lock;
   AsyncrtTask *head;
+  /* written under lock (plain store), read by anyone (relaxed): the shard's length */
+  atomic_size_t len;
   bool closed;
+  /* Shards are written by every worker: 128 bytes each keep two shards' fields off
+   * one cache line whatever the alignment of the array. */
+  char pad[128 - sizeof (pthread_mutex_t) - sizeof (AsyncrtTask *) - sizeof (size_t)
+           - sizeof (bool)];
 } AsyncrtOwnedShard;
 
 typedef struct
 {
   AsyncrtOwnedShard shards[ASYNCRT_OWNED_SHARDS];
-  atomic_size_t len;              /* approximate, relaxed */
   atomic_bool closed;
 } AsyncrtOwnedTasks;
 
@@ -434,6 +439,7 @@ void   asyncrt__owned_clear (AsyncrtOwnedTasks *o);          /* must be empty */
 /* false: closed; the caller cancels the task at once. */
 bool   asyncrt__owned_bind (AsyncrtOwnedTasks *o, AsyncrtTask *t);
 bool   asyncrt__owned_remove (AsyncrtOwnedTasks *o, AsyncrtTask *t);
+/* The sum of the shards' lengths: approximate while tasks come and go. */
 size_t asyncrt__owned_len (AsyncrtOwnedTasks *o);
 bool   asyncrt__owned_is_closed (AsyncrtOwnedTasks *o);
 /* Closes the list, then pops and shuts down every task (asyncrt__task_shutdown). */

@@ -18,8 +18,23 @@
 
 _Thread_local AsyncrtTask *asyncrt__current_task;
 
-/* Task ids: unique per process, never 0. */
+/* Task ids: unique per process, never 0.  Each thread takes them from a block of
+ * ID_BLOCK ids of its own (one atomic add per block), so ids grow in spawn order on
+ * one thread only. */
+#define ID_BLOCK 1024u
 static _Atomic uint64_t next_task_id = 1;
+static _Thread_local uint64_t id_next, id_end;
+
+static inline AsyncrtTaskId
+new_task_id (void)
+{
+  if (id_next == id_end)
+    {
+      id_next = atomic_fetch_add_explicit (&next_task_id, ID_BLOCK, memory_order_relaxed);
+      id_end = id_next + ID_BLOCK;
+    }
+  return id_next++;
+}
 
 #define CAS(t, cur, next) \
   atomic_compare_exchange_weak_explicit (&(t)->state, (cur), (next), \
@@ -397,10 +412,10 @@ asyncrt__task_new (AsyncrtHandle *h, const AsyncrtSpawnInfo *info, AsyncrtPollFu
                           | ASYNCRT_TASK_JOIN_INTEREST);
   t->queue_node.next = NULL;
   t->handle = h;
-  asyncrt__handle_ref (h);
+  asyncrt__handle_ref_for_task (h);
   t->owned_prev = NULL;
   t->owned_next = NULL;
-  t->id = atomic_fetch_add_explicit (&next_task_id, 1, memory_order_relaxed);
+  t->id = new_task_id ();
   t->parent_id = spawner != NULL ? spawner->id : 0;
   t->poll = poll;
   t->free_func = free_func;
@@ -421,7 +436,7 @@ task_dealloc (AsyncrtTask *t)
   asyncrt_waker_free (&t->join_waker);
   extra_free (t->extra);
   free (t);
-  asyncrt__handle_unref (h);
+  asyncrt__handle_unref_for_task (h);
 }
 
 static void
