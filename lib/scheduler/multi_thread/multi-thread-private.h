@@ -105,11 +105,10 @@ void asyncrt__mt_parker_unpark (AsyncrtMtParker *p);
 
 /* Largest accepted worker count (asyncrt_builder_build() gives -EINVAL above it). */
 #define ASYNCRT_MT_MAX_WORKERS 1024u
-/* Consecutive LIFO-slot polls allowed after one task poll (ping-pong cap) while the
- * local queue holds other tasks; with the queue empty (a chain of spawns, a ping-pong
- * alone on its worker) at most ASYNCRT_MT_MAX_LIFO_POLLS_ALONE. */
+/* LIFO-slot polls allowed in a row (ping-pong cap) while the local queue holds other
+ * tasks; no cap with the queue empty (a chain of spawns, a ping-pong alone on its
+ * worker: nothing local waits). */
 #define ASYNCRT_MT_MAX_LIFO_POLLS 3u
-#define ASYNCRT_MT_MAX_LIFO_POLLS_ALONE 64u
 /* A searcher that found nothing keeps looking this long before it parks. */
 #define ASYNCRT_MT_SPIN_NS 20000u
 /* A task left this long in the LIFO slot of a worker that is still inside the same
@@ -168,6 +167,7 @@ struct _AsyncrtMtWorker
 
   /* Owner only. */
   AsyncrtMtLifoSeen *lifo_seen;    /* one per worker (allocated at build) */
+  unsigned lifo_run;               /* LIFO polls in a row (worker.c, next_local) */
   uint32_t tick;
   uint32_t rng;
   bool is_searching;               /* mirrors the idle counters */
@@ -241,7 +241,8 @@ void asyncrt__mt_worker_drain (AsyncrtMtWorker *w);
  *   (asyncrt__mt_idle_unpark_all: they count as unparked searchers, so nothing is lost
  *   for later spawns).  Each worker then calls func (w, data) exactly once per request,
  *   at its next scheduling point: between two task polls (never inside one), with no
- *   lock held and its LIFO slot empty, or instead of parking.  func is the barrier: it
+ *   lock held (its LIFO slot may hold the task the last poll woke or spawned: the
+ *   leader takes it), or instead of parking.  func is the barrier: it
  *   returns when the worker may go on (leader done, or the worker withdrew after the
  *   deadline).  A worker busy inside a long poll calls func late, possibly after
  *   the request ended, in which case it does not call it at all.

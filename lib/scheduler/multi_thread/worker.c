@@ -17,11 +17,13 @@
  *   - on a worker of this runtime, during a task poll (the task spawns it, or wakes it,
  *     or its completion wakes it): the LIFO slot; the task it displaces goes to the
  *     back of the local queue.  Message passing between two tasks, and a spawn the
- *     spawner then waits for, run back to back on one worker, while at most
- *     ASYNCRT_MT_MAX_LIFO_POLLS LIFO polls follow a task poll
- *     (ASYNCRT_MT_MAX_LIFO_POLLS_ALONE when the local queue is empty: nothing local
- *     waits): past that cap the LIFO slot is disabled until the next task from the
- *     queues, so two tasks that ping-pong cannot starve the rest.  Filling an empty
+ *     spawner then waits for, run back to back on one worker (the LIFO slot is the
+ *     first place the run loop looks, after each scheduling point), while at most
+ *     ASYNCRT_MT_MAX_LIFO_POLLS LIFO polls in a row follow a task from elsewhere
+ *     when other tasks wait in the local queue: past that cap the LIFO slot is
+ *     disabled until the next task from elsewhere, so two tasks that ping-pong cannot
+ *     starve the rest (with the queue empty nothing local waits; the injection queue
+ *     and the driver keep their turns every event_interval ticks).  Filling an empty
  *     slot wakes a parked worker when nobody searches nor watches (idle.c), so a poll
  *     that blocks its thread does not strand the task in the slot;
  *   - on a worker, as a yield (is_yield), or outside a task poll (e.g. timers and I/O
@@ -285,13 +287,32 @@ pop_inject_batch (AsyncrtMtWorker *w)
   return first;
 }
 
+/* The LIFO slot, then the queue.  Counts the LIFO polls in a row: past
+ * ASYNCRT_MT_MAX_LIFO_POLLS, while other tasks wait in the queue, wakes go to the
+ * queue until a task is taken from elsewhere than the LIFO slot (lifo_run_end()). */
+/* A task taken from elsewhere than the LIFO slot: LIFO polls may follow again. */
+static inline void
+lifo_run_end (AsyncrtMtWorker *w)
+{
+  w->lifo_run = 0;
+  w->lifo_enabled = true;
+}
+
 static AsyncrtQueueNode *
 next_local (AsyncrtMtWorker *w)
 {
   AsyncrtTask *t = lifo_take (w);
   if (t != NULL)
-    return &t->queue_node;
-  return asyncrt__local_queue_pop (&w->queue);
+    {
+      if (++w->lifo_run >= ASYNCRT_MT_MAX_LIFO_POLLS
+          && !asyncrt__local_queue_is_empty (&w->queue))
+        w->lifo_enabled = false;   /* further wakes go to the queue */
+      return &t->queue_node;
+    }
+  AsyncrtQueueNode *n = asyncrt__local_queue_pop (&w->queue);
+  if (n != NULL)
+    lifo_run_end (w);
+  return n;
 }
 
 static AsyncrtQueueNode *
@@ -306,12 +327,18 @@ next_task (AsyncrtMtWorker *w)
        * work would otherwise trickle in at one task per interval. */
       n = pop_inject_batch (w);
       if (n != NULL)
-        return n;
+        {
+          lifo_run_end (w);
+          return n;
+        }
     }
   n = next_local (w);
   if (n != NULL)
     return n;
-  return pop_inject_batch (w);
+  n = pop_inject_batch (w);
+  if (n != NULL)
+    lifo_run_end (w);
+  return n;
 }
 
 static void
@@ -444,23 +471,6 @@ run_task (AsyncrtMtWorker *w, AsyncrtQueueNode *node)
 {
   transition_from_searching (w);
   poll_task (w, asyncrt__task_from_queue_node (node));
-
-  /* Tasks woken into the LIFO slot run next: at most MAX_LIFO_POLLS of them while
-   * other tasks wait in the local queue, MAX_LIFO_POLLS_ALONE otherwise. */
-  unsigned lifo_polls = 0;
-  for (;;)
-    {
-      AsyncrtTask *t = lifo_take (w);
-      if (t == NULL)
-        break;
-      ++lifo_polls;
-      if (lifo_polls >= ASYNCRT_MT_MAX_LIFO_POLLS_ALONE
-          || (lifo_polls >= ASYNCRT_MT_MAX_LIFO_POLLS
-              && !asyncrt__local_queue_is_empty (&w->queue)))
-        w->lifo_enabled = false;   /* further wakes go to the queue */
-      poll_task (w, t);
-    }
-  w->lifo_enabled = true;
 }
 
 /* Called by the last searcher as it parks: work that arrived between its last scan
@@ -640,11 +650,17 @@ run (AsyncrtMtWorker *w)
       if (w->tick % rt->event_interval == 0)
         maintenance (w);
 
+      /* The LIFO slot is looked at first (next_local): a task woken or spawned by
+       * the poll before runs next, after this scheduling point. */
       AsyncrtQueueNode *node = next_task (w);
       if (node == NULL)
-        node = steal_work (w);
-      if (node == NULL)
-        node = park (w);
+        {
+          node = steal_work (w);
+          if (node == NULL)
+            node = park (w);
+          if (node != NULL)
+            lifo_run_end (w);
+        }
       if (node != NULL)
         run_task (w, node);
     }
