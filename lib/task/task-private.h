@@ -7,8 +7,8 @@
  * to queue through the schedule() operation of its handle (scheduler-private.h).
  *
  * ## Memory
- * One allocation per task (AsyncrtTask), plus its extra block for the few tasks that
- * have one (see below).  Both are freed when the reference count in the state word
+ * One allocation per task (AsyncrtTask, from alloc.c, which keeps freed task blocks
+ * for reuse), plus its extra block for the few tasks that have one (see below).  Both are freed when the reference count in the state word
  * drops to zero.  The task's future is polled through an AsyncrtTraceRoot built on
  * the polling thread's stack for each poll (the task stores the poll function and
  * the future, not a root).  References are held by:
@@ -297,6 +297,11 @@ typedef struct
 } AsyncrtSpawnInfo;
 
 /* ---- lifecycle ---------------------------------------------------------------------- */
+
+/* alloc.c: the memory of one AsyncrtTask (uninitialised), or NULL; and its return.
+ * Any thread. */
+AsyncrtTask *asyncrt__task_alloc (void);
+void asyncrt__task_release (AsyncrtTask *t);
 
 /* Allocates a task bound to @h (takes a handle reference), with the references of the
  * owned list, the NOTIFIED bit and the join handle, state NOTIFIED|JOIN_INTEREST.

@@ -399,9 +399,8 @@ asyncrt__task_new (AsyncrtHandle *h, const AsyncrtSpawnInfo *info, AsyncrtPollFu
         }
     }
 
-  /* Every field written here, one by one: malloc + memset would be turned into
-   * calloc, which glibc serves without its per-thread cache. */
-  AsyncrtTask *t = malloc (sizeof *t);
+  /* Every field written here, one by one (alloc.c keeps freed blocks). */
+  AsyncrtTask *t = asyncrt__task_alloc ();
   if (t == NULL)
     {
       extra_free (x);
@@ -435,7 +434,7 @@ task_dealloc (AsyncrtTask *t)
   AsyncrtHandle *h = t->handle;
   asyncrt_waker_free (&t->join_waker);
   extra_free (t->extra);
-  free (t);
+  asyncrt__task_release (t);
   asyncrt__handle_unref_for_task (h);
 }
 
