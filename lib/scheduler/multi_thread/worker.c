@@ -502,6 +502,24 @@ needs_attention (AsyncrtMtWorker *w)
   return false;
 }
 
+/* A watcher that leaves the sleepers for work of its own (not woken by a producer, who
+ * makes it a searcher): if a sibling's LIFO slot is still occupied, another parked
+ * worker takes over (woken unless somebody searches or watches). */
+static void
+hand_over_watch (AsyncrtMtWorker *w)
+{
+  AsyncrtMtRuntime *rt = w->rt;
+  atomic_thread_fence (memory_order_seq_cst);
+  for (unsigned i = 0; i < rt->n_workers; i++)
+    if (i != w->index && lifo_peek (&rt->workers[i]) != NULL)
+      {
+        int k = asyncrt__mt_idle_worker_to_notify_lifo (&rt->idle);
+        if (k >= 0)
+          asyncrt__mt_parker_unpark (&rt->workers[k].parker);
+        return;
+      }
+}
+
 /* Parks until there is work, a wake-up or something to attend to.  Returns a task
  * taken from a sibling's LIFO slot while parked (to run), or NULL.
  *
@@ -544,6 +562,8 @@ park (AsyncrtMtWorker *w)
         {
           /* If somebody unparked us meanwhile we were counted as a searcher. */
           w->is_searching = !asyncrt__mt_idle_unpark_worker_by_id (&rt->idle, w->index);
+          if (watching && !w->is_searching)
+            hand_over_watch (w);
           return stolen;
         }
       if (occupied && !watching)
@@ -567,6 +587,8 @@ park (AsyncrtMtWorker *w)
           /* Woken by the driver with work of our own.  If somebody unparked us
            * meanwhile we were counted as a searcher. */
           w->is_searching = !asyncrt__mt_idle_unpark_worker_by_id (&rt->idle, w->index);
+          if (watching && !w->is_searching)
+            hand_over_watch (w);
           if (should_notify_others (w))
             asyncrt__mt_notify_parked (rt);
           return NULL;
