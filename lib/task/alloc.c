@@ -17,7 +17,10 @@
  *   - depot, n_depot: guarded by depot_lock.  A thread's magazine goes to the depot
  *     when the thread exits (the key's destructor).
  * So a block crosses threads through the depot, a magazine at a time, one lock hold
- * per MAG_SIZE blocks.  Memory kept: at most MAG_SIZE blocks per thread and
+ * per MAG_SIZE blocks.  fork: depot_lock is process-wide, so pthread_atfork handlers
+ * (registered when the library is loaded) take it before fork() and release it in the
+ * parent and the child (which inherits the depot, and the forking thread's magazine;
+ * the other threads' magazines are lost to it, as their threads are).  Memory kept: at most MAG_SIZE blocks per thread and
  * DEPOT_MAX * MAG_SIZE in the depot.  Under AddressSanitizer blocks go straight back to
  * the C library, so that a use after free is still caught.
  */
@@ -85,6 +88,24 @@ depot_put (Block *head)
     }
   pthread_mutex_unlock (&depot_lock);
   free_blocks (head);
+}
+
+static void
+fork_prepare (void)
+{
+  pthread_mutex_lock (&depot_lock);
+}
+
+static void
+fork_release (void)
+{
+  pthread_mutex_unlock (&depot_lock);
+}
+
+__attribute__((constructor)) static void
+register_fork_handlers (void)
+{
+  pthread_atfork (fork_prepare, fork_release, fork_release);
 }
 
 static Block *

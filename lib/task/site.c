@@ -18,6 +18,9 @@
  *     (acquire) by anyone: a reader that finds its own site there uses it (the acquire
  *     pairs with the release, so the site's fields are visible); one that finds
  *     another site, or none, takes the lock.
+ *   - fork: `lock` is process-wide, so pthread_atfork handlers (registered when the
+ *     library is loaded) take it before fork() and release it in the parent and the
+ *     child, which inherits the table whole with the lock free.
  */
 #include "task/task-private.h"
 
@@ -80,6 +83,24 @@ intern_locked (const AsyncrtSpawnSite *key, guint slot)
     slot = other;
   atomic_store_explicit (&cache[slot], s, memory_order_release);
   return s;
+}
+
+static void
+fork_prepare (void)
+{
+  pthread_mutex_lock (&lock);
+}
+
+static void
+fork_release (void)
+{
+  pthread_mutex_unlock (&lock);
+}
+
+__attribute__((constructor)) static void
+register_fork_handlers (void)
+{
+  pthread_atfork (fork_prepare, fork_release, fork_release);
 }
 
 const AsyncrtSpawnSite *
