@@ -502,6 +502,18 @@ needs_attention (AsyncrtMtWorker *w)
   return false;
 }
 
+/* Whether another worker is inside a task's poll (a hint). */
+static bool
+siblings_polling (AsyncrtMtWorker *w)
+{
+  AsyncrtMtRuntime *rt = w->rt;
+  for (unsigned i = 0; i < rt->n_workers; i++)
+    if (i != w->index
+        && atomic_load_explicit (&rt->workers[i].current_task_id, memory_order_relaxed) != 0)
+      return true;
+  return false;
+}
+
 /* A watcher that leaves the sleepers for work of its own (not woken by a producer, who
  * makes it a searcher): if a sibling's LIFO slot is still occupied, another parked
  * worker takes over (woken unless somebody searches or watches). */
@@ -523,10 +535,11 @@ hand_over_watch (AsyncrtMtWorker *w)
 /* Parks until there is work, a wake-up or something to attend to.  Returns a task
  * taken from a sibling's LIFO slot while parked (to run), or NULL.
  *
- * While a sibling's LIFO slot holds a task this worker may be the watcher (idle.c):
- * it then parks for ASYNCRT_MT_WATCH_MS at a time and takes such a task that has not
- * moved (its worker stuck in one poll).  It stops watching when every slot is empty:
- * a slot filled later wakes a worker (schedule_local). */
+ * While a sibling's LIFO slot holds a task, or a sibling is inside a poll, this worker
+ * may be the watcher (idle.c): it then parks for ASYNCRT_MT_WATCH_MS at a time and
+ * takes such a task that has not moved (its worker stuck in one poll).  It stops
+ * watching when every slot is empty and no sibling polls: a slot filled later wakes a
+ * worker (schedule_local). */
 static AsyncrtQueueNode *
 park (AsyncrtMtWorker *w)
 {
@@ -566,9 +579,14 @@ park (AsyncrtMtWorker *w)
             hand_over_watch (w);
           return stolen;
         }
-      if (occupied && !watching)
+      /* Watch while a slot is occupied, and also while a sibling is inside a poll
+       * (it may fill its slot at any moment: watching already, we spare it waking
+       * somebody each time it does).  Only an occupied slot needs the watch: the
+       * rest is to stop and start less often. */
+      bool busy = occupied || siblings_polling (w);
+      if (busy && !watching)
         watching = asyncrt__mt_idle_start_watching (&rt->idle, w->index);
-      else if (!occupied && watching)
+      else if (!busy && watching)
         {
           asyncrt__mt_idle_stop_watching (&rt->idle, w->index);
           watching = false;
