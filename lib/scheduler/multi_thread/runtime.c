@@ -542,7 +542,10 @@ asyncrt__mt_inject (AsyncrtHandle *h)
  * Creates a builder for a multi-thread runtime: a pool of worker threads (as many as
  * CPUs by default, see asyncrt_builder_set_worker_threads()) runs the tasks, with
  * work stealing between them; tasks run whether or not a thread is inside
- * asyncrt_runtime_block_on().  The workers share the I/O and timer driver.
+ * asyncrt_runtime_block_on().  The workers share the I/O and timer driver.  A task
+ * spawned or woken by a running task runs next on the same worker; if that worker's
+ * poll blocks its thread instead (a blocking call inside a task), an idle worker
+ * takes the task over, within about a millisecond.
  *
  * Worker threads are named `asyncrt-worker-N`; as Linux limits thread names to 15
  * bytes, tools such as `ps -L` and `top -H` show them as `asyncrt-wrk-N`.
