@@ -15,13 +15,17 @@
  *  - When the last searcher parks it re-checks every queue once more (the caller's
  *    job, told by the return value of asyncrt__mt_idle_transition_to_parked()), which
  *    closes the window between its last scan and its transition.
+ *  - Searchers spin (worker.c): one that finds nothing keeps looking for a while
+ *    before it parks, so that producers of work coming meanwhile wake nobody.
  *  - LIFO slots (worker.c): a task put in a worker's LIFO slot runs when that worker
  *    ends its current poll, unless the poll blocks; then a searcher or the watcher
- *    steals it.  The watcher is at most one parked worker that parks with a timeout
- *    while some LIFO slot is occupied, to look again (num_watching, is_watching).
- *    A worker that fills a LIFO slot wakes a parked worker when nobody searches nor
- *    watches (asyncrt__mt_idle_worker_to_notify_lifo()), so an occupied slot is
- *    always seen by a searcher, the watcher, or a busy worker that will search.
+ *    steals it.  The watcher is at most one parked worker that parks with a timeout,
+ *    to look again, while some LIFO slot is occupied (or a worker is inside a poll:
+ *    it may fill one) (num_watching, is_watching).  A worker that fills an empty LIFO
+ *    slot wakes a parked worker when nobody searches nor watches
+ *    (asyncrt__mt_idle_worker_to_notify_lifo()); a watcher that leaves for work of
+ *    its own does the same if a slot is occupied; so an occupied slot is always seen
+ *    by a searcher, the watcher, or a busy worker that will search.
  *
  * Ownership:
  *  - state: atomic, any thread.
