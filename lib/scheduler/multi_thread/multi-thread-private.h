@@ -168,7 +168,7 @@ struct _AsyncrtMtWorker
   /* Owner only. */
   AsyncrtMtLifoSeen *lifo_seen;    /* one per worker (allocated at build) */
   unsigned lifo_run;               /* LIFO polls in a row (worker.c, next_local) */
-  uint32_t tick;
+  uint32_t ticks_to_event;         /* run loop ticks until the next event_interval one */
   uint32_t rng;
   bool is_searching;               /* mirrors the idle counters */
   bool lifo_enabled;

@@ -427,6 +427,7 @@ asyncrt__multi_thread_build (const AsyncrtBuilder *b, AsyncrtRuntime **out)
       if (w->rng == 0)
         w->rng = 1;
       w->lifo_enabled = true;
+      w->ticks_to_event = rt->event_interval;
       w->lifo_seen = g_new0 (AsyncrtMtLifoSeen, n);
     }
 

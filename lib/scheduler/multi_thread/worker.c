@@ -37,8 +37,8 @@
  *     back (asyncrt__task_drop_notified), never queued.
  *
  * Ownership:
- *   - queue push/pop, tick, rng, is_searching, lifo_enabled, in_run, parking, exited,
- *     lifo_seen: the worker's thread.
+ *   - queue push/pop, ticks_to_event, rng, is_searching, lifo_enabled, in_run,
+ *     parking, exited, lifo_seen, lifo_run: the worker's thread.
  *   - lifo: the owner fills and empties it (seq_cst exchanges); any worker may take a
  *     task from it with a compare-and-swap (steal_stuck_lifo: acquire, pairing with the
  *     owner's exchange), the dump leader with an exchange while the owner is stopped.
@@ -315,12 +315,13 @@ next_local (AsyncrtMtWorker *w)
   return n;
 }
 
+/* @interval: this tick is one of every event_interval (the run loop's countdown). */
 static AsyncrtQueueNode *
-next_task (AsyncrtMtWorker *w)
+next_task (AsyncrtMtWorker *w, bool interval)
 {
   AsyncrtQueueNode *n;
 
-  if (w->tick % w->rt->event_interval == 0)
+  if (interval)
     {
       /* Fairness: the injection queue first, now and then.  A batch, not one task:
        * behind a local queue that never empties (tasks that keep yielding) remote
@@ -686,13 +687,17 @@ run (AsyncrtMtWorker *w)
             serve_dump (w);
         }
 
-      w->tick++;
-      if (w->tick % rt->event_interval == 0)
-        maintenance (w);
+      /* Every event_interval ticks (a countdown: no division per task). */
+      bool interval = --w->ticks_to_event == 0;
+      if (interval)
+        {
+          w->ticks_to_event = rt->event_interval;
+          maintenance (w);
+        }
 
       /* The LIFO slot is looked at first (next_local): a task woken or spawned by
        * the poll before runs next, after this scheduling point. */
-      AsyncrtQueueNode *node = next_task (w);
+      AsyncrtQueueNode *node = next_task (w, interval);
       if (node == NULL)
         {
           node = steal_work (w);
