@@ -138,39 +138,46 @@ pop_sleeper_locked (AsyncrtMtIdle *idle)
   return (int) w;
 }
 
-int
-asyncrt__mt_idle_worker_to_notify (AsyncrtMtIdle *idle)
+/* Whether new work should wake a worker; for a LIFO slot only if nobody watches
+ * either. */
+static bool
+should_wake_for (const AsyncrtMtIdle *idle, uint64_t s, bool lifo)
 {
-  /* Pairs with the fence in asyncrt__mt_idle_transition_to_parked(): our caller has
-   * just published work; either we see the parker's state change or it sees the work. */
-  atomic_thread_fence (memory_order_seq_cst);
-  if (!should_wake (idle, atomic_load_explicit (&idle->state, memory_order_seq_cst)))
+  return should_wake (idle, s) && (!lifo || state_watching (s) == 0);
+}
+
+static int
+worker_to_notify (AsyncrtMtIdle *idle, bool lifo)
+{
+  if (!should_wake_for (idle, atomic_load_explicit (&idle->state, memory_order_seq_cst),
+                        lifo))
     return -1;
 
   pthread_mutex_lock (&idle->lock);
   int w = -1;
   /* Re-check under the lock: another producer may have woken someone already. */
-  if (should_wake (idle, atomic_load_explicit (&idle->state, memory_order_seq_cst)))
+  if (should_wake_for (idle, atomic_load_explicit (&idle->state, memory_order_seq_cst),
+                       lifo))
     w = pop_sleeper_locked (idle);
   pthread_mutex_unlock (&idle->lock);
   return w;
 }
 
 int
+asyncrt__mt_idle_worker_to_notify (AsyncrtMtIdle *idle)
+{
+  /* Pairs with the fence in asyncrt__mt_idle_transition_to_parked(): our caller has
+   * just published work; either we see the parker's state change or it sees the work. */
+  atomic_thread_fence (memory_order_seq_cst);
+  return worker_to_notify (idle, false);
+}
+
+int
 asyncrt__mt_idle_worker_to_notify_lifo (AsyncrtMtIdle *idle)
 {
-  /* No fence: the caller's seq_cst exchange of the slot and this seq_cst load are
-   * the producer's half of the pair (see the top). */
-  uint64_t s = atomic_load_explicit (&idle->state, memory_order_seq_cst);
-  if (state_watching (s) != 0 || !should_wake (idle, s))
-    return -1;
-  pthread_mutex_lock (&idle->lock);
-  int w = -1;
-  s = atomic_load_explicit (&idle->state, memory_order_seq_cst);
-  if (state_watching (s) == 0 && should_wake (idle, s))
-    w = pop_sleeper_locked (idle);
-  pthread_mutex_unlock (&idle->lock);
-  return w;
+  /* No fence: the caller's seq_cst exchange of the slot and our seq_cst load are the
+   * producer's half of the pair (see the top). */
+  return worker_to_notify (idle, true);
 }
 
 bool
