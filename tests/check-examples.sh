@@ -29,8 +29,8 @@ if "$ex/demo" > "$tmp/demo.out" 2>&1; then
               handle_request_poll asyncrt_mutex_lock_poll flush_to_disk_poll \
               asyncrt_oneshot_recv_poll asyncrt_mpsc_recv_poll asyncrt_fd_read_poll \
               "examples/demo.c" \
-              'task 2 "snapshot" holds mutex "store" for ' 'blocking 4 tasks: ' \
-              'task 2 "snapshot" waits for oneshot "disk-ack"' \
+              '"snapshot" holds mutex "store" for ' 'blocking 4 tasks: ' \
+              '"snapshot" waits for oneshot "disk-ack"' \
               'waits for a message on channel "orphan"' \
               '4 tasks idle: ' 'name "session" (4)'; do
     grep -q -- "$want" "$tmp/demo.out" || missing="$missing '$want'"
@@ -56,16 +56,23 @@ else
   not_ok "demo --json prints JSON valid against the schema" "$tmp/demo.err" "$tmp/json.err"
 fi
 
-# The two other stuck programs: each a deadlock of exactly its two tasks.
+# The two other stuck programs: each a deadlock of exactly its two tasks, A and B
+# (task ids depend on where a task is spawned: read them from the dump).
+id_of () { sed -n "s/^  task \([0-9]*\) \"$1\" waits for .*/\1/p" "$2" | head -n 1; }
 for scenario in deadlock join-cycle; do
   if "$ex/demo" --$scenario > "$tmp/$scenario.out" 2>&1 \
-     && grep -q "^task dump of a multi_thread runtime: 2 tasks, complete, 1 deadlock$" "$tmp/$scenario.out" \
-     && grep -q "^deadlock: tasks 1, 2 wait for each other$" "$tmp/$scenario.out"; then
+     && grep -q "^task dump of a multi_thread runtime: 2 tasks, complete, 1 deadlock$" "$tmp/$scenario.out"; then
     case $scenario in
-      deadlock) grep -q '^  task 1 "transfer-a" waits for mutex "ledger" held by task 2 for ' "$tmp/$scenario.out" \
-                && grep -q '^  task 2 "transfer-b" waits for mutex "accounts" held by task 1 for ' "$tmp/$scenario.out" ;;
-      join-cycle) grep -q '^  task 1 "supervisor" waits for task 2 to finish$' "$tmp/$scenario.out" \
-                  && grep -q '^  task 2 "worker" waits for task 1 to finish$' "$tmp/$scenario.out" ;;
+      deadlock) a=$(id_of transfer-a "$tmp/$scenario.out"); b=$(id_of transfer-b "$tmp/$scenario.out") ;;
+      join-cycle) a=$(id_of supervisor "$tmp/$scenario.out"); b=$(id_of worker "$tmp/$scenario.out") ;;
+    esac
+    if [ "${a:-0}" -lt "${b:-0}" ]; then lo=$a hi=$b; else lo=$b hi=$a; fi
+    grep -q "^deadlock: tasks $lo, $hi wait for each other$" "$tmp/$scenario.out" && \
+    case $scenario in
+      deadlock) grep -q "^  task $a \"transfer-a\" waits for mutex \"ledger\" held by task $b for " "$tmp/$scenario.out" \
+                && grep -q "^  task $b \"transfer-b\" waits for mutex \"accounts\" held by task $a for " "$tmp/$scenario.out" ;;
+      join-cycle) grep -q "^  task $a \"supervisor\" waits for task $b to finish$" "$tmp/$scenario.out" \
+                  && grep -q "^  task $b \"worker\" waits for task $a to finish$" "$tmp/$scenario.out" ;;
     esac && ok "demo --$scenario: the dump names the deadlock and its two tasks" \
          || not_ok "demo --$scenario: the dump names the deadlock and its two tasks" "$tmp/$scenario.out"
   else
@@ -73,7 +80,7 @@ for scenario in deadlock join-cycle; do
   fi
 done
 if "$ex/demo" --deadlock --json > "$tmp/deadlock.json" 2> "$tmp/deadlock.err" \
-   && python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); sys.exit(0 if d["deadlocks"] == [{"tasks": [1, 2], "blocks": 0}] else 1)' "$tmp/deadlock.json" \
+   && python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); ids=sorted(t["id"] for t in d["tasks"] if t["name"] in ("transfer-a", "transfer-b")); sys.exit(0 if d["deadlocks"] == [{"tasks": ids, "blocks": 0}] and len(ids) == 2 else 1)' "$tmp/deadlock.json" \
    && { validate "$tmp/deadlock.json" > "$tmp/valid2.out" 2>&1; st=$?; [ $st -eq 0 ] || [ $st -eq 77 ]; }; then
   ok "demo --deadlock --json: the deadlock in JSON, valid against the schema"
 else
