@@ -77,6 +77,8 @@ usage (FILE *out)
            "\n"
            "  -j, --json            print the dump as JSON (the same as --format=json)\n"
            "  -f, --format=FORMAT   text (the default) or json\n"
+           "  -g, --group           print tasks with the same stack and waits once, with\n"
+           "                        their count, ids and idle times\n"
            "  -t, --timeout=MS      how long the program may take to dump, in milliseconds\n"
            "                        (0 to 60000, default 2000)\n"
            "  -r, --runtime=NAME    only the runtimes named NAME\n"
@@ -385,6 +387,7 @@ main (int argc, char **argv)
   static const struct option options[] = {
     { "json", no_argument, NULL, 'j' },
     { "format", required_argument, NULL, 'f' },
+    { "group", no_argument, NULL, 'g' },
     { "timeout", required_argument, NULL, 't' },
     { "runtime", required_argument, NULL, 'r' },
     { "list", no_argument, NULL, 'l' },
@@ -395,12 +398,12 @@ main (int argc, char **argv)
   AsyncrtEndpointRequest req;
   asyncrt__endpoint_request_init (&req, ASYNCRT_ENDPOINT_COMMAND_DUMP);
   const char *format = NULL, *runtime = NULL;
-  bool json = false, list = false;
+  bool json = false, list = false, group = false;
   unsigned long long v;
   int c;
 
   opterr = 0;
-  while ((c = getopt_long (argc, argv, "+jf:t:r:lhV", options, NULL)) != -1)
+  while ((c = getopt_long (argc, argv, "+jf:gt:r:lhV", options, NULL)) != -1)
     switch (c)
       {
       case 'j':
@@ -408,6 +411,9 @@ main (int argc, char **argv)
         break;
       case 'f':
         format = optarg;
+        break;
+      case 'g':
+        group = true;
         break;
       case 't':
         if (!parse_uint (optarg, 0, ASYNCRT_ENDPOINT_TIMEOUT_MAX_MS, &v))
@@ -456,9 +462,18 @@ main (int argc, char **argv)
       fail_message ("--json and --format=%s disagree", format);
       return EXIT_USAGE;
     }
+  if (list && group)
+    {
+      fail_message ("--group is for dumps, not for --list");
+      return EXIT_USAGE;
+    }
   if (list)
     req.command = ASYNCRT_ENDPOINT_COMMAND_LIST;
   const char *f = json ? "json" : format != NULL ? format : "text";
+  /* --group asks for the grouped variant of the format: "text-grouped"... */
+  char grouped[ASYNCRT_ENDPOINT_FORMAT_MAX + 1];
+  if (group && snprintf (grouped, sizeof grouped, "%s-grouped", f) < (int) sizeof grouped)
+    f = grouped;
   if (strlen (f) > ASYNCRT_ENDPOINT_FORMAT_MAX)
     {
       fail_message ("--format: '%s' is not a format name", f);

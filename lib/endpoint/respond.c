@@ -95,11 +95,36 @@ error_name (int r)
     }
 }
 
+/* The formats a request may name: what asyncrt_dump_format() is asked for. */
+typedef struct
+{
+  const char *name;
+  AsyncrtDumpFormat format;
+  unsigned flags;
+} FormatName;
+
+static const FormatName formats[] = {
+  { "text", ASYNCRT_DUMP_FORMAT_TEXT, 0 },
+  { "json", ASYNCRT_DUMP_FORMAT_JSON, 0 },
+  { "text-grouped", ASYNCRT_DUMP_FORMAT_TEXT, ASYNCRT_DUMP_GROUP },
+  { "json-grouped", ASYNCRT_DUMP_FORMAT_JSON, ASYNCRT_DUMP_GROUP },
+};
+
+static const FormatName *
+format_lookup (const char *name)
+{
+  for (size_t i = 0; i < G_N_ELEMENTS (formats); i++)
+    if (strcmp (formats[i].name, name) == 0)
+      return &formats[i];
+  return NULL;
+}
+
 /* Returns 0 if every dump is complete, 1 otherwise. */
 static int
-append_dumps (GString *out, const AsyncrtRuntimeInfo *infos, size_t n, bool json,
+append_dumps (GString *out, const AsyncrtRuntimeInfo *infos, size_t n, const FormatName *format,
               unsigned timeout_ms)
 {
+  bool json = format->format == ASYNCRT_DUMP_FORMAT_JSON;
   const uint64_t deadline = asyncrt__clock_now_ms () + timeout_ms;
   bool complete = true;
   if (json)
@@ -123,7 +148,7 @@ append_dumps (GString *out, const AsyncrtRuntimeInfo *infos, size_t n, bool json
        * the answer incomplete. */
       if (r < 0 && r != -ESHUTDOWN)
         complete = false;
-      char *text = r == 0 ? (json ? asyncrt_dump_to_json (d) : asyncrt_dump_to_string (d)) : NULL;
+      char *text = r == 0 ? asyncrt_dump_format (d, format->format, format->flags) : NULL;
       if (json)
         {
           g_string_append_printf (out, "%s{\"name\":\"%s\",\"serial\":%" G_GUINT64_FORMAT
@@ -155,13 +180,14 @@ append_dumps (GString *out, const AsyncrtRuntimeInfo *infos, size_t n, bool json
 int
 asyncrt__endpoint_respond (const AsyncrtEndpointRequest *req, GString *body)
 {
-  bool json = strcmp (req->format, "json") == 0;
-  if (!json && strcmp (req->format, "text") != 0)
+  const FormatName *format = format_lookup (req->format);
+  if (format == NULL)
     {
-      g_string_append_printf (body, "unknown format '%s' (this library has: text, json)\n",
-                              req->format);
+      g_string_append_printf (body, "unknown format '%s' (this library has: text, json, "
+                              "text-grouped, json-grouped)\n", req->format);
       return -EINVAL;
     }
+  bool json = format->format == ASYNCRT_DUMP_FORMAT_JSON;
   const char *name = req->runtime[0] != '\0' ? req->runtime : NULL;
   size_t n = 0;
   AsyncrtRuntimeInfo *infos = asyncrt__registry_snapshot (name, &n);
@@ -177,7 +203,7 @@ asyncrt__endpoint_respond (const AsyncrtEndpointRequest *req, GString *body)
       status = 0;
     }
   else
-    status = append_dumps (body, infos, n, json, req->timeout_ms);
+    status = append_dumps (body, infos, n, format, req->timeout_ms);
   asyncrt__registry_snapshot_free (infos, n);
   return status;
 }
