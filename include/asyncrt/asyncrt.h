@@ -26,6 +26,8 @@
 #include <asyncrt/joinset.h>
 #include <asyncrt/cancel.h>
 #include <asyncrt/dump.h>
+#include <asyncrt/dump-filter.h>
+#include <asyncrt/dump-progress.h>
 #include <asyncrt/endpoint.h>
 
 #undef __ASYNCRT_H_INSIDE__

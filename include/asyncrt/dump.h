@@ -271,7 +271,8 @@ struct _AsyncrtDumpFuture
   unsigned finished;
   void *job;
   AsyncrtDump *result;
-  void *reserved[4];
+  struct _AsyncrtDumpOptions *options;
+  void *reserved[3];
 };
 
 ASYNCRT_AVAILABLE_IN_0_1

@@ -36,6 +36,9 @@ format_trace_json (const AsyncrtTrace *tr, GString *out)
  *   "pid": <process id>, "program": <program name>,
  *   "taken_at": <UTC time, "2025-01-31T12:34:56.789Z">,
  *   "library_version": "0.2.0",
+ *   "runtime": { "name": <string>, "serial": <n> },
+ *   "filter": null | { "name": <glob or null>, "states": [ "idle", ... ],
+ *                      "min_idle_ns": <n>, "descendants_of": <id or null> },
  *   "flavour": "current_thread" | "multi_thread",
  *   "workers": <number of workers>,
  *   "complete": <bool>,
@@ -63,7 +66,10 @@ format_trace_json (const AsyncrtTrace *tr, GString *out)
  * (see the trace section).  "no_trace" is #AsyncrtDumpNoTraceReason (null for a
  * traced task), "census_reason" the reason shared by every task of a census;
  * "group_id" and "labels" are those of asyncrt_dump_task_get_group_id() and
- * asyncrt_task_set_label() (all since 0.2).  "worker" is set for running tasks and
+ * asyncrt_task_set_label() (all since 0.2).  "runtime" names the runtime the dump is
+ * of (asyncrt_dump_get_runtime_name(), asyncrt_dump_get_runtime_serial()), "filter"
+ * the filters it was taken with (asyncrt_handle_dump_full(); null: every task),
+ * both since 0.2.  "worker" is set for running tasks and
  * for tasks queued on a worker that did not stop.  Task ids are JSON numbers; they
  * stay below 2^53 in any real program.  Strings are escaped as JSON requires;
  * invalid UTF-8 becomes U+FFFD.  New members may be added without changing the
@@ -85,6 +91,11 @@ asyncrt_dump_to_json (AsyncrtDump *d)
   const char *census = asyncrt__dump_no_trace_name (d->census);
   g_string_append_printf (out, "{\"version\":%d,", ASYNCRT_DUMP_JSON_VERSION);
   asyncrt__dump_append_header (out, d, true);
+  g_string_append (out, "\"runtime\":{\"name\":");
+  asyncrt__json_append_string (out, d->runtime_name);
+  g_string_append_printf (out, ",\"serial\":%" G_GUINT64_FORMAT "},\"filter\":", d->runtime_serial);
+  asyncrt__dump_options_append_json (out, d->options);
+  g_string_append_c (out, ',');
   g_string_append_printf (out,
                           "\"flavour\":\"%s\",\"workers\":%u,"
                           "\"complete\":%s,\"census\":%s,\"census_reason\":%s%s%s,"

@@ -11,7 +11,9 @@ libasyncrt_private_la_SOURCES += \
 	lib/dump/collect.c \
 	lib/dump/request.c \
 	lib/dump/wait.c \
-	lib/dump/future.c
+	lib/dump/future.c \
+	lib/dump/filter.c \
+	lib/dump/progress.c
 
 # Internals: the dump object and formatters from synthetic records.
 test_programs += tests/dump/test-dump-model

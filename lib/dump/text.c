@@ -149,7 +149,8 @@ append_task_header (GString *out, const struct _AsyncrtDumpTask *t)
  * @d: a dump
  *
  * Formats the dump as text: a line naming the process (`process PID (PROGRAM), taken
- * at 2025-01-31T12:34:56.789Z, libasyncrt 0.2.0`, the time in UTC), a summary line,
+ * at 2025-01-31T12:34:56.789Z, libasyncrt 0.2.0`, the time in UTC), a summary line
+ * (which ends with `(filtered: …)` for a dump taken with filters),
  * then for every task a header line (id, state, name, spawn site, parent, join set
  * group, time since its last poll, number of polls), a line with its labels if it
  * has any (`  labels: key="value", ...`, values quoted with control characters,
@@ -179,6 +180,12 @@ asyncrt_dump_to_string (AsyncrtDump *d)
                           d->complete ? "complete" : "incomplete");
   if (d->census != ASYNCRT_DUMP_NO_TRACE_NONE)
     g_string_append_printf (out, " (census: %s)", census_phrase (d->census));
+  if (d->options != NULL)
+    {
+      g_string_append (out, " (filtered: ");
+      asyncrt__dump_options_append_text (out, d->options);
+      g_string_append_c (out, ')');
+    }
   g_string_append_c (out, '\n');
   for (size_t i = 0; i < d->tasks->len; i++)
     {
