@@ -133,6 +133,15 @@ void asyncrt__dump_filter_free (AsyncrtDumpFilter *f);
 bool asyncrt__dump_filter_match_task (const AsyncrtDumpFilter *f, const AsyncrtTask *t);
 bool asyncrt__dump_filter_wants_state (const AsyncrtDumpFilter *f, AsyncrtTaskState s);
 
+/* ---- folded.c ---------------------------------------------------------------------- */
+
+/* Prefix every stack with the task's name (a frame of its own, root side). */
+#define ASYNCRT__DUMP_FOLDED_TASK_NAMES (1u << 1)
+/* Folded stacks, one "frame;frame;frame count" line per distinct stack (the format is
+ * described at the top of folded.c). */
+void asyncrt__dump_append_folded (GString *out, AsyncrtDump *d, unsigned flags);
+char *asyncrt__dump_to_folded (AsyncrtDump *d, unsigned flags);   /* free() */
+
 /* ---- format.c ---------------------------------------------------------------------- */
 
 /* Formats one trace into @out (e.g. its tree as text). */

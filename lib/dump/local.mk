@@ -13,7 +13,8 @@ libasyncrt_private_la_SOURCES += \
 	lib/dump/wait.c \
 	lib/dump/future.c \
 	lib/dump/filter.c \
-	lib/dump/progress.c
+	lib/dump/progress.c \
+	lib/dump/folded.c
 
 # Internals: the dump object and formatters from synthetic records.
 test_programs += tests/dump/test-dump-model
@@ -70,3 +71,10 @@ tests_dump_test_dump_progress_CPPFLAGS = $(TEST_CPPFLAGS)
 tests_dump_test_dump_progress_CFLAGS = $(AM_CFLAGS) -O2 -g
 tests_dump_test_dump_progress_LDADD = $(TEST_LIBS)
 valgrind_tests += tests/dump/test-dump-progress
+
+# Folded stacks of hand-built dumps: exact output, counts parsed back, hostile names.
+test_programs += tests/dump/test-dump-folded
+tests_dump_test_dump_folded_SOURCES = tests/dump/test-dump-folded.c
+tests_dump_test_dump_folded_CPPFLAGS = $(INTERNAL_TEST_CPPFLAGS)
+tests_dump_test_dump_folded_LDADD = $(INTERNAL_TEST_LIBS)
+valgrind_tests += tests/dump/test-dump-folded
