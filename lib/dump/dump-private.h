@@ -133,14 +133,22 @@ void asyncrt__dump_filter_free (AsyncrtDumpFilter *f);
 bool asyncrt__dump_filter_match_task (const AsyncrtDumpFilter *f, const AsyncrtTask *t);
 bool asyncrt__dump_filter_wants_state (const AsyncrtDumpFilter *f, AsyncrtTaskState s);
 
-/* ---- folded.c ---------------------------------------------------------------------- */
+/* ---- mappings.c (for pprof.c) ------------------------------------------------------ */
 
-/* Prefix every stack with the task's name (a frame of its own, root side). */
-#define ASYNCRT__DUMP_FOLDED_TASK_NAMES (1u << 1)
-/* Folded stacks, one "frame;frame;frame count" line per distinct stack (the format is
- * described at the top of folded.c). */
-void asyncrt__dump_append_folded (GString *out, AsyncrtDump *d, unsigned flags);
-char *asyncrt__dump_to_folded (AsyncrtDump *d, unsigned flags);   /* free() */
+/* An executable segment of a loaded object. */
+typedef struct
+{
+  uintptr_t start, limit;     /* [start, limit) in memory */
+  uint64_t offset;            /* the file offset of start */
+  char *file;                 /* owned; NULL if unknown */
+  char *build_id;             /* owned, lower-case hex; NULL if the object has none */
+} AsyncrtMapping;
+
+/* The executable segments of every loaded object (dl_iterate_phdr: takes the loader's
+ * lock).  Free with g_array_free (maps, TRUE). */
+GArray *asyncrt__mappings_read (void);
+/* The index of the segment holding @addr, or -1. */
+int asyncrt__mappings_find (const GArray *maps, uintptr_t addr);
 
 /* ---- format.c ---------------------------------------------------------------------- */
 

@@ -22,6 +22,7 @@
  * Threads: reads a sealed dump (immutable, see dump.c); any thread.
  */
 #include "dump/dump-private.h"
+#include "dump/export-private.h"
 #include "trace/trace-private.h"
 
 #include <stdlib.h>

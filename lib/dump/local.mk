@@ -14,7 +14,22 @@ libasyncrt_private_la_SOURCES += \
 	lib/dump/future.c \
 	lib/dump/filter.c \
 	lib/dump/progress.c \
-	lib/dump/folded.c
+	lib/dump/folded.c \
+	lib/dump/export-private.h \
+	lib/dump/mappings.c \
+	lib/dump/pprof.c
+nodist_libasyncrt_private_la_SOURCES = lib/dump/profile.pb-c.c lib/dump/profile.pb-c.h
+
+# pprof's profile.proto (the messages the library writes), compiled by protoc-c into
+# the build tree.
+EXTRA_DIST += lib/dump/profile.proto
+BUILT_SOURCES += lib/dump/profile.pb-c.c lib/dump/profile.pb-c.h
+CLEANFILES += lib/dump/profile.pb-c.c lib/dump/profile.pb-c.h
+lib/dump/profile.pb-c.h: lib/dump/profile.pb-c.c
+	@test -f $@ || { rm -f $<; $(MAKE) $(AM_MAKEFLAGS) $<; }
+lib/dump/profile.pb-c.c: $(srcdir)/lib/dump/profile.proto
+	$(AM_V_GEN)$(MKDIR_P) lib/dump && \
+	$(PROTOC_C) --proto_path=$(srcdir)/lib/dump --c_out=lib/dump $(srcdir)/lib/dump/profile.proto
 
 # Internals: the dump object and formatters from synthetic records.
 test_programs += tests/dump/test-dump-model
@@ -78,3 +93,11 @@ tests_dump_test_dump_folded_SOURCES = tests/dump/test-dump-folded.c
 tests_dump_test_dump_folded_CPPFLAGS = $(INTERNAL_TEST_CPPFLAGS)
 tests_dump_test_dump_folded_LDADD = $(INTERNAL_TEST_LIBS)
 valgrind_tests += tests/dump/test-dump-folded
+
+# pprof profiles of real dumps read back by `go tool pprof` (skipped without go):
+# counts, labels, inlined functions, build ids.  At -O2 -g, for the inlined frames.
+test_programs += tests/dump/test-dump-pprof
+tests_dump_test_dump_pprof_SOURCES = tests/dump/test-dump-pprof.c tests/flavour-util.h
+tests_dump_test_dump_pprof_CPPFLAGS = $(TEST_CPPFLAGS)
+tests_dump_test_dump_pprof_CFLAGS = $(AM_CFLAGS) -O2 -g
+tests_dump_test_dump_pprof_LDADD = $(TEST_LIBS)

@@ -4,6 +4,7 @@
  * names holding ';', newlines, spaces and invalid UTF-8 that cannot break a line or a
  * frame. */
 #include "dump/dump-private.h"
+#include "dump/export-private.h"
 #include "trace/trace-private.h"
 #include "test-util.h"
 
