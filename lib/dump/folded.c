@@ -97,14 +97,9 @@ append_backtrace (GString *stack, const AsyncrtBacktrace *bt)
     }
 }
 
-void
-asyncrt__dump_append_folded (GString *out, AsyncrtDump *d, unsigned flags)
+static void
+add_dump (Stacks *s, GString *stack, AsyncrtDump *d, unsigned flags)
 {
-  /* g_hash_table_insert() on an existing key frees the new key: the order array
-   * keeps pointing at the first one, which stays. */
-  Stacks s = { g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL),
-               g_ptr_array_new () };
-  GString *stack = g_string_new (NULL);
   for (size_t i = 0; i < d->tasks->len; i++)
     {
       const struct _AsyncrtDumpTask *t = asyncrt__dump_task_at (d, i);
@@ -114,7 +109,7 @@ asyncrt__dump_append_folded (GString *out, AsyncrtDump *d, unsigned flags)
           g_string_append_printf (stack, "[not traced: %s]",
                                   asyncrt__dump_no_trace_name (t->no_trace) != NULL
                                   ? asyncrt__dump_no_trace_name (t->no_trace) : "unknown");
-          count_stack (&s, stack);
+          count_stack (s, stack);
           continue;
         }
       size_t nb = asyncrt_trace_get_n_backtraces (t->trace);
@@ -122,15 +117,28 @@ asyncrt__dump_append_folded (GString *out, AsyncrtDump *d, unsigned flags)
         {
           start_stack (stack, t, flags);
           g_string_append (stack, "[no leaf future]");
-          count_stack (&s, stack);
+          count_stack (s, stack);
         }
       for (size_t b = 0; b < nb; b++)
         {
           start_stack (stack, t, flags);
           append_backtrace (stack, asyncrt_trace_get_backtrace (t->trace, b));
-          count_stack (&s, stack);
+          count_stack (s, stack);
         }
     }
+}
+
+void
+asyncrt__dump_append_folded (GString *out, AsyncrtDump *const *dumps, size_t n_dumps,
+                             unsigned flags)
+{
+  /* g_hash_table_insert() on an existing key frees the new key: the order array
+   * keeps pointing at the first one, which stays. */
+  Stacks s = { g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL),
+               g_ptr_array_new () };
+  GString *stack = g_string_new (NULL);
+  for (size_t n = 0; n < n_dumps; n++)
+    add_dump (&s, stack, dumps[n], flags);
   for (guint i = 0; i < s.order->len; i++)
     {
       const char *key = g_ptr_array_index (s.order, i);
@@ -148,7 +156,7 @@ asyncrt__dump_to_folded (AsyncrtDump *d, unsigned flags)
   if (d == NULL)
     return NULL;
   GString *out = g_string_new (NULL);
-  asyncrt__dump_append_folded (out, d, flags);
+  asyncrt__dump_append_folded (out, &d, 1, flags);
   char *s = strdup (out->str);
   g_string_free (out, TRUE);
   return s;
