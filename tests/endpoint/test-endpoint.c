@@ -1661,6 +1661,126 @@ test_cli_usage_export (void)
   g_free (out);
 }
 
+/* The commands of the chapter "Dumps beyond one machine" (doc/reference/fleet.xml), as
+ * written there: every <screen> after a "run" comment, each "$ " line a command (a
+ * trailing backslash continues it), run with sh in a scratch directory with $PID set
+ * to a live program and asyncrt-dump on the PATH; every command must succeed. */
+static char *
+xml_unescape (const char *s)
+{
+  GString *out = g_string_new (NULL);
+  for (const char *p = s; *p != '\0'; p++)
+    {
+      if (g_str_has_prefix (p, "&lt;"))
+        g_string_append_c (out, '<'), p += 3;
+      else if (g_str_has_prefix (p, "&gt;"))
+        g_string_append_c (out, '>'), p += 3;
+      else if (g_str_has_prefix (p, "&amp;"))
+        g_string_append_c (out, '&'), p += 4;
+      else
+        g_string_append_c (out, *p);
+    }
+  return g_string_free (out, FALSE);
+}
+
+static void
+test_fleet_examples (void)
+{
+  const char *top = g_getenv ("top_srcdir");
+  char *path = g_build_filename (top != NULL ? top : ".", "doc", "reference", "fleet.xml", NULL);
+  char *xml = NULL;
+  g_assert_true (g_file_get_contents (path, &xml, NULL, NULL));
+  const char *args[] = { "--ct", NULL };
+  Target *t = target_start (args);
+  char *go = g_find_program_in_path ("go");
+  char **env = g_get_environ ();
+  char *pid = g_strdup_printf ("%ld", t->pid);
+  env = g_environ_setenv (env, "PID", pid, TRUE);
+  char *tools = g_path_get_dirname (cli_path);
+  char *abs_tools = g_canonicalize_filename (tools, NULL);
+  char *path_env = g_strdup_printf ("%s:%s", abs_tools, g_getenv ("PATH"));
+  env = g_environ_setenv (env, "PATH", path_env, TRUE);
+  env = g_environ_setenv (env, "HOME", t->dir, TRUE);
+  char *cache = g_build_filename (t->dir, "go-cache", NULL);
+  env = g_environ_setenv (env, "GOCACHE", cache, TRUE);
+  env = g_environ_setenv (env, "GOFLAGS", "", TRUE);
+  env = g_environ_setenv (env, "GOPROXY", "off", TRUE);
+  env = g_environ_setenv (env, "GOTOOLCHAIN", "local", TRUE);
+  env = g_environ_setenv (env, "PPROF_TMPDIR", t->dir, TRUE);
+  unsigned n_run = 0, n_skipped = 0;
+  const char *p = xml;
+  while ((p = strstr (p, "<!-- run -->")) != NULL)
+    {
+      const char *start = strstr (p, "<screen>"), *end = start ? strstr (start, "</screen>") : NULL;
+      g_assert_nonnull (end);
+      char *screen = g_strndup (start + strlen ("<screen>"), (gsize) (end - start - strlen ("<screen>")));
+      char **lines = g_strsplit (screen, "\n", -1);
+      for (char **l = lines; *l != NULL; l++)
+        {
+          if (!g_str_has_prefix (*l, "$ "))
+            continue;
+          GString *cmd = g_string_new (*l + 2);
+          while (cmd->len > 0 && cmd->str[cmd->len - 1] == '\\' && l[1] != NULL)
+            {
+              g_string_truncate (cmd, cmd->len - 1);
+              g_string_append (cmd, *++l);
+            }
+          char *command = xml_unescape (cmd->str);
+          g_string_free (cmd, TRUE);
+          if (go == NULL && strstr (command, "go tool") != NULL)
+            {
+              g_test_message ("go not found (Debian: golang-go): not run: %s", command);
+              n_skipped++;
+              g_free (command);
+              continue;
+            }
+          const char *argv[] = { "/bin/sh", "-ec", command, NULL };
+          char *out = NULL, *err = NULL;
+          int status;
+          g_assert_true (g_spawn_sync (t->dir, (char **) argv, env, G_SPAWN_DEFAULT, NULL, NULL,
+                                       &out, &err, &status, NULL));
+          if (!g_spawn_check_wait_status (status, NULL))
+            {
+              g_test_message ("the manual's command failed (status 0x%x): %s\nstdout: %s\nstderr: %s",
+                              status, command, out, err);
+              g_assert_not_reached ();
+            }
+          g_free (out);
+          g_free (err);
+          g_free (command);
+          n_run++;
+        }
+      g_strfreev (lines);
+      g_free (screen);
+      p = end;
+    }
+  g_assert_cmpuint (n_run + n_skipped, >=, 9);
+  /* What the commands wrote, checked. */
+  char *file = g_build_filename (t->dir, "tasks.folded", NULL);
+  char *folded = read_file (file);
+  g_assert_cmpstr (folded, ==, "waiter;target_wait_poll;asyncrt_notified_poll 5\n");
+  g_free (folded);
+  g_free (file);
+  file = g_build_filename (t->dir, "tasks.ndjson", NULL);
+  char *ndjson = read_file (file);
+  char **rows = g_strsplit (g_strchomp (ndjson), "\n", -1);
+  g_assert_cmpuint (g_strv_length (rows), ==, 5);
+  assert_contains (rows[0], "\"runtime\": \"web\"");
+  g_strfreev (rows);
+  g_free (ndjson);
+  g_free (file);
+  g_free (cache);
+  g_free (path_env);
+  g_free (abs_tools);
+  g_free (tools);
+  g_free (pid);
+  g_strfreev (env);
+  g_free (go);
+  g_free (xml);
+  g_free (path);
+  target_stop (t);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -1685,6 +1805,7 @@ main (int argc, char **argv)
   g_test_add_func ("/endpoint/cli/watch-runtime-replaced", test_cli_watch_replaced);
   g_test_add_func ("/endpoint/cli/usage-export", test_cli_usage_export);
   g_test_add_func ("/endpoint/hostile/watch", test_watch_hostile);
+  g_test_add_func ("/endpoint/fleet-examples", test_fleet_examples);
   g_test_add_func ("/endpoint/other-uid-refused", test_other_uid_refused);
   g_test_add_func ("/endpoint/hostile/garbage", test_garbage);
   g_test_add_func ("/endpoint/hostile/silent", test_silent_clients);
