@@ -169,26 +169,37 @@ parse_raw (const char *text)
         section = LOCATIONS;
       else if (g_str_has_prefix (*l, "Mappings"))
         section = MAPPINGS;
-      else if (section == SAMPLES && g_regex_match (sample_re, *l, 0, &m))
+      else if (section == SAMPLES)
         {
-          Sample *s = g_new0 (Sample, 1);
-          char *count = g_match_info_fetch (m, 1), *locs = g_match_info_fetch (m, 2);
-          s->count = atol (count);
-          s->locs = g_strsplit (g_strstrip (locs), " ", -1);
-          g_free (count);
-          g_free (locs);
-          if (l[1] != NULL)
-            s->labels = g_strstrip (g_strdup (l[1]));
-          g_ptr_array_add (r->samples, s);
+          if (g_regex_match (sample_re, *l, 0, &m))
+            {
+              Sample *s = g_new0 (Sample, 1);
+              char *count = g_match_info_fetch (m, 1), *locs = g_match_info_fetch (m, 2);
+              s->count = atol (count);
+              s->locs = g_strsplit (g_strstrip (locs), " ", -1);
+              g_free (count);
+              g_free (locs);
+              if (l[1] != NULL)
+                s->labels = g_strstrip (g_strdup (l[1]));
+              g_ptr_array_add (r->samples, s);
+            }
         }
-      else if (section == LOCATIONS && g_regex_match (loc_re, *l, 0, &m))
+      else if (section == LOCATIONS)
         {
-          loc = g_ptr_array_new_with_free_func (g_free);
-          g_hash_table_insert (r->locations, g_match_info_fetch (m, 1), loc);
-          g_ptr_array_add (loc, g_match_info_fetch (m, 2));
+          if (g_regex_match (loc_re, *l, 0, &m))
+            {
+              loc = g_ptr_array_new_with_free_func (g_free);
+              g_hash_table_insert (r->locations, g_match_info_fetch (m, 1), loc);
+              g_ptr_array_add (loc, g_match_info_fetch (m, 2));
+            }
+          else
+            {
+              g_match_info_free (m);
+              m = NULL;
+              if (loc != NULL && g_regex_match (inl_re, *l, 0, &m))
+                g_ptr_array_add (loc, g_match_info_fetch (m, 1));
+            }
         }
-      else if (section == LOCATIONS && loc != NULL && g_regex_match (inl_re, *l, 0, &m))
-        g_ptr_array_add (loc, g_match_info_fetch (m, 1));
       else if (section == MAPPINGS)
         g_string_append_printf (maps, "%s\n", *l);
       g_match_info_free (m);
