@@ -108,14 +108,15 @@ record_of (AsyncrtTask *t, AsyncrtTaskState state, AsyncrtDumpNoTraceReason no_t
   r.state = state;
   r.no_trace = no_trace;
   r.worker = -1;
-  r.name = g_strdup (t->name);
-  r.spawn_file = t->spawn_file;
-  r.spawn_func = t->spawn_func;
-  r.spawn_line = t->spawn_line > 0 ? (unsigned) t->spawn_line : 0;
+  r.name = g_strdup (asyncrt__task_name (t));
+  r.spawn_file = asyncrt__task_spawn_file (t);
+  r.spawn_func = asyncrt__task_spawn_func (t);
+  int line = asyncrt__task_spawn_line (t);
+  r.spawn_line = line > 0 ? (unsigned) line : 0;
   r.poll_count = atomic_load_explicit (&t->poll_count, memory_order_relaxed);
   r.last_poll_ns = atomic_load_explicit (&t->last_poll_ns, memory_order_relaxed);
-  r.group_id = t->group_id;
-  r.labels = asyncrt__labels_ref (t->labels);
+  r.group_id = asyncrt__task_group_id (t);
+  r.labels = asyncrt__labels_ref (asyncrt__task_labels (t));
   return r;
 }
 

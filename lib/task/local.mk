@@ -2,6 +2,8 @@
 libasyncrt_private_la_SOURCES += \
 	lib/task/task-private.h \
 	lib/task/task.c \
+	lib/task/site.c \
+	lib/task/alloc.c \
 	lib/task/owned.c \
 	lib/task/labels-private.h \
 	lib/task/labels.c \

@@ -2662,6 +2662,12 @@ wake_then_block_poll (void *p, AsyncrtContext *cx)
   return ASYNCRT_READY;
 }
 
+/* The task woken into the LIFO slot of a worker whose poll then blocks is not left
+ * there: the other worker takes it and runs it (the scheduler steals a task that stays
+ * in the slot of a worker stuck in one poll), and a dump meanwhile shows the blocked
+ * task running on its worker.  (A task still in such a slot when a dump stops the
+ * workers is taken and traced by the dump's leader, or, if its worker took it back
+ * first, listed as queued on that worker: test-dump-model covers that text.) */
 static void
 test_queued_on_missing_worker (void)
 {
@@ -2681,29 +2687,21 @@ test_queued_on_missing_worker (void)
       g_assert_cmpuint (now_ms (), <, give_up);
       g_usleep (1000);
     }
-  g_usleep (20000);
+  /* Still blocked: the waiter runs all the same. */
+  wait_finished (waiter);
+  g_assert_false (asyncrt_join_handle_is_finished (blocker));
   AsyncrtDump *d = NULL;
   g_assert_cmpint (asyncrt_handle_dump (h, 300, &d), ==, 0);
   char *s = asyncrt_dump_to_string (d);
   g_test_message ("%s", s);
   const AsyncrtDumpTask *tb = asyncrt_dump_find_task (d, asyncrt_join_handle_get_id (blocker));
-  const AsyncrtDumpTask *tw = asyncrt_dump_find_task (d, asyncrt_join_handle_get_id (waiter));
   g_assert_cmpint (asyncrt_dump_task_get_no_trace_reason (tb), ==, ASYNCRT_DUMP_NO_TRACE_RUNNING);
-  int worker = asyncrt_dump_task_get_worker (tb);
-  g_assert_cmpint (worker, >=, 0);
-  g_assert_cmpint (asyncrt_dump_task_get_state (tw), ==, ASYNCRT_TASK_STATE_SCHEDULED);
-  g_assert_null (asyncrt_dump_task_get_trace (tw));
-  g_assert_cmpint (asyncrt_dump_task_get_no_trace_reason (tw), ==,
-                   ASYNCRT_DUMP_NO_TRACE_QUEUED_ON_MISSING_WORKER);
-  g_assert_cmpint (asyncrt_dump_task_get_worker (tw), ==, worker);
-  char *phrase = g_strdup_printf ("(not traced: queued on worker %d, which did not stop)", worker);
-  g_assert_nonnull (strstr (s, phrase));
-  g_free (phrase);
+  g_assert_cmpint (asyncrt_dump_task_get_worker (tb), >=, 0);
+  g_assert_null (asyncrt_dump_find_task (d, asyncrt_join_handle_get_id (waiter)));
   free (s);
   asyncrt_dump_free (d);
   g_assert_cmpint (write (pipefd[1], "x", 1), ==, 1);
   wait_finished (blocker);
-  wait_finished (waiter);
   asyncrt_join_handle_free (blocker);
   asyncrt_join_handle_free (waiter);
   asyncrt_runtime_free (rt);
