@@ -7,7 +7,8 @@
  * thread uses.  Nothing here is shared between threads.
  *
  * When the filters apply (collect.c): the name, the descendants and the minimum idle
- * time are judged from fields of the task that are immutable (name, parent id) or
+ * time are judged from fields of the task that are immutable (name, parent id; the
+ * name lives in the task's extra part, set at spawn) or
  * read with a relaxed load (last poll time), before a task is claimed; the state once
  * it is known (claimed idle, drained from a queue, running, queued elsewhere).  A task
  * that does not match is never claimed, never trace-polled and never recorded.
@@ -406,8 +407,8 @@ asyncrt__dump_filter_match_task (const AsyncrtDumpFilter *f, const AsyncrtTask *
       if (idle < o->min_idle_ns)
         return false;
     }
-  if (f->pattern != NULL
-      && !g_pattern_spec_match_string (f->pattern, t->name != NULL ? t->name : ""))
+  const char *name = asyncrt__task_name (t);
+  if (f->pattern != NULL && !g_pattern_spec_match_string (f->pattern, name != NULL ? name : ""))
     return false;
   return true;
 }
