@@ -78,6 +78,8 @@ usage (FILE *out)
            "\n"
            "  -j, --json            print the dump as JSON (the same as --format=json)\n"
            "  -f, --format=FORMAT   text (the default), json, folded or pprof\n"
+           "  -g, --group           print tasks with the same stack and waits once, with\n"
+           "                        their count, ids and idle times\n"
            "      --folded          print folded stacks, the input of flame graphs\n"
            "                        (the same as --format=folded)\n"
            "      --task-names      with --folded: start every stack with the task's name\n"
@@ -499,6 +501,7 @@ main (int argc, char **argv)
     { "task-names", no_argument, NULL, OPT_TASK_NAMES },
     { "pprof", required_argument, NULL, OPT_PPROF },
     { "watch", required_argument, NULL, 'w' },
+    { "group", no_argument, NULL, 'g' },
     { "timeout", required_argument, NULL, 't' },
     { "runtime", required_argument, NULL, 'r' },
     { "name", required_argument, NULL, 'n' },
@@ -513,12 +516,13 @@ main (int argc, char **argv)
   AsyncrtEndpointRequest req;
   asyncrt__endpoint_request_init (&req, ASYNCRT_ENDPOINT_COMMAND_DUMP);
   const char *format = NULL, *runtime = NULL, *name = NULL, *pprof = NULL;
-  bool json = false, list = false, folded = false, watch = false, filtered = false;
+  bool json = false, list = false, folded = false, watch = false, filtered = false,
+       group = false;
   unsigned long long v;
   int c;
 
   opterr = 0;
-  while ((c = getopt_long (argc, argv, "+jf:w:t:r:n:s:lhV", options, NULL)) != -1)
+  while ((c = getopt_long (argc, argv, "+jf:gw:t:r:n:s:lhV", options, NULL)) != -1)
     switch (c)
       {
       case 'j':
@@ -543,6 +547,9 @@ main (int argc, char **argv)
           return usage_error ("--watch: '%s' is not a number of seconds from 0.001 to 600", optarg);
         watch = true;
         req.interval_ms = (unsigned) v;
+        break;
+      case 'g':
+        group = true;
         break;
       case 't':
         if (!parse_uint (optarg, 0, ASYNCRT_ENDPOINT_TIMEOUT_MAX_MS, &v))
@@ -637,14 +644,23 @@ main (int argc, char **argv)
     }
   if (req.task_names && strcmp (f, "folded") != 0)
     return usage_error ("--task-names goes with --folded%s", "");
-  if (list && (watch || filtered || req.task_names || pprof != NULL))
-    return usage_error ("--list takes no --watch, filter, --task-names or --pprof%s", "");
+  if (list && (watch || filtered || req.task_names || pprof != NULL || group))
+    return usage_error ("--list takes no --watch, filter, --group, --task-names or "
+                        "--pprof%s", "");
   if (watch && strcmp (f, "text") != 0 && strcmp (f, "json") != 0)
     return usage_error ("--watch prints text or JSON, not %s", f);
+  if (watch && group)
+    return usage_error ("--watch does not group%s", "");
+  if (group && strcmp (f, "text") != 0 && strcmp (f, "json") != 0)
+    return usage_error ("--group goes with text or JSON, not %s", f);
   if (list)
     req.command = ASYNCRT_ENDPOINT_COMMAND_LIST;
   else if (watch)
     req.command = ASYNCRT_ENDPOINT_COMMAND_WATCH;
+  /* --group asks for the grouped variant of the format: "text-grouped"... */
+  char grouped[ASYNCRT_ENDPOINT_FORMAT_MAX + 1];
+  if (group && snprintf (grouped, sizeof grouped, "%s-grouped", f) < (int) sizeof grouped)
+    f = grouped;
   if (strlen (f) > ASYNCRT_ENDPOINT_FORMAT_MAX)
     {
       fail_message ("--format: '%s' is not a format name", f);

@@ -16,6 +16,7 @@
 #include <asyncrt/future.h>
 #include <asyncrt/coroutine.h>
 #include <asyncrt/trace.h>
+#include <asyncrt/wait.h>
 #include <asyncrt/runtime.h>
 #include <asyncrt/task.h>
 #include <asyncrt/time.h>

@@ -87,8 +87,10 @@ ASYNCRT_BEGIN_DECLS
  * speaks.  COMMAND is `dump` (task dumps), `list` (the runtimes) or `watch` (two dumps
  * INTERVAL apart, compared: see below).  The keys, each at most once:
  *
- * - `format=NAME`: `text` (the default) or `json`; for `dump` also `folded` and
- *   `pprof`; other names are reserved for later formats.
+ * - `format=NAME`: `text` (the default), `json`, `text-grouped` or `json-grouped`
+ *   (the same with %ASYNCRT_DUMP_GROUP, see asyncrt_dump_format()); for `dump` also
+ *   `folded` and `pprof`; other names are reserved for later formats.  A list is JSON
+ *   for the JSON formats, text otherwise; a watch is text or JSON.
  * - `timeout=MS` (dump, watch): the deadline of the whole request (of each of the two
  *   rounds of a watch), 0 to 60000 milliseconds (default 2000); the runtimes are
  *   dumped one after the other within it, with asyncrt_handle_dump_full() and its
@@ -124,8 +126,9 @@ ASYNCRT_BEGIN_DECLS
  *
  * Bodies: a text dump is, for each runtime, a line
  * `==== runtime "NAME" (FLAVOUR, N workers) ====` followed by
- * asyncrt_dump_to_string() of its dump (or `(no dump: ERROR, reason)`).  A JSON dump is
- * one object, schema version 1:
+ * asyncrt_dump_to_string() of its dump (asyncrt_dump_format() with %ASYNCRT_DUMP_GROUP
+ * for `text-grouped`), or `(no dump: ERROR, reason)`.  A JSON dump is one object,
+ * schema version 1, holding each runtime's dump in JSON schema version 2:
  *
  * |[<!-- language="plain" -->
  * { "version": 1, "pid": <n>, "program": <string>, "library_version": "0.2.0",

@@ -18,6 +18,10 @@
  * pprof.c    asyncrt_dump_write_pprof(): a gzipped profile.proto (pprof-private.h)
  * mappings.c the loaded objects and their build ids, for pprof
  * future.c   the AsyncrtDumpFuture: the requester inside a task
+ * waitgraph.c  the wait-for graph of a sealed dump: deadlocks, holders and what they
+ *            block
+ * group.c    grouping tasks with the same trace and kinds of wait (ASYNCRT_DUMP_GROUP)
+ * describe.c the text of a wait ("waits for mutex "store" held by task 2 …")
  * dump-sched-private.h   the one interface schedulers serve dumps through
  *
  * The ownership rules of each part open its source file.
@@ -37,7 +41,7 @@
  * before it gives up on it and returns a census instead. */
 #define ASYNCRT_DUMP_GRACE_MS 100u
 
-#define ASYNCRT_DUMP_JSON_VERSION 1
+#define ASYNCRT_DUMP_JSON_VERSION 2
 
 /* ---- dump.c ------------------------------------------------------------------------ */
 
@@ -62,6 +66,9 @@ struct _AsyncrtDumpTask
   uint64_t group_id;          /* the join set the task belongs to, or 0 */
   AsyncrtLabels *labels;      /* a reference to the task's label set, or NULL */
   bool removed;               /* completed during its trace poll: not listed */
+  /* The wait-for graph (waitgraph.c, at seal): */
+  size_t n_blocked;           /* tasks waiting on this one, transitively */
+  uint32_t deadlock;          /* 1 + the index of the deadlock it is part of, or 0 */
 };
 
 typedef struct
@@ -71,10 +78,32 @@ typedef struct
   uint64_t running_ns;
 } AsyncrtDumpMissingWorker;
 
+/* A holder that blocks others (waitgraph.c): one per (holder task, object) that some
+ * traced idle task waits on through a certain edge (mutex or semaphore holder, join
+ * target, a holder named by a program's leaf). */
+typedef struct
+{
+  AsyncrtTaskId holder_id;
+  const struct _AsyncrtDumpTask *holder;   /* NULL: not in this dump */
+  const AsyncrtWait *wait;    /* the first waiter's wait: kind, object, name, facts */
+  GArray *waiters;            /* AsyncrtTaskId of the direct waiters, ascending */
+  size_t n_blocked;           /* the waiters and everyone waiting on them, transitively
+                                 (the holder itself not counted) */
+  uint64_t held_ns;           /* a mutex's hold time, 0 if unknown / not a mutex */
+} AsyncrtDumpHolder;
+
+typedef struct
+{
+  GArray *ids;                /* AsyncrtTaskId, ascending */
+  size_t n_blocked;           /* other tasks waiting on the cycle, transitively */
+} AsyncrtDumpDeadlock;
+
 struct _AsyncrtDump
 {
   GArray *tasks;              /* struct _AsyncrtDumpTask, sorted by id */
   GArray *missing;            /* AsyncrtDumpMissingWorker */
+  GArray *deadlocks;          /* AsyncrtDumpDeadlock, by smallest id (waitgraph.c) */
+  GArray *holders;            /* AsyncrtDumpHolder, longest-held first (waitgraph.c) */
   bool complete;
   /* A census (nothing traced): why; ASYNCRT_DUMP_NO_TRACE_NONE for a traced dump. */
   AsyncrtDumpNoTraceReason census;
@@ -99,7 +128,8 @@ asyncrt__dump_task_at (AsyncrtDump *d, size_t i)
 void asyncrt__dump_add_missing_worker (AsyncrtDump *d, unsigned index,
                                        AsyncrtTaskId task_id, uint64_t running_ns);
 /* Drops removed records, sorts by id, fills in what missing workers lack from the
- * RUNNING records, computes completeness. */
+ * RUNNING records, computes completeness, how long each wait has waited, and the
+ * wait-for graph. */
 void asyncrt__dump_seal (AsyncrtDump *d);
 
 /* ---- filter.c ---------------------------------------------------------------------- */
@@ -149,17 +179,80 @@ typedef struct
 GArray *asyncrt__mappings_read (void);
 /* The index of the segment holding @addr, or -1. */
 int asyncrt__mappings_find (const GArray *maps, uintptr_t addr);
+/* ---- waitgraph.c ------------------------------------------------------------------- */
+
+/* The task a wait depends on for certain, or 0: the holder of a mutex, of a
+ * semaphore's permits (when no other holder may exist), a joined task, a program
+ * leaf's holder — unless what it waits for has arrived already (READY). */
+AsyncrtTaskId asyncrt__wait_edge_target (const AsyncrtWait *w);
+/* Builds d->deadlocks, d->holders and each task's n_blocked / deadlock, once, at
+ * seal time; frees them with asyncrt__dump_graph_clear(). */
+void asyncrt__dump_graph_build (AsyncrtDump *d);
+void asyncrt__dump_graph_clear (AsyncrtDump *d);
+/* qsort/bsearch order of AsyncrtTaskId. */
+int asyncrt__dump_cmp_id (const void *a, const void *b);
+
+/* ---- group.c ------------------------------------------------------------------------- */
+
+typedef struct
+{
+  GArray *members;            /* size_t indices into d->tasks, ascending */
+} AsyncrtDumpGroup;
+
+/* The groups of @d (AsyncrtDumpGroup*, by first member), to free with
+ * g_ptr_array_unref(). */
+GPtrArray *asyncrt__dump_groups (const AsyncrtDump *d);
+/* Idle times of the members that were ever polled; false if none was. */
+bool asyncrt__dump_group_idle_stats (const AsyncrtDump *d, const AsyncrtDumpGroup *g,
+                                     uint64_t *ret_min, uint64_t *ret_median,
+                                     uint64_t *ret_max);
+/* Whether every member's wait @backtrace is on the same object (and holder, name). */
+bool asyncrt__dump_group_same_object (const AsyncrtDump *d, const AsyncrtDumpGroup *g,
+                                      guint backtrace);
+
+/* ---- text.c, json.c ------------------------------------------------------------------ */
+
+char *asyncrt__dump_format_text (const AsyncrtDump *d, unsigned flags);
+char *asyncrt__dump_format_json (const AsyncrtDump *d, unsigned flags);
+
+/* ---- describe.c ---------------------------------------------------------------------- */
+
+/* Appends what @w waits on, in words ("waits for mutex \"store\" held by task 2 for
+ * 490.127 ms, waiting 482.856 ms"); nothing for a wait of kind UNKNOWN with nothing
+ * set.  Every program-supplied string is escaped.  @flags: WAIT_TEXT_OBJECT names the
+ * object (its name, or its address) and gives its facts (a group of tasks waiting on
+ * different objects leaves it out); WAIT_TEXT_WAITED adds how long this task has
+ * waited (not for a group). */
+enum
+{
+  WAIT_TEXT_OBJECT = 1 << 0,
+  WAIT_TEXT_WAITED = 1 << 1,
+  WAIT_TEXT_ALL = WAIT_TEXT_OBJECT | WAIT_TEXT_WAITED
+};
+void asyncrt__dump_append_wait_text (GString *out, const AsyncrtWait *w, unsigned flags);
+/* "490.127 ms", "1.250 s", "12.000 us". */
+void asyncrt__dump_append_duration (GString *out, uint64_t ns);
+/* Appends the ids, ", "-separated, the first @limit of them and then "… (N more)". */
+void asyncrt__dump_append_ids (GString *out, const AsyncrtTaskId *ids, size_t n, size_t limit);
 
 /* ---- format.c ---------------------------------------------------------------------- */
 
-/* Formats one trace into @out (e.g. its tree as text). */
-typedef void (*FormatTraceFunc) (const AsyncrtTrace *tr, GString *out);
-/* Tasks suspended at the same place share their formatted trace: a cache for one
- * formatting call, keyed by the trace's instruction pointers. */
-GHashTable *asyncrt__dump_trace_cache_new (void);
-/* Appends @format's output for @tr, formatting it only if the cache lacks it. */
-void asyncrt__dump_append_trace_cached (GHashTable *cache, const AsyncrtTrace *tr,
-                                        FormatTraceFunc format, GString *out);
+/* The identity of a trace for sharing its formatting and for grouping: its
+ * instruction pointers (and, for synthetic traces, their resolutions), backtrace by
+ * backtrace. */
+GBytes *asyncrt__dump_trace_key (const AsyncrtTrace *tr);
+
+/* Trees formatted once per distinct trace for one formatting call, each task's own
+ * waits written at the end of its leaves' lines (" — waits for …; …"). */
+typedef struct _AsyncrtDumpTreeCache AsyncrtDumpTreeCache;
+/* Appends the wait of backtrace @backtrace of the tree being written ("" for none). */
+typedef void (*AsyncrtDumpAnnotateFunc) (GString *out, guint backtrace, void *data);
+AsyncrtDumpTreeCache *asyncrt__dump_tree_cache_new (void);
+void asyncrt__dump_tree_cache_free (AsyncrtDumpTreeCache *c);
+/* Appends @tr's tree, indented by two spaces, annotated by @annotate. */
+void asyncrt__dump_tree_cache_append (AsyncrtDumpTreeCache *c, const AsyncrtTrace *tr,
+                                      AsyncrtDumpAnnotateFunc annotate, void *data,
+                                      GString *out);
 /* "idle", "scheduled", "running". */
 const char *asyncrt__dump_state_name (AsyncrtTaskState s);
 /* The JSON name of a reason ("running", "deadline"…), NULL for NONE. */

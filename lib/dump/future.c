@@ -19,6 +19,7 @@
  * formatted.
  */
 #include "dump/dump-private.h"
+#include "trace/wait-private.h"
 
 #include <string.h>
 
@@ -135,11 +136,22 @@ asyncrt_dump_future_init_full (AsyncrtDumpFuture *f, AsyncrtHandle *h, unsigned 
  *   %ASYNCRT_PENDING otherwise.
  * Since: 0.1
  */
+static ASYNCRT_WAIT_DESCRIBER void
+describe_dump_future (const AsyncrtDumpFuture *f)
+{
+  AsyncrtWait *w = asyncrt__trace_leaf_wait ();
+  if (w != NULL)
+    asyncrt__wait_set (w, ASYNCRT_WAIT_DUMP, (uintptr_t) f, NULL);
+}
+
 AsyncrtPoll
 asyncrt_dump_future_poll (AsyncrtDumpFuture *f, AsyncrtContext *cx)
 {
   if (asyncrt_trace_leaf (cx))
-    return ASYNCRT_PENDING;
+    {
+      describe_dump_future (f);
+      return ASYNCRT_PENDING;
+    }
   if (f == NULL)
     return ASYNCRT_READY;
   if (f->error != 0 || f->result != NULL || f->finished)

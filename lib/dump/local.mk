@@ -8,6 +8,9 @@ libasyncrt_private_la_SOURCES += \
 	lib/dump/format.c \
 	lib/dump/text.c \
 	lib/dump/json.c \
+	lib/dump/describe.c \
+	lib/dump/group.c \
+	lib/dump/waitgraph.c \
 	lib/dump/collect.c \
 	lib/dump/request.c \
 	lib/dump/wait.c \
@@ -41,6 +44,8 @@ tests_dump_test_dump_model_CPPFLAGS += $(JSON_GLIB_CFLAGS)
 tests_dump_test_dump_model_LDADD += $(JSON_GLIB_LIBS)
 endif
 
+valgrind_tests += tests/dump/test-dump-model
+
 # The public API on both schedulers, at -O2 -g (Tokio's dump scenarios and more).
 test_programs += tests/dump/test-dump
 tests_dump_test_dump_SOURCES = tests/dump/test-dump.c
@@ -51,6 +56,12 @@ if HAVE_JSON_GLIB
 tests_dump_test_dump_CPPFLAGS += $(JSON_GLIB_CFLAGS) -DHAVE_JSON_GLIB
 tests_dump_test_dump_LDADD += $(JSON_GLIB_LIBS)
 endif
+
+# Why tasks wait (every leaf kind, holders, deadlocks, grouping) on both schedulers.
+test_programs += tests/dump/test-waits
+tests_dump_test_waits_SOURCES = tests/dump/test-waits.c tests/flavour-util.h tests/dump-json-util.h
+tests_dump_test_waits_CPPFLAGS = $(TEST_CPPFLAGS)
+tests_dump_test_waits_LDADD = $(TEST_LIBS)
 
 # Dump cost: 1,000 and 10,000 idle tasks at depth 5, both schedulers, against the bare
 # captures; formatting first and again.  Internal flags for the symbol-cache stats.

@@ -111,28 +111,49 @@ typedef enum
   FORMAT_PPROF
 } Format;
 
-/* The formats of each command; -EINVAL (with a reason in @body) for another. */
-static int
-format_of (const AsyncrtEndpointRequest *req, GString *body, Format *out)
+/* The formats a request may name: what asyncrt_dump_format() is asked for (TEXT and
+ * JSON), or the forms of several dumps at once (FOLDED, PPROF). */
+typedef struct
 {
-  static const char *const names[] = { "text", "json", "folded", "pprof" };
-  size_t n = req->command == ASYNCRT_ENDPOINT_COMMAND_DUMP ? 4 : 2;
+  const char *name;
+  Format kind;
+  AsyncrtDumpFormat format;
+  unsigned flags;
+} FormatName;
+
+static const FormatName formats[] = {
+  { "text", FORMAT_TEXT, ASYNCRT_DUMP_FORMAT_TEXT, 0 },
+  { "json", FORMAT_JSON, ASYNCRT_DUMP_FORMAT_JSON, 0 },
+  { "text-grouped", FORMAT_TEXT, ASYNCRT_DUMP_FORMAT_TEXT, ASYNCRT_DUMP_GROUP },
+  { "json-grouped", FORMAT_JSON, ASYNCRT_DUMP_FORMAT_JSON, ASYNCRT_DUMP_GROUP },
+  { "folded", FORMAT_FOLDED, ASYNCRT_DUMP_FORMAT_TEXT, 0 },
+  { "pprof", FORMAT_PPROF, ASYNCRT_DUMP_FORMAT_TEXT, 0 },
+};
+
+/* The formats of each command (dump: all; list: the text and JSON ones; watch: text
+ * and json); -EINVAL (with a reason in @body) for another. */
+static int
+format_of (const AsyncrtEndpointRequest *req, GString *body, const FormatName **out)
+{
+  size_t n = req->command == ASYNCRT_ENDPOINT_COMMAND_DUMP ? G_N_ELEMENTS (formats)
+             : req->command == ASYNCRT_ENDPOINT_COMMAND_LIST ? 4 : 2;
   for (size_t i = 0; i < n; i++)
-    if (strcmp (req->format, names[i]) == 0)
+    if (strcmp (req->format, formats[i].name) == 0)
       {
-        if (req->task_names && i != FORMAT_FOLDED)
+        if (req->task_names && formats[i].kind != FORMAT_FOLDED)
           {
             g_string_append (body, "task-names=1 needs format=folded\n");
             return -EINVAL;
           }
-        *out = (Format) i;
+        *out = &formats[i];
         return 0;
       }
-  g_string_append_printf (body, "unknown format '%s' for %s (this library has: %s)\n",
-                          req->format,
+  g_string_append_printf (body, "unknown format '%s' for %s (this library has: ", req->format,
                           req->command == ASYNCRT_ENDPOINT_COMMAND_DUMP ? "dump"
-                          : req->command == ASYNCRT_ENDPOINT_COMMAND_WATCH ? "watch" : "list",
-                          n == 4 ? "text, json, folded, pprof" : "text, json");
+                          : req->command == ASYNCRT_ENDPOINT_COMMAND_WATCH ? "watch" : "list");
+  for (size_t i = 0; i < n; i++)
+    g_string_append_printf (body, "%s%s", i > 0 ? ", " : "", formats[i].name);
+  g_string_append (body, ")\n");
   return -EINVAL;
 }
 
@@ -188,7 +209,7 @@ append_runtime_text (GString *out, const char *name, const char *flavour, unsign
 /* Returns 0 if every dump is complete, 1 otherwise, -ENOMEM / -EIO if a pprof
  * profile could not be built. */
 static int
-append_dumps (GString *out, const AsyncrtRuntimeInfo *infos, size_t n, Format format,
+append_dumps (GString *out, const AsyncrtRuntimeInfo *infos, size_t n, const FormatName *format,
               const AsyncrtEndpointRequest *req)
 {
   AsyncrtDumpOptions *opts = options_of (req);
@@ -212,10 +233,10 @@ append_dumps (GString *out, const AsyncrtRuntimeInfo *infos, size_t n, Format fo
         taken[n_taken++] = dumps[i];
     }
   int status = complete ? 0 : 1;
-  if (format == FORMAT_FOLDED)
+  if (format->kind == FORMAT_FOLDED)
     asyncrt__dump_append_folded (out, taken, n_taken,
                                  req->task_names ? ASYNCRT__DUMP_FOLDED_TASK_NAMES : 0);
-  else if (format == FORMAT_PPROF)
+  else if (format->kind == FORMAT_PPROF)
     {
       GByteArray *bytes = g_byte_array_new ();
       int r = asyncrt__dump_pprof_build (taken, n_taken, bytes);
@@ -230,7 +251,7 @@ append_dumps (GString *out, const AsyncrtRuntimeInfo *infos, size_t n, Format fo
     }
   else
     {
-      bool json = format == FORMAT_JSON;
+      bool json = format->kind == FORMAT_JSON;
       if (json)
         {
           g_string_append_c (out, '{');
@@ -243,8 +264,8 @@ append_dumps (GString *out, const AsyncrtRuntimeInfo *infos, size_t n, Format fo
         {
           const AsyncrtRuntimeInfo *rt = &infos[i];
           int r = errors[i];
-          char *text = r == 0 ? (json ? asyncrt_dump_to_json (dumps[i])
-                                      : asyncrt_dump_to_string (dumps[i])) : NULL;
+          char *text = r == 0 ? asyncrt_dump_format (dumps[i], format->format, format->flags)
+                                 : NULL;
           if (json)
             {
               append_runtime_json (out, i, rt->name, rt->serial, rt->flavour, rt->n_workers);
@@ -290,7 +311,7 @@ typedef struct
 struct _AsyncrtEndpointWatch
 {
   AsyncrtEndpointRequest req;
-  Format format;
+  const FormatName *format;
   size_t n;
   WatchedRuntime *runtimes;
 };
@@ -316,7 +337,7 @@ asyncrt__endpoint_watch_get_interval_ms (const AsyncrtEndpointWatch *w)
 }
 
 static AsyncrtEndpointWatch *
-watch_begin (const AsyncrtEndpointRequest *req, Format format, const AsyncrtRuntimeInfo *infos,
+watch_begin (const AsyncrtEndpointRequest *req, const FormatName *format, const AsyncrtRuntimeInfo *infos,
              size_t n)
 {
   AsyncrtEndpointWatch *w = g_new0 (AsyncrtEndpointWatch, 1);
@@ -355,7 +376,7 @@ asyncrt__endpoint_watch_finish (AsyncrtEndpointWatch *w, GString *out)
   AsyncrtDumpOptions *opts = options_of (&w->req);
   take_dumps (infos, n, opts, w->req.timeout_ms, later, errors);
   asyncrt_dump_options_free (opts);
-  bool json = w->format == FORMAT_JSON;
+  bool json = w->format->kind == FORMAT_JSON;
   bool compared_all = true;
   size_t k = 0;                              /* runtimes listed so far (JSON commas) */
   if (json)
@@ -442,7 +463,7 @@ int
 asyncrt__endpoint_respond (const AsyncrtEndpointRequest *req, GString *body,
                            AsyncrtEndpointWatch **ret_watch)
 {
-  Format format;
+  const FormatName *format;
   int r = format_of (req, body, &format);
   if (r < 0)
     return r;
@@ -457,7 +478,7 @@ asyncrt__endpoint_respond (const AsyncrtEndpointRequest *req, GString *body,
     }
   else if (req->command == ASYNCRT_ENDPOINT_COMMAND_LIST)
     {
-      append_list (body, infos, n, format == FORMAT_JSON);
+      append_list (body, infos, n, format->kind == FORMAT_JSON);
       status = 0;
     }
   else if (req->command == ASYNCRT_ENDPOINT_COMMAND_WATCH && ret_watch != NULL)

@@ -374,8 +374,12 @@ asyncrt__task_state (AsyncrtTask *t)
   return atomic_load_explicit (&t->state, memory_order_acquire);
 }
 
-/* ---- current task (thread-local, set by asyncrt__task_run) ------------------------ */
-extern _Thread_local AsyncrtTask *asyncrt__current_task;
+/* ---- current task (thread-local, set by asyncrt__task_run) ------------------------
+ * initial-exec on the declaration too: the lock paths of lib/sync read it
+ * (current-private.h), and the default model would make each read a call to
+ * __tls_get_addr.  The library uses static TLS already (trace context). */
+extern _Thread_local AsyncrtTask *asyncrt__current_task
+  __attribute__((tls_model ("initial-exec")));
 
 /* ---- raw transitions, exposed for the state-machine unit tests --------------------- */
 typedef enum

@@ -11,11 +11,13 @@
 #include "scheduler/scheduler-private.h"
 #include "scheduler/coop-private.h"
 #include "future/context-private.h"
+#include "trace/wait-private.h"
 
 #include <glib.h>
 #include <stdlib.h>
 #include <string.h>
 
+__attribute__((tls_model ("initial-exec")))
 _Thread_local AsyncrtTask *asyncrt__current_task;
 
 /* Task ids: unique per process, never 0.  Each thread takes them from a block of
@@ -656,13 +658,29 @@ asyncrt__task_cancel_unbound (AsyncrtTask *t)
  *   when the task finishes.
  * Since: 0.1
  */
+/* Trace mode: a join waits for its task, which is the holder (id immutable). */
+static ASYNCRT_WAIT_DESCRIBER void
+describe_join (AsyncrtTask *t)
+{
+  AsyncrtWait *w = asyncrt__trace_leaf_wait ();
+  if (w == NULL)
+    return;
+  asyncrt__wait_set (w, ASYNCRT_WAIT_JOIN, (uintptr_t) t, NULL);
+  asyncrt__wait_set_holder (w, t->id);
+  if (asyncrt__task_state (t) & ASYNCRT_TASK_COMPLETE)
+    asyncrt__wait_set_fact (w, ASYNCRT_WAIT_FACT_READY, 1);
+}
+
 AsyncrtPoll
 asyncrt_join_handle_poll (AsyncrtJoinHandle *jh, AsyncrtContext *cx)
 {
   if (jh == NULL || cx == NULL)
     return ASYNCRT_READY;
   if (asyncrt_trace_leaf (cx))
-    return ASYNCRT_PENDING;
+    {
+      describe_join (asyncrt__task_from_join_handle (jh));
+      return ASYNCRT_PENDING;
+    }
   if (!asyncrt__coop_poll_proceed (cx))
     return ASYNCRT_PENDING;
 

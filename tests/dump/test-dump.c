@@ -1,6 +1,7 @@
 /* Task dumps through the public API, on both schedulers.  Built at -O2 -g. */
 #include <asyncrt/asyncrt.h>
 #include "test-util.h"
+#include "dump-json-util.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -1446,14 +1447,14 @@ test_stats_and_json (gconstpointer data)
       g_assert_nonnull (strstr (s, want));
       g_free (want);
       free (s);
-      char *json = asyncrt_dump_to_json (d);
+      char *json = test_dump_json (d, 0);
 #ifdef HAVE_JSON_GLIB
       JsonParser *p = json_parser_new ();
       GError *error = NULL;
       g_assert_true (json_parser_load_from_data (p, json, -1, &error));
       g_assert_no_error (error);
       JsonObject *root = json_node_get_object (json_parser_get_root (p));
-      g_assert_cmpint (json_object_get_int_member (root, "version"), ==, 1);
+      g_assert_cmpint (json_object_get_int_member (root, "version"), ==, 2);
       g_assert_true (json_object_get_boolean_member (root, "complete"));
       g_assert_false (json_object_get_boolean_member (root, "census"));
       g_object_unref (p);
@@ -2220,7 +2221,7 @@ test_hostile_names (gconstpointer data)
   g_strfreev (lines);
   free (s);
 
-  char *json = asyncrt_dump_to_json (d);
+  char *json = test_dump_json (d, 0);
   g_assert_true (g_utf8_validate (json, -1, NULL));
   for (const char *p = json; *p != '\0'; p++)
     g_assert_cmpuint ((unsigned char) *p, >=, 0x20);
@@ -2861,5 +2862,6 @@ main (int argc, char **argv)
   g_test_add_func ("/dump/current-thread/not-running", test_not_running);
   g_test_add_func ("/dump/multi-thread/queued-on-missing-worker", test_queued_on_missing_worker);
   g_test_add_func ("/dump/multi-thread/withdraw-on-shutdown", test_withdraw_on_shutdown);
+  test_dump_json_add_check ();
   return g_test_run ();
 }

@@ -2,6 +2,7 @@
  * against tests/endpoint/endpoint-target, which the test starts (with
  * ASYNCRT_DUMP_ENDPOINT=1 and the other variables in its environment) and stops. */
 #include "endpoint-test-util.h"
+#include "dump-json-util.h"
 
 #include <fcntl.h>
 #include <grp.h>
@@ -246,6 +247,8 @@ python3 (void)
 static void
 assert_json (const char *json, const char *script)
 {
+  if (strstr (json, "\"runtimes\":[") != NULL && strstr (json, "\"dump\":{") != NULL)
+    test_dump_json_record (json);     /* every runtime's dump: schema 2 */
   char *py = python3 ();
   if (py == NULL)
     {
@@ -333,6 +336,34 @@ test_cli_json (void)
   target_stop (t);
 }
 
+/* --group: the waiters of "web" are one group, in text and in JSON. */
+static void
+test_cli_group (void)
+{
+  const char *args[] = { "--ct", "--tasks", "5", NULL };
+  Target *t = target_start (args);
+  char *out, *err;
+  g_assert_cmpint (run_cli_pid ("--group", NULL, NULL, t->pid, &out, &err), ==, 0);
+  assert_contains (out, "==== runtime \"web\" (multi_thread, 2 workers) ====\n");
+  assert_contains (out, "5 tasks idle: ");
+  assert_contains (out, ", name \"waiter\" (5), ");
+  assert_contains (out, "2 tasks idle: ");                /* "bg"'s two waiters */
+  assert_contains (out, " — waits for notify ");
+  g_assert_cmpstr (err, ==, "");
+  g_free (out);
+  g_free (err);
+  g_assert_cmpint (run_cli_pid ("--json", "--group", NULL, t->pid, &out, NULL), ==, 0);
+  assert_json (out, "g = d['runtimes'][0]['dump']['groups']\n"
+                    "assert [x['count'] for x in g] == [5], g\n"
+                    "assert g[0]['wait_kinds'] == ['notify'], g\n"
+                    "assert len(d['runtimes'][0]['dump']['tasks']) == 5");
+  g_free (out);
+  g_assert_cmpint (run_cli_pid ("-g", "--format=json", NULL, t->pid, &out, NULL), ==, 0);
+  assert_json (out, "assert 'groups' in d['runtimes'][1]['dump']");
+  g_free (out);
+  target_stop (t);
+}
+
 static void
 test_cli_list (void)
 {
@@ -404,6 +435,7 @@ test_cli_usage (void)
     { "--timeout", "60001", "1", NULL }, { "--timeout", "-1", "1", NULL },
     { "--runtime", "a b", "1", NULL }, { "--runtime", "", "1", NULL },
     { "--format", "JSON!", "1", NULL }, { "--json", "--format=text", "1", NULL },
+    { "--list", "--group", "1", NULL },
     { "--timeout", NULL },
   };
   for (size_t i = 0; i < G_N_ELEMENTS (bad); i++)
@@ -767,6 +799,8 @@ concurrent_client (gpointer data)
       char *st = answer_status (answer, NULL);
       c->result = strcmp (st, "ok") == 0 && strstr (answer->str, "target_wait_poll") ? 0 : -1;
       g_free (st);
+      if (c->result == 0 && c->index % 2)
+        test_dump_json_record (strchr (answer->str, '\n') + 1);   /* the body */
     }
   g_string_free (answer, TRUE);
   return NULL;
@@ -1794,6 +1828,7 @@ main (int argc, char **argv)
 
   g_test_add_func ("/endpoint/cli/text", test_cli_text);
   g_test_add_func ("/endpoint/cli/json", test_cli_json);
+  g_test_add_func ("/endpoint/cli/group", test_cli_group);
   g_test_add_func ("/endpoint/cli/list", test_cli_list);
   g_test_add_func ("/endpoint/cli/runtime-and-format", test_cli_runtime);
   g_test_add_func ("/endpoint/cli/usage", test_cli_usage);
@@ -1822,6 +1857,7 @@ main (int argc, char **argv)
   g_test_add_func ("/endpoint/env/endpoint", test_env_endpoint_values);
   g_test_add_func ("/endpoint/env/signal", test_env_signal_values);
   g_test_add_func ("/endpoint/env/file", test_env_file_values);
+  test_dump_json_add_check ();
   int r = g_test_run ();
   g_free (cli_path);
   g_free (target_path);
