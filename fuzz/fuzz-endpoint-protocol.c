@@ -41,10 +41,15 @@ check_request (const AsyncrtEndpointRequest *req)
   for (size_t i = 0; i < name; i++)
     CHECK (req->name[i] > 0x20 && req->name[i] < 0x7f);
   CHECK (req->states != 0 && (req->states & ~ASYNCRT_ENDPOINT_STATE_ALL) == 0);
+  size_t wait = strnlen (req->wait, sizeof req->wait);
+  CHECK (wait < sizeof req->wait);
+  for (size_t i = 0; i < wait; i++)
+    CHECK ((req->wait[i] >= 'a' && req->wait[i] <= 'z') || req->wait[i] == '_'
+           || (req->wait[i] == ',' && i > 0 && i + 1 < wait && req->wait[i + 1] != ','));
   CHECK (req->min_idle_ms <= ASYNCRT_ENDPOINT_MIN_IDLE_MAX_MS);
   CHECK (req->interval_ms > 0 && req->interval_ms <= ASYNCRT_ENDPOINT_INTERVAL_MAX_MS);
   if (req->command == ASYNCRT_ENDPOINT_COMMAND_LIST)
-    CHECK (name == 0 && req->states == ASYNCRT_ENDPOINT_STATE_ALL && req->min_idle_ms == 0
+    CHECK (name == 0 && wait == 0 && req->states == ASYNCRT_ENDPOINT_STATE_ALL && req->min_idle_ms == 0
            && req->task == 0 && !req->task_names);
   if (req->command != ASYNCRT_ENDPOINT_COMMAND_DUMP)
     CHECK (!req->task_names);
@@ -58,7 +63,8 @@ check_request (const AsyncrtEndpointRequest *req)
   CHECK (asyncrt__endpoint_request_parse (line, (size_t) n - 1, &again, err, sizeof err) == 0);
   CHECK (again.command == req->command && again.timeout_ms == req->timeout_ms
          && strcmp (again.format, req->format) == 0 && strcmp (again.runtime, req->runtime) == 0
-         && strcmp (again.name, req->name) == 0 && again.states == req->states
+         && strcmp (again.name, req->name) == 0 && strcmp (again.wait, req->wait) == 0
+         && again.states == req->states
          && again.min_idle_ms == req->min_idle_ms && again.task == req->task
          && again.task_names == req->task_names && again.interval_ms == req->interval_ms);
 }

@@ -94,6 +94,8 @@ usage (FILE *out)
            "                        running, separated by commas\n"
            "      --min-idle=SECONDS  only the tasks not polled for at least SECONDS\n"
            "      --task=ID         only task ID and the tasks it spawned, recursively\n"
+           "      --wait=KINDS      only the tasks waiting on one of KINDS (mutex, sleep, fd,\n"
+           "                        notify, join...; separated by commas)\n"
            "  -l, --list            list the runtimes (name, flavour, workers, tasks)\n"
            "  -h, --help            print this help and exit\n"
            "  -V, --version         print the version and exit\n"
@@ -488,7 +490,8 @@ enum
   OPT_TASK_NAMES,
   OPT_PPROF,
   OPT_MIN_IDLE,
-  OPT_TASK
+  OPT_TASK,
+  OPT_WAIT
 };
 
 int
@@ -508,6 +511,7 @@ main (int argc, char **argv)
     { "state", required_argument, NULL, 's' },
     { "min-idle", required_argument, NULL, OPT_MIN_IDLE },
     { "task", required_argument, NULL, OPT_TASK },
+    { "wait", required_argument, NULL, OPT_WAIT },
     { "list", no_argument, NULL, 'l' },
     { "help", no_argument, NULL, 'h' },
     { "version", no_argument, NULL, 'V' },
@@ -585,6 +589,19 @@ main (int argc, char **argv)
           return usage_error ("--task: '%s' is not a task id", optarg);
         req.task = v;
         filtered = true;
+        break;
+      case OPT_WAIT:
+        {
+          size_t len = strlen (optarg);
+          bool ok = len > 0 && len <= ASYNCRT_ENDPOINT_WAIT_KINDS_MAX && optarg[0] != ','
+                    && optarg[len - 1] != ',' && strstr (optarg, ",,") == NULL
+                    && strspn (optarg, "abcdefghijklmnopqrstuvwxyz_,") == len;
+          if (!ok)
+            return usage_error ("--wait: '%s' is not a list of wait kinds (mutex, sleep, fd, "
+                                "...) separated by commas", optarg);
+          strcpy (req.wait, optarg);
+          filtered = true;
+        }
         break;
       case 'l':
         list = true;

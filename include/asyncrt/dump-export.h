@@ -25,10 +25,10 @@ ASYNCRT_BEGIN_DECLS
  *   the shape of Go's goroutine profile: `go tool pprof` reads it, and so do the
  *   fleet profilers that take pprof uploads (Pyroscope, Parca and others), next to
  *   the CPU profiles of the same program;
- * - the folded stacks of a dump (`frame;frame;frame count`, one line per distinct
- *   stack, the root first), the input of flame graphs (flamegraph.pl, inferno,
- *   speedscope) and of Pyroscope's `folded` ingest, are served by the dump endpoint
- *   (`asyncrt-dump --folded`).
+ * - asyncrt_dump_format() with %ASYNCRT_DUMP_FORMAT_FOLDED writes folded stacks
+ *   (`frame;frame;frame count`, one line per distinct stack, the root first), the
+ *   input of flame graphs (flamegraph.pl, inferno, speedscope) and of Pyroscope's
+ *   `folded` ingest; the dump endpoint serves them too (`asyncrt-dump --folded`).
  *
  * In both, a stack is one backtrace of a task's trace; every task counts once per
  * backtrace, and a task without a trace is counted at a pseudo-frame

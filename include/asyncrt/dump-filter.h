@@ -38,13 +38,21 @@ ASYNCRT_BEGIN_DECLS
  *   keep a whole subtree together whatever completes in between, give its root a
  *   label (asyncrt_task_set_label(): spawned tasks inherit their spawner's labels)
  *   and look for the label in the dump.
+ * - a set of <emphasis>wait kinds</emphasis> (#AsyncrtWaitKind, see the wait section):
+ *   the tasks with at least one leaf waiting on one of those kinds (a mutex, a
+ *   sleep…).  What a task waits on is known only once it has been traced, so this
+ *   filter applies after tracing, to the tasks the others let through: it saves the
+ *   formatting, not the trace polls; and a task without a trace (running, or in a
+ *   census) has no known wait and is left out.
  *
- * A task is listed when it matches every filter that is set.  The filters are applied
- * <emphasis>before</emphasis> tracing, while the dump collects the tasks: a task that
- * does not match is neither claimed nor trace-polled (a queued one is put back in its
- * queue untouched), so a filtered dump of a few tasks in a big runtime costs a walk
- * of the task list and the trace polls of the tasks it lists.  The same filters apply
- * to a census (timeout 0, or a dump past its deadline).
+ * A task is listed when it matches every filter that is set.  The filters other than
+ * the wait kinds are applied <emphasis>before</emphasis> tracing, while the dump
+ * collects the tasks: a task that does not match is neither claimed nor trace-polled
+ * (a queued one is put back in its queue untouched), so a filtered dump of a few
+ * tasks in a big runtime costs a walk of the task list and the trace polls of the
+ * tasks it lists.  The same filters apply to a census (timeout 0, or a dump past its
+ * deadline).  The wait-for graph of a filtered dump (deadlocks, holders) is built
+ * from the tasks it lists.
  *
  * |[<!-- language="C" --><!-- sample: body -->
  * AsyncrtDumpOptions *opts = asyncrt_dump_options_new ();
@@ -63,9 +71,20 @@ ASYNCRT_BEGIN_DECLS
  *
  * The text form of a filtered dump says so on its summary line, the JSON form in its
  * `"filter"` member; asyncrt_dump_is_complete() speaks of the tasks listed.  From
- * outside the process, `asyncrt-dump --name`, `--state`, `--min-idle` and `--task`
- * ask for the same (see asyncrt-dump(1)).
+ * outside the process, `asyncrt-dump --name`, `--state`, `--min-idle`, `--task` and
+ * `--wait` ask for the same (see asyncrt-dump(1)).
  */
+
+/**
+ * ASYNCRT_WAIT_KIND_BIT:
+ * @kind: an #AsyncrtWaitKind
+ *
+ * The bit of @kind in a set of wait kinds (asyncrt_dump_options_set_wait_kinds()):
+ * `ASYNCRT_WAIT_KIND_BIT (ASYNCRT_WAIT_MUTEX) | ASYNCRT_WAIT_KIND_BIT (ASYNCRT_WAIT_SEMAPHORE)`.
+ *
+ * Since: 0.2
+ */
+#define ASYNCRT_WAIT_KIND_BIT(kind) ((uint64_t) 1 << (kind))
 
 /**
  * AsyncrtDumpOptions:
@@ -119,6 +138,9 @@ int asyncrt_dump_options_set_min_idle_ns (AsyncrtDumpOptions *opts, uint64_t min
 
 ASYNCRT_AVAILABLE_IN_0_2
 int asyncrt_dump_options_set_descendants_of (AsyncrtDumpOptions *opts, AsyncrtTaskId id);
+
+ASYNCRT_AVAILABLE_IN_0_2
+int asyncrt_dump_options_set_wait_kinds (AsyncrtDumpOptions *opts, uint64_t kinds);
 
 ASYNCRT_AVAILABLE_IN_0_2
 bool asyncrt_dump_options_is_filtered (const AsyncrtDumpOptions *opts);

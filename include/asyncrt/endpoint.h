@@ -100,7 +100,9 @@ ASYNCRT_BEGIN_DECLS
  *   `name=GLOB` (1 to 255 printable ASCII characters without spaces; `*` and `?`),
  *   `state=STATES` (`idle`, `scheduled`, `running`, separated by commas, each at most
  *   once), `min-idle=MS` (milliseconds since the task's last poll started, at most
- *   10^12), `task=ID` (that task and its descendants).
+ *   10^12), `task=ID` (that task and its descendants), `wait=KINDS` (wait kinds as
+ *   asyncrt_wait_kind_to_string() names them, separated by commas; applied after
+ *   tracing; a name the library does not know is refused with `EINVAL`).
  * - `task-names=0|1` (dump, format=folded only): start every stack with its task's
  *   name.
  * - `interval=MS` (watch): the time between the two dumps, 1 to 600000 milliseconds

@@ -374,6 +374,7 @@ asyncrt__dump_run_finish (AsyncrtDumpRun *run)
     g_assert (g_array_index (run->held, Held, i).task == NULL);
   g_array_free (run->held, TRUE);
   asyncrt__dump_filter_free (run->filter);
+  asyncrt__dump_filter_waits (d);                 /* known only now, from the traces */
   if (run->queued_on != NULL)
     g_hash_table_destroy (run->queued_on);
   g_free (run);

@@ -142,7 +142,11 @@ struct _AsyncrtDumpOptions
   unsigned states;            /* AsyncrtTaskStateFlags, never 0 */
   uint64_t min_idle_ns;       /* 0: no minimum */
   AsyncrtTaskId descendants_of;  /* 0: no such filter */
+  uint64_t wait_kinds;        /* ASYNCRT_WAIT_KIND_BIT()s; 0: any (applied after tracing) */
 };
+
+/* Every AsyncrtWaitKind of this version. */
+#define ASYNCRT_DUMP_KNOWN_WAIT_KINDS ((ASYNCRT_WAIT_KIND_BIT (ASYNCRT_WAIT_SIGNAL) << 1) - 1)
 
 /* A copy of @opts if it filters anything, NULL otherwise. */
 AsyncrtDumpOptions *asyncrt__dump_options_dup_filtered (const AsyncrtDumpOptions *opts);
@@ -162,6 +166,9 @@ void asyncrt__dump_filter_free (AsyncrtDumpFilter *f);
  * immutable fields and relaxed atomics of @t, so it may run under the shard lock. */
 bool asyncrt__dump_filter_match_task (const AsyncrtDumpFilter *f, const AsyncrtTask *t);
 bool asyncrt__dump_filter_wants_state (const AsyncrtDumpFilter *f, AsyncrtTaskState s);
+/* After tracing, before sealing: marks removed the records of @d none of whose waits
+ * is of a kind its options ask for (every record without a trace, then). */
+void asyncrt__dump_filter_waits (AsyncrtDump *d);
 
 /* ---- mappings.c (for pprof.c) ------------------------------------------------------ */
 

@@ -13,10 +13,8 @@
 
 #include <glib.h>
 
-/* Prefix every stack with the task's name (a frame of its own, root side). */
-#define ASYNCRT__DUMP_FOLDED_TASK_NAMES (1u << 1)
 /* Appends the folded stacks of @n dumps, counted together (folded.c describes the
- * format). */
+ * format; @flags: ASYNCRT_DUMP_FOLDED_TASK_NAMES). */
 void asyncrt__dump_append_folded (GString *out, AsyncrtDump *const *dumps, size_t n,
                                   unsigned flags);
 char *asyncrt__dump_to_folded (AsyncrtDump *d, unsigned flags);   /* free() */

@@ -11,7 +11,10 @@
  * name lives in the task's extra part, set at spawn) or
  * read with a relaxed load (last poll time), before a task is claimed; the state once
  * it is known (claimed idle, drained from a queue, running, queued elsewhere).  A task
- * that does not match is never claimed, never trace-polled and never recorded.
+ * that does not match is never claimed, never trace-polled and never recorded.  The
+ * wait kinds are known only from a trace: asyncrt__dump_filter_waits() drops the
+ * records that do not match after tracing, before the dump is sealed (so the
+ * wait-for graph is built from the tasks listed).
  *
  * Descendants are found by a walk of the owned list when the run starts: (id, parent)
  * of every live task, then a breadth-first search from the chosen task.  A task spawned
@@ -194,6 +197,31 @@ asyncrt_dump_options_set_descendants_of (AsyncrtDumpOptions *opts, AsyncrtTaskId
 }
 
 /**
+ * asyncrt_dump_options_set_wait_kinds:
+ * @opts: dump options
+ * @kinds: a set of wait kinds, ASYNCRT_WAIT_KIND_BIT() of each #AsyncrtWaitKind or-ed
+ *   together; 0 for any
+ *
+ * Lists only the tasks with at least one leaf waiting on one of @kinds (see
+ * asyncrt_dump_task_get_wait()).  Known only from a trace, this filter applies after
+ * the trace polls (see the section description): tasks without a trace are left out.
+ *
+ * Thread safety: the thread that owns @opts.
+ *
+ * Returns: 0; `-EINVAL` if @opts is %NULL or @kinds has a bit that is not an
+ *   #AsyncrtWaitKind of this version.
+ * Since: 0.2
+ */
+int
+asyncrt_dump_options_set_wait_kinds (AsyncrtDumpOptions *opts, uint64_t kinds)
+{
+  if (opts == NULL || (kinds & ~ASYNCRT_DUMP_KNOWN_WAIT_KINDS) != 0)
+    return -EINVAL;
+  opts->wait_kinds = kinds;
+  return 0;
+}
+
+/**
  * asyncrt_dump_options_is_filtered:
  * @opts: (nullable): dump options
  *
@@ -208,7 +236,7 @@ asyncrt_dump_options_is_filtered (const AsyncrtDumpOptions *opts)
 {
   return opts != NULL
          && (opts->name_pattern != NULL || opts->states != ASYNCRT_TASK_STATE_FLAG_ALL
-             || opts->min_idle_ns != 0 || opts->descendants_of != 0);
+             || opts->min_idle_ns != 0 || opts->descendants_of != 0 || opts->wait_kinds != 0);
 }
 
 /**
@@ -271,8 +299,19 @@ asyncrt__dump_options_append_text (GString *out, const AsyncrtDumpOptions *o)
       sep = ", ";
     }
   if (o->descendants_of != 0)
-    g_string_append_printf (out, "%stask %" G_GUINT64_FORMAT " and its descendants", sep,
-                            o->descendants_of);
+    {
+      g_string_append_printf (out, "%stask %" G_GUINT64_FORMAT " and its descendants", sep,
+                              o->descendants_of);
+      sep = ", ";
+    }
+  if (o->wait_kinds != 0)
+    {
+      g_string_append_printf (out, "%swaiting on ", sep);
+      for (unsigned k = 0, n = 0; k < 64; k++)
+        if (o->wait_kinds & ASYNCRT_WAIT_KIND_BIT (k))
+          g_string_append_printf (out, "%s%s", n++ > 0 ? " or " : "",
+                                  asyncrt_wait_kind_to_string ((AsyncrtWaitKind) k));
+    }
 }
 
 void
@@ -293,9 +332,21 @@ asyncrt__dump_options_append_json (GString *out, const AsyncrtDumpOptions *o)
   g_string_append_printf (out, "],\"min_idle_ns\":%" G_GUINT64_FORMAT ",\"descendants_of\":",
                           o->min_idle_ns);
   if (o->descendants_of != 0)
-    g_string_append_printf (out, "%" G_GUINT64_FORMAT "}", o->descendants_of);
+    g_string_append_printf (out, "%" G_GUINT64_FORMAT, o->descendants_of);
   else
+    g_string_append (out, "null");
+  g_string_append (out, ",\"wait_kinds\":");
+  if (o->wait_kinds == 0)
     g_string_append (out, "null}");
+  else
+    {
+      g_string_append_c (out, '[');
+      for (unsigned k = 0, n = 0; k < 64; k++)
+        if (o->wait_kinds & ASYNCRT_WAIT_KIND_BIT (k))
+          g_string_append_printf (out, "%s\"%s\"", n++ > 0 ? "," : "",
+                                  asyncrt_wait_kind_to_string ((AsyncrtWaitKind) k));
+      g_string_append (out, "]}");
+    }
 }
 
 /* ---- the compiled filter ------------------------------------------------------------ */
@@ -417,4 +468,25 @@ bool
 asyncrt__dump_filter_wants_state (const AsyncrtDumpFilter *f, AsyncrtTaskState s)
 {
   return f == NULL || (f->opts->states & (1u << s)) != 0;
+}
+
+void
+asyncrt__dump_filter_waits (AsyncrtDump *d)
+{
+  if (d->options == NULL || d->options->wait_kinds == 0)
+    return;
+  for (size_t i = 0; i < d->tasks->len; i++)
+    {
+      struct _AsyncrtDumpTask *t = asyncrt__dump_task_at (d, i);
+      bool match = false;
+      size_t n = asyncrt_dump_task_get_n_waits (t);
+      for (size_t k = 0; k < n && !match; k++)
+        {
+          const AsyncrtWait *w = asyncrt_dump_task_get_wait (t, k);
+          match = w != NULL
+                  && (d->options->wait_kinds & ASYNCRT_WAIT_KIND_BIT (asyncrt_wait_get_kind (w)));
+        }
+      if (!match)
+        t->removed = true;
+    }
 }

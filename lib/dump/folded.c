@@ -67,7 +67,7 @@ static void
 start_stack (GString *stack, const struct _AsyncrtDumpTask *t, unsigned flags)
 {
   g_string_truncate (stack, 0);
-  if (flags & ASYNCRT__DUMP_FOLDED_TASK_NAMES)
+  if (flags & ASYNCRT_DUMP_FOLDED_TASK_NAMES)
     {
       append_frame (stack, t->name != NULL ? t->name : "[unnamed]");
       g_string_append_c (stack, ';');

@@ -238,7 +238,7 @@ static bool
 is_builtin_key (const char *key)
 {
   return strcmp (key, "runtime") == 0 || strcmp (key, "task_name") == 0
-         || strcmp (key, "task_state") == 0;
+         || strcmp (key, "task_state") == 0 || strcmp (key, "wait_kind") == 0;
 }
 
 /* The labels of a task's samples: the built-in ones, then the task's own (a task
@@ -357,7 +357,14 @@ add_dump (Builder *b, const AsyncrtDump *d)
               uint64_t id = pseudo_location (b, "[truncated]");
               g_array_append_val (b->stack, id);
             }
+          /* What this backtrace's leaf waits on: a label of this sample only. */
+          const AsyncrtWait *w = asyncrt_dump_task_get_wait (t, k);
+          Pair p = { "wait_kind", asyncrt_wait_kind_to_string (asyncrt_wait_get_kind (w)) };
+          if (w != NULL)
+            g_array_append_val (pairs, p);
           count_sample (b, pairs);
+          if (w != NULL)
+            g_array_set_size (pairs, pairs->len - 1);
         }
       g_array_free (pairs, TRUE);
     }
@@ -500,7 +507,9 @@ write_all (int fd, const uint8_t *buf, size_t len)
  *   traced task that reached no leaf at `[no leaf future]`, and a stack cut at the
  *   walk limit has `[truncated]` at its root;
  * - labels: `runtime` (the runtime's name), `task_name` (if the task has one),
- *   `task_state` (`idle`, `scheduled`, `running`) and every label of the task
+ *   `task_state` (`idle`, `scheduled`, `running`), `wait_kind` (what the stack's leaf
+ *   waits on, asyncrt_wait_kind_to_string(): `mutex`, `sleep`, `fd`…; not for the
+ *   pseudo-functions) and every label of the task
  *   (asyncrt_task_set_label(); one named like a built-in label is written as
  *   `label:KEY`), so `pprof -tagfocus=tenant=acme` or `-tags` work as with Go's
  *   profiler labels;

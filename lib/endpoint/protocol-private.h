@@ -12,7 +12,7 @@
  *
  * COMMAND is `dump`, `list` or `watch` (two dumps INTERVAL apart, compared: which
  * tasks made no progress); keys are `format`, `timeout` (dump, watch), `runtime`,
- * the filters `name`, `state`, `min-idle`, `task` (dump, watch), `task-names`
+ * the filters `name`, `state`, `min-idle`, `task`, `wait` (dump, watch), `task-names`
  * (dump, format=folded) and `interval` (watch), each at most once; STATUS is `ok`,
  * `incomplete` or an errno name.
  */
@@ -37,6 +37,7 @@
 #define ASYNCRT_ENDPOINT_TIMEOUT_MAX_MS 60000u
 
 #define ASYNCRT_ENDPOINT_NAME_PATTERN_MAX 255u
+#define ASYNCRT_ENDPOINT_WAIT_KINDS_MAX 255u
 #define ASYNCRT_ENDPOINT_MIN_IDLE_MAX_MS 1000000000000u     /* about 31 years */
 #define ASYNCRT_ENDPOINT_INTERVAL_DEFAULT_MS 5000u
 #define ASYNCRT_ENDPOINT_INTERVAL_MAX_MS 600000u
@@ -67,6 +68,9 @@ typedef struct
                                                       default ALL */
   uint64_t min_idle_ms;                            /* 0 = no minimum */
   uint64_t task;                                   /* a task and its descendants; 0 = any */
+  char wait[ASYNCRT_ENDPOINT_WAIT_KINDS_MAX + 1];  /* wait kind names, comma-separated
+                                                      ([a-z_]+ each; the library knows
+                                                      which exist); "" = any */
   bool task_names;                                 /* dump, format=folded: prefix stacks */
   unsigned interval_ms;                            /* watch: 1..INTERVAL_MAX_MS */
 } AsyncrtEndpointRequest;

@@ -97,6 +97,22 @@ name_pattern_is_valid (const char *s, size_t len)
   return true;
 }
 
+/* Wait kind names: "mutex", "sleep,fd"...: [a-z_]+ items separated by single commas. */
+static bool
+wait_kinds_are_valid (const char *s, size_t len)
+{
+  if (len == 0 || len > ASYNCRT_ENDPOINT_WAIT_KINDS_MAX || s[0] == ',' || s[len - 1] == ',')
+    return false;
+  for (size_t i = 0; i < len; i++)
+    {
+      if (s[i] == ',' && s[i + 1] == ',')
+        return false;
+      if (!((s[i] >= 'a' && s[i] <= 'z') || s[i] == '_' || s[i] == ','))
+        return false;
+    }
+  return true;
+}
+
 static const char *const state_names[] = { "idle", "scheduled", "running" };
 
 /* "idle", "idle,running"...: each state at most once. */
@@ -206,7 +222,7 @@ asyncrt__endpoint_request_parse (const char *line, size_t len, AsyncrtEndpointRe
 
   bool seen_format = false, seen_timeout = false, seen_runtime = false, seen_name = false,
        seen_state = false, seen_min_idle = false, seen_task = false, seen_task_names = false,
-       seen_interval = false;
+       seen_interval = false, seen_wait = false;
   const bool dumps = req.command != ASYNCRT_ENDPOINT_COMMAND_LIST;
   while (next_token (&p, end, &tok, &tok_len, &empty))
     {
@@ -303,6 +319,18 @@ asyncrt__endpoint_request_parse (const char *line, size_t len, AsyncrtEndpointRe
             }
           req.task = id;
         }
+      else if (token_is (tok, key_len, "wait") && dumps)
+        {
+          seen = &seen_wait;
+          if (!wait_kinds_are_valid (val, val_len))
+            {
+              set_err (err, err_size, "bad wait kinds (names such as mutex or sleep, separated "
+                       "by commas)", tok, tok_len);
+              return -EINVAL;
+            }
+          memcpy (req.wait, val, val_len);
+          req.wait[val_len] = '\0';
+        }
       else if (token_is (tok, key_len, "task-names") && req.command == ASYNCRT_ENDPOINT_COMMAND_DUMP)
         {
           seen = &seen_task_names;
@@ -365,11 +393,14 @@ asyncrt__endpoint_request_format (const AsyncrtEndpointRequest *req, char *buf, 
   size_t format_len = strnlen (req->format, sizeof req->format);
   size_t runtime_len = strnlen (req->runtime, sizeof req->runtime);
   size_t name_len = strnlen (req->name, sizeof req->name);
+  size_t wait_len = strnlen (req->wait, sizeof req->wait);
   if (!format_is_valid (req->format, format_len)
       || (runtime_len > 0 && !asyncrt__runtime_name_is_valid (req->runtime, runtime_len))
       || runtime_len == sizeof req->runtime
       || req->timeout_ms > ASYNCRT_ENDPOINT_TIMEOUT_MAX_MS
       || name_len == sizeof req->name
+      || wait_len == sizeof req->wait
+      || (wait_len > 0 && (!dumps || !wait_kinds_are_valid (req->wait, wait_len)))
       || (name_len > 0 && (!dumps || !name_pattern_is_valid (req->name, name_len)))
       || req->states == 0 || (req->states & ~ASYNCRT_ENDPOINT_STATE_ALL) != 0
       || (!dumps && req->states != ASYNCRT_ENDPOINT_STATE_ALL)
@@ -413,6 +444,8 @@ asyncrt__endpoint_request_format (const AsyncrtEndpointRequest *req, char *buf, 
     PUT (" min-idle=%llu", (unsigned long long) req->min_idle_ms);
   if (req->task != 0)
     PUT (" task=%llu", (unsigned long long) req->task);
+  if (wait_len > 0)
+    PUT (" wait=%s", req->wait);
   if (req->task_names)
     PUT (" task-names=1");
   if (req->command == ASYNCRT_ENDPOINT_COMMAND_WATCH)

@@ -157,11 +157,53 @@ format_of (const AsyncrtEndpointRequest *req, GString *body, const FormatName **
   return -EINVAL;
 }
 
-/* The request's filters as dump options (NULL: none). */
+/* The wait kinds named in @list (comma-separated); false (and the reason in @body, if
+ * not NULL) for a name this library does not know. */
+static bool
+wait_kinds_of (const char *list, GString *body, uint64_t *ret)
+{
+  uint64_t kinds = 0;
+  char **names = g_strsplit (list, ",", -1);
+  bool ok = true;
+  for (char **n = names; ok && *n != NULL && **n != '\0'; n++)
+    {
+      bool found = false;
+      for (unsigned k = 0; k < 64 && !found; k++)
+        if (k == ASYNCRT_WAIT_UNKNOWN
+            || strcmp (asyncrt_wait_kind_to_string ((AsyncrtWaitKind) k), "unknown") != 0)
+          if (strcmp (*n, asyncrt_wait_kind_to_string ((AsyncrtWaitKind) k)) == 0)
+            {
+              kinds |= ASYNCRT_WAIT_KIND_BIT (k);
+              found = true;
+            }
+      if (!found)
+        {
+          ok = false;
+          if (body != NULL)
+            {
+              g_string_append_printf (body, "unknown wait kind '%s' (this library has:", *n);
+              for (unsigned k = 0; k < 64; k++)
+                if (k == ASYNCRT_WAIT_UNKNOWN
+                    || strcmp (asyncrt_wait_kind_to_string ((AsyncrtWaitKind) k), "unknown") != 0)
+                  g_string_append_printf (body, " %s", asyncrt_wait_kind_to_string ((AsyncrtWaitKind) k));
+              g_string_append (body, ")\n");
+            }
+        }
+    }
+  g_strfreev (names);
+  if (ok)
+    *ret = kinds;
+  return ok;
+}
+
+/* The request's filters as dump options (NULL: none); its wait kinds were checked. */
 static AsyncrtDumpOptions *
 options_of (const AsyncrtEndpointRequest *req)
 {
   AsyncrtDumpOptions *o = asyncrt_dump_options_new ();
+  uint64_t kinds = 0;
+  if (req->wait[0] != '\0' && wait_kinds_of (req->wait, NULL, &kinds))
+    asyncrt_dump_options_set_wait_kinds (o, kinds);
   if (req->name[0] != '\0')
     asyncrt_dump_options_set_name_pattern (o, req->name);
   asyncrt_dump_options_set_states (o, req->states);
@@ -235,7 +277,7 @@ append_dumps (GString *out, const AsyncrtRuntimeInfo *infos, size_t n, const For
   int status = complete ? 0 : 1;
   if (format->kind == FORMAT_FOLDED)
     asyncrt__dump_append_folded (out, taken, n_taken,
-                                 req->task_names ? ASYNCRT__DUMP_FOLDED_TASK_NAMES : 0);
+                                 req->task_names ? ASYNCRT_DUMP_FOLDED_TASK_NAMES : 0);
   else if (format->kind == FORMAT_PPROF)
     {
       GByteArray *bytes = g_byte_array_new ();
@@ -467,6 +509,9 @@ asyncrt__endpoint_respond (const AsyncrtEndpointRequest *req, GString *body,
   int r = format_of (req, body, &format);
   if (r < 0)
     return r;
+  uint64_t kinds;
+  if (req->wait[0] != '\0' && !wait_kinds_of (req->wait, body, &kinds))
+    return -EINVAL;
   const char *name = req->runtime[0] != '\0' ? req->runtime : NULL;
   size_t n = 0;
   AsyncrtRuntimeInfo *infos = asyncrt__registry_snapshot (name, &n);

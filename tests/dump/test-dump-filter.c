@@ -30,6 +30,7 @@ static AsyncrtNotify never;                 /* never notified */
 typedef enum
 {
   PLAIN,
+  SLEEPER,        /* waits on a long sleep instead of the notify */
   ROOT,           /* spawns "child" (which spawns "grandchild") and "middle" */
   CHILD,          /* spawns "grandchild" */
   MIDDLE          /* spawns "orphan", then completes */
@@ -39,6 +40,7 @@ typedef struct
 {
   AsyncrtCoroutine co;
   AsyncrtNotified wait;
+  AsyncrtSleep sleep;
   unsigned index;
   Kind kind;
 } Waiter;
@@ -82,6 +84,11 @@ waiter_poll (void *p, AsyncrtContext *cx)
       asyncrt_join_handle_free (spawn_in_task ("orphan", PLAIN));
       ASYNCRT_RETURN (&self->co);               /* completes: "orphan" loses its link */
     }
+  else if (self->kind == SLEEPER)
+    {
+      asyncrt_sleep_init (&self->sleep, 3600 * 1000);
+      ASYNCRT_AWAIT (&self->co, asyncrt_sleep_poll (&self->sleep, cx));
+    }
   asyncrt_notified_init (&self->wait, &never);
   ASYNCRT_AWAIT (&self->co, asyncrt_notified_poll (&self->wait, cx));
   asyncrt_notified_clear (&self->wait);
@@ -93,6 +100,7 @@ waiter_free (void *p)
 {
   Waiter *self = p;
   asyncrt_notified_clear (&self->wait);
+  asyncrt_sleep_clear (&self->sleep);
   g_free (self);
 }
 
@@ -303,7 +311,7 @@ test_name_10k (void)
   char *json = asyncrt_dump_to_json (d);
   g_assert_nonnull (strstr (json, "\"filter\":{\"name\":\"needle-*\",\"states\":[\"idle\","
                                   "\"scheduled\",\"running\"],\"min_idle_ns\":0,"
-                                  "\"descendants_of\":null}"));
+                                  "\"descendants_of\":null,\"wait_kinds\":null}"));
   free (json);
   asyncrt_dump_free (d);
 
@@ -513,6 +521,59 @@ test_descendants_10k (void)
   fx_stop (&fx);
 }
 
+/* What a task waits on is known from its trace only: every task the other filters let
+ * through is traced, and those not waiting on one of the kinds are left out. */
+static void
+test_wait_kinds_10k (void)
+{
+  Fx fx;
+  fx_start (&fx);
+  for (unsigned i = 0; i < N_BULK; i++)
+    fx_spawn (&fx, "bulk", PLAIN);                     /* waiting on the notify */
+  for (unsigned i = 0; i < 3; i++)
+    fx_spawn (&fx, "sleeper", SLEEPER);
+  fx_wait_polled ();
+  AsyncrtDumpOptions *opts = asyncrt_dump_options_new ();
+  g_assert_cmpint (asyncrt_dump_options_set_wait_kinds (opts, ASYNCRT_WAIT_KIND_BIT (ASYNCRT_WAIT_SLEEP)
+                                                              | ASYNCRT_WAIT_KIND_BIT (ASYNCRT_WAIT_MUTEX)),
+                   ==, 0);
+  g_assert_true (asyncrt_dump_options_is_filtered (opts));
+  AsyncrtDump *d = dump_with (&fx, opts, test_timeout_ms (30000));
+  g_assert_cmpuint (asyncrt_dump_get_n_tasks (d), ==, 3);
+  assert_names (d, "sleeper");
+  for (size_t i = 0; i < 3; i++)
+    g_assert_cmpint (asyncrt_wait_get_kind (asyncrt_dump_task_get_wait (asyncrt_dump_get_task (d, i), 0)),
+                     ==, ASYNCRT_WAIT_SLEEP);
+  /* Every task was traced, once. */
+  for (unsigned i = 0; i < N_BULK + 3; i++)
+    g_assert_cmpuint (atomic_load (&trace_polls[i]), ==, 1);
+  char *text = asyncrt_dump_to_string (d);
+  g_assert_nonnull (strstr (text, "(filtered: waiting on sleep or mutex)"));
+  free (text);
+  char *json = asyncrt_dump_to_json (d);
+  g_assert_nonnull (strstr (json, "\"wait_kinds\":[\"sleep\",\"mutex\"]}"));
+  free (json);
+  asyncrt_dump_free (d);
+
+  /* With a name filter first: only the named tasks are traced at all. */
+  for (unsigned i = 0; i < N_MAX; i++)
+    atomic_store (&trace_polls[i], 0);
+  g_assert_cmpint (asyncrt_dump_options_set_name_pattern (opts, "sleep*"), ==, 0);
+  g_assert_cmpint (asyncrt_dump_options_set_wait_kinds (opts, ASYNCRT_WAIT_KIND_BIT (ASYNCRT_WAIT_NOTIFY)),
+                   ==, 0);
+  d = dump_with (&fx, opts, test_timeout_ms (10000));
+  g_assert_cmpuint (asyncrt_dump_get_n_tasks (d), ==, 0);
+  g_assert_cmpuint (trace_polls_of (0, N_BULK), ==, 0);
+  g_assert_cmpuint (trace_polls_of (N_BULK, 3), ==, 3);
+  asyncrt_dump_free (d);
+  /* A census knows no waits: nothing matches. */
+  d = dump_with (&fx, opts, 0);
+  g_assert_cmpuint (asyncrt_dump_get_n_tasks (d), ==, 0);
+  asyncrt_dump_free (d);
+  asyncrt_dump_options_free (opts);
+  fx_stop (&fx);
+}
+
 /* ---- the dump future and censuses ---------------------------------------------------- */
 
 typedef struct
@@ -633,6 +694,13 @@ test_errors (void)
   g_assert_false (asyncrt_dump_options_is_filtered (o));
   g_assert_cmpint (asyncrt_dump_options_set_min_idle_ns (NULL, 1), ==, -EINVAL);
   g_assert_cmpint (asyncrt_dump_options_set_descendants_of (NULL, 1), ==, -EINVAL);
+  g_assert_cmpint (asyncrt_dump_options_set_wait_kinds (NULL, 1), ==, -EINVAL);
+  g_assert_cmpint (asyncrt_dump_options_set_wait_kinds (o, ASYNCRT_WAIT_KIND_BIT (63)), ==, -EINVAL);
+  g_assert_cmpint (asyncrt_dump_options_set_wait_kinds (o, ASYNCRT_WAIT_KIND_BIT (ASYNCRT_WAIT_SIGNAL)),
+                   ==, 0);
+  g_assert_true (asyncrt_dump_options_is_filtered (o));
+  g_assert_cmpint (asyncrt_dump_options_set_wait_kinds (o, 0), ==, 0);
+  g_assert_false (asyncrt_dump_options_is_filtered (o));
   g_assert_cmpint (asyncrt_dump_options_set_descendants_of (o, 7), ==, 0);
   AsyncrtDumpOptions *c = asyncrt_dump_options_copy (o);
   g_assert_true (asyncrt_dump_options_is_filtered (c));
@@ -671,6 +739,7 @@ main (int argc, char **argv)
     { "state-10k", test_state_10k },
     { "min-idle-10k", test_min_idle_10k },
     { "descendants-10k", test_descendants_10k },
+    { "wait-kinds-10k", test_wait_kinds_10k },
     { "future", test_future },
     { "census", test_census },
   };

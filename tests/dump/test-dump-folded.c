@@ -8,6 +8,7 @@
 #include "trace/trace-private.h"
 #include "test-util.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -168,7 +169,7 @@ test_counts (void)
   free (folded);
 
   /* With the task names as the root frames. */
-  folded = asyncrt__dump_to_folded (d, ASYNCRT__DUMP_FOLDED_TASK_NAMES);
+  folded = asyncrt__dump_to_folded (d, ASYNCRT_DUMP_FOLDED_TASK_NAMES);
   h = parse (folded, &total);
   g_assert_cmpuint (total, ==, asyncrt_dump_get_n_tasks (d) + 1);
   g_assert_cmpuint (count_of (h, "conn;serve_poll;handler_poll;asyncrt_sleep_poll"), ==, 5);
@@ -180,6 +181,18 @@ test_counts (void)
   g_assert_cmpuint (count_of (h, "[unnamed];[no leaf future]"), ==, 1);
   g_assert_cmpuint (count_of (h, "[unnamed];[not traced: running]"), ==, 2 - 1);
   g_hash_table_destroy (h);
+  /* The public call gives the same. */
+  char *pub = asyncrt_dump_format (d, ASYNCRT_DUMP_FORMAT_FOLDED, ASYNCRT_DUMP_FOLDED_TASK_NAMES);
+  g_assert_cmpstr (pub, ==, folded);
+  free (pub);
+  pub = asyncrt_dump_format (d, ASYNCRT_DUMP_FORMAT_FOLDED, ASYNCRT_DUMP_GROUP);
+  g_assert_nonnull (pub);
+  g_assert_true (g_str_has_prefix (pub, "serve_poll;handler_poll;asyncrt_sleep_poll 6\n"));
+  free (pub);
+  errno = 0;
+  g_assert_null (asyncrt_dump_format (d, ASYNCRT_DUMP_FORMAT_FOLDED, 1u << 20));
+  g_assert_cmpint (errno, ==, EINVAL);
+  g_assert_null (asyncrt_dump_format (NULL, ASYNCRT_DUMP_FORMAT_FOLDED, 0));
   free (folded);
   asyncrt_dump_free (d);
 

@@ -347,7 +347,8 @@ test_read_back (void)
       g_assert_cmpint (total, ==, 11);
       g_assert_cmpuint (r->samples->len, ==, 4);
 
-      const Sample *acme = find_sample (r, "task_name:[alpha] task_state:[idle] tenant:[acme]");
+      const Sample *acme = find_sample (r, "task_name:[alpha] task_state:[idle] tenant:[acme] "
+                                           "wait_kind:[notify]");
       g_assert_cmpint (acme->count, ==, 5);
       char *fns = functions_of (r, acme);
       /* The leaf, then the inlined function and the function it was inlined into, as

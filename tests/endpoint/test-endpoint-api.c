@@ -370,6 +370,14 @@ test_protocol_filters (void)
     { "asyncrt-dump 1 dump min-idle=-1", -EINVAL },
     { "asyncrt-dump 1 dump name=", -EINVAL },
     { "asyncrt-dump 1 dump name=a name=b", -EINVAL },
+    { "asyncrt-dump 1 dump wait=mutex,join_set", 0, ASYNCRT_ENDPOINT_COMMAND_DUMP, "", 7, 0, 0,
+      false, 5000 },
+    { "asyncrt-dump 1 dump wait=mutex,,sleep", -EINVAL },
+    { "asyncrt-dump 1 dump wait=,mutex", -EINVAL },
+    { "asyncrt-dump 1 dump wait=mutex,", -EINVAL },
+    { "asyncrt-dump 1 dump wait=Mutex", -EINVAL },
+    { "asyncrt-dump 1 dump wait=", -EINVAL },
+    { "asyncrt-dump 1 list wait=mutex", -EINVAL },
   };
   for (size_t i = 0; i < G_N_ELEMENTS (cases); i++)
     {
@@ -400,6 +408,7 @@ test_protocol_filters (void)
       AsyncrtEndpointRequest again;
       g_assert_cmpint (asyncrt__endpoint_request_parse (line, (size_t) n - 1, &again, NULL, 0), ==, 0);
       g_assert_cmpstr (again.name, ==, req.name);
+      g_assert_cmpstr (again.wait, ==, req.wait);
       g_assert_cmpuint (again.states, ==, req.states);
       g_assert_cmpuint (again.task, ==, req.task);
       g_assert_cmpuint (again.interval_ms, ==, req.interval_ms);

@@ -1472,9 +1472,11 @@ test_cli_pprof (void)
     {
       /* One sample per runtime (the runtime is a label), 3 and 2 tasks. */
       g_assert_true (g_regex_match_simple ("\\n +3: [0-9 ]+\\n +runtime:\\[web\\] task_name:\\[waiter\\]"
-                                           " task_state:\\[idle\\]\\n", raw, 0, 0));
+                                           " task_state:\\[idle\\] wait_kind:\\[notify\\]\\n",
+                                           raw, 0, 0));
       g_assert_true (g_regex_match_simple ("\\n +2: [0-9 ]+\\n +runtime:\\[bg\\] task_name:\\[waiter\\]"
-                                           " task_state:\\[idle\\]\\n", raw, 0, 0));
+                                           " task_state:\\[idle\\] wait_kind:\\[notify\\]\\n",
+                                           raw, 0, 0));
       assert_contains (raw, " target_wait_poll ");
       assert_contains (raw, "tests/endpoint/endpoint-target ");
       g_free (raw);
@@ -1529,6 +1531,20 @@ test_cli_filters (void)
                     "assert [x['id'] for x in ts] == [2], ts\n"
                     "assert d['runtimes'][0]['dump']['filter']['descendants_of'] == 2\n");
   g_free (out);
+  /* By what they wait on: the waiters wait on a notify, the ticker on a sleep. */
+  g_assert_cmpint (run_cli_pid ("--wait=notify", "--runtime=web", NULL, t->pid, &out, NULL), ==, 0);
+  assert_contains (out, ": 3 tasks, complete (filtered: waiting on notify)");
+  g_assert_null (strstr (out, "name \"ticker\""));
+  g_free (out);
+  g_assert_cmpint (run_cli_pid ("--wait=sleep,mutex", "--json", NULL, t->pid, &out, NULL), ==, 0);
+  assert_json (out, "ts = [x['name'] for r in d['runtimes'] for x in r['dump']['tasks']]\n"
+                    "assert ts == ['ticker'], ts\n"
+                    "assert d['runtimes'][0]['dump']['filter']['wait_kinds'] == ['sleep', 'mutex']\n");
+  g_free (out);
+  g_assert_cmpint (run_cli_pid ("--wait=nothing", NULL, NULL, t->pid, &out, &err), ==, 5);
+  assert_contains (err, "unknown wait kind 'nothing'");
+  g_free (out);
+  g_free (err);
   g_assert_cmpint (run_cli_pid ("--state=running,scheduled", "--timeout=0", NULL, t->pid, &out,
                                 NULL), ==, 1);            /* a census is never complete */
   g_assert_null (strstr (out, "name \"waiter\""));
@@ -1672,6 +1688,9 @@ test_cli_usage_export (void)
     { "--state=idle,idle", "1", NULL }, { "--state=", "1", NULL }, { "--min-idle=x", "1", NULL },
     { "--min-idle=-1", "1", NULL }, { "--task=0", "1", NULL }, { "--task=x", "1", NULL },
     { "--name=a b", "1", NULL }, { "--name=", "1", NULL }, { "--pprof=", "1", NULL },
+    { "--wait=Mutex", "1", NULL }, { "--wait=", "1", NULL }, { "--wait=a,,b", "1", NULL },
+    { "--group", "--folded", "1", NULL }, { "--group", "--watch=1", "1", NULL },
+    { "--list", "--wait=mutex", "1", NULL },
     { "--pprof", NULL },
   };
   for (size_t i = 0; i < G_N_ELEMENTS (bad); i++)
