@@ -27,6 +27,9 @@
 #include <asyncrt/joinset.h>
 #include <asyncrt/cancel.h>
 #include <asyncrt/dump.h>
+#include <asyncrt/dump-filter.h>
+#include <asyncrt/dump-progress.h>
+#include <asyncrt/dump-export.h>
 #include <asyncrt/endpoint.h>
 
 #undef __ASYNCRT_H_INSIDE__

@@ -257,6 +257,9 @@ typedef enum
  *   group of tasks) with its async call stacks as a tree (asyncrt_dump_to_string())
  * @ASYNCRT_DUMP_FORMAT_JSON: one JSON object, schema version 2
  *   (asyncrt_dump_to_json())
+ * @ASYNCRT_DUMP_FORMAT_FOLDED: folded stacks, the input of flame graphs: one line per
+ *   distinct async call stack, `frame;frame;frame count` from the root to the leaf
+ *   (see asyncrt_dump_format())
  *
  * The formats of asyncrt_dump_format().  More may be added in later versions.
  *
@@ -265,7 +268,8 @@ typedef enum
 typedef enum
 {
   ASYNCRT_DUMP_FORMAT_TEXT = 0,
-  ASYNCRT_DUMP_FORMAT_JSON = 1
+  ASYNCRT_DUMP_FORMAT_JSON = 1,
+  ASYNCRT_DUMP_FORMAT_FOLDED = 2
 } AsyncrtDumpFormat;
 
 /**
@@ -274,6 +278,9 @@ typedef enum
  *   and the same state are printed once, with their number, their ids (abridged past
  *   20 in the text), their names and their idle times (min, median, max); the JSON
  *   form gains a "groups" member (and still lists every task)
+ * @ASYNCRT_DUMP_FOLDED_TASK_NAMES: %ASYNCRT_DUMP_FORMAT_FOLDED: start every stack with
+ *   the name of its task (`[unnamed]` for a task without one), so that a flame graph
+ *   splits by task first; ignored by the other formats
  *
  * Options of asyncrt_dump_format(), to be or-ed together.  More may be added in
  * later versions.
@@ -282,7 +289,8 @@ typedef enum
  */
 typedef enum
 {
-  ASYNCRT_DUMP_GROUP = 1 << 0
+  ASYNCRT_DUMP_GROUP = 1 << 0,
+  ASYNCRT_DUMP_FOLDED_TASK_NAMES = 1 << 1
 } AsyncrtDumpFlags;
 
 /**
@@ -330,7 +338,8 @@ struct _AsyncrtDumpFuture
   unsigned finished;
   void *job;
   AsyncrtDump *result;
-  void *reserved[4];
+  struct _AsyncrtDumpOptions *options;
+  void *reserved[3];
 };
 
 ASYNCRT_AVAILABLE_IN_0_1

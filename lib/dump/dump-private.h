@@ -12,6 +12,11 @@
  * request.c  requests: each runtime's queue of them, their life from submission to
  *            result, the requester's deadline rule
  * wait.c     asyncrt_handle_dump(): the blocking requester
+ * filter.c   AsyncrtDumpOptions, and the filter a run applies before tracing
+ * progress.c AsyncrtDumpProgress: two dumps of one runtime compared
+ * folded.c   folded stacks (flame graphs)
+ * pprof.c    asyncrt_dump_write_pprof(): a gzipped profile.proto (pprof-private.h)
+ * mappings.c the loaded objects and their build ids, for pprof
  * future.c   the AsyncrtDumpFuture: the requester inside a task
  * waitgraph.c  the wait-for graph of a sealed dump: deadlocks, holders and what they
  *            block
@@ -105,6 +110,10 @@ struct _AsyncrtDump
   unsigned n_workers;
   const char *flavour;        /* "current_thread", "multi_thread" (static) */
   uint64_t taken_ns;          /* asyncrt__clock_now_ns() when the snapshot was taken */
+  /* Which runtime (progress.c compares them): its registry serial and name (owned). */
+  uint64_t runtime_serial;
+  char *runtime_name;
+  AsyncrtDumpOptions *options;  /* the filters it was taken with (owned), or NULL */
 };
 
 AsyncrtDump *asyncrt__dump_new (const char *flavour, unsigned n_workers);
@@ -123,6 +132,60 @@ void asyncrt__dump_add_missing_worker (AsyncrtDump *d, unsigned index,
  * wait-for graph. */
 void asyncrt__dump_seal (AsyncrtDump *d);
 
+/* ---- filter.c ---------------------------------------------------------------------- */
+
+#define ASYNCRT_DUMP_NAME_PATTERN_MAX 255u
+
+struct _AsyncrtDumpOptions
+{
+  char *name_pattern;         /* NULL: any name */
+  unsigned states;            /* AsyncrtTaskStateFlags, never 0 */
+  uint64_t min_idle_ns;       /* 0: no minimum */
+  AsyncrtTaskId descendants_of;  /* 0: no such filter */
+  uint64_t wait_kinds;        /* ASYNCRT_WAIT_KIND_BIT()s; 0: any (applied after tracing) */
+};
+
+/* Every AsyncrtWaitKind of this version. */
+#define ASYNCRT_DUMP_KNOWN_WAIT_KINDS ((ASYNCRT_WAIT_KIND_BIT (ASYNCRT_WAIT_SIGNAL) << 1) - 1)
+
+/* A copy of @opts if it filters anything, NULL otherwise. */
+AsyncrtDumpOptions *asyncrt__dump_options_dup_filtered (const AsyncrtDumpOptions *opts);
+/* "name "conn-*", state idle or running, ..." (text) and the "filter" member's value
+ * (JSON: an object, or null for NULL). */
+void asyncrt__dump_options_append_text (GString *out, const AsyncrtDumpOptions *o);
+void asyncrt__dump_options_append_json (GString *out, const AsyncrtDumpOptions *o);
+
+/* The filter of one run (its thread only).  NULL (no filter) matches everything. */
+typedef struct _AsyncrtDumpFilter AsyncrtDumpFilter;
+/* NULL if @opts filters nothing.  Walks @h's owned list (shard locks, one at a time)
+ * when @opts asks for descendants, so: no lock held.  @opts must outlive the filter. */
+AsyncrtDumpFilter *asyncrt__dump_filter_new (const AsyncrtDumpOptions *opts, AsyncrtHandle *h,
+                                             uint64_t taken_ns);
+void asyncrt__dump_filter_free (AsyncrtDumpFilter *f);
+/* Name, descendants and minimum idle time (everything but the state); reads only
+ * immutable fields and relaxed atomics of @t, so it may run under the shard lock. */
+bool asyncrt__dump_filter_match_task (const AsyncrtDumpFilter *f, const AsyncrtTask *t);
+bool asyncrt__dump_filter_wants_state (const AsyncrtDumpFilter *f, AsyncrtTaskState s);
+/* After tracing, before sealing: marks removed the records of @d none of whose waits
+ * is of a kind its options ask for (every record without a trace, then). */
+void asyncrt__dump_filter_waits (AsyncrtDump *d);
+
+/* ---- mappings.c (for pprof.c) ------------------------------------------------------ */
+
+/* An executable segment of a loaded object. */
+typedef struct
+{
+  uintptr_t start, limit;     /* [start, limit) in memory */
+  uint64_t offset;            /* the file offset of start */
+  char *file;                 /* owned; NULL if unknown */
+  char *build_id;             /* owned, lower-case hex; NULL if the object has none */
+} AsyncrtMapping;
+
+/* The executable segments of every loaded object (dl_iterate_phdr: takes the loader's
+ * lock).  Free with g_array_free (maps, TRUE). */
+GArray *asyncrt__mappings_read (void);
+/* The index of the segment holding @addr, or -1. */
+int asyncrt__mappings_find (const GArray *maps, uintptr_t addr);
 /* ---- waitgraph.c ------------------------------------------------------------------- */
 
 /* The task a wait depends on for certain, or 0: the holder of a mutex, of a
@@ -249,7 +312,11 @@ int asyncrt__dump_request_wait (AsyncrtDumpRequest *req, AsyncrtDump **out);
  * requester's reference dropped. */
 void asyncrt__dump_request_drop (AsyncrtDumpRequest *req);
 
-/* A census of @h, answered by its scheduler at once on the calling thread. */
-AsyncrtDump *asyncrt__dump_census (AsyncrtHandle *h, AsyncrtDumpNoTraceReason reason);
+/* A census of @h, answered by its scheduler at once on the calling thread, listing the
+ * tasks @opts (may be NULL) lets through. */
+AsyncrtDump *asyncrt__dump_census (AsyncrtHandle *h, AsyncrtDumpNoTraceReason reason,
+                                   const AsyncrtDumpOptions *opts);
+/* Before submission: the filters of the dump (copied; NULL or no filter: none). */
+void asyncrt__dump_request_set_options (AsyncrtDumpRequest *req, const AsyncrtDumpOptions *opts);
 
 #endif /* ASYNCRT_DUMP_PRIVATE_H */

@@ -6,6 +6,7 @@
  * threads at once.
  */
 #include "dump/dump-private.h"
+#include "dump/export-private.h"
 #include "trace/trace-private.h"
 
 /* Tasks suspended at the same place have the same instruction pointers, hence the
@@ -186,7 +187,7 @@ asyncrt__dump_no_trace_name (AsyncrtDumpNoTraceReason r)
 }
 
 /* Every flag this version knows. */
-#define KNOWN_FLAGS ((unsigned) ASYNCRT_DUMP_GROUP)
+#define KNOWN_FLAGS ((unsigned) (ASYNCRT_DUMP_GROUP | ASYNCRT_DUMP_FOLDED_TASK_NAMES))
 
 /**
  * asyncrt_dump_format:
@@ -210,6 +211,29 @@ asyncrt__dump_no_trace_name (AsyncrtDumpNoTraceReason r)
  * without the flag and adds a "groups" member.  asyncrt_dump_to_string() and
  * asyncrt_dump_to_json() do not group: they list every task, as in 0.1.
  *
+ * %ASYNCRT_DUMP_FORMAT_FOLDED writes folded stacks, the input of flame graphs
+ * (flamegraph.pl, inferno, speedscope, Pyroscope's `folded` ingest): one line per
+ * distinct stack, its frames from the root to the leaf separated by `;`, a space and
+ * how many times it occurs, in the order stacks first appear:
+ *
+ * |[<!-- language="plain" -->
+ * serve_poll;handler_poll;read_line;asyncrt_fd_readable_poll 9870
+ * serve_poll;handler_poll;asyncrt_sleep_poll 130
+ * [not traced: running] 2
+ * ]|
+ *
+ * Every backtrace of a task's trace counts once (a task waiting on several leaf
+ * futures at once is in each of its stacks); a task without a trace counts once at
+ * `[not traced: REASON]` (the reasons of the JSON form), one whose trace poll reached
+ * no leaf at `[no leaf future]`; a backtrace cut at the walk limit starts with
+ * `[truncated]`.  Inlined functions are frames of their own, after the function they
+ * were inlined into.  With %ASYNCRT_DUMP_FOLDED_TASK_NAMES every stack starts with its
+ * task's name.  Names are the program's, so they are escaped: backslashes, control
+ * characters and newlines as in the text form (`\\`, `\n`, `\x1b`, invalid UTF-8 as
+ * U+FFFD), and `;` as `\x3b`, so a name can neither end a line nor split a frame;
+ * spaces stay (C++ names have them), and readers take the count after the last space.
+ * %ASYNCRT_DUMP_GROUP has no effect on folded stacks, which are grouped by nature.
+ *
  * Thread safety: any thread; several threads may format the same dump at once.
  *
  * Returns: (transfer full) (nullable): a string to free() with free(); %NULL with
@@ -231,6 +255,8 @@ asyncrt_dump_format (AsyncrtDump *d, AsyncrtDumpFormat format, unsigned flags)
       return asyncrt__dump_format_text (d, flags);
     case ASYNCRT_DUMP_FORMAT_JSON:
       return asyncrt__dump_format_json (d, flags);
+    case ASYNCRT_DUMP_FORMAT_FOLDED:
+      return asyncrt__dump_to_folded (d, flags);
     default:
       errno = EINVAL;
       return NULL;

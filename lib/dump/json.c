@@ -533,6 +533,11 @@ asyncrt__dump_format_json (const AsyncrtDump *d, unsigned flags)
   const char *census = asyncrt__dump_no_trace_name (d->census);
   g_string_append_printf (out, "{\"version\":%d,", ASYNCRT_DUMP_JSON_VERSION);
   asyncrt__dump_append_header (out, d, true);
+  g_string_append (out, "\"runtime\":{\"name\":");
+  asyncrt__json_append_string (out, d->runtime_name);
+  g_string_append_printf (out, ",\"serial\":%" G_GUINT64_FORMAT "},\"filter\":", d->runtime_serial);
+  asyncrt__dump_options_append_json (out, d->options);
+  g_string_append_c (out, ',');
   g_string_append_printf (out,
                           "\"flavour\":\"%s\",\"workers\":%u,"
                           "\"complete\":%s,\"census\":%s,\"census_reason\":%s%s%s,"
@@ -586,6 +591,10 @@ asyncrt__dump_format_json (const AsyncrtDump *d, unsigned flags)
  *   "pid": <process id>, "program": <program name>,
  *   "taken_at": <UTC time, "2025-01-31T12:34:56.789Z">,
  *   "library_version": "0.2.0",
+ *   "runtime": { "name": <string>, "serial": <n> },
+ *   "filter": null | { "name": <glob or null>, "states": [ "idle", ... ],
+ *                      "min_idle_ns": <n>, "descendants_of": <id or null>,
+ *                      "wait_kinds": null | [ "mutex", ... ] },
  *   "flavour": "current_thread" | "multi_thread",
  *   "workers": <number of workers>,
  *   "complete": <bool>,
@@ -660,6 +669,10 @@ asyncrt__dump_format_json (const AsyncrtDump *d, unsigned flags)
  * on a worker that did not stop.  Task ids are JSON numbers; they stay below 2^53 in
  * any real program.  Strings are escaped as JSON requires; invalid UTF-8 becomes
  * U+FFFD.
+ *
+ * "runtime" names the runtime the dump is of (asyncrt_dump_get_runtime_name(),
+ * asyncrt_dump_get_runtime_serial()), "filter" the filters it was taken with
+ * (asyncrt_handle_dump_full(); null: every task).
  *
  * Changes from version 1: frames, functions, traces and spawn sites moved to tables
  * referenced by index (a task's "trace" and "spawn" are indices, tree nodes name

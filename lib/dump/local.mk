@@ -14,7 +14,25 @@ libasyncrt_private_la_SOURCES += \
 	lib/dump/collect.c \
 	lib/dump/request.c \
 	lib/dump/wait.c \
-	lib/dump/future.c
+	lib/dump/future.c \
+	lib/dump/filter.c \
+	lib/dump/progress.c \
+	lib/dump/folded.c \
+	lib/dump/export-private.h \
+	lib/dump/mappings.c \
+	lib/dump/pprof.c
+nodist_libasyncrt_private_la_SOURCES = lib/dump/profile.pb-c.c lib/dump/profile.pb-c.h
+
+# pprof's profile.proto (the messages the library writes), compiled by protoc-c into
+# the build tree.
+EXTRA_DIST += lib/dump/profile.proto
+BUILT_SOURCES += lib/dump/profile.pb-c.c lib/dump/profile.pb-c.h
+CLEANFILES += lib/dump/profile.pb-c.c lib/dump/profile.pb-c.h
+lib/dump/profile.pb-c.h: lib/dump/profile.pb-c.c
+	@test -f $@ || { rm -f $<; $(MAKE) $(AM_MAKEFLAGS) $<; }
+lib/dump/profile.pb-c.c: $(srcdir)/lib/dump/profile.proto
+	$(AM_V_GEN)$(MKDIR_P) lib/dump && \
+	$(PROTOC_C) --proto_path=$(srcdir)/lib/dump --c_out=lib/dump $(srcdir)/lib/dump/profile.proto
 
 # Internals: the dump object and formatters from synthetic records.
 test_programs += tests/dump/test-dump-model
@@ -63,3 +81,34 @@ tests_dump_test_labels_CPPFLAGS += $(JSON_GLIB_CFLAGS) -DHAVE_JSON_GLIB
 tests_dump_test_labels_LDADD += $(JSON_GLIB_LIBS)
 endif
 valgrind_tests += tests/dump/test-labels
+
+# Filtered dumps on both schedulers: each filter on 10,000 tasks traces only the
+# matching ones (the tasks count their own trace polls).
+test_programs += tests/dump/test-dump-filter
+tests_dump_test_dump_filter_SOURCES = tests/dump/test-dump-filter.c tests/flavour-util.h
+tests_dump_test_dump_filter_CPPFLAGS = $(TEST_CPPFLAGS)
+tests_dump_test_dump_filter_LDADD = $(TEST_LIBS)
+
+# Progress between two dumps on both schedulers: stuck, progressing, new, gone, a poll
+# blocking its worker, a wake nobody runs; runtime identity.
+test_programs += tests/dump/test-dump-progress
+tests_dump_test_dump_progress_SOURCES = tests/dump/test-dump-progress.c tests/flavour-util.h
+tests_dump_test_dump_progress_CPPFLAGS = $(TEST_CPPFLAGS)
+tests_dump_test_dump_progress_CFLAGS = $(AM_CFLAGS) -O2 -g
+tests_dump_test_dump_progress_LDADD = $(TEST_LIBS)
+valgrind_tests += tests/dump/test-dump-progress
+
+# Folded stacks of hand-built dumps: exact output, counts parsed back, hostile names.
+test_programs += tests/dump/test-dump-folded
+tests_dump_test_dump_folded_SOURCES = tests/dump/test-dump-folded.c
+tests_dump_test_dump_folded_CPPFLAGS = $(INTERNAL_TEST_CPPFLAGS)
+tests_dump_test_dump_folded_LDADD = $(INTERNAL_TEST_LIBS)
+valgrind_tests += tests/dump/test-dump-folded
+
+# pprof profiles of real dumps read back by `go tool pprof` (skipped without go):
+# counts, labels, inlined functions, build ids.  At -O2 -g, for the inlined frames.
+test_programs += tests/dump/test-dump-pprof
+tests_dump_test_dump_pprof_SOURCES = tests/dump/test-dump-pprof.c tests/flavour-util.h
+tests_dump_test_dump_pprof_CPPFLAGS = $(TEST_CPPFLAGS)
+tests_dump_test_dump_pprof_CFLAGS = $(AM_CFLAGS) -O2 -g
+tests_dump_test_dump_pprof_LDADD = $(TEST_LIBS)

@@ -497,6 +497,12 @@ append_summary (GString *out, const AsyncrtDump *d)
                           d->complete ? "complete" : "incomplete");
   if (d->census != ASYNCRT_DUMP_NO_TRACE_NONE)
     g_string_append_printf (out, " (census: %s)", census_phrase (d->census));
+  if (d->options != NULL)
+    {
+      g_string_append (out, " (filtered: ");
+      asyncrt__dump_options_append_text (out, d->options);
+      g_string_append_c (out, ')');
+    }
   size_t n_deadlocks = asyncrt_dump_get_n_deadlocks (d);
   if (n_deadlocks > 0)
     g_string_append_printf (out, ", %zu deadlock%s", n_deadlocks, n_deadlocks == 1 ? "" : "s");
@@ -557,7 +563,8 @@ asyncrt__dump_format_text (const AsyncrtDump *d, unsigned flags)
  *
  * - a line naming the process (`process PID (PROGRAM), taken at
  *   2025-01-31T12:34:56.789Z, libasyncrt 0.2.0`, the time in UTC) and a summary line
- *   (flavour, number of tasks, complete or not, the number of deadlocks);
+ *   (flavour, number of tasks, complete or not, the number of deadlocks; for a dump
+ *   taken with filters, `(filtered: …)`);
  * - the diagnosis, from the wait-for graph: each deadlock (`deadlock: tasks 3, 4
  *   wait for each other`, then one line per member saying what it waits for and who
  *   holds it, in the order of the cycle), then each holder that blocks other tasks,
