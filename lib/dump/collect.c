@@ -89,7 +89,11 @@ asyncrt__dump_run_new (AsyncrtHandle *h, const AsyncrtDumpRequest *req, const ch
   run->deadline_ns = asyncrt__dump_request_get_kind (req) == ASYNCRT_DUMP_KIND_TRACE
                      ? asyncrt__dump_request_get_deadline_ns (req) : 0;
   run->seq = atomic_fetch_add_explicit (&run_seq, 1, memory_order_relaxed);
-  run->held = g_array_new (FALSE, FALSE, sizeof (Held));
+  /* Sized up front for every task the runtime has now (a relaxed count: a hint). */
+  size_t n_tasks = asyncrt__owned_len (&h->owned);
+  run->held = g_array_sized_new (FALSE, FALSE, sizeof (Held), (guint) n_tasks + 16);
+  g_array_set_size (run->d->tasks, (guint) n_tasks + 16);
+  g_array_set_size (run->d->tasks, 0);
   run->d->runtime_serial = h->serial;
   run->d->runtime_name = g_strdup (h->name);
   run->d->options = asyncrt_dump_options_copy (asyncrt__dump_request_get_options (req));
@@ -265,6 +269,10 @@ trace_one (void *data)
 void
 asyncrt__dump_run_trace (AsyncrtDumpRun *run)
 {
+  /* Every trace of the run lives in one store sized for the tasks held: identical
+   * stacks stored once, no allocation per task in the loop below. */
+  if (run->d->store == NULL)
+    run->d->store = asyncrt__trace_store_new (run->held->len);
   /* First hand back, untraced, what was held only because it was queued. */
   for (size_t i = 0; i < run->held->len; i++)
     {
@@ -296,7 +304,7 @@ asyncrt__dump_run_trace (AsyncrtDumpRun *run)
         }
       asyncrt__task_ref (t);                    /* to look at it after its poll */
       TraceArg a = { t, p->queued, false };
-      AsyncrtTrace *tr = asyncrt__trace_capture_quiet (trace_one, &a);
+      AsyncrtTrace *tr = asyncrt__trace_capture_quiet_into (run->d->store, trace_one, &a);
       unmark (t);
       struct _AsyncrtDumpTask *rec = asyncrt__dump_task_at (run->d, p->rec);
       if (asyncrt__task_state (t) & ASYNCRT_TASK_COMPLETE)

@@ -114,6 +114,9 @@ struct _AsyncrtDump
   uint64_t runtime_serial;
   char *runtime_name;
   AsyncrtDumpOptions *options;  /* the filters it was taken with (owned), or NULL */
+  /* The traces of its tasks (lib/trace/store.c: identical stacks stored once, and
+   * each distinct trace a shape the formatters render once), or NULL. */
+  struct _AsyncrtTraceStore *store;
 };
 
 AsyncrtDump *asyncrt__dump_new (const char *flavour, unsigned n_workers);

@@ -169,6 +169,7 @@ asyncrt_dump_free (AsyncrtDump *d)
     task_record_clear (asyncrt__dump_task_at (d, i));
   g_array_free (d->tasks, TRUE);
   g_array_free (d->missing, TRUE);
+  asyncrt__trace_store_free (d->store);
   g_free (d->runtime_name);
   asyncrt_dump_options_free (d->options);
   g_free (d);

@@ -69,7 +69,7 @@ bench_programs += bench/bench-dump
 bench_bench_dump_SOURCES = bench/bench-dump.c
 bench_bench_dump_CPPFLAGS = $(INTERNAL_TEST_CPPFLAGS)
 bench_bench_dump_CFLAGS = $(AM_CFLAGS) -O2 -g
-bench_bench_dump_LDADD = $(INTERNAL_TEST_LIBS)
+bench_bench_dump_LDADD = $(INTERNAL_TEST_LIBS) $(LIBUNWIND_LIBS)
 
 # Task labels through the public API, on both schedulers.
 test_programs += tests/dump/test-labels

@@ -38,6 +38,7 @@ extern const char __stop_asyncrt_section_trace_capture[] __attribute__((visibili
 struct _AsyncrtTraceCollector
 {
   AsyncrtTrace *trace;
+  AsyncrtTraceStore *store;  /* where the trace lives (a dump's), or NULL: the heap */
   /* asyncrt_trace_capture(): a clone of each traced leaf's waker (AsyncrtWaker),
    * woken after the capture; created on first use.  Dumps
    * (asyncrt__trace_capture_quiet): NULL and never used: nothing is deferred, the
@@ -162,10 +163,17 @@ leaf_capture (AsyncrtTraceCollector *c)
         }
       /* Without a root in reach, keep what was walked: cut at the walk limit (the
        * stack goes on), or a foreign stack the unwinder could not follow further. */
-      AsyncrtBacktrace *bt =
-        asyncrt__trace_append_ips (c->trace, (const uintptr_t *) (void *) (buf + first),
-                                   (size_t) (last - first));
-      bt->truncated = !found && n == cap;
+      const uintptr_t *ips = (const uintptr_t *) (void *) (buf + first);
+      bool truncated = !found && n == cap;
+      AsyncrtBacktrace *bt;
+      if (c->store != NULL)
+        bt = asyncrt__trace_store_append_ips (c->store, c->trace, ips, (size_t) (last - first),
+                                              truncated);
+      else
+        {
+          bt = asyncrt__trace_append_ips (c->trace, ips, (size_t) (last - first));
+          bt->truncated = truncated;
+        }
       c->last = bt;
       ok = true;
       break;
@@ -180,7 +188,8 @@ leaf_slow (AsyncrtContext *cx, AsyncrtTraceCollector *c)
 {
   /* A stack that cannot be walked still counts as a traced leaf: empty backtrace. */
   if (!leaf_capture (c))
-    c->last = asyncrt__trace_append_ips (c->trace, NULL, 0);
+    c->last = c->store != NULL ? asyncrt__trace_store_append_ips (c->store, c->trace, NULL, 0, false)
+                               : asyncrt__trace_append_ips (c->trace, NULL, 0);
   /* asyncrt_trace_capture(): defer a wake of the leaf's own waker, so the task (or
    * the combinator that gave this leaf its own waker) is re-polled after the
    * capture.  A dump's capture leaves the registration alone instead. */
@@ -233,7 +242,7 @@ asyncrt_trace_leaf (AsyncrtContext *cx)
  * the capture section: when a leaf is polled without any root, its backtrace stops
  * there. */
 static inline __attribute__((always_inline)) AsyncrtTrace *
-capture_run (AsyncrtTraceFunc func, void *data, GArray **deferred)
+capture_run (AsyncrtTraceFunc func, void *data, GArray **deferred, AsyncrtTraceStore *store)
 {
   if (func == NULL)
     {
@@ -246,8 +255,8 @@ capture_run (AsyncrtTraceFunc func, void *data, GArray **deferred)
       return NULL;
     }
 
-  AsyncrtTrace *t = asyncrt__trace_new ();
-  AsyncrtTraceCollector c = { t, deferred != NULL, NULL, NULL };
+  AsyncrtTrace *t = store != NULL ? asyncrt__trace_store_new_trace (store) : asyncrt__trace_new ();
+  AsyncrtTraceCollector c = { t, store, deferred != NULL, NULL, NULL };
   AsyncrtTraceFrame frame;
   asyncrt__trace_frame_push (&frame, (uintptr_t) __start_asyncrt_section_trace_capture,
                              (uintptr_t) __stop_asyncrt_section_trace_capture);
@@ -260,6 +269,8 @@ capture_run (AsyncrtTraceFunc func, void *data, GArray **deferred)
   asyncrt__trace_frame_pop (&frame);
   if (deferred != NULL)
     *deferred = c.deferred;
+  if (store != NULL)
+    asyncrt__trace_store_seal_trace (store, t);
   return t;
 }
 
@@ -270,7 +281,17 @@ asyncrt__trace_capture_quiet (AsyncrtTraceFunc func, void *data)
    * function) traces with its own collector and gives theirs back afterwards. */
   AsyncrtTraceCollector *outer = asyncrt__trace_context.collector;
   asyncrt__trace_context.collector = NULL;
-  AsyncrtTrace *t = capture_run (func, data, NULL);
+  AsyncrtTrace *t = capture_run (func, data, NULL, NULL);
+  asyncrt__trace_context.collector = outer;
+  return t;
+}
+
+ASYNCRT_NOINLINE ASYNCRT_TRACE_CAPTURE_SECTION AsyncrtTrace *
+asyncrt__trace_capture_quiet_into (AsyncrtTraceStore *s, AsyncrtTraceFunc func, void *data)
+{
+  AsyncrtTraceCollector *outer = asyncrt__trace_context.collector;
+  asyncrt__trace_context.collector = NULL;
+  AsyncrtTrace *t = capture_run (func, data, NULL, s);
   asyncrt__trace_context.collector = outer;
   return t;
 }
@@ -314,7 +335,7 @@ ASYNCRT_NOINLINE ASYNCRT_TRACE_CAPTURE_SECTION AsyncrtTrace *
 asyncrt_trace_capture (AsyncrtTraceFunc func, void *data)
 {
   GArray *deferred = NULL;
-  AsyncrtTrace *t = capture_run (func, data, &deferred);
+  AsyncrtTrace *t = capture_run (func, data, &deferred, NULL);
   wake_deferred (deferred);
   return t;
 }
