@@ -263,6 +263,8 @@ void asyncrt__dump_tree_cache_free (AsyncrtDumpTreeCache *c);
 void asyncrt__dump_tree_cache_append (AsyncrtDumpTreeCache *c, const AsyncrtTrace *tr,
                                       AsyncrtDumpAnnotateFunc annotate, void *data,
                                       GString *out);
+/* How many trees every tree cache of the process has built (tests). */
+size_t asyncrt__dump_get_n_trees_built (void);
 /* "idle", "scheduled", "running". */
 const char *asyncrt__dump_state_name (AsyncrtTaskState s);
 /* The JSON name of a reason ("running", "deadline"…), NULL for NONE. */
