@@ -314,6 +314,8 @@ bench (const char *flavour, unsigned n_tasks, bool fp)
   free (asyncrt_dump_to_string (d));
   asyncrt_dump_free (d);
 
+  uint64_t fp0, unw0, fp1, unw1;
+  asyncrt__trace_get_walk_stats (&fp0, &unw0);
   uint64_t t_dump[REPEAT], t_capture[REPEAT], t_unw[REPEAT], t_dump_text[REPEAT];
   uint64_t t_fmt1 = 0, t_fmt2 = 0, miss1 = 0, miss2 = 0;
   uint64_t t_group = 0, t_json = 0;
@@ -382,6 +384,7 @@ bench (const char *flavour, unsigned n_tasks, bool fp)
       t_unw[r] = now_ns () - t0;
       asyncrt_context_free (cx);
     }
+  asyncrt__trace_get_walk_stats (&fp1, &unw1);
   g_usleep (20000);                  /* what the last dump caused has run */
   int caused = atomic_load (&su.real_polls) - polls_before;
   teardown (&su);
@@ -403,6 +406,9 @@ bench (const char *flavour, unsigned n_tasks, bool fp)
   if (n_tasks > 0)
     printf ("%s_vs_bare_unw_backtrace %.2f x\n", prefix, (double) dump / (double) unw);
   printf ("%s_dump_and_text %.3f ms\n", prefix, (double) dump_text / 1e6);
+  if (fp1 + unw1 > fp0 + unw0)
+    printf ("%s_frame_pointer_walks %.0f %%\n", prefix,
+            100.0 * (double) (fp1 - fp0) / (double) (fp1 - fp0 + unw1 - unw0));
   printf ("%s_format_first %.3f ms\n", prefix, (double) t_fmt1 / 1e6);
   printf ("%s_format_first_symbol_misses %" G_GUINT64_FORMAT " lookups\n", prefix, miss1);
   printf ("%s_format_again %.3f ms\n", prefix, (double) t_fmt2 / 1e6);

@@ -52,11 +52,40 @@ task_record_clear (struct _AsyncrtDumpTask *t)
   t->labels = NULL;
 }
 
-static int
-cmp_task (const void *a, const void *b)
+typedef struct
 {
-  const struct _AsyncrtDumpTask *x = a, *y = b;
+  AsyncrtTaskId id;
+  size_t index;
+} SortKey;
+
+static int
+cmp_key (const void *a, const void *b)
+{
+  const SortKey *x = a, *y = b;
   return x->id < y->id ? -1 : x->id > y->id;
+}
+
+/* By id.  Records are big: sort small keys, then move each record once. */
+static void
+sort_tasks (AsyncrtDump *d)
+{
+  size_t n = d->tasks->len;
+  bool sorted = true;
+  for (size_t i = 1; i < n && sorted; i++)
+    sorted = asyncrt__dump_task_at (d, i - 1)->id <= asyncrt__dump_task_at (d, i)->id;
+  if (sorted)
+    return;
+  SortKey *keys = g_new (SortKey, n);
+  for (size_t i = 0; i < n; i++)
+    keys[i] = (SortKey) { asyncrt__dump_task_at (d, i)->id, i };
+  qsort (keys, n, sizeof *keys, cmp_key);
+  GArray *tasks = g_array_sized_new (FALSE, TRUE, sizeof (struct _AsyncrtDumpTask), (guint) n);
+  g_array_set_size (tasks, (guint) n);
+  for (size_t i = 0; i < n; i++)
+    g_array_index (tasks, struct _AsyncrtDumpTask, i) = *asyncrt__dump_task_at (d, keys[i].index);
+  g_array_free (d->tasks, TRUE);
+  d->tasks = tasks;
+  g_free (keys);
 }
 
 static int
@@ -139,8 +168,7 @@ asyncrt__dump_seal (AsyncrtDump *d)
       w++;
     }
   g_array_set_size (d->tasks, w);
-  if (d->tasks->len > 1)
-    qsort (d->tasks->data, d->tasks->len, sizeof (struct _AsyncrtDumpTask), cmp_task);
+  sort_tasks (d);
   if (d->missing->len > 1)
     qsort (d->missing->data, d->missing->len, sizeof (AsyncrtDumpMissingWorker), cmp_missing);
   match_missing_workers (d);

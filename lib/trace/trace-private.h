@@ -174,6 +174,9 @@ typedef struct
 
 void asyncrt__trace_store_get_stats (const AsyncrtTraceStore *s, AsyncrtTraceStoreStats *out);
 
+/* Leaf captures so far by walker: the frame-pointer walk, libunwind (capture.c). */
+void asyncrt__trace_get_walk_stats (uint64_t *fp_walks, uint64_t *unwind_walks);
+
 /* The walk limit of a leaf capture, in native frames (public: backtraces cut there
  * are marked truncated). */
 #define ASYNCRT_TRACE_MAX_DEPTH ASYNCRT_TRACE_MAX_FRAMES
