@@ -294,8 +294,11 @@ asyncrt__task_state (AsyncrtTask *t)
   return atomic_load_explicit (&t->state, memory_order_acquire);
 }
 
-/* ---- current task (thread-local, set by asyncrt__task_run) ------------------------ */
-extern _Thread_local AsyncrtTask *asyncrt__current_task;
+/* ---- current task (thread-local, set by asyncrt__task_run) ------------------------
+ * initial-exec: lib/sample's signal handler reads it, and only a %fs-relative load is
+ * async-signal-safe (__tls_get_addr may allocate). */
+extern _Thread_local AsyncrtTask *asyncrt__current_task
+  __attribute__((tls_model ("initial-exec")));
 
 /* ---- raw transitions, exposed for the state-machine unit tests --------------------- */
 typedef enum

@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+__attribute__((tls_model ("initial-exec")))
 _Thread_local AsyncrtTask *asyncrt__current_task;
 
 /* Task ids: unique per process, never 0. */
