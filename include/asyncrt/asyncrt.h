@@ -26,6 +26,7 @@
 #include <asyncrt/joinset.h>
 #include <asyncrt/cancel.h>
 #include <asyncrt/dump.h>
+#include <asyncrt/stall.h>
 #include <asyncrt/endpoint.h>
 
 #undef __ASYNCRT_H_INSIDE__

@@ -171,6 +171,16 @@ typedef struct _AsyncrtDump AsyncrtDump;
 typedef struct _AsyncrtDumpTask AsyncrtDumpTask;
 
 /**
+ * AsyncrtDumpBlockingJob:
+ *
+ * A function that was running on the runtime's blocking pool when the dump was taken
+ * (asyncrt_spawn_blocking() or the library's own jobs).  Owned by the dump.
+ *
+ * Since: 0.2
+ */
+typedef struct _AsyncrtDumpBlockingJob AsyncrtDumpBlockingJob;
+
+/**
  * AsyncrtTaskState:
  * @ASYNCRT_TASK_STATE_IDLE: the task was waiting for a wake-up
  * @ASYNCRT_TASK_STATE_SCHEDULED: the task had been woken and was waiting in a run
@@ -359,6 +369,44 @@ int asyncrt_dump_task_get_label (const AsyncrtDumpTask *t, size_t i, const char 
 
 ASYNCRT_AVAILABLE_IN_0_2
 const char *asyncrt_dump_task_lookup_label (const AsyncrtDumpTask *t, const char *key);
+
+ASYNCRT_AVAILABLE_IN_0_2
+AsyncrtTraceKind asyncrt_dump_task_get_trace_kind (const AsyncrtDumpTask *t);
+
+ASYNCRT_AVAILABLE_IN_0_2
+AsyncrtNativeStackStatus asyncrt_dump_task_get_native_stack_status (const AsyncrtDumpTask *t);
+
+ASYNCRT_AVAILABLE_IN_0_2
+AsyncrtNativeStackStatus asyncrt_dump_get_native_stacks (const AsyncrtDump *d);
+
+ASYNCRT_AVAILABLE_IN_0_2
+int asyncrt_dump_get_missing_worker_stack (const AsyncrtDump *d, size_t i,
+                                           const AsyncrtTrace **ret_trace,
+                                           AsyncrtNativeStackStatus *ret_status);
+
+ASYNCRT_AVAILABLE_IN_0_2
+size_t asyncrt_dump_get_n_blocking_jobs (const AsyncrtDump *d);
+
+ASYNCRT_AVAILABLE_IN_0_2
+const AsyncrtDumpBlockingJob *asyncrt_dump_get_blocking_job (const AsyncrtDump *d, size_t i);
+
+ASYNCRT_AVAILABLE_IN_0_2
+uintptr_t asyncrt_dump_blocking_job_get_address (const AsyncrtDumpBlockingJob *j);
+
+ASYNCRT_AVAILABLE_IN_0_2
+const char *asyncrt_dump_blocking_job_get_function (const AsyncrtDumpBlockingJob *j);
+
+ASYNCRT_AVAILABLE_IN_0_2
+AsyncrtTaskId asyncrt_dump_blocking_job_get_task_id (const AsyncrtDumpBlockingJob *j);
+
+ASYNCRT_AVAILABLE_IN_0_2
+uint64_t asyncrt_dump_blocking_job_get_running_ns (const AsyncrtDumpBlockingJob *j);
+
+ASYNCRT_AVAILABLE_IN_0_2
+const AsyncrtTrace *asyncrt_dump_blocking_job_get_trace (const AsyncrtDumpBlockingJob *j);
+
+ASYNCRT_AVAILABLE_IN_0_2
+AsyncrtNativeStackStatus asyncrt_dump_blocking_job_get_native_stack_status (const AsyncrtDumpBlockingJob *j);
 
 ASYNCRT_AVAILABLE_IN_0_1
 char *asyncrt_dump_to_string (AsyncrtDump *d);

@@ -22,6 +22,8 @@ asyncrt__dump_new (const char *flavour, unsigned n_workers)
   d->n_workers = n_workers;
   d->complete = true;
   d->taken_ns = asyncrt__clock_now_ns ();
+  d->blocking_jobs = g_array_new (FALSE, TRUE, sizeof (struct _AsyncrtDumpBlockingJob));
+  d->native_stacks = ASYNCRT_NATIVE_STACK_NOT_SAMPLED;
   return d;
 }
 
@@ -32,12 +34,18 @@ asyncrt__dump_add_task (AsyncrtDump *d, const struct _AsyncrtDumpTask *rec)
   return d->tasks->len - 1;
 }
 
-void
+size_t
 asyncrt__dump_add_missing_worker (AsyncrtDump *d, unsigned index, AsyncrtTaskId task_id,
                                   uint64_t running_ns)
 {
-  AsyncrtDumpMissingWorker w = { index, task_id, running_ns };
+  AsyncrtDumpMissingWorker w = { 0 };
+  w.index = index;
+  w.task_id = task_id;
+  w.running_ns = running_ns;
+  w.native = ASYNCRT_NATIVE_STACK_NOT_SAMPLED;
+  w.sample = SIZE_MAX;
   g_array_append_vals (d->missing, &w, 1);
+  return d->missing->len - 1;
 }
 
 static void
@@ -64,6 +72,13 @@ cmp_missing (const void *a, const void *b)
 {
   const AsyncrtDumpMissingWorker *x = a, *y = b;
   return x->index < y->index ? -1 : x->index > y->index;
+}
+
+static int
+cmp_job (const void *a, const void *b)
+{
+  const struct _AsyncrtDumpBlockingJob *x = a, *y = b;
+  return x->start_ns < y->start_ns ? -1 : x->start_ns > y->start_ns;
 }
 
 /* A missing worker and the RUNNING record of the task it runs each tell what the other
@@ -104,8 +119,9 @@ asyncrt__dump_seal (AsyncrtDump *d)
           task_record_clear (t);
           continue;
         }
-      if (t->trace == NULL)
+      if (t->trace_kind != ASYNCRT_TRACE_KIND_ASYNC)
         {
+          /* Untraced, perhaps with a native stack (a running task). */
           complete = false;
           g_assert (t->no_trace != ASYNCRT_DUMP_NO_TRACE_NONE);
         }
@@ -123,6 +139,15 @@ asyncrt__dump_seal (AsyncrtDump *d)
   if (d->missing->len > 1)
     qsort (d->missing->data, d->missing->len, sizeof (AsyncrtDumpMissingWorker), cmp_missing);
   match_missing_workers (d);
+  for (size_t i = 0; i < d->blocking_jobs->len; i++)
+    {
+      struct _AsyncrtDumpBlockingJob *j = &g_array_index (d->blocking_jobs,
+                                                          struct _AsyncrtDumpBlockingJob, i);
+      j->running_ns = d->taken_ns > j->start_ns ? d->taken_ns - j->start_ns : 1;
+    }
+  if (d->blocking_jobs->len > 1)
+    qsort (d->blocking_jobs->data, d->blocking_jobs->len,
+           sizeof (struct _AsyncrtDumpBlockingJob), cmp_job);
   d->complete = complete;
 }
 
@@ -144,7 +169,12 @@ asyncrt_dump_free (AsyncrtDump *d)
   for (size_t i = 0; i < d->tasks->len; i++)
     task_record_clear (asyncrt__dump_task_at (d, i));
   g_array_free (d->tasks, TRUE);
+  for (size_t i = 0; i < d->missing->len; i++)
+    asyncrt_trace_free (asyncrt__dump_missing_at (d, i)->trace);
   g_array_free (d->missing, TRUE);
+  for (size_t i = 0; i < d->blocking_jobs->len; i++)
+    asyncrt_trace_free (g_array_index (d->blocking_jobs, struct _AsyncrtDumpBlockingJob, i).trace);
+  g_array_free (d->blocking_jobs, TRUE);
   g_free (d);
 }
 

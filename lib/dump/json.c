@@ -103,9 +103,13 @@ asyncrt_dump_to_json (AsyncrtDump *d)
         g_string_append_printf (out, "%" G_GUINT64_FORMAT, w->task_id);
       else
         g_string_append (out, "null");
-      g_string_append_printf (out, ",\"running_ns\":%" G_GUINT64_FORMAT "}", w->running_ns);
+      g_string_append_printf (out, ",\"running_ns\":%" G_GUINT64_FORMAT, w->running_ns);
+      asyncrt__dump_append_missing_native_json (out, d, w);
+      g_string_append_c (out, '}');
     }
-  g_string_append (out, "],\"tasks\":[");
+  g_string_append (out, "],");
+  asyncrt__dump_append_native_json (out, d);
+  g_string_append (out, "\"tasks\":[");
   for (size_t i = 0; i < d->tasks->len; i++)
     {
       const struct _AsyncrtDumpTask *t = asyncrt__dump_task_at (d, i);
@@ -154,7 +158,9 @@ asyncrt_dump_to_json (AsyncrtDump *d)
           g_string_append_c (out, ':');
           asyncrt__json_append_string (out, t->labels->items[k].value);
         }
-      g_string_append (out, "},\"trace\":");
+      g_string_append_c (out, '}');
+      asyncrt__dump_append_task_native_json (out, t);
+      g_string_append (out, ",\"trace\":");
       if (t->trace == NULL)
         g_string_append (out, "null");
       else

@@ -180,15 +180,22 @@ asyncrt_dump_to_string (AsyncrtDump *d)
   if (d->census != ASYNCRT_DUMP_NO_TRACE_NONE)
     g_string_append_printf (out, " (census: %s)", census_phrase (d->census));
   g_string_append_c (out, '\n');
+  asyncrt__dump_append_native_availability_text (out, d);
   for (size_t i = 0; i < d->tasks->len; i++)
     {
       const struct _AsyncrtDumpTask *t = asyncrt__dump_task_at (d, i);
       append_task_header (out, t);
       append_labels_text (out, t);
+      if (t->trace_kind == ASYNCRT_TRACE_KIND_NATIVE)
+        {
+          asyncrt__dump_append_task_native_text (out, t);
+          continue;
+        }
       if (t->trace == NULL)
         {
           g_string_append (out, "  (not traced: ");
           append_no_trace_phrase (out, t);
+          asyncrt__dump_append_no_native_text (out, t);
           g_string_append (out, ")\n");
           continue;
         }
@@ -208,8 +215,9 @@ asyncrt_dump_to_string (AsyncrtDump *d)
           g_string_append_printf (out, ": task %" G_GUINT64_FORMAT " running for ", w->task_id);
           append_duration (out, w->running_ns);
         }
-      g_string_append_c (out, '\n');
+      asyncrt__dump_append_missing_native_text (out, d, w);   /* ends the line */
     }
+  asyncrt__dump_append_blocking_jobs_text (out, d);
   /* GLib and libc share malloc on the platforms we support; hand out malloc memory
    * explicitly so free() is always right. */
   g_hash_table_unref (cache);

@@ -23,6 +23,7 @@ typedef struct
   AsyncrtNativeStackStatus status;
   AsyncrtSampleRaw *raw;
   AsyncrtTaskId task_id;
+  uintptr_t outer_start;
   AsyncrtTrace *trace;
 } Item;
 
@@ -61,13 +62,15 @@ asyncrt__sample_batch_post (AsyncrtSampleBatch *b)
   for (size_t i = 0; i < b->items->len; i++)
     {
       Item *it = &g_array_index (b->items, Item, i);
-      if (it->slot == NULL || it->posted)
+      if (it->posted)
         continue;
       if (ready != ASYNCRT_NATIVE_STACK_OK)
         {
           it->status = ready;
           continue;
         }
+      if (it->slot == NULL)
+        continue;                   /* NO_THREAD */
       asyncrt__sample_post (it->slot, b->signo, &it->pending);
       it->posted = true;
       it->status = it->pending.status;
@@ -93,6 +96,7 @@ asyncrt__sample_batch_collect (AsyncrtSampleBatch *b, uint64_t until_ns)
       if (it->raw == NULL)
         continue;
       it->task_id = it->raw->task_id;
+      it->outer_start = it->raw->outer_start;
       it->trace = asyncrt__sample_unwind (it->raw);
       g_free (it->raw);
       it->raw = NULL;
@@ -115,6 +119,14 @@ asyncrt__sample_batch_get (AsyncrtSampleBatch *b, size_t i, AsyncrtTaskId *ret_t
       it->trace = NULL;
     }
   return ASYNCRT_NATIVE_STACK_OK;
+}
+
+uintptr_t
+asyncrt__sample_batch_get_outer_frame (AsyncrtSampleBatch *b, size_t i)
+{
+  g_assert (i < b->items->len);
+  Item *it = &g_array_index (b->items, Item, i);
+  return it->status == ASYNCRT_NATIVE_STACK_OK ? it->outer_start : 0;
 }
 
 void

@@ -118,11 +118,23 @@ fill (AsyncrtSampleSlot *s, AsyncrtSampleRaw *raw, const ucontext_t *uc, bool ow
   uintptr_t lo = own ? sp : sp - RED_ZONE;
   uintptr_t hi = s->stack_hi;
   raw->cut_start = raw->cut_end = 0;
+  raw->outer_start = 0;
   const AsyncrtTraceFrame *f = asyncrt__trace_context.active_frame;
   if (f != NULL && (uintptr_t) f > sp && (uintptr_t) f < hi)
     {
       raw->cut_start = f->start;
       raw->cut_end = f->end;
+      /* The outermost frame: each record lives on this stack, above the one before
+       * (checked, and the walk bounded, so garbage cannot lead it astray). */
+      const AsyncrtTraceFrame *outer = f;
+      for (int depth = 0; depth < 16; depth++)
+        {
+          const AsyncrtTraceFrame *up = outer->parent;
+          if (up == NULL || (uintptr_t) up <= (uintptr_t) outer || (uintptr_t) up >= hi)
+            break;
+          outer = up;
+        }
+      raw->outer_start = outer->start;
       /* The frame record is a local of the root: everything the unwinder reads of
        * the task's frames lies below it. */
       uintptr_t want = (uintptr_t) f + sizeof *f + 256u;

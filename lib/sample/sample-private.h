@@ -84,6 +84,9 @@ typedef struct
   size_t len;                  /* bytes of stack copied */
   uintptr_t cut_start;         /* the thread's innermost trace frame: [start, end) of */
   uintptr_t cut_end;           /* the root that called into the task; 0, 0: none */
+  uintptr_t outer_start;       /* the start of the outermost trace frame's range, 0:
+                                  none (a blocking-pool thread inside a job: the
+                                  pool's job runner) */
   AsyncrtTaskId task_id;       /* the task the thread was polling; 0: none */
   bool own_context;            /* regs are the handler's own (TSan builds, handler.c) */
   unsigned char stack[];       /* ASYNCRT_SAMPLE_STACK_BYTES in a slot's buffer */
@@ -198,6 +201,9 @@ void asyncrt__sample_batch_collect (AsyncrtSampleBatch *b, uint64_t until_ns);
 AsyncrtNativeStackStatus asyncrt__sample_batch_get (AsyncrtSampleBatch *b, size_t i,
                                                     AsyncrtTaskId *ret_task_id,
                                                     AsyncrtTrace **ret_trace);
+/* The start of the outermost trace frame the thread had when it answered item @i (0:
+ * none, or no answer): tells whether a pool thread was inside a job. */
+uintptr_t asyncrt__sample_batch_get_outer_frame (AsyncrtSampleBatch *b, size_t i);
 /* Collects what is still in flight (without waiting) and frees. */
 void asyncrt__sample_batch_free (AsyncrtSampleBatch *b);
 

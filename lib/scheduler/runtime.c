@@ -9,6 +9,8 @@
 #include "scheduler/scheduler-private.h"
 #include "dump/dump-sched-private.h"
 #include "scheduler/registry-private.h"
+#include "sample/sample-private.h"
+#include "stall/stall-private.h"
 
 #include <glib.h>
 #include <stdlib.h>
@@ -36,8 +38,10 @@ asyncrt__handle_init (AsyncrtHandle *h, const AsyncrtSchedulerOps *ops,
   int r = asyncrt__driver_new (&h->driver);
   if (r < 0)
     return r;
+  h->sample_signo = b->sample_signo >= 0 ? b->sample_signo
+                                         : asyncrt__sample_signal_from_env ();
   r = asyncrt__blocking_pool_new (b->max_blocking_threads, b->blocking_keep_alive_ms,
-                                  &h->blocking);
+                                  h->sample_signo, &h->blocking);
   if (r < 0)
     {
       asyncrt__driver_shutdown (h->driver);
@@ -75,6 +79,7 @@ asyncrt__handle_unref (AsyncrtHandle *h)
   asyncrt__dump_queue_free (h->dump_queue);
   g_free (h->name);
   asyncrt__unfinished_free (h->unfinished);
+  asyncrt__stall_detector_free (h->stall);
   h->ops->free (h);
 }
 
@@ -111,6 +116,7 @@ asyncrt__builder_new (AsyncrtFlavour flavour)
   b->max_blocking_threads = ASYNCRT_DEFAULT_MAX_BLOCKING_THREADS;
   b->blocking_keep_alive_ms = ASYNCRT_DEFAULT_BLOCKING_KEEP_ALIVE_MS;
   b->event_interval = 0;   /* 0: the flavour's default */
+  b->sample_signo = -1;    /* the environment's, or the default */
   return b;
 }
 
@@ -198,6 +204,38 @@ asyncrt_builder_set_event_interval (AsyncrtBuilder *b, unsigned ticks)
 }
 
 /**
+ * asyncrt_builder_set_sample_signal:
+ * @b: a builder
+ * @signo: the signal native stacks are sampled with: %SIGUSR1, %SIGUSR2 or a
+ *   real-time signal (%SIGRTMIN to %SIGRTMAX); 0 turns native stacks off
+ *
+ * Chooses the signal with which the runtime interrupts one of its threads to sample
+ * its native stack: a task found running by a task dump, a worker that did not stop
+ * for it, a blocking-pool thread running a job, a stall (see "Native stacks" in the
+ * dump section).  The default is `SIGRTMIN+6`, or what the `ASYNCRT_SAMPLE_SIGNAL`
+ * environment variable says (a name such as `RTMIN+3` or `USR2`, a number, or `none`)
+ * when the builder does not choose.
+ *
+ * The handler is installed when a stack is first sampled, and only if the program
+ * has no disposition of its own for the signal (a handler, or SIG_IGN): the program's
+ * is never replaced, and native stacks are then reported unavailable
+ * (%ASYNCRT_NATIVE_STACK_SIGNAL_IN_USE).  It is installed with `SA_RESTART`.
+ *
+ * Thread safety: one thread at a time per builder.
+ *
+ * Returns: 0, or -EINVAL if @b is %NULL or @signo is none of the accepted signals.
+ * Since: 0.2
+ */
+int
+asyncrt_builder_set_sample_signal (AsyncrtBuilder *b, int signo)
+{
+  if (b == NULL || (signo != 0 && !asyncrt__sample_signal_is_valid (signo)))
+    return -EINVAL;
+  b->sample_signo = signo;
+  return 0;
+}
+
+/**
  * asyncrt_builder_build:
  * @b: a builder
  * @out: (out): where to store the new runtime
@@ -236,7 +274,14 @@ asyncrt_builder_build (AsyncrtBuilder *b, AsyncrtRuntime **out)
     }
   if (r < 0)
     return r;
-  asyncrt__registry_add (asyncrt__runtime_handle (rt), b->name);
+  AsyncrtHandle *h = asyncrt__runtime_handle (rt);
+  r = asyncrt__stall_detector_start (h, b);
+  if (r < 0)
+    {
+      asyncrt_runtime_free (rt);
+      return r;
+    }
+  asyncrt__registry_add (h, b->name);
   *out = rt;
   return 0;
 }

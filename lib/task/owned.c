@@ -160,3 +160,19 @@ asyncrt__owned_unlock_task (AsyncrtOwnedTasks *o, AsyncrtTask *t)
 {
   pthread_mutex_unlock (&shard_of (o, t)->lock);
 }
+
+char *
+asyncrt__owned_dup_name (AsyncrtOwnedTasks *o, AsyncrtTaskId id)
+{
+  AsyncrtOwnedShard *s = &o->shards[id % ASYNCRT_OWNED_SHARDS];
+  char *name = NULL;
+  pthread_mutex_lock (&s->lock);
+  for (AsyncrtTask *t = s->head; t != NULL; t = t->owned_next)
+    if (t->id == id)
+      {
+        name = g_strdup (t->name);
+        break;
+      }
+  pthread_mutex_unlock (&s->lock);
+  return name;
+}

@@ -374,6 +374,9 @@ void   asyncrt__owned_close_and_shutdown_all (AsyncrtOwnedTasks *o);
 typedef void (*AsyncrtOwnedForeachFunc) (AsyncrtTask *t, void *data);
 size_t asyncrt__owned_foreach (AsyncrtOwnedTasks *o, AsyncrtOwnedForeachFunc func,
                                void *data);
+/* A copy of the name of task @id if it is on the list (g_free() it), else NULL:
+ * looks in its one shard, under that shard's lock (the stall detector). */
+char  *asyncrt__owned_dup_name (AsyncrtOwnedTasks *o, AsyncrtTaskId id);
 /* Takes / releases the lock of @t's shard (labels.c: excludes owned-list walkers
  * while the task replaces its labels). */
 void   asyncrt__owned_lock_task (AsyncrtOwnedTasks *o, AsyncrtTask *t);
