@@ -11,10 +11,13 @@
  * stalls over it are counted and the next report says how many were left out.
  *
  * When it looks: it sleeps until the earliest moment a poll it saw running could
- * cross the threshold (start + threshold), or one threshold from now if no worker was
- * busy (a poll that starts later crosses later).  Poll starts are read from the
- * coarse clock (a kernel tick, a few ms): it sleeps at least 1 ms at a time, so it
- * cannot spin while the coarse clock catches up.
+ * cross the threshold, or one threshold from now if no worker was busy (a poll that
+ * starts later crosses later).  The poll starts workers publish come from the coarse
+ * clock (a kernel tick), which is never ahead of the precise one: a poll that looks
+ * past the threshold by it is confirmed with the task's own last-poll time (precise,
+ * written at every poll start; read under its owned-list shard lock, where the task
+ * cannot be freed), so a stall is never reported early.  It sleeps at least 1 ms at a
+ * time.
  *
  * Ownership and lifetime.  The handle owns the detector (h->stall, freed with the
  * handle's last reference).  The thread holds a handle reference of its own from its
@@ -112,7 +115,7 @@ take_token (AsyncrtStallDetector *sd, uint64_t now)
   return true;
 }
 
-/* Samples worker @i, which was polling task @id since @start (coarse). */
+/* Samples worker @i, which was polling task @id. */
 static void
 sample_worker (AsyncrtStallDetector *sd, unsigned i, AsyncrtTaskId id, AsyncrtStall *st)
 {
@@ -146,24 +149,27 @@ sample_worker (AsyncrtStallDetector *sd, unsigned i, AsyncrtTaskId id, AsyncrtSt
   asyncrt__sample_batch_free (b);
 }
 
+/* Worker @i has been polling task @id for @duration_ns, more than the threshold. */
 static void
-report (AsyncrtStallDetector *sd, unsigned i, AsyncrtTaskId id, uint64_t start)
+report (AsyncrtStallDetector *sd, unsigned i, AsyncrtTaskId id, uint64_t poll_start,
+        char *name)
 {
   AsyncrtHandle *h = sd->h;
   atomic_fetch_add_explicit (&sd->n_detected, 1, memory_order_relaxed);
-  if (!take_token (sd, asyncrt__clock_coarse_now_ns ()))
+  if (!take_token (sd, asyncrt__clock_now_ns ()))
     {
       sd->n_suppressed++;
+      g_free (name);
       return;
     }
   AsyncrtStall st = { 0 };
   st.task_id = id;
+  st.task_name = name;
   st.worker = (int) i;
   st.sample_signo = h->sample_signo;
   sample_worker (sd, i, id, &st);
-  uint64_t now = asyncrt__clock_coarse_now_ns ();
-  st.duration_ns = now > start ? now - start : 1;
-  st.task_name = asyncrt__owned_dup_name (&h->owned, id);
+  uint64_t now = asyncrt__clock_now_ns ();
+  st.duration_ns = now > poll_start ? now - poll_start : 1;
   st.n_suppressed = sd->n_suppressed;
   sd->n_suppressed = 0;
   atomic_fetch_add_explicit (&sd->n_reported, 1, memory_order_relaxed);
@@ -178,12 +184,12 @@ report (AsyncrtStallDetector *sd, unsigned i, AsyncrtTaskId id, uint64_t start)
   asyncrt__stall_clear (&st);
 }
 
-/* One look at every worker.  Returns when to look again (coarse clock). */
+/* One look at every worker.  Returns when to look again (asyncrt__clock_now_ns()). */
 static uint64_t
 scan (AsyncrtStallDetector *sd)
 {
   AsyncrtHandle *h = sd->h;
-  uint64_t now = asyncrt__clock_coarse_now_ns ();
+  uint64_t now = asyncrt__clock_now_ns ();
   uint64_t next = now + sd->threshold_ns;
   for (unsigned i = 0; i < sd->n_workers; i++)
     {
@@ -191,15 +197,29 @@ scan (AsyncrtStallDetector *sd)
       AsyncrtTaskId id = h->ops->worker_activity (h, i, &start, NULL);
       if (id == 0 || start == 0 || (id == sd->last_id[i] && start == sd->last_start[i]))
         continue;
-      if (now >= start && now - start >= sd->threshold_ns)
+      if (now < start || now - start < sd->threshold_ns)
         {
-          sd->last_id[i] = id;
-          sd->last_start[i] = start;
-          report (sd, i, id, start);
-          now = asyncrt__clock_coarse_now_ns ();
+          if (start + sd->threshold_ns < next)
+            next = start + sd->threshold_ns;
+          continue;
         }
-      else if (start + sd->threshold_ns < next)
-        next = start + sd->threshold_ns;
+      /* Past the threshold by the coarse start: confirm with the precise one. */
+      char *name = NULL;
+      uint64_t precise = 0;
+      if (!asyncrt__owned_lookup (&h->owned, id, &name, &precise))
+        continue;                           /* finished meanwhile */
+      if (precise > now || now - precise < sd->threshold_ns)
+        {
+          g_free (name);
+          uint64_t at = precise > now ? now + 1000000u : precise + sd->threshold_ns;
+          if (at < next)
+            next = at;
+          continue;
+        }
+      sd->last_id[i] = id;
+      sd->last_start[i] = start;
+      report (sd, i, id, precise, name);
+      now = asyncrt__clock_now_ns ();
     }
   return next;
 }
@@ -217,9 +237,6 @@ watchdog_main (void *data)
       pthread_mutex_unlock (&sd->lock);
       uint64_t next = scan (sd);
       pthread_mutex_lock (&sd->lock);
-      /* The coarse clock is behind the precise one by less than a tick: sleeping
-       * until `next` on the precise clock is never early by more than that, and at
-       * least 1 ms keeps the loop from spinning meanwhile. */
       uint64_t now = asyncrt__clock_now_ns ();
       uint64_t until = next > now + 1000000u ? next : now + 1000000u;
       struct timespec ts = { (time_t) (until / 1000000000u), (long) (until % 1000000000u) };
@@ -251,7 +268,7 @@ asyncrt__stall_detector_start (AsyncrtHandle *h, const AsyncrtBuilder *b)
   sd->last_id = g_new0 (AsyncrtTaskId, sd->n_workers);
   sd->last_start = g_new0 (uint64_t, sd->n_workers);
   sd->tokens = ASYNCRT_STALL_BURST;
-  sd->refilled_ns = asyncrt__clock_coarse_now_ns ();
+  sd->refilled_ns = asyncrt__clock_now_ns ();
   atomic_init (&sd->n_detected, 0);
   atomic_init (&sd->n_reported, 0);
   pthread_mutex_init (&sd->lock, NULL);

@@ -161,18 +161,23 @@ asyncrt__owned_unlock_task (AsyncrtOwnedTasks *o, AsyncrtTask *t)
   pthread_mutex_unlock (&shard_of (o, t)->lock);
 }
 
-char *
-asyncrt__owned_dup_name (AsyncrtOwnedTasks *o, AsyncrtTaskId id)
+bool
+asyncrt__owned_lookup (AsyncrtOwnedTasks *o, AsyncrtTaskId id, char **ret_name,
+                       uint64_t *ret_last_poll_ns)
 {
   AsyncrtOwnedShard *s = &o->shards[id % ASYNCRT_OWNED_SHARDS];
-  char *name = NULL;
+  bool found = false;
   pthread_mutex_lock (&s->lock);
   for (AsyncrtTask *t = s->head; t != NULL; t = t->owned_next)
     if (t->id == id)
       {
-        name = g_strdup (t->name);
+        found = true;
+        if (ret_name != NULL)
+          *ret_name = g_strdup (t->name);
+        if (ret_last_poll_ns != NULL)
+          *ret_last_poll_ns = atomic_load_explicit (&t->last_poll_ns, memory_order_relaxed);
         break;
       }
   pthread_mutex_unlock (&s->lock);
-  return name;
+  return found;
 }

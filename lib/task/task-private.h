@@ -374,9 +374,12 @@ void   asyncrt__owned_close_and_shutdown_all (AsyncrtOwnedTasks *o);
 typedef void (*AsyncrtOwnedForeachFunc) (AsyncrtTask *t, void *data);
 size_t asyncrt__owned_foreach (AsyncrtOwnedTasks *o, AsyncrtOwnedForeachFunc func,
                                void *data);
-/* A copy of the name of task @id if it is on the list (g_free() it), else NULL:
- * looks in its one shard, under that shard's lock (the stall detector). */
-char  *asyncrt__owned_dup_name (AsyncrtOwnedTasks *o, AsyncrtTaskId id);
+/* Looks task @id up in its one shard, under that shard's lock (the stall detector):
+ * false if it is not on the list; else true, a copy of its name in *ret_name (NULL if
+ * it has none; g_free() it) and the start of its last poll (last_poll_ns) in
+ * *ret_last_poll_ns.  Either output may be NULL. */
+bool   asyncrt__owned_lookup (AsyncrtOwnedTasks *o, AsyncrtTaskId id, char **ret_name,
+                              uint64_t *ret_last_poll_ns);
 /* Takes / releases the lock of @t's shard (labels.c: excludes owned-list walkers
  * while the task replaces its labels). */
 void   asyncrt__owned_lock_task (AsyncrtOwnedTasks *o, AsyncrtTask *t);
