@@ -3,6 +3,7 @@
  * why a thread does not answer; 10,000 samples of a thread that keeps calling into
  * the C library, without a crash or a lost answer. */
 #include "sample/sample-private.h"
+#include "scheduler/scheduler-private.h"
 #include "util/util-private.h"
 #include "test-util.h"
 
@@ -301,6 +302,133 @@ test_churn (void)
   g_assert_cmpuint (named, >=, n / 50 / 2);
 }
 
+/* ---- 10,000 samples of a multi-thread runtime's workers while tasks churn --------------- */
+
+typedef struct
+{
+  AsyncrtCoroutine co;
+  unsigned yields;
+} Child;
+
+static AsyncrtPoll
+child_poll (void *p, AsyncrtContext *cx)
+{
+  Child *c = p;
+  void *garbage = g_malloc (32 + c->yields);
+  g_free (garbage);
+  if (c->yields-- == 0)
+    return ASYNCRT_READY;
+  asyncrt_waker_wake_by_ref (asyncrt_context_get_waker (cx));
+  return ASYNCRT_PENDING;
+}
+
+typedef struct
+{
+  AsyncrtCoroutine co;
+  atomic_bool *stop;
+  AsyncrtJoinHandle *jh[16];
+  Child children[16];
+  unsigned i;
+  unsigned rounds;          /* 0: until *stop */
+  unsigned long spawned;
+} Churn;
+
+static AsyncrtPoll
+churn_poll (void *p, AsyncrtContext *cx)
+{
+  Churn *c = p;
+  ASYNCRT_BEGIN (&c->co);
+  while (c->rounds == 0 ? !atomic_load (c->stop) : c->spawned < 16ul * c->rounds)
+    {
+      for (c->i = 0; c->i < 16; c->i++)
+        {
+          c->children[c->i].yields = c->i % 5;
+          c->jh[c->i] = asyncrt_spawn (child_poll, &c->children[c->i], NULL);
+          g_assert_nonnull (c->jh[c->i]);
+          c->spawned++;
+        }
+      for (c->i = 0; c->i < 16; c->i++)
+        {
+          ASYNCRT_AWAIT (&c->co, asyncrt_join_handle_poll (c->jh[c->i], cx));
+          asyncrt_join_handle_free (c->jh[c->i]);
+        }
+    }
+  ASYNCRT_END (&c->co);
+}
+
+typedef struct
+{
+  AsyncrtHandle *h;
+  atomic_bool stop;
+  unsigned ok, unwound, failed;
+} Sampler;
+
+static void *
+sampler_main (void *data)
+{
+  Sampler *s = data;
+  g_assert_cmpint (asyncrt__sample_signal_prepare (s->h->sample_signo), ==,
+                   ASYNCRT_NATIVE_STACK_OK);
+  for (unsigned i = 0; i < 10000; i++)
+    {
+      AsyncrtSampleSlot *slot = NULL;
+      s->h->ops->worker_activity (s->h, i % 2, NULL, &slot);
+      g_assert_nonnull (slot);
+      AsyncrtSamplePending p;
+      AsyncrtSampleRaw *raw = NULL;
+      asyncrt__sample_post (slot, s->h->sample_signo, &p);
+      AsyncrtNativeStackStatus st =
+        asyncrt__sample_collect (&p, asyncrt__clock_now_ns ()
+                                     + (uint64_t) test_timeout_ms (2000) * 1000000u, &raw);
+      if (st == ASYNCRT_NATIVE_STACK_OK)
+        s->ok++;
+      else
+        {
+          s->failed++;
+          g_test_message ("sample %u: %s", i, asyncrt_native_stack_status_to_string (st));
+        }
+      if (raw != NULL && i % 50 == 0)
+        {
+          AsyncrtTrace *tr = asyncrt__sample_unwind (raw);
+          if (asyncrt_backtrace_get_n_frames (asyncrt_trace_get_backtrace (tr, 0)) > 0)
+            s->unwound++;
+          asyncrt_trace_free (tr);
+        }
+      g_free (raw);
+      asyncrt__sample_slot_unref (slot);
+    }
+  atomic_store (&s->stop, true);
+  return NULL;
+}
+
+static void
+test_runtime_churn (void)
+{
+  AsyncrtBuilder *b = asyncrt_builder_new_multi_thread ();
+  g_assert_cmpint (asyncrt_builder_set_worker_threads (b, 2), ==, 0);
+  g_assert_cmpint (asyncrt_builder_set_sample_signal (b, sample_signo), ==, 0);
+  AsyncrtRuntime *rt = NULL;
+  g_assert_cmpint (asyncrt_builder_build (b, &rt), ==, 0);
+  asyncrt_builder_free (b);
+  Sampler s = { .h = asyncrt_runtime_get_handle (rt) };
+  pthread_t th;
+  g_assert_cmpint (pthread_create (&th, NULL, sampler_main, &s), ==, 0);
+  Churn c = { .stop = &s.stop };
+  g_assert_cmpint (asyncrt_runtime_block_on (rt, churn_poll, &c), ==, 0);
+  pthread_join (th, NULL);
+  g_test_message ("10000 samples: %u answered, %u of 200 unwound; %lu tasks ran meanwhile",
+                  s.ok, s.unwound, c.spawned);
+  g_assert_cmpuint (s.ok, ==, 10000);
+  g_assert_cmpuint (s.failed, ==, 0);
+  g_assert_cmpuint (s.unwound, ==, 200);
+  g_assert_cmpuint (c.spawned, >, 0);
+  /* Still a working runtime: one more round of tasks. */
+  Churn again = { .stop = &s.stop, .rounds = 10 };
+  g_assert_cmpint (asyncrt_runtime_block_on (rt, churn_poll, &again), ==, 0);
+  g_assert_cmpuint (again.spawned, ==, 160);
+  asyncrt_runtime_free (rt);
+}
+
 static volatile sig_atomic_t program_handler_calls;
 
 static void
@@ -366,6 +494,7 @@ main (int argc, char **argv)
   g_test_add_func ("/sample/no-thread", test_no_thread);
   g_test_add_func ("/sample/signal-blocked", test_blocked);
   g_test_add_func ("/sample/churn-10000", test_churn);
+  g_test_add_func ("/sample/runtime-churn-10000", test_runtime_churn);
   g_test_add_func ("/sample/signal-owned-by-program", test_signal_owned_by_program);
   return g_test_run ();
 }
