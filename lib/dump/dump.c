@@ -31,6 +31,10 @@ size_t
 asyncrt__dump_add_task (AsyncrtDump *d, const struct _AsyncrtDumpTask *rec)
 {
   g_array_append_vals (d->tasks, rec, 1);
+  struct _AsyncrtDumpTask *t = asyncrt__dump_task_at (d, d->tasks->len - 1);
+  /* A record made with its trace already (synthetic dumps): an async one. */
+  if (t->trace != NULL && t->trace_kind == ASYNCRT_TRACE_KIND_NONE)
+    t->trace_kind = ASYNCRT_TRACE_KIND_ASYNC;
   return d->tasks->len - 1;
 }
 
@@ -357,12 +361,14 @@ asyncrt_dump_task_get_state (const AsyncrtDumpTask *t)
  * The task's async call stacks: one backtrace per leaf future its trace poll
  * reached.  A task that could not be traced has none, and
  * asyncrt_dump_task_get_no_trace_reason() says why; a traced task whose poll reached
- * no leaf future has a trace with no backtraces.
+ * no leaf future has a trace with no backtraces.  A task that was running has,
+ * instead, the native stack of its thread if it could be sampled
+ * (asyncrt_dump_task_get_trace_kind() tells which).
  *
  * Thread safety: any thread.
  *
  * Returns: (transfer none) (nullable): the trace, owned by the dump, or %NULL if the
- *   task could not be traced.
+ *   task has neither an async trace nor a native stack.
  * Since: 0.1
  */
 const AsyncrtTrace *
@@ -375,9 +381,10 @@ asyncrt_dump_task_get_trace (const AsyncrtDumpTask *t)
  * asyncrt_dump_task_get_no_trace_reason:
  * @t: a task of a dump
  *
- * Why the task has no trace (asyncrt_dump_task_get_trace() is %NULL): it was
- * running, queued where the dump could not take it, or the dump was a census (runtime
- * not running, deadline passed, timeout 0).  The text form prints the same as
+ * Why the task has no async trace: it was running (it may have a native stack
+ * instead, see asyncrt_dump_task_get_trace_kind()), queued where the dump could not
+ * take it, or the dump was a census (runtime not running, deadline passed, timeout
+ * 0).  The text form prints the same as
  * `(not traced: …)` below the task's header, the JSON form as the task's
  * `"no_trace"` member.
  *

@@ -42,7 +42,18 @@ format_trace_json (const AsyncrtTrace *tr, GString *out)
  *   "census": <bool>,
  *   "census_reason": null | "runtime_not_running" | "deadline" | "timeout_zero",
  *   "missing_workers": [ { "index": <n>, "task_id": <id or null>,
- *                          "running_ns": <n> }, ... ],
+ *                          "running_ns": <n>,
+ *                          "native_stack": null | <native stack status>,
+ *                          "trace": null | { "backtraces": [...], "tree": [...] } },
+ *                        ... ],
+ *   "native_stacks": "available" | "disabled" | "signal_in_use" | "unsupported"
+ *                    | "failed",
+ *   "sample_signal": <signal name, "SIGRTMIN+6"> | null,
+ *   "blocking_jobs": [ { "function": <name>, "address": <"0x…">,
+ *                        "task_id": <id or null>, "running_ns": <n>,
+ *                        "native_stack": null | <native stack status>,
+ *                        "trace": null | { "backtraces": [...], "tree": [...] } },
+ *                      ... ],
  *   "tasks": [
  *     { "id": <n>, "state": "idle" | "scheduled" | "running",
  *       "worker": <index or null>, "name": <string or null>,
@@ -53,6 +64,8 @@ format_trace_json (const AsyncrtTrace *tr, GString *out)
  *       "labels": { <key>: <value string>, ... },
  *       "no_trace": null | "running" | "queued_on_missing_worker" | "woken_during_dump"
  *                   | "cancelled" | "runtime_not_running" | "deadline" | "timeout_zero",
+ *       "trace_kind": "none" | "async" | "native",
+ *       "native_stack": null | <native stack status>,
  *       "trace": null | { "backtraces": [...], "tree": [...] } },
  *     ...
  *   ]
@@ -63,7 +76,13 @@ format_trace_json (const AsyncrtTrace *tr, GString *out)
  * (see the trace section).  "no_trace" is #AsyncrtDumpNoTraceReason (null for a
  * traced task), "census_reason" the reason shared by every task of a census;
  * "group_id" and "labels" are those of asyncrt_dump_task_get_group_id() and
- * asyncrt_task_set_label() (all since 0.2).  "worker" is set for running tasks and
+ * asyncrt_task_set_label() (all since 0.2).  Native stacks (since 0.2): a running
+ * task's "trace" is its thread's native stack when "trace_kind" is "native" (one
+ * backtrace, innermost first, in the same shape as async traces); a native stack
+ * status is one of "ok", "no_answer", "signal_blocked", "uninterruptible",
+ * "moved_on", "no_thread", "disabled", "signal_in_use", "unsupported", "failed"
+ * (#AsyncrtNativeStackStatus), null where nothing was sampled.  A missing worker's
+ * "trace" is the same as its running task's.  "worker" is set for running tasks and
  * for tasks queued on a worker that did not stop.  Task ids are JSON numbers; they
  * stay below 2^53 in any real program.  Strings are escaped as JSON requires;
  * invalid UTF-8 becomes U+FFFD.  New members may be added without changing the

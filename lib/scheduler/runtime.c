@@ -206,8 +206,8 @@ asyncrt_builder_set_event_interval (AsyncrtBuilder *b, unsigned ticks)
 /**
  * asyncrt_builder_set_sample_signal:
  * @b: a builder
- * @signo: the signal native stacks are sampled with: %SIGUSR1, %SIGUSR2 or a
- *   real-time signal (%SIGRTMIN to %SIGRTMAX); 0 turns native stacks off
+ * @signo: the signal native stacks are sampled with: `SIGUSR1`, `SIGUSR2` or a
+ *   real-time signal (`SIGRTMIN` to `SIGRTMAX`); 0 turns native stacks off
  *
  * Chooses the signal with which the runtime interrupts one of its threads to sample
  * its native stack: a task found running by a task dump, a worker that did not stop
@@ -245,13 +245,18 @@ asyncrt_builder_set_sample_signal (AsyncrtBuilder *b, int signo)
  * process-wide list the dump endpoint serves, until asyncrt_runtime_free().  The
  * first runtime built by the process reads `ASYNCRT_DUMP_ENDPOINT` and
  * `ASYNCRT_DUMP_SIGNAL` from the environment (see the section on dumps from outside
- * the process); without them nothing else happens.
+ * the process); without them nothing else happens.  Every runtime reads
+ * `ASYNCRT_SAMPLE_SIGNAL` (the signal of native stacks, unless
+ * asyncrt_builder_set_sample_signal() chose one) and `ASYNCRT_STALL_MS` (a stall
+ * detector, unless asyncrt_builder_set_stall_detector() was called); a value it
+ * cannot use is ignored with one message on stderr.
  *
  * Thread safety: one thread at a time per builder.
  *
  * Returns: 0 and the runtime in @out; -EINVAL if @b or @out is %NULL; -ENOTSUP for a
  *   flavour this build does not provide; -ENOMEM, -EMFILE or another negative errno
- *   if the driver (epoll, eventfd) cannot be created.
+ *   if the driver (epoll, eventfd) cannot be created; -EAGAIN if the stall detector's
+ *   thread cannot be created.
  * Since: 0.1
  */
 int

@@ -353,7 +353,7 @@ asyncrt__stall_detector_free (AsyncrtStallDetector *sd)
  * @b: a builder
  * @threshold_ms: how long a poll may run before it is a stall, in milliseconds (1 to
  *   3600000); 0 turns the detector off, also when `ASYNCRT_STALL_MS` is set
- * @func: (nullable) (scope forever): called on the watchdog thread for each reported
+ * @func: (nullable): called on the watchdog thread for each reported
  *   stall; %NULL writes the reports to stderr
  * @user_data: (nullable): passed to @func
  *

@@ -230,7 +230,8 @@ test_complete_and_empty (void)
   s = json_without_header (asyncrt_dump_to_json (d));
   g_assert_cmpstr (s, ==, "{\"version\":1,\"flavour\":\"current_thread\",\"workers\":1,"
                           "\"complete\":true,\"census\":false,\"census_reason\":null,"
-                          "\"missing_workers\":[],\"tasks\":[]}");
+                          "\"missing_workers\":[],\"native_stacks\":\"not_sampled\","
+                          "\"sample_signal\":null,\"blocking_jobs\":[],\"tasks\":[]}");
   free (s);
   asyncrt_dump_free (d);
 }
@@ -274,7 +275,10 @@ test_to_json (void)
                                       "\"complete\":false,\"census\":false,"
                                       "\"census_reason\":null,"
                                       "\"missing_workers\":[{\"index\":2,\"task_id\":9,"
-                                      "\"running_ns\":2000000000}],\"tasks\":[{\"id\":3,"));
+                                      "\"running_ns\":2000000000,\"native_stack\":null,"
+                                      "\"trace\":null}],\"native_stacks\":\"not_sampled\","
+                                      "\"sample_signal\":null,\"blocking_jobs\":[],"
+                                      "\"tasks\":[{\"id\":3,"));
   g_assert_nonnull (strstr (s, "\"name\":\"busy \\\"one\\\"\""));
 #ifdef HAVE_JSON_GLIB
   GError *error = NULL;

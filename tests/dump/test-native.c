@@ -16,6 +16,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -744,6 +746,58 @@ test_signal_blocked (void)
   close (fds[1]);
 }
 
+/* The task's thread is a vfork() parent while the child naps: it is in an
+ * uninterruptible wait (state D) and takes no signal until the child exits. */
+__attribute__((noinline)) static AsyncrtPoll
+vfork_task_poll (void *p, AsyncrtContext *cx)
+{
+  (void) cx;
+  Blocker *b = p;
+  atomic_store (&b->started, true);
+  struct timespec nap = { (time_t) (2 * test_timeout_scale ()), 0 };
+  pid_t pid = vfork ();
+  if (pid == 0)
+    {
+      /* The child shares the parent's memory: a raw system call and _exit only. */
+      syscall (SYS_nanosleep, &nap, NULL);
+      _exit (0);
+    }
+  int status = 0;
+  if (pid > 0)
+    while (waitpid (pid, &status, 0) < 0 && errno == EINTR)
+      ;
+  b->result = pid > 0 && WIFEXITED (status) ? 1 : -1;
+  return ASYNCRT_READY;
+}
+
+static void
+test_uninterruptible (void)
+{
+#ifdef TEST_TSAN
+  g_test_skip ("ThreadSanitizer runs vfork() as fork(): the parent does not wait in state D");
+  return;
+#endif
+  Harness hs;
+  harness_start (&hs);
+  Blocker b = { 0 };
+  AsyncrtJoinHandle *jh = spawn_blocker (&hs, "vforker", vfork_task_poll, &b);
+  AsyncrtDump *d = dump_of (&hs);
+  const AsyncrtDumpTask *t = asyncrt_dump_find_task (d, asyncrt_join_handle_get_id (jh));
+  g_assert_nonnull (t);
+  g_assert_cmpint (asyncrt_dump_task_get_native_stack_status (t), ==,
+                   ASYNCRT_NATIVE_STACK_UNINTERRUPTIBLE);
+  g_assert_null (asyncrt_dump_task_get_trace (t));
+  char *s = asyncrt_dump_to_string (d);
+  g_assert_nonnull (strstr (s, "no native stack: the thread is in an uninterruptible sleep"));
+  free (s);
+  asyncrt_dump_free (d);
+  wait_finished (jh);
+  g_assert_cmpint (b.result, ==, 1);
+  asyncrt_join_handle_free (jh);
+  check_runtime_goes_on (&hs);
+  harness_stop (&hs);
+}
+
 /* ---- the builder and the environment ---------------------------------------------------------------- */
 
 static void
@@ -843,6 +897,7 @@ main (int argc, char **argv)
     { "disabled", test_disabled },
     { "other-signal", test_other_signal },
     { "signal-blocked", test_signal_blocked },
+    { "uninterruptible", test_uninterruptible },
     { "env", test_env },
   };
   flavour_add_tests ("native", tests, G_N_ELEMENTS (tests));
