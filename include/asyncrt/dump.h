@@ -155,7 +155,8 @@ ASYNCRT_BEGIN_DECLS
  * ## The deadline rule, and timeout 0
  *
  * asyncrt_handle_dump() and the #AsyncrtDumpFuture return by their deadline plus a
- * small constant (about 100 ms).  Dumps of one runtime are taken one at a time, in
+ * small constant (about 100 ms, and at most about 50 ms more when threads running
+ * tasks must be sampled for their native stacks).  Dumps of one runtime are taken one at a time, in
  * the order they were asked for.  On a multi-thread runtime the workers that stopped
  * go ahead without the others once about three quarters of the time has passed (at
  * most 250 ms before the deadline), which leaves the rest for tracing; tasks not
