@@ -169,6 +169,11 @@ print_trace (const AsyncrtTrace *tr)
 static void
 test_read (void)
 {
+#ifdef TEST_TSAN
+  g_test_skip ("ThreadSanitizer keeps an asynchronous signal pending while the thread "
+               "waits in its read() interceptor");
+  return;
+#endif
   int fds[2];
   g_assert_cmpint (pipe (fds), ==, 0);
   Target t = { .fd = fds[0] };
@@ -198,8 +203,8 @@ static void
 test_spin (void)
 {
 #ifdef TEST_TSAN
-  g_test_skip ("ThreadSanitizer delivers signals only inside its interceptors: a "
-               "thread spinning in plain code never takes one");
+  g_test_skip ("ThreadSanitizer keeps an asynchronous signal pending until the thread "
+               "enters one of its interceptors: a thread spinning in plain code never does");
   return;
 #endif
   Target t = { 0 };

@@ -43,9 +43,10 @@ typedef struct
   char *text;
 } Report;
 
+/* A pthread mutex, not a GMutex: ThreadSanitizer does not see GLib's futexes. */
 typedef struct
 {
-  GMutex lock;
+  pthread_mutex_t lock;
   GArray *reports;          /* Report */
 } Reports;
 
@@ -90,15 +91,15 @@ on_stall (const AsyncrtStall *stall, void *user_data)
   char *text = asyncrt_stall_to_string (stall);
   rep.text = g_strdup (text);
   free (text);
-  g_mutex_lock (&r->lock);
+  pthread_mutex_lock (&r->lock);
   g_array_append_val (r->reports, rep);
-  g_mutex_unlock (&r->lock);
+  pthread_mutex_unlock (&r->lock);
 }
 
 static void
 reports_init (Reports *r)
 {
-  g_mutex_init (&r->lock);
+  pthread_mutex_init (&r->lock, NULL);
   r->reports = g_array_new (FALSE, TRUE, sizeof (Report));
 }
 
@@ -111,15 +112,15 @@ reports_clear (Reports *r)
       g_free (g_array_index (r->reports, Report, i).text);
     }
   g_array_free (r->reports, TRUE);
-  g_mutex_clear (&r->lock);
+  pthread_mutex_destroy (&r->lock);
 }
 
 static guint
 reports_len (Reports *r)
 {
-  g_mutex_lock (&r->lock);
+  pthread_mutex_lock (&r->lock);
   guint n = r->reports->len;
-  g_mutex_unlock (&r->lock);
+  pthread_mutex_unlock (&r->lock);
   return n;
 }
 
