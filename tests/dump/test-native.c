@@ -459,8 +459,12 @@ test_nanosleep (void)
   const char *needles[] = { "nanosleep", "sampled_nanosleep_call", NULL };
   check_native_task (d, asyncrt_join_handle_get_id (jh), "sleep_task_poll", needles);
   asyncrt_dump_free (d);
-  /* nanosleep() is never restarted: the sample interrupted it with EINTR, and the
-   * task, which handles EINTR, went back to sleep. */
+  /* nanosleep() is never restarted: the sample interrupted it with EINTR (seen by the
+   * task just after its thread answered), and the task, which handles EINTR, went
+   * back to sleep. */
+  gint64 deadline = g_get_monotonic_time () + (gint64) test_timeout_ms (5000) * 1000;
+  while (atomic_load (&b.eintr) < 1 && g_get_monotonic_time () < deadline)
+    g_usleep (1000);
   g_assert_cmpint (atomic_load (&b.eintr), >=, 1);
   g_assert_false (asyncrt_join_handle_is_finished (jh));
 
