@@ -219,7 +219,12 @@ asyncrt_builder_set_event_interval (AsyncrtBuilder *b, unsigned ticks)
  * The handler is installed when a stack is first sampled, and only if the program
  * has no disposition of its own for the signal (a handler, or SIG_IGN): the program's
  * is never replaced, and native stacks are then reported unavailable
- * (%ASYNCRT_NATIVE_STACK_SIGNAL_IN_USE).  It is installed with `SA_RESTART`.
+ * (%ASYNCRT_NATIVE_STACK_SIGNAL_IN_USE).  It is installed with `SA_RESTART`.  A
+ * program that takes the signal only through signalfd() or sigwait() leaves its
+ * disposition at `SIG_DFL`, where the library cannot see it: such a program must
+ * choose another signal here (or 0).  The library's own threads unblock this signal;
+ * a program's thread in asyncrt_runtime_block_on() keeps its mask (a thread that
+ * blocks the signal is reported as such, %ASYNCRT_NATIVE_STACK_SIGNAL_BLOCKED).
  *
  * Thread safety: one thread at a time per builder.
  *

@@ -310,6 +310,16 @@ asyncrt__stall_detector_stop (AsyncrtStallDetector *sd, uint64_t deadline_ns)
     }
   sd->stop = true;
   pthread_cond_broadcast (&sd->cond);
+  if (pthread_equal (pthread_self (), sd->thread))
+    {
+      /* The program's stall function frees its runtime: never wait for ourselves.
+       * The watchdog leaves its loop when the function returns (it holds its own
+       * handle reference meanwhile). */
+      sd->detached = true;
+      pthread_mutex_unlock (&sd->lock);
+      pthread_detach (sd->thread);
+      return;
+    }
   struct timespec ts = { (time_t) (deadline_ns / 1000000000u),
                          (long) (deadline_ns % 1000000000u) };
   int r = 0;

@@ -487,6 +487,48 @@ test_stderr_and_env (void)
   g_free (path);
 }
 
+/* The stall function frees the runtime (multi-thread: no thread of the program is in
+ * block_on): the free waits for the stalled poll, not for the watchdog itself. */
+typedef struct
+{
+  AsyncrtRuntime *rt;
+  atomic_bool freed;
+} FreeFromStall;
+
+static void
+free_on_stall (const AsyncrtStall *stall, void *user_data)
+{
+  (void) stall;
+  FreeFromStall *f = user_data;
+  if (atomic_load (&f->freed))
+    return;
+  asyncrt_runtime_free (f->rt);
+  atomic_store (&f->freed, true);
+}
+
+static void
+test_free_from_stall_function (void)
+{
+  FreeFromStall f = { 0 };
+  AsyncrtBuilder *b = asyncrt_builder_new_multi_thread ();
+  g_assert_cmpint (asyncrt_builder_set_worker_threads (b, 2), ==, 0);
+  g_assert_cmpint (asyncrt_builder_set_stall_detector (b, 50, free_on_stall, &f), ==, 0);
+  g_assert_cmpint (asyncrt_builder_build (b, &f.rt), ==, 0);
+  asyncrt_builder_free (b);
+  Staller s = { .n_polls = 1, .spin_ms = 200 };
+  AsyncrtJoinHandle *jh = asyncrt_handle_spawn (asyncrt_runtime_get_handle (f.rt), staller_poll,
+                                                &s, NULL);
+  asyncrt_join_handle_free (jh);
+  gint64 deadline = g_get_monotonic_time () + (gint64) test_timeout_ms (10000) * 1000;
+  while (!atomic_load (&f.freed) && g_get_monotonic_time () < deadline)
+    g_usleep (1000);
+  g_assert_true (atomic_load (&f.freed));
+  g_assert_cmpuint (s.done_polls, ==, 1);
+  /* Give the detached watchdog the time to drop the last reference (ASan/valgrind
+   * would see a leak otherwise). */
+  g_usleep (50000);
+}
+
 static void
 test_api_errors (void)
 {
@@ -522,5 +564,6 @@ main (int argc, char **argv)
   };
   flavour_add_tests ("stall", tests, G_N_ELEMENTS (tests));
   g_test_add_func ("/stall/api-errors", test_api_errors);
+  g_test_add_func ("/stall/multi-thread/free-from-stall-function", test_free_from_stall_function);
   return g_test_run ();
 }
