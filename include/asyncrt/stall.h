@@ -80,8 +80,8 @@ ASYNCRT_BEGIN_DECLS
  * - Cost: off, nothing anywhere.  On, a multi-thread runtime pays nothing more (its
  *   workers publish the running task and its start for dumps already), a
  *   current-thread runtime two stores and a coarse clock read per poll; the watchdog
- *   wakes at most about once per threshold while tasks run, and sleeps while the
- *   runtime is idle.
+ *   thread wakes about once per threshold and looks at each worker (two atomic
+ *   loads).
  *
  * The function runs on the watchdog thread, never on a worker: it may take its time
  * (format, log, even take a task dump of the runtime), but while it runs the next
