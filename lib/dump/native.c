@@ -114,8 +114,7 @@ asyncrt__dump_sampling_begin (AsyncrtDump *d, AsyncrtHandle *h, const GArray *ru
   if (s->batch != NULL)
     d->native_stacks = asyncrt__sample_batch_post (s->batch);
   else
-    d->native_stacks = h->sample_signo == 0 ? ASYNCRT_NATIVE_STACK_DISABLED
-                                            : ASYNCRT_NATIVE_STACK_OK;
+    d->native_stacks = asyncrt__sample_signal_check (h->sample_signo);
   s->posted_ns = asyncrt__clock_now_ns ();
   return s;
 }

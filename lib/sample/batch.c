@@ -58,6 +58,9 @@ asyncrt__sample_batch_add (AsyncrtSampleBatch *b, AsyncrtSampleSlot *slot)
 AsyncrtNativeStackStatus
 asyncrt__sample_batch_post (AsyncrtSampleBatch *b)
 {
+  /* Installed at the first real need only: a dump with nothing to sample checks. */
+  if (b->items->len == 0)
+    return asyncrt__sample_signal_check (b->signo);
   AsyncrtNativeStackStatus ready = asyncrt__sample_signal_prepare (b->signo);
   for (size_t i = 0; i < b->items->len; i++)
     {

@@ -169,6 +169,8 @@ int asyncrt__sample_signal_from_env (void);
  * free (SIG_DFL).  OK, or why native stacks are unavailable: DISABLED, SIGNAL_IN_USE
  * (the program handles or ignores it), UNSUPPORTED. */
 AsyncrtNativeStackStatus asyncrt__sample_signal_prepare (int signo);
+/* The same answer without installing anything (nothing to sample now). */
+AsyncrtNativeStackStatus asyncrt__sample_signal_check (int signo);
 
 /* ---- unwind.c ------------------------------------------------------------------------ */
 
@@ -191,8 +193,9 @@ AsyncrtSampleBatch *asyncrt__sample_batch_new (int signo);
 /* Adds a thread to sample (a new reference on @slot is taken; NULL is accepted and
  * gives NO_THREAD); the same slot twice is one sample.  Returns its index. */
 size_t asyncrt__sample_batch_add (AsyncrtSampleBatch *b, AsyncrtSampleSlot *slot);
-/* Prepares the signal and sends every request.  Returns OK, or why nothing can be
- * sampled (every item then has that status). */
+/* Prepares the signal (only checks it when the batch is empty) and sends every
+ * request.  Returns OK, or why nothing can be sampled (every item then has that
+ * status). */
 AsyncrtNativeStackStatus asyncrt__sample_batch_post (AsyncrtSampleBatch *b);
 /* Collects every answer, waiting until @until_ns at most, then unwinds them. */
 void asyncrt__sample_batch_collect (AsyncrtSampleBatch *b, uint64_t until_ns);

@@ -104,3 +104,24 @@ asyncrt__sample_signal_prepare (int signo)
     }
 #endif
 }
+
+AsyncrtNativeStackStatus
+asyncrt__sample_signal_check (int signo)
+{
+#ifndef ASYNCRT_SAMPLE_SUPPORTED
+  return signo == 0 ? ASYNCRT_NATIVE_STACK_DISABLED : ASYNCRT_NATIVE_STACK_UNSUPPORTED;
+#else
+  if (signo == 0)
+    return ASYNCRT_NATIVE_STACK_DISABLED;
+  switch (asyncrt__signal_owner (signo, (void *) asyncrt__sample_handler, true))
+    {
+    case ASYNCRT_SIGNAL_OURS:
+    case ASYNCRT_SIGNAL_FREE:
+      return ASYNCRT_NATIVE_STACK_OK;
+    case ASYNCRT_SIGNAL_HANDLED:
+    case ASYNCRT_SIGNAL_IGNORED:
+    default:
+      return ASYNCRT_NATIVE_STACK_SIGNAL_IN_USE;
+    }
+#endif
+}
