@@ -374,6 +374,22 @@ sampler_main (void *data)
   Sampler *s = data;
   g_assert_cmpint (asyncrt__sample_signal_prepare (s->h->sample_signo), ==,
                    ASYNCRT_NATIVE_STACK_OK);
+  /* The workers attach their slots as their threads start: wait for both. */
+  gint64 deadline = g_get_monotonic_time () + (gint64) test_timeout_ms (10000) * 1000;
+  for (unsigned w = 0; w < 2; w++)
+    for (;;)
+      {
+        AsyncrtSampleSlot *slot = NULL;
+        s->h->ops->worker_activity (s->h, w, NULL, &slot);
+        pthread_mutex_lock (&slot->lock);
+        bool attached = slot->tid != 0;
+        pthread_mutex_unlock (&slot->lock);
+        asyncrt__sample_slot_unref (slot);
+        if (attached)
+          break;
+        g_assert_cmpint (g_get_monotonic_time (), <, deadline);
+        g_usleep (1000);
+      }
   for (unsigned i = 0; i < 10000; i++)
     {
       AsyncrtSampleSlot *slot = NULL;
