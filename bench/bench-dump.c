@@ -12,6 +12,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
+#include <string.h>
 #include <stdlib.h>
 
 #define NOINLINE __attribute__((noinline))
@@ -212,6 +213,8 @@ bench (const char *flavour, unsigned n_tasks)
 
   uint64_t t_dump[REPEAT], t_capture[REPEAT];
   uint64_t t_fmt1 = 0, t_fmt2 = 0, miss1 = 0, miss2 = 0;
+  uint64_t t_group = 0, t_json = 0;
+  size_t text_bytes = 0, group_bytes = 0, group_lines = 0, json_bytes = 0;
   size_t got = 0;
   bool complete = true;
   g_usleep (20000);                  /* what the warm-up dump caused has run */
@@ -232,10 +235,24 @@ bench (const char *flavour, unsigned n_tasks)
           t_fmt1 = now_ns () - t0;
           uint64_t m1 = symbol_misses ();
           t0 = now_ns ();
-          free (asyncrt_dump_to_string (d));
+          char *s = asyncrt_dump_to_string (d);
           t_fmt2 = now_ns () - t0;
+          text_bytes = strlen (s);
+          free (s);
           miss1 = m1 - m0;
           miss2 = symbol_misses () - m1;
+          t0 = now_ns ();
+          s = asyncrt_dump_format (d, ASYNCRT_DUMP_FORMAT_TEXT, ASYNCRT_DUMP_GROUP);
+          t_group = now_ns () - t0;
+          group_bytes = strlen (s);
+          for (const char *p = s; *p != '\0'; p++)
+            group_lines += *p == '\n';
+          free (s);
+          t0 = now_ns ();
+          s = asyncrt_dump_to_json (d);
+          t_json = now_ns () - t0;
+          json_bytes = strlen (s);
+          free (s);
         }
       asyncrt_dump_free (d);
 
@@ -275,6 +292,14 @@ bench (const char *flavour, unsigned n_tasks)
   printf ("%s_format_first_symbol_misses %" G_GUINT64_FORMAT " lookups\n", prefix, miss1);
   printf ("%s_format_again %.3f ms\n", prefix, (double) t_fmt2 / 1e6);
   printf ("%s_format_again_symbol_misses %" G_GUINT64_FORMAT " lookups\n", prefix, miss2);
+  printf ("%s_text_bytes %zu bytes\n", prefix, text_bytes);
+  printf ("%s_format_grouped %.3f ms\n", prefix, (double) t_group / 1e6);
+  printf ("%s_grouped_bytes %zu bytes\n", prefix, group_bytes);
+  printf ("%s_grouped_lines %zu lines\n", prefix, group_lines);
+  printf ("%s_format_json %.3f ms\n", prefix, (double) t_json / 1e6);
+  printf ("%s_json_bytes %zu bytes\n", prefix, json_bytes);
+  if (n_tasks > 0)
+    printf ("%s_json_bytes_per_task %zu bytes\n", prefix, json_bytes / n_tasks);
   fflush (stdout);
 }
 

@@ -1,9 +1,10 @@
 /* Runtime benchmarks after Tokio's rt_current_thread / rt_multi_threaded benches: every
  * workload runs on the current-thread scheduler (names without suffix) and on the
  * multi-thread scheduler with WORKERS workers (names with an `_mt` suffix after the
- * workload name), through one harness: the best of ROUNDS rounds.  Then two
- * current-thread-only figures: asyncrt_trace_leaf() through the public .so and the
- * memory of an idle task.
+ * workload name), through one harness: the best of ROUNDS rounds (ping_pong_pairs:
+ * the median and 90th percentile of ROUNDS rounds).  Two current-thread-only figures:
+ * the memory of an idle task (first) and asyncrt_trace_leaf() through the public .so
+ * (last).
  *
  * Prints `name value unit` lines; benchmarks never fail on a number. */
 #include <asyncrt/asyncrt.h>
@@ -15,6 +16,7 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 #define WORKERS 2     /* of the multi-thread runtime; the machine has 2 cores */
@@ -514,6 +516,169 @@ bench_ping_pong (const Sched *s)
   g_free (pp);
 }
 
+/* ---- ping_pong_pairs: Tokio's ping_pong shape --------------------------------------
+ * A task spawns PAIRS tasks; each spawns a partner, sends it one message on a oneshot
+ * channel and waits for the answer on another; the partner waits for the first and
+ * sends the second.  The last pair to finish wakes block_on's future.  Per pair: two
+ * spawns, two oneshot channels, two messages.  Unlike the other workloads the figure
+ * of every round is kept: the median and the 90th percentile of ROUNDS rounds are
+ * printed (a scheduler that sometimes parks its workers at the wrong moment shows
+ * there, not in the best round). */
+#define PAIRS 1000
+
+typedef struct _PairMain PairMain;
+
+typedef struct
+{
+  bool started;
+  PairMain *m;
+  AsyncrtOneshotReceiver *rx;   /* partner: the ping; pinger: the pong */
+  AsyncrtOneshotSender *tx;     /* partner: the pong */
+  AsyncrtOneshotRecv recv;
+} Player2;
+
+typedef struct
+{
+  Player2 pinger, partner;
+} Pair;
+
+struct _PairMain
+{
+  bool started;
+  atomic_int left;              /* players (two per pair) still to finish */
+  atomic_int done;              /* set by the last player, after its last use of main */
+  AsyncrtWaker main;
+  Pair pairs[PAIRS];
+};
+
+/* A player's last step: it touches nothing of its pair afterwards (the next round
+ * reuses the memory once every player is done). */
+static AsyncrtPoll
+player_done (PairMain *m)
+{
+  if (atomic_fetch_sub_explicit (&m->left, 1, memory_order_acq_rel) == 1)
+    {
+      /* Clone first: once done is set, block_on may return and free m->main. */
+      AsyncrtWaker w = asyncrt_waker_clone (&m->main);
+      atomic_store_explicit (&m->done, 1, memory_order_release);
+      asyncrt_waker_wake (&w);
+    }
+  return ASYNCRT_READY;
+}
+
+/* Waits for the value of pl->rx; true once received (the receiver freed). */
+static bool
+player_recv (Player2 *pl, AsyncrtContext *cx)
+{
+  if (!pl->started)
+    {
+      pl->started = true;
+      asyncrt_oneshot_recv_init (&pl->recv, pl->rx);
+    }
+  if (asyncrt_oneshot_recv_poll (&pl->recv, cx) == ASYNCRT_PENDING)
+    return false;
+  asyncrt_oneshot_recv_clear (&pl->recv);
+  asyncrt_oneshot_receiver_free (pl->rx);
+  return true;
+}
+
+static AsyncrtPoll
+partner_poll (void *p, AsyncrtContext *cx)
+{
+  Player2 *pl = p;
+  if (!player_recv (pl, cx))
+    return ASYNCRT_PENDING;
+  PairMain *m = pl->m;
+  if (asyncrt_oneshot_send (pl->tx, NULL) < 0)
+    abort ();
+  return player_done (m);
+}
+
+static AsyncrtPoll
+pinger_poll (void *p, AsyncrtContext *cx)
+{
+  Pair *pair = p;
+  Player2 *pl = &pair->pinger;
+  if (!pl->started)
+    {
+      AsyncrtOneshotSender *ping_tx;
+      if (asyncrt_oneshot_new (NULL, &ping_tx, &pair->partner.rx) < 0
+          || asyncrt_oneshot_new (NULL, &pair->partner.tx, &pl->rx) < 0)
+        abort ();
+      pair->partner.started = false;
+      pair->partner.m = pl->m;
+      asyncrt_join_handle_free (asyncrt_spawn (partner_poll, &pair->partner, NULL));
+      if (asyncrt_oneshot_send (ping_tx, NULL) < 0)
+        abort ();
+    }
+  if (!player_recv (pl, cx))
+    return ASYNCRT_PENDING;
+  return player_done (pl->m);
+}
+
+static AsyncrtPoll
+pair_spawner_poll (void *p, AsyncrtContext *cx)
+{
+  PairMain *m = p;
+  (void) cx;
+  for (int i = 0; i < PAIRS; i++)
+    {
+      Pair *pair = &m->pairs[i];
+      pair->pinger.started = false;
+      pair->pinger.m = m;
+      asyncrt_join_handle_free (asyncrt_spawn (pinger_poll, pair, NULL));
+    }
+  return ASYNCRT_READY;
+}
+
+static AsyncrtPoll
+pair_main_poll (void *p, AsyncrtContext *cx)
+{
+  PairMain *m = p;
+  if (!m->started)
+    {
+      m->started = true;
+      m->main = asyncrt_waker_clone (asyncrt_context_get_waker (cx));
+      asyncrt_join_handle_free (asyncrt_spawn (pair_spawner_poll, m, NULL));
+    }
+  return atomic_load_explicit (&m->done, memory_order_acquire) ? ASYNCRT_READY
+                                                               : ASYNCRT_PENDING;
+}
+
+static int
+cmp_double (const void *a, const void *b)
+{
+  double x = *(const double *) a, y = *(const double *) b;
+  return x < y ? -1 : x > y;
+}
+
+static void
+bench_ping_pong_pairs (const Sched *s)
+{
+  PairMain *m = g_new0 (PairMain, 1);
+  double per_pair[ROUNDS];
+  for (int round = -1; round < ROUNDS; round++)   /* round -1: warm-up */
+    {
+      asyncrt_waker_free (&m->main);
+      m->started = false;
+      atomic_store (&m->left, 2 * PAIRS);
+      atomic_store (&m->done, 0);
+      double t0 = now_s ();
+      if (asyncrt_runtime_block_on (s->rt, pair_main_poll, m) < 0)
+        abort ();
+      double dt = now_s () - t0;
+      if (round >= 0)
+        per_pair[round] = dt * 1e9 / PAIRS;
+    }
+  asyncrt_waker_free (&m->main);
+  qsort (per_pair, ROUNDS, sizeof per_pair[0], cmp_double);
+  /* Nearest-rank percentiles of the ROUNDS rounds. */
+  emit (s, "ping_pong_pairs", "_per_pair_median", 1, per_pair[(ROUNDS - 1) / 2], "ns");
+  emit (s, "ping_pong_pairs", "_per_pair_p90", 1, per_pair[(ROUNDS * 9 + 9) / 10 - 1], "ns");
+  emit (s, "ping_pong_pairs", "_per_pair_best", 1, per_pair[0], "ns");
+  g_free (m);
+}
+
 /* ---- chained_spawn: each task spawns the next, depth 1,000 -------------------------- */
 #define CHAIN_DEPTH 1000
 
@@ -588,6 +753,7 @@ bench_chained_spawn (const Sched *s)
   ChainMain *m = g_new0 (ChainMain, 1);
   double best = best_of (s, &w, m);
   emit (s, "chained_spawn", "", 1, best * 1e6, "us");
+  emit (s, "chained_spawn", "_per_spawn", 1, best * 1e9 / CHAIN_DEPTH, "ns");
   chain_clear (m);
   g_free (m);
 }
@@ -654,24 +820,55 @@ bench_bytes_per_idle_task (void)
   sched_clear (&s);
 }
 
-int
-main (void)
+/* With arguments, only the workloads named (e.g. `ping_pong_pairs_mt`, or
+ * `chained_spawn` for the current-thread one; `trace_leaf`, `bytes_per_idle_task`):
+ * to time or profile one of them alone. */
+static bool
+wanted (int argc, char **argv, const char *name, const char *suffix)
 {
-  static void (*const benches[]) (const Sched *s) = {
-    bench_spawn_many_local, bench_spawn_many_remote_idle, bench_yield_many,
-    bench_ping_pong,        bench_chained_spawn,          bench_spawn_many_remote_busy,
+  if (argc < 2)
+    return true;
+  char *full = g_strconcat (name, suffix, NULL);
+  bool found = false;
+  for (int i = 1; i < argc && !found; i++)
+    found = strcmp (argv[i], full) == 0;
+  g_free (full);
+  return found;
+}
+
+int
+main (int argc, char **argv)
+{
+  static const struct
+  {
+    const char *name;
+    void (*run) (const Sched *s);
+  } benches[] = {
+    { "spawn_many_local", bench_spawn_many_local },
+    { "spawn_many_remote_idle", bench_spawn_many_remote_idle },
+    { "yield_many", bench_yield_many },
+    { "ping_pong", bench_ping_pong },
+    { "ping_pong_pairs", bench_ping_pong_pairs },
+    { "chained_spawn", bench_chained_spawn },
+    { "spawn_many_remote_busy", bench_spawn_many_remote_busy },
   };
+  /* First, while the library keeps no freed task blocks for reuse (it keeps some
+   * after the workloads): the memory of 100,000 new tasks. */
+  if (wanted (argc, argv, "bytes_per_idle_task", ""))
+    bench_bytes_per_idle_task ();
   /* A fresh runtime per workload, so none runs on what another left behind (grown
    * queues, the busy tasks of spawn_many_remote_busy). */
   for (int mt = 0; mt <= 1; mt++)
     for (size_t i = 0; i < G_N_ELEMENTS (benches); i++)
       {
+        if (!wanted (argc, argv, benches[i].name, mt ? "_mt" : ""))
+          continue;
         Sched s;
         sched_init (&s, mt);
-        benches[i] (&s);
+        benches[i].run (&s);
         sched_clear (&s);
       }
-  bench_trace_leaf ();
-  bench_bytes_per_idle_task ();
+  if (wanted (argc, argv, "trace_leaf", ""))
+    bench_trace_leaf ();
   return 0;
 }

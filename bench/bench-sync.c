@@ -208,6 +208,72 @@ bench_mutex (int n_threads, int iters)
   g_free (th);
 }
 
+/* --- uncontended: the bookkeeping every lock and permit pays ------------------------- */
+
+/* One thread, nobody else: lock/unlock through the lock future, try_lock/unlock, and
+ * acquire/release of one semaphore permit (future and try_acquire).  The best of 20
+ * batches, so a busy machine shows less. */
+static void
+bench_uncontended (int iters)
+{
+  AsyncrtMutex m;
+  AsyncrtSemaphore s;
+  TestCx cx;
+  asyncrt_mutex_init (&m);
+  asyncrt_semaphore_init (&s, 4);
+  test_cx_init (&cx);
+  double best_lock = 1e30, best_try = 1e30, best_acq = 1e30, best_tryacq = 1e30;
+  for (int b = 0; b < 20; b++)
+    {
+      double t0 = now_s ();
+      for (int i = 0; i < iters; i++)
+        {
+          AsyncrtMutexLock lk;
+          asyncrt_mutex_lock_init (&lk, &m);
+          if (asyncrt_mutex_lock_poll (&lk, cx.cx) != ASYNCRT_READY)
+            g_error ("uncontended lock pending");
+          asyncrt_mutex_lock_clear (&lk);
+          asyncrt_mutex_unlock (&m);
+        }
+      double t1 = now_s ();
+      for (int i = 0; i < iters; i++)
+        {
+          if (asyncrt_mutex_try_lock (&m) != 0)
+            g_error ("uncontended try_lock failed");
+          asyncrt_mutex_unlock (&m);
+        }
+      double t2 = now_s ();
+      for (int i = 0; i < iters; i++)
+        {
+          AsyncrtSemaphoreAcquire a;
+          asyncrt_semaphore_acquire_init (&a, &s, 1);
+          if (asyncrt_semaphore_acquire_poll (&a, cx.cx) != ASYNCRT_READY)
+            g_error ("uncontended acquire pending");
+          asyncrt_semaphore_acquire_clear (&a);
+          asyncrt_semaphore_release (&s, 1);
+        }
+      double t3 = now_s ();
+      for (int i = 0; i < iters; i++)
+        {
+          if (asyncrt_semaphore_try_acquire (&s, 1) != 0)
+            g_error ("uncontended try_acquire failed");
+          asyncrt_semaphore_release (&s, 1);
+        }
+      double t4 = now_s ();
+      best_lock = MIN (best_lock, (t1 - t0) * 1e9 / iters);
+      best_try = MIN (best_try, (t2 - t1) * 1e9 / iters);
+      best_acq = MIN (best_acq, (t3 - t2) * 1e9 / iters);
+      best_tryacq = MIN (best_tryacq, (t4 - t3) * 1e9 / iters);
+    }
+  printf ("mutex_lock_unlock_uncontended %.1f ns\n", best_lock);
+  printf ("mutex_try_lock_unlock_uncontended %.1f ns\n", best_try);
+  printf ("semaphore_acquire_release_uncontended %.1f ns\n", best_acq);
+  printf ("semaphore_try_acquire_release_uncontended %.1f ns\n", best_tryacq);
+  test_cx_clear (&cx);
+  asyncrt_semaphore_clear (&s);
+  asyncrt_mutex_clear (&m);
+}
+
 /* --- the same on the current-thread runtime (tasks instead of threads) -------------- */
 
 #define RT_YIELD(co, cx)                                                     \
@@ -424,6 +490,95 @@ rt_locker_poll (void *p, AsyncrtContext *cx)
   ASYNCRT_END (&self->co);
 }
 
+/* The same inside a task (the holder is then a task): lock/unlock and one permit's
+ * acquire/release, never contended. */
+typedef struct
+{
+  AsyncrtCoroutine co;
+  AsyncrtMutex m;
+  AsyncrtSemaphore s;
+  AsyncrtMutexLock lock;
+  AsyncrtSemaphoreAcquire acq;
+  int iters;
+  int i;
+  double lock_ns, acq_ns;   /* summed over the batches, then per iteration */
+} RtUncontended;
+
+/* The coop budget allows 128 leaf polls per task poll: batches of 64, with a yield
+ * in between that is not timed. */
+#define RT_BATCH 64
+
+static AsyncrtPoll
+rt_uncontended_poll (void *p, AsyncrtContext *cx)
+{
+  RtUncontended *self = p;
+  ASYNCRT_BEGIN (&self->co);
+  for (self->i = 0; self->i < self->iters; self->i += RT_BATCH)
+    {
+      {
+        double t0 = now_s ();
+        for (int k = 0; k < RT_BATCH; k++)
+          {
+            asyncrt_mutex_lock_init (&self->lock, &self->m);
+            if (asyncrt_mutex_lock_poll (&self->lock, cx) != ASYNCRT_READY)
+              g_error ("uncontended lock pending");
+            asyncrt_mutex_lock_clear (&self->lock);
+            asyncrt_mutex_unlock (&self->m);
+          }
+        self->lock_ns += (now_s () - t0) * 1e9;
+      }
+      RT_YIELD (&self->co, cx);
+      {
+        double t0 = now_s ();
+        for (int k = 0; k < RT_BATCH; k++)
+          {
+            asyncrt_semaphore_acquire_init (&self->acq, &self->s, 1);
+            if (asyncrt_semaphore_acquire_poll (&self->acq, cx) != ASYNCRT_READY)
+              g_error ("uncontended acquire pending");
+            asyncrt_semaphore_acquire_clear (&self->acq);
+            asyncrt_semaphore_release (&self->s, 1);
+          }
+        self->acq_ns += (now_s () - t0) * 1e9;
+      }
+      RT_YIELD (&self->co, cx);
+    }
+  self->lock_ns /= self->iters;
+  self->acq_ns /= self->iters;
+  ASYNCRT_END (&self->co);
+}
+
+/* Polls a task through the runtime: the coop budget is refilled at each poll, so
+ * the loop above (no await) never runs out of it. */
+static void
+bench_rt_uncontended (int iters)
+{
+  AsyncrtBuilder *b = asyncrt_builder_new_current_thread ();
+  AsyncrtRuntime *rt = NULL;
+  if (asyncrt_builder_build (b, &rt) != 0)
+    g_error ("cannot build a runtime");
+  asyncrt_builder_free (b);
+  double best_lock = 1e30, best_acq = 1e30;
+  for (int k = 0; k < 20; k++)
+    {
+      RtUncontended *u = g_new0 (RtUncontended, 1);
+      asyncrt_mutex_init (&u->m);
+      asyncrt_semaphore_init (&u->s, 4);
+      u->iters = iters;
+      AsyncrtJoinHandle *jh = asyncrt_handle_spawn (asyncrt_runtime_get_handle (rt),
+                                                    rt_uncontended_poll, u, NULL);
+      asyncrt_runtime_block_on (rt, (AsyncrtPollFunc) asyncrt_join_handle_poll, jh);
+      asyncrt_join_handle_free (jh);
+      best_lock = MIN (best_lock, u->lock_ns);
+      best_acq = MIN (best_acq, u->acq_ns);
+      asyncrt_mutex_clear (&u->m);
+      asyncrt_semaphore_clear (&u->s);
+      g_free (u);
+    }
+  printf ("mutex_lock_unlock_uncontended_task %.1f ns\n", best_lock);
+  printf ("semaphore_acquire_release_uncontended_task %.1f ns\n", best_acq);
+  asyncrt_runtime_free (rt);
+}
+
 #define RT_LOCKERS 16
 
 typedef struct
@@ -487,6 +642,8 @@ main (void)
   bench_mpsc ("mpsc_bounded128_1_producer", 128, 1, n);
   bench_mpsc ("mpsc_bounded128_4_producers", 128, 4, n);
   bench_notify_round_trip (20000);
+  bench_uncontended (200000);
+  bench_rt_uncontended (64 * 3125);
   bench_mutex (1, 400000);
   bench_mutex (4, 100000);
   bench_rt_mpsc ("mpsc_unbounded_1_producer_current_thread", 0, 1, n);

@@ -1,10 +1,14 @@
 /* demo: a tiny TCP key-value server with two bugs that make requests hang, a client
- * load in the same process, and the task dump that shows where every task is stuck.
+ * load in the same process, and the task dump that shows where every task is stuck,
+ * and why.
  *
- *   ./examples/demo            prints the dump as text
- *   ./examples/demo --json     prints it as JSON
- *   ./examples/demo --serve    stays stuck until interrupted, for `asyncrt-dump PID`
- *                              (start it with ASYNCRT_DUMP_ENDPOINT=1) and `kill -USR1`
+ *   ./examples/demo              prints the dump as text
+ *   ./examples/demo --json       prints it as JSON
+ *   ./examples/demo --serve      stays stuck until interrupted, for `asyncrt-dump PID`
+ *                                (start it with ASYNCRT_DUMP_ENDPOINT=1) and `kill -USR1`
+ *   ./examples/demo --deadlock   another bug: two transfers take two locks in opposite
+ *                                order (a deadlock the dump names)
+ *   ./examples/demo --join-cycle another: a task joins a task that waits for it
  *
  * What happens:
  *   - "server" listens on 127.0.0.1 (an ephemeral port), starts four "client" tasks
@@ -15,7 +19,9 @@
  *   - "disk-writer" waits for work on a channel nobody ever sends on: it was given
  *     the wrong receiver (bug 2).
  *   So every session queues behind the lock, every client waits for its reply, and
- *   the program makes no progress: the usual hung-server report.
+ *   the program makes no progress: the usual hung-server report.  The dump says so
+ *   itself: it opens with "snapshot" holding the store's lock, the tasks it blocks,
+ *   and what "snapshot" waits for; every lock and channel has a name.
  *
  * The main thread then sends itself SIGUSR1, the way an operator would with
  * `kill -USR1 <pid>`.  A dedicated thread waits for that signal with sigwait() (never
@@ -398,6 +404,7 @@ flush_to_disk_poll (FlushToDisk *self, AsyncrtContext *cx)
   ASYNCRT_BEGIN (&self->co);
   if (asyncrt_oneshot_new (NULL, &self->ack_tx, &self->ack_rx) < 0)
     goto done;
+  asyncrt_oneshot_receiver_set_name (self->ack_rx, "disk-ack");
   if (asyncrt_mpsc_try_send (disk_tx, self->ack_tx) < 0)
     asyncrt_oneshot_sender_free (self->ack_tx);
   self->ack_tx = NULL;                        /* the channel owns it now */
@@ -471,6 +478,162 @@ snapshot_free (void *p)
   free (self);
 }
 
+/* ---- --deadlock: two transfers take two locks in opposite order ------------------ */
+
+static AsyncrtMutex accounts, ledger;
+static atomic_int transfers_holding;
+
+typedef struct
+{
+  AsyncrtCoroutine co;
+  AsyncrtMutex *first, *second;
+  AsyncrtMutexLock lock;
+  bool waiting, holds_first, holds_second;
+  AsyncrtSleep pause;
+  bool sleeping;
+} Transfer;
+
+static AsyncrtPoll
+transfer_poll (void *p, AsyncrtContext *cx)
+{
+  Transfer *self = p;
+  ASYNCRT_BEGIN (&self->co);
+  asyncrt_mutex_lock_init (&self->lock, self->first);
+  self->waiting = true;
+  ASYNCRT_AWAIT (&self->co, asyncrt_mutex_lock_poll (&self->lock, cx));
+  self->waiting = false;
+  self->holds_first = asyncrt_mutex_lock_result (&self->lock) == 0;
+  asyncrt_mutex_lock_clear (&self->lock);
+  atomic_fetch_add (&transfers_holding, 1);
+  /* Some work under the first lock, long enough for the other transfer to take its
+   * own first lock. */
+  asyncrt_sleep_init (&self->pause, 50);
+  self->sleeping = true;
+  ASYNCRT_AWAIT (&self->co, asyncrt_sleep_poll (&self->pause, cx));
+  asyncrt_sleep_clear (&self->pause);
+  self->sleeping = false;
+  /* BUG: the other transfer takes these two locks in the other order. */
+  asyncrt_mutex_lock_init (&self->lock, self->second);
+  self->waiting = true;
+  ASYNCRT_AWAIT (&self->co, asyncrt_mutex_lock_poll (&self->lock, cx));
+  self->waiting = false;
+  self->holds_second = asyncrt_mutex_lock_result (&self->lock) == 0;
+  asyncrt_mutex_lock_clear (&self->lock);
+  if (self->holds_second)
+    asyncrt_mutex_unlock (self->second);
+  if (self->holds_first)
+    asyncrt_mutex_unlock (self->first);
+  self->holds_first = self->holds_second = false;
+  ASYNCRT_END (&self->co);
+}
+
+static void
+transfer_free (void *p)
+{
+  Transfer *self = p;
+  if (self->waiting)
+    asyncrt_mutex_lock_clear (&self->lock);
+  if (self->sleeping)
+    asyncrt_sleep_clear (&self->pause);
+  if (self->holds_second)
+    asyncrt_mutex_unlock (self->second);
+  if (self->holds_first)
+    asyncrt_mutex_unlock (self->first);
+  free (self);
+}
+
+static void
+start_deadlock (AsyncrtHandle *h)
+{
+  asyncrt_mutex_init (&accounts);
+  asyncrt_mutex_set_name (&accounts, "accounts");
+  asyncrt_mutex_init (&ledger);
+  asyncrt_mutex_set_name (&ledger, "ledger");
+  Transfer *a = calloc (1, sizeof *a), *b = calloc (1, sizeof *b);
+  a->first = &accounts;
+  a->second = &ledger;
+  b->first = &ledger;
+  b->second = &accounts;
+  asyncrt_join_handle_free (asyncrt_handle_spawn_named (h, "transfer-a", transfer_poll, a,
+                                                        transfer_free));
+  asyncrt_join_handle_free (asyncrt_handle_spawn_named (h, "transfer-b", transfer_poll, b,
+                                                        transfer_free));
+}
+
+/* ---- --join-cycle: a task joins a task that waits for it ---------------------------- */
+
+/* "supervisor" spawns "worker" and waits for it to finish; the worker, before it
+ * reports, waits for its supervisor to finish (BUG: it meant to wait for the
+ * supervisor's go-ahead, not its end).  Neither can finish first. */
+typedef struct
+{
+  AsyncrtCoroutine co;
+  AsyncrtJoinHandle *other;
+  _Atomic (AsyncrtJoinHandle *) *handoff;   /* the supervisor's own join handle */
+  AsyncrtSleep pause;
+  bool sleeping;
+} Joiner;
+
+static _Atomic (AsyncrtJoinHandle *) supervisor_handle;
+
+static AsyncrtPoll
+worker_poll (void *p, AsyncrtContext *cx)
+{
+  Joiner *self = p;
+  ASYNCRT_BEGIN (&self->co);
+  while ((self->other = atomic_load (self->handoff)) == NULL)
+    {
+      asyncrt_sleep_init (&self->pause, 1);
+      self->sleeping = true;
+      ASYNCRT_AWAIT (&self->co, asyncrt_sleep_poll (&self->pause, cx));
+      asyncrt_sleep_clear (&self->pause);
+      self->sleeping = false;
+    }
+  ASYNCRT_AWAIT (&self->co, asyncrt_join_handle_poll (self->other, cx));
+  ASYNCRT_END (&self->co);
+}
+
+static void
+worker_free (void *p)
+{
+  Joiner *self = p;
+  if (self->sleeping)
+    asyncrt_sleep_clear (&self->pause);
+  free (self);
+}
+
+static AsyncrtPoll
+supervisor_poll (void *p, AsyncrtContext *cx)
+{
+  Joiner *self = p;
+  ASYNCRT_BEGIN (&self->co);
+  {
+    Joiner *w = calloc (1, sizeof *w);
+    w->handoff = &supervisor_handle;
+    self->other = asyncrt_spawn_named ("worker", worker_poll, w, worker_free);
+  }
+  ASYNCRT_AWAIT (&self->co, asyncrt_join_handle_poll (self->other, cx));
+  ASYNCRT_END (&self->co);
+}
+
+static void
+supervisor_free (void *p)
+{
+  Joiner *self = p;
+  asyncrt_join_handle_free (self->other);
+  free (self);
+}
+
+static void
+start_join_cycle (AsyncrtHandle *h)
+{
+  Joiner *s = calloc (1, sizeof *s);
+  /* The worker's handle on its supervisor: this one, kept until the runtime is
+   * freed (the supervisor never finishes on its own). */
+  atomic_store (&supervisor_handle,
+                asyncrt_handle_spawn_named (h, "supervisor", supervisor_poll, s, supervisor_free));
+}
+
 /* ---- the dump thread: waits for SIGUSR1, never dumps from a signal handler -------- */
 
 typedef struct
@@ -498,7 +661,9 @@ dumper_thread (void *data)
       fprintf (stderr, "demo: dump failed: %s\n", strerror (-d->status));
       return NULL;
     }
-  char *text = d->json ? asyncrt_dump_to_json (dump) : asyncrt_dump_to_string (dump);
+  /* Grouped: the four clients and the four sessions are one entry each. */
+  char *text = asyncrt_dump_format (dump, d->json ? ASYNCRT_DUMP_FORMAT_JSON
+                                                  : ASYNCRT_DUMP_FORMAT_TEXT, ASYNCRT_DUMP_GROUP);
   if (!d->json)
     printf ("---- task dump, taken on SIGUSR1 ----\n");
   fputs (text ? text : "(no output)\n", stdout);
@@ -522,7 +687,7 @@ print_dump (AsyncrtHandle *h)
       fprintf (stderr, "demo: dump failed: %s\n", strerror (-r));
       return;
     }
-  char *text = asyncrt_dump_to_string (dump);
+  char *text = asyncrt_dump_format (dump, ASYNCRT_DUMP_FORMAT_TEXT, ASYNCRT_DUMP_GROUP);
   printf ("---- task dump, taken on SIGUSR1 ----\n%s---- end of dump ----\n",
           text ? text : "(no output)\n");
   fflush (stdout);
@@ -539,7 +704,7 @@ serve_until_interrupted (AsyncrtHandle *h, const sigset_t *signals)
   long pid = (long) getpid ();
   const char *endpoint = getenv ("ASYNCRT_DUMP_ENDPOINT");
   bool has_endpoint = endpoint != NULL && strcmp (endpoint, "1") == 0;
-  printf ("demo: a key-value server that gets stuck, serving as pid %ld until Ctrl-C.\n"
+  printf ("demo: stuck on purpose, serving as pid %ld until Ctrl-C.\n"
           "Try, from another terminal:\n"
           "  asyncrt-dump %ld     the task dump, from outside (./tools/asyncrt-dump in the build tree)\n"
           "  kill -USR1 %ld       the demo prints its own dump here\n", pid, pid, pid);
@@ -574,6 +739,8 @@ typedef struct
 {
   bool json;
   bool serve;
+  bool deadlock;
+  bool join_cycle;
 } Options;
 
 static const struct
@@ -584,17 +751,22 @@ static const struct
 } option_table[] = {
   { "--json", offsetof (Options, json), "print the dump as JSON instead of text" },
   { "--serve", offsetof (Options, serve), "stay stuck until interrupted, for asyncrt-dump PID" },
+  { "--deadlock", offsetof (Options, deadlock),
+    "instead: two tasks take two locks in opposite order" },
+  { "--join-cycle", offsetof (Options, join_cycle),
+    "instead: a task joins a task that waits for it" },
 };
 
 static void
 usage (FILE *to)
 {
   fprintf (to, "usage: demo [OPTION]...\n"
-               "Runs a small key-value server that gets stuck, then prints its task dump.\n"
+               "Runs a small key-value server that gets stuck (or, with --deadlock or\n"
+               "--join-cycle, another stuck program), then prints its task dump.\n"
                "\n");
   for (size_t i = 0; i < sizeof option_table / sizeof option_table[0]; i++)
-    fprintf (to, "  %-12s %s\n", option_table[i].name, option_table[i].help);
-  fprintf (to, "  %-12s %s\n  %-12s %s\n", "-h, --help", "show this help and exit",
+    fprintf (to, "  %-14s %s\n", option_table[i].name, option_table[i].help);
+  fprintf (to, "  %-14s %s\n  %-14s %s\n", "-h, --help", "show this help and exit",
            "--version", "show the library version and exit");
   fprintf (to, "\nExit status: 0 the dump was printed, 1 it could not be taken, "
                "2 bad arguments.\n");
@@ -630,7 +802,70 @@ parse_args (int argc, char **argv, Options *opts)
         }
       *(bool *) ((char *) opts + option_table[k].field) = true;
     }
+  if (opts->deadlock && opts->join_cycle)
+    {
+      fprintf (stderr, "demo: --deadlock and --join-cycle are two different programs: pick one\n");
+      usage (stderr);
+      return 2;
+    }
   return -1;
+}
+
+/* The key-value server and its two bugs. */
+static bool
+start_kv (AsyncrtHandle *h)
+{
+  asyncrt_mutex_init (&store.lock);
+  asyncrt_mutex_set_name (&store.lock, "store");
+  if (asyncrt_mpsc_new (0, free_oneshot_sender, &disk_tx, &disk_rx) < 0
+      || asyncrt_mpsc_new (0, NULL, &orphan_tx, &orphan_rx) < 0)
+    {
+      fprintf (stderr, "demo: cannot create channels\n");
+      return false;
+    }
+  asyncrt_mpsc_receiver_set_name (disk_rx, "disk-jobs");
+  asyncrt_mpsc_receiver_set_name (orphan_rx, "orphan");
+
+  DiskWriter *dw = calloc (1, sizeof *dw);
+  dw->rx = orphan_rx;                         /* BUG: should have been disk_rx */
+  asyncrt_join_handle_free (asyncrt_handle_spawn_named (h, "disk-writer", disk_writer_poll,
+                                                        dw, disk_writer_free));
+  asyncrt_join_handle_free (asyncrt_handle_spawn_named (h, "snapshot", snapshot_poll,
+                                                        calloc (1, sizeof (Snapshot)),
+                                                        snapshot_free));
+  asyncrt_join_handle_free (asyncrt_handle_spawn_named (h, "server", server_poll,
+                                                        calloc (1, sizeof (Server)),
+                                                        server_free));
+  return true;
+}
+
+/* Waits until the scenario is stuck and says what it sees. */
+static void
+wait_until_stuck (const Options *opts, FILE *info)
+{
+  if (opts->deadlock)
+    {
+      sleep_ms (300);
+      fprintf (info, "demo: two transfers started 300 ms ago; %d of them hold a lock and "
+               "neither has finished\n", atomic_load (&transfers_holding));
+    }
+  else if (opts->join_cycle)
+    {
+      sleep_ms (300);
+      fprintf (info, "demo: a supervisor and its worker started 300 ms ago; neither has "
+               "finished\n");
+    }
+  else
+    {
+      sleep_ms (300);                         /* "snapshot" takes the lock at 200 ms */
+      long before = atomic_load (&requests_done);
+      sleep_ms (400);
+      long after = atomic_load (&requests_done);
+      fprintf (info, "demo: key-value server on 127.0.0.1:%d with %d clients\n",
+               atomic_load (&server_port), N_CLIENTS);
+      fprintf (info, "demo: %ld requests served in the first 300 ms, %ld in the 400 ms after: "
+               "the server is stuck\n", before, after - before);
+    }
 }
 
 int
@@ -658,7 +893,7 @@ main (int argc, char **argv)
 
   AsyncrtBuilder *b = asyncrt_builder_new_multi_thread ();
   asyncrt_builder_set_worker_threads (b, 2);
-  asyncrt_builder_set_name (b, "kv-server");
+  asyncrt_builder_set_name (b, opts.deadlock ? "bank" : opts.join_cycle ? "jobs" : "kv-server");
   AsyncrtRuntime *rt = NULL;
   int r = asyncrt_builder_build (b, &rt);
   asyncrt_builder_free (b);
@@ -670,25 +905,15 @@ main (int argc, char **argv)
   AsyncrtHandle *h = asyncrt_runtime_get_handle (rt);
   dumper.handle = h;
 
-  asyncrt_mutex_init (&store.lock);
-  if (asyncrt_mpsc_new (0, free_oneshot_sender,
-                        &disk_tx, &disk_rx) < 0
-      || asyncrt_mpsc_new (0, NULL, &orphan_tx, &orphan_rx) < 0)
+  if (opts.deadlock)
+    start_deadlock (h);
+  else if (opts.join_cycle)
+    start_join_cycle (h);
+  else if (!start_kv (h))
     {
-      fprintf (stderr, "demo: cannot create channels\n");
+      asyncrt_runtime_free (rt);
       return 1;
     }
-
-  DiskWriter *dw = calloc (1, sizeof *dw);
-  dw->rx = orphan_rx;                         /* BUG: should have been disk_rx */
-  asyncrt_join_handle_free (asyncrt_handle_spawn_named (h, "disk-writer", disk_writer_poll,
-                                                        dw, disk_writer_free));
-  asyncrt_join_handle_free (asyncrt_handle_spawn_named (h, "snapshot", snapshot_poll,
-                                                        calloc (1, sizeof (Snapshot)),
-                                                        snapshot_free));
-  asyncrt_join_handle_free (asyncrt_handle_spawn_named (h, "server", server_poll,
-                                                        calloc (1, sizeof (Server)),
-                                                        server_free));
 
   if (serve)
     {
@@ -698,35 +923,22 @@ main (int argc, char **argv)
 
   pthread_t thread;
   pthread_create (&thread, NULL, dumper_thread, &dumper);
-
-  sleep_ms (300);                             /* "snapshot" takes the lock at 200 ms */
-  long before = atomic_load (&requests_done);
-  sleep_ms (400);
-  long after = atomic_load (&requests_done);
-  fprintf (info, "demo: key-value server on 127.0.0.1:%d with %d clients\n",
-           atomic_load (&server_port), N_CLIENTS);
-  fprintf (info, "demo: %ld requests served in the first 300 ms, %ld in the 400 ms after: "
-           "the server is stuck\n", before, after - before);
+  wait_until_stuck (&opts, info);
   fprintf (info, "demo: sending SIGUSR1 to myself (pid %ld), as `kill -USR1 %ld` would\n\n",
            (long) getpid (), (long) getpid ());
   fflush (info);
   kill (getpid (), SIGUSR1);
   pthread_join (thread, NULL);
 
-  if (!json)
-    printf ("\nHow to read it: every \"session\" task waits in asyncrt_mutex_lock_poll under\n"
-            "handle_request_poll: the store lock is taken.  \"snapshot\" holds it while it\n"
-            "waits in flush_to_disk_poll for a reply (a lock held across an await), and\n"
-            "\"disk-writer\", which should send that reply, waits in asyncrt_mpsc_recv_poll\n"
-            "on a channel nobody sends on.  The clients wait in asyncrt_fd_read_poll for\n"
-            "their replies.\n");
-
 out:
   asyncrt_runtime_free (rt);                  /* cancels every task */
+  asyncrt_join_handle_free (atomic_load (&supervisor_handle));
   asyncrt_mpsc_sender_free (disk_tx);
   asyncrt_mpsc_receiver_free (disk_rx);
   asyncrt_mpsc_sender_free (orphan_tx);
   asyncrt_mpsc_receiver_free (orphan_rx);
   asyncrt_mutex_clear (&store.lock);
+  asyncrt_mutex_clear (&accounts);
+  asyncrt_mutex_clear (&ledger);
   return dumper.status < 0 ? 1 : 0;
 }

@@ -28,13 +28,31 @@ static void
 check_request (const AsyncrtEndpointRequest *req)
 {
   CHECK (req->version == ASYNCRT_ENDPOINT_PROTOCOL_VERSION);
-  CHECK (req->command == ASYNCRT_ENDPOINT_COMMAND_DUMP || req->command == ASYNCRT_ENDPOINT_COMMAND_LIST);
+  CHECK (req->command == ASYNCRT_ENDPOINT_COMMAND_DUMP || req->command == ASYNCRT_ENDPOINT_COMMAND_LIST
+         || req->command == ASYNCRT_ENDPOINT_COMMAND_WATCH);
   size_t f = strnlen (req->format, sizeof req->format);
   CHECK (f > 0 && f < sizeof req->format);
   size_t r = strnlen (req->runtime, sizeof req->runtime);
   CHECK (r < sizeof req->runtime);
   CHECK (r == 0 || asyncrt__runtime_name_is_valid (req->runtime, r));
   CHECK (req->timeout_ms <= ASYNCRT_ENDPOINT_TIMEOUT_MAX_MS);
+  size_t name = strnlen (req->name, sizeof req->name);
+  CHECK (name < sizeof req->name);
+  for (size_t i = 0; i < name; i++)
+    CHECK (req->name[i] > 0x20 && req->name[i] < 0x7f);
+  CHECK (req->states != 0 && (req->states & ~ASYNCRT_ENDPOINT_STATE_ALL) == 0);
+  size_t wait = strnlen (req->wait, sizeof req->wait);
+  CHECK (wait < sizeof req->wait);
+  for (size_t i = 0; i < wait; i++)
+    CHECK ((req->wait[i] >= 'a' && req->wait[i] <= 'z') || req->wait[i] == '_'
+           || (req->wait[i] == ',' && i > 0 && i + 1 < wait && req->wait[i + 1] != ','));
+  CHECK (req->min_idle_ms <= ASYNCRT_ENDPOINT_MIN_IDLE_MAX_MS);
+  CHECK (req->interval_ms > 0 && req->interval_ms <= ASYNCRT_ENDPOINT_INTERVAL_MAX_MS);
+  if (req->command == ASYNCRT_ENDPOINT_COMMAND_LIST)
+    CHECK (name == 0 && wait == 0 && req->states == ASYNCRT_ENDPOINT_STATE_ALL && req->min_idle_ms == 0
+           && req->task == 0 && !req->task_names);
+  if (req->command != ASYNCRT_ENDPOINT_COMMAND_DUMP)
+    CHECK (!req->task_names);
 
   /* Round trip: what the formatter writes parses back to the same request. */
   char line[ASYNCRT_ENDPOINT_REQUEST_MAX];
@@ -44,7 +62,11 @@ check_request (const AsyncrtEndpointRequest *req)
   char err[128];
   CHECK (asyncrt__endpoint_request_parse (line, (size_t) n - 1, &again, err, sizeof err) == 0);
   CHECK (again.command == req->command && again.timeout_ms == req->timeout_ms
-         && strcmp (again.format, req->format) == 0 && strcmp (again.runtime, req->runtime) == 0);
+         && strcmp (again.format, req->format) == 0 && strcmp (again.runtime, req->runtime) == 0
+         && strcmp (again.name, req->name) == 0 && strcmp (again.wait, req->wait) == 0
+         && again.states == req->states
+         && again.min_idle_ms == req->min_idle_ms && again.task == req->task
+         && again.task_names == req->task_names && again.interval_ms == req->interval_ms);
 }
 
 static void

@@ -1,11 +1,13 @@
 #!/bin/sh
 # TAP test: the examples work as the README says.  The demo prints a task dump that
-# shows where each stuck task waits (text and JSON); the echo server and client
+# shows where each stuck task waits and why: who holds the lock the sessions wait for
+# (text, and JSON valid against the schema); its --deadlock and --join-cycle programs
+# are named deadlocks with exactly their two tasks; the echo server and client
 # round-trip data over loopback; the server prints a task dump on SIGUSR1 (its
 # sessions labelled with their peer) and keeps serving, and stops cleanly on SIGTERM
 # even with a connection open.  Argument handling: check-example-args.sh.
 set -u
-: "${top_builddir:=.}"
+: "${top_builddir:=.}" "${top_srcdir:=.}"
 ex="$top_builddir/examples"
 tmp=$(mktemp -d) || exit 1
 server_pid=""
@@ -16,7 +18,7 @@ cleanup () {
   rm -rf "$tmp"
 }
 trap cleanup EXIT
-echo "1..7"
+echo "1..10"
 n=0
 ok () { n=$((n + 1)); echo "ok $n - $1"; }
 not_ok () { n=$((n + 1)); echo "not ok $n - $1"; shift; for f in "$@"; do sed 's/^/#   /' "$f"; done; }
@@ -26,20 +28,63 @@ if "$ex/demo" > "$tmp/demo.out" 2>&1; then
   for want in "task dump" session snapshot disk-writer client \
               handle_request_poll asyncrt_mutex_lock_poll flush_to_disk_poll \
               asyncrt_oneshot_recv_poll asyncrt_mpsc_recv_poll asyncrt_fd_read_poll \
-              "examples/demo.c"; do
+              "examples/demo.c" \
+              '"snapshot" holds mutex "store" for ' 'blocking 4 tasks: ' \
+              '"snapshot" waits for oneshot "disk-ack"' \
+              'waits for a message on channel "orphan"' \
+              '4 tasks idle: ' 'name "session" (4)'; do
     grep -q -- "$want" "$tmp/demo.out" || missing="$missing '$want'"
   done
-  if [ -z "$missing" ]; then ok "demo prints a dump naming every stuck await"
-  else echo "# missing:$missing"; not_ok "demo prints a dump naming every stuck await" "$tmp/demo.out"; fi
+  if grep -q "How to read it" "$tmp/demo.out"; then missing="$missing (a hand-written explanation)"; fi
+  if [ -z "$missing" ]; then ok "demo prints a dump naming every stuck await and who holds the lock"
+  else echo "# missing:$missing"; not_ok "demo prints a dump naming every stuck await and who holds the lock" "$tmp/demo.out"; fi
 else
   not_ok "demo runs" "$tmp/demo.out"
 fi
 
+# JSON valid against the installed schema (skipped without python3-jsonschema).
+validate () {
+  python3 "$top_srcdir/tests/validate-dump-json.py" "$top_srcdir/data/dump-schema-2.json" "$@"
+}
 if "$ex/demo" --json > "$tmp/demo.json" 2> "$tmp/demo.err" \
-   && python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); sys.exit(0 if d["tasks"] else 1)' "$tmp/demo.json" 2> "$tmp/json.err"; then
-  ok "demo --json prints JSON a parser accepts"
+   && python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); sys.exit(0 if d["tasks"] and d["holders"][0]["name"] == "store" else 1)' "$tmp/demo.json" 2> "$tmp/json.err"; then
+  validate "$tmp/demo.json" > "$tmp/valid.out" 2>&1; st=$?
+  if [ $st -eq 0 ]; then ok "demo --json prints JSON valid against the schema"
+  elif [ $st -eq 77 ]; then ok "demo --json prints JSON # SKIP python3-jsonschema is not installed"
+  else not_ok "demo --json prints JSON valid against the schema" "$tmp/valid.out"; fi
 else
-  not_ok "demo --json prints JSON a parser accepts" "$tmp/demo.err" "$tmp/json.err"
+  not_ok "demo --json prints JSON valid against the schema" "$tmp/demo.err" "$tmp/json.err"
+fi
+
+# The two other stuck programs: each a deadlock of exactly its two tasks, A and B
+# (task ids depend on where a task is spawned: read them from the dump).
+id_of () { sed -n "s/^  task \([0-9]*\) \"$1\" waits for .*/\1/p" "$2" | head -n 1; }
+for scenario in deadlock join-cycle; do
+  if "$ex/demo" --$scenario > "$tmp/$scenario.out" 2>&1 \
+     && grep -q "^task dump of a multi_thread runtime: 2 tasks, complete, 1 deadlock$" "$tmp/$scenario.out"; then
+    case $scenario in
+      deadlock) a=$(id_of transfer-a "$tmp/$scenario.out"); b=$(id_of transfer-b "$tmp/$scenario.out") ;;
+      join-cycle) a=$(id_of supervisor "$tmp/$scenario.out"); b=$(id_of worker "$tmp/$scenario.out") ;;
+    esac
+    if [ "${a:-0}" -lt "${b:-0}" ]; then lo=$a hi=$b; else lo=$b hi=$a; fi
+    grep -q "^deadlock: tasks $lo, $hi wait for each other$" "$tmp/$scenario.out" && \
+    case $scenario in
+      deadlock) grep -q "^  task $a \"transfer-a\" waits for mutex \"ledger\" held by task $b for " "$tmp/$scenario.out" \
+                && grep -q "^  task $b \"transfer-b\" waits for mutex \"accounts\" held by task $a for " "$tmp/$scenario.out" ;;
+      join-cycle) grep -q "^  task $a \"supervisor\" waits for task $b to finish$" "$tmp/$scenario.out" \
+                  && grep -q "^  task $b \"worker\" waits for task $a to finish$" "$tmp/$scenario.out" ;;
+    esac && ok "demo --$scenario: the dump names the deadlock and its two tasks" \
+         || not_ok "demo --$scenario: the dump names the deadlock and its two tasks" "$tmp/$scenario.out"
+  else
+    not_ok "demo --$scenario: the dump names the deadlock and its two tasks" "$tmp/$scenario.out"
+  fi
+done
+if "$ex/demo" --deadlock --json > "$tmp/deadlock.json" 2> "$tmp/deadlock.err" \
+   && python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); ids=sorted(t["id"] for t in d["tasks"] if t["name"] in ("transfer-a", "transfer-b")); sys.exit(0 if d["deadlocks"] == [{"tasks": ids, "blocks": 0}] and len(ids) == 2 else 1)' "$tmp/deadlock.json" \
+   && { validate "$tmp/deadlock.json" > "$tmp/valid2.out" 2>&1; st=$?; [ $st -eq 0 ] || [ $st -eq 77 ]; }; then
+  ok "demo --deadlock --json: the deadlock in JSON, valid against the schema"
+else
+  not_ok "demo --deadlock --json: the deadlock in JSON, valid against the schema" "$tmp/deadlock.err" "$tmp/valid2.out"
 fi
 
 "$ex/echo-server" 0 > "$tmp/server.out" 2> "$tmp/server.err" &

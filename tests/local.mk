@@ -19,11 +19,19 @@ valgrind_tests += \
 	tests/sync/test-oneshot \
 	tests/mt/test-mt-internal
 EXTRA_DIST += tests/check-examples.sh tests/tap-test tests/check-exports.sh tests/check-headers.sh tests/test-util.h
+# Every JSON dump the tests make is validated against data/dump-schema-2.json.
+EXTRA_DIST += tests/validate-dump-json.py tests/dump-json-util.h
 
 test_programs += tests/test-future
 tests_test_future_SOURCES = tests/test-future.c
 tests_test_future_CPPFLAGS = $(TEST_CPPFLAGS)
 tests_test_future_LDADD = $(TEST_LIBS)
+
+# The sizes of the public embeddable structs never change (their padding takes new state).
+test_programs += tests/test-abi
+tests_test_abi_SOURCES = tests/test-abi.c
+tests_test_abi_CPPFLAGS = $(TEST_CPPFLAGS)
+tests_test_abi_LDADD = $(TEST_LIBS)
 
 test_programs += tests/test-version
 tests_test_version_SOURCES = tests/test-version.c

@@ -189,6 +189,8 @@ test_dump (void)
   CHECK_ZEROED_CLEAR (AsyncrtDumpFuture, asyncrt_dump_future_clear);
   asyncrt_dump_free (NULL);
   asyncrt_trace_free (NULL);
+  asyncrt_dump_options_free (NULL);
+  asyncrt_dump_progress_free (NULL);
 
   /* A trace root holds nothing and has no _clear. */
 }

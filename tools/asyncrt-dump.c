@@ -25,6 +25,7 @@
 #include "endpoint/protocol-private.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
 #include <poll.h>
@@ -76,10 +77,25 @@ usage (FILE *out)
            "a dump endpoint (start it with ASYNCRT_DUMP_ENDPOINT=1 in its environment).\n"
            "\n"
            "  -j, --json            print the dump as JSON (the same as --format=json)\n"
-           "  -f, --format=FORMAT   text (the default) or json\n"
+           "  -f, --format=FORMAT   text (the default), json, folded or pprof\n"
+           "  -g, --group           print tasks with the same stack and waits once, with\n"
+           "                        their count, ids and idle times\n"
+           "      --folded          print folded stacks, the input of flame graphs\n"
+           "                        (the same as --format=folded)\n"
+           "      --task-names      with --folded: start every stack with the task's name\n"
+           "      --pprof=FILE      write a gzipped pprof profile to FILE ('-': stdout)\n"
+           "  -w, --watch=SECONDS   take two dumps SECONDS apart (e.g. 5 or 0.5) and print\n"
+           "                        the tasks that made no progress in between\n"
            "  -t, --timeout=MS      how long the program may take to dump, in milliseconds\n"
-           "                        (0 to 60000, default 2000)\n"
+           "                        (0 to 60000, default 2000; 0: states only, no traces)\n"
            "  -r, --runtime=NAME    only the runtimes named NAME\n"
+           "  -n, --name=GLOB       only the tasks whose name matches GLOB (* and ?)\n"
+           "  -s, --state=STATES    only the tasks in these states: idle, scheduled,\n"
+           "                        running, separated by commas\n"
+           "      --min-idle=SECONDS  only the tasks not polled for at least SECONDS\n"
+           "      --task=ID         only task ID and the tasks it spawned, recursively\n"
+           "      --wait=KINDS      only the tasks waiting on one of KINDS (mutex, sleep, fd,\n"
+           "                        notify, join...; separated by commas)\n"
            "  -l, --list            list the runtimes (name, flavour, workers, tasks)\n"
            "  -h, --help            print this help and exit\n"
            "  -V, --version         print the version and exit\n"
@@ -111,6 +127,68 @@ parse_uint (const char *s, unsigned long long min, unsigned long long max,
   if (errno != 0 || *end != '\0' || v < min || v > max)
     return false;
   *out = v;
+  return true;
+}
+
+/* Seconds as a decimal number with at most 3 digits after the point ("5", "0.25"),
+ * in milliseconds, within [min_ms, max_ms]. */
+static bool
+parse_seconds (const char *s, unsigned long long min_ms, unsigned long long max_ms,
+               unsigned long long *out)
+{
+  if (s == NULL || *s < '0' || *s > '9')
+    return false;
+  unsigned long long ms = 0;
+  const char *p = s;
+  for (; *p >= '0' && *p <= '9'; p++)
+    {
+      ms = ms * 10 + (unsigned long long) (*p - '0');
+      if (ms > max_ms / 1000 + 1)
+        return false;
+    }
+  ms *= 1000;
+  if (*p == '.')
+    {
+      p++;
+      unsigned long long scale = 100;
+      if (*p < '0' || *p > '9')
+        return false;
+      for (; *p >= '0' && *p <= '9'; p++)
+        {
+          if (scale == 0)
+            return false;                       /* more than milliseconds */
+          ms += (unsigned long long) (*p - '0') * scale;
+          scale /= 10;
+        }
+    }
+  if (*p != '\0' || ms < min_ms || ms > max_ms)
+    return false;
+  *out = ms;
+  return true;
+}
+
+/* "idle,running" -> ASYNCRT_ENDPOINT_STATE_* bits (the protocol checks it again). */
+static bool
+parse_states (const char *s, unsigned *out)
+{
+  static const char *const names[] = { "idle", "scheduled", "running" };
+  unsigned states = 0;
+  const char *p = s;
+  for (;;)
+    {
+      size_t len = strcspn (p, ",");
+      unsigned bit = 0;
+      for (unsigned i = 0; i < 3; i++)
+        if (strlen (names[i]) == len && strncmp (p, names[i], len) == 0)
+          bit = 1u << i;
+      if (bit == 0 || (states & bit))
+        return false;
+      states |= bit;
+      if (p[len] == '\0')
+        break;
+      p += len + 1;
+    }
+  *out = states;
   return true;
 }
 
@@ -205,12 +283,12 @@ recv_some (int fd, char *buf, size_t size, uint64_t deadline)
 }
 
 static int
-write_stdout (const char *buf, size_t len)
+write_fd (int fd, const char *buf, size_t len)
 {
   size_t off = 0;
   while (off < len)
     {
-      ssize_t n = write (STDOUT_FILENO, buf + off, len - off);
+      ssize_t n = write (fd, buf + off, len - off);
       if (n >= 0)
         off += (size_t) n;
       else if (errno != EINTR)
@@ -234,9 +312,10 @@ no_endpoint (long pid, bool exists)
   return EXIT_NO_ENDPOINT;
 }
 
-/* Exchanges @request with process @pid; copies the body to stdout. */
+/* Exchanges @request with process @pid; copies the body to stdout, or to the file
+ * @out_path ("-": stdout), created only once the program has answered with a dump. */
 static int
-run (long pid, const char *request, unsigned timeout_ms)
+run (long pid, const char *request, unsigned timeout_ms, const char *out_path)
 {
   bool exists = kill ((pid_t) pid, 0) == 0 || errno == EPERM;
   if (!exists)
@@ -269,6 +348,7 @@ run (long pid, const char *request, unsigned timeout_ms)
 
   const uint64_t deadline = now_ms () + timeout_ms + ANSWER_SLACK_MS;
   int status = EXIT_FAILED;
+  int out_fd = STDOUT_FILENO;
   /* A program that refuses us answers and closes without reading the request, so a
    * failed send is reported only if no answer can be read either. */
   int send_error = send_all (fd, request, strlen (request), deadline);
@@ -304,6 +384,15 @@ run (long pid, const char *request, unsigned timeout_ms)
     }
   int code = asyncrt__endpoint_status_to_errno (word);
   bool to_stdout = code == 0 || code == 1;
+  if (to_stdout && out_path != NULL && strcmp (out_path, "-") != 0)
+    {
+      out_fd = open (out_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOCTTY, 0644);
+      if (out_fd < 0)
+        {
+          fail_message ("cannot create %s: %s", out_path, strerror (errno));
+          goto out;
+        }
+    }
   /* Error bodies are one line for stderr; keep at most this much of them. */
   char message[1024];
   size_t message_len = 0;
@@ -315,9 +404,11 @@ run (long pid, const char *request, unsigned timeout_ms)
         chunk = (size_t) (length - got);
       if (to_stdout)
         {
-          if (write_stdout (buf + used, chunk) < 0)
+          int w = write_fd (out_fd, buf + used, chunk);
+          if (w < 0)
             {
-              fail_message ("cannot write the dump: %s", strerror (errno));
+              fail_message ("cannot write the dump%s%s: %s", out_fd != STDOUT_FILENO ? " to " : "",
+                            out_fd != STDOUT_FILENO ? out_path : "", strerror (-w));
               goto out;
             }
         }
@@ -375,9 +466,33 @@ run (long pid, const char *request, unsigned timeout_ms)
       break;
     }
 out:
+  if (out_fd != STDOUT_FILENO && out_fd >= 0 && close (out_fd) < 0 && status <= EXIT_INCOMPLETE)
+    {
+      fail_message ("cannot write %s: %s", out_path, strerror (errno));
+      status = EXIT_FAILED;
+    }
   close (fd);
   return status;
 }
+
+static int
+usage_error (const char *fmt, const char *arg)
+{
+  fprintf (stderr, "%s: ", program_name);
+  fprintf (stderr, fmt, arg);
+  fprintf (stderr, "\nTry '%s --help'.\n", program_name);
+  return EXIT_USAGE;
+}
+
+enum
+{
+  OPT_FOLDED = 256,
+  OPT_TASK_NAMES,
+  OPT_PPROF,
+  OPT_MIN_IDLE,
+  OPT_TASK,
+  OPT_WAIT
+};
 
 int
 main (int argc, char **argv)
@@ -385,8 +500,18 @@ main (int argc, char **argv)
   static const struct option options[] = {
     { "json", no_argument, NULL, 'j' },
     { "format", required_argument, NULL, 'f' },
+    { "folded", no_argument, NULL, OPT_FOLDED },
+    { "task-names", no_argument, NULL, OPT_TASK_NAMES },
+    { "pprof", required_argument, NULL, OPT_PPROF },
+    { "watch", required_argument, NULL, 'w' },
+    { "group", no_argument, NULL, 'g' },
     { "timeout", required_argument, NULL, 't' },
     { "runtime", required_argument, NULL, 'r' },
+    { "name", required_argument, NULL, 'n' },
+    { "state", required_argument, NULL, 's' },
+    { "min-idle", required_argument, NULL, OPT_MIN_IDLE },
+    { "task", required_argument, NULL, OPT_TASK },
+    { "wait", required_argument, NULL, OPT_WAIT },
     { "list", no_argument, NULL, 'l' },
     { "help", no_argument, NULL, 'h' },
     { "version", no_argument, NULL, 'V' },
@@ -394,13 +519,14 @@ main (int argc, char **argv)
   };
   AsyncrtEndpointRequest req;
   asyncrt__endpoint_request_init (&req, ASYNCRT_ENDPOINT_COMMAND_DUMP);
-  const char *format = NULL, *runtime = NULL;
-  bool json = false, list = false;
+  const char *format = NULL, *runtime = NULL, *name = NULL, *pprof = NULL;
+  bool json = false, list = false, folded = false, watch = false, filtered = false,
+       group = false;
   unsigned long long v;
   int c;
 
   opterr = 0;
-  while ((c = getopt_long (argc, argv, "+jf:t:r:lhV", options, NULL)) != -1)
+  while ((c = getopt_long (argc, argv, "+jf:gw:t:r:n:s:lhV", options, NULL)) != -1)
     switch (c)
       {
       case 'j':
@@ -408,6 +534,26 @@ main (int argc, char **argv)
         break;
       case 'f':
         format = optarg;
+        break;
+      case OPT_FOLDED:
+        folded = true;
+        break;
+      case OPT_TASK_NAMES:
+        req.task_names = true;
+        break;
+      case OPT_PPROF:
+        if (*optarg == '\0')
+          return usage_error ("--pprof: the file name is empty%s", "");
+        pprof = optarg;
+        break;
+      case 'w':
+        if (!parse_seconds (optarg, 1, ASYNCRT_ENDPOINT_INTERVAL_MAX_MS, &v))
+          return usage_error ("--watch: '%s' is not a number of seconds from 0.001 to 600", optarg);
+        watch = true;
+        req.interval_ms = (unsigned) v;
+        break;
+      case 'g':
+        group = true;
         break;
       case 't':
         if (!parse_uint (optarg, 0, ASYNCRT_ENDPOINT_TIMEOUT_MAX_MS, &v))
@@ -420,6 +566,42 @@ main (int argc, char **argv)
         break;
       case 'r':
         runtime = optarg;
+        break;
+      case 'n':
+        name = optarg;
+        filtered = true;
+        break;
+      case 's':
+        if (!parse_states (optarg, &req.states))
+          return usage_error ("--state: '%s' is not a list of idle, scheduled, running "
+                              "separated by commas", optarg);
+        filtered = true;
+        break;
+      case OPT_MIN_IDLE:
+        if (!parse_seconds (optarg, 0, ASYNCRT_ENDPOINT_MIN_IDLE_MAX_MS, &v))
+          return usage_error ("--min-idle: '%s' is not a number of seconds (e.g. 60 or 0.5)",
+                              optarg);
+        req.min_idle_ms = v;
+        filtered = true;
+        break;
+      case OPT_TASK:
+        if (!parse_uint (optarg, 1, UINT64_MAX, &v))
+          return usage_error ("--task: '%s' is not a task id", optarg);
+        req.task = v;
+        filtered = true;
+        break;
+      case OPT_WAIT:
+        {
+          size_t len = strlen (optarg);
+          bool ok = len > 0 && len <= ASYNCRT_ENDPOINT_WAIT_KINDS_MAX && optarg[0] != ','
+                    && optarg[len - 1] != ',' && strstr (optarg, ",,") == NULL
+                    && strspn (optarg, "abcdefghijklmnopqrstuvwxyz_,") == len;
+          if (!ok)
+            return usage_error ("--wait: '%s' is not a list of wait kinds (mutex, sleep, fd, "
+                                "...) separated by commas", optarg);
+          strcpy (req.wait, optarg);
+          filtered = true;
+        }
         break;
       case 'l':
         list = true;
@@ -451,14 +633,51 @@ main (int argc, char **argv)
       return EXIT_USAGE;
     }
   long pid = (long) v;
-  if (json && format != NULL && strcmp (format, "json") != 0)
+  /* One format, from whichever options name it. */
+  const char *f = format, *f_from = "--format=";
+  const char *const named[] = { json ? "json" : NULL, folded ? "folded" : NULL,
+                                pprof != NULL ? "pprof" : NULL };
+  const char *const flags[] = { "--json", "--folded", "--pprof" };
+  for (size_t i = 0; i < 3; i++)
     {
-      fail_message ("--json and --format=%s disagree", format);
-      return EXIT_USAGE;
+      if (named[i] == NULL)
+        continue;
+      if (f != NULL && strcmp (f, named[i]) != 0)
+        {
+          fail_message ("%s and %s%s disagree", flags[i], f_from,
+                        strcmp (f_from, "--format=") == 0 ? f : "");
+          return EXIT_USAGE;
+        }
+      f = named[i];
+      f_from = flags[i];
     }
+  if (f == NULL)
+    f = "text";
+  if (strcmp (f, "pprof") == 0 && pprof == NULL)
+    {
+      if (isatty (STDOUT_FILENO))
+        return usage_error ("--format=pprof writes a binary profile: use --pprof=FILE%s", "");
+      pprof = "-";
+    }
+  if (req.task_names && strcmp (f, "folded") != 0)
+    return usage_error ("--task-names goes with --folded%s", "");
+  if (list && (watch || filtered || req.task_names || pprof != NULL || group))
+    return usage_error ("--list takes no --watch, filter, --group, --task-names or "
+                        "--pprof%s", "");
+  if (watch && strcmp (f, "text") != 0 && strcmp (f, "json") != 0)
+    return usage_error ("--watch prints text or JSON, not %s", f);
+  if (watch && group)
+    return usage_error ("--watch does not group%s", "");
+  if (group && strcmp (f, "text") != 0 && strcmp (f, "json") != 0)
+    return usage_error ("--group goes with text or JSON, not %s", f);
   if (list)
     req.command = ASYNCRT_ENDPOINT_COMMAND_LIST;
-  const char *f = json ? "json" : format != NULL ? format : "text";
+  else if (watch)
+    req.command = ASYNCRT_ENDPOINT_COMMAND_WATCH;
+  /* --group asks for the grouped variant of the format: "text-grouped"... */
+  char grouped[ASYNCRT_ENDPOINT_FORMAT_MAX + 1];
+  if (group && snprintf (grouped, sizeof grouped, "%s-grouped", f) < (int) sizeof grouped)
+    f = grouped;
   if (strlen (f) > ASYNCRT_ENDPOINT_FORMAT_MAX)
     {
       fail_message ("--format: '%s' is not a format name", f);
@@ -475,11 +694,23 @@ main (int argc, char **argv)
         }
       strcpy (req.runtime, runtime);
     }
+  if (name != NULL)
+    {
+      size_t len = strlen (name);
+      bool ok = len > 0 && len <= ASYNCRT_ENDPOINT_NAME_PATTERN_MAX;
+      for (size_t i = 0; ok && i < len; i++)
+        ok = name[i] > 0x20 && name[i] < 0x7f;
+      if (!ok)
+        return usage_error ("--name: '%s' is not a pattern of 1 to 255 printable ASCII "
+                            "characters without spaces (use ? for a space or any other "
+                            "character)", name);
+      strcpy (req.name, name);
+    }
   char line[ASYNCRT_ENDPOINT_REQUEST_MAX];
   if (asyncrt__endpoint_request_format (&req, line, sizeof line) < 0)
     {
       fail_message ("--format: '%s' is not a format name (lower-case letters, digits, -)", f);
       return EXIT_USAGE;
     }
-  return run (pid, line, req.timeout_ms);
+  return run (pid, line, req.timeout_ms + (watch ? req.interval_ms + req.timeout_ms : 0), pprof);
 }

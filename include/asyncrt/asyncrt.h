@@ -16,6 +16,7 @@
 #include <asyncrt/future.h>
 #include <asyncrt/coroutine.h>
 #include <asyncrt/trace.h>
+#include <asyncrt/wait.h>
 #include <asyncrt/runtime.h>
 #include <asyncrt/task.h>
 #include <asyncrt/time.h>
@@ -27,6 +28,9 @@
 #include <asyncrt/cancel.h>
 #include <asyncrt/dump.h>
 #include <asyncrt/stall.h>
+#include <asyncrt/dump-filter.h>
+#include <asyncrt/dump-progress.h>
+#include <asyncrt/dump-export.h>
 #include <asyncrt/endpoint.h>
 
 #undef __ASYNCRT_H_INSIDE__

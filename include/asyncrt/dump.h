@@ -11,6 +11,7 @@
 #include <asyncrt/future.h>
 #include <asyncrt/runtime.h>
 #include <asyncrt/trace.h>
+#include <asyncrt/wait.h>
 
 ASYNCRT_BEGIN_DECLS
 
@@ -48,22 +49,46 @@ ASYNCRT_BEGIN_DECLS
  *
  * |[<!-- language="plain" -->
  * process 4242 (server), taken at 2025-01-31T12:34:56.789Z, libasyncrt 0.2.0
- * task dump of a multi_thread runtime: 2 tasks, incomplete
+ * task dump of a multi_thread runtime: 3 tasks, incomplete
+ * task 9 holds mutex "sessions" for 2.004 s, blocking 1 task: 12
+ *   task 9 is not traced: running on worker 1
  * task 7 idle, name "handler", spawned at server.c:88 (accept_loop), parent 1, idle 1.250 s, 12 polls
  *   ╼ handler_poll at server.c:120:5
  *   └╼ read_request_poll at server.c:60:9, 64:9
- *      ├╼ asyncrt_fd_readable_poll at lib/driver/io/fd.c:40:3
- *      └╼ asyncrt_sleep_poll at lib/driver/time/sleep.c:31:3
+ *      ├╼ asyncrt_fd_readable_poll at lib/driver/io/fd.c:40:3 — waits for fd 7 to be readable
+ *      └╼ asyncrt_sleep_poll at lib/driver/time/sleep.c:31:3 — sleeps, 28.750 s left
  * task 9 running on worker 1, spawned at server.c:95 (accept_loop), running 2.004 s, 3 polls
  *   running for 2.004 s on worker 1 — native stack:
  *     #0 __libc_read at ../sysdeps/unix/sysv/linux/read.c:26:10
  *     #1 load_config at server.c:40:13
  *     #2 reload_poll at server.c:52:5
+ * task 12 idle, name "reaper", spawned at server.c:40 (main), idle 1.995 s, 4 polls
+ *   ╼ reaper_poll at server.c:44:5
+ *   └╼ asyncrt_mutex_lock_poll at lib/sync/mutex.c:160:7 — waits for mutex "sessions" held by task 9 for 2.004 s, waiting 1.995 s
  * worker 1 did not stop: task 9 running for 2.004 s (native stack above, with the task)
  * ]|
  *
  * A function suspended at several places at once (here read_request_poll, waiting
  * on a read and a timeout) is one line listing each place, its leaves below it.
+ *
+ * ## Why a task waits: waits, holders, deadlocks
+ *
+ * Each leaf reached by a trace poll also says what it waits on (the wait section):
+ * the text writes it after the leaf's line, and asyncrt_dump_task_get_wait() gives
+ * it, one per backtrace.  From the waits whose holder is certain (a mutex's holder, a
+ * semaphore's only holder, a joined task) the dump builds the wait-for graph, once,
+ * when it is taken: tasks waiting for each other are a deadlock
+ * (asyncrt_dump_get_deadlock()), provided each of them is idle and waits on nothing
+ * else — a holder that runs, is queued, or also waits for a timer, a socket or a
+ * channel may still go on, and is never reported as deadlocked.  What a task blocks,
+ * transitively, is asyncrt_dump_task_get_n_blocked().  The text form leads with this
+ * diagnosis: every deadlock, with what each of its tasks waits for, then every task
+ * holding something others wait for, longest-held first, with what it is doing
+ * itself.  asyncrt_dump_format() with %ASYNCRT_DUMP_GROUP prints tasks that wait in
+ * the same place for the same kinds of things once.  The graph reads the holders as
+ * the leaves saw them, one task after the other, while the runtime's threads were
+ * stopped; a thread outside the runtime that locks or unlocks meanwhile can make it
+ * out of date, never inconsistent.
  * Every string the program supplied (task names, spawn sites, function and file
  * names) is escaped in the text form (`\n`, `\x1b`, `\u202e`, U+FFFD for invalid
  * UTF-8), so one task is always exactly one header line and nothing reaches a
@@ -290,6 +315,48 @@ typedef enum
 } AsyncrtDumpNoTraceReason;
 
 /**
+ * AsyncrtDumpFormat:
+ * @ASYNCRT_DUMP_FORMAT_TEXT: the text form: the diagnosis, then every task (or every
+ *   group of tasks) with its async call stacks as a tree (asyncrt_dump_to_string())
+ * @ASYNCRT_DUMP_FORMAT_JSON: one JSON object, schema version 2
+ *   (asyncrt_dump_to_json())
+ * @ASYNCRT_DUMP_FORMAT_FOLDED: folded stacks, the input of flame graphs: one line per
+ *   distinct async call stack, `frame;frame;frame count` from the root to the leaf
+ *   (see asyncrt_dump_format())
+ *
+ * The formats of asyncrt_dump_format().  More may be added in later versions.
+ *
+ * Since: 0.2
+ */
+typedef enum
+{
+  ASYNCRT_DUMP_FORMAT_TEXT = 0,
+  ASYNCRT_DUMP_FORMAT_JSON = 1,
+  ASYNCRT_DUMP_FORMAT_FOLDED = 2
+} AsyncrtDumpFormat;
+
+/**
+ * AsyncrtDumpFlags:
+ * @ASYNCRT_DUMP_GROUP: tasks with the same async call stack, the same kinds of wait
+ *   and the same state are printed once, with their number, their ids (abridged past
+ *   20 in the text), their names and their idle times (min, median, max); the JSON
+ *   form gains a "groups" member (and still lists every task)
+ * @ASYNCRT_DUMP_FOLDED_TASK_NAMES: %ASYNCRT_DUMP_FORMAT_FOLDED: start every stack with
+ *   the name of its task (`[unnamed]` for a task without one), so that a flame graph
+ *   splits by task first; ignored by the other formats
+ *
+ * Options of asyncrt_dump_format(), to be or-ed together.  More may be added in
+ * later versions.
+ *
+ * Since: 0.2
+ */
+typedef enum
+{
+  ASYNCRT_DUMP_GROUP = 1 << 0,
+  ASYNCRT_DUMP_FOLDED_TASK_NAMES = 1 << 1
+} AsyncrtDumpFlags;
+
+/**
  * AsyncrtDumpFuture:
  *
  * A future that takes a task dump, for use inside a task or a `block_on` future,
@@ -334,7 +401,8 @@ struct _AsyncrtDumpFuture
   unsigned finished;
   void *job;
   AsyncrtDump *result;
-  void *reserved[4];
+  struct _AsyncrtDumpOptions *options;
+  void *reserved[3];
 };
 
 ASYNCRT_AVAILABLE_IN_0_1
@@ -460,6 +528,24 @@ const AsyncrtTrace *asyncrt_dump_blocking_job_get_trace (const AsyncrtDumpBlocki
 
 ASYNCRT_AVAILABLE_IN_0_2
 AsyncrtNativeStackStatus asyncrt_dump_blocking_job_get_native_stack_status (const AsyncrtDumpBlockingJob *j);
+
+ASYNCRT_AVAILABLE_IN_0_2
+size_t asyncrt_dump_task_get_n_waits (const AsyncrtDumpTask *t);
+
+ASYNCRT_AVAILABLE_IN_0_2
+const AsyncrtWait *asyncrt_dump_task_get_wait (const AsyncrtDumpTask *t, size_t i);
+
+ASYNCRT_AVAILABLE_IN_0_2
+size_t asyncrt_dump_task_get_n_blocked (const AsyncrtDumpTask *t);
+
+ASYNCRT_AVAILABLE_IN_0_2
+size_t asyncrt_dump_get_n_deadlocks (const AsyncrtDump *d);
+
+ASYNCRT_AVAILABLE_IN_0_2
+size_t asyncrt_dump_get_deadlock (const AsyncrtDump *d, size_t i, const AsyncrtTaskId **ret_ids);
+
+ASYNCRT_AVAILABLE_IN_0_2
+char *asyncrt_dump_format (AsyncrtDump *d, AsyncrtDumpFormat format, unsigned flags);
 
 ASYNCRT_AVAILABLE_IN_0_1
 char *asyncrt_dump_to_string (AsyncrtDump *d);

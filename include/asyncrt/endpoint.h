@@ -33,6 +33,10 @@ ASYNCRT_BEGIN_DECLS
  * $ asyncrt-dump --json 4242          # the same as JSON
  * $ asyncrt-dump --list 4242          # the runtimes: name, flavour, workers, tasks
  * $ asyncrt-dump --runtime http --timeout 500 4242
+ * $ asyncrt-dump --watch 10 4242       # which tasks made no progress in 10 s?
+ * $ asyncrt-dump --name 'conn-*' --min-idle 60 4242
+ * $ asyncrt-dump --folded 4242         # flame-graph input
+ * $ asyncrt-dump --pprof tasks.pb.gz 4242
  * ]|
  *
  * (`asyncrt-dump` is in the Debian package `asyncrt-tools`; see its manual page for
@@ -80,15 +84,29 @@ ASYNCRT_BEGIN_DECLS
  * ]|
  *
  * Fields are separated by exactly one space.  `1` is the protocol version the client
- * speaks.  COMMAND is `dump` (task dumps) or `list` (the runtimes).  The keys, each at
- * most once:
+ * speaks.  COMMAND is `dump` (task dumps), `list` (the runtimes) or `watch` (two dumps
+ * INTERVAL apart, compared: see below).  The keys, each at most once:
  *
- * - `format=NAME`: `text` (the default) or `json`; other names are reserved for
- *   later formats.
- * - `timeout=MS` (dump only): the deadline of the whole request, 0 to 60000
- *   milliseconds (default 2000); the runtimes are dumped one after the other within
- *   it, with asyncrt_handle_dump() and its deadline rule.
+ * - `format=NAME`: `text` (the default), `json`, `text-grouped` or `json-grouped`
+ *   (the same with %ASYNCRT_DUMP_GROUP, see asyncrt_dump_format()); for `dump` also
+ *   `folded` and `pprof`; other names are reserved for later formats.  A list is JSON
+ *   for the JSON formats, text otherwise; a watch is text or JSON.
+ * - `timeout=MS` (dump, watch): the deadline of the whole request (of each of the two
+ *   rounds of a watch), 0 to 60000 milliseconds (default 2000); the runtimes are
+ *   dumped one after the other within it, with asyncrt_handle_dump_full() and its
+ *   deadline rule.
  * - `runtime=NAME`: only the runtimes with that name.
+ * - Filters (dump, watch; see the filtered dumps section), applied before tracing:
+ *   `name=GLOB` (1 to 255 printable ASCII characters without spaces; `*` and `?`),
+ *   `state=STATES` (`idle`, `scheduled`, `running`, separated by commas, each at most
+ *   once), `min-idle=MS` (milliseconds since the task's last poll started, at most
+ *   10^12), `task=ID` (that task and its descendants), `wait=KINDS` (wait kinds as
+ *   asyncrt_wait_kind_to_string() names them, separated by commas; applied after
+ *   tracing; a name the library does not know is refused with `EINVAL`).
+ * - `task-names=0|1` (dump, format=folded only): start every stack with its task's
+ *   name.
+ * - `interval=MS` (watch): the time between the two dumps, 1 to 600000 milliseconds
+ *   (default 5000).
  *
  * Unknown commands and keys are errors, so a client never mistakes an older library
  * ignoring an option for an answer.  The endpoint answers with one header line and a
@@ -110,14 +128,38 @@ ASYNCRT_BEGIN_DECLS
  *
  * Bodies: a text dump is, for each runtime, a line
  * `==== runtime "NAME" (FLAVOUR, N workers) ====` followed by
- * asyncrt_dump_to_string() of its dump (or `(no dump: ERROR, reason)`).  A JSON dump is
- * one object, schema version 1:
+ * asyncrt_dump_to_string() of its dump (asyncrt_dump_format() with %ASYNCRT_DUMP_GROUP
+ * for `text-grouped`), or `(no dump: ERROR, reason)`.  A JSON dump is one object,
+ * schema version 1, holding each runtime's dump in JSON schema version 2:
  *
  * |[<!-- language="plain" -->
  * { "version": 1, "pid": <n>, "program": <string>, "library_version": "0.2.0",
  *   "runtimes": [ { "name": <string>, "serial": <n>, "flavour": <string>,
  *                   "workers": <n>, "error": null | <errno name>,
  *                   "dump": null | <asyncrt_dump_to_json() of its dump> }, ... ],
+ *   "complete": <bool> }
+ * ]|
+ *
+ * A `folded` dump is the folded stacks of every runtime's dump, counted together (the
+ * format of `asyncrt-dump --folded`, described in asyncrt-dump(1)); a `pprof` dump is
+ * one gzipped profile (asyncrt_dump_write_pprof()) holding the samples of every
+ * runtime, each labelled with its runtime's name.
+ *
+ * A `watch` takes a dump of each runtime (with the filters given), keeps them while
+ * the connection waits INTERVAL milliseconds (other connections are served
+ * meanwhile; a client that hangs up ends it), takes the second dumps and answers
+ * with the comparison of each runtime's two (asyncrt_dump_progress_new()).  Runtimes
+ * are matched by their serial: one freed, or built, in between is reported and not
+ * compared, and the status is then `incomplete`.  Text: for each runtime its `====`
+ * line and asyncrt_dump_progress_to_string() (the tasks that made no progress), or
+ * `(no comparison: …)`.  JSON:
+ *
+ * |[<!-- language="plain" -->
+ * { "version": 1, "pid": <n>, "program": <string>, "library_version": "0.2.0",
+ *   "interval_ms": <n>,
+ *   "runtimes": [ { "name": <string>, "serial": <n>, "flavour": <string>,
+ *                   "workers": <n>, "error": null | "gone" | "new" | <errno name>,
+ *                   "progress": null | <asyncrt_dump_progress_to_json()> }, ... ],
  *   "complete": <bool> }
  * ]|
  *

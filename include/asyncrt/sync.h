@@ -165,6 +165,8 @@ ASYNCRT_AVAILABLE_IN_0_1
 void asyncrt_notify_init (AsyncrtNotify *n);
 ASYNCRT_AVAILABLE_IN_0_1
 void asyncrt_notify_clear (AsyncrtNotify *n);
+ASYNCRT_AVAILABLE_IN_0_2
+int asyncrt_notify_set_name (AsyncrtNotify *n, const char *name);
 ASYNCRT_AVAILABLE_IN_0_1
 void asyncrt_notify_notify_one (AsyncrtNotify *n);
 ASYNCRT_AVAILABLE_IN_0_1
@@ -222,6 +224,8 @@ ASYNCRT_AVAILABLE_IN_0_1
 int asyncrt_semaphore_init (AsyncrtSemaphore *s, size_t permits);
 ASYNCRT_AVAILABLE_IN_0_1
 void asyncrt_semaphore_clear (AsyncrtSemaphore *s);
+ASYNCRT_AVAILABLE_IN_0_2
+int asyncrt_semaphore_set_name (AsyncrtSemaphore *s, const char *name);
 ASYNCRT_AVAILABLE_IN_0_1
 size_t asyncrt_semaphore_get_available_permits (AsyncrtSemaphore *s);
 ASYNCRT_AVAILABLE_IN_0_1
@@ -275,6 +279,10 @@ ASYNCRT_AVAILABLE_IN_0_1
 void asyncrt_mutex_init (AsyncrtMutex *m);
 ASYNCRT_AVAILABLE_IN_0_1
 void asyncrt_mutex_clear (AsyncrtMutex *m);
+ASYNCRT_AVAILABLE_IN_0_2
+int asyncrt_mutex_set_name (AsyncrtMutex *m, const char *name);
+ASYNCRT_AVAILABLE_IN_0_2
+AsyncrtTaskId asyncrt_mutex_get_holder_id (AsyncrtMutex *m);
 ASYNCRT_AVAILABLE_IN_0_1
 int asyncrt_mutex_try_lock (AsyncrtMutex *m);
 ASYNCRT_AVAILABLE_IN_0_1
@@ -340,6 +348,8 @@ ASYNCRT_AVAILABLE_IN_0_1
 void asyncrt_oneshot_receiver_close (AsyncrtOneshotReceiver *rx);
 ASYNCRT_AVAILABLE_IN_0_1
 void asyncrt_oneshot_receiver_free (AsyncrtOneshotReceiver *rx);
+ASYNCRT_AVAILABLE_IN_0_2
+int asyncrt_oneshot_receiver_set_name (AsyncrtOneshotReceiver *rx, const char *name);
 ASYNCRT_AVAILABLE_IN_0_1
 void asyncrt_oneshot_recv_init (AsyncrtOneshotRecv *r, AsyncrtOneshotReceiver *rx);
 ASYNCRT_AVAILABLE_IN_0_1
@@ -434,6 +444,8 @@ ASYNCRT_AVAILABLE_IN_0_1
 void asyncrt_mpsc_receiver_close (AsyncrtMpscReceiver *rx);
 ASYNCRT_AVAILABLE_IN_0_1
 void asyncrt_mpsc_receiver_free (AsyncrtMpscReceiver *rx);
+ASYNCRT_AVAILABLE_IN_0_2
+int asyncrt_mpsc_receiver_set_name (AsyncrtMpscReceiver *rx, const char *name);
 ASYNCRT_AVAILABLE_IN_0_1
 void asyncrt_mpsc_recv_init (AsyncrtMpscRecv *r, AsyncrtMpscReceiver *rx);
 ASYNCRT_AVAILABLE_IN_0_1

@@ -3,12 +3,14 @@
  *
  * A blocking call is a small task whose future (BlockingCall) waits for the pool
  * thread to run the function.  The BlockingCall is shared by the task and the pool
- * job and freed by whichever lets go last (`refs`, acq_rel).  `done` and `waker` are
- * guarded by `lock`: the task stores its waker under it, the pool thread sets done and
- * takes the waker under it, then wakes outside the lock.
+ * job and freed by whichever lets go last (`refs`, acq_rel).  `running`, `done` and
+ * `waker` are guarded by `lock`: the task stores its waker under it, the pool thread
+ * sets running when it starts the function (for dumps), then done, and takes the
+ * waker under it, then wakes outside the lock.
  */
 #include "scheduler/scheduler-private.h"
 #include "scheduler/coop-private.h"
+#include "trace/wait-private.h"
 
 #include <glib.h>
 #include <pthread.h>
@@ -18,6 +20,7 @@ typedef struct
 {
   _Atomic int refs;
   pthread_mutex_t lock;
+  bool running;                 /* lock: the pool thread has started the function */
   bool done;
   AsyncrtWaker waker;
   AsyncrtBlockingFunc func;
@@ -34,12 +37,29 @@ call_unref (BlockingCall *c)
   free (c);
 }
 
+static ASYNCRT_WAIT_DESCRIBER void
+describe_call (BlockingCall *c)
+{
+  AsyncrtWait *w = asyncrt__trace_leaf_wait ();
+  if (w == NULL)
+    return;
+  asyncrt__wait_set (w, ASYNCRT_WAIT_BLOCKING, (uintptr_t) c, NULL);
+  pthread_mutex_lock (&c->lock);
+  asyncrt__wait_set_fact (w, ASYNCRT_WAIT_FACT_RUNNING, c->running && !c->done);
+  if (c->done)
+    asyncrt__wait_set_fact (w, ASYNCRT_WAIT_FACT_READY, 1);
+  pthread_mutex_unlock (&c->lock);
+}
+
 static AsyncrtPoll
 blocking_call_poll (void *future, AsyncrtContext *cx)
 {
   BlockingCall *c = future;
   if (asyncrt_trace_leaf (cx))
-    return ASYNCRT_PENDING;
+    {
+      describe_call (c);
+      return ASYNCRT_PENDING;
+    }
   if (!asyncrt__coop_poll_proceed (cx))
     return ASYNCRT_PENDING;
   const AsyncrtWaker *w = asyncrt_context_get_waker (cx);
@@ -88,6 +108,9 @@ static void
 blocking_job (void *data)
 {
   BlockingCall *c = data;
+  pthread_mutex_lock (&c->lock);
+  c->running = true;
+  pthread_mutex_unlock (&c->lock);
   c->func (c->data);
   blocking_finish (c);
 }

@@ -33,6 +33,12 @@
  * of one runtime are serialised by its dump queue (request.c); a census may overlap
  * one, and only reads.
  *
+ * Filters (filter.c) are applied here, before anything is claimed or polled: an idle
+ * task that does not match is skipped by the walk (never claimed); a task drained
+ * from a queue that does not match is held without a record and handed back to its
+ * scheduler untraced (asyncrt__task_trace_release) before the others are traced;
+ * running and queued-elsewhere tasks are recorded only if they match.
+ *
  * Running tasks and missing workers are recorded in exactly one place each
  * (record_running, asyncrt__dump_run_add_missing_worker).  Their native stacks
  * (native.c) are asked for once everything is collected — at the start of the trace,
@@ -50,10 +56,13 @@ enum
   HELD_MASK = 3
 };
 
+/* Held.rec of a task held only to be handed back (it does not match the filter). */
+#define NO_RECORD SIZE_MAX
+
 typedef struct
 {
   AsyncrtTask *task;         /* NULL once consumed */
-  size_t rec;
+  size_t rec;                /* its record, or NO_RECORD */
   bool queued;
 } Held;
 
@@ -69,6 +78,7 @@ struct _AsyncrtDumpRun
   void *worker_of_data;
   GArray *running;           /* size_t: indices of the RUNNING records */
   AsyncrtDumpSampling *sampling;   /* native.c: from the trace's start to finish */
+  AsyncrtDumpFilter *filter;  /* NULL: every task */
 };
 
 /* Process-wide, but a plain atomic: nothing to inherit locked across fork. */
@@ -86,6 +96,10 @@ asyncrt__dump_run_new (AsyncrtHandle *h, const AsyncrtDumpRequest *req, const ch
   run->seq = atomic_fetch_add_explicit (&run_seq, 1, memory_order_relaxed);
   run->held = g_array_new (FALSE, FALSE, sizeof (Held));
   run->running = g_array_new (FALSE, FALSE, sizeof (size_t));
+  run->d->runtime_serial = h->serial;
+  run->d->runtime_name = g_strdup (h->name);
+  run->d->options = asyncrt_dump_options_copy (asyncrt__dump_request_get_options (req));
+  run->filter = asyncrt__dump_filter_new (run->d->options, h, run->d->taken_ns);
   return run;
 }
 
@@ -100,17 +114,25 @@ record_of (AsyncrtTask *t, AsyncrtTaskState state, AsyncrtDumpNoTraceReason no_t
   r.state = state;
   r.no_trace = no_trace;
   r.worker = -1;
-  r.name = g_strdup (t->name);
-  r.spawn_file = t->spawn_file;
-  r.spawn_func = t->spawn_func;
-  r.spawn_line = t->spawn_line > 0 ? (unsigned) t->spawn_line : 0;
+  r.name = g_strdup (asyncrt__task_name (t));
+  r.spawn_file = asyncrt__task_spawn_file (t);
+  r.spawn_func = asyncrt__task_spawn_func (t);
+  int line = asyncrt__task_spawn_line (t);
+  r.spawn_line = line > 0 ? (unsigned) line : 0;
   r.poll_count = atomic_load_explicit (&t->poll_count, memory_order_relaxed);
   r.last_poll_ns = atomic_load_explicit (&t->last_poll_ns, memory_order_relaxed);
-  r.group_id = t->group_id;
-  r.labels = asyncrt__labels_ref (t->labels);
+  r.group_id = asyncrt__task_group_id (t);
+  r.labels = asyncrt__labels_ref (asyncrt__task_labels (t));
   r.trace_kind = ASYNCRT_TRACE_KIND_NONE;
   r.native = ASYNCRT_NATIVE_STACK_NOT_SAMPLED;
   return r;
+}
+
+static bool
+matches (AsyncrtDumpRun *run, AsyncrtTask *t, AsyncrtTaskState state)
+{
+  return asyncrt__dump_filter_wants_state (run->filter, state)
+         && asyncrt__dump_filter_match_task (run->filter, t);
 }
 
 /* A task some worker is polling right now: never traced; its worker is sampled
@@ -118,6 +140,8 @@ record_of (AsyncrtTask *t, AsyncrtTaskState state, AsyncrtDumpNoTraceReason no_t
 static void
 record_running (AsyncrtDumpRun *run, AsyncrtTask *t)
 {
+  if (!matches (run, t, ASYNCRT_TASK_STATE_RUNNING))
+    return;
   struct _AsyncrtDumpTask r = record_of (t, ASYNCRT_TASK_STATE_RUNNING,
                                          ASYNCRT_DUMP_NO_TRACE_RUNNING);
   if (run->worker_of != NULL)
@@ -134,13 +158,18 @@ asyncrt__dump_run_add_missing_worker (AsyncrtDumpRun *run, unsigned index,
   asyncrt__dump_add_missing_worker (run->d, index, task_id, running_ns);
 }
 
+/* @t is ours (claimed, or drained from a queue): record it, or, if it does not match
+ * the filter, hold it only to hand it back untraced. */
 static void
 hold (AsyncrtDumpRun *run, AsyncrtTask *t, bool queued)
 {
-  struct _AsyncrtDumpTask r = record_of (t, queued ? ASYNCRT_TASK_STATE_SCHEDULED
-                                                   : ASYNCRT_TASK_STATE_IDLE,
-                                         ASYNCRT_DUMP_NO_TRACE_NONE);
-  Held p = { t, asyncrt__dump_add_task (run->d, &r), queued };
+  AsyncrtTaskState state = queued ? ASYNCRT_TASK_STATE_SCHEDULED : ASYNCRT_TASK_STATE_IDLE;
+  Held p = { t, NO_RECORD, queued };
+  if (matches (run, t, state))
+    {
+      struct _AsyncrtDumpTask r = record_of (t, state, ASYNCRT_DUMP_NO_TRACE_NONE);
+      p.rec = asyncrt__dump_add_task (run->d, &r);
+    }
   atomic_store_explicit (&t->dump_data, (run->seq << 2) | (queued ? HELD_QUEUED : HELD_IDLE),
                          memory_order_relaxed);
   g_array_append_vals (run->held, &p, 1);
@@ -176,19 +205,29 @@ collect_one (AsyncrtTask *t, void *data)
   uintptr_t mark = atomic_load_explicit (&t->dump_data, memory_order_relaxed);
   if (mark != 0 && mark >> 2 == run->seq)
     return;                                   /* drained from a queue: held already */
+  if (!asyncrt__dump_filter_match_task (run->filter, t))
+    return;                                   /* never claimed */
   uint64_t s;
-  for (;;)
+  if (!asyncrt__dump_filter_wants_state (run->filter, ASYNCRT_TASK_STATE_IDLE))
     {
-      if (asyncrt__task_claim_for_trace (t))
-        {
-          hold (run, t, false);
-          return;
-        }
-      /* Refused because running, notified or complete; if it changed since, again. */
+      /* Idle tasks are not wanted: look, never claim. */
       s = asyncrt__task_state (t);
-      if (s & (ASYNCRT_TASK_RUNNING | ASYNCRT_TASK_NOTIFIED | ASYNCRT_TASK_COMPLETE))
-        break;
+      if (!(s & (ASYNCRT_TASK_RUNNING | ASYNCRT_TASK_NOTIFIED | ASYNCRT_TASK_COMPLETE)))
+        return;
     }
+  else
+    for (;;)
+      {
+        if (asyncrt__task_claim_for_trace (t))
+          {
+            hold (run, t, false);
+            return;
+          }
+        /* Refused because running, notified or complete; if it changed since, again. */
+        s = asyncrt__task_state (t);
+        if (s & (ASYNCRT_TASK_RUNNING | ASYNCRT_TASK_NOTIFIED | ASYNCRT_TASK_COMPLETE))
+          break;
+      }
   if (s & ASYNCRT_TASK_COMPLETE)
     return;
   if (s & ASYNCRT_TASK_RUNNING)
@@ -197,6 +236,8 @@ collect_one (AsyncrtTask *t, void *data)
       return;
     }
   /* Notified, on a queue the run could not take. */
+  if (!asyncrt__dump_filter_wants_state (run->filter, ASYNCRT_TASK_STATE_SCHEDULED))
+    return;
   gpointer w = run->queued_on != NULL ? g_hash_table_lookup (run->queued_on, t) : NULL;
   struct _AsyncrtDumpTask r = record_of (t, ASYNCRT_TASK_STATE_SCHEDULED,
                                          (s & ASYNCRT_TASK_CANCELLED)
@@ -237,11 +278,24 @@ asyncrt__dump_run_trace (AsyncrtDumpRun *run)
 {
   /* Everything is collected: ask for the native stacks now, collect them at the end. */
   run->sampling = asyncrt__dump_sampling_begin (run->d, run->h, run->running, true);
+  /* Hand back, untraced, what was held only because it was queued. */
+  for (size_t i = 0; i < run->held->len; i++)
+    {
+      Held *p = &g_array_index (run->held, Held, i);
+      if (p->rec != NO_RECORD)
+        continue;
+      AsyncrtTask *t = p->task;
+      p->task = NULL;
+      unmark (t);
+      asyncrt__task_trace_release (t, p->queued);
+    }
   bool late = false;
   for (size_t i = 0; i < run->held->len; i++)
     {
       Held *p = &g_array_index (run->held, Held, i);
       AsyncrtTask *t = p->task;
+      if (t == NULL)
+        continue;
       p->task = NULL;
       /* Per task: one trace poll may take long (user code runs up to its leaf). */
       if (!late)
@@ -293,6 +347,8 @@ census_one (AsyncrtTask *t, void *data)
   uint64_t s = asyncrt__task_state (t);
   if (s & ASYNCRT_TASK_COMPLETE)
     return;
+  if (!asyncrt__dump_filter_match_task (c->run->filter, t))
+    return;
   uintptr_t mark = atomic_load_explicit (&t->dump_data, memory_order_relaxed);
   AsyncrtTaskState st;
   if ((s & ASYNCRT_TASK_RUNNING) && mark != 0)
@@ -308,6 +364,8 @@ census_one (AsyncrtTask *t, void *data)
     st = ASYNCRT_TASK_STATE_SCHEDULED;
   else
     st = ASYNCRT_TASK_STATE_IDLE;
+  if (!asyncrt__dump_filter_wants_state (c->run->filter, st))
+    return;
   struct _AsyncrtDumpTask r = record_of (t, st, c->reason);
   asyncrt__dump_add_task (c->run->d, &r);
 }
@@ -338,6 +396,8 @@ asyncrt__dump_run_finish (AsyncrtDumpRun *run)
                                                   d->census == ASYNCRT_DUMP_NO_TRACE_DEADLINE);
   asyncrt__dump_sampling_end (d, run->sampling);
   g_array_free (run->running, TRUE);
+  asyncrt__dump_filter_free (run->filter);
+  asyncrt__dump_filter_waits (d);                 /* known only now, from the traces */
   if (run->queued_on != NULL)
     g_hash_table_destroy (run->queued_on);
   g_free (run);

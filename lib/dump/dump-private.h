@@ -14,7 +14,16 @@
  * request.c  requests: each runtime's queue of them, their life from submission to
  *            result, the requester's deadline rule
  * wait.c     asyncrt_handle_dump(): the blocking requester
+ * filter.c   AsyncrtDumpOptions, and the filter a run applies before tracing
+ * progress.c AsyncrtDumpProgress: two dumps of one runtime compared
+ * folded.c   folded stacks (flame graphs)
+ * pprof.c    asyncrt_dump_write_pprof(): a gzipped profile.proto (pprof-private.h)
+ * mappings.c the loaded objects and their build ids, for pprof
  * future.c   the AsyncrtDumpFuture: the requester inside a task
+ * waitgraph.c  the wait-for graph of a sealed dump: deadlocks, holders and what they
+ *            block
+ * group.c    grouping tasks with the same trace and kinds of wait (ASYNCRT_DUMP_GROUP)
+ * describe.c the text of a wait ("waits for mutex "store" held by task 2 …")
  * dump-sched-private.h   the one interface schedulers serve dumps through
  *
  * The ownership rules of each part open its source file.
@@ -34,7 +43,7 @@
  * before it gives up on it and returns a census instead. */
 #define ASYNCRT_DUMP_GRACE_MS 100u
 
-#define ASYNCRT_DUMP_JSON_VERSION 1
+#define ASYNCRT_DUMP_JSON_VERSION 2
 
 /* ---- dump.c ------------------------------------------------------------------------ */
 
@@ -63,6 +72,9 @@ struct _AsyncrtDumpTask
    * thread was sampled (native.c); NONE without one. */
   AsyncrtTraceKind trace_kind;
   AsyncrtNativeStackStatus native;   /* RUNNING tasks: the sample's outcome */
+  /* The wait-for graph (waitgraph.c, at seal): */
+  size_t n_blocked;           /* tasks waiting on this one, transitively */
+  uint32_t deadlock;          /* 1 + the index of the deadlock it is part of, or 0 */
 };
 
 typedef struct
@@ -88,11 +100,32 @@ struct _AsyncrtDumpBlockingJob
   AsyncrtNativeStackStatus native;
   size_t sample;              /* native.c: its item in the run's sample batch */
 };
+/* A holder that blocks others (waitgraph.c): one per (holder task, object) that some
+ * traced idle task waits on through a certain edge (mutex or semaphore holder, join
+ * target, a holder named by a program's leaf). */
+typedef struct
+{
+  AsyncrtTaskId holder_id;
+  const struct _AsyncrtDumpTask *holder;   /* NULL: not in this dump */
+  const AsyncrtWait *wait;    /* the first waiter's wait: kind, object, name, facts */
+  GArray *waiters;            /* AsyncrtTaskId of the direct waiters, ascending */
+  size_t n_blocked;           /* the waiters and everyone waiting on them, transitively
+                                 (the holder itself not counted) */
+  uint64_t held_ns;           /* a mutex's hold time, 0 if unknown / not a mutex */
+} AsyncrtDumpHolder;
+
+typedef struct
+{
+  GArray *ids;                /* AsyncrtTaskId, ascending */
+  size_t n_blocked;           /* other tasks waiting on the cycle, transitively */
+} AsyncrtDumpDeadlock;
 
 struct _AsyncrtDump
 {
   GArray *tasks;              /* struct _AsyncrtDumpTask, sorted by id */
   GArray *missing;            /* AsyncrtDumpMissingWorker */
+  GArray *deadlocks;          /* AsyncrtDumpDeadlock, by smallest id (waitgraph.c) */
+  GArray *holders;            /* AsyncrtDumpHolder, longest-held first (waitgraph.c) */
   bool complete;
   /* A census (nothing traced): why; ASYNCRT_DUMP_NO_TRACE_NONE for a traced dump. */
   AsyncrtDumpNoTraceReason census;
@@ -104,6 +137,10 @@ struct _AsyncrtDump
    * UNSUPPORTED, FAILED) and with which signal (0: none). */
   AsyncrtNativeStackStatus native_stacks;
   int sample_signo;
+  /* Which runtime (progress.c compares them): its registry serial and name (owned). */
+  uint64_t runtime_serial;
+  char *runtime_name;
+  AsyncrtDumpOptions *options;  /* the filters it was taken with (owned), or NULL */
 };
 
 AsyncrtDump *asyncrt__dump_new (const char *flavour, unsigned n_workers);
@@ -124,19 +161,138 @@ asyncrt__dump_missing_at (AsyncrtDump *d, size_t i)
   return &g_array_index (d->missing, AsyncrtDumpMissingWorker, i);
 }
 /* Drops removed records, sorts by id, fills in what missing workers lack from the
- * RUNNING records, computes completeness. */
+ * RUNNING records, computes completeness, how long each wait has waited, and the
+ * wait-for graph. */
 void asyncrt__dump_seal (AsyncrtDump *d);
+
+/* ---- filter.c ---------------------------------------------------------------------- */
+
+#define ASYNCRT_DUMP_NAME_PATTERN_MAX 255u
+
+struct _AsyncrtDumpOptions
+{
+  char *name_pattern;         /* NULL: any name */
+  unsigned states;            /* AsyncrtTaskStateFlags, never 0 */
+  uint64_t min_idle_ns;       /* 0: no minimum */
+  AsyncrtTaskId descendants_of;  /* 0: no such filter */
+  uint64_t wait_kinds;        /* ASYNCRT_WAIT_KIND_BIT()s; 0: any (applied after tracing) */
+};
+
+/* Every AsyncrtWaitKind of this version. */
+#define ASYNCRT_DUMP_KNOWN_WAIT_KINDS ((ASYNCRT_WAIT_KIND_BIT (ASYNCRT_WAIT_SIGNAL) << 1) - 1)
+
+/* A copy of @opts if it filters anything, NULL otherwise. */
+AsyncrtDumpOptions *asyncrt__dump_options_dup_filtered (const AsyncrtDumpOptions *opts);
+/* "name "conn-*", state idle or running, ..." (text) and the "filter" member's value
+ * (JSON: an object, or null for NULL). */
+void asyncrt__dump_options_append_text (GString *out, const AsyncrtDumpOptions *o);
+void asyncrt__dump_options_append_json (GString *out, const AsyncrtDumpOptions *o);
+
+/* The filter of one run (its thread only).  NULL (no filter) matches everything. */
+typedef struct _AsyncrtDumpFilter AsyncrtDumpFilter;
+/* NULL if @opts filters nothing.  Walks @h's owned list (shard locks, one at a time)
+ * when @opts asks for descendants, so: no lock held.  @opts must outlive the filter. */
+AsyncrtDumpFilter *asyncrt__dump_filter_new (const AsyncrtDumpOptions *opts, AsyncrtHandle *h,
+                                             uint64_t taken_ns);
+void asyncrt__dump_filter_free (AsyncrtDumpFilter *f);
+/* Name, descendants and minimum idle time (everything but the state); reads only
+ * immutable fields and relaxed atomics of @t, so it may run under the shard lock. */
+bool asyncrt__dump_filter_match_task (const AsyncrtDumpFilter *f, const AsyncrtTask *t);
+bool asyncrt__dump_filter_wants_state (const AsyncrtDumpFilter *f, AsyncrtTaskState s);
+/* After tracing, before sealing: marks removed the records of @d none of whose waits
+ * is of a kind its options ask for (every record without a trace, then). */
+void asyncrt__dump_filter_waits (AsyncrtDump *d);
+
+/* ---- mappings.c (for pprof.c) ------------------------------------------------------ */
+
+/* An executable segment of a loaded object. */
+typedef struct
+{
+  uintptr_t start, limit;     /* [start, limit) in memory */
+  uint64_t offset;            /* the file offset of start */
+  char *file;                 /* owned; NULL if unknown */
+  char *build_id;             /* owned, lower-case hex; NULL if the object has none */
+} AsyncrtMapping;
+
+/* The executable segments of every loaded object (dl_iterate_phdr: takes the loader's
+ * lock).  Free with g_array_free (maps, TRUE). */
+GArray *asyncrt__mappings_read (void);
+/* The index of the segment holding @addr, or -1. */
+int asyncrt__mappings_find (const GArray *maps, uintptr_t addr);
+/* ---- waitgraph.c ------------------------------------------------------------------- */
+
+/* The task a wait depends on for certain, or 0: the holder of a mutex, of a
+ * semaphore's permits (when no other holder may exist), a joined task, a program
+ * leaf's holder — unless what it waits for has arrived already (READY). */
+AsyncrtTaskId asyncrt__wait_edge_target (const AsyncrtWait *w);
+/* Builds d->deadlocks, d->holders and each task's n_blocked / deadlock, once, at
+ * seal time; frees them with asyncrt__dump_graph_clear(). */
+void asyncrt__dump_graph_build (AsyncrtDump *d);
+void asyncrt__dump_graph_clear (AsyncrtDump *d);
+/* qsort/bsearch order of AsyncrtTaskId. */
+int asyncrt__dump_cmp_id (const void *a, const void *b);
+
+/* ---- group.c ------------------------------------------------------------------------- */
+
+typedef struct
+{
+  GArray *members;            /* size_t indices into d->tasks, ascending */
+} AsyncrtDumpGroup;
+
+/* The groups of @d (AsyncrtDumpGroup*, by first member), to free with
+ * g_ptr_array_unref(). */
+GPtrArray *asyncrt__dump_groups (const AsyncrtDump *d);
+/* Idle times of the members that were ever polled; false if none was. */
+bool asyncrt__dump_group_idle_stats (const AsyncrtDump *d, const AsyncrtDumpGroup *g,
+                                     uint64_t *ret_min, uint64_t *ret_median,
+                                     uint64_t *ret_max);
+/* Whether every member's wait @backtrace is on the same object (and holder, name). */
+bool asyncrt__dump_group_same_object (const AsyncrtDump *d, const AsyncrtDumpGroup *g,
+                                      guint backtrace);
+
+/* ---- text.c, json.c ------------------------------------------------------------------ */
+
+char *asyncrt__dump_format_text (const AsyncrtDump *d, unsigned flags);
+char *asyncrt__dump_format_json (const AsyncrtDump *d, unsigned flags);
+
+/* ---- describe.c ---------------------------------------------------------------------- */
+
+/* Appends what @w waits on, in words ("waits for mutex \"store\" held by task 2 for
+ * 490.127 ms, waiting 482.856 ms"); nothing for a wait of kind UNKNOWN with nothing
+ * set.  Every program-supplied string is escaped.  @flags: WAIT_TEXT_OBJECT names the
+ * object (its name, or its address) and gives its facts (a group of tasks waiting on
+ * different objects leaves it out); WAIT_TEXT_WAITED adds how long this task has
+ * waited (not for a group). */
+enum
+{
+  WAIT_TEXT_OBJECT = 1 << 0,
+  WAIT_TEXT_WAITED = 1 << 1,
+  WAIT_TEXT_ALL = WAIT_TEXT_OBJECT | WAIT_TEXT_WAITED
+};
+void asyncrt__dump_append_wait_text (GString *out, const AsyncrtWait *w, unsigned flags);
+/* "490.127 ms", "1.250 s", "12.000 us". */
+void asyncrt__dump_append_duration (GString *out, uint64_t ns);
+/* Appends the ids, ", "-separated, the first @limit of them and then "… (N more)". */
+void asyncrt__dump_append_ids (GString *out, const AsyncrtTaskId *ids, size_t n, size_t limit);
 
 /* ---- format.c ---------------------------------------------------------------------- */
 
-/* Formats one trace into @out (e.g. its tree as text). */
-typedef void (*FormatTraceFunc) (const AsyncrtTrace *tr, GString *out);
-/* Tasks suspended at the same place share their formatted trace: a cache for one
- * formatting call, keyed by the trace's instruction pointers. */
-GHashTable *asyncrt__dump_trace_cache_new (void);
-/* Appends @format's output for @tr, formatting it only if the cache lacks it. */
-void asyncrt__dump_append_trace_cached (GHashTable *cache, const AsyncrtTrace *tr,
-                                        FormatTraceFunc format, GString *out);
+/* The identity of a trace for sharing its formatting and for grouping: its
+ * instruction pointers (and, for synthetic traces, their resolutions), backtrace by
+ * backtrace. */
+GBytes *asyncrt__dump_trace_key (const AsyncrtTrace *tr);
+
+/* Trees formatted once per distinct trace for one formatting call, each task's own
+ * waits written at the end of its leaves' lines (" — waits for …; …"). */
+typedef struct _AsyncrtDumpTreeCache AsyncrtDumpTreeCache;
+/* Appends the wait of backtrace @backtrace of the tree being written ("" for none). */
+typedef void (*AsyncrtDumpAnnotateFunc) (GString *out, guint backtrace, void *data);
+AsyncrtDumpTreeCache *asyncrt__dump_tree_cache_new (void);
+void asyncrt__dump_tree_cache_free (AsyncrtDumpTreeCache *c);
+/* Appends @tr's tree, indented by two spaces, annotated by @annotate. */
+void asyncrt__dump_tree_cache_append (AsyncrtDumpTreeCache *c, const AsyncrtTrace *tr,
+                                      AsyncrtDumpAnnotateFunc annotate, void *data,
+                                      GString *out);
 /* "idle", "scheduled", "running". */
 const char *asyncrt__dump_state_name (AsyncrtTaskState s);
 /* The JSON name of a reason ("running", "deadline"…), NULL for NONE. */
@@ -173,13 +329,14 @@ void asyncrt__dump_append_missing_native_text (GString *out, const AsyncrtDump *
 void asyncrt__dump_append_blocking_jobs_text (GString *out, const AsyncrtDump *d);
 
 /* JSON: the dump's members "native_stacks", "sample_signal" and "blocking_jobs", each
- * followed by a comma. */
-void asyncrt__dump_append_native_json (GString *out, const AsyncrtDump *d);
+ * followed by a comma; @job_trace gives each blocking job's index in json.c's traces
+ * table (SIZE_MAX: none). */
+void asyncrt__dump_append_native_json (GString *out, const AsyncrtDump *d,
+                                       const size_t *job_trace);
 /* JSON: a task's members ,"trace_kind" and ,"native_stack" (each preceded by a comma). */
 void asyncrt__dump_append_task_native_json (GString *out, const struct _AsyncrtDumpTask *t);
-/* JSON: a missing worker's members ,"native_stack" and ,"trace". */
-void asyncrt__dump_append_missing_native_json (GString *out, const AsyncrtDump *d,
-                                               const AsyncrtDumpMissingWorker *w);
+/* JSON: a missing worker's member ,"native_stack" (json.c adds its "trace" index). */
+void asyncrt__dump_append_missing_native_json (GString *out, const AsyncrtDumpMissingWorker *w);
 
 /* ---- header.c ---------------------------------------------------------------------- */
 
@@ -228,7 +385,11 @@ int asyncrt__dump_request_wait (AsyncrtDumpRequest *req, AsyncrtDump **out);
  * requester's reference dropped. */
 void asyncrt__dump_request_drop (AsyncrtDumpRequest *req);
 
-/* A census of @h, answered by its scheduler at once on the calling thread. */
-AsyncrtDump *asyncrt__dump_census (AsyncrtHandle *h, AsyncrtDumpNoTraceReason reason);
+/* A census of @h, answered by its scheduler at once on the calling thread, listing the
+ * tasks @opts (may be NULL) lets through. */
+AsyncrtDump *asyncrt__dump_census (AsyncrtHandle *h, AsyncrtDumpNoTraceReason reason,
+                                   const AsyncrtDumpOptions *opts);
+/* Before submission: the filters of the dump (copied; NULL or no filter: none). */
+void asyncrt__dump_request_set_options (AsyncrtDumpRequest *req, const AsyncrtDumpOptions *opts);
 
 #endif /* ASYNCRT_DUMP_PRIVATE_H */

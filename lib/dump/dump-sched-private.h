@@ -66,6 +66,8 @@ void asyncrt__dump_queue_shutdown (AsyncrtDumpQueue *q);
 AsyncrtDumpKind asyncrt__dump_request_get_kind (const AsyncrtDumpRequest *req);
 /* CENSUS: why nothing is traced (DEADLINE, TIMEOUT_ZERO). */
 AsyncrtDumpNoTraceReason asyncrt__dump_request_get_census_reason (const AsyncrtDumpRequest *req);
+/* The filters the dump applies (lib/dump's business: the run reads them), or NULL. */
+const AsyncrtDumpOptions *asyncrt__dump_request_get_options (const AsyncrtDumpRequest *req);
 /* TRACE: when the requester gives up (CLOCK_MONOTONIC ns, asyncrt__clock_now_ns()). */
 uint64_t asyncrt__dump_request_get_deadline_ns (const AsyncrtDumpRequest *req);
 /* TRACE: when threads that stopped stop waiting for those that did not (about three

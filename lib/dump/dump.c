@@ -110,6 +110,27 @@ match_missing_workers (AsyncrtDump *d)
     }
 }
 
+/* How long each wait has waited: from when its leaf says it began, or else from the
+ * task's last poll. */
+static void
+fill_waited (AsyncrtDump *d)
+{
+  for (size_t i = 0; i < d->tasks->len; i++)
+    {
+      struct _AsyncrtDumpTask *t = asyncrt__dump_task_at (d, i);
+      if (t->trace == NULL)
+        continue;
+      for (size_t b = 0; b < t->trace->n_backtraces; b++)
+        {
+          AsyncrtWait *w = &t->trace->backtraces[b]->wait;
+          if (w->since_ns != 0)
+            w->waited_ns = d->taken_ns > w->since_ns ? d->taken_ns - w->since_ns : 1;
+          else if (t->last_poll_ns != 0)
+            w->waited_ns = t->idle_ns;
+        }
+    }
+}
+
 void
 asyncrt__dump_seal (AsyncrtDump *d)
 {
@@ -153,6 +174,8 @@ asyncrt__dump_seal (AsyncrtDump *d)
     qsort (d->blocking_jobs->data, d->blocking_jobs->len,
            sizeof (struct _AsyncrtDumpBlockingJob), cmp_job);
   d->complete = complete;
+  fill_waited (d);
+  asyncrt__dump_graph_build (d);
 }
 
 /**
@@ -170,6 +193,7 @@ asyncrt_dump_free (AsyncrtDump *d)
 {
   if (d == NULL)
     return;
+  asyncrt__dump_graph_clear (d);
   for (size_t i = 0; i < d->tasks->len; i++)
     task_record_clear (asyncrt__dump_task_at (d, i));
   g_array_free (d->tasks, TRUE);
@@ -179,6 +203,8 @@ asyncrt_dump_free (AsyncrtDump *d)
   for (size_t i = 0; i < d->blocking_jobs->len; i++)
     asyncrt_trace_free (g_array_index (d->blocking_jobs, struct _AsyncrtDumpBlockingJob, i).trace);
   g_array_free (d->blocking_jobs, TRUE);
+  g_free (d->runtime_name);
+  asyncrt_dump_options_free (d->options);
   g_free (d);
 }
 
@@ -623,4 +649,119 @@ asyncrt_dump_task_lookup_label (const AsyncrtDumpTask *t, const char *key)
     if (strcmp (t->labels->items[i].key, key) == 0)
       return t->labels->items[i].value;
   return NULL;
+}
+
+/**
+ * asyncrt_dump_task_get_n_waits:
+ * @t: a task of a dump
+ *
+ * The number of waits of the task: one per leaf future its trace poll reached (the
+ * same as asyncrt_trace_get_n_backtraces() of its trace), each telling what that
+ * leaf waits on.
+ *
+ * Thread safety: any thread.
+ *
+ * Returns: the number of waits; 0 for a task without an async trace (none, or a
+ *   running task's native stack) or for %NULL.
+ * Since: 0.2
+ */
+size_t
+asyncrt_dump_task_get_n_waits (const AsyncrtDumpTask *t)
+{
+  return t != NULL && t->trace != NULL && t->trace_kind != ASYNCRT_TRACE_KIND_NATIVE
+         ? t->trace->n_backtraces : 0;
+}
+
+/**
+ * asyncrt_dump_task_get_wait:
+ * @t: a task of a dump
+ * @i: an index below asyncrt_dump_task_get_n_waits()
+ *
+ * What the @i-th leaf of the task waits on: its kind, object, the object's name,
+ * the holder, how long the task has waited, the facts of its kind (see the wait
+ * section).  Wait @i goes with backtrace @i of the task's trace.
+ *
+ * Thread safety: any thread.
+ *
+ * Returns: (transfer none) (nullable): the wait, owned by the dump; %NULL if @i is
+ *   out of range or @t is %NULL.
+ * Since: 0.2
+ */
+const AsyncrtWait *
+asyncrt_dump_task_get_wait (const AsyncrtDumpTask *t, size_t i)
+{
+  if (i >= asyncrt_dump_task_get_n_waits (t))
+    return NULL;
+  return &t->trace->backtraces[i]->wait;
+}
+
+/**
+ * asyncrt_dump_task_get_n_blocked:
+ * @t: a task of a dump
+ *
+ * How many tasks of the dump wait on this one, directly or through others: tasks
+ * waiting for a mutex it holds, for permits it holds, for it to finish (a join),
+ * and every task waiting on those, and so on (the chains of the wait-for graph).
+ * Only certain holders count (see asyncrt_wait_get_holder_id()), and only traced
+ * idle tasks wait.
+ *
+ * Thread safety: any thread.
+ *
+ * Returns: the number of tasks it blocks (0 for %NULL).
+ * Since: 0.2
+ */
+size_t
+asyncrt_dump_task_get_n_blocked (const AsyncrtDumpTask *t)
+{
+  return t != NULL ? t->n_blocked : 0;
+}
+
+/**
+ * asyncrt_dump_get_n_deadlocks:
+ * @d: a dump
+ *
+ * The number of deadlocks the dump found: cycles of tasks each waiting on the next
+ * through a certain holder (a mutex's holder, a semaphore's only holder, a joined
+ * task), every one of them idle and waiting on nothing else.  A holder that is
+ * running, queued, or waiting on anything outside the cycle (a timer, a socket, a
+ * channel) may still make progress, so no cycle through it is reported.
+ *
+ * Thread safety: any thread.
+ *
+ * Returns: the number of deadlocks (0 for %NULL).
+ * Since: 0.2
+ */
+size_t
+asyncrt_dump_get_n_deadlocks (const AsyncrtDump *d)
+{
+  return d != NULL && d->deadlocks != NULL ? d->deadlocks->len : 0;
+}
+
+/**
+ * asyncrt_dump_get_deadlock:
+ * @d: a dump
+ * @i: an index below asyncrt_dump_get_n_deadlocks()
+ * @ret_ids: (out) (optional) (transfer none) (array length=return): the ids of the
+ *   tasks in the cycle, ascending, each once; owned by the dump
+ *
+ * Reads the @i-th deadlock: exactly the tasks of the cycle (a strongly connected
+ * set of tasks waiting on each other; tasks that only wait on it are not part of
+ * it, see asyncrt_dump_task_get_n_blocked()).  Deadlocks are ordered by their
+ * smallest task id.  @ret_ids is written only on success.
+ *
+ * Thread safety: any thread.
+ *
+ * Returns: the number of tasks in the cycle (1 for a task waiting on itself, say a
+ *   mutex it holds); 0 if @d is %NULL or @i is out of range.
+ * Since: 0.2
+ */
+size_t
+asyncrt_dump_get_deadlock (const AsyncrtDump *d, size_t i, const AsyncrtTaskId **ret_ids)
+{
+  if (d == NULL || d->deadlocks == NULL || i >= d->deadlocks->len)
+    return 0;
+  const AsyncrtDumpDeadlock *dl = &g_array_index (d->deadlocks, AsyncrtDumpDeadlock, i);
+  if (ret_ids != NULL)
+    *ret_ids = (const AsyncrtTaskId *) (const void *) dl->ids->data;
+  return dl->ids->len;
 }

@@ -1,26 +1,28 @@
-/* libasyncrt - what the dump's formats share: per-trace caching, state and reason names
+/* libasyncrt - what the dump's formats share: asyncrt_dump_format(), per-trace caching,
+ * state and reason names
  * SPDX-License-Identifier: LGPL-2.1-or-later
  *
  * Threads: a sealed dump is immutable (see dump.c), so formatting may run on several
  * threads at once.
  */
 #include "dump/dump-private.h"
+#include "dump/export-private.h"
 #include "trace/trace-private.h"
 
 /* Tasks suspended at the same place have the same instruction pointers, hence the
  * same tree (symbols are cached per IP): format each distinct trace once per call
  * (thousands of tasks waiting in the same accept loop cost one tree).  The key is the
- * trace's IPs, backtrace by backtrace. */
+ * trace's IPs, backtrace by backtrace (asyncrt__dump_trace_key). */
 
-static GBytes *
-trace_key (const AsyncrtTrace *tr)
+GBytes *
+asyncrt__dump_trace_key (const AsyncrtTrace *tr)
 {
   GByteArray *key = g_byte_array_new ();
   size_t nb = asyncrt_trace_get_n_backtraces (tr);
   for (size_t i = 0; i < nb; i++)
     {
       const AsyncrtBacktrace *bt = asyncrt_trace_get_backtrace (tr, i);
-      uintptr_t n = bt->n_frames;
+      uintptr_t n = bt->n_frames | (bt->truncated ? (uintptr_t) 1 << (sizeof n * 8 - 1) : 0);
       g_byte_array_append (key, (const guint8 *) &n, sizeof n);
       for (size_t j = 0; j < bt->n_frames; j++)
         {
@@ -36,29 +38,119 @@ trace_key (const AsyncrtTrace *tr)
   return g_byte_array_free_to_bytes (key);
 }
 
-void
-asyncrt__dump_append_trace_cached (GHashTable *cache, const AsyncrtTrace *tr, FormatTraceFunc format,
-                     GString *out)
+/* ---- the text of trees, formatted once per distinct trace ------------------------------
+ * A cached tree is its text with, at the end of each leaf line, a slot: the offset
+ * where the waits of its backtraces go and which backtraces those are.  Emitting a
+ * task's tree copies the text between slots and writes the task's own waits in them,
+ * so tasks at the same place share the formatting but never each other's waits. */
+
+typedef struct
 {
-  GBytes *key = trace_key (tr);
-  const char *text = g_hash_table_lookup (cache, key);
-  if (text == NULL)
-    {
-      GString *s = g_string_new (NULL);
-      format (tr, s);
-      text = s->str;
-      g_hash_table_insert (cache, key, g_string_free (s, FALSE));
-    }
-  else
-    g_bytes_unref (key);
-  g_string_append (out, text);
+  size_t offset;             /* in text: where the annotation goes */
+  guint first;               /* its backtraces: indices[first .. first + n) */
+  guint n;
+} Slot;
+
+typedef struct
+{
+  char *text;
+  size_t len;
+  GArray *slots;             /* Slot, in text order */
+  GArray *indices;           /* guint */
+} CachedTree;
+
+struct _AsyncrtDumpTreeCache
+{
+  GHashTable *trees;         /* GBytes key -> CachedTree */
+};
+
+static void
+cached_tree_free (gpointer p)
+{
+  CachedTree *c = p;
+  g_free (c->text);
+  g_array_free (c->slots, TRUE);
+  g_array_free (c->indices, TRUE);
+  g_free (c);
 }
 
-GHashTable *
-asyncrt__dump_trace_cache_new (void)
+AsyncrtDumpTreeCache *
+asyncrt__dump_tree_cache_new (void)
 {
-  return g_hash_table_new_full (g_bytes_hash, g_bytes_equal,
-                                (GDestroyNotify) g_bytes_unref, g_free);
+  AsyncrtDumpTreeCache *c = g_new0 (AsyncrtDumpTreeCache, 1);
+  c->trees = g_hash_table_new_full (g_bytes_hash, g_bytes_equal,
+                                    (GDestroyNotify) g_bytes_unref, cached_tree_free);
+  return c;
+}
+
+void
+asyncrt__dump_tree_cache_free (AsyncrtDumpTreeCache *c)
+{
+  if (c == NULL)
+    return;
+  g_hash_table_unref (c->trees);
+  g_free (c);
+}
+
+static void
+record_slot (GString *out, const guint *backtraces, size_t n, void *data)
+{
+  CachedTree *c = data;
+  Slot slot = { out->len, c->indices->len, (guint) n };
+  g_array_append_vals (c->indices, backtraces, (guint) n);
+  g_array_append_val (c->slots, slot);
+}
+
+static CachedTree *
+cached_tree (AsyncrtDumpTreeCache *cache, const AsyncrtTrace *tr)
+{
+  GBytes *key = asyncrt__dump_trace_key (tr);
+  CachedTree *c = g_hash_table_lookup (cache->trees, key);
+  if (c != NULL)
+    {
+      g_bytes_unref (key);
+      return c;
+    }
+  c = g_new0 (CachedTree, 1);
+  c->slots = g_array_new (FALSE, FALSE, sizeof (Slot));
+  c->indices = g_array_new (FALSE, FALSE, sizeof (guint));
+  AsyncrtTraceTree *tree = asyncrt__trace_tree_new ();
+  asyncrt__trace_tree_add_trace_leaves (tree, tr);
+  GString *s = g_string_new (NULL);
+  asyncrt__trace_tree_append_text_annotated (tree, s, "  ", record_slot, c);
+  asyncrt__trace_tree_free (tree);
+  c->len = s->len;
+  c->text = g_string_free (s, FALSE);
+  g_hash_table_insert (cache->trees, key, c);
+  return c;
+}
+
+void
+asyncrt__dump_tree_cache_append (AsyncrtDumpTreeCache *cache, const AsyncrtTrace *tr,
+                                 AsyncrtDumpAnnotateFunc annotate, void *data, GString *out)
+{
+  const CachedTree *c = cached_tree (cache, tr);
+  size_t pos = 0;
+  GString *phrase = g_string_new (NULL);
+  for (guint k = 0; k < c->slots->len; k++)
+    {
+      const Slot *slot = &g_array_index (c->slots, Slot, k);
+      g_string_append_len (out, c->text + pos, (gssize) (slot->offset - pos));
+      pos = slot->offset;
+      bool first = true;
+      for (guint i = 0; i < slot->n; i++)
+        {
+          g_string_truncate (phrase, 0);
+          annotate (phrase, g_array_index (c->indices, guint, slot->first + i), data);
+          if (phrase->len == 0)
+            continue;
+          g_string_append (out, first ? " — " : "; ");
+          g_string_append_len (out, phrase->str, (gssize) phrase->len);
+          first = false;
+        }
+    }
+  g_string_append_len (out, c->text + pos, (gssize) (c->len - pos));
+  g_string_free (phrase, TRUE);
 }
 
 const char *
@@ -91,5 +183,82 @@ asyncrt__dump_no_trace_name (AsyncrtDumpNoTraceReason r)
     case ASYNCRT_DUMP_NO_TRACE_TIMEOUT_ZERO: return "timeout_zero";
     case ASYNCRT_DUMP_NO_TRACE_NONE:
     default: return NULL;
+    }
+}
+
+/* Every flag this version knows. */
+#define KNOWN_FLAGS ((unsigned) (ASYNCRT_DUMP_GROUP | ASYNCRT_DUMP_FOLDED_TASK_NAMES))
+
+/**
+ * asyncrt_dump_format:
+ * @d: a dump
+ * @format: the format
+ * @flags: #AsyncrtDumpFlags or-ed together, or 0
+ *
+ * Formats the dump: %ASYNCRT_DUMP_FORMAT_TEXT as asyncrt_dump_to_string() describes,
+ * %ASYNCRT_DUMP_FORMAT_JSON as asyncrt_dump_to_json() does (schema version 2).  With
+ * %ASYNCRT_DUMP_GROUP, tasks in the same state, with the same async call stack and
+ * the same kinds of wait are one group: the text prints each group once,
+ *
+ * |[<!-- language="plain" -->
+ * 10000 tasks idle: 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, … (9980 more), name "conn" (10000), spawned at server.c:88 (accept_loop), idle min 1.002 s, median 1.250 s, max 1.498 s
+ *   ╼ conn_poll at server.c:120:5
+ *   └╼ asyncrt_fd_read_poll at lib/driver/io/fd.c:320:7 — waits for fd to be readable
+ * ]|
+ *
+ * (a group of one task prints as that task); a leaf's wait names its object only
+ * when every member waits on the same one.  The JSON form lists every task as
+ * without the flag and adds a "groups" member.  asyncrt_dump_to_string() and
+ * asyncrt_dump_to_json() do not group: they list every task, as in 0.1.
+ *
+ * %ASYNCRT_DUMP_FORMAT_FOLDED writes folded stacks, the input of flame graphs
+ * (flamegraph.pl, inferno, speedscope, Pyroscope's `folded` ingest): one line per
+ * distinct stack, its frames from the root to the leaf separated by `;`, a space and
+ * how many times it occurs, in the order stacks first appear:
+ *
+ * |[<!-- language="plain" -->
+ * serve_poll;handler_poll;read_line;asyncrt_fd_readable_poll 9870
+ * serve_poll;handler_poll;asyncrt_sleep_poll 130
+ * [not traced: running] 2
+ * ]|
+ *
+ * Every backtrace of a task's trace counts once (a task waiting on several leaf
+ * futures at once is in each of its stacks); a task without a trace counts once at
+ * `[not traced: REASON]` (the reasons of the JSON form), one whose trace poll reached
+ * no leaf at `[no leaf future]`; a backtrace cut at the walk limit starts with
+ * `[truncated]`.  Inlined functions are frames of their own, after the function they
+ * were inlined into.  With %ASYNCRT_DUMP_FOLDED_TASK_NAMES every stack starts with its
+ * task's name.  Names are the program's, so they are escaped: backslashes, control
+ * characters and newlines as in the text form (`\\`, `\n`, `\x1b`, invalid UTF-8 as
+ * U+FFFD), and `;` as `\x3b`, so a name can neither end a line nor split a frame;
+ * spaces stay (C++ names have them), and readers take the count after the last space.
+ * %ASYNCRT_DUMP_GROUP has no effect on folded stacks, which are grouped by nature.
+ *
+ * Thread safety: any thread; several threads may format the same dump at once.
+ *
+ * Returns: (transfer full) (nullable): a string to free() with free(); %NULL with
+ *   errno %EINVAL if @d is %NULL, @format is not an #AsyncrtDumpFormat, or @flags
+ *   holds a bit that is not an #AsyncrtDumpFlags of this version.
+ * Since: 0.2
+ */
+char *
+asyncrt_dump_format (AsyncrtDump *d, AsyncrtDumpFormat format, unsigned flags)
+{
+  if (d == NULL || (flags & ~KNOWN_FLAGS) != 0)
+    {
+      errno = EINVAL;
+      return NULL;
+    }
+  switch (format)
+    {
+    case ASYNCRT_DUMP_FORMAT_TEXT:
+      return asyncrt__dump_format_text (d, flags);
+    case ASYNCRT_DUMP_FORMAT_JSON:
+      return asyncrt__dump_format_json (d, flags);
+    case ASYNCRT_DUMP_FORMAT_FOLDED:
+      return asyncrt__dump_to_folded (d, flags);
+    default:
+      errno = EINVAL;
+      return NULL;
     }
 }

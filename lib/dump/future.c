@@ -19,6 +19,7 @@
  * formatted.
  */
 #include "dump/dump-private.h"
+#include "trace/wait-private.h"
 
 #include <string.h>
 
@@ -87,6 +88,33 @@ asyncrt_dump_future_init (AsyncrtDumpFuture *f, AsyncrtHandle *h, unsigned timeo
 }
 
 /**
+ * asyncrt_dump_future_init_full:
+ * @f: the future to initialise
+ * @h: the handle of the runtime to dump
+ * @timeout_ms: the deadline in milliseconds, counted from the first poll; 0 asks for
+ *   a census
+ * @opts: (nullable): which tasks to list (see the filtered dumps section), or %NULL
+ *   for all of them; copied, so it may be freed as soon as the call returns
+ *
+ * Initialises a dump future as asyncrt_dump_future_init() does, for a dump that lists
+ * only the tasks matching the filters of @opts (see asyncrt_handle_dump_full()).  The
+ * future keeps its copy of @opts until asyncrt_dump_future_clear().
+ *
+ * Thread safety: the thread that owns @f.
+ *
+ * Since: 0.2
+ */
+void
+asyncrt_dump_future_init_full (AsyncrtDumpFuture *f, AsyncrtHandle *h, unsigned timeout_ms,
+                               const AsyncrtDumpOptions *opts)
+{
+  if (f == NULL)
+    return;
+  asyncrt_dump_future_init (f, h, timeout_ms);
+  f->options = asyncrt__dump_options_dup_filtered (opts);
+}
+
+/**
  * asyncrt_dump_future_poll:
  * @f: an initialised dump future
  * @cx: the context of this poll
@@ -108,11 +136,22 @@ asyncrt_dump_future_init (AsyncrtDumpFuture *f, AsyncrtHandle *h, unsigned timeo
  *   %ASYNCRT_PENDING otherwise.
  * Since: 0.1
  */
+static ASYNCRT_WAIT_DESCRIBER void
+describe_dump_future (const AsyncrtDumpFuture *f)
+{
+  AsyncrtWait *w = asyncrt__trace_leaf_wait ();
+  if (w != NULL)
+    asyncrt__wait_set (w, ASYNCRT_WAIT_DUMP, (uintptr_t) f, NULL);
+}
+
 AsyncrtPoll
 asyncrt_dump_future_poll (AsyncrtDumpFuture *f, AsyncrtContext *cx)
 {
   if (asyncrt_trace_leaf (cx))
-    return ASYNCRT_PENDING;
+    {
+      describe_dump_future (f);
+      return ASYNCRT_PENDING;
+    }
   if (f == NULL)
     return ASYNCRT_READY;
   if (f->error != 0 || f->result != NULL || f->finished)
@@ -135,7 +174,7 @@ asyncrt_dump_future_poll (AsyncrtDumpFuture *f, AsyncrtContext *cx)
         }
       if (f->timeout_ms == 0)
         {
-          f->result = asyncrt__dump_census (h, ASYNCRT_DUMP_NO_TRACE_TIMEOUT_ZERO);
+          f->result = asyncrt__dump_census (h, ASYNCRT_DUMP_NO_TRACE_TIMEOUT_ZERO, f->options);
           f->finished = 1;
           return ASYNCRT_READY;
         }
@@ -145,6 +184,7 @@ asyncrt_dump_future_poll (AsyncrtDumpFuture *f, AsyncrtContext *cx)
       uint64_t deadline = asyncrt__clock_now_ns () + (uint64_t) f->timeout_ms * 1000000u;
       w->req = asyncrt__dump_request_new (h, ASYNCRT_DUMP_KIND_TRACE, deadline,
                                           ASYNCRT_DUMP_NO_TRACE_NONE);
+      asyncrt__dump_request_set_options (w->req, f->options);
       asyncrt_sleep_init_until (&w->timer, ASYNCRT_TIME_FOREVER);
       f->job = w;
       /* The waker first: an answer that comes at once must find it. */
@@ -233,7 +273,8 @@ asyncrt_dump_future_get_error (const AsyncrtDumpFuture *f)
  * @f: (nullable): a dump future
  *
  * Releases what the future holds: a dump not taken, its timer, its handle reference,
- * and — if it is dropped before it finished — its request, which is withdrawn (or,
+ * the filters of asyncrt_dump_future_init_full(), and — if it is dropped before it
+ * finished — its request, which is withdrawn (or,
  * if the runtime is already taking it, finished and freed by the runtime).  The
  * future may be initialised again afterwards.  Safe after the runtime was freed, on
  * a zero-initialised #AsyncrtDumpFuture that was never initialised, and again on a
@@ -251,6 +292,7 @@ asyncrt_dump_future_clear (AsyncrtDumpFuture *f)
   if (f->job != NULL)
     wait_free (f->job, false);
   asyncrt_dump_free (f->result);
+  asyncrt_dump_options_free (f->options);
   AsyncrtHandle *h = f->handle;
   unsigned timeout_ms = f->timeout_ms;
   memset (f, 0, sizeof *f);

@@ -1,41 +1,634 @@
-/* libasyncrt - the JSON form of a dump
+/* libasyncrt - the JSON form of a dump (schema version 2)
  * SPDX-License-Identifier: LGPL-2.1-or-later
+ *
+ * The schema is documented in asyncrt_dump_to_json() below and installed as a JSON
+ * Schema file (data/dump-schema-2.json).  What repeats is written once, in tables
+ * referenced by index: "functions" (name, raw name, file), "frames" (one per
+ * distinct instruction pointer, with its symbols), "traces" (one per distinct
+ * trace: backtraces as lists of frame indices, and the merged tree), "spawn_sites".
+ * A task then costs its own facts and its waits: about 300 bytes at any depth.
  *
  * Threads: a sealed dump is immutable (see dump.c), so formatting may run on several
  * threads at once.
  */
 #include "dump/dump-private.h"
 #include "trace/trace-private.h"
+#include "trace/tree-private.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-static void
-format_trace_json (const AsyncrtTrace *tr, GString *out)
+/* ---- the tables ------------------------------------------------------------------------- */
+
+typedef struct
 {
-  g_string_append (out, "{\"backtraces\":");
-  asyncrt__trace_append_backtraces_json (tr, out);
-  g_string_append (out, ",\"tree\":");
-  AsyncrtTraceTree *tree = asyncrt__trace_tree_new ();
-  asyncrt__trace_tree_add_trace (tree, tr);
-  asyncrt__trace_tree_append_json (tree, out);
-  asyncrt__trace_tree_free (tree);
+  const char *name;
+  const char *raw_name;
+  const char *file;
+} FunctionKey;
+
+static guint
+function_hash (gconstpointer p)
+{
+  const FunctionKey *k = p;
+  return g_str_hash (k->name) * 31u + (k->raw_name != NULL ? g_str_hash (k->raw_name) : 0u) * 7u
+         + (k->file != NULL ? g_str_hash (k->file) : 0u);
+}
+
+static gboolean
+function_equal (gconstpointer a, gconstpointer b)
+{
+  const FunctionKey *x = a, *y = b;
+  return strcmp (x->name, y->name) == 0 && g_strcmp0 (x->raw_name, y->raw_name) == 0
+         && g_strcmp0 (x->file, y->file) == 0;
+}
+
+typedef struct
+{
+  uintptr_t ip;
+  const AsyncrtTraceInfo *info;
+} FrameKey;
+
+static guint
+frame_hash (gconstpointer p)
+{
+  const FrameKey *k = p;
+  return (guint) (k->ip ^ (k->ip >> 32)) ^ (guint) (uintptr_t) k->info;
+}
+
+static gboolean
+frame_equal (gconstpointer a, gconstpointer b)
+{
+  const FrameKey *x = a, *y = b;
+  return x->ip == y->ip && x->info == y->info;
+}
+
+typedef struct
+{
+  GHashTable *functions;        /* FunctionKey* (owned) -> index + 1 */
+  GHashTable *tree_functions;   /* FunctionKey* with raw_name NULL (owned) -> index + 1 */
+  GPtrArray *function_list;     /* FunctionKey*, borrowed from `functions` */
+  GHashTable *frames;           /* FrameKey* (owned) -> index + 1 */
+  GPtrArray *frame_list;        /* FrameKey* */
+  GHashTable *traces;           /* GBytes key -> index + 1 */
+  GPtrArray *trace_list;        /* const AsyncrtTrace*, the first task's */
+  GHashTable *spawns;           /* FunctionKey* (name: file, raw_name: func, line in
+                                   file? no: keyed below) -> index + 1 */
+  GPtrArray *spawn_list;        /* const struct _AsyncrtDumpTask* */
+  size_t *task_trace;           /* per task: its trace's index, or SIZE_MAX */
+  size_t *task_spawn;           /* per task: its spawn site's index, or SIZE_MAX */
+  size_t *missing_trace;        /* per missing worker: its native stack's index, or SIZE_MAX */
+  size_t *job_trace;            /* per blocking job: its native stack's index, or SIZE_MAX */
+} Tables;
+
+static size_t
+function_index (Tables *tb, const char *name, const char *raw_name, const char *file)
+{
+  FunctionKey key = { name, raw_name, file };
+  gpointer v = g_hash_table_lookup (tb->functions, &key);
+  if (v != NULL)
+    return GPOINTER_TO_SIZE (v) - 1;
+  FunctionKey *k = g_memdup2 (&key, sizeof key);
+  g_ptr_array_add (tb->function_list, k);
+  size_t index = tb->function_list->len - 1;
+  g_hash_table_insert (tb->functions, k, GSIZE_TO_POINTER (index + 1));
+  /* A tree node knows name and file only: the first function with them. */
+  FunctionKey tkey = { name, NULL, file };
+  if (g_hash_table_lookup (tb->tree_functions, &tkey) == NULL)
+    g_hash_table_insert (tb->tree_functions, g_memdup2 (&tkey, sizeof tkey),
+                         GSIZE_TO_POINTER (index + 1));
+  return index;
+}
+
+static void
+add_frames (Tables *tb, const AsyncrtTrace *tr)
+{
+  for (size_t b = 0; b < tr->n_backtraces; b++)
+    {
+      const AsyncrtBacktrace *bt = tr->backtraces[b];
+      for (size_t j = 0; j < bt->n_frames; j++)
+        {
+          FrameKey key = { bt->frames[j].ip, asyncrt__trace_frame_info (&bt->frames[j]) };
+          if (g_hash_table_lookup (tb->frames, &key) != NULL)
+            continue;
+          FrameKey *k = g_memdup2 (&key, sizeof key);
+          g_ptr_array_add (tb->frame_list, k);
+          g_hash_table_insert (tb->frames, k, GSIZE_TO_POINTER (tb->frame_list->len));
+          for (size_t s = 0; s < key.info->n_symbols; s++)
+            {
+              const AsyncrtBacktraceSymbol *sym = &key.info->symbols[s];
+              function_index (tb, sym->name, sym->raw_name, sym->filename);
+            }
+        }
+    }
+}
+
+static bool
+same_spawn (const struct _AsyncrtDumpTask *a, const struct _AsyncrtDumpTask *b)
+{
+  return g_strcmp0 (a->spawn_file, b->spawn_file) == 0 && a->spawn_line == b->spawn_line
+         && g_strcmp0 (a->spawn_func, b->spawn_func) == 0;
+}
+
+/* The index of @tr in the traces table (added on first sight), SIZE_MAX for NULL. */
+static size_t
+trace_index (Tables *tb, const AsyncrtTrace *tr)
+{
+  if (tr == NULL)
+    return SIZE_MAX;
+  GBytes *key = asyncrt__dump_trace_key (tr);
+  gpointer v = g_hash_table_lookup (tb->traces, key);
+  if (v == NULL)
+    {
+      g_ptr_array_add (tb->trace_list, (gpointer) tr);
+      v = GSIZE_TO_POINTER (tb->trace_list->len);
+      g_hash_table_insert (tb->traces, key, v);
+      asyncrt__symbol_revalidate ();
+      add_frames (tb, tr);
+    }
+  else
+    g_bytes_unref (key);
+  return GPOINTER_TO_SIZE (v) - 1;
+}
+
+static void
+tables_build (Tables *tb, const AsyncrtDump *d)
+{
+  tb->functions = g_hash_table_new_full (function_hash, function_equal, g_free, NULL);
+  tb->tree_functions = g_hash_table_new_full (function_hash, function_equal, g_free, NULL);
+  tb->function_list = g_ptr_array_new ();
+  tb->frames = g_hash_table_new_full (frame_hash, frame_equal, g_free, NULL);
+  tb->frame_list = g_ptr_array_new ();
+  tb->traces = g_hash_table_new_full (g_bytes_hash, g_bytes_equal,
+                                      (GDestroyNotify) g_bytes_unref, NULL);
+  tb->trace_list = g_ptr_array_new ();
+  tb->spawn_list = g_ptr_array_new ();
+  tb->task_trace = g_new (size_t, d->tasks->len + 1);
+  tb->task_spawn = g_new (size_t, d->tasks->len + 1);
+  /* Spawn sites: keyed by file, line and function through a string. */
+  GHashTable *spawns = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  for (size_t i = 0; i < d->tasks->len; i++)
+    {
+      const struct _AsyncrtDumpTask *t = &g_array_index (d->tasks, struct _AsyncrtDumpTask, i);
+      tb->task_trace[i] = SIZE_MAX;
+      tb->task_spawn[i] = SIZE_MAX;
+      if (t->spawn_file != NULL || t->spawn_func != NULL)
+        {
+          char *key = g_strdup_printf ("%s\x1f%u\x1f%s", t->spawn_file ? t->spawn_file : "",
+                                       t->spawn_line, t->spawn_func ? t->spawn_func : "");
+          gpointer v = g_hash_table_lookup (spawns, key);
+          if (v == NULL || !same_spawn (g_ptr_array_index (tb->spawn_list,
+                                                           GPOINTER_TO_SIZE (v) - 1), t))
+            {
+              g_ptr_array_add (tb->spawn_list, (gpointer) t);
+              v = GSIZE_TO_POINTER (tb->spawn_list->len);
+              g_hash_table_replace (spawns, key, v);
+            }
+          else
+            g_free (key);
+          tb->task_spawn[i] = GPOINTER_TO_SIZE (v) - 1;
+        }
+      tb->task_trace[i] = trace_index (tb, t->trace);
+    }
+  g_hash_table_unref (spawns);
+  /* Native stacks outside the tasks: workers that did not stop, blocking jobs. */
+  size_t n_missing = asyncrt_dump_get_n_missing_workers (d);
+  size_t n_jobs = asyncrt_dump_get_n_blocking_jobs (d);
+  tb->missing_trace = g_new (size_t, n_missing + 1);
+  tb->job_trace = g_new (size_t, n_jobs + 1);
+  for (size_t i = 0; i < n_missing; i++)
+    {
+      const AsyncrtTrace *tr = NULL;
+      asyncrt_dump_get_missing_worker_stack (d, i, &tr, NULL);
+      tb->missing_trace[i] = trace_index (tb, tr);
+    }
+  for (size_t i = 0; i < n_jobs; i++)
+    tb->job_trace[i] = trace_index (tb, asyncrt_dump_blocking_job_get_trace (
+                                          asyncrt_dump_get_blocking_job (d, i)));
+}
+
+static void
+tables_free (Tables *tb)
+{
+  g_ptr_array_free (tb->function_list, TRUE);
+  g_hash_table_unref (tb->functions);
+  g_hash_table_unref (tb->tree_functions);
+  g_ptr_array_free (tb->frame_list, TRUE);
+  g_hash_table_unref (tb->frames);
+  g_ptr_array_free (tb->trace_list, TRUE);
+  g_hash_table_unref (tb->traces);
+  g_ptr_array_free (tb->spawn_list, TRUE);
+  g_free (tb->task_trace);
+  g_free (tb->task_spawn);
+  g_free (tb->missing_trace);
+  g_free (tb->job_trace);
+}
+
+/* ---- small writers --------------------------------------------------------------------- */
+
+static void
+append_id_or_null (GString *out, uint64_t v)
+{
+  if (v != 0)
+    g_string_append_printf (out, "%" G_GUINT64_FORMAT, v);
+  else
+    g_string_append (out, "null");
+}
+
+static void
+append_index_or_null (GString *out, size_t v)
+{
+  if (v != SIZE_MAX)
+    g_string_append_printf (out, "%zu", v);
+  else
+    g_string_append (out, "null");
+}
+
+static void
+append_address (GString *out, uintptr_t a)
+{
+  g_string_append_printf (out, "\"0x%" G_GINT64_MODIFIER "x\"", (guint64) a);
+}
+
+static void
+append_ids (GString *out, const AsyncrtTaskId *ids, size_t n)
+{
+  g_string_append_c (out, '[');
+  for (size_t k = 0; k < n; k++)
+    g_string_append_printf (out, "%s%" G_GUINT64_FORMAT, k > 0 ? "," : "", ids[k]);
+  g_string_append_c (out, ']');
+}
+
+/* ---- tables ---------------------------------------------------------------------------- */
+
+static void
+append_functions (GString *out, const Tables *tb)
+{
+  g_string_append (out, "\"functions\":[");
+  for (guint k = 0; k < tb->function_list->len; k++)
+    {
+      const FunctionKey *f = g_ptr_array_index (tb->function_list, k);
+      g_string_append (out, k > 0 ? ",{\"name\":" : "{\"name\":");
+      asyncrt__json_append_string (out, f->name);
+      g_string_append (out, ",\"raw_name\":");
+      asyncrt__json_append_string (out, f->raw_name);
+      g_string_append (out, ",\"file\":");
+      asyncrt__json_append_string (out, f->file);
+      g_string_append_c (out, '}');
+    }
+  g_string_append (out, "],");
+}
+
+static void
+append_frames (GString *out, Tables *tb)
+{
+  g_string_append (out, "\"frames\":[");
+  for (guint k = 0; k < tb->frame_list->len; k++)
+    {
+      const FrameKey *f = g_ptr_array_index (tb->frame_list, k);
+      g_string_append (out, k > 0 ? ",{\"ip\":" : "{\"ip\":");
+      append_address (out, f->ip);
+      g_string_append (out, ",\"symbol_address\":");
+      if (f->info->symbol_address != 0)
+        append_address (out, f->info->symbol_address);
+      else
+        g_string_append (out, "null");
+      g_string_append (out, ",\"symbols\":[");
+      for (size_t s = 0; s < f->info->n_symbols; s++)
+        {
+          const AsyncrtBacktraceSymbol *sym = &f->info->symbols[s];
+          g_string_append_printf (out, "%s{\"function\":%zu,\"line\":%u,\"column\":%u}",
+                                  s > 0 ? "," : "",
+                                  function_index (tb, sym->name, sym->raw_name, sym->filename),
+                                  sym->lineno, sym->colno);
+        }
+      g_string_append (out, "]}");
+    }
+  g_string_append (out, "],");
+}
+
+static void
+append_node (GString *out, const Tables *tb, const AsyncrtTraceNode *n)
+{
+  g_string_append (out, "{\"function\":");
+  if (n->cut)
+    g_string_append (out, "null,\"truncated\":true");
+  else
+    {
+      FunctionKey key = { n->name, NULL, n->filename };
+      gpointer v = g_hash_table_lookup (tb->tree_functions, &key);
+      append_index_or_null (out, v != NULL ? GPOINTER_TO_SIZE (v) - 1 : SIZE_MAX);
+    }
+  g_string_append (out, ",\"locations\":[");
+  for (guint i = 0; n->locations != NULL && i < n->locations->len; i++)
+    {
+      const AsyncrtTraceLocation *l = &g_array_index (n->locations, AsyncrtTraceLocation, i);
+      g_string_append_printf (out, "%s[%u,%u]", i > 0 ? "," : "", l->lineno, l->colno);
+    }
+  g_string_append (out, "],\"children\":[");
+  for (size_t i = 0; n->children != NULL && i < n->children->len; i++)
+    {
+      if (i > 0)
+        g_string_append_c (out, ',');
+      append_node (out, tb, g_ptr_array_index (n->children, i));
+    }
+  g_string_append (out, "]}");
+}
+
+static void
+append_traces (GString *out, const Tables *tb)
+{
+  g_string_append (out, "\"traces\":[");
+  for (guint k = 0; k < tb->trace_list->len; k++)
+    {
+      const AsyncrtTrace *tr = g_ptr_array_index (tb->trace_list, k);
+      g_string_append (out, k > 0 ? ",{\"backtraces\":[" : "{\"backtraces\":[");
+      for (size_t b = 0; b < tr->n_backtraces; b++)
+        {
+          const AsyncrtBacktrace *bt = tr->backtraces[b];
+          g_string_append_printf (out, "%s{\"truncated\":%s,\"frames\":[", b > 0 ? "," : "",
+                                  bt->truncated ? "true" : "false");
+          for (size_t j = 0; j < bt->n_frames; j++)
+            {
+              FrameKey key = { bt->frames[j].ip, asyncrt__trace_frame_info (&bt->frames[j]) };
+              size_t index = GPOINTER_TO_SIZE (g_hash_table_lookup (tb->frames, &key)) - 1;
+              g_string_append_printf (out, "%s%zu", j > 0 ? "," : "", index);
+            }
+          g_string_append (out, "]}");
+        }
+      g_string_append (out, "],\"tree\":[");
+      AsyncrtTraceTree *tree = asyncrt__trace_tree_new ();
+      asyncrt__trace_tree_add_trace (tree, tr);
+      for (size_t r = 0; r < tree->roots->len; r++)
+        {
+          if (r > 0)
+            g_string_append_c (out, ',');
+          append_node (out, tb, g_ptr_array_index (tree->roots, r));
+        }
+      asyncrt__trace_tree_free (tree);
+      g_string_append (out, "]}");
+    }
+  g_string_append (out, "],");
+}
+
+static void
+append_spawn_sites (GString *out, const Tables *tb)
+{
+  g_string_append (out, "\"spawn_sites\":[");
+  for (guint k = 0; k < tb->spawn_list->len; k++)
+    {
+      const struct _AsyncrtDumpTask *t = g_ptr_array_index (tb->spawn_list, k);
+      g_string_append (out, k > 0 ? ",{\"file\":" : "{\"file\":");
+      asyncrt__json_append_string (out, t->spawn_file);
+      g_string_append_printf (out, ",\"line\":%u,\"function\":", t->spawn_line);
+      asyncrt__json_append_string (out, t->spawn_func);
+      g_string_append_c (out, '}');
+    }
+  g_string_append (out, "],");
+}
+
+/* ---- tasks and their waits --------------------------------------------------------------- */
+
+static void
+append_wait (GString *out, const AsyncrtWait *w)
+{
+  g_string_append_printf (out, "{\"kind\":\"%s\",\"object\":", asyncrt_wait_kind_to_string (w->kind));
+  if (w->object != 0)
+    append_address (out, w->object);
+  else
+    g_string_append (out, "null");
+  g_string_append (out, ",\"name\":");
+  asyncrt__json_append_string (out, w->name);
+  g_string_append (out, ",\"holder_id\":");
+  append_id_or_null (out, w->holder_id);
+  g_string_append (out, ",\"waited_ns\":");
+  append_id_or_null (out, w->waited_ns);
+  g_string_append (out, ",\"facts\":{");
+  for (unsigned k = 0; k < w->n_facts; k++)
+    g_string_append_printf (out, "%s\"%s\":%" G_GINT64_FORMAT, k > 0 ? "," : "",
+                            asyncrt_wait_fact_to_string ((AsyncrtWaitFact) w->fact_keys[k]),
+                            w->fact_values[k]);
+  g_string_append (out, "}}");
+}
+
+static void
+append_task (GString *out, const Tables *tb, const AsyncrtDump *d, size_t i)
+{
+  const struct _AsyncrtDumpTask *t = &g_array_index (d->tasks, struct _AsyncrtDumpTask, i);
+  g_string_append_printf (out, "{\"id\":%" G_GUINT64_FORMAT ",\"state\":\"%s\",\"worker\":",
+                          t->id, asyncrt__dump_state_name (t->state));
+  int worker = asyncrt_dump_task_get_worker (t);
+  if (worker >= 0)
+    g_string_append_printf (out, "%d", worker);
+  else
+    g_string_append (out, "null");
+  g_string_append (out, ",\"name\":");
+  asyncrt__json_append_string (out, t->name);
+  g_string_append (out, ",\"spawn\":");
+  append_index_or_null (out, tb->task_spawn[i]);
+  g_string_append (out, ",\"parent_id\":");
+  append_id_or_null (out, t->parent_id);
+  g_string_append_printf (out, ",\"poll_count\":%" G_GUINT64_FORMAT ",\"idle_ns\":",
+                          t->poll_count);
+  if (t->last_poll_ns != 0)
+    g_string_append_printf (out, "%" G_GUINT64_FORMAT, t->idle_ns);
+  else
+    g_string_append (out, "null");
+  const char *why = asyncrt__dump_no_trace_name (t->no_trace);
+  if (why != NULL)
+    g_string_append_printf (out, ",\"no_trace\":\"%s\"", why);
+  else
+    g_string_append (out, ",\"no_trace\":null");
+  g_string_append (out, ",\"group_id\":");
+  append_id_or_null (out, t->group_id);
+  g_string_append (out, ",\"labels\":{");
+  for (unsigned k = 0; t->labels != NULL && k < t->labels->n; k++)
+    {
+      if (k > 0)
+        g_string_append_c (out, ',');
+      asyncrt__json_append_string (out, t->labels->items[k].key);
+      g_string_append_c (out, ':');
+      asyncrt__json_append_string (out, t->labels->items[k].value);
+    }
+  g_string_append_c (out, '}');
+  asyncrt__dump_append_task_native_json (out, t);
+  g_string_append (out, ",\"trace\":");
+  append_index_or_null (out, tb->task_trace[i]);
+  g_string_append (out, ",\"waits\":[");
+  size_t n_waits = t->trace != NULL && t->trace_kind != ASYNCRT_TRACE_KIND_NATIVE
+                   ? t->trace->n_backtraces : 0;
+  for (size_t b = 0; b < n_waits; b++)
+    {
+      if (b > 0)
+        g_string_append_c (out, ',');
+      append_wait (out, &t->trace->backtraces[b]->wait);
+    }
+  g_string_append_printf (out, "],\"blocks\":%zu,\"deadlock\":", t->n_blocked);
+  append_index_or_null (out, t->deadlock != 0 ? t->deadlock - 1 : SIZE_MAX);
   g_string_append_c (out, '}');
 }
 
+/* ---- the diagnosis and groups ------------------------------------------------------------ */
+
+static void
+append_deadlocks (GString *out, const AsyncrtDump *d)
+{
+  g_string_append (out, "\"deadlocks\":[");
+  for (guint k = 0; d->deadlocks != NULL && k < d->deadlocks->len; k++)
+    {
+      const AsyncrtDumpDeadlock *dl = &g_array_index (d->deadlocks, AsyncrtDumpDeadlock, k);
+      g_string_append (out, k > 0 ? ",{\"tasks\":" : "{\"tasks\":");
+      append_ids (out, (const AsyncrtTaskId *) (const void *) dl->ids->data, dl->ids->len);
+      g_string_append_printf (out, ",\"blocks\":%zu}", dl->n_blocked);
+    }
+  g_string_append (out, "],");
+}
+
+static void
+append_holders (GString *out, const AsyncrtDump *d)
+{
+  g_string_append (out, "\"holders\":[");
+  for (guint k = 0; d->holders != NULL && k < d->holders->len; k++)
+    {
+      const AsyncrtDumpHolder *h = &g_array_index (d->holders, AsyncrtDumpHolder, k);
+      g_string_append_printf (out, "%s{\"task_id\":%" G_GUINT64_FORMAT ",\"in_dump\":%s,"
+                              "\"kind\":\"%s\",\"object\":", k > 0 ? "," : "", h->holder_id,
+                              h->holder != NULL ? "true" : "false",
+                              asyncrt_wait_kind_to_string (h->wait->kind));
+      if (h->wait->object != 0)
+        append_address (out, h->wait->object);
+      else
+        g_string_append (out, "null");
+      g_string_append (out, ",\"name\":");
+      asyncrt__json_append_string (out, h->wait->name);
+      g_string_append (out, ",\"held_ns\":");
+      append_id_or_null (out, h->held_ns);
+      g_string_append (out, ",\"waiters\":");
+      append_ids (out, (const AsyncrtTaskId *) (const void *) h->waiters->data, h->waiters->len);
+      g_string_append_printf (out, ",\"blocks\":%zu}", h->n_blocked);
+    }
+  g_string_append (out, "]");
+}
+
+static void
+append_groups (GString *out, const Tables *tb, const AsyncrtDump *d)
+{
+  GPtrArray *groups = asyncrt__dump_groups (d);
+  g_string_append (out, ",\"groups\":[");
+  for (guint k = 0; k < groups->len; k++)
+    {
+      const AsyncrtDumpGroup *g = g_ptr_array_index (groups, k);
+      size_t first_index = g_array_index (g->members, size_t, 0);
+      const struct _AsyncrtDumpTask *first =
+        &g_array_index (d->tasks, struct _AsyncrtDumpTask, first_index);
+      g_string_append_printf (out, "%s{\"count\":%u,\"state\":\"%s\",\"no_trace\":",
+                              k > 0 ? "," : "", g->members->len,
+                              asyncrt__dump_state_name (first->state));
+      const char *why = asyncrt__dump_no_trace_name (first->no_trace);
+      if (why != NULL)
+        g_string_append_printf (out, "\"%s\"", why);
+      else
+        g_string_append (out, "null");
+      g_string_append (out, ",\"trace\":");
+      append_index_or_null (out, tb->task_trace[first_index]);
+      g_string_append (out, ",\"wait_kinds\":[");
+      for (size_t b = 0; first->trace != NULL && b < first->trace->n_backtraces; b++)
+        g_string_append_printf (out, "%s\"%s\"", b > 0 ? "," : "",
+                                asyncrt_wait_kind_to_string (first->trace->backtraces[b]->wait.kind));
+      g_string_append (out, "],\"tasks\":[");
+      for (guint m = 0; m < g->members->len; m++)
+        g_string_append_printf (out, "%s%" G_GUINT64_FORMAT, m > 0 ? "," : "",
+                                g_array_index (d->tasks, struct _AsyncrtDumpTask,
+                                               g_array_index (g->members, size_t, m)).id);
+      g_string_append (out, "],\"idle_ns\":");
+      uint64_t lo, mid, hi;
+      if (asyncrt__dump_group_idle_stats (d, g, &lo, &mid, &hi))
+        g_string_append_printf (out, "{\"min\":%" G_GUINT64_FORMAT ",\"median\":%" G_GUINT64_FORMAT
+                                ",\"max\":%" G_GUINT64_FORMAT "}", lo, mid, hi);
+      else
+        g_string_append (out, "null");
+      g_string_append_c (out, '}');
+    }
+  g_string_append_c (out, ']');
+  g_ptr_array_unref (groups);
+}
+
+char *
+asyncrt__dump_format_json (const AsyncrtDump *d, unsigned flags)
+{
+  Tables tb = { 0 };
+  tables_build (&tb, d);
+  GString *out = g_string_sized_new (1024 + 320 * d->tasks->len);
+  const char *census = asyncrt__dump_no_trace_name (d->census);
+  g_string_append_printf (out, "{\"version\":%d,", ASYNCRT_DUMP_JSON_VERSION);
+  asyncrt__dump_append_header (out, d, true);
+  g_string_append (out, "\"runtime\":{\"name\":");
+  asyncrt__json_append_string (out, d->runtime_name);
+  g_string_append_printf (out, ",\"serial\":%" G_GUINT64_FORMAT "},\"filter\":", d->runtime_serial);
+  asyncrt__dump_options_append_json (out, d->options);
+  g_string_append_c (out, ',');
+  g_string_append_printf (out,
+                          "\"flavour\":\"%s\",\"workers\":%u,"
+                          "\"complete\":%s,\"census\":%s,\"census_reason\":%s%s%s,"
+                          "\"missing_workers\":[",
+                          d->flavour, d->n_workers,
+                          d->complete ? "true" : "false", census != NULL ? "true" : "false",
+                          census != NULL ? "\"" : "", census != NULL ? census : "null",
+                          census != NULL ? "\"" : "");
+  for (size_t i = 0; i < d->missing->len; i++)
+    {
+      const AsyncrtDumpMissingWorker *w = &g_array_index (d->missing, AsyncrtDumpMissingWorker, i);
+      g_string_append_printf (out, "%s{\"index\":%u,\"task_id\":", i > 0 ? "," : "", w->index);
+      append_id_or_null (out, w->task_id);
+      g_string_append_printf (out, ",\"running_ns\":%" G_GUINT64_FORMAT, w->running_ns);
+      asyncrt__dump_append_missing_native_json (out, w);
+      g_string_append (out, ",\"trace\":");
+      append_index_or_null (out, tb.missing_trace[i]);
+      g_string_append_c (out, '}');
+    }
+  g_string_append (out, "],");
+  asyncrt__dump_append_native_json (out, d, tb.job_trace);
+  append_functions (out, &tb);
+  append_frames (out, &tb);
+  append_traces (out, &tb);
+  append_spawn_sites (out, &tb);
+  g_string_append (out, "\"tasks\":[");
+  for (size_t i = 0; i < d->tasks->len; i++)
+    {
+      if (i > 0)
+        g_string_append_c (out, ',');
+      append_task (out, &tb, d, i);
+    }
+  g_string_append (out, "],");
+  append_deadlocks (out, d);
+  append_holders (out, d);
+  if (flags & ASYNCRT_DUMP_GROUP)
+    append_groups (out, &tb, d);
+  g_string_append_c (out, '}');
+  tables_free (&tb);
+  char *s = strdup (out->str);
+  g_string_free (out, TRUE);
+  return s;
+}
 
 /**
  * asyncrt_dump_to_json:
  * @d: a dump
  *
- * Formats the dump as one JSON object, schema version 1:
+ * Formats the dump as one JSON object (the same as asyncrt_dump_format() with
+ * %ASYNCRT_DUMP_FORMAT_JSON and no flags), schema version 2, installed as a JSON
+ * Schema with the development package (`$(datadir)/asyncrt/dump-schema-2.json`):
  *
  * |[<!-- language="plain" -->
  * {
- *   "version": 1,
+ *   "version": 2,
  *   "pid": <process id>, "program": <program name>,
  *   "taken_at": <UTC time, "2025-01-31T12:34:56.789Z">,
  *   "library_version": "0.2.0",
+ *   "runtime": { "name": <string>, "serial": <n> },
+ *   "filter": null | { "name": <glob or null>, "states": [ "idle", ... ],
+ *                      "min_idle_ns": <n>, "descendants_of": <id or null>,
+ *                      "wait_kinds": null | [ "mutex", ... ] },
  *   "flavour": "current_thread" | "multi_thread",
  *   "workers": <number of workers>,
  *   "complete": <bool>,
@@ -44,49 +637,104 @@ format_trace_json (const AsyncrtTrace *tr, GString *out)
  *   "missing_workers": [ { "index": <n>, "task_id": <id or null>,
  *                          "running_ns": <n>,
  *                          "native_stack": null | <native stack status>,
- *                          "trace": null | { "backtraces": [...], "tree": [...] } },
- *                        ... ],
+ *                          "trace": <index into traces or null> }, ... ],
  *   "native_stacks": "available" | "disabled" | "signal_in_use" | "unsupported"
  *                    | "failed",
  *   "sample_signal": <signal name, "SIGRTMIN+6"> | null,
  *   "blocking_jobs": [ { "function": <name>, "address": <"0x…">,
  *                        "task_id": <id or null>, "running_ns": <n>,
  *                        "native_stack": null | <native stack status>,
- *                        "trace": null | { "backtraces": [...], "tree": [...] } },
- *                      ... ],
+ *                        "trace": <index into traces or null> }, ... ],
+ *   "functions": [ { "name": <demangled>, "raw_name": <string or null>,
+ *                    "file": <string or null> }, ... ],
+ *   "frames": [ { "ip": "0x55d0c0de1234", "symbol_address": <"0x…" or null>,
+ *                 "symbols": [ { "function": <index into functions>, "line": <n>,
+ *                                "column": <n> }, ... ] }, ... ],
+ *   "traces": [ { "backtraces": [ { "truncated": <bool>,
+ *                                   "frames": [ <index into frames>, ... ] }, ... ],
+ *                 "tree": [ NODE, ... ] }, ... ],
+ *   "spawn_sites": [ { "file": <string or null>, "line": <n>,
+ *                      "function": <string or null> }, ... ],
  *   "tasks": [
  *     { "id": <n>, "state": "idle" | "scheduled" | "running",
  *       "worker": <index or null>, "name": <string or null>,
- *       "spawn": { "file": <string or null>, "line": <n>, "function": <string or null> },
+ *       "spawn": <index into spawn_sites or null>,
  *       "parent_id": <id or null>, "poll_count": <n>,
  *       "idle_ns": <n or null (never polled)>,
- *       "group_id": <join set id or null>,
- *       "labels": { <key>: <value string>, ... },
  *       "no_trace": null | "running" | "queued_on_missing_worker" | "woken_during_dump"
  *                   | "cancelled" | "runtime_not_running" | "deadline" | "timeout_zero",
+ *       "group_id": <join set id or null>,
+ *       "labels": { <key>: <value string>, ... },
  *       "trace_kind": "none" | "async" | "native",
  *       "native_stack": null | <native stack status>,
- *       "trace": null | { "backtraces": [...], "tree": [...] } },
+ *       "trace": <index into traces or null>,
+ *       "waits": [ WAIT, ... ],          // one per backtrace of its trace, in order
+ *       "blocks": <tasks waiting on it, transitively>,
+ *       "deadlock": <index into deadlocks or null> },
  *     ...
- *   ]
+ *   ],
+ *   "deadlocks": [ { "tasks": [ <id>, ... ],          // ascending
+ *                    "blocks": <other tasks waiting on the cycle> }, ... ],
+ *   "holders": [ { "task_id": <id>, "in_dump": <bool>, "kind": <wait kind>,
+ *                  "object": <"0x…" or null>, "name": <string or null>,
+ *                  "held_ns": <n or null>, "waiters": [ <id>, ... ],
+ *                  "blocks": <n> }, ... ],             // longest-held first
+ *   "groups": [ { "count": <n>, "state": <state>, "no_trace": <reason or null>,
+ *                 "trace": <index or null>, "wait_kinds": [ <kind>, ... ],
+ *                 "tasks": [ <id>, ... ],
+ *                 "idle_ns": { "min": <n>, "median": <n>, "max": <n> } | null }, ... ]
+ *                                                       // with ASYNCRT_DUMP_GROUP only
  * }
+ * NODE = { "function": <index into functions, or null for the cut marker>,
+ *          "locations": [ [ <line>, <column> ], ... ],
+ *          "truncated": true,                           // only on the cut marker
+ *          "children": [ NODE, ... ] }
+ * WAIT = { "kind": "unknown" | "yield" | "sleep" | "fd" | "notify" | "oneshot"
+ *                  | "mpsc_recv" | "mpsc_send" | "semaphore" | "mutex" | "join"
+ *                  | "blocking" | "dump" | "join_set" | "cancelled" | "signal",
+ *          "object": <"0x…" or null>, "name": <string or null>,
+ *          "holder_id": <id or null>, "waited_ns": <n or null>,
+ *          "facts": { <fact name>: <integer>, ... } }
  * ]|
  *
- * `trace.backtraces` and `trace.tree` are exactly as in asyncrt_trace_to_json()
- * (see the trace section).  "no_trace" is #AsyncrtDumpNoTraceReason (null for a
- * traced task), "census_reason" the reason shared by every task of a census;
+ * Traces, frames and functions are shared: tasks suspended at the same place refer to
+ * one trace, and a frame appears once however many traces contain it, so a task
+ * costs about 300 bytes whatever its depth.  A trace's backtraces list frames
+ * innermost first, each frame's symbols run from the innermost inlined function out,
+ * and the tree is the one the text form prints (see the trace section): a node's
+ * "locations" are the places the function is suspended at, in order of first
+ * appearance; unknown lines and columns are 0.  A task's "waits" follow its trace's
+ * backtraces one for one (see the wait section for the kinds and the facts: the
+ * fact names are those of asyncrt_wait_fact_to_string()).  "deadlocks", "holders",
+ * "blocks" and "deadlock" come from the wait-for graph (asyncrt_dump_get_deadlock(),
+ * asyncrt_dump_task_get_n_blocked()).  "no_trace" is #AsyncrtDumpNoTraceReason (null
+ * for a traced task), "census_reason" the reason shared by every task of a census;
  * "group_id" and "labels" are those of asyncrt_dump_task_get_group_id() and
- * asyncrt_task_set_label() (all since 0.2).  Native stacks (since 0.2): a running
- * task's "trace" is its thread's native stack when "trace_kind" is "native" (one
- * backtrace, innermost first, in the same shape as async traces); a native stack
- * status is one of "ok", "no_answer", "signal_blocked", "uninterruptible",
- * "moved_on", "no_thread", "disabled", "signal_in_use", "unsupported", "failed"
+ * asyncrt_task_set_label().  "worker" is set for running tasks and for tasks queued
+ * on a worker that did not stop.  Task ids are JSON numbers; they stay below 2^53 in
+ * any real program.  Strings are escaped as JSON requires; invalid UTF-8 becomes
+ * U+FFFD.
+ *
+ * Native stacks: a running task's "trace" is its thread's native stack when
+ * "trace_kind" is "native" (one backtrace, innermost first, in the same tables as
+ * async traces; its "waits" is empty); a native stack status is one
+ * of "ok", "no_answer", "signal_blocked", "uninterruptible", "moved_on",
+ * "no_thread", "disabled", "signal_in_use", "unsupported", "failed"
  * (#AsyncrtNativeStackStatus), null where nothing was sampled.  A missing worker's
- * "trace" is the same as its running task's.  "worker" is set for running tasks and
- * for tasks queued on a worker that did not stop.  Task ids are JSON numbers; they
- * stay below 2^53 in any real program.  Strings are escaped as JSON requires;
- * invalid UTF-8 becomes U+FFFD.  New members may be added without changing the
- * version; a change of meaning increments it.
+ * "trace" is the same as its running task's.  "blocking_jobs" lists the functions
+ * running on the blocking pool (asyncrt_dump_get_blocking_job()).
+ *
+ * "runtime" names the runtime the dump is of (asyncrt_dump_get_runtime_name(),
+ * asyncrt_dump_get_runtime_serial()), "filter" the filters it was taken with
+ * (asyncrt_handle_dump_full(); null: every task).
+ *
+ * Changes from version 1: frames, functions, traces and spawn sites moved to tables
+ * referenced by index (a task's "trace" and "spawn" are indices, tree nodes name
+ * their function by index and their locations as [line, column] pairs); "waits",
+ * "blocks", "deadlock", "deadlocks", "holders", "groups", the native stacks
+ * ("trace_kind", "native_stack", "native_stacks", "sample_signal",
+ * "blocking_jobs") are new.  New members may be added without changing the
+ * version; a consumer must ignore members it does not know, and check "version".
  *
  * Thread safety: any thread; several threads may format the same dump at once.
  *
@@ -99,96 +747,5 @@ asyncrt_dump_to_json (AsyncrtDump *d)
 {
   if (d == NULL)
     return NULL;
-  GString *out = g_string_sized_new (256 + 256 * d->tasks->len);
-  GHashTable *cache = asyncrt__dump_trace_cache_new ();
-  const char *census = asyncrt__dump_no_trace_name (d->census);
-  g_string_append_printf (out, "{\"version\":%d,", ASYNCRT_DUMP_JSON_VERSION);
-  asyncrt__dump_append_header (out, d, true);
-  g_string_append_printf (out,
-                          "\"flavour\":\"%s\",\"workers\":%u,"
-                          "\"complete\":%s,\"census\":%s,\"census_reason\":%s%s%s,"
-                          "\"missing_workers\":[",
-                          d->flavour, d->n_workers,
-                          d->complete ? "true" : "false", census != NULL ? "true" : "false",
-                          census != NULL ? "\"" : "", census != NULL ? census : "null",
-                          census != NULL ? "\"" : "");
-  for (size_t i = 0; i < d->missing->len; i++)
-    {
-      const AsyncrtDumpMissingWorker *w = &g_array_index (d->missing, AsyncrtDumpMissingWorker, i);
-      if (i > 0)
-        g_string_append_c (out, ',');
-      g_string_append_printf (out, "{\"index\":%u,\"task_id\":", w->index);
-      if (w->task_id != 0)
-        g_string_append_printf (out, "%" G_GUINT64_FORMAT, w->task_id);
-      else
-        g_string_append (out, "null");
-      g_string_append_printf (out, ",\"running_ns\":%" G_GUINT64_FORMAT, w->running_ns);
-      asyncrt__dump_append_missing_native_json (out, d, w);
-      g_string_append_c (out, '}');
-    }
-  g_string_append (out, "],");
-  asyncrt__dump_append_native_json (out, d);
-  g_string_append (out, "\"tasks\":[");
-  for (size_t i = 0; i < d->tasks->len; i++)
-    {
-      const struct _AsyncrtDumpTask *t = asyncrt__dump_task_at (d, i);
-      if (i > 0)
-        g_string_append_c (out, ',');
-      g_string_append_printf (out, "{\"id\":%" G_GUINT64_FORMAT ",\"state\":\"%s\",\"worker\":",
-                              t->id, asyncrt__dump_state_name (t->state));
-      int worker = asyncrt_dump_task_get_worker (t);
-      if (worker >= 0)
-        g_string_append_printf (out, "%d", worker);
-      else
-        g_string_append (out, "null");
-      g_string_append (out, ",\"name\":");
-      asyncrt__json_append_string (out, t->name);
-      g_string_append (out, ",\"spawn\":{\"file\":");
-      asyncrt__json_append_string (out, t->spawn_file);
-      g_string_append_printf (out, ",\"line\":%u,\"function\":", t->spawn_line);
-      asyncrt__json_append_string (out, t->spawn_func);
-      g_string_append (out, "},\"parent_id\":");
-      if (t->parent_id != 0)
-        g_string_append_printf (out, "%" G_GUINT64_FORMAT, t->parent_id);
-      else
-        g_string_append (out, "null");
-      g_string_append_printf (out, ",\"poll_count\":%" G_GUINT64_FORMAT ",\"idle_ns\":",
-                              t->poll_count);
-      if (t->last_poll_ns != 0)
-        g_string_append_printf (out, "%" G_GUINT64_FORMAT, t->idle_ns);
-      else
-        g_string_append (out, "null");
-      const char *why = asyncrt__dump_no_trace_name (t->no_trace);
-      if (why != NULL)
-        g_string_append_printf (out, ",\"no_trace\":\"%s\"", why);
-      else
-        g_string_append (out, ",\"no_trace\":null");
-      g_string_append (out, ",\"group_id\":");
-      if (t->group_id != 0)
-        g_string_append_printf (out, "%" G_GUINT64_FORMAT, t->group_id);
-      else
-        g_string_append (out, "null");
-      g_string_append (out, ",\"labels\":{");
-      for (unsigned k = 0; t->labels != NULL && k < t->labels->n; k++)
-        {
-          if (k > 0)
-            g_string_append_c (out, ',');
-          asyncrt__json_append_string (out, t->labels->items[k].key);
-          g_string_append_c (out, ':');
-          asyncrt__json_append_string (out, t->labels->items[k].value);
-        }
-      g_string_append_c (out, '}');
-      asyncrt__dump_append_task_native_json (out, t);
-      g_string_append (out, ",\"trace\":");
-      if (t->trace == NULL)
-        g_string_append (out, "null");
-      else
-        asyncrt__dump_append_trace_cached (cache, t->trace, format_trace_json, out);
-      g_string_append_c (out, '}');
-    }
-  g_string_append (out, "]}");
-  g_hash_table_unref (cache);
-  char *s = strdup (out->str);
-  g_string_free (out, TRUE);
-  return s;
+  return asyncrt__dump_format_json (d, 0);
 }

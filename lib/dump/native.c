@@ -572,24 +572,6 @@ asyncrt__dump_append_blocking_jobs_text (GString *out, const AsyncrtDump *d)
 /* ---- JSON ----------------------------------------------------------------------------------- */
 
 static void
-append_trace_json (GString *out, const AsyncrtTrace *tr)
-{
-  if (tr == NULL)
-    {
-      g_string_append (out, "null");
-      return;
-    }
-  g_string_append (out, "{\"backtraces\":");
-  asyncrt__trace_append_backtraces_json (tr, out);
-  g_string_append (out, ",\"tree\":");
-  AsyncrtTraceTree *tree = asyncrt__trace_tree_new ();
-  asyncrt__trace_tree_add_trace (tree, tr);
-  asyncrt__trace_tree_append_json (tree, out);
-  asyncrt__trace_tree_free (tree);
-  g_string_append_c (out, '}');
-}
-
-static void
 append_status_json (GString *out, AsyncrtNativeStackStatus s)
 {
   if (s == ASYNCRT_NATIVE_STACK_NOT_SAMPLED)
@@ -599,7 +581,7 @@ append_status_json (GString *out, AsyncrtNativeStackStatus s)
 }
 
 void
-asyncrt__dump_append_native_json (GString *out, const AsyncrtDump *d)
+asyncrt__dump_append_native_json (GString *out, const AsyncrtDump *d, const size_t *job_trace)
 {
   g_string_append (out, "\"native_stacks\":");
   g_string_append_printf (out, "\"%s\"", d->native_stacks == ASYNCRT_NATIVE_STACK_OK
@@ -633,7 +615,10 @@ asyncrt__dump_append_native_json (GString *out, const AsyncrtDump *d)
                               j->running_ns);
       append_status_json (out, j->native);
       g_string_append (out, ",\"trace\":");
-      append_trace_json (out, j->trace);
+      if (job_trace[i] != SIZE_MAX)
+        g_string_append_printf (out, "%zu", job_trace[i]);
+      else
+        g_string_append (out, "null");
       g_string_append_c (out, '}');
     }
   g_string_append (out, "],");
@@ -650,11 +635,8 @@ asyncrt__dump_append_task_native_json (GString *out, const struct _AsyncrtDumpTa
 }
 
 void
-asyncrt__dump_append_missing_native_json (GString *out, const AsyncrtDump *d,
-                                          const AsyncrtDumpMissingWorker *w)
+asyncrt__dump_append_missing_native_json (GString *out, const AsyncrtDumpMissingWorker *w)
 {
   g_string_append (out, ",\"native_stack\":");
   append_status_json (out, w->native);
-  g_string_append (out, ",\"trace\":");
-  append_trace_json (out, missing_trace (d, w));
 }

@@ -63,6 +63,7 @@ struct _AsyncrtDumpRequest
   AsyncrtDumpNoTraceReason census_reason;
   uint64_t deadline_ns;
   uint64_t stop_deadline_ns;
+  AsyncrtDumpOptions *options;      /* set before submission (filters), or NULL */
   /* guarded by the queue's lock */
   Phase phase;
   int error;
@@ -166,7 +167,21 @@ asyncrt__dump_request_unref (AsyncrtDumpRequest *req)
     return;
   asyncrt_dump_free (req->result);
   asyncrt_waker_free (&req->waker);
+  asyncrt_dump_options_free (req->options);
   g_free (req);
+}
+
+void
+asyncrt__dump_request_set_options (AsyncrtDumpRequest *req, const AsyncrtDumpOptions *opts)
+{
+  asyncrt_dump_options_free (req->options);
+  req->options = asyncrt__dump_options_dup_filtered (opts);
+}
+
+const AsyncrtDumpOptions *
+asyncrt__dump_request_get_options (const AsyncrtDumpRequest *req)
+{
+  return req->options;
 }
 
 AsyncrtDumpKind
@@ -354,9 +369,11 @@ asyncrt__dump_request_release (AsyncrtDumpRequest *req)
 /* ---- the requester's side -------------------------------------------------------------- */
 
 AsyncrtDump *
-asyncrt__dump_census (AsyncrtHandle *h, AsyncrtDumpNoTraceReason reason)
+asyncrt__dump_census (AsyncrtHandle *h, AsyncrtDumpNoTraceReason reason,
+                      const AsyncrtDumpOptions *opts)
 {
   AsyncrtDumpRequest *req = asyncrt__dump_request_new (h, ASYNCRT_DUMP_KIND_CENSUS, 0, reason);
+  asyncrt__dump_request_set_options (req, opts);
   h->ops->dump (h, req);
   AsyncrtDumpQueue *q = queue_of (req);
   pthread_mutex_lock (&q->lock);
@@ -478,7 +495,7 @@ asyncrt__dump_request_check (AsyncrtDumpRequest *req, uint64_t now, AsyncrtDump 
   if (unref)
     asyncrt__dump_request_unref (req);        /* the queue's: never started */
   if (census)
-    d = asyncrt__dump_census (req->h, ASYNCRT_DUMP_NO_TRACE_DEADLINE);
+    d = asyncrt__dump_census (req->h, ASYNCRT_DUMP_NO_TRACE_DEADLINE, req->options);
   if (r == 0)
     *out = d;
   else

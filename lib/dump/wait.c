@@ -50,6 +50,32 @@
 int
 asyncrt_handle_dump (AsyncrtHandle *h, unsigned timeout_ms, AsyncrtDump **out)
 {
+  return asyncrt_handle_dump_full (h, timeout_ms, NULL, out);
+}
+
+/**
+ * asyncrt_handle_dump_full:
+ * @h: the handle of the runtime to dump
+ * @timeout_ms: the deadline, in milliseconds from now; 0 asks for a census
+ * @opts: (nullable): which tasks to list (see the filtered dumps section), or %NULL
+ *   for all of them; copied, so it may be freed as soon as the call returns
+ * @out: (out): where to store the dump, to free with asyncrt_dump_free()
+ *
+ * Takes a task dump as asyncrt_handle_dump() does, listing only the tasks that match
+ * the filters of @opts.  Tasks that do not match are never claimed nor trace-polled:
+ * the cost of a filtered dump grows with the tasks it lists, plus a walk of the
+ * runtime's task list.  A census (timeout 0, or a dump past its deadline) applies
+ * the same filters.
+ *
+ * Thread safety: as asyncrt_handle_dump().
+ *
+ * Returns: 0, or the errors of asyncrt_handle_dump().
+ * Since: 0.2
+ */
+int
+asyncrt_handle_dump_full (AsyncrtHandle *h, unsigned timeout_ms, const AsyncrtDumpOptions *opts,
+                          AsyncrtDump **out)
+{
   if (h == NULL || out == NULL)
     return -EINVAL;
   if (asyncrt__current_handle == h)
@@ -61,12 +87,13 @@ asyncrt_handle_dump (AsyncrtHandle *h, unsigned timeout_ms, AsyncrtDump **out)
   int r = 0;
   AsyncrtDump *d = NULL;
   if (timeout_ms == 0)
-    d = asyncrt__dump_census (h, ASYNCRT_DUMP_NO_TRACE_TIMEOUT_ZERO);
+    d = asyncrt__dump_census (h, ASYNCRT_DUMP_NO_TRACE_TIMEOUT_ZERO, opts);
   else
     {
       uint64_t deadline = asyncrt__clock_now_ns () + (uint64_t) timeout_ms * 1000000u;
       AsyncrtDumpRequest *req = asyncrt__dump_request_new (h, ASYNCRT_DUMP_KIND_TRACE, deadline,
                                                            ASYNCRT_DUMP_NO_TRACE_NONE);
+      asyncrt__dump_request_set_options (req, opts);
       asyncrt__dump_request_submit (req);
       r = asyncrt__dump_request_wait (req, &d);
       asyncrt__dump_request_unref (req);

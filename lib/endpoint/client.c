@@ -12,8 +12,10 @@
  * read: anyone but the process's effective uid and root gets an EACCES response and
  * is closed) -> READING (at most ASYNCRT_ENDPOINT_REQUEST_MAX bytes until a newline,
  * by ASYNCRT_ENDPOINT_READ_TIMEOUT_MS after accept) -> the request is carried out on
- * the service thread -> WRITING (the response, by ASYNCRT_ENDPOINT_WRITE_TIMEOUT_MS)
- * -> closed.  One request per connection; bytes after the request line are ignored.
+ * the service thread -> [a watch: WATCHING, holding its first dumps until its interval
+ * has passed (a peer that hangs up meanwhile is closed), then its second dumps are
+ * taken] -> WRITING (the response, by ASYNCRT_ENDPOINT_WRITE_TIMEOUT_MS) -> closed.
+ * `watch` is changed under `fds_lock` too, so that a forked child can free it.  One request per connection; bytes after the request line are ignored.
  * Sends use MSG_NOSIGNAL: a peer that goes away never raises SIGPIPE.
  */
 #include "endpoint/endpoint-private.h"
@@ -56,6 +58,17 @@ set_out (AsyncrtClient *c, char *out, size_t len)
   c->out_off = 0;
 }
 
+/* Sets the connection's watch, returning the one it had. */
+static AsyncrtEndpointWatch *
+swap_watch (AsyncrtClient *c, AsyncrtEndpointWatch *w)
+{
+  pthread_mutex_lock (&fds_lock);
+  AsyncrtEndpointWatch *old = c->watch;
+  c->watch = w;
+  pthread_mutex_unlock (&fds_lock);
+  return old;
+}
+
 void
 asyncrt__client_close (AsyncrtClient *c)
 {
@@ -70,6 +83,7 @@ asyncrt__client_close (AsyncrtClient *c)
         break;
     }
   set_out (c, NULL, 0);
+  asyncrt__endpoint_watch_free (swap_watch (c, NULL));
   pthread_mutex_lock (&fds_lock);
   close (c->fd);            /* never retried on EINTR: Linux has closed it already */
   c->fd = -1;
@@ -148,7 +162,25 @@ carry_out (AsyncrtClient *c)
   if (r < 0)
     return respond_error (c, r, err);
   GString *body = g_string_new (NULL);
-  int status = asyncrt__endpoint_respond (&req, body);
+  AsyncrtEndpointWatch *watch = NULL;
+  int status = asyncrt__endpoint_respond (&req, body, &watch);
+  if (status == ASYNCRT_ENDPOINT_LATER)
+    {
+      g_string_free (body, TRUE);
+      c->phase = ASYNCRT_CLIENT_WATCHING;
+      c->deadline_ms = asyncrt__clock_now_ms () + asyncrt__endpoint_watch_get_interval_ms (watch);
+      swap_watch (c, watch);
+      return true;
+    }
+  return respond (c, status, body);
+}
+
+/* The watch's interval has passed: its second dumps, and the answer. */
+static bool
+finish_watch (AsyncrtClient *c)
+{
+  GString *body = g_string_new (NULL);
+  int status = asyncrt__endpoint_watch_finish (swap_watch (c, NULL), body);
   return respond (c, status, body);
 }
 
@@ -236,7 +268,16 @@ asyncrt__clients_accept (int listen_fd)
 bool
 asyncrt__client_on_ready (AsyncrtClient *c)
 {
-  return c->phase == ASYNCRT_CLIENT_READING ? read_request (c) : write_response (c);
+  switch (c->phase)
+    {
+    case ASYNCRT_CLIENT_READING:
+      return read_request (c);
+    case ASYNCRT_CLIENT_WATCHING:
+      return false;                 /* polled for nothing: the peer hung up, or an error */
+    case ASYNCRT_CLIENT_WRITING:
+    default:
+      return write_response (c);
+    }
 }
 
 bool
@@ -244,6 +285,8 @@ asyncrt__client_on_deadline (AsyncrtClient *c)
 {
   if (c->phase == ASYNCRT_CLIENT_WRITING)
     return false;
+  if (c->phase == ASYNCRT_CLIENT_WATCHING)
+    return finish_watch (c);
   /* The request may have arrived while the thread was busy with another one. */
   if (!read_request (c))
     return false;
@@ -256,7 +299,16 @@ asyncrt__client_on_deadline (AsyncrtClient *c)
 short
 asyncrt__client_poll_events (const AsyncrtClient *c)
 {
-  return c->phase == ASYNCRT_CLIENT_READING ? POLLIN : POLLOUT;
+  switch (c->phase)
+    {
+    case ASYNCRT_CLIENT_READING:
+      return POLLIN;
+    case ASYNCRT_CLIENT_WATCHING:
+      return 0;                     /* only hang-ups and errors are reported */
+    case ASYNCRT_CLIENT_WRITING:
+    default:
+      return POLLOUT;
+    }
 }
 
 void
@@ -281,6 +333,8 @@ asyncrt__clients_atfork_child (void)
       clients[i].fd = -1;
       g_free (clients[i].out);
       clients[i].out = NULL;
+      asyncrt__endpoint_watch_free (clients[i].watch);
+      clients[i].watch = NULL;
     }
   pthread_mutex_unlock (&fds_lock);
 }

@@ -9,15 +9,18 @@
  *             connections, each with a deadline
  * client.c    one connection: peer credentials, reading the request line, writing
  *             the response, without ever blocking
- * respond.c   a parsed request -> status and body (dumps every runtime or one, lists)
+ * respond.c   a parsed request -> status and body (dumps every runtime or one as
+ *             text, JSON, folded stacks or pprof, lists, watches)
  * signal.c    ASYNCRT_DUMP_SIGNAL / ASYNCRT_DUMP_FILE: parsing, the handler (one
  *             write to an eventfd), writing the dump when the service thread wakes
  * protocol.c  the line protocol (pure; also compiled into asyncrt-dump and the fuzzer)
  *
  * Other modules use only asyncrt__endpoint_runtime_built() (the registry calls it).
- * The endpoint uses the rest of the library through the public API and the registry's
- * interface (scheduler/registry-private.h), never another module's internals; its
- * messages, output and signal names are lib/util's (util/util-private.h).
+ * The endpoint uses the rest of the library through the public API and two documented
+ * interfaces: the registry's (scheduler/registry-private.h) and lib/dump's formats
+ * for several dumps at once (dump/export-private.h), never another module's
+ * internals; its messages, output and signal names are lib/util's
+ * (util/util-private.h).
  *
  * Threads: the state in endpoint.c is guarded by its lock, which the service thread
  * never takes (start/stop join the thread while holding it).  The service thread's
@@ -69,8 +72,12 @@ void *asyncrt__service_main (void *data);
 typedef enum
 {
   ASYNCRT_CLIENT_READING,      /* waiting for the request line */
+  ASYNCRT_CLIENT_WATCHING,     /* a watch: its first dumps taken, waiting for the interval */
   ASYNCRT_CLIENT_WRITING       /* sending the response */
 } AsyncrtClientPhase;
+
+/* A watch between its two dumps (respond.c); owned by its connection. */
+typedef struct _AsyncrtEndpointWatch AsyncrtEndpointWatch;
 
 typedef struct
 {
@@ -80,6 +87,7 @@ typedef struct
   AsyncrtEndpointReader reader;
   char *out;                   /* header + body (g_malloc) */
   size_t out_len, out_off;
+  AsyncrtEndpointWatch *watch; /* WATCHING: the first dumps (changed under the fork lock) */
 } AsyncrtClient;
 
 /* The connections: a table of ASYNCRT_ENDPOINT_MAX_CLIENTS slots that only the
@@ -105,11 +113,24 @@ void asyncrt__clients_atfork_child (void);
 
 /* ---- respond.c ---------------------------------------------------------------------- */
 
+/* asyncrt__endpoint_respond(): the watch has begun, the answer comes later. */
+#define ASYNCRT_ENDPOINT_LATER 2
+
 /* Carries out @req and appends the body to @body.  Returns 0 (status "ok"), 1
  * ("incomplete": a dump was not complete or a runtime could not be dumped), or a
- * negative errno with a one-line reason in @body: -EINVAL (unknown format), -ENOENT
- * (no runtime of that name).  Runs the dumps on the calling thread. */
-int asyncrt__endpoint_respond (const AsyncrtEndpointRequest *req, GString *body);
+ * negative errno with a one-line reason in @body: -EINVAL (unknown format, or a watch
+ * where @ret_watch is NULL), -ENOENT (no runtime of that name), -ENOMEM / -EIO (a
+ * pprof profile could not be built).  A watch takes its first dumps and returns
+ * ASYNCRT_ENDPOINT_LATER with *@ret_watch: call asyncrt__endpoint_watch_finish() once
+ * its interval has passed.  Runs the dumps on the calling thread. */
+int asyncrt__endpoint_respond (const AsyncrtEndpointRequest *req, GString *body,
+                               AsyncrtEndpointWatch **ret_watch);
+unsigned asyncrt__endpoint_watch_get_interval_ms (const AsyncrtEndpointWatch *w);
+/* Takes the second dumps, compares each runtime's two, appends the report and frees
+ * @w.  Returns 0, or 1 if some runtime could not be compared (it failed, was freed or
+ * built in between). */
+int asyncrt__endpoint_watch_finish (AsyncrtEndpointWatch *w, GString *body);
+void asyncrt__endpoint_watch_free (AsyncrtEndpointWatch *w);
 
 /* ---- signal.c ----------------------------------------------------------------------- */
 

@@ -10,8 +10,11 @@
  *   request   asyncrt-dump 1 COMMAND [KEY=VALUE]...\n        (at most 1024 bytes)
  *   response  asyncrt-dump 1 STATUS LENGTH\n  then LENGTH bytes of body
  *
- * COMMAND is `dump` or `list`; keys are `format`, `timeout` (dump only) and
- * `runtime`, each at most once; STATUS is `ok`, `incomplete` or an errno name.
+ * COMMAND is `dump`, `list` or `watch` (two dumps INTERVAL apart, compared: which
+ * tasks made no progress); keys are `format`, `timeout` (dump, watch), `runtime`,
+ * the filters `name`, `state`, `min-idle`, `task`, `wait` (dump, watch), `task-names`
+ * (dump, format=folded) and `interval` (watch), each at most once; STATUS is `ok`,
+ * `incomplete` or an errno name.
  */
 #ifndef ASYNCRT_ENDPOINT_PROTOCOL_PRIVATE_H
 #define ASYNCRT_ENDPOINT_PROTOCOL_PRIVATE_H
@@ -33,10 +36,22 @@
 #define ASYNCRT_ENDPOINT_TIMEOUT_DEFAULT_MS 2000u
 #define ASYNCRT_ENDPOINT_TIMEOUT_MAX_MS 60000u
 
+#define ASYNCRT_ENDPOINT_NAME_PATTERN_MAX 255u
+#define ASYNCRT_ENDPOINT_WAIT_KINDS_MAX 255u
+#define ASYNCRT_ENDPOINT_MIN_IDLE_MAX_MS 1000000000000u     /* about 31 years */
+#define ASYNCRT_ENDPOINT_INTERVAL_DEFAULT_MS 5000u
+#define ASYNCRT_ENDPOINT_INTERVAL_MAX_MS 600000u
+/* States, as bits (1 << AsyncrtTaskState): idle 1, scheduled 2, running 4. */
+#define ASYNCRT_ENDPOINT_STATE_IDLE 1u
+#define ASYNCRT_ENDPOINT_STATE_SCHEDULED 2u
+#define ASYNCRT_ENDPOINT_STATE_RUNNING 4u
+#define ASYNCRT_ENDPOINT_STATE_ALL 7u
+
 typedef enum
 {
   ASYNCRT_ENDPOINT_COMMAND_DUMP = 1,
-  ASYNCRT_ENDPOINT_COMMAND_LIST = 2
+  ASYNCRT_ENDPOINT_COMMAND_LIST = 2,
+  ASYNCRT_ENDPOINT_COMMAND_WATCH = 3
 } AsyncrtEndpointCommand;
 
 typedef struct
@@ -44,8 +59,20 @@ typedef struct
   unsigned version;                                /* as sent (always 1 once parsed) */
   AsyncrtEndpointCommand command;
   char format[ASYNCRT_ENDPOINT_FORMAT_MAX + 1];    /* [a-z0-9-]+; default "text" */
-  unsigned timeout_ms;                             /* dump: 0..TIMEOUT_MAX_MS */
+  unsigned timeout_ms;                             /* dump, watch: 0..TIMEOUT_MAX_MS */
   char runtime[ASYNCRT_RUNTIME_NAME_MAX + 1];      /* "" = every runtime */
+  /* Filters (dump, watch). */
+  char name[ASYNCRT_ENDPOINT_NAME_PATTERN_MAX + 1]; /* a glob of printable ASCII without
+                                                       spaces; "" = any name */
+  unsigned states;                                 /* ASYNCRT_ENDPOINT_STATE_*, never 0;
+                                                      default ALL */
+  uint64_t min_idle_ms;                            /* 0 = no minimum */
+  uint64_t task;                                   /* a task and its descendants; 0 = any */
+  char wait[ASYNCRT_ENDPOINT_WAIT_KINDS_MAX + 1];  /* wait kind names, comma-separated
+                                                      ([a-z_]+ each; the library knows
+                                                      which exist); "" = any */
+  bool task_names;                                 /* dump, format=folded: prefix stacks */
+  unsigned interval_ms;                            /* watch: 1..INTERVAL_MAX_MS */
 } AsyncrtEndpointRequest;
 
 /* Sets the defaults: a dump of every runtime, as text, with the default timeout. */

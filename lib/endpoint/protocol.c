@@ -84,6 +84,62 @@ next_token (const char **p, const char *end, const char **tok, size_t *tok_len, 
   return true;
 }
 
+/* A glob for task names: 1 to NAME_PATTERN_MAX printable ASCII bytes, no space (the
+ * line check has excluded control bytes already; checked again for the formatter). */
+static bool
+name_pattern_is_valid (const char *s, size_t len)
+{
+  if (len == 0 || len > ASYNCRT_ENDPOINT_NAME_PATTERN_MAX)
+    return false;
+  for (size_t i = 0; i < len; i++)
+    if (s[i] <= 0x20 || s[i] > 0x7e)
+      return false;
+  return true;
+}
+
+/* Wait kind names: "mutex", "sleep,fd"...: [a-z_]+ items separated by single commas. */
+static bool
+wait_kinds_are_valid (const char *s, size_t len)
+{
+  if (len == 0 || len > ASYNCRT_ENDPOINT_WAIT_KINDS_MAX || s[0] == ',' || s[len - 1] == ',')
+    return false;
+  for (size_t i = 0; i < len; i++)
+    {
+      if (s[i] == ',' && s[i + 1] == ',')
+        return false;
+      if (!((s[i] >= 'a' && s[i] <= 'z') || s[i] == '_' || s[i] == ','))
+        return false;
+    }
+  return true;
+}
+
+static const char *const state_names[] = { "idle", "scheduled", "running" };
+
+/* "idle", "idle,running"...: each state at most once. */
+static bool
+parse_states (const char *s, size_t len, unsigned *out)
+{
+  unsigned states = 0;
+  const char *p = s, *end = s + len;
+  for (;;)
+    {
+      const char *comma = memchr (p, ',', (size_t) (end - p));
+      const char *e = comma != NULL ? comma : end;
+      unsigned bit = 0;
+      for (unsigned i = 0; i < 3; i++)
+        if (token_is (p, (size_t) (e - p), state_names[i]))
+          bit = 1u << i;
+      if (bit == 0 || (states & bit))
+        return false;
+      states |= bit;
+      if (comma == NULL)
+        break;
+      p = comma + 1;
+    }
+  *out = states;
+  return true;
+}
+
 void
 asyncrt__endpoint_request_init (AsyncrtEndpointRequest *req, AsyncrtEndpointCommand command)
 {
@@ -92,6 +148,8 @@ asyncrt__endpoint_request_init (AsyncrtEndpointRequest *req, AsyncrtEndpointComm
   req->command = command;
   memcpy (req->format, "text", sizeof "text");
   req->timeout_ms = ASYNCRT_ENDPOINT_TIMEOUT_DEFAULT_MS;
+  req->states = ASYNCRT_ENDPOINT_STATE_ALL;
+  req->interval_ms = ASYNCRT_ENDPOINT_INTERVAL_DEFAULT_MS;
 }
 
 int
@@ -147,20 +205,25 @@ asyncrt__endpoint_request_parse (const char *line, size_t len, AsyncrtEndpointRe
   AsyncrtEndpointRequest req;
   if (!next_token (&p, end, &tok, &tok_len, &empty) || empty)
     {
-      set_err (err, err_size, "expected a command ('dump' or 'list')", NULL, 0);
+      set_err (err, err_size, "expected a command ('dump', 'list' or 'watch')", NULL, 0);
       return -EINVAL;
     }
   if (token_is (tok, tok_len, "dump"))
     asyncrt__endpoint_request_init (&req, ASYNCRT_ENDPOINT_COMMAND_DUMP);
   else if (token_is (tok, tok_len, "list"))
     asyncrt__endpoint_request_init (&req, ASYNCRT_ENDPOINT_COMMAND_LIST);
+  else if (token_is (tok, tok_len, "watch"))
+    asyncrt__endpoint_request_init (&req, ASYNCRT_ENDPOINT_COMMAND_WATCH);
   else
     {
       set_err (err, err_size, "unknown command", tok, tok_len);
       return -EINVAL;
     }
 
-  bool seen_format = false, seen_timeout = false, seen_runtime = false;
+  bool seen_format = false, seen_timeout = false, seen_runtime = false, seen_name = false,
+       seen_state = false, seen_min_idle = false, seen_task = false, seen_task_names = false,
+       seen_interval = false, seen_wait = false;
+  const bool dumps = req.command != ASYNCRT_ENDPOINT_COMMAND_LIST;
   while (next_token (&p, end, &tok, &tok_len, &empty))
     {
       if (empty)
@@ -190,7 +253,7 @@ asyncrt__endpoint_request_parse (const char *line, size_t len, AsyncrtEndpointRe
           memcpy (req.format, val, val_len);
           req.format[val_len] = '\0';
         }
-      else if (token_is (tok, key_len, "timeout") && req.command == ASYNCRT_ENDPOINT_COMMAND_DUMP)
+      else if (token_is (tok, key_len, "timeout") && dumps)
         {
           seen = &seen_timeout;
           uint64_t ms;
@@ -211,6 +274,84 @@ asyncrt__endpoint_request_parse (const char *line, size_t len, AsyncrtEndpointRe
             }
           memcpy (req.runtime, val, val_len);
           req.runtime[val_len] = '\0';
+        }
+      else if (token_is (tok, key_len, "name") && dumps)
+        {
+          seen = &seen_name;
+          if (!name_pattern_is_valid (val, val_len))
+            {
+              set_err (err, err_size, "bad name pattern (1 to 255 printable bytes, no space)",
+                       tok, tok_len);
+              return -EINVAL;
+            }
+          memcpy (req.name, val, val_len);
+          req.name[val_len] = '\0';
+        }
+      else if (token_is (tok, key_len, "state") && dumps)
+        {
+          seen = &seen_state;
+          if (!parse_states (val, val_len, &req.states))
+            {
+              set_err (err, err_size, "bad state list (idle, scheduled, running, separated "
+                       "by commas, each once)", tok, tok_len);
+              return -EINVAL;
+            }
+        }
+      else if (token_is (tok, key_len, "min-idle") && dumps)
+        {
+          seen = &seen_min_idle;
+          uint64_t ms;
+          if (!parse_decimal (val, val_len, 13, &ms) || ms > ASYNCRT_ENDPOINT_MIN_IDLE_MAX_MS)
+            {
+              set_err (err, err_size, "bad min-idle (milliseconds)", tok, tok_len);
+              return -EINVAL;
+            }
+          req.min_idle_ms = ms;
+        }
+      else if (token_is (tok, key_len, "task") && dumps)
+        {
+          seen = &seen_task;
+          uint64_t id;
+          if (!parse_decimal (val, val_len, 20, &id) || id == 0)
+            {
+              set_err (err, err_size, "bad task id", tok, tok_len);
+              return -EINVAL;
+            }
+          req.task = id;
+        }
+      else if (token_is (tok, key_len, "wait") && dumps)
+        {
+          seen = &seen_wait;
+          if (!wait_kinds_are_valid (val, val_len))
+            {
+              set_err (err, err_size, "bad wait kinds (names such as mutex or sleep, separated "
+                       "by commas)", tok, tok_len);
+              return -EINVAL;
+            }
+          memcpy (req.wait, val, val_len);
+          req.wait[val_len] = '\0';
+        }
+      else if (token_is (tok, key_len, "task-names") && req.command == ASYNCRT_ENDPOINT_COMMAND_DUMP)
+        {
+          seen = &seen_task_names;
+          if (!token_is (val, val_len, "0") && !token_is (val, val_len, "1"))
+            {
+              set_err (err, err_size, "bad task-names (0 or 1)", tok, tok_len);
+              return -EINVAL;
+            }
+          req.task_names = val[0] == '1';
+        }
+      else if (token_is (tok, key_len, "interval") && req.command == ASYNCRT_ENDPOINT_COMMAND_WATCH)
+        {
+          seen = &seen_interval;
+          uint64_t ms;
+          if (!parse_decimal (val, val_len, 6, &ms) || ms == 0
+              || ms > ASYNCRT_ENDPOINT_INTERVAL_MAX_MS)
+            {
+              set_err (err, err_size, "bad interval (milliseconds, 1 to 600000)", tok, tok_len);
+              return -EINVAL;
+            }
+          req.interval_ms = (unsigned) ms;
         }
       else
         {
@@ -242,25 +383,78 @@ asyncrt__endpoint_request_format (const AsyncrtEndpointRequest *req, char *buf, 
     case ASYNCRT_ENDPOINT_COMMAND_LIST:
       command = "list";
       break;
+    case ASYNCRT_ENDPOINT_COMMAND_WATCH:
+      command = "watch";
+      break;
     default:
       return -EINVAL;
     }
+  const bool dumps = req->command != ASYNCRT_ENDPOINT_COMMAND_LIST;
   size_t format_len = strnlen (req->format, sizeof req->format);
   size_t runtime_len = strnlen (req->runtime, sizeof req->runtime);
+  size_t name_len = strnlen (req->name, sizeof req->name);
+  size_t wait_len = strnlen (req->wait, sizeof req->wait);
   if (!format_is_valid (req->format, format_len)
       || (runtime_len > 0 && !asyncrt__runtime_name_is_valid (req->runtime, runtime_len))
       || runtime_len == sizeof req->runtime
-      || req->timeout_ms > ASYNCRT_ENDPOINT_TIMEOUT_MAX_MS)
+      || req->timeout_ms > ASYNCRT_ENDPOINT_TIMEOUT_MAX_MS
+      || name_len == sizeof req->name
+      || wait_len == sizeof req->wait
+      || (wait_len > 0 && (!dumps || !wait_kinds_are_valid (req->wait, wait_len)))
+      || (name_len > 0 && (!dumps || !name_pattern_is_valid (req->name, name_len)))
+      || req->states == 0 || (req->states & ~ASYNCRT_ENDPOINT_STATE_ALL) != 0
+      || (!dumps && req->states != ASYNCRT_ENDPOINT_STATE_ALL)
+      || req->min_idle_ms > ASYNCRT_ENDPOINT_MIN_IDLE_MAX_MS || (!dumps && req->min_idle_ms != 0)
+      || (!dumps && req->task != 0)
+      || (req->task_names && req->command != ASYNCRT_ENDPOINT_COMMAND_DUMP)
+      || (req->command == ASYNCRT_ENDPOINT_COMMAND_WATCH
+          && (req->interval_ms == 0 || req->interval_ms > ASYNCRT_ENDPOINT_INTERVAL_MAX_MS)))
     return -EINVAL;
-  char timeout[32] = "";
-  if (req->command == ASYNCRT_ENDPOINT_COMMAND_DUMP)
-    snprintf (timeout, sizeof timeout, " timeout=%u", req->timeout_ms);
-  int n = snprintf (buf, size, "%s %u %s format=%s%s%s%s\n", ASYNCRT_ENDPOINT_MAGIC,
-                    ASYNCRT_ENDPOINT_PROTOCOL_VERSION, command, req->format, timeout,
-                    runtime_len > 0 ? " runtime=" : "", req->runtime);
-  if (n < 0 || (size_t) n >= size)
+  size_t n = 0;
+#define PUT(...)                                                          \
+  do                                                                      \
+    {                                                                     \
+      int k_ = n < size ? snprintf (buf + n, size - n, __VA_ARGS__)    \
+                        : snprintf (NULL, 0, __VA_ARGS__);                \
+      if (k_ < 0)                                                         \
+        return -EINVAL;                                                   \
+      n += (size_t) k_;                                                   \
+    }                                                                     \
+  while (0)
+  PUT ("%s %u %s format=%s", ASYNCRT_ENDPOINT_MAGIC, ASYNCRT_ENDPOINT_PROTOCOL_VERSION, command,
+       req->format);
+  if (dumps)
+    PUT (" timeout=%u", req->timeout_ms);
+  if (runtime_len > 0)
+    PUT (" runtime=%s", req->runtime);
+  if (name_len > 0)
+    PUT (" name=%s", req->name);
+  if (req->states != ASYNCRT_ENDPOINT_STATE_ALL)
+    {
+      PUT (" state=");
+      bool first = true;
+      for (unsigned i = 0; i < 3; i++)
+        if (req->states & (1u << i))
+          {
+            PUT ("%s%s", first ? "" : ",", state_names[i]);
+            first = false;
+          }
+    }
+  if (req->min_idle_ms != 0)
+    PUT (" min-idle=%llu", (unsigned long long) req->min_idle_ms);
+  if (req->task != 0)
+    PUT (" task=%llu", (unsigned long long) req->task);
+  if (wait_len > 0)
+    PUT (" wait=%s", req->wait);
+  if (req->task_names)
+    PUT (" task-names=1");
+  if (req->command == ASYNCRT_ENDPOINT_COMMAND_WATCH)
+    PUT (" interval=%u", req->interval_ms);
+  PUT ("\n");
+#undef PUT
+  if (n >= size || n >= ASYNCRT_ENDPOINT_REQUEST_MAX)
     return -ENOSPC;
-  return n;
+  return (int) n;
 }
 
 void

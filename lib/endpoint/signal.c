@@ -225,7 +225,7 @@ asyncrt__dump_signal_serve (void)
   req.timeout_ms = ASYNCRT_DUMP_SIGNAL_TIMEOUT_MS;
   GString *out = g_string_new (NULL);
   g_string_append_printf (out, "==== asyncrt task dump on %s ====\n", name);
-  asyncrt__endpoint_respond (&req, out);
+  asyncrt__endpoint_respond (&req, out, NULL);
   g_string_append (out, "==== end of asyncrt task dump ====\n");
 
   int fd = STDERR_FILENO;

@@ -17,11 +17,47 @@
 
 _Thread_local AsyncrtHandle *asyncrt__current_handle;
 
+/* The handle references of tasks (see scheduler-private.h, "Lifetime"): each task
+ * holds one, taken at spawn and dropped when it is freed.  A thread running a runtime
+ * (a worker, or a thread inside block_on) takes them for that runtime's tasks from a
+ * bank of its own: it takes TASK_REF_BATCH real references at a time with one atomic
+ * add and gives them back in batches, so that spawning and freeing tasks do not make
+ * every worker write the one shared counter.  The bank's references are real: the
+ * handle cannot be freed while a bank holds some; a bank is emptied when its thread
+ * leaves the runtime (asyncrt__handle_exit).  Thread-local: only its thread touches
+ * it. */
+#define TASK_REF_BATCH 64u
+
+typedef struct
+{
+  AsyncrtHandle *h;     /* the runtime the thread runs, or NULL */
+  size_t n;             /* references of h held by the bank */
+} RefBank;
+
+static _Thread_local RefBank ref_bank;
+
+static void
+handle_unref_n (AsyncrtHandle *h, size_t n);
+
+static void
+ref_bank_flush (void)
+{
+  if (ref_bank.h != NULL && ref_bank.n > 0)
+    handle_unref_n (ref_bank.h, ref_bank.n);
+  ref_bank.h = NULL;
+  ref_bank.n = 0;
+}
+
 AsyncrtHandle *
 asyncrt__handle_enter (AsyncrtHandle *h)
 {
   AsyncrtHandle *prev = asyncrt__current_handle;
   asyncrt__current_handle = h;
+  if (ref_bank.h != h)
+    {
+      ref_bank_flush ();
+      ref_bank.h = h;
+    }
   return prev;
 }
 
@@ -29,6 +65,43 @@ void
 asyncrt__handle_exit (AsyncrtHandle *prev)
 {
   asyncrt__current_handle = prev;
+  if (ref_bank.h != prev)
+    {
+      ref_bank_flush ();
+      ref_bank.h = prev;
+    }
+}
+
+void
+asyncrt__handle_ref_for_task (AsyncrtHandle *h)
+{
+  if (ref_bank.h != h)
+    {
+      asyncrt__handle_ref (h);
+      return;
+    }
+  if (ref_bank.n == 0)
+    {
+      atomic_fetch_add_explicit (&h->refs, TASK_REF_BATCH, memory_order_relaxed);
+      ref_bank.n = TASK_REF_BATCH;
+    }
+  ref_bank.n--;
+}
+
+void
+asyncrt__handle_unref_for_task (AsyncrtHandle *h)
+{
+  if (ref_bank.h != h)
+    {
+      asyncrt__handle_unref (h);
+      return;
+    }
+  if (++ref_bank.n >= 2 * TASK_REF_BATCH)
+    {
+      /* The bank keeps TASK_REF_BATCH: this never drops the last reference. */
+      ref_bank.n -= TASK_REF_BATCH;
+      atomic_fetch_sub_explicit (&h->refs, TASK_REF_BATCH, memory_order_acq_rel);
+    }
 }
 
 int
@@ -71,7 +144,13 @@ asyncrt__handle_ref (AsyncrtHandle *h)
 void
 asyncrt__handle_unref (AsyncrtHandle *h)
 {
-  if (atomic_fetch_sub_explicit (&h->refs, 1, memory_order_acq_rel) != 1)
+  handle_unref_n (h, 1);
+}
+
+static void
+handle_unref_n (AsyncrtHandle *h, size_t n)
+{
+  if (atomic_fetch_sub_explicit (&h->refs, n, memory_order_acq_rel) != n)
     return;
   asyncrt__blocking_pool_free (h->blocking);
   asyncrt__driver_free (h->driver);

@@ -10,7 +10,8 @@
  *
  * ## Lifetime
  * The handle is reference counted: the runtime holds one reference (dropped at the end
- * of asyncrt_runtime_free()), each task holds one (dropped when the task is freed), and
+ * of asyncrt_runtime_free()), each task holds one (dropped when the task is freed;
+ * taken through the spawning thread's bank, runtime.c), and
  * so does whoever called asyncrt_handle_ref() (a watchdog), a dump requester while it
  * waits, a dump future from its first poll.  So a waker woken from a foreign thread
  * after asyncrt_runtime_free() still finds a valid handle: its task is complete and
@@ -135,7 +136,11 @@ struct _AsyncrtHandle
 {
   const AsyncrtSchedulerOps *ops;
   AsyncrtFlavour flavour;
+  /* Written by every thread that takes or drops a reference: kept off the cache
+   * lines of the fields read on every schedule (ops) and of the owned list. */
+  char refs_pad0[ASYNCRT_CACHELINE];
   _Atomic size_t refs;
+  char refs_pad1[ASYNCRT_CACHELINE];
   atomic_bool is_shutdown;
   AsyncrtOwnedTasks owned;
   AsyncrtDriver *driver;
@@ -178,6 +183,10 @@ int  asyncrt__handle_init (AsyncrtHandle *h, const AsyncrtSchedulerOps *ops,
                            const AsyncrtBuilder *b);
 void asyncrt__handle_ref (AsyncrtHandle *h);
 void asyncrt__handle_unref (AsyncrtHandle *h);   /* last: driver free, ops->free */
+/* The same for a task's reference: batched through a bank of the calling thread's
+ * while it runs @h (runtime.c). */
+void asyncrt__handle_ref_for_task (AsyncrtHandle *h);
+void asyncrt__handle_unref_for_task (AsyncrtHandle *h);
 
 /* The one spawn path: creates the task, binds it to the owned list (cancelled at once
  * if the list is closed) and passes it to ops->schedule().  Returns the join handle,

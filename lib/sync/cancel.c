@@ -291,11 +291,31 @@ asyncrt_cancelled_init (AsyncrtCancelled *w, AsyncrtCancelToken *t)
  *   woken by the cancellation.
  * Since: 0.2
  */
+static ASYNCRT_WAIT_DESCRIBER void
+describe_cancelled (AsyncrtCancelled *w)
+{
+  AsyncrtWait *wait = asyncrt__trace_leaf_wait ();
+  if (wait == NULL)
+    return;
+  AsyncrtCancelToken *t = w != NULL ? w->token : NULL;
+  asyncrt__wait_set (wait, ASYNCRT_WAIT_CANCELLED, (uintptr_t) t, NULL);
+  if (t == NULL)
+    return;
+  pthread_mutex_lock (&t->lock);
+  asyncrt__waiter_describe (&w->waiter, wait);
+  pthread_mutex_unlock (&t->lock);
+  if (asyncrt_cancel_token_is_cancelled (t))
+    asyncrt__wait_set_fact (wait, ASYNCRT_WAIT_FACT_READY, 1);
+}
+
 AsyncrtPoll
 asyncrt_cancelled_poll (AsyncrtCancelled *w, AsyncrtContext *cx)
 {
   if (asyncrt_trace_leaf (cx))
-    return ASYNCRT_PENDING;
+    {
+      describe_cancelled (w);
+      return ASYNCRT_PENDING;
+    }
   if (w == NULL || w->token == NULL || w->waiter.owner_state == ASYNCRT__OWNER_DONE)
     return ASYNCRT_READY;
   if (!asyncrt__coop_poll_proceed (cx))

@@ -37,6 +37,7 @@ typedef struct
   size_t senders;
   size_t refs;
   bool closed;
+  char *name;                           /* asyncrt_mpsc_receiver_set_name(), or NULL */
 } Chan;
 
 struct _AsyncrtMpscSender { Chan *chan; };
@@ -126,8 +127,52 @@ unlock_unref (Chan *c, bool drop_ref)
         c->msg_free (msg);
     }
   g_free (c->buf);
+  g_free (c->name);
   asyncrt__sync_lock_destroy (&c->lock);
   g_free (c);
+}
+
+/* Trace mode: the facts of a channel wait, under the lock.  @ready: what the waiter
+ * waits for is there already. */
+static void
+describe_chan (Chan *c, const AsyncrtSyncWaiter *waiter, AsyncrtWaitKind kind, AsyncrtWait *w)
+{
+  asyncrt__sync_lock (&c->lock);
+  asyncrt__wait_set (w, kind, (uintptr_t) c, c->name);
+  asyncrt__wait_set_fact (w, ASYNCRT_WAIT_FACT_LENGTH, (int64_t) c->len);
+  asyncrt__wait_set_fact (w, ASYNCRT_WAIT_FACT_CAPACITY, (int64_t) c->capacity);
+  asyncrt__wait_set_fact (w, ASYNCRT_WAIT_FACT_SENDERS, (int64_t) c->senders);
+  asyncrt__wait_set_fact (w, ASYNCRT_WAIT_FACT_CLOSED, c->closed);
+  asyncrt__waiter_describe (waiter, w);
+  bool ready = kind == ASYNCRT_WAIT_MPSC_RECV ? c->len > 0 || at_end_locked (c)
+                                              : c->closed || has_room (c);
+  if (ready)
+    asyncrt__wait_set_fact (w, ASYNCRT_WAIT_FACT_READY, 1);
+  asyncrt__sync_unlock (&c->lock);
+}
+
+static ASYNCRT_WAIT_DESCRIBER void
+describe_send (AsyncrtMpscSend *s)
+{
+  AsyncrtWait *w = asyncrt__trace_leaf_wait ();
+  if (w == NULL)
+    return;
+  if (s == NULL || s->tx == NULL)
+    asyncrt__wait_set (w, ASYNCRT_WAIT_MPSC_SEND, 0, NULL);
+  else
+    describe_chan (s->tx->chan, &s->waiter, ASYNCRT_WAIT_MPSC_SEND, w);
+}
+
+static ASYNCRT_WAIT_DESCRIBER void
+describe_recv (AsyncrtMpscRecv *r)
+{
+  AsyncrtWait *w = asyncrt__trace_leaf_wait ();
+  if (w == NULL)
+    return;
+  if (r == NULL || r->rx == NULL)
+    asyncrt__wait_set (w, ASYNCRT_WAIT_MPSC_RECV, 0, NULL);
+  else
+    describe_chan (r->rx->chan, &r->waiter, ASYNCRT_WAIT_MPSC_RECV, w);
 }
 
 /**
@@ -323,7 +368,10 @@ AsyncrtPoll
 asyncrt_mpsc_send_poll (AsyncrtMpscSend *s, AsyncrtContext *cx)
 {
   if (asyncrt_trace_leaf (cx))
-    return ASYNCRT_PENDING;
+    {
+      describe_send (s);
+      return ASYNCRT_PENDING;
+    }
   if (s == NULL || s->waiter.owner_state == ASYNCRT__OWNER_DONE)
     return ASYNCRT_READY;
   if (s->tx == NULL)
@@ -593,6 +641,30 @@ asyncrt_mpsc_receiver_free (AsyncrtMpscReceiver *rx)
 }
 
 /**
+ * asyncrt_mpsc_receiver_set_name:
+ * @rx: the receiver
+ * @name: (nullable): the channel's name, copied; %NULL removes it
+ *
+ * Names the channel for task dumps: tasks waiting to receive from it or to send to
+ * it then show `waits for a message on channel "NAME"` and the like, and the JSON
+ * form and asyncrt_wait_get_object_name() carry the name.  The name may hold
+ * anything (it is escaped wherever it is shown); it goes with the channel.
+ *
+ * Thread safety: any thread.
+ *
+ * Returns: 0, or -EINVAL if @rx is %NULL.
+ * Since: 0.2
+ */
+int
+asyncrt_mpsc_receiver_set_name (AsyncrtMpscReceiver *rx, const char *name)
+{
+  if (rx == NULL)
+    return -EINVAL;
+  asyncrt__sync_set_name (&rx->chan->lock, &rx->chan->name, name);
+  return 0;
+}
+
+/**
  * asyncrt_mpsc_recv_init:
  * @r: the future to initialise
  * @rx: the receiver; it must outlive @r until asyncrt_mpsc_recv_clear()
@@ -633,7 +705,10 @@ AsyncrtPoll
 asyncrt_mpsc_recv_poll (AsyncrtMpscRecv *r, AsyncrtContext *cx)
 {
   if (asyncrt_trace_leaf (cx))
-    return ASYNCRT_PENDING;
+    {
+      describe_recv (r);
+      return ASYNCRT_PENDING;
+    }
   if (r == NULL || r->waiter.owner_state == ASYNCRT__OWNER_DONE)
     return ASYNCRT_READY;
   if (r->rx == NULL)

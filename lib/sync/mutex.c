@@ -4,7 +4,9 @@
  * The mutex is locked exactly when its semaphore has no free permit.  Unlocking
  * releases the permit, which semaphore.c grants straight to the head waiter (FIFO
  * hand-off: the mutex never appears unlocked while someone waits, so a late
- * try_lock cannot barge in).  All state lives in the semaphore and its lock.
+ * try_lock cannot barge in).  All state lives in the semaphore and its lock; the
+ * semaphore knows it is a mutex's and keeps the holder task and since when in the
+ * mutex's reserved padding (semaphore.c, "Holders").
  */
 #include "sync/sync-private.h"
 
@@ -25,6 +27,32 @@ asyncrt_mutex_init (AsyncrtMutex *m)
     return;
   memset (m, 0, sizeof *m);
   asyncrt_semaphore_init (&m->sem, 1);
+  asyncrt__semaphore_make_mutex (&m->sem);
+}
+
+/**
+ * asyncrt_mutex_set_name:
+ * @m: an initialised mutex
+ * @name: (nullable): its name, copied; %NULL removes it
+ *
+ * Names the mutex for task dumps: a task waiting for it then shows
+ * `waits for mutex "NAME" held by task 2 for 490.127 ms`, the dump's diagnosis names
+ * it, and the JSON form and asyncrt_wait_get_object_name() carry the name.  The
+ * name may hold anything (it is escaped wherever it is shown); it is freed by
+ * asyncrt_mutex_clear().  Call it after asyncrt_mutex_init(), which forgets any
+ * name.
+ *
+ * Thread safety: any thread, also while the mutex is held or waited for.
+ *
+ * Returns: 0, or -EINVAL if @m is %NULL.
+ * Since: 0.2
+ */
+int
+asyncrt_mutex_set_name (AsyncrtMutex *m, const char *name)
+{
+  if (m == NULL)
+    return -EINVAL;
+  return asyncrt_semaphore_set_name (&m->sem, name);
 }
 
 /**
@@ -107,6 +135,30 @@ asyncrt_mutex_is_locked (AsyncrtMutex *m)
 }
 
 /**
+ * asyncrt_mutex_get_holder_id:
+ * @m: a mutex
+ *
+ * The task that holds @m: the one that locked it (asyncrt_mutex_lock_poll(),
+ * asyncrt_mutex_try_lock()), or the waiter an unlock handed it to.
+ *
+ * Thread safety: any thread; the answer may be stale at once.
+ *
+ * Returns: the holder's task id; 0 if @m is unlocked, was locked outside any task
+ *   (a `block_on` future or a plain thread), or is %NULL.
+ * Since: 0.2
+ */
+AsyncrtTaskId
+asyncrt_mutex_get_holder_id (AsyncrtMutex *m)
+{
+  if (m == NULL)
+    return 0;
+  asyncrt__sync_lock (&m->sem.lock);
+  AsyncrtTaskId id = asyncrt__u64_get (&asyncrt__mutex_ext_of_semaphore (&m->sem)->holder);
+  asyncrt__sync_unlock (&m->sem.lock);
+  return id;
+}
+
+/**
  * asyncrt_mutex_lock_init:
  * @l: the future to initialise
  * @m: the mutex; it must outlive @l until asyncrt_mutex_lock_clear()
@@ -141,11 +193,26 @@ asyncrt_mutex_lock_init (AsyncrtMutexLock *l, AsyncrtMutex *m)
  * Returns: %ASYNCRT_READY when finished, %ASYNCRT_PENDING otherwise.
  * Since: 0.1
  */
+static ASYNCRT_WAIT_DESCRIBER void
+describe_lock (AsyncrtMutexLock *l)
+{
+  AsyncrtWait *w = asyncrt__trace_leaf_wait ();
+  if (w == NULL)
+    return;
+  if (l == NULL || l->acquire.sem == NULL)
+    asyncrt__wait_set (w, ASYNCRT_WAIT_MUTEX, 0, NULL);
+  else
+    asyncrt__semaphore_describe (&l->acquire, w);
+}
+
 AsyncrtPoll
 asyncrt_mutex_lock_poll (AsyncrtMutexLock *l, AsyncrtContext *cx)
 {
   if (asyncrt_trace_leaf (cx))
-    return ASYNCRT_PENDING;
+    {
+      describe_lock (l);
+      return ASYNCRT_PENDING;
+    }
   if (l == NULL)
     return ASYNCRT_READY;
   return asyncrt__semaphore_acquire_poll (&l->acquire, cx);

@@ -11,6 +11,7 @@
  * - Waiter states: WAITING -> NOTIFIED (by notify_one: the notification is passed
  *   on if the future is cleared before it returns READY) or NOTIFIED_ALL (by
  *   notify_waiters: nothing to pass on).
+ * - The name (asyncrt_notify_set_name) lives in reserved[0], under the lock.
  */
 #include "sync/sync-private.h"
 #include "scheduler/coop-private.h"
@@ -55,7 +56,39 @@ asyncrt_notify_clear (AsyncrtNotify *n)
   if (n == NULL)
     return;
   g_return_if_fail (asyncrt__wait_list_is_empty (&n->waiters));
+  g_free (n->reserved[0]);
+  n->reserved[0] = NULL;
   asyncrt__sync_lock_destroy (&n->lock);
+}
+
+/**
+ * asyncrt_notify_set_name:
+ * @n: an initialised notify
+ * @name: (nullable): its name, copied; %NULL removes it
+ *
+ * Names the notify for task dumps: a task waiting for it then shows
+ * `waits for notify "NAME"`, and the JSON form and asyncrt_wait_get_object_name()
+ * carry the name.  The name may hold anything (it is escaped wherever it is shown);
+ * it is freed by asyncrt_notify_clear().  Call it after asyncrt_notify_init(), which
+ * forgets any name.
+ *
+ * Thread safety: any thread, also while tasks wait on @n.
+ *
+ * Returns: 0, or -EINVAL if @n is %NULL.
+ * Since: 0.2
+ */
+int
+asyncrt_notify_set_name (AsyncrtNotify *n, const char *name)
+{
+  if (n == NULL)
+    return -EINVAL;
+  char *copy = g_strdup (name);
+  asyncrt__sync_lock (&n->lock);
+  void *old = n->reserved[0];
+  n->reserved[0] = copy;
+  asyncrt__sync_unlock (&n->lock);
+  g_free (old);
+  return 0;
 }
 
 /**
@@ -148,11 +181,32 @@ asyncrt_notified_init (AsyncrtNotified *w, AsyncrtNotify *n)
  * Returns: %ASYNCRT_READY when notified, %ASYNCRT_PENDING otherwise.
  * Since: 0.1
  */
+static ASYNCRT_WAIT_DESCRIBER void
+describe_notified (AsyncrtNotified *w)
+{
+  AsyncrtWait *wait = asyncrt__trace_leaf_wait ();
+  if (wait == NULL)
+    return;
+  AsyncrtNotify *n = w != NULL ? w->notify : NULL;
+  if (n == NULL)
+    {
+      asyncrt__wait_set (wait, ASYNCRT_WAIT_NOTIFY, 0, NULL);
+      return;
+    }
+  asyncrt__sync_lock (&n->lock);
+  asyncrt__wait_set (wait, ASYNCRT_WAIT_NOTIFY, (uintptr_t) n, n->reserved[0]);
+  asyncrt__waiter_describe (&w->waiter, wait);
+  asyncrt__sync_unlock (&n->lock);
+}
+
 AsyncrtPoll
 asyncrt_notified_poll (AsyncrtNotified *w, AsyncrtContext *cx)
 {
   if (asyncrt_trace_leaf (cx))
-    return ASYNCRT_PENDING;
+    {
+      describe_notified (w);
+      return ASYNCRT_PENDING;
+    }
   if (w == NULL || w->notify == NULL || w->waiter.owner_state == ASYNCRT__OWNER_DONE)
     return ASYNCRT_READY;
   if (!asyncrt__coop_poll_proceed (cx))

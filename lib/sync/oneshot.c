@@ -25,6 +25,7 @@ typedef struct
   bool tx_alive;
   bool rx_closed;
   unsigned refs;
+  char *name;                  /* asyncrt_oneshot_receiver_set_name(), or NULL */
 } Oneshot;
 
 static inline Oneshot *from_tx (AsyncrtOneshotSender *tx) { return (Oneshot *) (void *) tx; }
@@ -39,6 +40,7 @@ unref_unlock (Oneshot *o)
   if (last)
     {
       asyncrt__sync_lock_destroy (&o->lock);
+      g_free (o->name);
       g_free (o);
     }
 }
@@ -254,6 +256,52 @@ asyncrt_oneshot_receiver_free (AsyncrtOneshotReceiver *rx)
 }
 
 /**
+ * asyncrt_oneshot_receiver_set_name:
+ * @rx: the receiver
+ * @name: (nullable): the channel's name, copied; %NULL removes it
+ *
+ * Names the channel for task dumps: a task waiting for its value then shows
+ * `waits for oneshot "NAME"`, and the JSON form and asyncrt_wait_get_object_name()
+ * carry the name.  The name may hold anything (it is escaped wherever it is shown);
+ * it goes with the channel.
+ *
+ * Thread safety: any thread.
+ *
+ * Returns: 0, or -EINVAL if @rx is %NULL.
+ * Since: 0.2
+ */
+int
+asyncrt_oneshot_receiver_set_name (AsyncrtOneshotReceiver *rx, const char *name)
+{
+  if (rx == NULL)
+    return -EINVAL;
+  Oneshot *o = from_rx (rx);
+  asyncrt__sync_set_name (&o->lock, &o->name, name);
+  return 0;
+}
+
+static ASYNCRT_WAIT_DESCRIBER void
+describe_recv (AsyncrtOneshotRecv *r)
+{
+  AsyncrtWait *w = asyncrt__trace_leaf_wait ();
+  if (w == NULL)
+    return;
+  if (r == NULL || r->rx == NULL)
+    {
+      asyncrt__wait_set (w, ASYNCRT_WAIT_ONESHOT, 0, NULL);
+      return;
+    }
+  Oneshot *o = from_rx (r->rx);
+  asyncrt__sync_lock (&o->lock);
+  asyncrt__wait_set (w, ASYNCRT_WAIT_ONESHOT, (uintptr_t) o, o->name);
+  asyncrt__wait_set_fact (w, ASYNCRT_WAIT_FACT_SENDERS, o->tx_alive);
+  asyncrt__waiter_describe (&r->waiter, w);
+  if (o->value_state == VALUE_SENT)
+    asyncrt__wait_set_fact (w, ASYNCRT_WAIT_FACT_READY, 1);
+  asyncrt__sync_unlock (&o->lock);
+}
+
+/**
  * asyncrt_oneshot_recv_init:
  * @r: the future to initialise
  * @rx: the receiver; it must outlive @r until asyncrt_oneshot_recv_clear()
@@ -293,7 +341,10 @@ AsyncrtPoll
 asyncrt_oneshot_recv_poll (AsyncrtOneshotRecv *r, AsyncrtContext *cx)
 {
   if (asyncrt_trace_leaf (cx))
-    return ASYNCRT_PENDING;
+    {
+      describe_recv (r);
+      return ASYNCRT_PENDING;
+    }
   if (r == NULL || r->waiter.owner_state == ASYNCRT__OWNER_DONE)
     return ASYNCRT_READY;
   if (r->rx == NULL)

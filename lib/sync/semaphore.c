@@ -11,9 +11,127 @@
  *   releases its permits again, which grants the next waiters.
  * - Invariant, under the lock: the list is empty, or its head asks for more than
  *   s->permits (so waiters never sit next to enough free permits).
+ *
+ * Holders (for dumps; all under the lock, plain stores, in the reserved padding, see
+ * sync-private.h).  Every acquisition and release goes through record_acquired() and
+ * record_released(), on whichever path it happens (poll, try_acquire, a grant to a
+ * waiter by a release or a clear, a release, a granted waiter's clear):
+ * - a mutex (ASYNCRT__SEM_IS_MUTEX) records its one holder exactly: the acquiring
+ *   task (the waiter's task for a hand-off, 0 outside a task) and since when (the
+ *   start of the poll that locked it, or now for a hand-off); an unlock clears it.
+ * - a semaphore records one holder task with its permits.  Permits acquired by
+ *   another task while the holder holds some, or outside any task (or anywhere where
+ *   there is no room for a holder), count as unrecorded.  A release comes first out
+ *   of the releasing task's own recorded permits, then out of the unrecorded ones; a
+ *   release beyond both (a task giving back another's permits, or adding new ones)
+ *   makes the record SUSPECT until the recorded holder has none left.  A dump
+ *   trusts the holder to be the only one only without unrecorded permits or
+ *   suspicion (fact OTHER_HOLDERS).
  */
 #include "sync/sync-private.h"
 #include "scheduler/coop-private.h"
+
+/* ---- holders (under the lock) ---------------------------------------------------------- */
+
+static inline void
+mutex_set_holder (AsyncrtSemaphore *s, AsyncrtTaskId task, uint64_t since_ns)
+{
+  AsyncrtMutexExt *m = asyncrt__mutex_ext_of_semaphore (s);
+  asyncrt__u64_set (&m->holder, task);
+  asyncrt__u64_set (&m->since, since_ns);
+}
+
+/* A semaphore (not a mutex) hands @n permits to @task (0: not a task). */
+static void
+semaphore_add_holder (AsyncrtSemaphoreExt *x, AsyncrtTaskId task, size_t n)
+{
+#ifdef ASYNCRT__SEM_HAS_HOLDER
+  if (task != 0)
+    {
+      uint64_t holder = asyncrt__u64_get (&x->holder);
+      if (x->holder_permits == 0 || holder == task)
+        {
+          asyncrt__u64_set (&x->holder, task);
+          x->holder_permits += (uint32_t) n;      /* n <= MAX_PERMITS, and so the sum */
+          return;
+        }
+    }
+#else
+  (void) task;
+#endif
+  x->unrecorded = n > UINT32_MAX - x->unrecorded ? UINT32_MAX : x->unrecorded + (uint32_t) n;
+}
+
+static void
+record_acquired (AsyncrtSemaphore *s, AsyncrtTaskId task, uint64_t since_ns, size_t n)
+{
+  AsyncrtSemaphoreExt *x = asyncrt__semaphore_ext (s);
+  if (x->flags & ASYNCRT__SEM_IS_MUTEX)
+    mutex_set_holder (s, task, since_ns);
+  else
+    semaphore_add_holder (x, task, n);
+}
+
+static void
+record_released (AsyncrtSemaphore *s, AsyncrtTaskId task, size_t n)
+{
+  AsyncrtSemaphoreExt *x = asyncrt__semaphore_ext (s);
+  if (x->flags & ASYNCRT__SEM_IS_MUTEX)
+    {
+      mutex_set_holder (s, 0, 0);
+      return;
+    }
+#ifdef ASYNCRT__SEM_HAS_HOLDER
+  if (task != 0 && x->holder_permits > 0 && asyncrt__u64_get (&x->holder) == task)
+    {
+      size_t k = n < x->holder_permits ? n : x->holder_permits;
+      x->holder_permits -= (uint32_t) k;
+      n -= k;
+    }
+#else
+  (void) task;
+#endif
+  if (n > 0 && x->unrecorded > 0)
+    {
+      size_t k = n < x->unrecorded ? n : x->unrecorded;
+      x->unrecorded -= (uint32_t) k;
+      n -= k;
+    }
+#ifdef ASYNCRT__SEM_HAS_HOLDER
+  if (n > 0 && x->holder_permits > 0)
+    x->flags |= ASYNCRT__SEM_SUSPECT;
+  if (x->holder_permits == 0)
+    {
+      asyncrt__u64_set (&x->holder, 0);
+      x->flags &= ~(uint32_t) ASYNCRT__SEM_SUSPECT;
+    }
+#endif
+}
+
+/* The calling task acquires @n permits now (a mutex: since the start of its poll,
+ * which costs no clock read). */
+static inline void
+record_acquired_by_current (AsyncrtSemaphore *s, size_t n)
+{
+  AsyncrtSemaphoreExt *x = asyncrt__semaphore_ext (s);
+  struct _AsyncrtTask *t = asyncrt__task_current ();
+  if (x->flags & ASYNCRT__SEM_IS_MUTEX)
+    mutex_set_holder (s, asyncrt__task_get_id (t), asyncrt__task_poll_start_ns (t));
+  else
+    semaphore_add_holder (x, asyncrt__task_get_id (t), n);
+}
+
+static inline AsyncrtTaskId
+current_task_id (void)
+{
+  return asyncrt__task_get_id (asyncrt__task_current ());
+}
+
+void
+asyncrt__semaphore_make_mutex (AsyncrtSemaphore *s)
+{
+  asyncrt__semaphore_ext (s)->flags |= ASYNCRT__SEM_IS_MUTEX;
+}
 
 /**
  * asyncrt_semaphore_init:
@@ -59,7 +177,35 @@ asyncrt_semaphore_clear (AsyncrtSemaphore *s)
   if (s == NULL)
     return;
   g_return_if_fail (asyncrt__wait_list_is_empty (&s->waiters));
+  AsyncrtSemaphoreExt *x = asyncrt__semaphore_ext (s);
+  g_free (x->name);
+  x->name = NULL;
   asyncrt__sync_lock_destroy (&s->lock);
+}
+
+/**
+ * asyncrt_semaphore_set_name:
+ * @s: an initialised semaphore
+ * @name: (nullable): its name, copied; %NULL removes it
+ *
+ * Names the semaphore for task dumps: a task waiting for its permits shows
+ * `waits for 1 permit of semaphore "NAME"`, and the JSON form and
+ * asyncrt_wait_get_object_name() carry the name.  The name may hold anything (it is
+ * escaped wherever it is shown); it is freed by asyncrt_semaphore_clear().  Call it
+ * after asyncrt_semaphore_init(), which forgets any name.
+ *
+ * Thread safety: any thread, also while tasks wait on @s.
+ *
+ * Returns: 0, or -EINVAL if @s is %NULL.
+ * Since: 0.2
+ */
+int
+asyncrt_semaphore_set_name (AsyncrtSemaphore *s, const char *name)
+{
+  if (s == NULL)
+    return -EINVAL;
+  asyncrt__sync_set_name (&s->lock, &asyncrt__semaphore_ext (s)->name, name);
+  return 0;
 }
 
 /**
@@ -82,13 +228,23 @@ asyncrt_semaphore_get_available_permits (AsyncrtSemaphore *s)
   return p;
 }
 
-/* Under the lock: hand free permits to the head waiters while they fit. */
+/* Under the lock: hand free permits to the head waiters while they fit.  A waiter
+ * granted its permits holds them from now on (a mutex: since now). */
 static void
 grant_waiters (AsyncrtSemaphore *s, AsyncrtWakeList *wl)
 {
+  uint64_t now = 0;
   while (s->waiters.head != NULL && s->waiters.head->n <= s->permits)
     {
-      s->permits -= s->waiters.head->n;
+      AsyncrtSyncWaiter *w = s->waiters.head;
+      s->permits -= w->n;
+      if (now == 0)
+        {
+          now = asyncrt__task_poll_start_ns (asyncrt__task_current ());
+          if (now == 0)
+            now = asyncrt__clock_now_ns ();
+        }
+      record_acquired (s, asyncrt__waiter_task_id (w), now, w->n);
       asyncrt__wait_list_grant_one (&s->waiters, ASYNCRT__WAITER_GRANTED, wl);
     }
 }
@@ -108,6 +264,7 @@ asyncrt__semaphore_release (AsyncrtSemaphore *s, size_t n, AsyncrtReleaseMode mo
   else
     {
       s->permits += n;
+      record_released (s, current_task_id (), n);
       grant_waiters (s, &wl);
     }
   asyncrt__sync_unlock (&s->lock);
@@ -164,6 +321,7 @@ asyncrt_semaphore_try_acquire (AsyncrtSemaphore *s, size_t n)
   else if (asyncrt__wait_list_is_empty (&s->waiters) && s->permits >= n)
     {
       s->permits -= n;
+      record_acquired_by_current (s, n);
       ret = 0;
     }
   else
@@ -269,6 +427,7 @@ asyncrt__semaphore_acquire_poll (AsyncrtSemaphoreAcquire *a, AsyncrtContext *cx)
       else if (asyncrt__wait_list_is_empty (&s->waiters) && s->permits >= a->waiter.n)
         {
           s->permits -= a->waiter.n;
+          record_acquired_by_current (s, a->waiter.n);
           result = 0;
         }
       else
@@ -318,11 +477,71 @@ asyncrt__semaphore_acquire_poll (AsyncrtSemaphoreAcquire *a, AsyncrtContext *cx)
  * Returns: %ASYNCRT_READY when finished, %ASYNCRT_PENDING otherwise.
  * Since: 0.1
  */
+/* Trace mode: what acquire @a waits for, read under the semaphore's lock. */
+void
+asyncrt__semaphore_describe (AsyncrtSemaphoreAcquire *a, AsyncrtWait *w)
+{
+  AsyncrtSemaphore *s = a->sem;
+  if (s == NULL)
+    return;
+  AsyncrtSemaphoreExt *x = asyncrt__semaphore_ext (s);
+  asyncrt__sync_lock (&s->lock);
+  if (x->flags & ASYNCRT__SEM_IS_MUTEX)
+    {
+      AsyncrtMutexExt *m = asyncrt__mutex_ext_of_semaphore (s);
+      asyncrt__wait_set (w, ASYNCRT_WAIT_MUTEX, (uintptr_t) ASYNCRT_CONTAINER_OF (s, AsyncrtMutex, sem),
+                         x->name);
+      asyncrt__wait_set_holder (w, asyncrt__u64_get (&m->holder));
+      asyncrt__wait_set_fact (w, ASYNCRT_WAIT_FACT_AVAILABLE, (int64_t) s->permits);
+      uint64_t since = asyncrt__u64_get (&m->since);
+      if (since != 0 && s->permits == 0)
+        {
+          uint64_t now = asyncrt__clock_now_ns ();
+          asyncrt__wait_set_fact (w, ASYNCRT_WAIT_FACT_HELD_NS,
+                                  (int64_t) (now > since ? now - since : 0));
+        }
+    }
+  else
+    {
+      asyncrt__wait_set (w, ASYNCRT_WAIT_SEMAPHORE, (uintptr_t) s, x->name);
+      asyncrt__wait_set_fact (w, ASYNCRT_WAIT_FACT_AVAILABLE, (int64_t) s->permits);
+      asyncrt__wait_set_fact (w, ASYNCRT_WAIT_FACT_REQUESTED, (int64_t) a->waiter.n);
+      asyncrt__wait_set_fact (w, ASYNCRT_WAIT_FACT_CLOSED, s->closed != 0);
+      bool others = x->unrecorded > 0;
+#ifdef ASYNCRT__SEM_HAS_HOLDER
+      if (x->holder_permits > 0)
+        {
+          asyncrt__wait_set_holder (w, asyncrt__u64_get (&x->holder));
+          asyncrt__wait_set_fact (w, ASYNCRT_WAIT_FACT_HOLDER_PERMITS, x->holder_permits);
+        }
+      others = others || (x->flags & ASYNCRT__SEM_SUSPECT);
+#endif
+      asyncrt__wait_set_fact (w, ASYNCRT_WAIT_FACT_OTHER_HOLDERS, others);
+    }
+  asyncrt__waiter_describe (&a->waiter, w);
+  asyncrt__sync_unlock (&s->lock);
+}
+
+static ASYNCRT_WAIT_DESCRIBER void
+describe_acquire (AsyncrtSemaphoreAcquire *a)
+{
+  AsyncrtWait *w = asyncrt__trace_leaf_wait ();
+  if (w == NULL)
+    return;
+  if (a == NULL)
+    asyncrt__wait_set (w, ASYNCRT_WAIT_SEMAPHORE, 0, NULL);
+  else
+    asyncrt__semaphore_describe (a, w);
+}
+
 AsyncrtPoll
 asyncrt_semaphore_acquire_poll (AsyncrtSemaphoreAcquire *a, AsyncrtContext *cx)
 {
   if (asyncrt_trace_leaf (cx))
-    return ASYNCRT_PENDING;
+    {
+      describe_acquire (a);
+      return ASYNCRT_PENDING;
+    }
   if (a == NULL)
     return ASYNCRT_READY;
   return asyncrt__semaphore_acquire_poll (a, cx);
@@ -391,6 +610,7 @@ asyncrt_semaphore_acquire_clear (AsyncrtSemaphoreAcquire *a)
       else if (a->waiter.state == ASYNCRT__WAITER_GRANTED)
         {
           s->permits += a->waiter.n;
+          record_released (s, asyncrt__waiter_task_id (&a->waiter), a->waiter.n);
           grant_waiters (s, &wl);
         }
       asyncrt__sync_unlock (&s->lock);

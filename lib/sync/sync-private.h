@@ -23,11 +23,23 @@
  *   block or call back into the primitive); they are woken and dropped outside it.
  * No atomics are needed beyond the lock, except AsyncrtNotify.generation (see
  * notify.c).
+ *
+ * What dumps read (the waits of trace mode, include/asyncrt/wait.h):
+ * - a queued waiter remembers, in its reserved padding, the task that queued it and
+ *   when (the start of that task's poll, no clock read): written by the enqueueing
+ *   poll under the lock, read under the lock (a granter records the waiter's task as
+ *   the new holder).  The task outlives the queued waiter (its future, which holds
+ *   the waiter, is cleared before the task goes);
+ * - names (asyncrt_*_set_name) and holders (semaphore.c) live in the primitives'
+ *   reserved padding, under the primitive's lock; a describer copies them under it.
+ *   No primitive grows and nothing here is an atomic read-modify-write.
  */
 #ifndef ASYNCRT_SYNC_PRIVATE_H
 #define ASYNCRT_SYNC_PRIVATE_H
 
 #include "util/common-private.h"
+#include "task/current-private.h"
+#include "trace/wait-private.h"
 
 #include <assert.h>
 #include <pthread.h>
@@ -207,6 +219,37 @@ asyncrt__wait_list_grant_all (AsyncrtSyncWaitList *list, unsigned state, Asyncrt
     ;
 }
 
+/* --- what a queued waiter remembers for dumps (its reserved padding) --------------- */
+
+/* reserved[0]: the task that queued it (NULL outside a task); reserved[1]: when, where
+ * a pointer holds 64 bits (elsewhere the dump falls back on the task's last poll). */
+static inline void
+asyncrt__waiter_note_task (AsyncrtSyncWaiter *w)
+{
+  struct _AsyncrtTask *t = asyncrt__task_current ();
+  w->reserved[0] = t;
+#if UINTPTR_MAX > 0xffffffffu
+  w->reserved[1] = (void *) (uintptr_t) asyncrt__task_poll_start_ns (t);
+#else
+  w->reserved[1] = NULL;
+#endif
+}
+
+static inline AsyncrtTaskId
+asyncrt__waiter_task_id (const AsyncrtSyncWaiter *w)
+{
+  return asyncrt__task_get_id (w->reserved[0]);
+}
+
+/* When the waiter was queued; 0 if unknown or not queued. */
+static inline uint64_t
+asyncrt__waiter_since_ns (const AsyncrtSyncWaiter *w)
+{
+  if (w->owner_state != ASYNCRT__OWNER_QUEUED)
+    return 0;
+  return (uint64_t) (uintptr_t) w->reserved[1];
+}
+
 /* First poll: enqueue @w with a clone of the context's waker. */
 static inline void
 asyncrt__waiter_enqueue (AsyncrtSyncWaitList *list, AsyncrtSyncWaiter *w, AsyncrtContext *cx)
@@ -214,6 +257,7 @@ asyncrt__waiter_enqueue (AsyncrtSyncWaitList *list, AsyncrtSyncWaiter *w, Asyncr
   w->state = ASYNCRT__WAITER_WAITING;
   w->waker = asyncrt_waker_clone (asyncrt_context_get_waker (cx));
   w->owner_state = ASYNCRT__OWNER_QUEUED;
+  asyncrt__waiter_note_task (w);
   asyncrt__wait_list_push (list, w);
 }
 
@@ -237,6 +281,105 @@ asyncrt__waiter_reset (AsyncrtSyncWaiter *w)
   w->waker.data = NULL;
   w->state = ASYNCRT__WAITER_WAITING;
   w->owner_state = ASYNCRT__OWNER_IDLE;
+  w->reserved[0] = w->reserved[1] = NULL;
+}
+
+/* The wait's "since" (when it was queued) and READY fact (granted or notified, not yet
+ * taken by a poll), for a describer holding the primitive's lock. */
+static inline void
+asyncrt__waiter_describe (const AsyncrtSyncWaiter *w, AsyncrtWait *wait)
+{
+  asyncrt__wait_set_since (wait, asyncrt__waiter_since_ns (w));
+  if (w->owner_state == ASYNCRT__OWNER_QUEUED && w->state != ASYNCRT__WAITER_WAITING)
+    asyncrt__wait_set_fact (wait, ASYNCRT_WAIT_FACT_READY, 1);
+}
+
+/* --- names (asyncrt_*_set_name) ------------------------------------------------------ */
+
+/* Swaps *@slot for a copy of @name under @lock; the old name is freed after. */
+static inline void
+asyncrt__sync_set_name (AsyncrtSyncLock *lock, char **slot, const char *name)
+{
+  char *copy = g_strdup (name);
+  asyncrt__sync_lock (lock);
+  char *old = *slot;
+  *slot = copy;
+  asyncrt__sync_unlock (lock);
+  g_free (old);
+}
+
+/* --- the private parts of a semaphore and a mutex, in their reserved padding ----------
+ * 64-bit values are kept as two 32-bit halves, so nothing needs more alignment than
+ * the public structs have on any platform.  All of it under the semaphore's lock. */
+
+typedef struct
+{
+  uint32_t lo, hi;
+} AsyncrtU64Halves;
+
+static inline uint64_t
+asyncrt__u64_get (const AsyncrtU64Halves *h)
+{
+  return (uint64_t) h->hi << 32 | h->lo;
+}
+
+static inline void
+asyncrt__u64_set (AsyncrtU64Halves *h, uint64_t v)
+{
+  h->lo = (uint32_t) v;
+  h->hi = (uint32_t) (v >> 32);
+}
+
+enum
+{
+  ASYNCRT__SEM_IS_MUTEX = 1 << 0,        /* the semaphore of an AsyncrtMutex */
+  ASYNCRT__SEM_SUSPECT = 1 << 1,         /* a release was not the holder's own */
+};
+
+/* Where a pointer holds 64 bits the semaphore has room to record one holder task;
+ * elsewhere every permit counts as unrecorded. */
+#if UINTPTR_MAX > 0xffffffffu
+#define ASYNCRT__SEM_HAS_HOLDER 1
+#endif
+
+typedef struct
+{
+  char *name;                            /* owned copy, or NULL */
+  uint32_t flags;
+  uint32_t unrecorded;                   /* permits out, not the holder's (saturates) */
+#ifdef ASYNCRT__SEM_HAS_HOLDER
+  AsyncrtU64Halves holder;               /* the recorded holder task, 0: none */
+  uint32_t holder_permits;
+#endif
+} AsyncrtSemaphoreExt;
+
+_Static_assert (sizeof (AsyncrtSemaphoreExt) <= sizeof (((AsyncrtSemaphore *) 0)->reserved),
+                "AsyncrtSemaphoreExt does not fit the semaphore's reserved padding");
+_Static_assert (_Alignof (AsyncrtSemaphoreExt) <= _Alignof (void *),
+                "AsyncrtSemaphoreExt needs more alignment than the padding has");
+
+static inline AsyncrtSemaphoreExt *
+asyncrt__semaphore_ext (AsyncrtSemaphore *s)
+{
+  return (AsyncrtSemaphoreExt *) (void *) s->reserved;
+}
+
+typedef struct
+{
+  AsyncrtU64Halves holder;               /* the task holding the lock, 0: none/not a task */
+  AsyncrtU64Halves since;                /* when it got it, 0: unknown */
+} AsyncrtMutexExt;
+
+_Static_assert (sizeof (AsyncrtMutexExt) <= sizeof (((AsyncrtMutex *) 0)->reserved),
+                "AsyncrtMutexExt does not fit the mutex's reserved padding");
+_Static_assert (_Alignof (AsyncrtMutexExt) <= _Alignof (void *),
+                "AsyncrtMutexExt needs more alignment than the padding has");
+
+static inline AsyncrtMutexExt *
+asyncrt__mutex_ext_of_semaphore (AsyncrtSemaphore *s)
+{
+  AsyncrtMutex *m = ASYNCRT_CONTAINER_OF (s, AsyncrtMutex, sem);
+  return (AsyncrtMutexExt *) (void *) m->reserved;
 }
 
 /* Semaphore core shared with the mutex (semaphore.c). */
@@ -248,5 +391,9 @@ typedef enum
 
 int asyncrt__semaphore_release (AsyncrtSemaphore *s, size_t n, AsyncrtReleaseMode mode);
 AsyncrtPoll asyncrt__semaphore_acquire_poll (AsyncrtSemaphoreAcquire *a, AsyncrtContext *cx);
+/* Marks @s as the semaphore of a mutex (mutex_init): holders go to the mutex. */
+void asyncrt__semaphore_make_mutex (AsyncrtSemaphore *s);
+/* Describes the wait of acquire @a, as a mutex lock if @s is a mutex's (trace mode). */
+void asyncrt__semaphore_describe (AsyncrtSemaphoreAcquire *a, AsyncrtWait *w);
 
 #endif /* ASYNCRT_SYNC_PRIVATE_H */

@@ -26,6 +26,7 @@
 #include "task/task-private.h"
 #include "scheduler/scheduler-private.h"
 #include "scheduler/coop-private.h"
+#include "trace/wait-private.h"
 
 #include <pthread.h>
 #include <stdlib.h>
@@ -313,12 +314,35 @@ join_next (AsyncrtJoinSet *s, AsyncrtContext *cx, AsyncrtJoinHandle **ret_jh)
  *   member is still running (the context's waker is woken when one finishes).
  * Since: 0.2
  */
+/* Trace mode: the set, its members, whether one is done already (the owner's
+ * fields need no lock: we are its owner; the done list is under the core's). */
+static ASYNCRT_WAIT_DESCRIBER void
+describe_join_next (AsyncrtJoinSet *s)
+{
+  AsyncrtWait *w = asyncrt__trace_leaf_wait ();
+  if (w == NULL)
+    return;
+  asyncrt__wait_set (w, ASYNCRT_WAIT_JOIN_SET, (uintptr_t) s, NULL);
+  if (s == NULL)
+    return;
+  asyncrt__wait_set_fact (w, ASYNCRT_WAIT_FACT_GROUP_ID, (int64_t) s->id);
+  asyncrt__wait_set_fact (w, ASYNCRT_WAIT_FACT_MEMBERS, (int64_t) s->len);
+  pthread_mutex_lock (&s->core->lock);
+  bool ready = s->core->done_head != NULL || s->len == 0;
+  pthread_mutex_unlock (&s->core->lock);
+  if (ready)
+    asyncrt__wait_set_fact (w, ASYNCRT_WAIT_FACT_READY, 1);
+}
+
 AsyncrtPoll
 asyncrt_join_set_join_next_poll (AsyncrtJoinSet *s, AsyncrtContext *cx,
                                  AsyncrtTaskId *ret_id)
 {
   if (asyncrt_trace_leaf (cx))
-    return ASYNCRT_PENDING;
+    {
+      describe_join_next (s);
+      return ASYNCRT_PENDING;
+    }
   AsyncrtJoinHandle *jh;
   if (join_next (s, cx, &jh) == ASYNCRT_PENDING)
     return ASYNCRT_PENDING;
@@ -352,7 +376,10 @@ asyncrt_join_set_join_next_handle_poll (AsyncrtJoinSet *s, AsyncrtContext *cx,
                                         AsyncrtJoinHandle **ret_jh)
 {
   if (asyncrt_trace_leaf (cx))
-    return ASYNCRT_PENDING;
+    {
+      describe_join_next (s);
+      return ASYNCRT_PENDING;
+    }
   AsyncrtJoinHandle *jh;
   if (join_next (s, cx, &jh) == ASYNCRT_PENDING)
     return ASYNCRT_PENDING;

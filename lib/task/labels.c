@@ -2,9 +2,10 @@
  * SPDX-License-Identifier: LGPL-2.1-or-later
  *
  * Ownership (see labels-private.h and "Who may touch which field" in task-private.h):
- * only the task itself, while it runs, replaces its AsyncrtTask.labels pointer, and it
+ * only the task itself, while it runs, replaces its labels pointer (in its extra block,
+ * AsyncrtTaskExtra, which it allocates on its first label if it has none), and it
  * does so under its owned-shard lock, which is the lock dumps hold while they take a
- * reference to the set (collect.c).  The task reads its own pointer without a lock
+ * reference to the set (collect.c).  The task reads its own pointers without a lock
  * (it is the only writer); sets are never modified once published.
  */
 #include "task/task-private.h"
@@ -154,12 +155,29 @@ asyncrt_task_set_label (const char *key, const char *value)
   if (asyncrt_trace_is_tracing ())
     return 0;
 
-  AsyncrtLabels *old = t->labels, *l = NULL;
+  AsyncrtLabels *old = asyncrt__task_labels (t), *l = NULL;
   r = labels_with (old, key, value, &l);
   if (r < 0)
     return r;
+  AsyncrtTaskExtra *x = t->extra;
+  if (x == NULL)
+    {
+      /* The first label of a task without an extra block: made here, published
+       * under the shard lock with the labels in it. */
+      x = malloc (sizeof *x);
+      if (x == NULL)
+        {
+          asyncrt__labels_unref (l);
+          return -ENOMEM;
+        }
+      *x = (AsyncrtTaskExtra) { NULL, 0, l, { NULL, NULL, 0 } };
+      asyncrt__owned_lock_task (&t->handle->owned, t);
+      t->extra = x;
+      asyncrt__owned_unlock_task (&t->handle->owned, t);
+      return 0;
+    }
   asyncrt__owned_lock_task (&t->handle->owned, t);
-  t->labels = l;
+  x->labels = l;
   asyncrt__owned_unlock_task (&t->handle->owned, t);
   asyncrt__labels_unref (old);
   return 0;
@@ -183,10 +201,11 @@ const char *
 asyncrt_task_get_label (const char *key)
 {
   AsyncrtTask *t = asyncrt__current_task;
-  if (key == NULL || t == NULL || t->labels == NULL)
+  const AsyncrtLabels *ls = t != NULL ? asyncrt__task_labels (t) : NULL;
+  if (key == NULL || ls == NULL)
     return NULL;
-  for (unsigned i = 0; i < t->labels->n; i++)
-    if (strcmp (t->labels->items[i].key, key) == 0)
-      return t->labels->items[i].value;
+  for (unsigned i = 0; i < ls->n; i++)
+    if (strcmp (ls->items[i].key, key) == 0)
+      return ls->items[i].value;
   return NULL;
 }

@@ -1,7 +1,10 @@
 # lib/task: task memory, state word, wakers, join handles, owned-task lists
 libasyncrt_private_la_SOURCES += \
 	lib/task/task-private.h \
+	lib/task/current-private.h \
 	lib/task/task.c \
+	lib/task/site.c \
+	lib/task/alloc.c \
 	lib/task/owned.c \
 	lib/task/labels-private.h \
 	lib/task/labels.c \

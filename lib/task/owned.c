@@ -1,13 +1,16 @@
 /* libasyncrt - owned-task lists
  * SPDX-License-Identifier: LGPL-2.1-or-later
  *
- * Ownership: a task's owned_prev / owned_next / on_owned_list fields belong to the
- * lock of shard (id % ASYNCRT_OWNED_SHARDS).  Being on the list is one task
+ * Ownership: a task's owned_prev / owned_next fields belong to the lock of shard
+ * (id % ASYNCRT_OWNED_SHARDS).  A task is on its shard's list iff it is the head or
+ * has a previous task (unlinking clears both links).  Being on the list is one task
  * reference, handed over to whoever removes the task (asyncrt__owned_remove() returns
  * true exactly once).  Each shard's `closed` flag is set under its lock by
  * asyncrt__owned_close_and_shutdown_all(), so a bind() either lands on the list before
  * the close and is then shut down by the walk, or sees `closed` and is refused.
- * `len` and the global `closed` are relaxed hints (statistics, fast checks).
+ * Each shard's `len` is written under its lock (a plain store: no read-modify-write
+ * on a line every worker shares) and read relaxed; their sum and the global `closed`
+ * are hints (statistics, fast checks).
  *
  * No task is ever polled or freed with a shard lock held.
  */
@@ -18,7 +21,15 @@
 static inline AsyncrtOwnedShard *
 shard_of (AsyncrtOwnedTasks *o, AsyncrtTask *t)
 {
-  return &o->shards[t->shard];
+  return &o->shards[t->id % ASYNCRT_OWNED_SHARDS];
+}
+
+/* Shard lock held: the only writer. */
+static inline void
+shard_len_add (AsyncrtOwnedShard *s, int d)
+{
+  size_t n = atomic_load_explicit (&s->len, memory_order_relaxed);
+  atomic_store_explicit (&s->len, n + (size_t) d, memory_order_relaxed);
 }
 
 void
@@ -28,9 +39,9 @@ asyncrt__owned_init (AsyncrtOwnedTasks *o)
     {
       pthread_mutex_init (&o->shards[i].lock, NULL);
       o->shards[i].head = NULL;
+      atomic_init (&o->shards[i].len, 0);
       o->shards[i].closed = false;
     }
-  atomic_init (&o->len, 0);
   atomic_init (&o->closed, false);
 }
 
@@ -47,7 +58,6 @@ asyncrt__owned_clear (AsyncrtOwnedTasks *o)
 bool
 asyncrt__owned_bind (AsyncrtOwnedTasks *o, AsyncrtTask *t)
 {
-  t->shard = (uint32_t) (t->id % ASYNCRT_OWNED_SHARDS);
   AsyncrtOwnedShard *s = shard_of (o, t);
   pthread_mutex_lock (&s->lock);
   if (s->closed)
@@ -60,8 +70,7 @@ asyncrt__owned_bind (AsyncrtOwnedTasks *o, AsyncrtTask *t)
   if (s->head != NULL)
     s->head->owned_prev = t;
   s->head = t;
-  t->on_owned_list = true;
-  atomic_fetch_add_explicit (&o->len, 1, memory_order_relaxed);
+  shard_len_add (s, 1);
   pthread_mutex_unlock (&s->lock);
   return true;
 }
@@ -77,8 +86,7 @@ unlink_locked (AsyncrtOwnedTasks *o, AsyncrtOwnedShard *s, AsyncrtTask *t)
   if (t->owned_next != NULL)
     t->owned_next->owned_prev = t->owned_prev;
   t->owned_prev = t->owned_next = NULL;
-  t->on_owned_list = false;
-  atomic_fetch_sub_explicit (&o->len, 1, memory_order_relaxed);
+  shard_len_add (s, -1);
 }
 
 bool
@@ -86,7 +94,7 @@ asyncrt__owned_remove (AsyncrtOwnedTasks *o, AsyncrtTask *t)
 {
   AsyncrtOwnedShard *s = shard_of (o, t);
   pthread_mutex_lock (&s->lock);
-  bool was = t->on_owned_list;
+  bool was = t->owned_prev != NULL || s->head == t;
   if (was)
     unlink_locked (o, s, t);
   pthread_mutex_unlock (&s->lock);
@@ -96,7 +104,10 @@ asyncrt__owned_remove (AsyncrtOwnedTasks *o, AsyncrtTask *t)
 size_t
 asyncrt__owned_len (AsyncrtOwnedTasks *o)
 {
-  return atomic_load_explicit (&o->len, memory_order_relaxed);
+  size_t n = 0;
+  for (unsigned i = 0; i < ASYNCRT_OWNED_SHARDS; i++)
+    n += atomic_load_explicit (&o->shards[i].len, memory_order_relaxed);
+  return n;
 }
 
 bool
@@ -173,7 +184,7 @@ asyncrt__owned_lookup (AsyncrtOwnedTasks *o, AsyncrtTaskId id, char **ret_name,
       {
         found = true;
         if (ret_name != NULL)
-          *ret_name = g_strdup (t->name);
+          *ret_name = g_strdup (asyncrt__task_name (t));
         if (ret_last_poll_ns != NULL)
           *ret_last_poll_ns = atomic_load_explicit (&t->last_poll_ns, memory_order_relaxed);
         break;

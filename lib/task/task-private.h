@@ -7,8 +7,11 @@
  * to queue through the schedule() operation of its handle (scheduler-private.h).
  *
  * ## Memory
- * One allocation per task (AsyncrtTask).  It is freed when the reference count in
- * the state word drops to zero.  References are held by:
+ * One allocation per task (AsyncrtTask, from alloc.c, which keeps freed task blocks
+ * for reuse), plus its extra block for the few tasks that have one (see below).  Both are freed when the reference count in the state word
+ * drops to zero.  The task's future is polled through an AsyncrtTraceRoot built on
+ * the polling thread's stack for each poll (the task stores the poll function and
+ * the future, not a root).  References are held by:
  *   - the owned list of the task's handle (one, from spawn until the task completes
  *     or shutdown pops it from the list);
  *   - the NOTIFIED bit: while it is set exactly one "notified reference" exists; it
@@ -32,22 +35,32 @@
  * trace poll holds its own reference across schedule() anyway.
  *
  * ## Who may touch which field
- *   - header fields set at spawn (id, parent_id, spawn site, name, group_id, handle,
- *     poll, free_func, shard) are immutable afterwards;
- *   - future / trace root: only the thread that holds RUNNING (set by
+ *   - header fields set at spawn (id, parent_id, site, handle, poll, free_func) are
+ *     immutable afterwards; so are the name, group_id and site copy of the extra
+ *     block (AsyncrtTaskExtra), which only the labels of the task's extra outlive:
+ *     the extra pointer is set at spawn when the task has a name, a join set,
+ *     inherited labels or a site that could not be interned, otherwise NULL until
+ *     asyncrt_task_set_label() allocates it (RUNNING thread, under the owned-shard
+ *     lock: the labels rule below covers it);
+ *   - the spawn sites (site.c) are shared by every task spawned from one place,
+ *     immutable and never freed;
+ *   - future: only the thread that holds RUNNING (set by
  *     transition_to_running or transition_to_shutdown) — plus the join handle once the
  *     task is COMPLETE (not cancelled), to free the future when it is dropped;
  *   - join_waker: the join handle while JOIN_WAKER is clear; the completing thread
  *     (read-only before COMPLETE, full ownership after) while it is set;
  *   - queue_node: whoever holds the notified reference (the queue it is on);
- *   - owned_prev / owned_next / on_owned_list: the owned-list shard lock;
+ *   - owned_prev / owned_next: the owned-list shard lock (the task is on the list iff
+ *     owned_prev != NULL or it is its shard's head);
  *   - poll_count / last_poll_ns: written by the RUNNING thread in asyncrt__task_run()
  *     only (never by a trace poll), read by dumps with relaxed atomics (approximate
  *     values are fine);
- *   - labels (labels.c): replaced only by the RUNNING thread (the task itself, through
- *     asyncrt_task_set_label()), under the task's owned-shard lock; read freely by
- *     that thread and by others (dumps) only under that lock.  The label set it points
- *     to is immutable and reference counted (children share their parent's);
+ *   - extra->labels (labels.c): replaced only by the RUNNING thread (the task itself,
+ *     through asyncrt_task_set_label()), under the task's owned-shard lock; read
+ *     freely by that thread and by others (dumps) only under that lock, or while
+ *     holding the task's notified reference (it cannot be running then).  The label
+ *     set it points to is immutable and reference counted (children share their
+ *     parent's);
  *   - dump_data: the dump module's (lib/dump/collect.c documents it).
  *
  * ## State word transitions (all compare-and-swap, acquire-release)
@@ -150,32 +163,48 @@ typedef struct _AsyncrtTask AsyncrtTask;
 #define ASYNCRT_TASK_REF_COUNT(s)  ((s) >> ASYNCRT_TASK_REF_SHIFT)
 
 /* ---- the task ----------------------------------------------------------------------- */
+
+/* Where a task was spawned: the strings are the caller's (static, see
+ * asyncrt_spawn_full()).  Interned (site.c): tasks spawned from one place share one. */
+typedef struct
+{
+  const char *file;
+  const char *func;
+  int line;
+} AsyncrtSpawnSite;
+
+/* What most tasks do not have: allocated at spawn when the task has a name, a join
+ * set or inherited labels, or when the spawn site could not be interned; later by
+ * asyncrt_task_set_label() (labels.c) if it is still missing then. */
+typedef struct
+{
+  char *name;                           /* owned copy, or NULL; immutable */
+  uint64_t group_id;                    /* the join set it was spawned into, or 0;
+                                         * immutable */
+  /* RUNNING thread + owned-shard lock, see above; the type is in labels-private.h */
+  struct _AsyncrtLabels *labels;
+  AsyncrtSpawnSite site;                /* t->site points here when not interned */
+} AsyncrtTaskExtra;
+
+/* 136 bytes on 64-bit targets: a 144-byte malloc chunk.  Hot fields first. */
 struct _AsyncrtTask
 {
   _Atomic uint64_t state;
   AsyncrtQueueNode queue_node;          /* run queue link (notified reference) */
   struct _AsyncrtHandle *handle;        /* owner; the task holds a handle reference */
 
-  /* owned list (shard lock) */
+  /* owned list (shard lock; the shard is id % ASYNCRT_OWNED_SHARDS) */
   AsyncrtTask *owned_prev;
   AsyncrtTask *owned_next;
-  bool on_owned_list;
-  uint32_t shard;
 
   /* immutable after spawn */
   AsyncrtTaskId id;
   AsyncrtTaskId parent_id;              /* 0: spawned from outside a task */
-  const char *spawn_file;
-  const char *spawn_func;
-  int spawn_line;
-  char *name;                           /* owned copy, or NULL */
-  uint64_t group_id;                    /* the join set it was spawned into, or 0 */
   AsyncrtPollFunc poll;
   AsyncrtFreeFunc free_func;
 
-  /* RUNNING owner */
+  /* RUNNING owner (see "Future lifetime") */
   void *future;
-  AsyncrtTraceRoot root;
 
   /* dump statistics, relaxed atomics */
   _Atomic uint64_t poll_count;
@@ -184,14 +213,60 @@ struct _AsyncrtTask
   /* JOIN_WAKER protocol */
   AsyncrtWaker join_waker;
 
-  /* RUNNING thread + owned-shard lock, see above; the type is in labels-private.h */
-  struct _AsyncrtLabels *labels;
-
-  /* Free for the scheduler flavour (e.g. the worker index running it), the dump
-   * module (e.g. "collected for tracing" marks) — each documents its use. */
-  _Atomic uintptr_t sched_data;
+  /* The dump module's word (e.g. "collected for tracing" marks; lib/dump/collect.c
+   * documents its use). */
   _Atomic uintptr_t dump_data;
+
+  /* immutable after spawn; NULL: no site given */
+  const AsyncrtSpawnSite *site;
+  /* NULL, or set at spawn, or set once later by the RUNNING thread under the owned
+   * shard lock (asyncrt_task_set_label()); read as labels are (see above). */
+  AsyncrtTaskExtra *extra;
 };
+
+/* Accessors of the fields a dump reports (NULL / 0 when absent).  The labels follow
+ * the labels rule above (the caller holds the shard lock, or is the task's runner, or
+ * holds the task's notified reference). */
+static inline const char *
+asyncrt__task_name (const AsyncrtTask *t)
+{
+  return t->extra != NULL ? t->extra->name : NULL;
+}
+
+static inline uint64_t
+asyncrt__task_group_id (const AsyncrtTask *t)
+{
+  return t->extra != NULL ? t->extra->group_id : 0;
+}
+
+static inline struct _AsyncrtLabels *
+asyncrt__task_labels (const AsyncrtTask *t)
+{
+  return t->extra != NULL ? t->extra->labels : NULL;
+}
+
+static inline const char *
+asyncrt__task_spawn_file (const AsyncrtTask *t)
+{
+  return t->site != NULL ? t->site->file : NULL;
+}
+
+static inline const char *
+asyncrt__task_spawn_func (const AsyncrtTask *t)
+{
+  return t->site != NULL ? t->site->func : NULL;
+}
+
+static inline int
+asyncrt__task_spawn_line (const AsyncrtTask *t)
+{
+  return t->site != NULL ? t->site->line : 0;
+}
+
+/* site.c: the interned site of (file, func, line), or NULL if the table of sites is
+ * full (then the caller keeps its own copy).  Any thread; never frees a site. */
+const AsyncrtSpawnSite *asyncrt__spawn_site_intern (const char *file, const char *func,
+                                                    int line);
 
 static inline AsyncrtTask *
 asyncrt__task_from_queue_node (AsyncrtQueueNode *n)
@@ -222,6 +297,11 @@ typedef struct
 } AsyncrtSpawnInfo;
 
 /* ---- lifecycle ---------------------------------------------------------------------- */
+
+/* alloc.c: the memory of one AsyncrtTask (uninitialised), or NULL; and its return.
+ * Any thread. */
+AsyncrtTask *asyncrt__task_alloc (void);
+void asyncrt__task_release (AsyncrtTask *t);
 
 /* Allocates a task bound to @h (takes a handle reference), with the references of the
  * owned list, the NOTIFIED bit and the join handle, state NOTIFIED|JOIN_INTEREST.
@@ -295,8 +375,11 @@ asyncrt__task_state (AsyncrtTask *t)
 }
 
 /* ---- current task (thread-local, set by asyncrt__task_run) ------------------------
- * initial-exec: lib/sample's signal handler reads it, and only a %fs-relative load is
- * async-signal-safe (__tls_get_addr may allocate). */
+ * initial-exec on the declaration too: the lock paths of lib/sync read it
+ * (current-private.h), and the default model would make each read a call to
+ * __tls_get_addr; lib/sample's signal handler reads it, and only a %fs-relative load
+ * is async-signal-safe (__tls_get_addr may allocate).  The library uses static TLS
+ * already (trace context). */
 extern _Thread_local AsyncrtTask *asyncrt__current_task
   __attribute__((tls_model ("initial-exec")));
 
@@ -347,13 +430,18 @@ typedef struct
 {
   pthread_mutex_t lock;
   AsyncrtTask *head;
+  /* written under lock (plain store), read by anyone (relaxed): the shard's length */
+  atomic_size_t len;
   bool closed;
+  /* Shards are written by every worker: 128 bytes each keep two shards' fields off
+   * one cache line whatever the alignment of the array. */
+  char pad[128 - sizeof (pthread_mutex_t) - sizeof (AsyncrtTask *) - sizeof (size_t)
+           - sizeof (bool)];
 } AsyncrtOwnedShard;
 
 typedef struct
 {
   AsyncrtOwnedShard shards[ASYNCRT_OWNED_SHARDS];
-  atomic_size_t len;              /* approximate, relaxed */
   atomic_bool closed;
 } AsyncrtOwnedTasks;
 
@@ -362,6 +450,7 @@ void   asyncrt__owned_clear (AsyncrtOwnedTasks *o);          /* must be empty */
 /* false: closed; the caller cancels the task at once. */
 bool   asyncrt__owned_bind (AsyncrtOwnedTasks *o, AsyncrtTask *t);
 bool   asyncrt__owned_remove (AsyncrtOwnedTasks *o, AsyncrtTask *t);
+/* The sum of the shards' lengths: approximate while tasks come and go. */
 size_t asyncrt__owned_len (AsyncrtOwnedTasks *o);
 bool   asyncrt__owned_is_closed (AsyncrtOwnedTasks *o);
 /* Closes the list, then pops and shuts down every task (asyncrt__task_shutdown). */

@@ -11,6 +11,7 @@
 #include "scheduler/scheduler-private.h"
 #include "scheduler/coop-private.h"
 #include "future/context-private.h"
+#include "trace/wait-private.h"
 
 #include <glib.h>
 #include <stdlib.h>
@@ -19,8 +20,23 @@
 __attribute__((tls_model ("initial-exec")))
 _Thread_local AsyncrtTask *asyncrt__current_task;
 
-/* Task ids: unique per process, never 0. */
+/* Task ids: unique per process, never 0.  Each thread takes them from a block of
+ * ID_BLOCK ids of its own (one atomic add per block), so ids grow in spawn order on
+ * one thread only. */
+#define ID_BLOCK 1024u
 static _Atomic uint64_t next_task_id = 1;
+static _Thread_local uint64_t id_next, id_end;
+
+static inline AsyncrtTaskId
+new_task_id (void)
+{
+  if (id_next == id_end)
+    {
+      id_next = atomic_fetch_add_explicit (&next_task_id, ID_BLOCK, memory_order_relaxed);
+      id_end = id_next + ID_BLOCK;
+    }
+  return id_next++;
+}
 
 #define CAS(t, cur, next) \
   atomic_compare_exchange_weak_explicit (&(t)->state, (cur), (next), \
@@ -325,44 +341,92 @@ asyncrt__task_borrowed_waker (AsyncrtTask *t)
 
 /* ---- lifecycle ---------------------------------------------------------------------- */
 
+/* The extra block (task-private.h), allocated only for a task that needs one. */
+static AsyncrtTaskExtra *
+extra_new (void)
+{
+  AsyncrtTaskExtra *x = malloc (sizeof *x);
+  if (x != NULL)
+    *x = (AsyncrtTaskExtra) { NULL, 0, NULL, { NULL, NULL, 0 } };
+  return x;
+}
+
+static void
+extra_free (AsyncrtTaskExtra *x)
+{
+  if (x == NULL)
+    return;
+  asyncrt__labels_unref (x->labels);
+  free (x->name);
+  free (x);
+}
+
 AsyncrtTask *
 asyncrt__task_new (AsyncrtHandle *h, const AsyncrtSpawnInfo *info, AsyncrtPollFunc poll,
                    void *future, AsyncrtFreeFunc free_func)
 {
-  AsyncrtTask *t = calloc (1, sizeof *t);
-  if (t == NULL)
-    return NULL;
-  if (info != NULL && info->name != NULL)
+  static const AsyncrtSpawnInfo no_info = { NULL, 0, NULL, NULL, 0 };
+  if (info == NULL)
+    info = &no_info;
+  AsyncrtTask *spawner = asyncrt__current_task;
+  struct _AsyncrtLabels *labels = spawner != NULL ? asyncrt__task_labels (spawner) : NULL;
+
+  const AsyncrtSpawnSite *site = NULL;
+  bool own_site = false;
+  if (info->file != NULL || info->func != NULL || info->line != 0)
     {
-      t->name = strdup (info->name);
-      if (t->name == NULL)
+      site = asyncrt__spawn_site_intern (info->file, info->func, info->line);
+      own_site = site == NULL;
+    }
+
+  AsyncrtTaskExtra *x = NULL;
+  if (info->name != NULL || info->group_id != 0 || labels != NULL || own_site)
+    {
+      x = extra_new ();
+      if (x == NULL)
+        return NULL;
+      if (info->name != NULL && (x->name = strdup (info->name)) == NULL)
         {
-          free (t);
+          extra_free (x);
           return NULL;
         }
+      x->group_id = info->group_id;
+      /* Inherited labels: the spawner is the current task, the only writer of its
+       * own. */
+      x->labels = asyncrt__labels_ref (labels);
+      if (own_site)
+        {
+          x->site = (AsyncrtSpawnSite) { info->file, info->func, info->line };
+          site = &x->site;
+        }
+    }
+
+  /* Every field written here, one by one (alloc.c keeps freed blocks). */
+  AsyncrtTask *t = asyncrt__task_alloc ();
+  if (t == NULL)
+    {
+      extra_free (x);
+      return NULL;
     }
   /* References: owned list, notified, join handle. */
   atomic_init (&t->state, 3 * ASYNCRT_TASK_REF_ONE | ASYNCRT_TASK_NOTIFIED
                           | ASYNCRT_TASK_JOIN_INTEREST);
+  t->queue_node.next = NULL;
   t->handle = h;
-  asyncrt__handle_ref (h);
-  t->id = atomic_fetch_add_explicit (&next_task_id, 1, memory_order_relaxed);
-  t->shard = (uint32_t) (t->id % ASYNCRT_OWNED_SHARDS);
-  t->parent_id = asyncrt__current_task != NULL ? asyncrt__current_task->id : 0;
-  /* Inherited labels: the spawner is the current task, the only writer of its own. */
-  if (asyncrt__current_task != NULL)
-    t->labels = asyncrt__labels_ref (asyncrt__current_task->labels);
-  if (info != NULL)
-    {
-      t->spawn_file = info->file;
-      t->spawn_line = info->line;
-      t->spawn_func = info->func;
-      t->group_id = info->group_id;
-    }
+  asyncrt__handle_ref_for_task (h);
+  t->owned_prev = NULL;
+  t->owned_next = NULL;
+  t->id = new_task_id ();
+  t->parent_id = spawner != NULL ? spawner->id : 0;
   t->poll = poll;
-  t->future = future;
   t->free_func = free_func;
-  asyncrt_trace_root_init (&t->root, poll, future);
+  t->future = future;
+  atomic_init (&t->poll_count, 0);
+  atomic_init (&t->last_poll_ns, 0);
+  t->join_waker = (AsyncrtWaker) ASYNCRT_WAKER_INIT;
+  atomic_init (&t->dump_data, 0);
+  t->site = site;
+  t->extra = x;
   return t;
 }
 
@@ -371,10 +435,9 @@ task_dealloc (AsyncrtTask *t)
 {
   AsyncrtHandle *h = t->handle;
   asyncrt_waker_free (&t->join_waker);
-  asyncrt__labels_unref (t->labels);
-  free (t->name);
-  free (t);
-  asyncrt__handle_unref (h);
+  extra_free (t->extra);
+  asyncrt__task_release (t);
+  asyncrt__handle_unref_for_task (h);
 }
 
 static void
@@ -411,6 +474,18 @@ task_complete (AsyncrtTask *t, bool cancelled)
     asyncrt__task_unref (t);
 }
 
+/* Polls the future once, with the task's waker, through a trace root of this
+ * frame's (a dump's capture stops at it). */
+static AsyncrtPoll
+poll_through_root (AsyncrtTask *t)
+{
+  AsyncrtContext cx;
+  asyncrt__context_init (&cx, asyncrt__task_borrowed_waker (t));
+  /* As asyncrt_trace_root_init() would, without the call. */
+  AsyncrtTraceRoot root = { .poll = t->poll, .future = t->future };
+  return asyncrt_trace_root_poll (&root, &cx);
+}
+
 void
 asyncrt__task_run (AsyncrtTask *t)
 {
@@ -437,9 +512,7 @@ asyncrt__task_run (AsyncrtTask *t)
   atomic_store_explicit (&t->last_poll_ns, asyncrt__clock_now_ns (), memory_order_relaxed);
   unsigned prev_budget = asyncrt__coop_set_budget (ASYNCRT_COOP_BUDGET);
 
-  AsyncrtContext cx;
-  asyncrt__context_init (&cx, asyncrt__task_borrowed_waker (t));
-  AsyncrtPoll res = asyncrt_trace_root_poll (&t->root, &cx);
+  AsyncrtPoll res = poll_through_root (t);
 
   asyncrt__coop_set_budget (prev_budget);
   asyncrt__current_task = prev_task;
@@ -518,9 +591,7 @@ asyncrt__task_trace_poll (AsyncrtTask *t, bool queued)
   asyncrt__current_task = t;
   /* No budget: a leaf's coop check would wake the task, which is a side effect. */
   unsigned prev_budget = asyncrt__coop_set_budget (ASYNCRT_COOP_UNCONSTRAINED);
-  AsyncrtContext cx;
-  asyncrt__context_init (&cx, asyncrt__task_borrowed_waker (t));
-  AsyncrtPoll res = asyncrt_trace_root_poll (&t->root, &cx);
+  AsyncrtPoll res = poll_through_root (t);
   asyncrt__coop_set_budget (prev_budget);
   asyncrt__current_task = prev_task;
 
@@ -587,13 +658,29 @@ asyncrt__task_cancel_unbound (AsyncrtTask *t)
  *   when the task finishes.
  * Since: 0.1
  */
+/* Trace mode: a join waits for its task, which is the holder (id immutable). */
+static ASYNCRT_WAIT_DESCRIBER void
+describe_join (AsyncrtTask *t)
+{
+  AsyncrtWait *w = asyncrt__trace_leaf_wait ();
+  if (w == NULL)
+    return;
+  asyncrt__wait_set (w, ASYNCRT_WAIT_JOIN, (uintptr_t) t, NULL);
+  asyncrt__wait_set_holder (w, t->id);
+  if (asyncrt__task_state (t) & ASYNCRT_TASK_COMPLETE)
+    asyncrt__wait_set_fact (w, ASYNCRT_WAIT_FACT_READY, 1);
+}
+
 AsyncrtPoll
 asyncrt_join_handle_poll (AsyncrtJoinHandle *jh, AsyncrtContext *cx)
 {
   if (jh == NULL || cx == NULL)
     return ASYNCRT_READY;
   if (asyncrt_trace_leaf (cx))
-    return ASYNCRT_PENDING;
+    {
+      describe_join (asyncrt__task_from_join_handle (jh));
+      return ASYNCRT_PENDING;
+    }
   if (!asyncrt__coop_poll_proceed (cx))
     return ASYNCRT_PENDING;
 

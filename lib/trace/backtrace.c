@@ -97,7 +97,10 @@ asyncrt_trace_free (AsyncrtTrace *t)
   if (t == NULL)
     return;
   for (size_t i = 0; i < t->n_backtraces; i++)
-    g_free (t->backtraces[i]);
+    {
+      g_free (t->backtraces[i]->wait.name);
+      g_free (t->backtraces[i]);
+    }
   if (t->backtraces != t->inline_slots)
     g_free (t->backtraces);
   if (t->owned_infos != NULL)

@@ -44,6 +44,8 @@ struct _AsyncrtTraceCollector
    * leaves' registrations stand and the task is not re-polled. */
   bool defer_wakes;
   GArray *deferred;
+  /* The backtrace of the last leaf traced, for its description (wait.c). */
+  AsyncrtBacktrace *last;
 };
 
 void
@@ -102,6 +104,13 @@ ip_in (uintptr_t ip, uintptr_t start, uintptr_t end)
   return ip > start && ip - 1 < end;
 }
 
+AsyncrtBacktrace *
+asyncrt__trace_last_leaf (void)
+{
+  AsyncrtTraceCollector *c = asyncrt__trace_context.collector;
+  return c != NULL ? c->last : NULL;
+}
+
 /* Appends the backtrace of the current leaf to @c; returns false if the stack could
  * not be walked at all.  Inlined into leaf_slow: one frame less to walk. */
 static inline __attribute__((always_inline)) bool
@@ -157,6 +166,7 @@ leaf_capture (AsyncrtTraceCollector *c)
         asyncrt__trace_append_ips (c->trace, (const uintptr_t *) (void *) (buf + first),
                                    (size_t) (last - first));
       bt->truncated = !found && n == cap;
+      c->last = bt;
       ok = true;
       break;
     }
@@ -170,7 +180,7 @@ leaf_slow (AsyncrtContext *cx, AsyncrtTraceCollector *c)
 {
   /* A stack that cannot be walked still counts as a traced leaf: empty backtrace. */
   if (!leaf_capture (c))
-    asyncrt__trace_append_ips (c->trace, NULL, 0);
+    c->last = asyncrt__trace_append_ips (c->trace, NULL, 0);
   /* asyncrt_trace_capture(): defer a wake of the leaf's own waker, so the task (or
    * the combinator that gave this leaf its own waker) is re-polled after the
    * capture.  A dump's capture leaves the registration alone instead. */
@@ -237,7 +247,7 @@ capture_run (AsyncrtTraceFunc func, void *data, GArray **deferred)
     }
 
   AsyncrtTrace *t = asyncrt__trace_new ();
-  AsyncrtTraceCollector c = { t, deferred != NULL, NULL };
+  AsyncrtTraceCollector c = { t, deferred != NULL, NULL, NULL };
   AsyncrtTraceFrame frame;
   asyncrt__trace_frame_push (&frame, (uintptr_t) __start_asyncrt_section_trace_capture,
                              (uintptr_t) __stop_asyncrt_section_trace_capture);

@@ -124,43 +124,66 @@ append_label (GString *out, const AsyncrtTraceNode *n)
     }
 }
 
+typedef struct
+{
+  const char *indent;
+  GString *prefix;
+  AsyncrtTraceAnnotateFunc annotate;
+  void *data;
+} TextCtx;
+
+/* The node's label, its leaves' annotation if any, and the newline. */
 static void
-append_children (GString *out, const char *indent, GString *prefix, const AsyncrtTraceNode *n)
+append_line_end (GString *out, const TextCtx *c, const AsyncrtTraceNode *n)
+{
+  append_label (out, n);
+  if (c->annotate != NULL && n->leaves != NULL)
+    c->annotate (out, (const guint *) (const void *) n->leaves->data, n->leaves->len, c->data);
+  g_string_append_c (out, '\n');
+}
+
+static void
+append_children (GString *out, const TextCtx *ctx, const AsyncrtTraceNode *n)
 {
   if (n->children == NULL)
     return;
+  GString *prefix = ctx->prefix;
   for (size_t i = 0; i < n->children->len; i++)
     {
       const AsyncrtTraceNode *c = g_ptr_array_index (n->children, i);
       bool last = i + 1 == n->children->len;
-      g_string_append (out, indent);
+      g_string_append (out, ctx->indent);
       g_string_append_len (out, prefix->str, (gssize) prefix->len);
       g_string_append (out, last ? "└╼ " : "├╼ ");
-      append_label (out, c);
-      g_string_append_c (out, '\n');
+      append_line_end (out, ctx, c);
       size_t saved = prefix->len;
       g_string_append (prefix, last ? "   " : "│  ");
-      append_children (out, indent, prefix, c);
+      append_children (out, ctx, c);
       g_string_truncate (prefix, saved);
     }
 }
 
 void
-asyncrt__trace_tree_append_text (const AsyncrtTraceTree *tree, GString *out, const char *indent)
+asyncrt__trace_tree_append_text_annotated (const AsyncrtTraceTree *tree, GString *out,
+                                           const char *indent,
+                                           AsyncrtTraceAnnotateFunc annotate, void *data)
 {
-  GString *prefix = g_string_new (NULL);
-  if (indent == NULL)
-    indent = "";
+  TextCtx ctx = { indent != NULL ? indent : "", g_string_new (NULL), annotate, data };
   for (size_t i = 0; i < tree->roots->len; i++)
     {
       const AsyncrtTraceNode *r = g_ptr_array_index (tree->roots, i);
-      g_string_append (out, indent);
+      g_string_append (out, ctx.indent);
       g_string_append (out, "╼ ");
-      append_label (out, r);
-      g_string_append_c (out, '\n');
-      append_children (out, indent, prefix, r);
+      append_line_end (out, &ctx, r);
+      append_children (out, &ctx, r);
     }
-  g_string_free (prefix, TRUE);
+  g_string_free (ctx.prefix, TRUE);
+}
+
+void
+asyncrt__trace_tree_append_text (const AsyncrtTraceTree *tree, GString *out, const char *indent)
+{
+  asyncrt__trace_tree_append_text_annotated (tree, out, indent, NULL, NULL);
 }
 
 char *

@@ -2,12 +2,14 @@
 libasyncrt_private_la_SOURCES += \
 	lib/trace/trace-private.h \
 	lib/trace/tree-private.h \
+	lib/trace/wait-private.h \
 	lib/trace/context.c \
 	lib/trace/capture.c \
 	lib/trace/backtrace.c \
 	lib/trace/symbol.c \
 	lib/trace/tree.c \
-	lib/trace/format.c
+	lib/trace/format.c \
+	lib/trace/wait.c
 
 # The same public-API test at -O0 and at -O2 (inlining, clones, no frame pointers).
 test_programs += tests/trace/test-trace-o0 tests/trace/test-trace-o2

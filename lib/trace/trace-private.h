@@ -82,11 +82,31 @@ struct _AsyncrtBacktraceFrame
   const AsyncrtTraceInfo *info;      /* atomic; NULL until resolved */
 };
 
+/* What a traced leaf waits on (wait.c, wait-private.h): filled by the leaf right after
+ * its asyncrt_trace_leaf() returned true, on the capturing thread; completed by the
+ * dump at seal time (waited_ns); immutable afterwards. */
+#define ASYNCRT__WAIT_MAX_FACTS 8
+
+struct _AsyncrtWait
+{
+  AsyncrtWaitKind kind;              /* 0 (UNKNOWN) until the leaf describes itself */
+  uint8_t n_facts;
+  uint8_t fact_keys[ASYNCRT__WAIT_MAX_FACTS];        /* AsyncrtWaitFact, in order set */
+  int64_t fact_values[ASYNCRT__WAIT_MAX_FACTS];
+  uintptr_t object;
+  char *name;                        /* owned copy, or NULL */
+  AsyncrtTaskId holder_id;           /* 0: none or unknown */
+  uint64_t since_ns;                 /* when the wait began (asyncrt__clock_now_ns()
+                                        base) as the leaf recorded it; 0: unknown */
+  uint64_t waited_ns;                /* set by a dump's seal; 0: unknown */
+};
+
 struct _AsyncrtBacktrace
 {
   size_t n_frames;
   AsyncrtBacktraceFrame *frames;     /* innermost first */
   bool truncated;                    /* cut at the walk limit: the root is missing */
+  AsyncrtWait wait;                  /* of the leaf that captured it (zeroed: UNKNOWN) */
 };
 
 struct _AsyncrtTrace
@@ -102,6 +122,10 @@ struct _AsyncrtTrace
 AsyncrtTrace *asyncrt__trace_new (void);
 /* Appends a backtrace of raw IPs, innermost first. */
 AsyncrtBacktrace *asyncrt__trace_append_ips (AsyncrtTrace *t, const uintptr_t *ips, size_t n);
+
+/* The backtrace the last leaf traced on this thread appended, while a capture runs;
+ * NULL otherwise (capture.c).  Its wait is what that leaf describes. */
+AsyncrtBacktrace *asyncrt__trace_last_leaf (void);
 
 /* Captures like asyncrt_trace_capture() but without deferred wakes: a traced leaf
  * only records its backtrace (its registration stands, nothing is woken), for a dump's
@@ -167,6 +191,9 @@ AsyncrtTraceTree *asyncrt__trace_tree_new (void);
 void asyncrt__trace_tree_free (AsyncrtTraceTree *tree);
 /* Adds every backtrace of @t (resolving symbols as needed). */
 void asyncrt__trace_tree_add_trace (AsyncrtTraceTree *tree, const AsyncrtTrace *t);
+/* The same, also recording at each leaf node which backtraces of @t end there, for
+ * asyncrt__trace_tree_append_text_annotated(): a tree of one trace. */
+void asyncrt__trace_tree_add_trace_leaves (AsyncrtTraceTree *tree, const AsyncrtTrace *t);
 void asyncrt__trace_tree_add_backtrace (AsyncrtTraceTree *tree, const AsyncrtBacktrace *bt);
 size_t asyncrt__trace_tree_get_n_roots (const AsyncrtTraceTree *tree);
 size_t asyncrt__trace_tree_get_n_nodes (const AsyncrtTraceTree *tree);
@@ -177,6 +204,16 @@ size_t asyncrt__trace_tree_get_n_nodes (const AsyncrtTraceTree *tree);
  * @indent is prepended to every line (e.g. "  " under a task header); may be NULL. */
 void asyncrt__trace_tree_append_text (const AsyncrtTraceTree *tree, GString *out,
                                       const char *indent);
+/* The same, calling @annotate at the end of every line of a node that is the
+ * innermost frame of some backtraces (before its newline), with their indices in the
+ * trace added by asyncrt__trace_tree_add_trace_leaves(): a dump writes their waits
+ * there. */
+typedef void (*AsyncrtTraceAnnotateFunc) (GString *out, const guint *backtraces, size_t n,
+                                          void *data);
+void asyncrt__trace_tree_append_text_annotated (const AsyncrtTraceTree *tree, GString *out,
+                                                const char *indent,
+                                                AsyncrtTraceAnnotateFunc annotate,
+                                                void *data);
 char *asyncrt__trace_tree_to_string (const AsyncrtTraceTree *tree);   /* free() */
 /* Appends the JSON array of root nodes (schema: see the trace SECTION comment). */
 void asyncrt__trace_tree_append_json (const AsyncrtTraceTree *tree, GString *out);

@@ -27,6 +27,10 @@ struct _AsyncrtTraceNode
    * on two leaves at once is one node with two locations and two children. */
   GArray *locations;
   GPtrArray *children;         /* AsyncrtTraceNode*, first appearance order; or NULL */
+  /* The backtraces (indices in the trace added with
+   * asyncrt__trace_tree_add_trace_leaves) whose innermost frame this node is: the
+   * leaves whose waits it may show (guint), or NULL. */
+  GArray *leaves;
 };
 
 struct _AsyncrtTraceTree

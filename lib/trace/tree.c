@@ -58,6 +58,8 @@ node_free (gpointer p)
     g_ptr_array_free (n->children, TRUE);
   if (n->locations != NULL)
     g_array_free (n->locations, TRUE);
+  if (n->leaves != NULL)
+    g_array_free (n->leaves, TRUE);
   g_free (n);
 }
 
@@ -93,7 +95,7 @@ get_or_add (AsyncrtTraceTree *tree, AsyncrtTraceNode *parent, const char *name,
   AsyncrtTraceNode *n = g_hash_table_lookup (tree->index, &key);
   if (n != NULL)
     return n;
-  n = g_new (AsyncrtTraceNode, 1);
+  n = g_new0 (AsyncrtTraceNode, 1);
   *n = key;
   n->cut = name == cut_name;
   g_hash_table_add (tree->index, n);
@@ -123,8 +125,9 @@ add_location (AsyncrtTraceNode *n, unsigned lineno, unsigned colno)
   g_array_append_val (n->locations, l);
 }
 
-void
-asyncrt__trace_tree_add_backtrace (AsyncrtTraceTree *tree, const AsyncrtBacktrace *bt)
+/* Returns the node of the innermost frame, or NULL for an empty backtrace. */
+static AsyncrtTraceNode *
+add_backtrace (AsyncrtTraceTree *tree, const AsyncrtBacktrace *bt)
 {
   /* A backtrace cut at the walk limit lacks its root side: hang it below the cut
    * marker rather than let its outermost walked frame pose as the task's root. */
@@ -140,6 +143,13 @@ asyncrt__trace_tree_add_backtrace (AsyncrtTraceTree *tree, const AsyncrtBacktrac
           add_location (parent, s->lineno, s->colno);
         }
     }
+  return bt->n_frames > 0 ? parent : NULL;
+}
+
+void
+asyncrt__trace_tree_add_backtrace (AsyncrtTraceTree *tree, const AsyncrtBacktrace *bt)
+{
+  add_backtrace (tree, bt);
 }
 
 void
@@ -148,7 +158,24 @@ asyncrt__trace_tree_add_trace (AsyncrtTraceTree *tree, const AsyncrtTrace *t)
   if (t->n_backtraces > 0)
     asyncrt__symbol_revalidate ();
   for (size_t i = 0; i < t->n_backtraces; i++)
-    asyncrt__trace_tree_add_backtrace (tree, t->backtraces[i]);
+    add_backtrace (tree, t->backtraces[i]);
+}
+
+void
+asyncrt__trace_tree_add_trace_leaves (AsyncrtTraceTree *tree, const AsyncrtTrace *t)
+{
+  if (t->n_backtraces > 0)
+    asyncrt__symbol_revalidate ();
+  for (size_t i = 0; i < t->n_backtraces; i++)
+    {
+      AsyncrtTraceNode *leaf = add_backtrace (tree, t->backtraces[i]);
+      if (leaf == NULL)
+        continue;
+      if (leaf->leaves == NULL)
+        leaf->leaves = g_array_new (FALSE, FALSE, sizeof (guint));
+      guint index = (guint) i;
+      g_array_append_val (leaf->leaves, index);
+    }
 }
 
 size_t

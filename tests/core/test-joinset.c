@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "flavour-util.h"
+#include "dump-json-util.h"
 
 /* ---- a member: waits for its notify (if any), then stores a result ---------------- */
 
@@ -531,7 +532,7 @@ dump_poll (void *p, AsyncrtContext *cx)
             g_assert_nonnull (strstr (text, want));
             g_free (want);
             free (text);
-            char *json = asyncrt_dump_to_json (d);
+            char *json = test_dump_json (d, 0);
             want = g_strdup_printf ("\"group_id\":%" G_GUINT64_FORMAT, self->set_id);
             g_assert_nonnull (strstr (json, want));
             g_assert_nonnull (strstr (json, "\"group_id\":null"));
@@ -577,5 +578,6 @@ main (int argc, char **argv)
   };
   g_test_init (&argc, &argv, NULL);
   flavour_add_tests ("joinset", tests, G_N_ELEMENTS (tests));
+  test_dump_json_add_check ();
   return g_test_run ();
 }

@@ -66,10 +66,11 @@ test_metadata (void)
   int line = __LINE__ + 1;
   Join j = { asyncrt_handle_spawn (asyncrt_runtime_get_handle (rt), parent_poll, &parent, NULL) };
   AsyncrtTask *t = asyncrt__task_from_join_handle (j.jh);
-  g_assert_cmpstr (t->spawn_file, ==, __FILE__);
-  g_assert_cmpint (t->spawn_line, ==, line);
-  g_assert_cmpstr (t->spawn_func, ==, G_STRFUNC);
-  g_assert_null (t->name);
+  g_assert_cmpstr (asyncrt__task_spawn_file (t), ==, __FILE__);
+  g_assert_cmpint (asyncrt__task_spawn_line (t), ==, line);
+  g_assert_cmpstr (asyncrt__task_spawn_func (t), ==, G_STRFUNC);
+  g_assert_null (asyncrt__task_name (t));
+  g_assert_null (t->extra);   /* nothing that needs the extra block */
   g_assert_cmpuint (t->parent_id, ==, 0);
   g_assert_cmpuint (atomic_load (&t->poll_count), ==, 0);
   g_assert_cmpint (asyncrt_runtime_block_on (rt, join_poll, &j), ==, 0);
@@ -78,10 +79,10 @@ test_metadata (void)
   g_assert_cmpuint (parent.self_id, ==, t->id);
 
   AsyncrtTask *c = asyncrt__task_from_join_handle (parent.child);
-  g_assert_cmpstr (c->name, ==, "child");
+  g_assert_cmpstr (asyncrt__task_name (c), ==, "child");
   g_assert_cmpuint (c->parent_id, ==, t->id);
   g_assert_cmpuint (c->id, >, t->id);
-  g_assert_cmpstr (c->spawn_func, ==, "parent_poll");
+  g_assert_cmpstr (asyncrt__task_spawn_func (c), ==, "parent_poll");
   asyncrt_join_handle_free (parent.child);
   asyncrt_join_handle_free (j.jh);
   asyncrt_runtime_free (rt);

@@ -2,7 +2,9 @@
  * records with synthetic (pre-resolved) traces. */
 #include "dump/dump-private.h"
 #include "trace/trace-private.h"
+#include "trace/wait-private.h"
 #include "test-util.h"
+#include "dump-json-util.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -65,7 +67,8 @@ static char *
 json_without_header (char *s)
 {
   g_assert_nonnull (s);
-  char *start = g_strdup_printf ("{\"version\":1,\"pid\":%ld,\"program\":\"test-dump-model\","
+  test_dump_json_record (s);
+  char *start = g_strdup_printf ("{\"version\":2,\"pid\":%ld,\"program\":\"test-dump-model\","
                                  "\"taken_at\":\"", (long) getpid ());
   g_assert_true (g_str_has_prefix (s, start));
   char *version = g_strdup_printf ("\",\"library_version\":\"%u.%u.%u\",",
@@ -80,7 +83,11 @@ json_without_header (char *s)
                                        taken, 0, 0));
   g_free (taken);
   char *rest = end + strlen (version);
-  memmove (s + strlen ("{\"version\":1,"), rest, strlen (rest) + 1);
+  /* Synthetic dumps are of no runtime and taken without filters. */
+  static const char identity[] = "\"runtime\":{\"name\":null,\"serial\":0},\"filter\":null,";
+  g_assert_true (g_str_has_prefix (rest, identity));
+  rest += strlen (identity);
+  memmove (s + strlen ("{\"version\":2,"), rest, strlen (rest) + 1);
   g_free (start);
   g_free (version);
   return s;
@@ -228,10 +235,13 @@ test_complete_and_empty (void)
   g_assert_cmpstr (s, ==, "task dump of a current_thread runtime: 0 tasks, complete\n");
   free (s);
   s = json_without_header (asyncrt_dump_to_json (d));
-  g_assert_cmpstr (s, ==, "{\"version\":1,\"flavour\":\"current_thread\",\"workers\":1,"
+  g_assert_cmpstr (s, ==, "{\"version\":2,\"flavour\":\"current_thread\",\"workers\":1,"
                           "\"complete\":true,\"census\":false,\"census_reason\":null,"
                           "\"missing_workers\":[],\"native_stacks\":\"not_sampled\","
-                          "\"sample_signal\":null,\"blocking_jobs\":[],\"tasks\":[]}");
+                          "\"sample_signal\":null,\"blocking_jobs\":[],"
+                          "\"functions\":[],\"frames\":[],"
+                          "\"traces\":[],\"spawn_sites\":[],\"tasks\":[],"
+                          "\"deadlocks\":[],\"holders\":[]}");
   free (s);
   asyncrt_dump_free (d);
 }
@@ -271,42 +281,76 @@ test_to_json (void)
   AsyncrtDump *d = build_dump ();
   char *s = json_without_header (asyncrt_dump_to_json (d));
   g_assert_nonnull (s);
-  g_assert_true (g_str_has_prefix (s, "{\"version\":1,\"flavour\":\"multi_thread\",\"workers\":4,"
+  g_assert_true (g_str_has_prefix (s, "{\"version\":2,\"flavour\":\"multi_thread\",\"workers\":4,"
                                       "\"complete\":false,\"census\":false,"
                                       "\"census_reason\":null,"
                                       "\"missing_workers\":[{\"index\":2,\"task_id\":9,"
                                       "\"running_ns\":2000000000,\"native_stack\":null,"
                                       "\"trace\":null}],\"native_stacks\":\"not_sampled\","
                                       "\"sample_signal\":null,\"blocking_jobs\":[],"
-                                      "\"tasks\":[{\"id\":3,"));
+                                      "\"functions\":["));
   g_assert_nonnull (strstr (s, "\"name\":\"busy \\\"one\\\"\""));
+  /* Synthetic frames: one per distinct IP and resolution, functions once each. */
+  g_assert_nonnull (strstr (s, "{\"name\":\"a_poll\",\"raw_name\":\"a_poll\",\"file\":\"t.c\"}"));
+  g_assert_nonnull (strstr (s, "\"spawn_sites\":[{\"file\":\"t.c\",\"line\":100,"
+                               "\"function\":\"spawner\"},{\"file\":\"main.c\",\"line\":77,"
+                               "\"function\":\"main\"}]"));
 #ifdef HAVE_JSON_GLIB
   GError *error = NULL;
   JsonParser *p = json_parser_new ();
   g_assert_true (json_parser_load_from_data (p, s, -1, &error));
   g_assert_no_error (error);
   JsonObject *root = json_node_get_object (json_parser_get_root (p));
-  g_assert_cmpint (json_object_get_int_member (root, "version"), ==, 1);
+  g_assert_cmpint (json_object_get_int_member (root, "version"), ==, 2);
+  JsonArray *functions = json_object_get_array_member (root, "functions");
+  JsonArray *frames = json_object_get_array_member (root, "frames");
+  JsonArray *traces = json_object_get_array_member (root, "traces");
+  g_assert_cmpuint (json_array_get_length (functions), ==, 5);
+  g_assert_cmpuint (json_array_get_length (frames), ==, 8);
+  g_assert_cmpuint (json_array_get_length (traces), ==, 2);
   JsonArray *tasks = json_object_get_array_member (root, "tasks");
   g_assert_cmpuint (json_array_get_length (tasks), ==, 3);
   JsonObject *t0 = json_array_get_object_element (tasks, 0);
   g_assert_cmpstr (json_object_get_string_member (t0, "state"), ==, "idle");
   g_assert_cmpint (json_object_get_int_member (t0, "idle_ns"), ==, 1500000);
-  JsonObject *spawn = json_object_get_object_member (t0, "spawn");
-  g_assert_cmpstr (json_object_get_string_member (spawn, "function"), ==, "spawner");
-  JsonObject *trace = json_object_get_object_member (t0, "trace");
-  g_assert_cmpuint (json_array_get_length (json_object_get_array_member (trace, "backtraces")), ==, 2);
+  g_assert_cmpint (json_object_get_int_member (t0, "spawn"), ==, 0);
+  g_assert_cmpint (json_object_get_int_member (t0, "trace"), ==, 0);
+  JsonObject *trace = json_array_get_object_element (traces, 0);
+  JsonArray *bts = json_object_get_array_member (trace, "backtraces");
+  g_assert_cmpuint (json_array_get_length (bts), ==, 2);
+  /* Backtrace 0 is abc_yield, innermost first: its first frame's symbol is
+   * asyncrt_yield_poll. */
+  JsonArray *bt0 = json_object_get_array_member (json_array_get_object_element (bts, 0), "frames");
+  g_assert_cmpuint (json_array_get_length (bt0), ==, 4);
+  JsonObject *f0 = json_array_get_object_element (frames, json_array_get_int_element (bt0, 0));
+  JsonObject *s0 = json_array_get_object_element (json_object_get_array_member (f0, "symbols"), 0);
+  g_assert_cmpint (json_object_get_int_member (s0, "line"), ==, 40);
+  JsonObject *fn = json_array_get_object_element (functions, json_object_get_int_member (s0, "function"));
+  g_assert_cmpstr (json_object_get_string_member (fn, "name"), ==, "asyncrt_yield_poll");
+  /* The tree merges the two backtraces below one root, a_poll. */
   JsonArray *tree = json_object_get_array_member (trace, "tree");
   g_assert_cmpuint (json_array_get_length (tree), ==, 1);
+  JsonObject *root_node = json_array_get_object_element (tree, 0);
+  fn = json_array_get_object_element (functions, json_object_get_int_member (root_node, "function"));
+  g_assert_cmpstr (json_object_get_string_member (fn, "name"), ==, "a_poll");
+  JsonArray *loc = json_array_get_array_element (json_object_get_array_member (root_node, "locations"), 0);
+  g_assert_cmpint (json_array_get_int_element (loc, 0), ==, 10);
+  g_assert_cmpint (json_array_get_int_element (loc, 1), ==, 5);
+  /* One wait per backtrace; synthetic leaves said nothing. */
+  JsonArray *waits = json_object_get_array_member (t0, "waits");
+  g_assert_cmpuint (json_array_get_length (waits), ==, 2);
+  g_assert_cmpstr (json_object_get_string_member (json_array_get_object_element (waits, 0), "kind"),
+                   ==, "unknown");
   JsonObject *t2 = json_array_get_object_element (tasks, 2);
   g_assert_true (json_object_get_null_member (t2, "trace"));
+  g_assert_cmpuint (json_array_get_length (json_object_get_array_member (t2, "waits")), ==, 0);
   g_assert_cmpint (json_object_get_int_member (t2, "worker"), ==, 2);
   g_assert_cmpstr (json_object_get_string_member (t2, "no_trace"), ==, "running");
   g_assert_true (json_object_get_null_member (t0, "no_trace"));
   g_assert_cmpstr (json_object_get_string_member (json_array_get_object_element (tasks, 1),
                                                   "no_trace"), ==, NULL);
-  g_assert_cmpstr (json_object_get_string_member (json_array_get_object_element (tree, 0),
-                                                  "name"), ==, "a_poll");
+  g_assert_cmpint (json_object_get_int_member (json_array_get_object_element (tasks, 1), "trace"),
+                   ==, 1);
   g_object_unref (p);
 #endif
   free (s);
@@ -349,10 +393,11 @@ test_same_traces (void)
   g_free (expected);
   free (s);
   s = json_without_header (asyncrt_dump_to_json (d));
-  char *first = strstr (s, "\"trace\":");
-  char *third = strstr (strstr (strstr (first + 1, "\"trace\":") + 1, "\"id\":3"), "\"trace\":");
-  g_assert_nonnull (third);
-  g_assert_cmpint (strncmp (first, third, strlen (third) - 2), ==, 0);
+  /* Synthetic traces carry resolutions of their own: three traces.  (Real ones at the
+   * same place share one: test-waits.) */
+  g_assert_nonnull (strstr (strstr (s, "{\"id\":1,"), "\"trace\":0,"));
+  g_assert_nonnull (strstr (strstr (s, "{\"id\":2,"), "\"trace\":1,"));
+  g_assert_nonnull (strstr (strstr (s, "{\"id\":3,"), "\"trace\":2,"));
   free (s);
   asyncrt_dump_free (d);
 }
@@ -396,7 +441,7 @@ test_reasons (void)
   asyncrt__dump_seal (d);
   g_assert_false (asyncrt_dump_is_complete (d));
   char *s = asyncrt_dump_to_string (d);
-  char *json = asyncrt_dump_to_json (d);
+  char *json = test_dump_json (d, 0);
   for (size_t i = 0; i < G_N_ELEMENTS (cases); i++)
     {
       const AsyncrtDumpTask *t = asyncrt_dump_get_task (d, i);
@@ -452,7 +497,7 @@ test_reasons (void)
       g_assert_cmpstr (s, ==, want);
       g_free (want);
       free (s);
-      json = asyncrt_dump_to_json (d);
+      json = test_dump_json (d, 0);
       want = g_strdup_printf ("\"census\":true,\"census_reason\":\"%s\"", census[i].json);
       g_assert_nonnull (strstr (json, want));
       g_free (want);
@@ -522,13 +567,556 @@ test_truncated (void)
     "     └╼ c_poll at t.c:31:5\n"
     "        └╼ asyncrt_sleep_poll at lib/driver/time/sleep.c:31:3\n");
   free (s);
-  s = asyncrt_dump_to_json (d);
+  s = test_dump_json (d, 0);
   g_assert_nonnull (strstr (s, "{\"truncated\":true,\"frames\":["));
   g_assert_nonnull (strstr (s, "{\"truncated\":false,\"frames\":["));
-  g_assert_nonnull (strstr (s, "\"name\":\"…\",\"file\":null,\"line\":0,\"column\":0,"
-                               "\"truncated\":true,"));
+  g_assert_nonnull (strstr (s, "\"tree\":[{\"function\":null,\"truncated\":true,"
+                               "\"locations\":[],\"children\":["));
   free (s);
   asyncrt_dump_free (d);
+}
+
+
+/* ---- waits and the wait-for graph, from synthetic records ------------------------------ */
+
+static const char *const lock_frames[] = {
+  "asyncrt_mutex_lock_poll@lib/sync/mutex.c:160:7", "worker_poll@w.c:10:3", NULL
+};
+static const char *const join_frames[] = {
+  "asyncrt_join_handle_poll@lib/task/task.c:600:7", "boss_poll@b.c:20:3", NULL
+};
+static const char *const sleep_frames[] = {
+  "asyncrt_sleep_poll@lib/driver/time/sleep.c:31:3", "worker_poll@w.c:12:3", NULL
+};
+
+static AsyncrtTrace *
+wait_trace (void)
+{
+  return asyncrt__trace_new ();
+}
+
+/* Appends a leaf to @tr that waits on @object held by @holder. */
+static AsyncrtWait *
+add_wait (AsyncrtTrace *tr, const char *const *frames, AsyncrtWaitKind kind, uintptr_t object,
+          const char *name, AsyncrtTaskId holder)
+{
+  add_backtrace (tr, frames);
+  AsyncrtWait *w = &tr->backtraces[tr->n_backtraces - 1]->wait;
+  asyncrt__wait_set (w, kind, object, name);
+  asyncrt__wait_set_holder (w, holder);
+  return w;
+}
+
+static void
+add_task (AsyncrtDump *d, AsyncrtTaskId id, AsyncrtTaskState state, AsyncrtTrace *tr,
+          const char *name)
+{
+  struct _AsyncrtDumpTask r = { 0 };
+  r.id = id;
+  r.state = state;
+  r.worker = -1;
+  r.trace = tr;
+  r.name = g_strdup (name);
+  r.last_poll_ns = d->taken_ns - 1000000000u;
+  if (tr == NULL)
+    {
+      r.no_trace = ASYNCRT_DUMP_NO_TRACE_RUNNING;
+      r.state = ASYNCRT_TASK_STATE_RUNNING;
+    }
+  asyncrt__dump_add_task (d, &r);
+}
+
+static void
+assert_deadlock (AsyncrtDump *d, size_t i, const AsyncrtTaskId *want, size_t n)
+{
+  const AsyncrtTaskId *ids = NULL;
+  g_assert_cmpuint (asyncrt_dump_get_deadlock (d, i, &ids), ==, n);
+  g_assert_nonnull (ids);
+  for (size_t k = 0; k < n; k++)
+    g_assert_cmpuint (ids[k], ==, want[k]);
+}
+
+static size_t
+blocked (AsyncrtDump *d, AsyncrtTaskId id)
+{
+  return asyncrt_dump_task_get_n_blocked (asyncrt_dump_find_task (d, id));
+}
+
+/* Two tasks taking two mutexes in opposite order: a deadlock of exactly those two; a
+ * third waiting on one of them is blocked by it but not part of it. */
+static void
+test_lock_order_deadlock (void)
+{
+  AsyncrtDump *d = asyncrt__dump_new ("multi_thread", 2);
+  AsyncrtTrace *t1 = wait_trace (), *t2 = wait_trace (), *t3 = wait_trace (), *t4 = wait_trace ();
+  AsyncrtWait *w = add_wait (t1, lock_frames, ASYNCRT_WAIT_MUTEX, 0xa0, "accounts", 2);
+  asyncrt__wait_set_fact (w, ASYNCRT_WAIT_FACT_HELD_NS, 1500000000);
+  w = add_wait (t2, lock_frames, ASYNCRT_WAIT_MUTEX, 0xb0, "ledger", 1);
+  asyncrt__wait_set_fact (w, ASYNCRT_WAIT_FACT_HELD_NS, 1400000000);
+  add_wait (t3, lock_frames, ASYNCRT_WAIT_MUTEX, 0xa0, "accounts", 2);
+  add_wait (t4, sleep_frames, ASYNCRT_WAIT_SLEEP, 0xc0, NULL, 0);
+  add_task (d, 4, ASYNCRT_TASK_STATE_IDLE, t4, "sleeper");
+  add_task (d, 2, ASYNCRT_TASK_STATE_IDLE, t2, "right");
+  add_task (d, 3, ASYNCRT_TASK_STATE_IDLE, t3, "bystander");
+  add_task (d, 1, ASYNCRT_TASK_STATE_IDLE, t1, "left");
+  asyncrt__dump_seal (d);
+
+  g_assert_cmpuint (asyncrt_dump_get_n_deadlocks (d), ==, 1);
+  static const AsyncrtTaskId want[] = { 1, 2 };
+  assert_deadlock (d, 0, want, 2);
+  g_assert_cmpuint (blocked (d, 1), ==, 2);             /* 2, and 3 through 2 */
+  g_assert_cmpuint (blocked (d, 2), ==, 2);             /* 1 and 3 */
+  g_assert_cmpuint (blocked (d, 3), ==, 0);
+  g_assert_cmpuint (blocked (d, 4), ==, 0);
+  /* The waits, through the public accessors. */
+  const AsyncrtDumpTask *t = asyncrt_dump_find_task (d, 1);
+  g_assert_cmpuint (asyncrt_dump_task_get_n_waits (t), ==, 1);
+  const AsyncrtWait *wait = asyncrt_dump_task_get_wait (t, 0);
+  g_assert_cmpint (asyncrt_wait_get_kind (wait), ==, ASYNCRT_WAIT_MUTEX);
+  g_assert_cmpuint (asyncrt_wait_get_object (wait), ==, 0xa0);
+  g_assert_cmpstr (asyncrt_wait_get_object_name (wait), ==, "accounts");
+  g_assert_cmpuint (asyncrt_wait_get_holder_id (wait), ==, 2);
+  g_assert_cmpuint (asyncrt_wait_get_waited_ns (wait), ==, 1000000000u);   /* the task's idle time */
+  int64_t v = 0;
+  g_assert_cmpint (asyncrt_wait_get_fact (wait, ASYNCRT_WAIT_FACT_HELD_NS, &v), ==, 0);
+  g_assert_cmpint (v, ==, 1500000000);
+  g_assert_null (asyncrt_dump_task_get_wait (t, 1));
+
+  char *s = text_without_header (asyncrt_dump_to_string (d));
+  const char *expected =
+    "task dump of a multi_thread runtime: 4 tasks, complete, 1 deadlock\n"
+    "deadlock: tasks 1, 2 wait for each other, blocking 1 more task\n"
+    "  task 1 \"left\" waits for mutex \"accounts\" held by task 2 for 1.500 s\n"
+    "  task 2 \"right\" waits for mutex \"ledger\" held by task 1 for 1.400 s\n"
+    "task 1 idle, name \"left\", idle 1.000 s, 0 polls\n"
+    "  ╼ worker_poll at w.c:10:3\n"
+    "  └╼ asyncrt_mutex_lock_poll at lib/sync/mutex.c:160:7 — waits for mutex \"accounts\" held by task 2 for 1.500 s\n"
+    "task 2 idle, name \"right\", idle 1.000 s, 0 polls\n"
+    "  ╼ worker_poll at w.c:10:3\n"
+    "  └╼ asyncrt_mutex_lock_poll at lib/sync/mutex.c:160:7 — waits for mutex \"ledger\" held by task 1 for 1.400 s\n"
+    "task 3 idle, name \"bystander\", idle 1.000 s, 0 polls\n"
+    "  ╼ worker_poll at w.c:10:3\n"
+    "  └╼ asyncrt_mutex_lock_poll at lib/sync/mutex.c:160:7 — waits for mutex \"accounts\" held by task 2\n"
+    "task 4 idle, name \"sleeper\", idle 1.000 s, 0 polls\n"
+    "  ╼ worker_poll at w.c:12:3\n"
+    "  └╼ asyncrt_sleep_poll at lib/driver/time/sleep.c:31:3 — sleeps\n";
+  if (g_strcmp0 (s, expected) != 0)
+    g_test_message ("got:\n%s", s);
+  g_assert_cmpstr (s, ==, expected);
+  free (s);
+  s = test_dump_json (d, 0);
+  g_assert_nonnull (strstr (s, "\"deadlocks\":[{\"tasks\":[1,2],\"blocks\":1}]"));
+  g_assert_nonnull (strstr (s, "{\"kind\":\"mutex\",\"object\":\"0xa0\",\"name\":\"accounts\","
+                               "\"holder_id\":2,\"waited_ns\":1000000000,"
+                               "\"facts\":{\"held_ns\":1500000000}}"));
+  free (s);
+  asyncrt_dump_free (d);
+}
+
+/* Cycles of joins, a three-task cycle mixing a join and mutexes, a task waiting for a
+ * mutex it holds: each reported with exactly its tasks, in ascending order. */
+static void
+test_cycles (void)
+{
+  AsyncrtDump *d = asyncrt__dump_new ("current_thread", 1);
+  AsyncrtTrace *tr;
+  /* 5 <-> 6 by joins. */
+  tr = wait_trace ();
+  add_wait (tr, join_frames, ASYNCRT_WAIT_JOIN, 0x600, NULL, 6);
+  add_task (d, 5, ASYNCRT_TASK_STATE_IDLE, tr, NULL);
+  tr = wait_trace ();
+  add_wait (tr, join_frames, ASYNCRT_WAIT_JOIN, 0x500, NULL, 5);
+  add_task (d, 6, ASYNCRT_TASK_STATE_IDLE, tr, NULL);
+  /* 9 -> 7 -> 8 -> 9. */
+  tr = wait_trace ();
+  add_wait (tr, lock_frames, ASYNCRT_WAIT_MUTEX, 0x80, NULL, 8);
+  add_task (d, 7, ASYNCRT_TASK_STATE_IDLE, tr, NULL);
+  tr = wait_trace ();
+  add_wait (tr, join_frames, ASYNCRT_WAIT_JOIN, 0x900, NULL, 9);
+  add_task (d, 8, ASYNCRT_TASK_STATE_IDLE, tr, NULL);
+  tr = wait_trace ();
+  add_wait (tr, lock_frames, ASYNCRT_WAIT_MUTEX, 0x70, NULL, 7);
+  add_task (d, 9, ASYNCRT_TASK_STATE_IDLE, tr, NULL);
+  /* 16 waits for a mutex it holds. */
+  tr = wait_trace ();
+  add_wait (tr, lock_frames, ASYNCRT_WAIT_MUTEX, 0x160, "self", 16);
+  add_task (d, 16, ASYNCRT_TASK_STATE_IDLE, tr, NULL);
+  /* 17 was handed the mutex it waited for: not waiting any more. */
+  tr = wait_trace ();
+  AsyncrtWait *w = add_wait (tr, lock_frames, ASYNCRT_WAIT_MUTEX, 0x170, NULL, 17);
+  asyncrt__wait_set_fact (w, ASYNCRT_WAIT_FACT_READY, 1);
+  add_task (d, 17, ASYNCRT_TASK_STATE_IDLE, tr, NULL);
+  /* 18 joins 5: blocked by the first deadlock, not part of it. */
+  tr = wait_trace ();
+  add_wait (tr, join_frames, ASYNCRT_WAIT_JOIN, 0x500, NULL, 5);
+  add_task (d, 18, ASYNCRT_TASK_STATE_IDLE, tr, NULL);
+  asyncrt__dump_seal (d);
+
+  g_assert_cmpuint (asyncrt_dump_get_n_deadlocks (d), ==, 3);
+  static const AsyncrtTaskId a[] = { 5, 6 }, b[] = { 7, 8, 9 }, c[] = { 16 };
+  assert_deadlock (d, 0, a, 2);
+  assert_deadlock (d, 1, b, 3);
+  assert_deadlock (d, 2, c, 1);
+  g_assert_cmpuint (blocked (d, 5), ==, 2);             /* 6 and 18 */
+  g_assert_cmpuint (blocked (d, 6), ==, 2);             /* 5, and 18 through 5 */
+  g_assert_cmpuint (blocked (d, 7), ==, 2);
+  g_assert_cmpuint (blocked (d, 16), ==, 0);
+  g_assert_cmpuint (blocked (d, 17), ==, 0);
+
+  /* Out of range, NULL: 0 and the output untouched. */
+  const AsyncrtTaskId *ids = (const AsyncrtTaskId *) 0x1;
+  g_assert_cmpuint (asyncrt_dump_get_deadlock (d, 3, &ids), ==, 0);
+  g_assert_true (ids == (const AsyncrtTaskId *) 0x1);
+  g_assert_cmpuint (asyncrt_dump_get_deadlock (NULL, 0, &ids), ==, 0);
+  g_assert_cmpuint (asyncrt_dump_get_deadlock (d, 0, NULL), ==, 2);
+  g_assert_cmpuint (asyncrt_dump_get_n_deadlocks (NULL), ==, 0);
+  g_assert_cmpuint (asyncrt_dump_task_get_n_blocked (NULL), ==, 0);
+
+  char *s = text_without_header (asyncrt_dump_to_string (d));
+  g_assert_nonnull (strstr (s, "task dump of a current_thread runtime: 8 tasks, complete, 3 deadlocks\n"
+                               "deadlock: tasks 5, 6 wait for each other, blocking 1 more task\n"
+                               "  task 5 waits for task 6 to finish\n"
+                               "  task 6 waits for task 5 to finish\n"
+                               "deadlock: tasks 7, 8, 9 wait for each other\n"
+                               "  task 7 waits for mutex 0x80 held by task 8\n"
+                               "  task 8 waits for task 9 to finish\n"
+                               "  task 9 waits for mutex 0x70 held by task 7\n"
+                               "deadlock: task 16 waits for itself\n"
+                               "  task 16 waits for mutex \"self\" held by task 16\n"
+                               "task 5 idle"));
+  g_assert_nonnull (strstr (s, "— waits for mutex 0x170 held by task 17 (ready: runs next)\n"));
+  free (s);
+  free (test_dump_json (d, ASYNCRT_DUMP_GROUP));
+  asyncrt_dump_free (d);
+}
+
+/* A holder that may still make progress is never part of a deadlock, nor is anyone
+ * waiting on it: a holder also waiting on a timer, running, queued, untraced, or not
+ * in the dump; a semaphore whose other holders are unknown. */
+static void
+test_no_false_cycle (void)
+{
+  AsyncrtDump *d = asyncrt__dump_new ("multi_thread", 2);
+  AsyncrtTrace *tr;
+  /* 10 <-> 11, but 11 also waits on a timer (a select with a timeout). */
+  tr = wait_trace ();
+  add_wait (tr, lock_frames, ASYNCRT_WAIT_MUTEX, 0x100, NULL, 11);
+  add_task (d, 10, ASYNCRT_TASK_STATE_IDLE, tr, NULL);
+  tr = wait_trace ();
+  add_wait (tr, lock_frames, ASYNCRT_WAIT_MUTEX, 0x110, NULL, 10);
+  add_wait (tr, sleep_frames, ASYNCRT_WAIT_SLEEP, 0x111, NULL, 0);
+  add_task (d, 11, ASYNCRT_TASK_STATE_IDLE, tr, NULL);
+  /* 12 waits for 13, which is running. */
+  tr = wait_trace ();
+  add_wait (tr, lock_frames, ASYNCRT_WAIT_MUTEX, 0x120, NULL, 13);
+  add_task (d, 12, ASYNCRT_TASK_STATE_IDLE, tr, NULL);
+  add_task (d, 13, ASYNCRT_TASK_STATE_RUNNING, NULL, NULL);
+  /* 14 <-> 15, but 15 is queued (woken): it will run. */
+  tr = wait_trace ();
+  add_wait (tr, lock_frames, ASYNCRT_WAIT_MUTEX, 0x140, NULL, 15);
+  add_task (d, 14, ASYNCRT_TASK_STATE_IDLE, tr, NULL);
+  tr = wait_trace ();
+  add_wait (tr, join_frames, ASYNCRT_WAIT_JOIN, 0x141, NULL, 14);
+  add_task (d, 15, ASYNCRT_TASK_STATE_SCHEDULED, tr, NULL);
+  /* 19 waits for 99, not in the dump (finished without unlocking). */
+  tr = wait_trace ();
+  add_wait (tr, lock_frames, ASYNCRT_WAIT_MUTEX, 0x190, "leaked", 99);
+  add_task (d, 19, ASYNCRT_TASK_STATE_IDLE, tr, NULL);
+  /* 20 <-> 21 through a semaphore with other holders, and back through a mutex. */
+  tr = wait_trace ();
+  AsyncrtWait *w = add_wait (tr, lock_frames, ASYNCRT_WAIT_SEMAPHORE, 0x200, NULL, 21);
+  asyncrt__wait_set_fact (w, ASYNCRT_WAIT_FACT_OTHER_HOLDERS, 1);
+  add_task (d, 20, ASYNCRT_TASK_STATE_IDLE, tr, NULL);
+  tr = wait_trace ();
+  add_wait (tr, lock_frames, ASYNCRT_WAIT_MUTEX, 0x210, NULL, 20);
+  add_task (d, 21, ASYNCRT_TASK_STATE_IDLE, tr, NULL);
+  /* 22 <-> 23, but 23's leaf gave no description. */
+  tr = wait_trace ();
+  add_wait (tr, lock_frames, ASYNCRT_WAIT_MUTEX, 0x220, NULL, 23);
+  add_task (d, 22, ASYNCRT_TASK_STATE_IDLE, tr, NULL);
+  tr = wait_trace ();
+  add_wait (tr, lock_frames, ASYNCRT_WAIT_MUTEX, 0x230, NULL, 22);
+  add_backtrace (tr, sleep_frames);
+  add_task (d, 23, ASYNCRT_TASK_STATE_IDLE, tr, NULL);
+  asyncrt__dump_seal (d);
+
+  g_assert_cmpuint (asyncrt_dump_get_n_deadlocks (d), ==, 0);
+  for (size_t i = 0; i < asyncrt_dump_get_n_tasks (d); i++)
+    {
+      const struct _AsyncrtDumpTask *t = (const struct _AsyncrtDumpTask *) asyncrt_dump_get_task (d, i);
+      g_assert_cmpuint (t->deadlock, ==, 0);
+    }
+  /* The chains are still told. */
+  g_assert_cmpuint (blocked (d, 11), ==, 1);
+  g_assert_cmpuint (blocked (d, 13), ==, 1);
+  g_assert_cmpuint (blocked (d, 20), ==, 1);            /* 21 waits for 20's mutex… */
+  g_assert_cmpuint (blocked (d, 21), ==, 0);            /* …but 21's permits are not certain */
+  char *s = text_without_header (asyncrt_dump_to_string (d));
+  g_assert_null (strstr (s, "deadlock"));
+  g_assert_nonnull (strstr (s, "\ntask 99 holds mutex \"leaked\", blocking 1 task: 19\n"
+                               "  task 99 is not in this dump (finished without releasing it, "
+                               "or a task of another runtime)\n"));
+  g_assert_nonnull (strstr (s, "\ntask 13 holds mutex 0x120, blocking 1 task: 12\n"
+                               "  task 13 is not traced: running\n"));
+  g_assert_nonnull (strstr (s, "\ntask 11 holds mutex 0x100, blocking 1 task: 10\n"
+                               "  task 11 waits for mutex 0x110 held by task 10\n"
+                               "  task 11 sleeps\n"));
+  free (s);
+  free (test_dump_json (d, 0));
+  asyncrt_dump_free (d);
+}
+
+/* Chains: a holder blocks its waiters and everyone waiting on them; a task waiting on
+ * two holders (joins) makes the graph general.  Holders are listed longest-held
+ * first. */
+static void
+test_chains (void)
+{
+  for (int general = 0; general < 2; general++)
+    {
+      AsyncrtDump *d = asyncrt__dump_new ("multi_thread", 2);
+      AsyncrtTrace *tr;
+      /* 30 holds m1 (held 2 s) and sleeps; 31, 32 wait for m1; 33 joins 31; 34 joins 33. */
+      tr = wait_trace ();
+      add_wait (tr, sleep_frames, ASYNCRT_WAIT_SLEEP, 0x300, NULL, 0);
+      add_task (d, 30, ASYNCRT_TASK_STATE_IDLE, tr, "holder");
+      for (AsyncrtTaskId id = 31; id <= 32; id++)
+        {
+          tr = wait_trace ();
+          AsyncrtWait *w = add_wait (tr, lock_frames, ASYNCRT_WAIT_MUTEX, 0x310, "m1", 30);
+          asyncrt__wait_set_fact (w, ASYNCRT_WAIT_FACT_HELD_NS, 2000000000);
+          add_task (d, id, ASYNCRT_TASK_STATE_IDLE, tr, NULL);
+        }
+      tr = wait_trace ();
+      add_wait (tr, join_frames, ASYNCRT_WAIT_JOIN, 0x331, NULL, 31);
+      if (general)
+        add_wait (tr, join_frames, ASYNCRT_WAIT_JOIN, 0x332, NULL, 32);
+      add_task (d, 33, ASYNCRT_TASK_STATE_IDLE, tr, NULL);
+      tr = wait_trace ();
+      add_wait (tr, join_frames, ASYNCRT_WAIT_JOIN, 0x333, NULL, 33);
+      add_task (d, 34, ASYNCRT_TASK_STATE_IDLE, tr, NULL);
+      /* 40 holds m2 (held 3 s), 41 waits for it. */
+      add_task (d, 40, ASYNCRT_TASK_STATE_RUNNING, NULL, NULL);
+      tr = wait_trace ();
+      AsyncrtWait *w = add_wait (tr, lock_frames, ASYNCRT_WAIT_MUTEX, 0x400, "m2", 40);
+      asyncrt__wait_set_fact (w, ASYNCRT_WAIT_FACT_HELD_NS, 3000000000);
+      add_task (d, 41, ASYNCRT_TASK_STATE_IDLE, tr, NULL);
+      asyncrt__dump_seal (d);
+
+      g_assert_cmpuint (asyncrt_dump_get_n_deadlocks (d), ==, 0);
+      g_assert_cmpuint (blocked (d, 30), ==, 4);          /* 31, 32, 33, 34 */
+      g_assert_cmpuint (blocked (d, 31), ==, 2);          /* 33, 34 */
+      g_assert_cmpuint (blocked (d, 32), ==, general ? 2 : 0);
+      g_assert_cmpuint (blocked (d, 33), ==, 1);
+      g_assert_cmpuint (blocked (d, 34), ==, 0);
+      g_assert_cmpuint (blocked (d, 40), ==, 1);
+      char *s = text_without_header (asyncrt_dump_to_string (d));
+      const char *m2 = strstr (s, "task 40 holds mutex \"m2\" for 3.000 s, blocking 1 task: 41\n");
+      const char *m1 = strstr (s, "task 30 \"holder\" holds mutex \"m1\" for 2.000 s, blocking 4 tasks: "
+                                  "31, 32 and 2 more waiting on them\n"
+                                  "  task 30 \"holder\" sleeps\n");
+      g_assert_nonnull (m2);
+      g_assert_nonnull (m1);
+      g_assert_true (m2 < m1);                            /* longest-held first */
+      g_assert_nonnull (strstr (s, "task 31 has not finished, blocking 2 tasks: 33 and 1 more "
+                                   "waiting on them\n"));
+      free (s);
+      free (test_dump_json (d, 0));
+      asyncrt_dump_free (d);
+    }
+}
+
+/* Names come from the program: escaped in the text (one line per wait), valid in JSON. */
+static void
+test_hostile_names (void)
+{
+  AsyncrtDump *d = asyncrt__dump_new ("current_thread", 1);
+  AsyncrtTrace *tr = wait_trace ();
+  const char *evil = "store\"\n\x1b[31mtask 99 idle\\\xff\xe2\x80\xae";
+  add_wait (tr, lock_frames, ASYNCRT_WAIT_MUTEX, 0x10, evil, 2);
+  add_task (d, 1, ASYNCRT_TASK_STATE_IDLE, tr, NULL);
+  tr = wait_trace ();
+  add_wait (tr, sleep_frames, ASYNCRT_WAIT_SLEEP, 0x20, NULL, 0);
+  add_task (d, 2, ASYNCRT_TASK_STATE_IDLE, tr, evil);
+  asyncrt__dump_seal (d);
+  g_assert_cmpstr (asyncrt_wait_get_object_name (asyncrt_dump_task_get_wait (asyncrt_dump_get_task (d, 0), 0)),
+                   ==, evil);
+  const char *escaped = "\"store\\\"\\n\\x1b[31mtask 99 idle\\\\\xef\xbf\xbd\\u202e\"";
+  for (unsigned flags = 0; flags <= ASYNCRT_DUMP_GROUP; flags += ASYNCRT_DUMP_GROUP)
+    {
+      char *s = asyncrt_dump_format (d, ASYNCRT_DUMP_FORMAT_TEXT, flags);
+      g_assert_true (g_utf8_validate (s, -1, NULL));
+      g_assert_null (strchr (s, '\x1b'));
+      char *want = g_strconcat ("waits for mutex ", escaped, " held by task 2\n", NULL);
+      g_assert_nonnull (strstr (s, want));
+      g_free (want);
+      want = g_strconcat ("\ntask 2 ", escaped, " holds mutex ", escaped,
+                          ", blocking 1 task: 1\n", NULL);
+      g_assert_nonnull (strstr (s, want));
+      g_free (want);
+      g_assert_null (strstr (s, "\ntask 99"));
+      free (s);
+      s = test_dump_json (d, flags);
+      g_assert_true (g_utf8_validate (s, -1, NULL));
+      g_assert_null (strchr (s, '\n'));
+      g_assert_nonnull (strstr (s, "\"name\":\"store\\\"\\n\\u001b[31mtask 99 idle\\\\\xef\xbf\xbd\xe2\x80\xae\""));
+      free (s);
+    }
+  asyncrt_dump_free (d);
+}
+
+/* Grouping: the same trace, the same kinds of wait and the same state make a group,
+ * printed once with its ids (abridged past 20), names and idle times; a group of one
+ * is printed as its task; a leaf names its object only when all members share it. */
+static void
+test_groups (void)
+{
+  AsyncrtDump *d = asyncrt__dump_new ("current_thread", 1);
+  /* Real (unresolvable) IPs: the same for every task of a group. */
+  static const uintptr_t ips_a[] = { 0x11, 0x12 }, ips_b[] = { 0x21, 0x22 };
+  for (AsyncrtTaskId id = 1; id <= 30; id++)
+    {
+      AsyncrtTrace *tr = asyncrt__trace_new ();
+      bool a = id <= 25;
+      asyncrt__trace_append_ips (tr, a ? ips_a : ips_b, 2);
+      AsyncrtWait *w = &tr->backtraces[0]->wait;
+      if (a)
+        asyncrt__wait_set (w, ASYNCRT_WAIT_FD, 0x1000 + id, NULL);    /* each its own fd */
+      else
+        {
+          asyncrt__wait_set (w, ASYNCRT_WAIT_MUTEX, 0x2000, "store");  /* all the same mutex */
+          asyncrt__wait_set_holder (w, 31);
+        }
+      struct _AsyncrtDumpTask r = { 0 };
+      r.id = id;
+      r.worker = -1;
+      r.trace = tr;
+      r.name = g_strdup (id % 5 == 0 ? "five" : a ? "conn" : NULL);
+      r.last_poll_ns = d->taken_ns - id * 1000000u;
+      asyncrt__dump_add_task (d, &r);
+    }
+  add_task (d, 31, ASYNCRT_TASK_STATE_RUNNING, NULL, "holder");
+  asyncrt__dump_seal (d);
+  char *s = text_without_header (asyncrt_dump_format (d, ASYNCRT_DUMP_FORMAT_TEXT, ASYNCRT_DUMP_GROUP));
+  char *a_tree = NULL, *b_tree = NULL;
+  {
+    /* The trees as the ungrouped text prints them for one member of each group. */
+    char *full = asyncrt_dump_to_string (d);
+    const char *p = strstr (full, "\ntask 1 idle");
+    p = strchr (p + 1, '\n') + 1;
+    const char *e = strstr (p, "\ntask 2 idle");
+    a_tree = g_strndup (p, (gsize) (e + 1 - p));
+    p = strstr (full, "\ntask 26 idle");
+    p = strchr (p + 1, '\n') + 1;
+    e = strstr (p, "\ntask 27 idle");
+    b_tree = g_strndup (p, (gsize) (e + 1 - p));
+    free (full);
+  }
+  g_assert_nonnull (strstr (a_tree, " — waits for fd\n"));
+  g_assert_nonnull (strstr (b_tree, " — waits for mutex \"store\" held by task 31\n"));
+  char *expected = g_strconcat (
+    "task dump of a current_thread runtime: 31 tasks, incomplete\n"
+    "task 31 \"holder\" holds mutex \"store\", blocking 5 tasks: 26, 27, 28, 29, 30\n"
+    "  task 31 \"holder\" is not traced: running\n"
+    "25 tasks idle: 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, "
+    "… (5 more), name \"conn\" (20), \"five\" (5), idle min 1.000 ms, median 13.000 ms, "
+    "max 25.000 ms\n", a_tree,
+    "5 tasks idle: 26, 27, 28, 29, 30, name \"five\" (1), 4 unnamed, idle min 26.000 ms, "
+    "median 28.000 ms, max 30.000 ms\n", b_tree,
+    "task 31 running, name \"holder\", running 1.000 s, 0 polls\n"
+    "  (not traced: running)\n", NULL);
+  if (g_strcmp0 (s, expected) != 0)
+    g_test_message ("got:\n%s", s);
+  g_assert_cmpstr (s, ==, expected);
+  g_free (expected);
+  g_free (a_tree);
+  g_free (b_tree);
+  free (s);
+  s = test_dump_json (d, ASYNCRT_DUMP_GROUP);
+  g_assert_nonnull (strstr (s, "\"groups\":[{\"count\":25,\"state\":\"idle\",\"no_trace\":null,"
+                               "\"trace\":0,\"wait_kinds\":[\"fd\"],\"tasks\":[1,2,3,"));
+  g_assert_nonnull (strstr (s, "\"idle_ns\":{\"min\":1000000,\"median\":13000000,\"max\":25000000}}"));
+  free (s);
+  s = test_dump_json (d, 0);
+  g_assert_null (strstr (s, "\"groups\""));
+  free (s);
+  asyncrt_dump_free (d);
+}
+
+/* asyncrt_dump_format(): the shorthands, and its errors. */
+static void
+test_format_errors (void)
+{
+  AsyncrtDump *d = build_dump ();
+  char *a = asyncrt_dump_format (d, ASYNCRT_DUMP_FORMAT_TEXT, 0);
+  char *b = asyncrt_dump_to_string (d);
+  g_assert_cmpstr (text_without_header (a), ==, text_without_header (b));
+  free (a);
+  free (b);
+  a = asyncrt_dump_format (d, ASYNCRT_DUMP_FORMAT_JSON, 0);
+  b = asyncrt_dump_to_json (d);
+  g_assert_cmpstr (json_without_header (a), ==, json_without_header (b));
+  free (a);
+  free (b);
+  errno = 0;
+  g_assert_null (asyncrt_dump_format (NULL, ASYNCRT_DUMP_FORMAT_TEXT, 0));
+  g_assert_cmpint (errno, ==, EINVAL);
+  errno = 0;
+  g_assert_null (asyncrt_dump_format (d, (AsyncrtDumpFormat) 77, 0));
+  g_assert_cmpint (errno, ==, EINVAL);
+  errno = 0;
+  g_assert_null (asyncrt_dump_format (d, ASYNCRT_DUMP_FORMAT_TEXT, 1u << 30));
+  g_assert_cmpint (errno, ==, EINVAL);
+  errno = 0;
+  g_assert_null (asyncrt_dump_format (d, ASYNCRT_DUMP_FORMAT_JSON, ASYNCRT_DUMP_GROUP | 4u));
+  g_assert_cmpint (errno, ==, EINVAL);
+  asyncrt_dump_free (d);
+}
+
+/* The wait accessors on NULL and on facts a wait does not have; kinds and facts by
+ * name; a program's leaf outside any capture. */
+static void
+test_wait_accessors (void)
+{
+  g_assert_cmpint (asyncrt_wait_get_kind (NULL), ==, ASYNCRT_WAIT_UNKNOWN);
+  g_assert_cmpuint (asyncrt_wait_get_object (NULL), ==, 0);
+  g_assert_null (asyncrt_wait_get_object_name (NULL));
+  g_assert_cmpuint (asyncrt_wait_get_holder_id (NULL), ==, 0);
+  g_assert_cmpuint (asyncrt_wait_get_waited_ns (NULL), ==, 0);
+  int64_t v = 42;
+  g_assert_cmpint (asyncrt_wait_get_fact (NULL, ASYNCRT_WAIT_FACT_FD, &v), ==, -EINVAL);
+  g_assert_cmpint (v, ==, 42);
+  g_assert_cmpuint (asyncrt_dump_task_get_n_waits (NULL), ==, 0);
+  g_assert_null (asyncrt_dump_task_get_wait (NULL, 0));
+  AsyncrtWait w = { 0 };
+  asyncrt__wait_set_fact (&w, ASYNCRT_WAIT_FACT_FD, 7);
+  g_assert_cmpint (asyncrt_wait_get_fact (&w, ASYNCRT_WAIT_FACT_FD, NULL), ==, 0);
+  g_assert_cmpint (asyncrt_wait_get_fact (&w, ASYNCRT_WAIT_FACT_LENGTH, &v), ==, -ENOENT);
+  g_assert_cmpint (asyncrt_wait_get_fact (&w, (AsyncrtWaitFact) 0, &v), ==, -EINVAL);
+  g_assert_cmpint (asyncrt_wait_get_fact (&w, (AsyncrtWaitFact) 99, &v), ==, -EINVAL);
+  g_assert_cmpint (v, ==, 42);
+  /* At most ASYNCRT__WAIT_MAX_FACTS distinct facts; replacing one takes no room. */
+  for (int f = ASYNCRT_WAIT_FACT_REMAINING_NS; f < ASYNCRT_WAIT_FACT_REMAINING_NS + ASYNCRT__WAIT_MAX_FACTS; f++)
+    g_assert_cmpint (asyncrt__wait_set_fact (&w, (AsyncrtWaitFact) f, f), ==, 0);
+  g_assert_cmpint (asyncrt__wait_set_fact (&w, ASYNCRT_WAIT_FACT_GROUP_ID, 1), ==, -ENOSPC);
+  g_assert_cmpint (asyncrt__wait_set_fact (&w, ASYNCRT_WAIT_FACT_FD, 9), ==, 0);
+  g_assert_cmpint (asyncrt_wait_get_fact (&w, ASYNCRT_WAIT_FACT_FD, &v), ==, 0);
+  g_assert_cmpint (v, ==, 9);
+
+  g_assert_cmpstr (asyncrt_wait_kind_to_string (ASYNCRT_WAIT_MUTEX), ==, "mutex");
+  g_assert_cmpstr (asyncrt_wait_kind_to_string (ASYNCRT_WAIT_SIGNAL), ==, "signal");
+  g_assert_cmpstr (asyncrt_wait_kind_to_string ((AsyncrtWaitKind) 1000), ==, "unknown");
+  g_assert_cmpstr (asyncrt_wait_fact_to_string (ASYNCRT_WAIT_FACT_HELD_NS), ==, "held_ns");
+  g_assert_null (asyncrt_wait_fact_to_string ((AsyncrtWaitFact) 0));
+  g_assert_null (asyncrt_wait_fact_to_string ((AsyncrtWaitFact) 1000));
+
+  /* Outside a capture no leaf was traced. */
+  g_assert_cmpint (asyncrt_trace_leaf_set_wait (ASYNCRT_WAIT_FD, 1, "x"), ==, -ENOENT);
+  g_assert_cmpint (asyncrt_trace_leaf_set_wait ((AsyncrtWaitKind) 99, 1, "x"), ==, -EINVAL);
+  g_assert_cmpint (asyncrt_trace_leaf_set_wait_holder (3), ==, -ENOENT);
+  g_assert_cmpint (asyncrt_trace_leaf_set_wait_fact (ASYNCRT_WAIT_FACT_FD, 3), ==, -ENOENT);
+  g_assert_cmpint (asyncrt_trace_leaf_set_wait_fact ((AsyncrtWaitFact) 0, 3), ==, -EINVAL);
+  g_free (w.name);
 }
 
 int
@@ -544,5 +1132,14 @@ main (int argc, char **argv)
   g_test_add_func ("/dump/model/reasons", test_reasons);
   g_test_add_func ("/dump/model/escaping", test_escaping);
   g_test_add_func ("/dump/model/truncated", test_truncated);
+  g_test_add_func ("/dump/model/waits/lock-order-deadlock", test_lock_order_deadlock);
+  g_test_add_func ("/dump/model/waits/cycles", test_cycles);
+  g_test_add_func ("/dump/model/waits/no-false-cycle", test_no_false_cycle);
+  g_test_add_func ("/dump/model/waits/chains", test_chains);
+  g_test_add_func ("/dump/model/waits/hostile-names", test_hostile_names);
+  g_test_add_func ("/dump/model/waits/accessors", test_wait_accessors);
+  g_test_add_func ("/dump/model/groups", test_groups);
+  g_test_add_func ("/dump/model/format-errors", test_format_errors);
+  test_dump_json_add_check ();
   return g_test_run ();
 }

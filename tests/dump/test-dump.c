@@ -1,6 +1,7 @@
 /* Task dumps through the public API, on both schedulers.  Built at -O2 -g. */
 #include <asyncrt/asyncrt.h>
 #include "test-util.h"
+#include "dump-json-util.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -1164,9 +1165,19 @@ dropper_poll (void *p, AsyncrtContext *cx)
   Dropper *self = p;
   if (self->polls++ == 0)
     {
-      asyncrt_dump_future_init (&self->df, asyncrt_handle_current (), test_timeout_ms (5000));
-      if (asyncrt_dump_future_poll (&self->df, cx) == ASYNCRT_READY)
-        g_error ("a dump cannot be ready at once");
+      /* An idle multi-thread worker may serve the request, and answer it, before
+       * this first poll checks it (the runtime has nothing else to do): then it is
+       * ready at once and was not dropped half-way.  Try again until one is pending
+       * (almost always the first). */
+      for (int tries = 0;; tries++)
+        {
+          g_assert_cmpint (tries, <, 1000);
+          asyncrt_dump_future_init (&self->df, asyncrt_handle_current (), test_timeout_ms (5000));
+          if (asyncrt_dump_future_poll (&self->df, cx) == ASYNCRT_PENDING)
+            break;
+          asyncrt_dump_free (asyncrt_dump_future_take (&self->df));
+          asyncrt_dump_future_clear (&self->df);
+        }
     }
   asyncrt_dump_future_clear (&self->df);
   return ASYNCRT_READY;
@@ -1460,14 +1471,14 @@ test_stats_and_json (gconstpointer data)
       g_assert_nonnull (strstr (s, want));
       g_free (want);
       free (s);
-      char *json = asyncrt_dump_to_json (d);
+      char *json = test_dump_json (d, 0);
 #ifdef HAVE_JSON_GLIB
       JsonParser *p = json_parser_new ();
       GError *error = NULL;
       g_assert_true (json_parser_load_from_data (p, json, -1, &error));
       g_assert_no_error (error);
       JsonObject *root = json_node_get_object (json_parser_get_root (p));
-      g_assert_cmpint (json_object_get_int_member (root, "version"), ==, 1);
+      g_assert_cmpint (json_object_get_int_member (root, "version"), ==, 2);
       g_assert_true (json_object_get_boolean_member (root, "complete"));
       g_assert_false (json_object_get_boolean_member (root, "census"));
       g_object_unref (p);
@@ -2234,7 +2245,7 @@ test_hostile_names (gconstpointer data)
   g_strfreev (lines);
   free (s);
 
-  char *json = asyncrt_dump_to_json (d);
+  char *json = test_dump_json (d, 0);
   g_assert_true (g_utf8_validate (json, -1, NULL));
   for (const char *p = json; *p != '\0'; p++)
     g_assert_cmpuint ((unsigned char) *p, >=, 0x20);
@@ -2676,6 +2687,12 @@ wake_then_block_poll (void *p, AsyncrtContext *cx)
   return ASYNCRT_READY;
 }
 
+/* The task woken into the LIFO slot of a worker whose poll then blocks is not left
+ * there: the other worker takes it and runs it (the scheduler steals a task that stays
+ * in the slot of a worker stuck in one poll), and a dump meanwhile shows the blocked
+ * task running on its worker.  (A task still in such a slot when a dump stops the
+ * workers is taken and traced by the dump's leader, or, if its worker took it back
+ * first, listed as queued on that worker: test-dump-model covers that text.) */
 static void
 test_queued_on_missing_worker (void)
 {
@@ -2695,29 +2712,21 @@ test_queued_on_missing_worker (void)
       g_assert_cmpuint (now_ms (), <, give_up);
       g_usleep (1000);
     }
-  g_usleep (20000);
+  /* Still blocked: the waiter runs all the same. */
+  wait_finished (waiter);
+  g_assert_false (asyncrt_join_handle_is_finished (blocker));
   AsyncrtDump *d = NULL;
   g_assert_cmpint (asyncrt_handle_dump (h, 300, &d), ==, 0);
   char *s = asyncrt_dump_to_string (d);
   g_test_message ("%s", s);
   const AsyncrtDumpTask *tb = asyncrt_dump_find_task (d, asyncrt_join_handle_get_id (blocker));
-  const AsyncrtDumpTask *tw = asyncrt_dump_find_task (d, asyncrt_join_handle_get_id (waiter));
   g_assert_cmpint (asyncrt_dump_task_get_no_trace_reason (tb), ==, ASYNCRT_DUMP_NO_TRACE_RUNNING);
-  int worker = asyncrt_dump_task_get_worker (tb);
-  g_assert_cmpint (worker, >=, 0);
-  g_assert_cmpint (asyncrt_dump_task_get_state (tw), ==, ASYNCRT_TASK_STATE_SCHEDULED);
-  g_assert_null (asyncrt_dump_task_get_trace (tw));
-  g_assert_cmpint (asyncrt_dump_task_get_no_trace_reason (tw), ==,
-                   ASYNCRT_DUMP_NO_TRACE_QUEUED_ON_MISSING_WORKER);
-  g_assert_cmpint (asyncrt_dump_task_get_worker (tw), ==, worker);
-  char *phrase = g_strdup_printf ("(not traced: queued on worker %d, which did not stop)", worker);
-  g_assert_nonnull (strstr (s, phrase));
-  g_free (phrase);
+  g_assert_cmpint (asyncrt_dump_task_get_worker (tb), >=, 0);
+  g_assert_null (asyncrt_dump_find_task (d, asyncrt_join_handle_get_id (waiter)));
   free (s);
   asyncrt_dump_free (d);
   g_assert_cmpint (write (pipefd[1], "x", 1), ==, 1);
   wait_finished (blocker);
-  wait_finished (waiter);
   asyncrt_join_handle_free (blocker);
   asyncrt_join_handle_free (waiter);
   asyncrt_runtime_free (rt);
@@ -2877,5 +2886,6 @@ main (int argc, char **argv)
   g_test_add_func ("/dump/current-thread/not-running", test_not_running);
   g_test_add_func ("/dump/multi-thread/queued-on-missing-worker", test_queued_on_missing_worker);
   g_test_add_func ("/dump/multi-thread/withdraw-on-shutdown", test_withdraw_on_shutdown);
+  test_dump_json_add_check ();
   return g_test_run ();
 }

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "flavour-util.h"
+#include "dump-json-util.h"
 
 #ifdef HAVE_JSON_GLIB
 #include <json-glib/json-glib.h>
@@ -186,7 +187,7 @@ root_check_dump (AsyncrtDump *d, Root *self)
   g_assert_nonnull (strstr (text, "  labels: request=\"r-17\", peer=\"child-peer\", role=\"changed-later\"\n"));
   g_assert_nonnull (strstr (text, "  labels: peer=\"child-peer\", role=\"worker\"\n"));
   free (text);
-  char *json = asyncrt_dump_to_json (d);
+  char *json = test_dump_json (d, 0);
   g_assert_nonnull (strstr (json, "\"labels\":{\"request\":\"r-17\",\"peer\":\"parent-later\"}"));
   g_assert_nonnull (strstr (json, "\"labels\":{\"peer\":\"child-peer\",\"role\":\"worker\"}"));
   free (json);
@@ -286,7 +287,7 @@ hostile_poll (void *p, AsyncrtContext *cx)
     g_assert_true (g_utf8_validate (text, -1, NULL));
     free (text);
 
-    char *json = asyncrt_dump_to_json (d);
+    char *json = test_dump_json (d, 0);
     const char *want_json =
       "\"peer\":\"line1\\nline2\\u001b[31mred\\\"q\\\\b\\tt";
     if (strstr (json, want_json) == NULL)
@@ -452,7 +453,7 @@ dumper_thread (void *data)
       AsyncrtDump *dump = NULL;
       g_assert_cmpint (asyncrt_handle_dump (d->h, test_timeout_ms (5000), &dump), ==, 0);
       char *s = asyncrt_dump_to_string (dump);
-      char *j = asyncrt_dump_to_json (dump);
+      char *j = test_dump_json (dump, 0);
       free (s);
       free (j);
       asyncrt_dump_free (dump);
@@ -502,5 +503,6 @@ main (int argc, char **argv)
   };
   g_test_init (&argc, &argv, NULL);
   flavour_add_tests ("labels", tests, G_N_ELEMENTS (tests));
+  test_dump_json_add_check ();
   return g_test_run ();
 }

@@ -14,6 +14,11 @@
  *   --ignore-usr1  set SIGUSR1 to SIG_IGN first
  *   --fork-child   after setup, fork a child that builds and serves its own runtime,
  *                  and print "child PID" (the child exits on SIGTERM too)
+ *   --ticker       also a task "ticker" on "web" that sleeps 1 ms in a loop: it makes
+ *                  progress all the time
+ *   --rebuild-on-usr2  on SIGUSR2, free "web" and build a new runtime "web" with the
+ *                  same tasks, then print "rebuilt" (the runtime is replaced under
+ *                  the same name)
  */
 #include <asyncrt/asyncrt.h>
 
@@ -65,6 +70,34 @@ spawn_waiters (AsyncrtHandle *h, int n)
     asyncrt_join_handle_free (asyncrt_handle_spawn_named (h, "waiter", target_wait_poll,
                                                           calloc (1, sizeof (Waiter)),
                                                           waiter_free));
+}
+
+typedef struct
+{
+  AsyncrtCoroutine co;
+  AsyncrtSleep sleep;
+} Ticker;
+
+static AsyncrtPoll
+target_tick_poll (void *p, AsyncrtContext *cx)
+{
+  Ticker *self = p;
+  ASYNCRT_BEGIN (&self->co);
+  for (;;)
+    {
+      asyncrt_sleep_init (&self->sleep, 1);
+      ASYNCRT_AWAIT (&self->co, asyncrt_sleep_poll (&self->sleep, cx));
+      asyncrt_sleep_clear (&self->sleep);
+    }
+  ASYNCRT_END (&self->co);
+}
+
+static void
+ticker_free (void *p)
+{
+  Ticker *self = p;
+  asyncrt_sleep_clear (&self->sleep);
+  free (self);
 }
 
 /* Blocks its worker thread in a system call: no leaf future, no await. */
@@ -138,12 +171,29 @@ wait_for_stop (const sigset_t *stop)
   return sig;
 }
 
+static int
+build_web (unsigned workers, int tasks, bool ticker, AsyncrtRuntime **web)
+{
+  AsyncrtBuilder *b = asyncrt_builder_new_multi_thread ();
+  asyncrt_builder_set_worker_threads (b, workers);
+  if (build (b, "web", web) < 0)
+    return -1;
+  AsyncrtHandle *h = asyncrt_runtime_get_handle (*web);
+  spawn_waiters (h, tasks);
+  if (ticker)
+    asyncrt_join_handle_free (asyncrt_handle_spawn_named (h, "ticker", target_tick_poll,
+                                                          calloc (1, sizeof (Ticker)),
+                                                          ticker_free));
+  return 0;
+}
+
 int
 main (int argc, char **argv)
 {
   unsigned workers = 2;
   int tasks = 3;
-  bool ct = false, block_all = false, start = false, fork_child = false;
+  bool ct = false, block_all = false, start = false, fork_child = false, ticker = false,
+       rebuild = false;
   for (int i = 1; i < argc; i++)
     {
       if (strcmp (argv[i], "--workers") == 0 && i + 1 < argc)
@@ -158,6 +208,10 @@ main (int argc, char **argv)
         start = true;
       else if (strcmp (argv[i], "--fork-child") == 0)
         fork_child = true;
+      else if (strcmp (argv[i], "--ticker") == 0)
+        ticker = true;
+      else if (strcmp (argv[i], "--rebuild-on-usr2") == 0)
+        rebuild = true;
       else if (strcmp (argv[i], "--own-usr1") == 0)
         {
           struct sigaction sa;
@@ -179,6 +233,8 @@ main (int argc, char **argv)
   sigemptyset (&stop);
   sigaddset (&stop, SIGTERM);
   sigaddset (&stop, SIGINT);
+  if (rebuild)
+    sigaddset (&stop, SIGUSR2);
   pthread_sigmask (SIG_BLOCK, &stop, NULL);
   asyncrt_notify_init (&never);
   asyncrt_notify_init (&stop_bg);
@@ -189,13 +245,10 @@ main (int argc, char **argv)
       return 1;
     }
 
-  AsyncrtBuilder *b = asyncrt_builder_new_multi_thread ();
-  asyncrt_builder_set_worker_threads (b, workers);
   AsyncrtRuntime *web = NULL, *bg = NULL;
-  if (build (b, "web", &web) < 0)
+  if (build_web (workers, tasks, ticker, &web) < 0)
     return 1;
   AsyncrtHandle *h = asyncrt_runtime_get_handle (web);
-  spawn_waiters (h, tasks);
 
   pthread_t bg_tid;
   if (ct)
@@ -248,7 +301,14 @@ main (int argc, char **argv)
 
   printf ("ready %ld\n", (long) getpid ());
   fflush (stdout);
-  wait_for_stop (&stop);
+  while (wait_for_stop (&stop) == SIGUSR2)
+    {
+      asyncrt_runtime_free (web);
+      if (build_web (workers, tasks, ticker, &web) < 0)
+        return 1;
+      printf ("rebuilt\n");
+      fflush (stdout);
+    }
 
   if (child > 0)
     {

@@ -326,6 +326,128 @@ test_protocol_format (void)
   g_assert_cmpint (asyncrt__endpoint_request_format (&req, line, sizeof line), ==, -EINVAL);
 }
 
+/* The keys of filtered dumps, folded stacks and watches (0.2). */
+static void
+test_protocol_filters (void)
+{
+  const struct
+  {
+    const char *line;
+    int result;
+    AsyncrtEndpointCommand command;
+    const char *name;
+    unsigned states;
+    uint64_t min_idle_ms, task;
+    bool task_names;
+    unsigned interval_ms;
+  } cases[] = {
+    { "asyncrt-dump 1 dump", 0, ASYNCRT_ENDPOINT_COMMAND_DUMP, "", 7, 0, 0, false, 5000 },
+    { "asyncrt-dump 1 dump format=folded task-names=1 name=conn-* state=idle,running "
+      "min-idle=60000 task=42", 0, ASYNCRT_ENDPOINT_COMMAND_DUMP, "conn-*", 5, 60000, 42, true,
+      5000 },
+    { "asyncrt-dump 1 dump task-names=0 state=running,scheduled", 0,
+      ASYNCRT_ENDPOINT_COMMAND_DUMP, "", 6, 0, 0, false, 5000 },
+    { "asyncrt-dump 1 dump name==x= task=18446744073709551615", 0,
+      ASYNCRT_ENDPOINT_COMMAND_DUMP, "=x=", 7, 0, UINT64_MAX, false, 5000 },
+    { "asyncrt-dump 1 watch", 0, ASYNCRT_ENDPOINT_COMMAND_WATCH, "", 7, 0, 0, false, 5000 },
+    { "asyncrt-dump 1 watch interval=600000 format=json timeout=0 state=idle name=h?ndler", 0,
+      ASYNCRT_ENDPOINT_COMMAND_WATCH, "h?ndler", 1, 0, 0, false, 600000 },
+    { "asyncrt-dump 1 watch interval=0", -EINVAL },
+    { "asyncrt-dump 1 watch interval=600001", -EINVAL },
+    { "asyncrt-dump 1 dump interval=5", -EINVAL },
+    { "asyncrt-dump 1 watch task-names=1", -EINVAL },
+    { "asyncrt-dump 1 dump task-names=2", -EINVAL },
+    { "asyncrt-dump 1 dump state=idle,idle", -EINVAL },
+    { "asyncrt-dump 1 dump state=idle,,running", -EINVAL },
+    { "asyncrt-dump 1 dump state=", -EINVAL },
+    { "asyncrt-dump 1 dump state=IDLE", -EINVAL },
+    { "asyncrt-dump 1 dump state=idle state=running", -EINVAL },
+    { "asyncrt-dump 1 list name=x", -EINVAL },
+    { "asyncrt-dump 1 list state=idle", -EINVAL },
+    { "asyncrt-dump 1 dump task=0", -EINVAL },
+    { "asyncrt-dump 1 dump task=18446744073709551616", -EINVAL },
+    { "asyncrt-dump 1 dump min-idle=1000000000001", -EINVAL },
+    { "asyncrt-dump 1 dump min-idle=-1", -EINVAL },
+    { "asyncrt-dump 1 dump name=", -EINVAL },
+    { "asyncrt-dump 1 dump name=a name=b", -EINVAL },
+    { "asyncrt-dump 1 dump wait=mutex,join_set", 0, ASYNCRT_ENDPOINT_COMMAND_DUMP, "", 7, 0, 0,
+      false, 5000 },
+    { "asyncrt-dump 1 dump wait=mutex,,sleep", -EINVAL },
+    { "asyncrt-dump 1 dump wait=,mutex", -EINVAL },
+    { "asyncrt-dump 1 dump wait=mutex,", -EINVAL },
+    { "asyncrt-dump 1 dump wait=Mutex", -EINVAL },
+    { "asyncrt-dump 1 dump wait=", -EINVAL },
+    { "asyncrt-dump 1 list wait=mutex", -EINVAL },
+  };
+  for (size_t i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      AsyncrtEndpointRequest req;
+      memset (&req, 0x5a, sizeof req);
+      char err[128] = "";
+      int r = asyncrt__endpoint_request_parse (cases[i].line, strlen (cases[i].line), &req, err,
+                                               sizeof err);
+      if (r != cases[i].result)
+        g_test_message ("case %zu '%s': %d (%s)", i, cases[i].line, r, err);
+      g_assert_cmpint (r, ==, cases[i].result);
+      if (r < 0)
+        {
+          g_assert_cmpstr (err, !=, "");
+          continue;
+        }
+      g_assert_cmpint (req.command, ==, cases[i].command);
+      g_assert_cmpstr (req.name, ==, cases[i].name);
+      g_assert_cmpuint (req.states, ==, cases[i].states);
+      g_assert_cmpuint (req.min_idle_ms, ==, cases[i].min_idle_ms);
+      g_assert_cmpuint (req.task, ==, cases[i].task);
+      g_assert_cmpint (req.task_names, ==, cases[i].task_names);
+      g_assert_cmpuint (req.interval_ms, ==, cases[i].interval_ms);
+      /* Round trip. */
+      char line[ASYNCRT_ENDPOINT_REQUEST_MAX];
+      int n = asyncrt__endpoint_request_format (&req, line, sizeof line);
+      g_assert_cmpint (n, >, 0);
+      AsyncrtEndpointRequest again;
+      g_assert_cmpint (asyncrt__endpoint_request_parse (line, (size_t) n - 1, &again, NULL, 0), ==, 0);
+      g_assert_cmpstr (again.name, ==, req.name);
+      g_assert_cmpstr (again.wait, ==, req.wait);
+      g_assert_cmpuint (again.states, ==, req.states);
+      g_assert_cmpuint (again.task, ==, req.task);
+      g_assert_cmpuint (again.interval_ms, ==, req.interval_ms);
+    }
+  /* The longest pattern, and one byte more. */
+  char line[1100];
+  char *pattern = g_strnfill (255, '*');
+  g_snprintf (line, sizeof line, "asyncrt-dump 1 dump name=%s", pattern);
+  AsyncrtEndpointRequest req;
+  g_assert_cmpint (asyncrt__endpoint_request_parse (line, strlen (line), &req, NULL, 0), ==, 0);
+  g_assert_cmpstr (req.name, ==, pattern);
+  g_free (pattern);
+  pattern = g_strnfill (256, '*');
+  g_snprintf (line, sizeof line, "asyncrt-dump 1 dump name=%s", pattern);
+  g_assert_cmpint (asyncrt__endpoint_request_parse (line, strlen (line), &req, NULL, 0), ==, -EINVAL);
+  g_free (pattern);
+  /* The formatter refuses what the parser would. */
+  asyncrt__endpoint_request_init (&req, ASYNCRT_ENDPOINT_COMMAND_WATCH);
+  char out[ASYNCRT_ENDPOINT_REQUEST_MAX];
+  g_assert_cmpint (asyncrt__endpoint_request_format (&req, out, sizeof out), >, 0);
+  g_assert_cmpstr (out, ==, "asyncrt-dump 1 watch format=text timeout=2000 interval=5000\n");
+  req.task_names = true;
+  g_assert_cmpint (asyncrt__endpoint_request_format (&req, out, sizeof out), ==, -EINVAL);
+  req.task_names = false;
+  req.interval_ms = 0;
+  g_assert_cmpint (asyncrt__endpoint_request_format (&req, out, sizeof out), ==, -EINVAL);
+  asyncrt__endpoint_request_init (&req, ASYNCRT_ENDPOINT_COMMAND_LIST);
+  strcpy (req.name, "x");
+  g_assert_cmpint (asyncrt__endpoint_request_format (&req, out, sizeof out), ==, -EINVAL);
+  asyncrt__endpoint_request_init (&req, ASYNCRT_ENDPOINT_COMMAND_DUMP);
+  strcpy (req.name, "a b");
+  g_assert_cmpint (asyncrt__endpoint_request_format (&req, out, sizeof out), ==, -EINVAL);
+  strcpy (req.name, "");
+  req.states = 0;
+  g_assert_cmpint (asyncrt__endpoint_request_format (&req, out, sizeof out), ==, -EINVAL);
+  req.states = 8;
+  g_assert_cmpint (asyncrt__endpoint_request_format (&req, out, sizeof out), ==, -EINVAL);
+}
+
 static void
 test_protocol_reader (void)
 {
@@ -488,6 +610,7 @@ main (int argc, char **argv)
   g_test_add_func ("/endpoint/api/start-stop-race", test_start_stop_race);
   g_test_add_func ("/endpoint/protocol/parse", test_protocol_parse);
   g_test_add_func ("/endpoint/protocol/format", test_protocol_format);
+  g_test_add_func ("/endpoint/protocol/filters", test_protocol_filters);
   g_test_add_func ("/endpoint/protocol/reader", test_protocol_reader);
   g_test_add_func ("/endpoint/protocol/response", test_protocol_response);
   g_test_add_func ("/endpoint/env/signal-parse", test_signal_parse);

@@ -2,6 +2,7 @@
  * against tests/endpoint/endpoint-target, which the test starts (with
  * ASYNCRT_DUMP_ENDPOINT=1 and the other variables in its environment) and stops. */
 #include "endpoint-test-util.h"
+#include "dump-json-util.h"
 
 #include <fcntl.h>
 #include <grp.h>
@@ -246,6 +247,8 @@ python3 (void)
 static void
 assert_json (const char *json, const char *script)
 {
+  if (strstr (json, "\"runtimes\":[") != NULL && strstr (json, "\"dump\":{") != NULL)
+    test_dump_json_record (json);     /* every runtime's dump: schema 2 */
   char *py = python3 ();
   if (py == NULL)
     {
@@ -333,6 +336,34 @@ test_cli_json (void)
   target_stop (t);
 }
 
+/* --group: the waiters of "web" are one group, in text and in JSON. */
+static void
+test_cli_group (void)
+{
+  const char *args[] = { "--ct", "--tasks", "5", NULL };
+  Target *t = target_start (args);
+  char *out, *err;
+  g_assert_cmpint (run_cli_pid ("--group", NULL, NULL, t->pid, &out, &err), ==, 0);
+  assert_contains (out, "==== runtime \"web\" (multi_thread, 2 workers) ====\n");
+  assert_contains (out, "5 tasks idle: ");
+  assert_contains (out, ", name \"waiter\" (5), ");
+  assert_contains (out, "2 tasks idle: ");                /* "bg"'s two waiters */
+  assert_contains (out, " — waits for notify ");
+  g_assert_cmpstr (err, ==, "");
+  g_free (out);
+  g_free (err);
+  g_assert_cmpint (run_cli_pid ("--json", "--group", NULL, t->pid, &out, NULL), ==, 0);
+  assert_json (out, "g = d['runtimes'][0]['dump']['groups']\n"
+                    "assert [x['count'] for x in g] == [5], g\n"
+                    "assert g[0]['wait_kinds'] == ['notify'], g\n"
+                    "assert len(d['runtimes'][0]['dump']['tasks']) == 5");
+  g_free (out);
+  g_assert_cmpint (run_cli_pid ("-g", "--format=json", NULL, t->pid, &out, NULL), ==, 0);
+  assert_json (out, "assert 'groups' in d['runtimes'][1]['dump']");
+  g_free (out);
+  target_stop (t);
+}
+
 static void
 test_cli_list (void)
 {
@@ -368,8 +399,8 @@ test_cli_runtime (void)
   assert_contains (err, "no runtime named 'nope'");
   g_free (out);
   g_free (err);
-  g_assert_cmpint (run_cli_pid ("--format", "pprof", NULL, t->pid, &out, &err), ==, 5);
-  assert_contains (err, "unknown format 'pprof'");
+  g_assert_cmpint (run_cli_pid ("--format", "svg", NULL, t->pid, &out, &err), ==, 5);
+  assert_contains (err, "unknown format 'svg'");
   g_free (out);
   g_free (err);
   g_assert_cmpint (run_cli_pid ("--timeout", "100", "--list", t->pid, &out, NULL), ==, 0);
@@ -404,6 +435,7 @@ test_cli_usage (void)
     { "--timeout", "60001", "1", NULL }, { "--timeout", "-1", "1", NULL },
     { "--runtime", "a b", "1", NULL }, { "--runtime", "", "1", NULL },
     { "--format", "JSON!", "1", NULL }, { "--json", "--format=text", "1", NULL },
+    { "--list", "--group", "1", NULL },
     { "--timeout", NULL },
   };
   for (size_t i = 0; i < G_N_ELEMENTS (bad); i++)
@@ -767,6 +799,8 @@ concurrent_client (gpointer data)
       char *st = answer_status (answer, NULL);
       c->result = strcmp (st, "ok") == 0 && strstr (answer->str, "target_wait_poll") ? 0 : -1;
       g_free (st);
+      if (c->result == 0 && c->index % 2)
+        test_dump_json_record (strchr (answer->str, '\n') + 1);   /* the body */
     }
   g_string_free (answer, TRUE);
   return NULL;
@@ -1333,6 +1367,473 @@ test_env_file_values (void)
   g_free (dir);
 }
 
+/* ---- folded stacks, pprof, filters, watches (0.2) ------------------------------------ */
+
+/* Parses folded output: stack -> count; every line "STACK COUNT". */
+static GHashTable *
+parse_folded (const char *out)
+{
+  GHashTable *h = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  char **lines = g_strsplit (out, "\n", -1);
+  for (char **l = lines; *l != NULL; l++)
+    {
+      if (**l == '\0')
+        continue;
+      char *sp = strrchr (*l, ' ');
+      g_assert_nonnull (sp);
+      char *end;
+      guint64 n = g_ascii_strtoull (sp + 1, &end, 10);
+      g_assert_true (*end == '\0' && n > 0);
+      g_hash_table_insert (h, g_strndup (*l, (gsize) (sp - *l)), GSIZE_TO_POINTER ((gsize) n));
+    }
+  g_strfreev (lines);
+  return h;
+}
+
+static void
+test_cli_folded (void)
+{
+  const char *args[] = { "--ct", NULL };
+  Target *t = target_start (args);
+  char *out, *err;
+  g_assert_cmpint (run_cli_pid ("--folded", NULL, NULL, t->pid, &out, &err), ==, 0);
+  g_assert_cmpstr (err, ==, "");
+  GHashTable *h = parse_folded (out);
+  /* 3 waiters on "web" and 2 on "bg", counted together. */
+  g_assert_cmpuint (g_hash_table_size (h), ==, 1);
+  g_assert_cmpuint (GPOINTER_TO_SIZE (g_hash_table_lookup (h, "target_wait_poll;asyncrt_notified_poll")),
+                    ==, 5);
+  g_hash_table_destroy (h);
+  g_free (out);
+  g_free (err);
+  g_assert_cmpint (run_cli_pid ("--folded", "--task-names", "--runtime=web", t->pid, &out, NULL),
+                   ==, 0);
+  g_assert_cmpstr (out, ==, "waiter;target_wait_poll;asyncrt_notified_poll 3\n");
+  g_free (out);
+  g_assert_cmpint (run_cli_pid ("--format=folded", "--name=nothing", NULL, t->pid, &out, NULL),
+                   ==, 0);
+  g_assert_cmpstr (out, ==, "");
+  g_free (out);
+  target_stop (t);
+}
+
+static char *
+go_tool_pprof_raw (const char *path, const char *dir)
+{
+  char *go = g_find_program_in_path ("go");
+  if (go == NULL)
+    return NULL;
+  char **env = g_get_environ ();
+  env = g_environ_setenv (env, "HOME", dir, TRUE);
+  char *cache = g_build_filename (dir, "go-cache", NULL);
+  env = g_environ_setenv (env, "GOCACHE", cache, TRUE);
+  env = g_environ_setenv (env, "GOFLAGS", "", TRUE);
+  env = g_environ_setenv (env, "GOPROXY", "off", TRUE);
+  env = g_environ_setenv (env, "GOTOOLCHAIN", "local", TRUE);
+  env = g_environ_setenv (env, "PPROF_TMPDIR", dir, TRUE);
+  const char *argv[] = { go, "tool", "pprof", "-raw", path, NULL };
+  char *out = NULL, *err = NULL;
+  int status;
+  g_assert_true (g_spawn_sync (dir, (char **) argv, env, G_SPAWN_DEFAULT, NULL, NULL, &out, &err,
+                               &status, NULL));
+  if (!g_spawn_check_wait_status (status, NULL))
+    g_test_message ("go tool pprof: %s", err);
+  g_assert_true (g_spawn_check_wait_status (status, NULL));
+  g_free (err);
+  g_free (cache);
+  g_strfreev (env);
+  g_free (go);
+  return out;
+}
+
+static void
+test_cli_pprof (void)
+{
+  const char *args[] = { "--ct", NULL };
+  Target *t = target_start (args);
+  char *path = g_build_filename (t->dir, "tasks.pb.gz", NULL);
+  char *out, *err;
+  g_assert_cmpint (run_cli_pid ("--pprof", path, NULL, t->pid, &out, &err), ==, 0);
+  g_assert_cmpstr (out, ==, "");
+  g_assert_cmpstr (err, ==, "");
+  g_free (out);
+  g_free (err);
+  char *bytes = NULL;
+  gsize len = 0;
+  g_assert_true (g_file_get_contents (path, &bytes, &len, NULL));
+  g_assert_cmpuint (len, >, 2);
+  g_assert_cmpint ((unsigned char) bytes[0], ==, 0x1f);
+  g_assert_cmpint ((unsigned char) bytes[1], ==, 0x8b);
+  g_free (bytes);
+  char *raw = go_tool_pprof_raw (path, t->dir);
+  if (raw == NULL)
+    g_test_message ("go not found (Debian: golang-go): the profile was not read by pprof");
+  else
+    {
+      /* One sample per runtime (the runtime is a label), 3 and 2 tasks. */
+      g_assert_true (g_regex_match_simple ("\\n +3: [0-9 ]+\\n +runtime:\\[web\\] task_name:\\[waiter\\]"
+                                           " task_state:\\[idle\\] wait_kind:\\[notify\\]\\n",
+                                           raw, 0, 0));
+      g_assert_true (g_regex_match_simple ("\\n +2: [0-9 ]+\\n +runtime:\\[bg\\] task_name:\\[waiter\\]"
+                                           " task_state:\\[idle\\] wait_kind:\\[notify\\]\\n",
+                                           raw, 0, 0));
+      assert_contains (raw, " target_wait_poll ");
+      assert_contains (raw, "tests/endpoint/endpoint-target ");
+      g_free (raw);
+    }
+  /* "-" is stdout; --format=pprof alone writes to stdout when it is not a terminal. */
+  g_assert_cmpint (run_cli_pid ("--pprof=-", "--runtime=bg", NULL, t->pid, &out, NULL), ==, 0);
+  g_assert_cmpint ((unsigned char) out[0], ==, 0x1f);
+  g_free (out);
+  g_assert_cmpint (run_cli_pid ("--format=pprof", NULL, NULL, t->pid, &out, NULL), ==, 0);
+  g_assert_cmpint ((unsigned char) out[0], ==, 0x1f);
+  g_free (out);
+  /* A file that cannot be created; a refused request creates no file. */
+  char *bad = g_build_filename (t->dir, "no-such-dir", "x.pb.gz", NULL);
+  g_assert_cmpint (run_cli_pid ("--pprof", bad, NULL, t->pid, &out, &err), ==, 6);
+  assert_contains (err, "cannot create");
+  g_free (out);
+  g_free (err);
+  char *other = g_build_filename (t->dir, "refused.pb.gz", NULL);
+  g_assert_cmpint (run_cli_pid ("--pprof", other, "--runtime=nope", t->pid, &out, &err), ==, 5);
+  g_assert_false (g_file_test (other, G_FILE_TEST_EXISTS));
+  g_free (out);
+  g_free (err);
+  g_free (other);
+  g_free (bad);
+  g_free (path);
+  target_stop (t);
+}
+
+static void
+test_cli_filters (void)
+{
+  const char *args[] = { "--ct", "--ticker", NULL };
+  Target *t = target_start (args);
+  char *out, *err;
+  g_assert_cmpint (run_cli_pid ("--name=wait*", "--state=idle", "--runtime=bg", t->pid, &out, &err),
+                   ==, 0);
+  assert_contains (out, "2 tasks, complete (filtered: name \"wait*\", state idle)");
+  g_free (out);
+  g_free (err);
+  /* Names match whole: the ticker only. */
+  g_assert_cmpint (run_cli_pid ("--name", "t?cker", NULL, t->pid, &out, NULL), ==, 0);
+  assert_contains (out, "name \"ticker\"");
+  g_assert_null (strstr (out, "name \"waiter\""));
+  g_free (out);
+  g_assert_cmpint (run_cli_pid ("--min-idle=3600", "--json", NULL, t->pid, &out, NULL), ==, 0);
+  assert_json (out, "for r in d['runtimes']:\n"
+                    "  assert r['dump']['tasks'] == [], r\n"
+                    "  assert r['dump']['filter']['min_idle_ns'] == 3600000000000, r\n");
+  g_free (out);
+  g_assert_cmpint (run_cli_pid ("--task=2", "--runtime=web", "--json", t->pid, &out, NULL), ==, 0);
+  assert_json (out, "ts = d['runtimes'][0]['dump']['tasks']\n"
+                    "assert [x['id'] for x in ts] == [2], ts\n"
+                    "assert d['runtimes'][0]['dump']['filter']['descendants_of'] == 2\n");
+  g_free (out);
+  /* By what they wait on: the waiters wait on a notify, the ticker on a sleep. */
+  g_assert_cmpint (run_cli_pid ("--wait=notify", "--runtime=web", NULL, t->pid, &out, NULL), ==, 0);
+  assert_contains (out, ": 3 tasks, complete (filtered: waiting on notify)");
+  g_assert_null (strstr (out, "name \"ticker\""));
+  g_free (out);
+  g_assert_cmpint (run_cli_pid ("--wait=sleep,mutex", "--json", NULL, t->pid, &out, NULL), ==, 0);
+  assert_json (out, "ts = [x['name'] for r in d['runtimes'] for x in r['dump']['tasks']]\n"
+                    "assert ts == ['ticker'], ts\n"
+                    "assert d['runtimes'][0]['dump']['filter']['wait_kinds'] == ['sleep', 'mutex']\n");
+  g_free (out);
+  g_assert_cmpint (run_cli_pid ("--wait=nothing", NULL, NULL, t->pid, &out, &err), ==, 5);
+  assert_contains (err, "unknown wait kind 'nothing'");
+  g_free (out);
+  g_free (err);
+  g_assert_cmpint (run_cli_pid ("--state=running,scheduled", "--timeout=0", NULL, t->pid, &out,
+                                NULL), ==, 1);            /* a census is never complete */
+  g_assert_null (strstr (out, "name \"waiter\""));
+  g_free (out);
+  target_stop (t);
+}
+
+static void
+test_cli_watch (void)
+{
+  const char *args[] = { "--ct", "--ticker", NULL };
+  Target *t = target_start (args);
+  char *out, *err;
+  g_assert_cmpint (run_cli_pid ("--watch", "0.5", "--runtime=web", t->pid, &out, &err), ==, 0);
+  g_assert_cmpstr (err, ==, "");
+  assert_contains (out, "==== runtime \"web\" (multi_thread, 2 workers) ====\n");
+  assert_contains (out, ": 4 tasks, 1 made progress, 3 stuck, 0 new, 0 gone\n");
+  /* The three waiters, with why and where; not the ticker. */
+  for (int id = 1; id <= 3; id++)
+    {
+      char *line = g_strdup_printf ("task %d stuck for ", id);
+      assert_contains (out, line);
+      g_free (line);
+    }
+  assert_contains (out, "(idle, not polled and not woken since the earlier dump)");
+  assert_contains (out, "target_wait_poll");
+  g_assert_null (strstr (out, "\"ticker\""));
+  g_free (out);
+  g_free (err);
+  /* JSON, from censuses: both runtimes. */
+  g_assert_cmpint (run_cli_pid ("-w", "0.3", "--json", t->pid, &out, NULL), ==, 0);
+  char *script = g_strdup_printf (
+    "assert d['pid'] == %ld and d['interval_ms'] == 300 and d['complete'] is True, d\n"
+    "web, bg = d['runtimes']\n"
+    "assert web['name'] == 'web' and bg['name'] == 'bg'\n"
+    "c = web['progress']['counts']\n"
+    "assert c['stuck'] == 3 and c['polled'] == 1 and c['new'] == 0 and c['gone'] == 0, c\n"
+    "assert web['progress']['interval_ns'] >= 300000000\n"
+    "tick = [x for x in web['progress']['tasks'] if x['name'] == 'ticker'][0]\n"
+    "assert tick['made_progress'] is True and tick['polls'] > 0, tick\n"
+    "assert bg['progress']['counts']['stuck'] == 2\n", t->pid);
+  assert_json (out, script);
+  g_free (script);
+  g_free (out);
+  /* With a filter: the stuck waiters of "bg" only. */
+  g_assert_cmpint (run_cli_pid ("--watch=0.2", "--name=waiter", "--runtime=bg", t->pid, &out, NULL),
+                   ==, 0);
+  assert_contains (out, ": 2 tasks, 0 made progress, 2 stuck, 0 new, 0 gone\n");
+  g_free (out);
+  target_stop (t);
+}
+
+/* The runtime is freed and another built under the same name between the two dumps:
+ * the watch must not compare them. */
+static void
+test_cli_watch_replaced (void)
+{
+  const char *args[] = { "--rebuild-on-usr2", NULL };
+  Target *t = target_start (args);
+  char *p = g_strdup_printf ("%ld", t->pid);
+  char *interval = g_strdup_printf ("%u", test_timeout_ms (3));
+  const char *argv[] = { cli_path, "--watch", interval, "--timeout=0", p, NULL };
+  GPid child;
+  int out_fd;
+  GError *error = NULL;
+  g_assert_true (g_spawn_async_with_pipes (NULL, (char **) argv, NULL, G_SPAWN_DO_NOT_REAP_CHILD,
+                                           NULL, NULL, &child, NULL, &out_fd, NULL, &error));
+  g_assert_no_error (error);
+  sleep_ms (test_timeout_ms (1000));           /* the first (census) dump is taken by now */
+  kill ((pid_t) t->pid, SIGUSR2);
+  gint64 deadline = now_ms () + test_timeout_ms (20000);
+  for (;;)
+    {
+      char *s = read_file (t->out_path);
+      bool done = strstr (s, "rebuilt\n") != NULL;
+      g_free (s);
+      if (done)
+        break;
+      g_assert_cmpint (now_ms (), <, deadline);
+      sleep_ms (10);
+    }
+  GString *out = g_string_new (NULL);
+  g_assert_true (read_to_end (out_fd, out, test_timeout_ms (30000)));
+  close (out_fd);
+  int status;
+  g_assert_cmpint (waitpid (child, &status, 0), ==, child);
+  g_spawn_close_pid (child);
+  g_assert_true (WIFEXITED (status));
+  g_assert_cmpint (WEXITSTATUS (status), ==, 1);            /* incomplete */
+  assert_contains (out->str, "(no comparison: runtime \"web\" (serial 1) was freed after the "
+                             "first dump)\n");
+  assert_contains (out->str, "(no comparison: runtime \"web\" (serial 2) was built after the "
+                             "first dump)\n");
+  g_assert_null (strstr (out->str, "stuck for"));
+  g_string_free (out, TRUE);
+  g_free (interval);
+  g_free (p);
+  target_stop (t);
+}
+
+/* A watch whose client hangs up between the two dumps, and a watch in a format it does
+ * not have: the endpoint goes on serving. */
+static void
+test_watch_hostile (void)
+{
+  Target *t = target_start (NULL);
+  int fd = endpoint_connect (t->pid);
+  g_assert_cmpint (fd, >=, 0);
+  const char *req = "asyncrt-dump 1 watch interval=60000 timeout=0\n";
+  g_assert_true (send_all (fd, req, strlen (req)));
+  sleep_ms (200);
+  close (fd);
+  GString *answer = g_string_new (NULL);
+  g_assert_cmpint (endpoint_exchange (t->pid, "asyncrt-dump 1 watch format=folded\n", -1, false,
+                                      test_timeout_ms (10000), answer), ==, 0);
+  char *status = answer_status (answer, NULL);
+  g_assert_cmpstr (status, ==, "EINVAL");
+  assert_contains (answer->str, "unknown format 'folded' for watch");
+  g_free (status);
+  g_string_truncate (answer, 0);
+  g_assert_cmpint (endpoint_exchange (t->pid, "asyncrt-dump 1 watch interval=1 timeout=0\n", -1,
+                                      false, test_timeout_ms (10000), answer), ==, 0);
+  status = answer_status (answer, NULL);
+  g_assert_cmpstr (status, ==, "ok");
+  g_free (status);
+  g_string_free (answer, TRUE);
+  target_stop (t);
+}
+
+static void
+test_cli_usage_export (void)
+{
+  const char *const bad[][5] = {
+    { "--json", "--folded", "1", NULL }, { "--folded", "--pprof=x", "1", NULL },
+    { "--format=json", "--folded", "1", NULL }, { "--task-names", "1", NULL },
+    { "--task-names", "--json", "1", NULL }, { "--list", "--name=x", "1", NULL },
+    { "--list", "--watch=1", "1", NULL }, { "--list", "--pprof=x", "1", NULL },
+    { "--watch=0", "1", NULL }, { "--watch=abc", "1", NULL }, { "--watch=1.0001", "1", NULL },
+    { "--watch=601", "1", NULL }, { "--watch=-1", "1", NULL }, { "--watch=1", "--folded", "1", NULL },
+    { "--watch=1", "--pprof=x", "1", NULL }, { "--state=bogus", "1", NULL },
+    { "--state=idle,idle", "1", NULL }, { "--state=", "1", NULL }, { "--min-idle=x", "1", NULL },
+    { "--min-idle=-1", "1", NULL }, { "--task=0", "1", NULL }, { "--task=x", "1", NULL },
+    { "--name=a b", "1", NULL }, { "--name=", "1", NULL }, { "--pprof=", "1", NULL },
+    { "--wait=Mutex", "1", NULL }, { "--wait=", "1", NULL }, { "--wait=a,,b", "1", NULL },
+    { "--group", "--folded", "1", NULL }, { "--group", "--watch=1", "1", NULL },
+    { "--list", "--wait=mutex", "1", NULL },
+    { "--pprof", NULL },
+  };
+  for (size_t i = 0; i < G_N_ELEMENTS (bad); i++)
+    {
+      char *out, *err;
+      int st = run_cli (bad[i], &out, &err);
+      if (st != 2)
+        g_test_message ("case %zu (%s %s): status %d, %s", i, bad[i][0], bad[i][1], st, err);
+      g_assert_cmpint (st, ==, 2);
+      g_assert_cmpstr (out, ==, "");
+      g_assert_cmpstr (err, !=, "");
+      g_free (out);
+      g_free (err);
+    }
+  const char *help[] = { "--help", NULL };
+  char *out;
+  g_assert_cmpint (run_cli (help, &out, NULL), ==, 0);
+  assert_contains (out, "--watch=SECONDS");
+  assert_contains (out, "--pprof=FILE");
+  assert_contains (out, "--folded");
+  g_free (out);
+}
+
+/* The commands of the chapter "Dumps beyond one machine" (doc/reference/fleet.xml), as
+ * written there: every <screen> after a "run" comment, each "$ " line a command (a
+ * trailing backslash continues it), run with sh in a scratch directory with $PID set
+ * to a live program and asyncrt-dump on the PATH; every command must succeed. */
+static char *
+xml_unescape (const char *s)
+{
+  GString *out = g_string_new (NULL);
+  for (const char *p = s; *p != '\0'; p++)
+    {
+      if (g_str_has_prefix (p, "&lt;"))
+        g_string_append_c (out, '<'), p += 3;
+      else if (g_str_has_prefix (p, "&gt;"))
+        g_string_append_c (out, '>'), p += 3;
+      else if (g_str_has_prefix (p, "&amp;"))
+        g_string_append_c (out, '&'), p += 4;
+      else
+        g_string_append_c (out, *p);
+    }
+  return g_string_free (out, FALSE);
+}
+
+static void
+test_fleet_examples (void)
+{
+  const char *top = g_getenv ("top_srcdir");
+  char *path = g_build_filename (top != NULL ? top : ".", "doc", "reference", "fleet.xml", NULL);
+  char *xml = NULL;
+  g_assert_true (g_file_get_contents (path, &xml, NULL, NULL));
+  const char *args[] = { "--ct", NULL };
+  Target *t = target_start (args);
+  char *go = g_find_program_in_path ("go");
+  char **env = g_get_environ ();
+  char *pid = g_strdup_printf ("%ld", t->pid);
+  env = g_environ_setenv (env, "PID", pid, TRUE);
+  char *tools = g_path_get_dirname (cli_path);
+  char *abs_tools = g_canonicalize_filename (tools, NULL);
+  char *path_env = g_strdup_printf ("%s:%s", abs_tools, g_getenv ("PATH"));
+  env = g_environ_setenv (env, "PATH", path_env, TRUE);
+  env = g_environ_setenv (env, "HOME", t->dir, TRUE);
+  char *cache = g_build_filename (t->dir, "go-cache", NULL);
+  env = g_environ_setenv (env, "GOCACHE", cache, TRUE);
+  env = g_environ_setenv (env, "GOFLAGS", "", TRUE);
+  env = g_environ_setenv (env, "GOPROXY", "off", TRUE);
+  env = g_environ_setenv (env, "GOTOOLCHAIN", "local", TRUE);
+  env = g_environ_setenv (env, "PPROF_TMPDIR", t->dir, TRUE);
+  unsigned n_run = 0, n_skipped = 0;
+  const char *p = xml;
+  while ((p = strstr (p, "<!-- run -->")) != NULL)
+    {
+      const char *start = strstr (p, "<screen>"), *end = start ? strstr (start, "</screen>") : NULL;
+      g_assert_nonnull (end);
+      char *screen = g_strndup (start + strlen ("<screen>"), (gsize) (end - start - strlen ("<screen>")));
+      char **lines = g_strsplit (screen, "\n", -1);
+      for (char **l = lines; *l != NULL; l++)
+        {
+          if (!g_str_has_prefix (*l, "$ "))
+            continue;
+          GString *cmd = g_string_new (*l + 2);
+          while (cmd->len > 0 && cmd->str[cmd->len - 1] == '\\' && l[1] != NULL)
+            {
+              g_string_truncate (cmd, cmd->len - 1);
+              g_string_append (cmd, *++l);
+            }
+          char *command = xml_unescape (cmd->str);
+          g_string_free (cmd, TRUE);
+          if (go == NULL && strstr (command, "go tool") != NULL)
+            {
+              g_test_message ("go not found (Debian: golang-go): not run: %s", command);
+              n_skipped++;
+              g_free (command);
+              continue;
+            }
+          const char *argv[] = { "/bin/sh", "-ec", command, NULL };
+          char *out = NULL, *err = NULL;
+          int status;
+          g_assert_true (g_spawn_sync (t->dir, (char **) argv, env, G_SPAWN_DEFAULT, NULL, NULL,
+                                       &out, &err, &status, NULL));
+          if (!g_spawn_check_wait_status (status, NULL))
+            {
+              g_test_message ("the manual's command failed (status 0x%x): %s\nstdout: %s\nstderr: %s",
+                              status, command, out, err);
+              g_assert_not_reached ();
+            }
+          g_free (out);
+          g_free (err);
+          g_free (command);
+          n_run++;
+        }
+      g_strfreev (lines);
+      g_free (screen);
+      p = end;
+    }
+  g_assert_cmpuint (n_run + n_skipped, >=, 9);
+  /* What the commands wrote, checked. */
+  char *file = g_build_filename (t->dir, "tasks.folded", NULL);
+  char *folded = read_file (file);
+  g_assert_cmpstr (folded, ==, "waiter;target_wait_poll;asyncrt_notified_poll 5\n");
+  g_free (folded);
+  g_free (file);
+  file = g_build_filename (t->dir, "tasks.ndjson", NULL);
+  char *ndjson = read_file (file);
+  char **rows = g_strsplit (g_strchomp (ndjson), "\n", -1);
+  g_assert_cmpuint (g_strv_length (rows), ==, 5);
+  assert_contains (rows[0], "\"runtime\": \"web\"");
+  g_strfreev (rows);
+  g_free (ndjson);
+  g_free (file);
+  g_free (cache);
+  g_free (path_env);
+  g_free (abs_tools);
+  g_free (tools);
+  g_free (pid);
+  g_strfreev (env);
+  g_free (go);
+  g_free (xml);
+  g_free (path);
+  target_stop (t);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -1346,10 +1847,19 @@ main (int argc, char **argv)
 
   g_test_add_func ("/endpoint/cli/text", test_cli_text);
   g_test_add_func ("/endpoint/cli/json", test_cli_json);
+  g_test_add_func ("/endpoint/cli/group", test_cli_group);
   g_test_add_func ("/endpoint/cli/list", test_cli_list);
   g_test_add_func ("/endpoint/cli/runtime-and-format", test_cli_runtime);
   g_test_add_func ("/endpoint/cli/usage", test_cli_usage);
   g_test_add_func ("/endpoint/cli/no-endpoint", test_cli_no_endpoint);
+  g_test_add_func ("/endpoint/cli/folded", test_cli_folded);
+  g_test_add_func ("/endpoint/cli/pprof", test_cli_pprof);
+  g_test_add_func ("/endpoint/cli/filters", test_cli_filters);
+  g_test_add_func ("/endpoint/cli/watch", test_cli_watch);
+  g_test_add_func ("/endpoint/cli/watch-runtime-replaced", test_cli_watch_replaced);
+  g_test_add_func ("/endpoint/cli/usage-export", test_cli_usage_export);
+  g_test_add_func ("/endpoint/hostile/watch", test_watch_hostile);
+  g_test_add_func ("/endpoint/fleet-examples", test_fleet_examples);
   g_test_add_func ("/endpoint/other-uid-refused", test_other_uid_refused);
   g_test_add_func ("/endpoint/hostile/garbage", test_garbage);
   g_test_add_func ("/endpoint/hostile/silent", test_silent_clients);
@@ -1366,6 +1876,7 @@ main (int argc, char **argv)
   g_test_add_func ("/endpoint/env/endpoint", test_env_endpoint_values);
   g_test_add_func ("/endpoint/env/signal", test_env_signal_values);
   g_test_add_func ("/endpoint/env/file", test_env_file_values);
+  test_dump_json_add_check ();
   int r = g_test_run ();
   g_free (cli_path);
   g_free (target_path);

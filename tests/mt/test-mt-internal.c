@@ -37,6 +37,46 @@ test_idle_searching_limit (void)
   asyncrt__mt_idle_clear (&idle);
 }
 
+/* The watcher of the LIFO slots (idle.c): at most one, a parked worker; filling a slot
+ * wakes a parked worker only when nobody searches nor watches. */
+static void
+test_idle_watching (void)
+{
+  AsyncrtMtIdle idle;
+  asyncrt__mt_idle_init (&idle, 3);
+  /* Only a parked worker watches. */
+  g_assert_false (asyncrt__mt_idle_start_watching (&idle, 0));
+  g_assert_false (asyncrt__mt_idle_transition_to_parked (&idle, 0, false));
+  g_assert_false (asyncrt__mt_idle_transition_to_parked (&idle, 1, false));
+  g_assert_true (asyncrt__mt_idle_start_watching (&idle, 0));
+  g_assert_true (asyncrt__mt_idle_is_watching (&idle, 0));
+  g_assert_cmpuint (asyncrt__mt_idle_num_watching (&idle), ==, 1);
+  /* One watcher at a time. */
+  g_assert_false (asyncrt__mt_idle_start_watching (&idle, 1));
+  /* A watcher: a filled slot wakes nobody; a queue push still wakes one. */
+  g_assert_cmpint (asyncrt__mt_idle_worker_to_notify_lifo (&idle), ==, -1);
+  /* Stopping: now a filled slot wakes the most recently parked worker. */
+  asyncrt__mt_idle_stop_watching (&idle, 0);
+  g_assert_cmpuint (asyncrt__mt_idle_num_watching (&idle), ==, 0);
+  g_assert_cmpint (asyncrt__mt_idle_worker_to_notify_lifo (&idle), ==, 1);
+  /* ...as a searcher: no other while it searches. */
+  g_assert_cmpint (asyncrt__mt_idle_worker_to_notify_lifo (&idle), ==, -1);
+  g_assert_true (asyncrt__mt_idle_transition_from_searching (&idle));
+  /* A watcher woken by a producer stops watching. */
+  g_assert_true (asyncrt__mt_idle_start_watching (&idle, 0));
+  g_assert_cmpint (asyncrt__mt_idle_worker_to_notify (&idle), ==, 0);
+  g_assert_false (asyncrt__mt_idle_is_watching (&idle, 0));
+  g_assert_cmpuint (asyncrt__mt_idle_num_watching (&idle), ==, 0);
+  g_assert_true (asyncrt__mt_idle_transition_from_searching (&idle));
+  /* ...and so does one that leaves by itself. */
+  g_assert_false (asyncrt__mt_idle_transition_to_parked (&idle, 0, false));
+  g_assert_true (asyncrt__mt_idle_start_watching (&idle, 0));
+  g_assert_true (asyncrt__mt_idle_unpark_worker_by_id (&idle, 0));
+  g_assert_cmpuint (asyncrt__mt_idle_num_watching (&idle), ==, 0);
+  g_assert_cmpuint (asyncrt__mt_idle_num_unparked (&idle), ==, 3);
+  asyncrt__mt_idle_clear (&idle);
+}
+
 static void
 test_idle_notify_one_at_a_time (void)
 {
@@ -526,7 +566,7 @@ test_dump_request_errors (void)
 
 typedef struct
 {
-  size_t inject_len, local_len;
+  size_t inject_len, local_len, lifo_len;
   atomic_ulong done;
 } OverflowProbe;
 
@@ -543,6 +583,7 @@ overflow_poll (void *p, AsyncrtContext *cx)
     asyncrt_join_handle_free (asyncrt_spawn (count_poll, NULL, NULL));
   o->inject_len = asyncrt__inject_len (asyncrt__mt_inject (h));
   o->local_len = asyncrt__local_queue_len (&w->queue);
+  o->lifo_len = asyncrt__mt_worker_peek_lifo (w) != NULL ? 1 : 0;
   atomic_store (&o->done, 1);
   return ASYNCRT_READY;
 }
@@ -557,8 +598,10 @@ test_local_queue_overflow (void)
                                                   overflow_poll, &o, NULL));
   g_assert_true (wait_state_ulong (&o.done, 1, 5000));
   g_assert_cmpuint (o.local_len, <=, ASYNCRT_LOCAL_QUEUE_CAPACITY);
-  g_assert_cmpuint (o.local_len + o.inject_len, ==, 1000);
-  g_assert_cmpuint (o.inject_len, >=, 1000 - ASYNCRT_LOCAL_QUEUE_CAPACITY);
+  /* The last spawn waits in the LIFO slot, the others in the queues. */
+  g_assert_cmpuint (o.lifo_len, ==, 1);
+  g_assert_cmpuint (o.local_len + o.inject_len + o.lifo_len, ==, 1000);
+  g_assert_cmpuint (o.inject_len, >=, 1000 - 1 - ASYNCRT_LOCAL_QUEUE_CAPACITY);
   g_assert_true (wait_state_ulong (&n_ran, 1000, 10000));
   asyncrt_runtime_free (rt);
 }
@@ -569,6 +612,7 @@ main (int argc, char **argv)
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/mt/idle/searching-limit", test_idle_searching_limit);
   g_test_add_func ("/mt/idle/notify-one-at-a-time", test_idle_notify_one_at_a_time);
+  g_test_add_func ("/mt/idle/watching", test_idle_watching);
   g_test_add_func ("/mt/parker/condvar", test_parker_condvar);
   g_test_add_func ("/mt/parker/driver", test_parker_driver);
   g_test_add_func ("/mt/dump-hooks/stop-every-worker", test_dump_request_stops_every_worker);

@@ -1043,6 +1043,158 @@ test_idle_runtime_free (void)
     }
 }
 
+/* ---- a worker blocked inside a poll does not strand queued work --------------------- */
+
+/* A task that blocks its worker's thread (as a blocking system call inside a task
+ * would) until released, and a quick one spawned right after it: the quick one must
+ * run on the other worker while the first still blocks.  Spawned from outside the
+ * runtime both go through the injection queue, and a worker may take them both in one
+ * batch (the second to its local queue) before it runs the first; the other worker,
+ * parked, must then be woken to steal it.  Each round waits for the quick task with a
+ * generous bound; the blocker is released only after that, so a stranded quick task is
+ * a round that times out. */
+typedef struct
+{
+  atomic_bool release;     /* set by the test: the blocker may return */
+  atomic_ulong quick_ran;
+  atomic_ulong finished;   /* tasks done with this struct (blocker, quick, spawner) */
+  unsigned max_block_ms;   /* bound of the blocking wait, whatever happens */
+} Blocker;
+
+static AsyncrtPoll
+blocker_poll (void *p, AsyncrtContext *cx)
+{
+  Blocker *b = p;
+  (void) cx;
+  gint64 deadline = g_get_monotonic_time () + (gint64) b->max_block_ms * 1000;
+  while (!atomic_load (&b->release) && g_get_monotonic_time () < deadline)
+    g_usleep (200);   /* the worker's thread sleeps: it polls nothing else */
+  atomic_fetch_add (&b->finished, 1);
+  return ASYNCRT_READY;
+}
+
+static AsyncrtPoll
+quick_poll (void *p, AsyncrtContext *cx)
+{
+  Blocker *b = p;
+  (void) cx;
+  atomic_fetch_add (&b->quick_ran, 1);
+  atomic_fetch_add (&b->finished, 1);
+  return ASYNCRT_READY;
+}
+
+static AsyncrtPoll
+spawn_pair_poll (void *p, AsyncrtContext *cx)
+{
+  Blocker *b = p;
+  (void) cx;
+  asyncrt_join_handle_free (asyncrt_spawn (blocker_poll, b, NULL));
+  asyncrt_join_handle_free (asyncrt_spawn (quick_poll, b, NULL));
+  atomic_fetch_add (&b->finished, 1);
+  return ASYNCRT_READY;
+}
+
+/* The blocker of modes 3 and 4: first makes the quick task runnable from inside its
+ * own poll (it lands in this worker's LIFO slot), then blocks. */
+typedef struct
+{
+  Blocker *b;
+  Mailbox *quick_box;      /* mode 3: the quick task waits on it; we post */
+} WakeThenBlock;
+
+static AsyncrtPoll
+quick_waiting_poll (void *p, AsyncrtContext *cx)
+{
+  WakeThenBlock *wb = p;
+  unsigned long got;
+  if (mailbox_recv (wb->quick_box, cx, &got) == ASYNCRT_PENDING)
+    return ASYNCRT_PENDING;
+  return quick_poll (wb->b, cx);
+}
+
+static AsyncrtPoll
+wake_then_block_poll (void *p, AsyncrtContext *cx)
+{
+  WakeThenBlock *wb = p;
+  if (wb->quick_box != NULL)
+    mailbox_post (wb->quick_box);                                         /* mode 3 */
+  else
+    asyncrt_join_handle_free (asyncrt_spawn (quick_poll, wb->b, NULL));   /* mode 4 */
+  return blocker_poll (wb->b, cx);
+}
+
+/* how: 0 both spawned from outside the runtime (injection queue), 1 both spawned by
+ * a task (the spawner's local queue), 2 from outside right after a short task (one
+ * worker may still be running it when the pair arrives), 3 the blocker wakes the
+ * (idle) quick task and then blocks, 4 the blocker spawns the quick task and then
+ * blocks. */
+static void
+test_blocked_worker (gconstpointer data)
+{
+  unsigned how = GPOINTER_TO_UINT (data);
+  AsyncrtRuntime *rt = mt_new (2);
+  AsyncrtHandle *h = asyncrt_runtime_get_handle (rt);
+  unsigned stranded = 0;
+
+  for (unsigned round = 0; round < 50 && stranded == 0; round++)
+    {
+      Blocker *b = g_new0 (Blocker, 1);
+      b->max_block_ms = test_timeout_ms (10000);
+      unsigned long n_tasks = 2;
+      Mailbox box;
+      mailbox_init (&box);
+      WakeThenBlock wb = { b, how == 3 ? &box : NULL };
+      AsyncrtJoinHandle *quick = NULL;
+      if (how == 2)
+        asyncrt_join_handle_free (asyncrt_handle_spawn (h, ready_poll, NULL, NULL));
+      if (how == 1)
+        {
+          asyncrt_join_handle_free (asyncrt_handle_spawn (h, spawn_pair_poll, b, NULL));
+          n_tasks = 3;
+        }
+      else if (how >= 3)
+        {
+          if (how == 3)
+            {
+              /* The quick task first waits, idle, for the blocker's post. */
+              quick = asyncrt_handle_spawn (h, quick_waiting_poll, &wb, NULL);
+              gint64 give_up = g_get_monotonic_time () + test_timeout_ms (5000) * 1000;
+              for (;;)
+                {
+                  pthread_mutex_lock (&box.lock);
+                  bool waiting = !asyncrt_waker_is_empty (&box.waker);
+                  pthread_mutex_unlock (&box.lock);
+                  if (waiting)
+                    break;
+                  g_assert_cmpint (g_get_monotonic_time (), <, give_up);
+                  g_usleep (200);
+                }
+            }
+          asyncrt_join_handle_free (asyncrt_handle_spawn (h, wake_then_block_poll, &wb, NULL));
+        }
+      else
+        {
+          asyncrt_join_handle_free (asyncrt_handle_spawn (h, blocker_poll, b, NULL));
+          asyncrt_join_handle_free (asyncrt_handle_spawn (h, quick_poll, b, NULL));
+        }
+      /* The quick task runs while the blocker still blocks its worker. */
+      if (!wait_for_count (&b->quick_ran, 1, 3000))
+        stranded++;
+      atomic_store (&b->release, true);
+      g_assert_true (wait_for_count (&b->finished, n_tasks, 20000));
+      if (quick != NULL)
+        {
+          while (!asyncrt_join_handle_is_finished (quick))
+            g_usleep (100);
+          asyncrt_join_handle_free (quick);
+        }
+      mailbox_clear (&box);
+      g_free (b);
+    }
+  asyncrt_runtime_free (rt);
+  g_assert_cmpuint (stranded, ==, 0);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -1065,5 +1217,15 @@ main (int argc, char **argv)
   g_test_add_func ("/mt/pipes", test_pipes);
   g_test_add_func ("/mt/shutdown-under-load", test_shutdown_under_load);
   g_test_add_func ("/mt/shutdown-while-spawning", test_shutdown_while_spawning);
+  g_test_add_data_func ("/mt/blocked-worker/remote-pair", GUINT_TO_POINTER (0),
+                        test_blocked_worker);
+  g_test_add_data_func ("/mt/blocked-worker/local-pair", GUINT_TO_POINTER (1),
+                        test_blocked_worker);
+  g_test_add_data_func ("/mt/blocked-worker/remote-pair-busy", GUINT_TO_POINTER (2),
+                        test_blocked_worker);
+  g_test_add_data_func ("/mt/blocked-worker/wake-then-block", GUINT_TO_POINTER (3),
+                        test_blocked_worker);
+  g_test_add_data_func ("/mt/blocked-worker/spawn-then-block", GUINT_TO_POINTER (4),
+                        test_blocked_worker);
   return g_test_run ();
 }

@@ -37,7 +37,7 @@ sched_schedule (AsyncrtHandle *h, AsyncrtTask *t, bool is_yield)
 
 static void sched_unpark (AsyncrtHandle *h) { (void) h; }
 static int sched_block_on (AsyncrtHandle *h, AsyncrtPollFunc p, void *f) { (void) h; (void) p; (void) f; return -ENOTSUP; }
-static void sched_shutdown (AsyncrtHandle *h) { (void) h; }
+static int sched_shutdown (AsyncrtHandle *h, uint64_t deadline_ns, GArray *unfinished) { (void) h; (void) deadline_ns; (void) unfinished; return 0; }
 static void sched_free (AsyncrtHandle *h) { (void) h; g_assert_not_reached (); }
 
 static const AsyncrtSchedulerOps sched_ops = {

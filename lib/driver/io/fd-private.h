@@ -14,6 +14,9 @@ uint32_t asyncrt__fd_poll_ready (AsyncrtFd *f, uint32_t interest,
                                  const AsyncrtWaker *waker, uint32_t *tick_out);
 /* Clears @bits if no event arrived since @tick was observed. */
 void asyncrt__fd_clear_ready (AsyncrtFd *f, uint32_t bits, uint32_t tick);
+/* Trace mode (wait-private.h): describes the wait of the leaf just traced as fd
+ * readiness of @f in @direction (ASYNCRT_WAIT_DIRECTION_READ / _WRITE). */
+void asyncrt__fd_describe_wait (const AsyncrtFd *f, int direction);
 
 
 /* The socket-creating helpers share these (io/socket.c). */

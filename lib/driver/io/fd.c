@@ -13,6 +13,7 @@
  */
 #include "driver/io/fd-private.h"
 #include "scheduler/coop-private.h"
+#include "trace/wait-private.h"
 
 #include <fcntl.h>
 #include <string.h>
@@ -41,6 +42,18 @@ set_i64 (int64_t *result, int64_t v)
 {
   if (result != NULL)
     *result = v;
+}
+
+ASYNCRT_WAIT_DESCRIBER void
+asyncrt__fd_describe_wait (const AsyncrtFd *f, int direction)
+{
+  AsyncrtWait *w = asyncrt__trace_leaf_wait ();
+  if (w == NULL)
+    return;
+  asyncrt__wait_set (w, ASYNCRT_WAIT_FD, (uintptr_t) f, NULL);
+  if (f != NULL)
+    asyncrt__wait_set_fact (w, ASYNCRT_WAIT_FACT_FD, f->fd);
+  asyncrt__wait_set_fact (w, ASYNCRT_WAIT_FACT_DIRECTION, direction);
 }
 
 int
@@ -199,7 +212,10 @@ AsyncrtPoll
 asyncrt_fd_readable_poll (AsyncrtFd *f, AsyncrtContext *cx, int *result)
 {
   if (asyncrt_trace_leaf (cx))
-    return ASYNCRT_PENDING;
+    {
+      asyncrt__fd_describe_wait (f, ASYNCRT_WAIT_DIRECTION_READ);
+      return ASYNCRT_PENDING;
+    }
   if (!fd_ok (f))
     {
       set_int (result, -EINVAL);
@@ -229,7 +245,10 @@ AsyncrtPoll
 asyncrt_fd_writable_poll (AsyncrtFd *f, AsyncrtContext *cx, int *result)
 {
   if (asyncrt_trace_leaf (cx))
-    return ASYNCRT_PENDING;
+    {
+      asyncrt__fd_describe_wait (f, ASYNCRT_WAIT_DIRECTION_WRITE);
+      return ASYNCRT_PENDING;
+    }
   if (!fd_ok (f))
     {
       set_int (result, -EINVAL);
@@ -299,7 +318,10 @@ asyncrt_fd_read_poll (AsyncrtFd *f, AsyncrtContext *cx, void *buf, size_t len,
                       int64_t *result)
 {
   if (asyncrt_trace_leaf (cx))
-    return ASYNCRT_PENDING;
+    {
+      asyncrt__fd_describe_wait (f, ASYNCRT_WAIT_DIRECTION_READ);
+      return ASYNCRT_PENDING;
+    }
   if (!fd_ok (f) || (buf == NULL && len > 0))
     {
       set_i64 (result, -EINVAL);
@@ -406,7 +428,10 @@ asyncrt_fd_write_poll (AsyncrtFd *f, AsyncrtContext *cx, const void *buf, size_t
                        int64_t *result)
 {
   if (asyncrt_trace_leaf (cx))
-    return ASYNCRT_PENDING;
+    {
+      asyncrt__fd_describe_wait (f, ASYNCRT_WAIT_DIRECTION_WRITE);
+      return ASYNCRT_PENDING;
+    }
   if (!fd_ok (f) || (buf == NULL && len > 0))
     {
       set_i64 (result, -EINVAL);
@@ -452,7 +477,10 @@ asyncrt_fd_write_all_poll (AsyncrtFd *f, AsyncrtContext *cx, const void *buf, si
                            size_t *written, int64_t *result)
 {
   if (asyncrt_trace_leaf (cx))
-    return ASYNCRT_PENDING;
+    {
+      asyncrt__fd_describe_wait (f, ASYNCRT_WAIT_DIRECTION_WRITE);
+      return ASYNCRT_PENDING;
+    }
   if (!fd_ok (f) || written == NULL || *written > len || (buf == NULL && len > 0))
     {
       set_i64 (result, -EINVAL);

@@ -9,6 +9,7 @@
  * between), so a delivery is never lost and never reported twice.
  */
 #include "driver/io/fd-private.h"
+#include "trace/wait-private.h"
 
 #include <pthread.h>
 #include <signal.h>
@@ -148,11 +149,25 @@ drain (AsyncrtSignal *s)
  *   %NULL or uninitialised @s; %ASYNCRT_PENDING otherwise.
  * Since: 0.2
  */
+static ASYNCRT_WAIT_DESCRIBER void
+describe_signal (const AsyncrtSignal *s)
+{
+  AsyncrtWait *w = asyncrt__trace_leaf_wait ();
+  if (w == NULL)
+    return;
+  asyncrt__wait_set (w, ASYNCRT_WAIT_SIGNAL, (uintptr_t) s, NULL);
+  if (s != NULL && s->signo != 0)
+    asyncrt__wait_set_fact (w, ASYNCRT_WAIT_FACT_SIGNAL, s->signo);
+}
+
 AsyncrtPoll
 asyncrt_signal_poll (AsyncrtSignal *s, AsyncrtContext *cx, int *result)
 {
   if (asyncrt_trace_leaf (cx))
-    return ASYNCRT_PENDING;
+    {
+      describe_signal (s);
+      return ASYNCRT_PENDING;
+    }
   if (s == NULL || s->signo == 0 || asyncrt_fd_get_fd (&s->fd) < 0)
     {
       if (result != NULL)

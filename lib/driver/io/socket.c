@@ -79,7 +79,10 @@ asyncrt_socket_accept_poll (AsyncrtFd *listener, AsyncrtContext *cx, AsyncrtFd *
                             int *result)
 {
   if (asyncrt_trace_leaf (cx))
-    return ASYNCRT_PENDING;
+    {
+      asyncrt__fd_describe_wait (listener, ASYNCRT_WAIT_DIRECTION_READ);
+      return ASYNCRT_PENDING;
+    }
   if (!fd_ok (listener) || conn == NULL)
     {
       set_int (result, -EINVAL);
@@ -151,7 +154,10 @@ AsyncrtPoll
 asyncrt_socket_connect_poll (AsyncrtFd *stream, AsyncrtContext *cx, int *result)
 {
   if (asyncrt_trace_leaf (cx))
-    return ASYNCRT_PENDING;
+    {
+      asyncrt__fd_describe_wait (stream, ASYNCRT_WAIT_DIRECTION_WRITE);
+      return ASYNCRT_PENDING;
+    }
   if (!fd_ok (stream))
     {
       set_int (result, -EINVAL);

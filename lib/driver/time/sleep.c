@@ -10,6 +10,7 @@
  */
 #include "driver/driver-impl-private.h"
 #include "scheduler/coop-private.h"
+#include "trace/wait-private.h"
 
 #include <string.h>
 
@@ -199,11 +200,30 @@ asyncrt_sleep_init_until (AsyncrtSleep *s, uint64_t deadline_ms)
  * Returns: %ASYNCRT_READY once the deadline has passed, %ASYNCRT_PENDING otherwise.
  * Since: 0.1
  */
+static ASYNCRT_WAIT_DESCRIBER void
+describe_sleep (const AsyncrtSleep *s)
+{
+  AsyncrtWait *w = asyncrt__trace_leaf_wait ();
+  if (w == NULL)
+    return;
+  asyncrt__wait_set (w, ASYNCRT_WAIT_SLEEP, (uintptr_t) s, NULL);
+  if (s == NULL)
+    return;
+  /* The deadline is the owner's (we are polling it): no lock. */
+  int64_t now = (int64_t) asyncrt__clock_now_ns ();
+  int64_t remaining = s->deadline >= (uint64_t) INT64_MAX / 1000000
+                      ? INT64_MAX : (int64_t) s->deadline * 1000000 - now;
+  asyncrt__wait_set_fact (w, ASYNCRT_WAIT_FACT_REMAINING_NS, remaining);
+}
+
 AsyncrtPoll
 asyncrt_sleep_poll (AsyncrtSleep *s, AsyncrtContext *cx)
 {
   if (asyncrt_trace_leaf (cx))
-    return ASYNCRT_PENDING;
+    {
+      describe_sleep (s);
+      return ASYNCRT_PENDING;
+    }
   if (s == NULL || s->done)
     return ASYNCRT_READY;
 

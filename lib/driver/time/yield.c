@@ -3,6 +3,7 @@
  */
 #include "util/common-private.h"
 #include "scheduler/coop-private.h"
+#include "trace/wait-private.h"
 
 #include <string.h>
 
@@ -38,11 +39,22 @@ asyncrt_yield_init (AsyncrtYield *y)
  * Returns: %ASYNCRT_PENDING at the first poll, %ASYNCRT_READY after.
  * Since: 0.1
  */
+static ASYNCRT_WAIT_DESCRIBER void
+describe_yield (const AsyncrtYield *y)
+{
+  AsyncrtWait *w = asyncrt__trace_leaf_wait ();
+  if (w != NULL)
+    asyncrt__wait_set (w, ASYNCRT_WAIT_YIELD, (uintptr_t) y, NULL);
+}
+
 AsyncrtPoll
 asyncrt_yield_poll (AsyncrtYield *y, AsyncrtContext *cx)
 {
   if (asyncrt_trace_leaf (cx))
-    return ASYNCRT_PENDING;
+    {
+      describe_yield (y);
+      return ASYNCRT_PENDING;
+    }
   if (y == NULL)
     return ASYNCRT_READY;
   if (y->state == 0)

@@ -25,11 +25,13 @@
 
 typedef struct
 {
-  _Atomic uint64_t state;      /* (num_unparked << 32) | num_searching */
+  /* (num_unparked << 32) | (num_watching << 16) | num_searching */
+  _Atomic uint64_t state;
   unsigned num_workers;        /* immutable */
   pthread_mutex_t lock;
   unsigned *sleepers;          /* guarded by lock: stack of parked worker indices */
   bool *is_sleeping;           /* guarded by lock */
+  bool *is_watching;           /* guarded by lock */
   size_t n_sleepers;           /* guarded by lock */
 } AsyncrtMtIdle;
 
@@ -38,6 +40,15 @@ void asyncrt__mt_idle_clear (AsyncrtMtIdle *idle);
 /* After publishing work: the index of a parked worker to unpark (now counted as
  * unparked and searching), or -1 if none should be woken. */
 int  asyncrt__mt_idle_worker_to_notify (AsyncrtMtIdle *idle);
+/* After filling an empty LIFO slot with a seq_cst exchange: the same, but only when no
+ * worker watches either. */
+int  asyncrt__mt_idle_worker_to_notify_lifo (AsyncrtMtIdle *idle);
+/* A parked @worker becomes the watcher (it parks with a timeout and looks at the LIFO
+ * slots again); false if it is not parked or another worker watches.  It stops by
+ * stop_watching or by leaving the stack (unparked by anyone). */
+bool asyncrt__mt_idle_start_watching (AsyncrtMtIdle *idle, unsigned worker);
+void asyncrt__mt_idle_stop_watching (AsyncrtMtIdle *idle, unsigned worker);
+bool asyncrt__mt_idle_is_watching (AsyncrtMtIdle *idle, unsigned worker);
 /* Returns true if the caller was the last searcher: it must then re-check every
  * queue and notify a worker if it finds work. */
 bool asyncrt__mt_idle_transition_to_parked (AsyncrtMtIdle *idle, unsigned worker,
@@ -54,6 +65,7 @@ bool asyncrt__mt_idle_is_parked (AsyncrtMtIdle *idle, unsigned worker);
  * many.  The caller then unparks their parkers.  Used by shutdown and dumps. */
 size_t asyncrt__mt_idle_unpark_all (AsyncrtMtIdle *idle, unsigned *out);
 unsigned asyncrt__mt_idle_num_searching (AsyncrtMtIdle *idle);
+unsigned asyncrt__mt_idle_num_watching (AsyncrtMtIdle *idle);
 unsigned asyncrt__mt_idle_num_unparked (AsyncrtMtIdle *idle);
 
 /* ---- park.c ----------------------------------------------------------------- */
@@ -81,6 +93,8 @@ void asyncrt__mt_parker_clear (AsyncrtMtParker *p);
 /* Owner only.  Returns after an unpark (possibly one that came before the call) or
  * spuriously; callers loop on their own condition. */
 void asyncrt__mt_parker_park (AsyncrtMtParker *p);
+/* Owner only.  The same, but returns after at most about @timeout_ms (> 0) too. */
+void asyncrt__mt_parker_park_timeout (AsyncrtMtParker *p, unsigned timeout_ms);
 /* Owner only.  Consumes a pending unpark, or polls the driver without blocking if
  * its lock is free. */
 void asyncrt__mt_parker_park_timeout_zero (AsyncrtMtParker *p);
@@ -91,8 +105,17 @@ void asyncrt__mt_parker_unpark (AsyncrtMtParker *p);
 
 /* Largest accepted worker count (asyncrt_builder_build() gives -EINVAL above it). */
 #define ASYNCRT_MT_MAX_WORKERS 1024u
-/* Consecutive LIFO-slot polls allowed after one task poll (ping-pong cap). */
+/* LIFO-slot polls allowed in a row (ping-pong cap) while the local queue holds other
+ * tasks; no cap with the queue empty (a chain of spawns, a ping-pong alone on its
+ * worker: nothing local waits). */
 #define ASYNCRT_MT_MAX_LIFO_POLLS 3u
+/* A searcher that found nothing keeps looking this long before it parks. */
+#define ASYNCRT_MT_SPIN_NS 20000u
+/* A task left this long in the LIFO slot of a worker that is still inside the same
+ * poll may be stolen (the worker is likely blocked in that poll). */
+#define ASYNCRT_MT_LIFO_STEAL_NS 10000u
+/* The watcher's park timeout. */
+#define ASYNCRT_MT_WATCH_MS 1u
 #define ASYNCRT_MT_DEFAULT_EVENT_INTERVAL 61u
 
 /* Bits of AsyncrtMtRuntime.attention: why a worker must leave its fast path. */
@@ -102,6 +125,14 @@ void asyncrt__mt_parker_unpark (AsyncrtMtParker *p);
 typedef struct _AsyncrtMtRuntime AsyncrtMtRuntime;
 typedef struct _AsyncrtMtWorker AsyncrtMtWorker;
 
+/* What a worker saw in a sibling's LIFO slot, and since when (worker.c). */
+typedef struct
+{
+  const AsyncrtTask *task;         /* never dereferenced: only compared */
+  AsyncrtTaskId polling;           /* the sibling's current_task_id then */
+  uint64_t since_ns;
+} AsyncrtMtLifoSeen;
+
 /* One worker.  Fields are owned by the worker's thread unless stated otherwise; a dump
  * leader may use the queue and the LIFO slot of a worker that is stopped in the dump
  * hook (the hook's barrier orders the accesses), see the dump section below. */
@@ -109,7 +140,10 @@ struct _AsyncrtMtWorker
 {
   /* Stealers (any worker) and the dump leader. */
   AsyncrtLocalQueue queue;
-  /* Owner writes; the dump leader reads / takes it while the owner is stopped. */
+  /* The LIFO slot: holds a notified reference.  The owner fills and empties it with
+   * seq_cst exchanges; another worker may take a task it finds there (stuck behind a
+   * long poll) with a compare-and-swap, and the dump leader takes it (exchange)
+   * while the owner is stopped.  Whoever takes it owns the notified reference. */
   _Atomic (AsyncrtTask *) lifo;
   /* Written by the owner around every task poll, read by anyone (dumps): the id of
    * the task being polled (0: none; release store after the start time, read with
@@ -133,7 +167,9 @@ struct _AsyncrtMtWorker
   bool abandoned;
 
   /* Owner only. */
-  uint32_t tick;
+  AsyncrtMtLifoSeen *lifo_seen;    /* one per worker (allocated at build) */
+  unsigned lifo_run;               /* LIFO polls in a row (worker.c, next_local) */
+  uint32_t ticks_to_event;         /* run loop ticks until the next event_interval one */
   uint32_t rng;
   bool is_searching;               /* mirrors the idle counters */
   bool lifo_enabled;
@@ -209,7 +245,8 @@ void asyncrt__mt_worker_drain (AsyncrtMtWorker *w);
  *   (asyncrt__mt_idle_unpark_all: they count as unparked searchers, so nothing is lost
  *   for later spawns).  Each worker then calls func (w, data) exactly once per request,
  *   at its next scheduling point: between two task polls (never inside one), with no
- *   lock held and its LIFO slot empty, or instead of parking.  func is the barrier: it
+ *   lock held (its LIFO slot may hold the task the last poll woke or spawned: the
+ *   leader takes it), or instead of parking.  func is the barrier: it
  *   returns when the worker may go on (leader done, or the worker withdrew after the
  *   deadline).  A worker busy inside a long poll calls func late, possibly after
  *   the request ended, in which case it does not call it at all.
@@ -224,6 +261,8 @@ void asyncrt__mt_worker_drain (AsyncrtMtWorker *w);
  *   reference to the caller.
  *   asyncrt__mt_worker_steal (w, into): any worker w, even one still running; @into
  *   must be the caller's own (stopped) worker with an empty queue.
+ *   asyncrt__mt_worker_steal_lifo (w): any worker w, even one still running: takes
+ *   the task in its LIFO slot (compare-and-swap), with its notified reference.
  *   asyncrt__mt_worker_current_task (w, &start_ns): any worker, any time: id of the
  *   task it is polling (0 if none) and the start of that poll.
  *   asyncrt__mt_worker_peek_lifo (w): any worker, any time, racy: the task in its
@@ -236,6 +275,7 @@ AsyncrtMtWorker *asyncrt__mt_worker (AsyncrtHandle *h, unsigned i);
 AsyncrtTask *asyncrt__mt_worker_take_lifo (AsyncrtMtWorker *w);
 AsyncrtTask *asyncrt__mt_worker_pop_local (AsyncrtMtWorker *w);
 AsyncrtTask *asyncrt__mt_worker_steal (AsyncrtMtWorker *w, AsyncrtMtWorker *into);
+AsyncrtTask *asyncrt__mt_worker_steal_lifo (AsyncrtMtWorker *w);
 AsyncrtTaskId asyncrt__mt_worker_current_task (AsyncrtMtWorker *w, uint64_t *start_ns);
 const AsyncrtTask *asyncrt__mt_worker_peek_lifo (AsyncrtMtWorker *w);
 /* The injection queue, for the leader to drain (any thread may pop). */

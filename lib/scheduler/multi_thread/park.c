@@ -18,7 +18,10 @@
  *
  * Transitions of state:
  *    EMPTY    --park (driver lock taken)-->  PARKED_DRIVER --park returns--> EMPTY
- *    EMPTY    --park (no driver lock)   -->  PARKED_CONDVAR --woken-->       EMPTY
+ *    EMPTY    --park (no driver lock)   -->  PARKED_CONDVAR --woken or timed out-->
+ *                                            EMPTY (a timed-out sleeper swaps EMPTY
+ *                                            in under the lock, consuming an unpark
+ *                                            that came meanwhile)
  *    any      --unpark-->                    NOTIFIED (swap; the previous value says
  *                                            whom to wake: the driver or the condvar)
  *    NOTIFIED --park / park_timeout_zero-->  EMPTY (consumed, returns at once)
@@ -29,7 +32,9 @@
  */
 #include "scheduler/multi_thread/multi-thread-private.h"
 
+#include <errno.h>
 #include <glib.h>
+#include <time.h>
 
 enum
 {
@@ -68,7 +73,11 @@ asyncrt__mt_parker_init (AsyncrtMtParker *p, AsyncrtMtSharedDriver *shared)
 {
   atomic_init (&p->state, PARK_EMPTY);
   pthread_mutex_init (&p->lock, NULL);
-  pthread_cond_init (&p->cond, NULL);
+  pthread_condattr_t ca;
+  pthread_condattr_init (&ca);
+  pthread_condattr_setclock (&ca, CLOCK_MONOTONIC);
+  pthread_cond_init (&p->cond, &ca);
+  pthread_condattr_destroy (&ca);
   p->shared = shared;
 }
 
@@ -107,8 +116,16 @@ park_driver (AsyncrtMtParker *p, int64_t timeout_ms)
 }
 
 static void
-park_condvar (AsyncrtMtParker *p)
+park_condvar (AsyncrtMtParker *p, unsigned timeout_ms)
 {
+  struct timespec until;
+  if (timeout_ms > 0)
+    {
+      clock_gettime (CLOCK_MONOTONIC, &until);
+      until.tv_nsec += (long) (timeout_ms % 1000u) * 1000000L;
+      until.tv_sec += (time_t) (timeout_ms / 1000u) + until.tv_nsec / 1000000000L;
+      until.tv_nsec %= 1000000000L;
+    }
   pthread_mutex_lock (&p->lock);
   unsigned expected = PARK_EMPTY;
   if (!atomic_compare_exchange_strong_explicit (&p->state, &expected, PARK_PARKED_CONDVAR,
@@ -122,7 +139,14 @@ park_condvar (AsyncrtMtParker *p)
     }
   for (;;)
     {
-      pthread_cond_wait (&p->cond, &p->lock);
+      if (timeout_ms == 0)
+        pthread_cond_wait (&p->cond, &p->lock);
+      else if (pthread_cond_timedwait (&p->cond, &p->lock, &until) == ETIMEDOUT)
+        {
+          /* Back to EMPTY, unless an unpark came at the last moment: consume it. */
+          atomic_exchange_explicit (&p->state, PARK_EMPTY, memory_order_acq_rel);
+          break;
+        }
       if (consume_notified (p))
         break;
       /* Spurious wake-up: still PARKED_CONDVAR. */
@@ -130,18 +154,30 @@ park_condvar (AsyncrtMtParker *p)
   pthread_mutex_unlock (&p->lock);
 }
 
-void
-asyncrt__mt_parker_park (AsyncrtMtParker *p)
+static void
+park (AsyncrtMtParker *p, unsigned timeout_ms)
 {
   if (consume_notified (p))
     return;
   if (asyncrt__mt_shared_driver_trylock (p->shared))
     {
-      park_driver (p, -1);
+      park_driver (p, timeout_ms > 0 ? (int64_t) timeout_ms : -1);
       asyncrt__mt_shared_driver_unlock (p->shared);
     }
   else
-    park_condvar (p);
+    park_condvar (p, timeout_ms);
+}
+
+void
+asyncrt__mt_parker_park (AsyncrtMtParker *p)
+{
+  park (p, 0);
+}
+
+void
+asyncrt__mt_parker_park_timeout (AsyncrtMtParker *p, unsigned timeout_ms)
+{
+  park (p, timeout_ms > 0 ? timeout_ms : 1u);
 }
 
 void

@@ -319,6 +319,7 @@ mt_free (AsyncrtHandle *h)
       {
         asyncrt__mt_parker_clear (&rt->workers[i].parker);
         asyncrt__sample_slot_unref (rt->workers[i].sample_slot);
+        g_free (rt->workers[i].lifo_seen);
       }
   free (rt->workers);
   asyncrt__inject_clear (&rt->inject);
@@ -431,6 +432,8 @@ asyncrt__multi_thread_build (const AsyncrtBuilder *b, AsyncrtRuntime **out)
       w->lifo_enabled = true;
       if (rt->handle.sample_signo != 0)
         w->sample_slot = asyncrt__sample_slot_new ();
+      w->ticks_to_event = rt->event_interval;
+      w->lifo_seen = g_new0 (AsyncrtMtLifoSeen, n);
     }
 
   for (unsigned i = 0; i < n; i++)
@@ -545,7 +548,10 @@ asyncrt__mt_inject (AsyncrtHandle *h)
  * Creates a builder for a multi-thread runtime: a pool of worker threads (as many as
  * CPUs by default, see asyncrt_builder_set_worker_threads()) runs the tasks, with
  * work stealing between them; tasks run whether or not a thread is inside
- * asyncrt_runtime_block_on().  The workers share the I/O and timer driver.
+ * asyncrt_runtime_block_on().  The workers share the I/O and timer driver.  A task
+ * spawned or woken by a running task runs next on the same worker; if that worker's
+ * poll blocks its thread instead (a blocking call inside a task), an idle worker
+ * takes the task over, within about a millisecond.
  *
  * Worker threads are named `asyncrt-worker-N`; as Linux limits thread names to 15
  * bytes, tools such as `ps -L` and `top -H` show them as `asyncrt-wrk-N`.

@@ -16,8 +16,9 @@
  *      to notice.  A worker that waited while the round was cancelled withdraws.
  *   3. The leader takes the request (false: the requester gave up; it just releases
  *      the others), then, while the present workers are stopped: takes their LIFO
- *      slots and local queues, steals what it can from the missing workers' queues,
- *      notes what is left in their LIFO slots, drains the injection queue, has the run
+ *      slots and local queues, steals what it can from the missing workers' queues
+ *      and LIFO slots, notes what is left in their LIFO slots (filled again
+ *      meanwhile), drains the injection queue, has the run
  *      claim the idle tasks, records the missing workers — and releases the barrier.
  *      It traces the tasks it holds with the other workers running again, and
  *      answers the request.
@@ -32,7 +33,7 @@
  * under that lock, who ends a round (asyncrt__mt_barrier_cancel() succeeds only while
  * no leader exists, and only once).  The leader alone touches the stopped workers'
  * LIFO slots and queues (the barrier's mutex orders those accesses with the owners');
- * a missing worker's queue is only stolen from.  Running tasks are never touched: the
+ * a missing worker's queue and LIFO slot are only stolen from.  Running tasks are never touched: the
  * state word refuses to let them be claimed, and the run records them as RUNNING.
  * Lock order: rt->dump_lock, then a barrier's lock, then a dump queue's.
  */
@@ -114,8 +115,9 @@ lead (AsyncrtMtWorker *self, AsyncrtMtDumpRound *round)
       while ((t = asyncrt__mt_worker_pop_local (w)) != NULL)
         asyncrt__dump_run_add_queued (run, t);
     }
-  /* Missing workers keep running; what waits in their queues can still be stolen,
-   * their LIFO slot cannot: that task is listed as queued on them. */
+  /* Missing workers keep running; what waits in their queues and LIFO slots can
+   * still be stolen (a task the owner takes first meanwhile is listed as queued on
+   * it). */
   for (unsigned i = 0; i < n; i++)
     {
       AsyncrtMtWorker *w = asyncrt__mt_worker (h, i);
@@ -127,6 +129,8 @@ lead (AsyncrtMtWorker *self, AsyncrtMtDumpRound *round)
           while ((t = asyncrt__mt_worker_pop_local (self)) != NULL)
             asyncrt__dump_run_add_queued (run, t);
         }
+      if ((t = asyncrt__mt_worker_steal_lifo (w)) != NULL)
+        asyncrt__dump_run_add_queued (run, t);
       const AsyncrtTask *lifo = asyncrt__mt_worker_peek_lifo (w);
       if (lifo != NULL)
         asyncrt__dump_run_note_queued_on (run, (AsyncrtTask *) lifo, i);

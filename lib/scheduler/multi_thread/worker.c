@@ -6,35 +6,47 @@
  *
  *   LIFO slot -> local queue -> injection queue (first, every event_interval ticks,
  *   so that it cannot be starved by local work; a batch of up to half a local queue
- *   moves to the local queue each time) -> steal half of a random sibling's queue
- *   (random start, every sibling tried) -> park.
+ *   moves to the local queue each time) -> as a searcher (idle.c: at most half of the
+ *   workers), steal half of a random sibling's queue (random start, every sibling
+ *   tried), the injection queue, a task left in a sibling's LIFO slot while that
+ *   sibling stayed inside one poll for ASYNCRT_MT_LIFO_STEAL_NS (it is likely blocked),
+ *   again and again for ASYNCRT_MT_SPIN_NS -> park (as the watcher if a sibling's LIFO
+ *   slot holds a task: with a timeout, to look at it again).
  *
- * Where a woken task goes (asyncrt__mt_schedule):
- *   - on a worker of this runtime, during a task poll (the waker is woken by the task
- *     itself or by its completion): the LIFO slot; the task it displaces goes to the
- *     back of the local queue.  Message passing between two tasks then runs them
- *     back to back on one worker, while at most ASYNCRT_MT_MAX_LIFO_POLLS LIFO polls
- *     follow a task poll: past that cap the LIFO slot is disabled until the next task
- *     from the queues, so two tasks that ping-pong cannot starve the rest;
- *   - on a worker, as a yield (is_yield), a new spawn, or outside a task poll (e.g.
- *     timers and I/O fired while parked in the driver): the back of the local queue;
- *     a full local queue moves half of itself to the injection queue (overflow);
+ * Where a woken or spawned task goes (asyncrt__mt_schedule):
+ *   - on a worker of this runtime, during a task poll (the task spawns it, or wakes it,
+ *     or its completion wakes it): the LIFO slot; the task it displaces goes to the
+ *     back of the local queue.  Message passing between two tasks, and a spawn the
+ *     spawner then waits for, run back to back on one worker (the LIFO slot is the
+ *     first place the run loop looks, after each scheduling point), while at most
+ *     ASYNCRT_MT_MAX_LIFO_POLLS LIFO polls in a row follow a task from elsewhere
+ *     when other tasks wait in the local queue: past that cap the LIFO slot is
+ *     disabled until the next task from elsewhere, so two tasks that ping-pong cannot
+ *     starve the rest (with the queue empty nothing local waits; the injection queue
+ *     and the driver keep their turns every event_interval ticks).  Filling an empty
+ *     slot wakes a parked worker when nobody searches nor watches (idle.c), so a poll
+ *     that blocks its thread does not strand the task in the slot;
+ *   - on a worker, as a yield (is_yield), or outside a task poll (e.g. timers and I/O
+ *     fired while parked in the driver): the back of the local queue; a full local
+ *     queue moves half of itself to the injection queue (overflow).  Work pushed to
+ *     the local queue (this way, displaced from the LIFO slot, or moved there from the
+ *     injection queue) wakes a parked worker when nobody searches (Tokio's rule);
  *   - from any other thread: the injection queue, then one parked worker is unparked
  *     if idle coordination (idle.c) says so.
  *   - after shutdown the injection queue is closed: the notified reference is given
  *     back (asyncrt__task_drop_notified), never queued.
  *
  * Ownership:
- *   - lifo, queue push/pop, tick, rng, is_searching, lifo_enabled, in_run, parking,
- *     exited: the worker's thread (lifo is atomic only so that a dump leader may
- *     inspect it while the worker is stopped; the owner uses relaxed accesses).
+ *   - queue push/pop, ticks_to_event, rng, is_searching, lifo_enabled, in_run,
+ *     parking, exited, lifo_seen, lifo_run: the worker's thread.
+ *   - lifo: the owner fills and empties it (seq_cst exchanges); any worker may take a
+ *     task from it with a compare-and-swap (steal_stuck_lifo: acquire, pairing with the
+ *     owner's exchange), the dump leader with an exchange while the owner is stopped.
+ *     Whoever takes the task owns its notified reference.
  *   - queue steal: any thread (see lib/queue/local.c).
  *   - rt->attention: SHUTDOWN is set once (release, before the workers are unparked);
- *     workers load it with acquire at every scheduling point and after each wake-up.
- *
- * A new spawn is recognised by its poll count being zero: core's task harness counts
- * a poll before the task can be woken while idle, so a zero count at schedule() time
- * means the notified reference is the one created by spawn.
+ *     workers load it with acquire at every scheduling point, after each wake-up and
+ *     while they search.
  */
 #include "scheduler/multi_thread/multi-thread-private.h"
 #include "sample/sample-private.h"
@@ -80,16 +92,41 @@ attention (AsyncrtMtRuntime *rt)
   return atomic_load_explicit (&rt->attention, memory_order_acquire);
 }
 
+static inline void
+cpu_relax (void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause ();
+#elif defined(__aarch64__)
+  __asm__ volatile ("yield" ::: "memory");
+#else
+  atomic_signal_fence (memory_order_seq_cst);
+#endif
+}
+
+/* What is in the LIFO slot (any thread; a hint: it may be taken meanwhile). */
 static inline AsyncrtTask *
-lifo_get (AsyncrtMtWorker *w)
+lifo_peek (AsyncrtMtWorker *w)
 {
   return atomic_load_explicit (&w->lifo, memory_order_relaxed);
 }
 
-static inline void
-lifo_set (AsyncrtMtWorker *w, AsyncrtTask *t)
+/* Owner: takes the task in its LIFO slot, unless another worker stole it. */
+static inline AsyncrtTask *
+lifo_take (AsyncrtMtWorker *w)
 {
-  atomic_store_explicit (&w->lifo, t, memory_order_relaxed);
+  if (lifo_peek (w) == NULL)
+    return NULL;
+  return atomic_exchange_explicit (&w->lifo, NULL, memory_order_acq_rel);
+}
+
+/* Owner: puts @t in its LIFO slot and returns the task it displaced, if any.  seq_cst:
+ * the producer's half of the LIFO slots' Dekker pair with the watcher and the last
+ * searcher (idle.c); release: a worker that steals @t sees it whole. */
+static inline AsyncrtTask *
+lifo_put (AsyncrtMtWorker *w, AsyncrtTask *t)
+{
+  return atomic_exchange_explicit (&w->lifo, t, memory_order_seq_cst);
 }
 
 static void
@@ -123,26 +160,31 @@ push_local (AsyncrtMtWorker *w, AsyncrtTask *t)
 static void
 schedule_local (AsyncrtMtWorker *w, AsyncrtTask *t, bool is_yield)
 {
-  bool should_notify;
-
-  if (is_yield || !w->lifo_enabled || !w->in_run
-      || atomic_load_explicit (&t->poll_count, memory_order_relaxed) == 0)
+  if (is_yield || !w->lifo_enabled || !w->in_run)
     {
       push_local (w, t);
-      should_notify = true;
+      /* While parked in the driver wakes come in batches: notify once afterwards. */
+      if (!w->parking)
+        asyncrt__mt_notify_parked (w->rt);
+      return;
+    }
+
+  AsyncrtTask *prev = lifo_put (w, t);
+  if (prev != NULL)
+    {
+      /* Work to share: wake a worker if none searches (it will look at the slot
+       * too). */
+      push_local (w, prev);
+      asyncrt__mt_notify_parked (w->rt);
     }
   else
     {
-      AsyncrtTask *prev = lifo_get (w);
-      lifo_set (w, t);
-      should_notify = prev != NULL;
-      if (prev != NULL)
-        push_local (w, prev);
+      /* The slot was empty: if nobody searches nor watches, wake a worker, which
+       * will watch the slot (in case this poll blocks, see idle.c). */
+      int i = asyncrt__mt_idle_worker_to_notify_lifo (&w->rt->idle);
+      if (i >= 0)
+        asyncrt__mt_parker_unpark (&w->rt->workers[i].parker);
     }
-
-  /* While parked in the driver wakes come in batches: notify once afterwards. */
-  if (should_notify && !w->parking)
-    asyncrt__mt_notify_parked (w->rt);
 }
 
 static void
@@ -195,7 +237,7 @@ asyncrt__mt_unpark (AsyncrtHandle *h)
 static bool
 has_tasks (AsyncrtMtWorker *w)
 {
-  return lifo_get (w) != NULL || !asyncrt__local_queue_is_empty (&w->queue);
+  return lifo_peek (w) != NULL || !asyncrt__local_queue_is_empty (&w->queue);
 }
 
 static bool
@@ -205,7 +247,7 @@ should_notify_others (AsyncrtMtWorker *w)
    * is worth sharing. */
   if (w->is_searching)
     return false;
-  return (lifo_get (w) != NULL ? 1u : 0u) + asyncrt__local_queue_len (&w->queue) > 1;
+  return (lifo_peek (w) != NULL ? 1u : 0u) + asyncrt__local_queue_len (&w->queue) > 1;
 }
 
 /* Moves a batch from the injection queue to the local queue; returns one to run. */
@@ -231,45 +273,74 @@ pop_inject_batch (AsyncrtMtWorker *w)
     return NULL;
   /* One lock hold for the whole batch; the first runs now, the rest are queued. */
   AsyncrtQueueNode *node = first->next;
+  bool queued = node != NULL;
   while (node != NULL)
     {
       AsyncrtQueueNode *next = node->next;
       drop_chain (asyncrt__local_queue_push_back_or_overflow (&w->queue, node, &rt->inject));
       node = next;
     }
+  /* Work for others in our queue: wake a parked worker if nobody searches (a
+   * searcher that scanned our queue before the push may be parking; and the task we
+   * run first may block this thread).  A searcher wakes one as it stops searching. */
+  if (queued && !w->is_searching)
+    asyncrt__mt_notify_parked (rt);
   return first;
+}
+
+/* The LIFO slot, then the queue.  Counts the LIFO polls in a row: past
+ * ASYNCRT_MT_MAX_LIFO_POLLS, while other tasks wait in the queue, wakes go to the
+ * queue until a task is taken from elsewhere than the LIFO slot (lifo_run_end()). */
+/* A task taken from elsewhere than the LIFO slot: LIFO polls may follow again. */
+static inline void
+lifo_run_end (AsyncrtMtWorker *w)
+{
+  w->lifo_run = 0;
+  w->lifo_enabled = true;
 }
 
 static AsyncrtQueueNode *
 next_local (AsyncrtMtWorker *w)
 {
-  AsyncrtTask *t = lifo_get (w);
+  AsyncrtTask *t = lifo_take (w);
   if (t != NULL)
     {
-      lifo_set (w, NULL);
+      if (++w->lifo_run >= ASYNCRT_MT_MAX_LIFO_POLLS
+          && !asyncrt__local_queue_is_empty (&w->queue))
+        w->lifo_enabled = false;   /* further wakes go to the queue */
       return &t->queue_node;
     }
-  return asyncrt__local_queue_pop (&w->queue);
+  AsyncrtQueueNode *n = asyncrt__local_queue_pop (&w->queue);
+  if (n != NULL)
+    lifo_run_end (w);
+  return n;
 }
 
+/* @interval: this tick is one of every event_interval (the run loop's countdown). */
 static AsyncrtQueueNode *
-next_task (AsyncrtMtWorker *w)
+next_task (AsyncrtMtWorker *w, bool interval)
 {
   AsyncrtQueueNode *n;
 
-  if (w->tick % w->rt->event_interval == 0)
+  if (interval)
     {
       /* Fairness: the injection queue first, now and then.  A batch, not one task:
        * behind a local queue that never empties (tasks that keep yielding) remote
        * work would otherwise trickle in at one task per interval. */
       n = pop_inject_batch (w);
       if (n != NULL)
-        return n;
+        {
+          lifo_run_end (w);
+          return n;
+        }
     }
   n = next_local (w);
   if (n != NULL)
     return n;
-  return pop_inject_batch (w);
+  n = pop_inject_batch (w);
+  if (n != NULL)
+    lifo_run_end (w);
+  return n;
 }
 
 static void
@@ -283,16 +354,11 @@ transition_from_searching (AsyncrtMtWorker *w)
     asyncrt__mt_notify_parked (w->rt);
 }
 
+/* One look at every sibling's queue (random start) and at the injection queue. */
 static AsyncrtQueueNode *
-steal_work (AsyncrtMtWorker *w)
+steal_once (AsyncrtMtWorker *w)
 {
   AsyncrtMtRuntime *rt = w->rt;
-
-  if (!w->is_searching)
-    w->is_searching = asyncrt__mt_idle_transition_to_searching (&rt->idle);
-  if (!w->is_searching)
-    return NULL;   /* enough searchers already */
-
   unsigned n = rt->n_workers;
   unsigned start = worker_rand (w) % n;
   for (unsigned k = 0; k < n; k++)
@@ -306,6 +372,85 @@ steal_work (AsyncrtMtWorker *w)
         return node;
     }
   return pop_inject_batch (w);
+}
+
+/* The LIFO slots of the siblings.  A task that stays in one while its worker stays
+ * inside one poll (the same task id) for ASYNCRT_MT_LIFO_STEAL_NS is taken: that
+ * worker is probably blocked in the poll.  w->lifo_seen[i] remembers when we first
+ * saw sibling i's slot hold that task during that poll (owner only).  *occupied:
+ * whether any sibling's slot holds a task. */
+static AsyncrtQueueNode *
+steal_stuck_lifo (AsyncrtMtWorker *w, uint64_t now, bool *occupied)
+{
+  AsyncrtMtRuntime *rt = w->rt;
+  *occupied = false;
+  for (unsigned i = 0; i < rt->n_workers; i++)
+    {
+      if (i == w->index)
+        continue;
+      AsyncrtMtWorker *v = &rt->workers[i];
+      AsyncrtMtLifoSeen *seen = &w->lifo_seen[i];
+      AsyncrtTask *t = lifo_peek (v);
+      if (t == NULL)
+        {
+          seen->task = NULL;
+          continue;
+        }
+      *occupied = true;
+      AsyncrtTaskId polling = atomic_load_explicit (&v->current_task_id,
+                                                    memory_order_relaxed);
+      if (seen->task != t || seen->polling != polling)
+        {
+          seen->task = t;
+          seen->polling = polling;
+          seen->since_ns = now;
+          continue;
+        }
+      if (now - seen->since_ns < ASYNCRT_MT_LIFO_STEAL_NS)
+        continue;
+      seen->task = NULL;
+      /* Acquire: pairs with the owner's exchange that put it there.  Success makes
+       * the notified reference ours. */
+      if (atomic_compare_exchange_strong_explicit (&v->lifo, &t, NULL,
+                                                   memory_order_acquire,
+                                                   memory_order_relaxed))
+        return &t->queue_node;
+    }
+  return NULL;
+}
+
+/* Looks for work on the other workers, as a searcher (at most half of the workers
+ * search; NULL at once if enough do).  Finding nothing, it keeps looking for
+ * ASYNCRT_MT_SPIN_NS before it gives up: work that comes meanwhile is taken without a
+ * wake-up (producers do not wake anybody while a worker searches). */
+static AsyncrtQueueNode *
+steal_work (AsyncrtMtWorker *w)
+{
+  AsyncrtMtRuntime *rt = w->rt;
+
+  if (!w->is_searching)
+    w->is_searching = asyncrt__mt_idle_transition_to_searching (&rt->idle);
+  if (!w->is_searching)
+    return NULL;   /* enough searchers already */
+
+  uint64_t start = 0;
+  for (unsigned round = 0;; round++)
+    {
+      AsyncrtQueueNode *node = steal_once (w);
+      if (node != NULL)
+        return node;
+      uint64_t now = asyncrt__clock_now_ns ();
+      if (round == 0)
+        start = now;
+      bool occupied;
+      node = steal_stuck_lifo (w, now, &occupied);
+      if (node != NULL)
+        return node;
+      if (now - start >= ASYNCRT_MT_SPIN_NS || attention (rt) != 0)
+        return NULL;
+      for (unsigned k = 0; k < 32; k++)
+        cpu_relax ();
+    }
 }
 
 /* ---- running ------------------------------------------------------------------------ */
@@ -328,20 +473,6 @@ run_task (AsyncrtMtWorker *w, AsyncrtQueueNode *node)
 {
   transition_from_searching (w);
   poll_task (w, asyncrt__task_from_queue_node (node));
-
-  /* Tasks woken into the LIFO slot run next, at most MAX_LIFO_POLLS of them. */
-  unsigned lifo_polls = 0;
-  for (;;)
-    {
-      AsyncrtTask *t = lifo_get (w);
-      if (t == NULL)
-        break;
-      lifo_set (w, NULL);
-      if (++lifo_polls >= ASYNCRT_MT_MAX_LIFO_POLLS)
-        w->lifo_enabled = false;   /* further wakes go to the queue */
-      poll_task (w, t);
-    }
-  w->lifo_enabled = true;
 }
 
 /* Called by the last searcher as it parks: work that arrived between its last scan
@@ -373,13 +504,51 @@ needs_attention (AsyncrtMtWorker *w)
   return false;
 }
 
+/* Whether another worker is inside a task's poll (a hint). */
+static bool
+siblings_polling (AsyncrtMtWorker *w)
+{
+  AsyncrtMtRuntime *rt = w->rt;
+  for (unsigned i = 0; i < rt->n_workers; i++)
+    if (i != w->index
+        && atomic_load_explicit (&rt->workers[i].current_task_id, memory_order_relaxed) != 0)
+      return true;
+  return false;
+}
+
+/* A watcher that leaves the sleepers for work of its own (not woken by a producer, who
+ * makes it a searcher): if a sibling's LIFO slot is still occupied, another parked
+ * worker takes over (woken unless somebody searches or watches). */
 static void
+hand_over_watch (AsyncrtMtWorker *w)
+{
+  AsyncrtMtRuntime *rt = w->rt;
+  atomic_thread_fence (memory_order_seq_cst);
+  for (unsigned i = 0; i < rt->n_workers; i++)
+    if (i != w->index && lifo_peek (&rt->workers[i]) != NULL)
+      {
+        int k = asyncrt__mt_idle_worker_to_notify_lifo (&rt->idle);
+        if (k >= 0)
+          asyncrt__mt_parker_unpark (&rt->workers[k].parker);
+        return;
+      }
+}
+
+/* Parks until there is work, a wake-up or something to attend to.  Returns a task
+ * taken from a sibling's LIFO slot while parked (to run), or NULL.
+ *
+ * While a sibling's LIFO slot holds a task, or a sibling is inside a poll, this worker
+ * may be the watcher (idle.c): it then parks for ASYNCRT_MT_WATCH_MS at a time and
+ * takes such a task that has not moved (its worker stuck in one poll).  It stops
+ * watching when every slot is empty and no sibling polls: a slot filled later wakes a
+ * worker (schedule_local). */
+static AsyncrtQueueNode *
 park (AsyncrtMtWorker *w)
 {
   AsyncrtMtRuntime *rt = w->rt;
 
   if (has_tasks (w))
-    return;
+    return NULL;
 
   bool last_searcher = asyncrt__mt_idle_transition_to_parked (&rt->idle, w->index,
                                                               w->is_searching);
@@ -387,6 +556,7 @@ park (AsyncrtMtWorker *w)
   if (last_searcher)
     notify_if_work_pending (rt);
 
+  bool watching = false;
   for (;;)
     {
       /* Checked after joining the sleepers: a request published before that is seen
@@ -394,11 +564,42 @@ park (AsyncrtMtWorker *w)
       if (needs_attention (w))
         {
           w->is_searching = !asyncrt__mt_idle_unpark_worker_by_id (&rt->idle, w->index);
-          return;
+          return NULL;
+        }
+
+      /* The LIFO slots, read after our last change of the idle state (its seq_cst
+       * fence or read-modify-write): a slot filled before it is seen here, one filled
+       * after it sees that nobody watches and wakes a worker. */
+      atomic_thread_fence (memory_order_seq_cst);
+      bool occupied;
+      AsyncrtQueueNode *stolen = steal_stuck_lifo (w, asyncrt__clock_now_ns (), &occupied);
+      if (stolen != NULL)
+        {
+          /* If somebody unparked us meanwhile we were counted as a searcher. */
+          w->is_searching = !asyncrt__mt_idle_unpark_worker_by_id (&rt->idle, w->index);
+          if (watching && !w->is_searching)
+            hand_over_watch (w);
+          return stolen;
+        }
+      /* Watch while a slot is occupied, and also while a sibling is inside a poll
+       * (it may fill its slot at any moment: watching already, we spare it waking
+       * somebody each time it does).  Only an occupied slot needs the watch: the
+       * rest is to stop and start less often. */
+      bool busy = occupied || siblings_polling (w);
+      if (busy && !watching)
+        watching = asyncrt__mt_idle_start_watching (&rt->idle, w->index);
+      else if (!busy && watching)
+        {
+          asyncrt__mt_idle_stop_watching (&rt->idle, w->index);
+          watching = false;
+          continue;   /* look at the slots again, after that change */
         }
 
       w->parking = true;
-      asyncrt__mt_parker_park (&w->parker);
+      if (watching)
+        asyncrt__mt_parker_park_timeout (&w->parker, ASYNCRT_MT_WATCH_MS);
+      else
+        asyncrt__mt_parker_park (&w->parker);
       w->parking = false;
 
       if (has_tasks (w))
@@ -406,17 +607,22 @@ park (AsyncrtMtWorker *w)
           /* Woken by the driver with work of our own.  If somebody unparked us
            * meanwhile we were counted as a searcher. */
           w->is_searching = !asyncrt__mt_idle_unpark_worker_by_id (&rt->idle, w->index);
+          if (watching && !w->is_searching)
+            hand_over_watch (w);
           if (should_notify_others (w))
             asyncrt__mt_notify_parked (rt);
-          return;
+          return NULL;
         }
       if (!asyncrt__mt_idle_is_parked (&rt->idle, w->index))
         {
           /* Unparked through the idle bookkeeping: we are a searcher. */
           w->is_searching = true;
-          return;
+          return NULL;
         }
-      /* Spurious, or a driver event that queued nothing here: park again. */
+      /* Timed out (watching), spurious, or a driver event that queued nothing here:
+       * look again, park again. */
+      if (watching)
+        watching = asyncrt__mt_idle_is_watching (&rt->idle, w->index);
     }
 }
 
@@ -482,19 +688,27 @@ run (AsyncrtMtWorker *w)
             serve_dump (w);
         }
 
-      w->tick++;
-      if (w->tick % rt->event_interval == 0)
-        maintenance (w);
-
-      AsyncrtQueueNode *node = next_task (w);
-      if (node == NULL)
-        node = steal_work (w);
-      if (node != NULL)
+      /* Every event_interval ticks (a countdown: no division per task). */
+      bool interval = --w->ticks_to_event == 0;
+      if (interval)
         {
-          run_task (w, node);
-          continue;
+          w->ticks_to_event = rt->event_interval;
+          maintenance (w);
         }
-      park (w);
+
+      /* The LIFO slot is looked at first (next_local): a task woken or spawned by
+       * the poll before runs next, after this scheduling point. */
+      AsyncrtQueueNode *node = next_task (w, interval);
+      if (node == NULL)
+        {
+          node = steal_work (w);
+          if (node == NULL)
+            node = park (w);
+          if (node != NULL)
+            lifo_run_end (w);
+        }
+      if (node != NULL)
+        run_task (w, node);
     }
 }
 
@@ -575,6 +789,18 @@ asyncrt__mt_worker_steal (AsyncrtMtWorker *w, AsyncrtMtWorker *into)
 {
   AsyncrtQueueNode *n = asyncrt__local_queue_steal_into (&w->queue, &into->queue);
   return n != NULL ? asyncrt__task_from_queue_node (n) : NULL;
+}
+
+AsyncrtTask *
+asyncrt__mt_worker_steal_lifo (AsyncrtMtWorker *w)
+{
+  AsyncrtTask *t = lifo_peek (w);
+  /* Acquire: pairs with the owner's exchange that put it there. */
+  while (t != NULL
+         && !atomic_compare_exchange_weak_explicit (&w->lifo, &t, NULL, memory_order_acquire,
+                                                    memory_order_relaxed))
+    ;
+  return t;
 }
 
 const AsyncrtTask *
