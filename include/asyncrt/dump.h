@@ -51,7 +51,7 @@ ASYNCRT_BEGIN_DECLS
  * process 4242 (server), taken at 2025-01-31T12:34:56.789Z, libasyncrt 0.2.0
  * task dump of a multi_thread runtime: 3 tasks, incomplete
  * task 9 holds mutex "sessions" for 2.004 s, blocking 1 task: 12
- *   task 9 is not traced: running on worker 1
+ *   task 9 is running on worker 1 (its native stack is below, with the task)
  * task 7 idle, name "handler", spawned at server.c:88 (accept_loop), parent 1, idle 1.250 s, 12 polls
  *   ╼ handler_poll at server.c:120:5
  *   └╼ read_request_poll at server.c:60:9, 64:9

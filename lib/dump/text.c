@@ -340,6 +340,14 @@ append_id_list (GString *out, const GArray *ids)
 static void
 append_waits_line (GString *out, const struct _AsyncrtDumpTask *t, const char *indent)
 {
+  if (t->trace_kind == ASYNCRT_TRACE_KIND_NATIVE)
+    {
+      g_string_append_printf (out, "%stask %" G_GUINT64_FORMAT, indent, t->id);
+      append_task_name (out, t);
+      g_string_append_printf (out, " is running on worker %d (its native stack is below, "
+                              "with the task)\n", t->worker);
+      return;
+    }
   if (t->trace == NULL)
     {
       g_string_append_printf (out, "%stask %" G_GUINT64_FORMAT, indent, t->id);
