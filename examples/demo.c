@@ -9,6 +9,9 @@
  *   ./examples/demo --deadlock   another bug: two transfers take two locks in opposite
  *                                order (a deadlock the dump names)
  *   ./examples/demo --join-cycle another: a task joins a task that waits for it
+ *   ./examples/demo --blocking   another: a task blocks its worker thread in read()
+ *                                while it holds a lock (the dump shows that thread's
+ *                                native stack; ASYNCRT_STALL_MS=100 reports the stall)
  *
  * What happens:
  *   - "server" listens on 127.0.0.1 (an ephemeral port), starts four "client" tasks
@@ -634,6 +637,108 @@ start_join_cycle (AsyncrtHandle *h)
                 asyncrt_handle_spawn_named (h, "supervisor", supervisor_poll, s, supervisor_free));
 }
 
+/* ---- --blocking: a task blocks its worker in read() while it holds a lock ---------- */
+
+/* "reload" takes the "settings" lock and then reads its configuration with a plain
+ * read() (BUG: a blocking call on a worker thread; it belonged in
+ * asyncrt_spawn_blocking()).  Nobody writes to the pipe, so its worker is stuck in
+ * the system call, and the "lookup" tasks wait for the lock.  No async trace can show
+ * where "reload" is: the dump samples its thread's native stack instead. */
+static AsyncrtMutex settings;
+static int config_pipe[2] = { -1, -1 };
+
+__attribute__((noinline)) static ssize_t
+load_config (int fd, char *buf, size_t len)
+{
+  ssize_t n;
+  do
+    n = read (fd, buf, len);
+  while (n < 0 && errno == EINTR);
+  return n;
+}
+
+typedef struct
+{
+  AsyncrtCoroutine co;
+  AsyncrtMutexLock lock;
+  AsyncrtSleep pause;
+  bool waiting, holds, sleeping;
+} Settings;
+
+static AsyncrtPoll
+reload_poll (void *p, AsyncrtContext *cx)
+{
+  Settings *self = p;
+  ASYNCRT_BEGIN (&self->co);
+  asyncrt_mutex_lock_init (&self->lock, &settings);
+  self->waiting = true;
+  ASYNCRT_AWAIT (&self->co, asyncrt_mutex_lock_poll (&self->lock, cx));
+  self->waiting = false;
+  self->holds = asyncrt_mutex_lock_result (&self->lock) == 0;
+  asyncrt_mutex_lock_clear (&self->lock);
+  {
+    char buf[256];
+    load_config (config_pipe[0], buf, sizeof buf);      /* BUG: blocks the worker */
+  }
+  if (self->holds)
+    asyncrt_mutex_unlock (&settings);
+  self->holds = false;
+  ASYNCRT_END (&self->co);
+}
+
+static AsyncrtPoll
+lookup_poll (void *p, AsyncrtContext *cx)
+{
+  Settings *self = p;
+  ASYNCRT_BEGIN (&self->co);
+  asyncrt_sleep_init (&self->pause, 50);               /* after "reload" took the lock */
+  self->sleeping = true;
+  ASYNCRT_AWAIT (&self->co, asyncrt_sleep_poll (&self->pause, cx));
+  asyncrt_sleep_clear (&self->pause);
+  self->sleeping = false;
+  asyncrt_mutex_lock_init (&self->lock, &settings);
+  self->waiting = true;
+  ASYNCRT_AWAIT (&self->co, asyncrt_mutex_lock_poll (&self->lock, cx));
+  self->waiting = false;
+  if (asyncrt_mutex_lock_result (&self->lock) == 0)
+    asyncrt_mutex_unlock (&settings);
+  asyncrt_mutex_lock_clear (&self->lock);
+  ASYNCRT_END (&self->co);
+}
+
+static void
+settings_free (void *p)
+{
+  Settings *self = p;
+  if (self->waiting)
+    asyncrt_mutex_lock_clear (&self->lock);
+  if (self->sleeping)
+    asyncrt_sleep_clear (&self->pause);
+  if (self->holds)
+    asyncrt_mutex_unlock (&settings);
+  free (self);
+}
+
+static bool
+start_blocking (AsyncrtHandle *h)
+{
+  if (pipe (config_pipe) < 0)
+    {
+      fprintf (stderr, "demo: cannot create a pipe: %s\n", strerror (errno));
+      return false;
+    }
+  asyncrt_mutex_init (&settings);
+  asyncrt_mutex_set_name (&settings, "settings");
+  asyncrt_join_handle_free (asyncrt_handle_spawn_named (h, "reload", reload_poll,
+                                                        calloc (1, sizeof (Settings)),
+                                                        settings_free));
+  for (int i = 0; i < 3; i++)
+    asyncrt_join_handle_free (asyncrt_handle_spawn_named (h, "lookup", lookup_poll,
+                                                          calloc (1, sizeof (Settings)),
+                                                          settings_free));
+  return true;
+}
+
 /* ---- the dump thread: waits for SIGUSR1, never dumps from a signal handler -------- */
 
 typedef struct
@@ -741,6 +846,7 @@ typedef struct
   bool serve;
   bool deadlock;
   bool join_cycle;
+  bool blocking;
 } Options;
 
 static const struct
@@ -755,14 +861,17 @@ static const struct
     "instead: two tasks take two locks in opposite order" },
   { "--join-cycle", offsetof (Options, join_cycle),
     "instead: a task joins a task that waits for it" },
+  { "--blocking", offsetof (Options, blocking),
+    "instead: a task blocks its worker in read()" },
 };
 
 static void
 usage (FILE *to)
 {
   fprintf (to, "usage: demo [OPTION]...\n"
-               "Runs a small key-value server that gets stuck (or, with --deadlock or\n"
-               "--join-cycle, another stuck program), then prints its task dump.\n"
+               "Runs a small key-value server that gets stuck (or, with --deadlock,\n"
+               "--join-cycle or --blocking, another stuck program), then prints its task\n"
+               "dump.\n"
                "\n");
   for (size_t i = 0; i < sizeof option_table / sizeof option_table[0]; i++)
     fprintf (to, "  %-14s %s\n", option_table[i].name, option_table[i].help);
@@ -802,9 +911,10 @@ parse_args (int argc, char **argv, Options *opts)
         }
       *(bool *) ((char *) opts + option_table[k].field) = true;
     }
-  if (opts->deadlock && opts->join_cycle)
+  if ((int) opts->deadlock + (int) opts->join_cycle + (int) opts->blocking > 1)
     {
-      fprintf (stderr, "demo: --deadlock and --join-cycle are two different programs: pick one\n");
+      fprintf (stderr, "demo: --deadlock, --join-cycle and --blocking are different programs: "
+                       "pick one\n");
       usage (stderr);
       return 2;
     }
@@ -855,6 +965,12 @@ wait_until_stuck (const Options *opts, FILE *info)
       fprintf (info, "demo: a supervisor and its worker started 300 ms ago; neither has "
                "finished\n");
     }
+  else if (opts->blocking)
+    {
+      sleep_ms (300);
+      fprintf (info, "demo: a reload and three lookups started 300 ms ago; none has "
+               "finished\n");
+    }
   else
     {
       sleep_ms (300);                         /* "snapshot" takes the lock at 200 ms */
@@ -893,7 +1009,8 @@ main (int argc, char **argv)
 
   AsyncrtBuilder *b = asyncrt_builder_new_multi_thread ();
   asyncrt_builder_set_worker_threads (b, 2);
-  asyncrt_builder_set_name (b, opts.deadlock ? "bank" : opts.join_cycle ? "jobs" : "kv-server");
+  asyncrt_builder_set_name (b, opts.deadlock ? "bank" : opts.join_cycle ? "jobs"
+                               : opts.blocking ? "config" : "kv-server");
   AsyncrtRuntime *rt = NULL;
   int r = asyncrt_builder_build (b, &rt);
   asyncrt_builder_free (b);
@@ -909,7 +1026,7 @@ main (int argc, char **argv)
     start_deadlock (h);
   else if (opts.join_cycle)
     start_join_cycle (h);
-  else if (!start_kv (h))
+  else if (opts.blocking ? !start_blocking (h) : !start_kv (h))
     {
       asyncrt_runtime_free (rt);
       return 1;
@@ -931,7 +1048,11 @@ main (int argc, char **argv)
   pthread_join (thread, NULL);
 
 out:
+  if (config_pipe[1] >= 0)
+    close (config_pipe[1]);                   /* lets "reload" finish its read */
   asyncrt_runtime_free (rt);                  /* cancels every task */
+  if (config_pipe[0] >= 0)
+    close (config_pipe[0]);
   asyncrt_join_handle_free (atomic_load (&supervisor_handle));
   asyncrt_mpsc_sender_free (disk_tx);
   asyncrt_mpsc_receiver_free (disk_rx);
@@ -940,5 +1061,6 @@ out:
   asyncrt_mutex_clear (&store.lock);
   asyncrt_mutex_clear (&accounts);
   asyncrt_mutex_clear (&ledger);
+  asyncrt_mutex_clear (&settings);
   return dumper.status < 0 ? 1 : 0;
 }
