@@ -81,6 +81,8 @@ static void
 cached_tree_free (gpointer p)
 {
   CachedTree *c = p;
+  if (c == NULL)
+    return;                  /* a shape no formatted task has */
   g_free (c->text);
   g_array_free (c->slots, TRUE);
   g_array_free (c->indices, TRUE);
