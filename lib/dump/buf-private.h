@@ -67,6 +67,24 @@ asyncrt__buf_append_hex (GString *out, uint64_t v)
   g_string_append_len (out, p, (gssize) (tmp + sizeof tmp - p));
 }
 
+/* Per-task output is regular: after the first @done of @total tasks, written since
+ * @start, make room for the rest at the same rate (plus a little), so the buffer
+ * grows once, while it is small, instead of doubling (and copying) at its full
+ * size. */
+static inline void
+asyncrt__buf_reserve_rest (GString *out, gsize start, size_t done, size_t total)
+{
+  if (done == 0 || total <= done || out->len < start)
+    return;
+  gsize per = (out->len - start) / done + 1;
+  gsize want = out->len + per * (total - done) + per * (total - done) / 16 + 4096;
+  if (want <= out->allocated_len)
+    return;
+  gsize len = out->len;
+  g_string_set_size (out, want);
+  g_string_truncate (out, len);
+}
+
 /* The buffer's text, handed over without a copy: free() it.  GLib (>= 2.46) allocates
  * with the system malloc, so g_free and free are the same. */
 static inline char *

@@ -97,8 +97,9 @@ asyncrt__dump_run_new (AsyncrtHandle *h, const AsyncrtDumpRequest *req, const ch
   /* Sized up front for every task the runtime has now (a relaxed count: a hint). */
   size_t n_tasks = asyncrt__owned_len (&h->owned);
   run->held = g_array_sized_new (FALSE, FALSE, sizeof (Held), (guint) n_tasks + 16);
-  g_array_set_size (run->d->tasks, (guint) n_tasks + 16);
-  g_array_set_size (run->d->tasks, 0);
+  g_array_free (run->d->tasks, TRUE);
+  run->d->tasks = g_array_sized_new (FALSE, TRUE, sizeof (struct _AsyncrtDumpTask),
+                                     (guint) n_tasks + 16);
   run->running = g_array_new (FALSE, FALSE, sizeof (size_t));
   run->d->runtime_serial = h->serial;
   run->d->runtime_name = g_strdup (h->name);

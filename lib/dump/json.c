@@ -619,7 +619,8 @@ asyncrt__dump_format_json (const AsyncrtDump *d, unsigned flags)
 {
   Tables tb = { 0 };
   tables_build (&tb, d);
-  GString *out = g_string_sized_new (1024 + 320 * d->tasks->len);
+  /* Small at first: the first tasks tell how much the rest need. */
+  GString *out = g_string_sized_new (64 * 1024);
   const char *census = asyncrt__dump_no_trace_name (d->census);
   g_string_append_printf (out, "{\"version\":%d,", ASYNCRT_DUMP_JSON_VERSION);
   asyncrt__dump_append_header (out, d, true);
@@ -654,8 +655,11 @@ asyncrt__dump_format_json (const AsyncrtDump *d, unsigned flags)
   append_traces (out, &tb);
   append_spawn_sites (out, &tb);
   g_string_append (out, "\"tasks\":[");
+  gsize start = out->len;
   for (size_t i = 0; i < d->tasks->len; i++)
     {
+      if (i == 64)
+        asyncrt__buf_reserve_rest (out, start, i, d->tasks->len);
       if (i > 0)
         g_string_append_c (out, ',');
       append_task (out, &tb, d, i);

@@ -556,7 +556,8 @@ char *
 asyncrt__dump_format_text (const AsyncrtDump *d, unsigned flags)
 {
   bool group = (flags & ASYNCRT_DUMP_GROUP) != 0;
-  GString *out = g_string_sized_new (256 + (group ? 64 : 160) * d->tasks->len);
+  /* Small at first: the first tasks tell how much the rest need. */
+  GString *out = g_string_sized_new (group ? 256 + 64 * d->tasks->len : 64 * 1024);
   AsyncrtDumpTreeCache *cache = asyncrt__dump_tree_cache_new ();
   asyncrt__dump_append_header (out, d, false);
   append_summary (out, d);
@@ -570,8 +571,15 @@ asyncrt__dump_format_text (const AsyncrtDump *d, unsigned flags)
       g_ptr_array_unref (groups);
     }
   else
-    for (size_t i = 0; i < d->tasks->len; i++)
-      append_task (out, cache, task_at (d, i));
+    {
+      gsize start = out->len;
+      for (size_t i = 0; i < d->tasks->len; i++)
+        {
+          if (i == 64)
+            asyncrt__buf_reserve_rest (out, start, i, d->tasks->len);
+          append_task (out, cache, task_at (d, i));
+        }
+    }
   append_missing_workers (out, d);
   asyncrt__dump_append_blocking_jobs_text (out, d);
   asyncrt__dump_tree_cache_free (cache);
