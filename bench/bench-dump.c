@@ -15,6 +15,8 @@
  * The depth-5 chain exists twice: compiled as the rest of this file (no frame
  * pointers at -O2 on x86-64: the capture falls back to libunwind), and with frame
  * pointers (the _fp figures: the frame-pointer walk).
+ * Arguments: none (everything), `large` (the 100,000 tasks alone), or `ct|mt N [fp]`
+ * (one configuration, e.g. to profile it).
  * Prints `name value unit` lines; never fails on a number. */
 #include "trace/trace-private.h"
 #include "util/common-private.h"
@@ -479,6 +481,12 @@ main (int argc, char **argv)
   if (argc == 2 && strcmp (argv[1], "large") == 0)
     {
       bench_large (100000);
+      return 0;
+    }
+  /* One configuration alone (to profile it): ct|mt N [fp]. */
+  if (argc >= 3)
+    {
+      bench (argv[1], (unsigned) strtoul (argv[2], NULL, 10), argc > 3 && strcmp (argv[3], "fp") == 0);
       return 0;
     }
   /* The very first formatting of the process resolves the symbols: measure it on a
