@@ -9,6 +9,8 @@
  *   ./examples/demo --deadlock   another bug: two transfers take two locks in opposite
  *                                order (a deadlock the dump names)
  *   ./examples/demo --join-cycle another: a task joins a task that waits for it
+ *   ./examples/demo --stall      another: a task blocks its worker in read(), a stall
+ *                                (run it with ASYNCRT_STALL_MS=100 for the detector)
  *
  * What happens:
  *   - "server" listens on 127.0.0.1 (an ephemeral port), starts four "client" tasks
@@ -634,6 +636,105 @@ start_join_cycle (AsyncrtHandle *h)
                 asyncrt_handle_spawn_named (h, "supervisor", supervisor_poll, s, supervisor_free));
 }
 
+/* ---- --stall: a task blocks its worker in read() ------------------------------------ */
+
+/* "reload-config" reads its configuration with a plain read() from inside its poll
+ * function (BUG: a blocking call in a task; it belonged on the blocking pool,
+ * asyncrt_spawn_blocking()).  The "file" is a pipe nobody writes to until the demo
+ * ends, as a FIFO or a file on a hung network mount would be: the task never returns
+ * from its poll, and its worker runs nothing else.  "heartbeat" ticks every 50 ms on
+ * the other worker meanwhile, the part of the program that still makes progress. */
+static int config_pipe[2] = { -1, -1 };
+static atomic_long heartbeats;
+
+typedef struct
+{
+  AsyncrtCoroutine co;
+  char buf[256];
+  ssize_t n;
+} ReloadConfig;
+
+static ssize_t
+read_config (int fd, char *buf, size_t size)
+{
+  ssize_t n;
+  do
+    n = read (fd, buf, size);                 /* blocks the worker */
+  while (n < 0 && errno == EINTR);
+  return n;
+}
+
+static AsyncrtPoll
+reload_config_poll (void *p, AsyncrtContext *cx)
+{
+  ReloadConfig *self = p;
+  (void) cx;
+  self->n = read_config (config_pipe[0], self->buf, sizeof self->buf);
+  return ASYNCRT_READY;
+}
+
+typedef struct
+{
+  AsyncrtCoroutine co;
+  AsyncrtSleep tick;
+  bool sleeping;
+} Heartbeat;
+
+static AsyncrtPoll
+heartbeat_poll (void *p, AsyncrtContext *cx)
+{
+  Heartbeat *self = p;
+  ASYNCRT_BEGIN (&self->co);
+  for (;;)
+    {
+      asyncrt_sleep_init (&self->tick, 50);
+      self->sleeping = true;
+      ASYNCRT_AWAIT (&self->co, asyncrt_sleep_poll (&self->tick, cx));
+      asyncrt_sleep_clear (&self->tick);
+      self->sleeping = false;
+      atomic_fetch_add (&heartbeats, 1);
+    }
+  ASYNCRT_END (&self->co);
+}
+
+static void
+heartbeat_free (void *p)
+{
+  Heartbeat *self = p;
+  if (self->sleeping)
+    asyncrt_sleep_clear (&self->tick);
+  free (self);
+}
+
+static bool
+start_stall (AsyncrtHandle *h)
+{
+  if (pipe (config_pipe) < 0)
+    {
+      fprintf (stderr, "demo: cannot create a pipe: %s\n", strerror (errno));
+      return false;
+    }
+  asyncrt_join_handle_free (asyncrt_handle_spawn_named (h, "reload-config", reload_config_poll,
+                                                        calloc (1, sizeof (ReloadConfig)),
+                                                        free));
+  asyncrt_join_handle_free (asyncrt_handle_spawn_named (h, "heartbeat", heartbeat_poll,
+                                                        calloc (1, sizeof (Heartbeat)),
+                                                        heartbeat_free));
+  return true;
+}
+
+/* Lets "reload-config" return (its read() gets a line), so the runtime can stop. */
+static void
+end_stall (void)
+{
+  if (config_pipe[1] >= 0)
+    {
+      static const char line[] = "reload\n";
+      if (write (config_pipe[1], line, sizeof line - 1) < 0)
+        fprintf (stderr, "demo: cannot write to the pipe: %s\n", strerror (errno));
+    }
+}
+
 /* ---- the dump thread: waits for SIGUSR1, never dumps from a signal handler -------- */
 
 typedef struct
@@ -641,6 +742,7 @@ typedef struct
   AsyncrtHandle *handle;
   sigset_t signals;
   bool json;
+  unsigned timeout_ms;
   int status;
 } Dumper;
 
@@ -655,7 +757,7 @@ dumper_thread (void *data)
       return NULL;
     }
   AsyncrtDump *dump = NULL;
-  d->status = asyncrt_handle_dump (d->handle, 2000, &dump);
+  d->status = asyncrt_handle_dump (d->handle, d->timeout_ms, &dump);
   if (d->status < 0)
     {
       fprintf (stderr, "demo: dump failed: %s\n", strerror (-d->status));
@@ -741,6 +843,7 @@ typedef struct
   bool serve;
   bool deadlock;
   bool join_cycle;
+  bool stall;
 } Options;
 
 static const struct
@@ -755,14 +858,16 @@ static const struct
     "instead: two tasks take two locks in opposite order" },
   { "--join-cycle", offsetof (Options, join_cycle),
     "instead: a task joins a task that waits for it" },
+  { "--stall", offsetof (Options, stall),
+    "instead: a task blocks its worker in read()" },
 };
 
 static void
 usage (FILE *to)
 {
   fprintf (to, "usage: demo [OPTION]...\n"
-               "Runs a small key-value server that gets stuck (or, with --deadlock or\n"
-               "--join-cycle, another stuck program), then prints its task dump.\n"
+               "Runs a small key-value server that gets stuck (or, with --deadlock,\n"
+               "--join-cycle or --stall, another stuck program), then prints its task dump.\n"
                "\n");
   for (size_t i = 0; i < sizeof option_table / sizeof option_table[0]; i++)
     fprintf (to, "  %-14s %s\n", option_table[i].name, option_table[i].help);
@@ -802,9 +907,10 @@ parse_args (int argc, char **argv, Options *opts)
         }
       *(bool *) ((char *) opts + option_table[k].field) = true;
     }
-  if (opts->deadlock && opts->join_cycle)
+  if (opts->deadlock + opts->join_cycle + opts->stall > 1)
     {
-      fprintf (stderr, "demo: --deadlock and --join-cycle are two different programs: pick one\n");
+      fprintf (stderr, "demo: --deadlock, --join-cycle and --stall are different programs: "
+               "pick one\n");
       usage (stderr);
       return 2;
     }
@@ -855,6 +961,15 @@ wait_until_stuck (const Options *opts, FILE *info)
       fprintf (info, "demo: a supervisor and its worker started 300 ms ago; neither has "
                "finished\n");
     }
+  else if (opts->stall)
+    {
+      sleep_ms (300);
+      long before = atomic_load (&heartbeats);
+      sleep_ms (200);
+      fprintf (info, "demo: \"heartbeat\" ticked %ld times in the last 200 ms; "
+               "\"reload-config\" has not returned from its poll in 500 ms\n",
+               atomic_load (&heartbeats) - before);
+    }
   else
     {
       sleep_ms (300);                         /* "snapshot" takes the lock at 200 ms */
@@ -881,7 +996,9 @@ main (int argc, char **argv)
 
   /* SIGUSR1 is blocked in every thread (the runtime's threads inherit the mask) and
    * consumed only by sigwait() in the dump thread. */
-  Dumper dumper = { .json = json };
+  /* A worker blocked for good makes a dump wait for it until about three quarters of
+   * its deadline: a short one for the --stall program. */
+  Dumper dumper = { .json = json, .timeout_ms = opts.stall ? 500 : 2000 };
   sigemptyset (&dumper.signals);
   sigaddset (&dumper.signals, SIGUSR1);
   if (serve)
@@ -893,7 +1010,8 @@ main (int argc, char **argv)
 
   AsyncrtBuilder *b = asyncrt_builder_new_multi_thread ();
   asyncrt_builder_set_worker_threads (b, 2);
-  asyncrt_builder_set_name (b, opts.deadlock ? "bank" : opts.join_cycle ? "jobs" : "kv-server");
+  asyncrt_builder_set_name (b, opts.deadlock ? "bank" : opts.join_cycle ? "jobs"
+                               : opts.stall ? "config" : "kv-server");
   AsyncrtRuntime *rt = NULL;
   int r = asyncrt_builder_build (b, &rt);
   asyncrt_builder_free (b);
@@ -909,7 +1027,7 @@ main (int argc, char **argv)
     start_deadlock (h);
   else if (opts.join_cycle)
     start_join_cycle (h);
-  else if (!start_kv (h))
+  else if (opts.stall ? !start_stall (h) : !start_kv (h))
     {
       asyncrt_runtime_free (rt);
       return 1;
@@ -931,6 +1049,7 @@ main (int argc, char **argv)
   pthread_join (thread, NULL);
 
 out:
+  end_stall ();
   asyncrt_runtime_free (rt);                  /* cancels every task */
   asyncrt_join_handle_free (atomic_load (&supervisor_handle));
   asyncrt_mpsc_sender_free (disk_tx);
@@ -940,5 +1059,8 @@ out:
   asyncrt_mutex_clear (&store.lock);
   asyncrt_mutex_clear (&accounts);
   asyncrt_mutex_clear (&ledger);
+  for (int i = 0; i < 2; i++)
+    if (config_pipe[i] >= 0)
+      close (config_pipe[i]);
   return dumper.status < 0 ? 1 : 0;
 }

@@ -2,7 +2,8 @@
 # TAP test: the examples work as the README says.  The demo prints a task dump that
 # shows where each stuck task waits and why: who holds the lock the sessions wait for
 # (text, and JSON valid against the schema); its --deadlock and --join-cycle programs
-# are named deadlocks with exactly their two tasks; the echo server and client
+# are named deadlocks with exactly their two tasks, and its --stall program lists the
+# task that blocks its worker as running; the echo server and client
 # round-trip data over loopback; the server prints a task dump on SIGUSR1 (its
 # sessions labelled with their peer) and keeps serving, and stops cleanly on SIGTERM
 # even with a connection open.  Argument handling: check-example-args.sh.
@@ -18,7 +19,7 @@ cleanup () {
   rm -rf "$tmp"
 }
 trap cleanup EXIT
-echo "1..10"
+echo "1..11"
 n=0
 ok () { n=$((n + 1)); echo "ok $n - $1"; }
 not_ok () { n=$((n + 1)); echo "not ok $n - $1"; shift; for f in "$@"; do sed 's/^/#   /' "$f"; done; }
@@ -85,6 +86,19 @@ if "$ex/demo" --deadlock --json > "$tmp/deadlock.json" 2> "$tmp/deadlock.err" \
   ok "demo --deadlock --json: the deadlock in JSON, valid against the schema"
 else
   not_ok "demo --deadlock --json: the deadlock in JSON, valid against the schema" "$tmp/deadlock.err" "$tmp/valid2.out"
+fi
+
+# The stall: "reload-config" blocks its worker in read(); the dump lists it as running
+# on that worker (with its thread's native stack, naming read_config, where the
+# library samples running tasks), "heartbeat" as traced, and the demo still ends.
+if "$ex/demo" --stall > "$tmp/stall.out" 2>&1 \
+   && grep -q '^task [0-9]* running on worker [0-9]*, name "reload-config", ' "$tmp/stall.out" \
+   && grep -q '^  ╼ heartbeat_poll at .*examples/demo.c:' "$tmp/stall.out" \
+   && grep -q '^worker [0-9]* did not stop: task [0-9]* running for ' "$tmp/stall.out" \
+   && { ! grep -q 'native stack:' "$tmp/stall.out" || grep -q '#[0-9]* read_config .*at .*examples/demo.c:' "$tmp/stall.out"; }; then
+  ok "demo --stall: the dump lists the task that blocks its worker as running"
+else
+  not_ok "demo --stall: the dump lists the task that blocks its worker as running" "$tmp/stall.out"
 fi
 
 "$ex/echo-server" 0 > "$tmp/server.out" 2> "$tmp/server.err" &
