@@ -9,8 +9,9 @@
  *   ./examples/demo --deadlock   another bug: two transfers take two locks in opposite
  *                                order (a deadlock the dump names)
  *   ./examples/demo --join-cycle another: a task joins a task that waits for it
- *   ./examples/demo --stall      another: a task blocks its worker in read(), a stall
- *                                (run it with ASYNCRT_STALL_MS=100 for the detector)
+ *   ./examples/demo --blocking   another: a task blocks its worker thread in read()
+ *                                while it holds a lock (the dump shows that thread's
+ *                                native stack; ASYNCRT_STALL_MS=100 reports the stall)
  *
  * What happens:
  *   - "server" listens on 127.0.0.1 (an ephemeral port), starts four "client" tasks
@@ -636,103 +637,106 @@ start_join_cycle (AsyncrtHandle *h)
                 asyncrt_handle_spawn_named (h, "supervisor", supervisor_poll, s, supervisor_free));
 }
 
-/* ---- --stall: a task blocks its worker in read() ------------------------------------ */
+/* ---- --blocking: a task blocks its worker in read() while it holds a lock ---------- */
 
-/* "reload-config" reads its configuration with a plain read() from inside its poll
- * function (BUG: a blocking call in a task; it belonged on the blocking pool,
- * asyncrt_spawn_blocking()).  The "file" is a pipe nobody writes to until the demo
- * ends, as a FIFO or a file on a hung network mount would be: the task never returns
- * from its poll, and its worker runs nothing else.  "heartbeat" ticks every 50 ms on
- * the other worker meanwhile, the part of the program that still makes progress. */
+/* "reload" takes the "settings" lock and then reads its configuration with a plain
+ * read() (BUG: a blocking call on a worker thread; it belonged in
+ * asyncrt_spawn_blocking()).  Nobody writes to the pipe, so its worker is stuck in
+ * the system call, and the "lookup" tasks wait for the lock.  No async trace can show
+ * where "reload" is: the dump samples its thread's native stack instead. */
+static AsyncrtMutex settings;
 static int config_pipe[2] = { -1, -1 };
-static atomic_long heartbeats;
 
-typedef struct
-{
-  AsyncrtCoroutine co;
-  char buf[256];
-  ssize_t n;
-} ReloadConfig;
-
-static ssize_t
-read_config (int fd, char *buf, size_t size)
+__attribute__((noinline)) static ssize_t
+load_config (int fd, char *buf, size_t len)
 {
   ssize_t n;
   do
-    n = read (fd, buf, size);                 /* blocks the worker */
+    n = read (fd, buf, len);
   while (n < 0 && errno == EINTR);
   return n;
 }
 
-static AsyncrtPoll
-reload_config_poll (void *p, AsyncrtContext *cx)
-{
-  ReloadConfig *self = p;
-  (void) cx;
-  self->n = read_config (config_pipe[0], self->buf, sizeof self->buf);
-  return ASYNCRT_READY;
-}
-
 typedef struct
 {
   AsyncrtCoroutine co;
-  AsyncrtSleep tick;
-  bool sleeping;
-} Heartbeat;
+  AsyncrtMutexLock lock;
+  AsyncrtSleep pause;
+  bool waiting, holds, sleeping;
+} Settings;
 
 static AsyncrtPoll
-heartbeat_poll (void *p, AsyncrtContext *cx)
+reload_poll (void *p, AsyncrtContext *cx)
 {
-  Heartbeat *self = p;
+  Settings *self = p;
   ASYNCRT_BEGIN (&self->co);
-  for (;;)
-    {
-      asyncrt_sleep_init (&self->tick, 50);
-      self->sleeping = true;
-      ASYNCRT_AWAIT (&self->co, asyncrt_sleep_poll (&self->tick, cx));
-      asyncrt_sleep_clear (&self->tick);
-      self->sleeping = false;
-      atomic_fetch_add (&heartbeats, 1);
-    }
+  asyncrt_mutex_lock_init (&self->lock, &settings);
+  self->waiting = true;
+  ASYNCRT_AWAIT (&self->co, asyncrt_mutex_lock_poll (&self->lock, cx));
+  self->waiting = false;
+  self->holds = asyncrt_mutex_lock_result (&self->lock) == 0;
+  asyncrt_mutex_lock_clear (&self->lock);
+  {
+    char buf[256];
+    load_config (config_pipe[0], buf, sizeof buf);      /* BUG: blocks the worker */
+  }
+  if (self->holds)
+    asyncrt_mutex_unlock (&settings);
+  self->holds = false;
+  ASYNCRT_END (&self->co);
+}
+
+static AsyncrtPoll
+lookup_poll (void *p, AsyncrtContext *cx)
+{
+  Settings *self = p;
+  ASYNCRT_BEGIN (&self->co);
+  asyncrt_sleep_init (&self->pause, 50);               /* after "reload" took the lock */
+  self->sleeping = true;
+  ASYNCRT_AWAIT (&self->co, asyncrt_sleep_poll (&self->pause, cx));
+  asyncrt_sleep_clear (&self->pause);
+  self->sleeping = false;
+  asyncrt_mutex_lock_init (&self->lock, &settings);
+  self->waiting = true;
+  ASYNCRT_AWAIT (&self->co, asyncrt_mutex_lock_poll (&self->lock, cx));
+  self->waiting = false;
+  if (asyncrt_mutex_lock_result (&self->lock) == 0)
+    asyncrt_mutex_unlock (&settings);
+  asyncrt_mutex_lock_clear (&self->lock);
   ASYNCRT_END (&self->co);
 }
 
 static void
-heartbeat_free (void *p)
+settings_free (void *p)
 {
-  Heartbeat *self = p;
+  Settings *self = p;
+  if (self->waiting)
+    asyncrt_mutex_lock_clear (&self->lock);
   if (self->sleeping)
-    asyncrt_sleep_clear (&self->tick);
+    asyncrt_sleep_clear (&self->pause);
+  if (self->holds)
+    asyncrt_mutex_unlock (&settings);
   free (self);
 }
 
 static bool
-start_stall (AsyncrtHandle *h)
+start_blocking (AsyncrtHandle *h)
 {
   if (pipe (config_pipe) < 0)
     {
       fprintf (stderr, "demo: cannot create a pipe: %s\n", strerror (errno));
       return false;
     }
-  asyncrt_join_handle_free (asyncrt_handle_spawn_named (h, "reload-config", reload_config_poll,
-                                                        calloc (1, sizeof (ReloadConfig)),
-                                                        free));
-  asyncrt_join_handle_free (asyncrt_handle_spawn_named (h, "heartbeat", heartbeat_poll,
-                                                        calloc (1, sizeof (Heartbeat)),
-                                                        heartbeat_free));
+  asyncrt_mutex_init (&settings);
+  asyncrt_mutex_set_name (&settings, "settings");
+  asyncrt_join_handle_free (asyncrt_handle_spawn_named (h, "reload", reload_poll,
+                                                        calloc (1, sizeof (Settings)),
+                                                        settings_free));
+  for (int i = 0; i < 3; i++)
+    asyncrt_join_handle_free (asyncrt_handle_spawn_named (h, "lookup", lookup_poll,
+                                                          calloc (1, sizeof (Settings)),
+                                                          settings_free));
   return true;
-}
-
-/* Lets "reload-config" return (its read() gets a line), so the runtime can stop. */
-static void
-end_stall (void)
-{
-  if (config_pipe[1] >= 0)
-    {
-      static const char line[] = "reload\n";
-      if (write (config_pipe[1], line, sizeof line - 1) < 0)
-        fprintf (stderr, "demo: cannot write to the pipe: %s\n", strerror (errno));
-    }
 }
 
 /* ---- the dump thread: waits for SIGUSR1, never dumps from a signal handler -------- */
@@ -742,7 +746,6 @@ typedef struct
   AsyncrtHandle *handle;
   sigset_t signals;
   bool json;
-  unsigned timeout_ms;
   int status;
 } Dumper;
 
@@ -757,7 +760,7 @@ dumper_thread (void *data)
       return NULL;
     }
   AsyncrtDump *dump = NULL;
-  d->status = asyncrt_handle_dump (d->handle, d->timeout_ms, &dump);
+  d->status = asyncrt_handle_dump (d->handle, 2000, &dump);
   if (d->status < 0)
     {
       fprintf (stderr, "demo: dump failed: %s\n", strerror (-d->status));
@@ -843,7 +846,7 @@ typedef struct
   bool serve;
   bool deadlock;
   bool join_cycle;
-  bool stall;
+  bool blocking;
 } Options;
 
 static const struct
@@ -858,7 +861,7 @@ static const struct
     "instead: two tasks take two locks in opposite order" },
   { "--join-cycle", offsetof (Options, join_cycle),
     "instead: a task joins a task that waits for it" },
-  { "--stall", offsetof (Options, stall),
+  { "--blocking", offsetof (Options, blocking),
     "instead: a task blocks its worker in read()" },
 };
 
@@ -867,7 +870,8 @@ usage (FILE *to)
 {
   fprintf (to, "usage: demo [OPTION]...\n"
                "Runs a small key-value server that gets stuck (or, with --deadlock,\n"
-               "--join-cycle or --stall, another stuck program), then prints its task dump.\n"
+               "--join-cycle or --blocking, another stuck program), then prints its task\n"
+               "dump.\n"
                "\n");
   for (size_t i = 0; i < sizeof option_table / sizeof option_table[0]; i++)
     fprintf (to, "  %-14s %s\n", option_table[i].name, option_table[i].help);
@@ -907,10 +911,10 @@ parse_args (int argc, char **argv, Options *opts)
         }
       *(bool *) ((char *) opts + option_table[k].field) = true;
     }
-  if (opts->deadlock + opts->join_cycle + opts->stall > 1)
+  if ((int) opts->deadlock + (int) opts->join_cycle + (int) opts->blocking > 1)
     {
-      fprintf (stderr, "demo: --deadlock, --join-cycle and --stall are different programs: "
-               "pick one\n");
+      fprintf (stderr, "demo: --deadlock, --join-cycle and --blocking are different programs: "
+                       "pick one\n");
       usage (stderr);
       return 2;
     }
@@ -961,14 +965,11 @@ wait_until_stuck (const Options *opts, FILE *info)
       fprintf (info, "demo: a supervisor and its worker started 300 ms ago; neither has "
                "finished\n");
     }
-  else if (opts->stall)
+  else if (opts->blocking)
     {
       sleep_ms (300);
-      long before = atomic_load (&heartbeats);
-      sleep_ms (200);
-      fprintf (info, "demo: \"heartbeat\" ticked %ld times in the last 200 ms; "
-               "\"reload-config\" has not returned from its poll in 500 ms\n",
-               atomic_load (&heartbeats) - before);
+      fprintf (info, "demo: a reload and three lookups started 300 ms ago; none has "
+               "finished\n");
     }
   else
     {
@@ -996,9 +997,7 @@ main (int argc, char **argv)
 
   /* SIGUSR1 is blocked in every thread (the runtime's threads inherit the mask) and
    * consumed only by sigwait() in the dump thread. */
-  /* A worker blocked for good makes a dump wait for it until about three quarters of
-   * its deadline: a short one for the --stall program. */
-  Dumper dumper = { .json = json, .timeout_ms = opts.stall ? 500 : 2000 };
+  Dumper dumper = { .json = json };
   sigemptyset (&dumper.signals);
   sigaddset (&dumper.signals, SIGUSR1);
   if (serve)
@@ -1011,7 +1010,7 @@ main (int argc, char **argv)
   AsyncrtBuilder *b = asyncrt_builder_new_multi_thread ();
   asyncrt_builder_set_worker_threads (b, 2);
   asyncrt_builder_set_name (b, opts.deadlock ? "bank" : opts.join_cycle ? "jobs"
-                               : opts.stall ? "config" : "kv-server");
+                               : opts.blocking ? "config" : "kv-server");
   AsyncrtRuntime *rt = NULL;
   int r = asyncrt_builder_build (b, &rt);
   asyncrt_builder_free (b);
@@ -1027,7 +1026,7 @@ main (int argc, char **argv)
     start_deadlock (h);
   else if (opts.join_cycle)
     start_join_cycle (h);
-  else if (opts.stall ? !start_stall (h) : !start_kv (h))
+  else if (opts.blocking ? !start_blocking (h) : !start_kv (h))
     {
       asyncrt_runtime_free (rt);
       return 1;
@@ -1049,8 +1048,11 @@ main (int argc, char **argv)
   pthread_join (thread, NULL);
 
 out:
-  end_stall ();
+  if (config_pipe[1] >= 0)
+    close (config_pipe[1]);                   /* lets "reload" finish its read */
   asyncrt_runtime_free (rt);                  /* cancels every task */
+  if (config_pipe[0] >= 0)
+    close (config_pipe[0]);
   asyncrt_join_handle_free (atomic_load (&supervisor_handle));
   asyncrt_mpsc_sender_free (disk_tx);
   asyncrt_mpsc_receiver_free (disk_rx);
@@ -1059,8 +1061,6 @@ out:
   asyncrt_mutex_clear (&store.lock);
   asyncrt_mutex_clear (&accounts);
   asyncrt_mutex_clear (&ledger);
-  for (int i = 0; i < 2; i++)
-    if (config_pipe[i] >= 0)
-      close (config_pipe[i]);
+  asyncrt_mutex_clear (&settings);
   return dumper.status < 0 ? 1 : 0;
 }

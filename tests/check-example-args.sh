@@ -44,7 +44,7 @@ demo|extra|extra
 demo|--json=1|--json=1
 demo|--json --bogus|--bogus
 demo|--deadlock --join-cycle|pick one
-demo|--join-cycle --stall|pick one
+demo|--blocking --deadlock|pick one
 echo-server|abc|abc
 echo-server|-3|-3
 echo-server|99999|99999

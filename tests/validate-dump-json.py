@@ -56,6 +56,13 @@ def cross_check(d):
                 problems.append(f"{where}: no trace and no reason")
         elif t["trace"] >= n_traces:
             problems.append(f"{where}: trace {t['trace']} out of range")
+        elif t["trace_kind"] == "native":
+            if t["waits"]:
+                problems.append(f"{where}: waits with a native stack")
+            if t["state"] != "running" or t["native_stack"] != "ok":
+                problems.append(f"{where}: a native stack, but {t['state']}, {t['native_stack']}")
+        elif t["trace_kind"] != "async":
+            problems.append(f"{where}: a trace of kind {t['trace_kind']}")
         elif len(t["waits"]) != len(d["traces"][t["trace"]]["backtraces"]):
             problems.append(f"{where}: {len(t['waits'])} waits for "
                             f"{len(d['traces'][t['trace']]['backtraces'])} backtraces")
@@ -65,6 +72,12 @@ def cross_check(d):
             if t["deadlock"] >= len(d["deadlocks"]) or \
                t["id"] not in d["deadlocks"][t["deadlock"]]["tasks"]:
                 problems.append(f"{where}: deadlock {t['deadlock']} does not list it")
+    for k, w in enumerate(d["missing_workers"]):
+        if w["trace"] is not None and w["trace"] >= n_traces:
+            problems.append(f"missing_workers[{k}]: trace out of range")
+    for k, j in enumerate(d["blocking_jobs"]):
+        if j["trace"] is not None and j["trace"] >= n_traces:
+            problems.append(f"blocking_jobs[{k}]: trace out of range")
     for k, dl in enumerate(d["deadlocks"]):
         if dl["tasks"] != sorted(dl["tasks"]):
             problems.append(f"deadlocks[{k}]: tasks not ascending")

@@ -27,6 +27,7 @@
 #include <asyncrt/joinset.h>
 #include <asyncrt/cancel.h>
 #include <asyncrt/dump.h>
+#include <asyncrt/stall.h>
 #include <asyncrt/dump-filter.h>
 #include <asyncrt/dump-progress.h>
 #include <asyncrt/dump-export.h>

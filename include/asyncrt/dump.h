@@ -51,18 +51,21 @@ ASYNCRT_BEGIN_DECLS
  * process 4242 (server), taken at 2025-01-31T12:34:56.789Z, libasyncrt 0.2.0
  * task dump of a multi_thread runtime: 3 tasks, incomplete
  * task 9 holds mutex "sessions" for 2.004 s, blocking 1 task: 12
- *   task 9 is not traced: running on worker 1
+ *   task 9 is running on worker 1 (its native stack is below, with the task)
  * task 7 idle, name "handler", spawned at server.c:88 (accept_loop), parent 1, idle 1.250 s, 12 polls
  *   ╼ handler_poll at server.c:120:5
  *   └╼ read_request_poll at server.c:60:9, 64:9
  *      ├╼ asyncrt_fd_readable_poll at lib/driver/io/fd.c:40:3 — waits for fd 7 to be readable
  *      └╼ asyncrt_sleep_poll at lib/driver/time/sleep.c:31:3 — sleeps, 28.750 s left
  * task 9 running on worker 1, spawned at server.c:95 (accept_loop), running 2.004 s, 3 polls
- *   (not traced: running on worker 1)
+ *   running for 2.004 s on worker 1 — native stack:
+ *     #0 __libc_read at ../sysdeps/unix/sysv/linux/read.c:26:10
+ *     #1 load_config at server.c:40:13
+ *     #2 reload_poll at server.c:52:5
  * task 12 idle, name "reaper", spawned at server.c:40 (main), idle 1.995 s, 4 polls
  *   ╼ reaper_poll at server.c:44:5
  *   └╼ asyncrt_mutex_lock_poll at lib/sync/mutex.c:160:7 — waits for mutex "sessions" held by task 9 for 2.004 s, waiting 1.995 s
- * worker 1 did not stop: task 9 running for 2.004 s
+ * worker 1 did not stop: task 9 running for 2.004 s (native stack above, with the task)
  * ]|
  *
  * A function suspended at several places at once (here read_request_poll, waiting
@@ -110,7 +113,8 @@ ASYNCRT_BEGIN_DECLS
  * thread of its runtime, at a scheduling point: the current-thread runtime's thread
  * inside asyncrt_runtime_block_on(), or a multi-thread worker.  A task that is
  * running on a worker at that moment cannot be traced: it is listed as
- * %ASYNCRT_TASK_STATE_RUNNING without a trace.  On a multi-thread runtime every
+ * %ASYNCRT_TASK_STATE_RUNNING, with the native stack of its thread instead (see
+ * below).  On a multi-thread runtime every
  * worker stops at its next scheduling point; a worker that does not stop (say it is
  * blocked in a system call) is reported by asyncrt_dump_get_missing_worker() and the
  * dump goes ahead without it.  On a current-thread runtime that no thread is
@@ -126,10 +130,58 @@ ASYNCRT_BEGIN_DECLS
  * %ASYNCRT_TRACE_MAX_FRAMES native frames keeps its innermost frames and is marked
  * cut (asyncrt_backtrace_is_truncated()).
  *
+ * ## Native stacks: running tasks, stuck workers, blocking jobs
+ *
+ * The tasks that hang a program are often the ones a trace poll cannot see: a task
+ * that blocks its thread in a CPU loop, in read(2), in a pthread mutex, in a
+ * blocking call that should have gone to asyncrt_spawn_blocking().  For those the
+ * dump samples the thread: it interrupts it with a signal, the library's handler
+ * copies the thread's registers and the live part of its stack into a buffer
+ * allocated beforehand (nothing else: no allocation, no lock, `errno` preserved), and
+ * the dump unwinds that copy afterwards, on its own thread, with the modules' call
+ * frame information — so code built without frame pointers (`-O2` as distributions
+ * build it) shows its whole stack.  Symbols are resolved later still, through the
+ * same cache as async traces.  What is sampled:
+ *
+ * - every task found running: asyncrt_dump_task_get_trace_kind() is then
+ *   %ASYNCRT_TRACE_KIND_NATIVE and asyncrt_dump_task_get_trace() returns its
+ *   thread's stack, innermost first, starting at the task's poll function (the
+ *   scheduler's own frames above it are cut off);
+ * - every worker that did not stop for the dump
+ *   (asyncrt_dump_get_missing_worker_stack());
+ * - every blocking-pool thread running a job, listed as a blocking job with its
+ *   function, the task awaiting it and its stack, cut above the job's function
+ *   (asyncrt_dump_get_blocking_job()).
+ *
+ * On the current-thread runtime the thread in asyncrt_runtime_block_on() is sampled
+ * when a dump from another thread finds it running a task: that dump is the census
+ * taken at its deadline (the thread cannot take the dump up), and its running task
+ * shows its native stack.  Each sample waits at most about 50 ms for its thread; a
+ * thread that does not take the signal in time is reported with the reason
+ * (asyncrt_dump_task_get_native_stack_status(): it blocks the signal, it is in an
+ * uninterruptible sleep, it did not answer), and the dump still returns by its
+ * deadline rule.  A census taken with timeout 0 samples nothing.
+ *
+ * The signal is `SIGRTMIN+6` unless asyncrt_builder_set_sample_signal() or the
+ * `ASYNCRT_SAMPLE_SIGNAL` environment variable (a name or number, or `none`) says
+ * otherwise.  The handler is installed the first time a thread is sampled, with
+ * `SA_RESTART`, and only if the program has no disposition of its own for that
+ * signal: a program's handler (or `SIG_IGN`) is never replaced, and native stacks are
+ * then reported unavailable (asyncrt_dump_get_native_stacks(), a line after the
+ * summary in the text, `"native_stacks"` in JSON).  What a sample does to the
+ * sampled thread: system calls that `SA_RESTART` restarts (read(2), write(2),
+ * pthread_mutex_lock(3), accept(2) on a blocking socket…) go on as if nothing had
+ * happened; those the kernel never restarts — nanosleep(2), clock_nanosleep(2), poll(2),
+ * epoll_wait(2), select(2), sigtimedwait(2), and reads with a socket timeout — return
+ * `EINTR` early, as they do for any signal, so code that may be sampled while in one
+ * of them must handle `EINTR` (sleep again for the remaining time, poll again).  The
+ * library's own system calls all do.
+ *
  * ## The deadline rule, and timeout 0
  *
  * asyncrt_handle_dump() and the #AsyncrtDumpFuture return by their deadline plus a
- * small constant (about 100 ms).  Dumps of one runtime are taken one at a time, in
+ * small constant (about 100 ms, and at most about 50 ms more when threads running
+ * tasks must be sampled for their native stacks).  Dumps of one runtime are taken one at a time, in
  * the order they were asked for.  On a multi-thread runtime the workers that stopped
  * go ahead without the others once about three quarters of the time has passed (at
  * most 250 ms before the deadline), which leaves the rest for tracing; tasks not
@@ -196,12 +248,22 @@ typedef struct _AsyncrtDump AsyncrtDump;
 typedef struct _AsyncrtDumpTask AsyncrtDumpTask;
 
 /**
+ * AsyncrtDumpBlockingJob:
+ *
+ * A function that was running on the runtime's blocking pool when the dump was taken
+ * (asyncrt_spawn_blocking() or the library's own jobs).  Owned by the dump.
+ *
+ * Since: 0.2
+ */
+typedef struct _AsyncrtDumpBlockingJob AsyncrtDumpBlockingJob;
+
+/**
  * AsyncrtTaskState:
  * @ASYNCRT_TASK_STATE_IDLE: the task was waiting for a wake-up
  * @ASYNCRT_TASK_STATE_SCHEDULED: the task had been woken and was waiting in a run
  *   queue
  * @ASYNCRT_TASK_STATE_RUNNING: the task was being polled by a thread of the runtime;
- *   it has no trace
+ *   it has no async trace, but may have the native stack of that thread
  *
  * The state of a task when the dump was taken.
  */
@@ -216,7 +278,8 @@ typedef enum
  * AsyncrtDumpNoTraceReason:
  * @ASYNCRT_DUMP_NO_TRACE_NONE: the task was traced (it has a trace)
  * @ASYNCRT_DUMP_NO_TRACE_RUNNING: the task was being polled on a worker (see
- *   asyncrt_dump_task_get_worker()); a running task is never traced
+ *   asyncrt_dump_task_get_worker()); a running task is never traced, its thread's
+ *   native stack is sampled instead (asyncrt_dump_task_get_trace_kind())
  * @ASYNCRT_DUMP_NO_TRACE_QUEUED_ON_MISSING_WORKER: the task was queued on a worker
  *   that did not stop for the dump (asyncrt_dump_task_get_worker() tells which),
  *   where the dump cannot take it
@@ -427,6 +490,44 @@ int asyncrt_dump_task_get_label (const AsyncrtDumpTask *t, size_t i, const char 
 
 ASYNCRT_AVAILABLE_IN_0_2
 const char *asyncrt_dump_task_lookup_label (const AsyncrtDumpTask *t, const char *key);
+
+ASYNCRT_AVAILABLE_IN_0_2
+AsyncrtTraceKind asyncrt_dump_task_get_trace_kind (const AsyncrtDumpTask *t);
+
+ASYNCRT_AVAILABLE_IN_0_2
+AsyncrtNativeStackStatus asyncrt_dump_task_get_native_stack_status (const AsyncrtDumpTask *t);
+
+ASYNCRT_AVAILABLE_IN_0_2
+AsyncrtNativeStackStatus asyncrt_dump_get_native_stacks (const AsyncrtDump *d);
+
+ASYNCRT_AVAILABLE_IN_0_2
+int asyncrt_dump_get_missing_worker_stack (const AsyncrtDump *d, size_t i,
+                                           const AsyncrtTrace **ret_trace,
+                                           AsyncrtNativeStackStatus *ret_status);
+
+ASYNCRT_AVAILABLE_IN_0_2
+size_t asyncrt_dump_get_n_blocking_jobs (const AsyncrtDump *d);
+
+ASYNCRT_AVAILABLE_IN_0_2
+const AsyncrtDumpBlockingJob *asyncrt_dump_get_blocking_job (const AsyncrtDump *d, size_t i);
+
+ASYNCRT_AVAILABLE_IN_0_2
+uintptr_t asyncrt_dump_blocking_job_get_address (const AsyncrtDumpBlockingJob *j);
+
+ASYNCRT_AVAILABLE_IN_0_2
+const char *asyncrt_dump_blocking_job_get_function (const AsyncrtDumpBlockingJob *j);
+
+ASYNCRT_AVAILABLE_IN_0_2
+AsyncrtTaskId asyncrt_dump_blocking_job_get_task_id (const AsyncrtDumpBlockingJob *j);
+
+ASYNCRT_AVAILABLE_IN_0_2
+uint64_t asyncrt_dump_blocking_job_get_running_ns (const AsyncrtDumpBlockingJob *j);
+
+ASYNCRT_AVAILABLE_IN_0_2
+const AsyncrtTrace *asyncrt_dump_blocking_job_get_trace (const AsyncrtDumpBlockingJob *j);
+
+ASYNCRT_AVAILABLE_IN_0_2
+AsyncrtNativeStackStatus asyncrt_dump_blocking_job_get_native_stack_status (const AsyncrtDumpBlockingJob *j);
 
 ASYNCRT_AVAILABLE_IN_0_2
 size_t asyncrt_dump_task_get_n_waits (const AsyncrtDumpTask *t);

@@ -175,6 +175,9 @@ typedef enum
 } AsyncrtUnfinishedKind;
 
 ASYNCRT_AVAILABLE_IN_0_2
+int asyncrt_builder_set_sample_signal (AsyncrtBuilder *b, int signo);
+
+ASYNCRT_AVAILABLE_IN_0_2
 int asyncrt_runtime_shutdown_timeout (AsyncrtRuntime *rt, unsigned timeout_ms);
 
 ASYNCRT_AVAILABLE_IN_0_2

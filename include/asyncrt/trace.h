@@ -201,6 +201,74 @@ typedef struct _AsyncrtBacktraceSymbol AsyncrtBacktraceSymbol;
  */
 typedef void (*AsyncrtTraceFunc) (void *data);
 
+/**
+ * AsyncrtTraceKind:
+ * @ASYNCRT_TRACE_KIND_NONE: no trace
+ * @ASYNCRT_TRACE_KIND_ASYNC: async call stacks, one backtrace per leaf future the
+ *   task's trace poll reached (a task that was waiting)
+ * @ASYNCRT_TRACE_KIND_NATIVE: one backtrace: the native stack of the thread that was
+ *   running the task, sampled with a signal while it ran (see "Native stacks" in the
+ *   dump section); innermost frame first, the scheduler's own frames above the task's
+ *   root cut off
+ *
+ * What the trace of a task of a dump is (asyncrt_dump_task_get_trace_kind()).  Both
+ * kinds are #AsyncrtTrace objects, read and formatted the same way.
+ *
+ * Since: 0.2
+ */
+typedef enum
+{
+  ASYNCRT_TRACE_KIND_NONE = 0,
+  ASYNCRT_TRACE_KIND_ASYNC = 1,
+  ASYNCRT_TRACE_KIND_NATIVE = 2
+} AsyncrtTraceKind;
+
+/**
+ * AsyncrtNativeStackStatus:
+ * @ASYNCRT_NATIVE_STACK_OK: the thread was sampled: its native stack is there
+ * @ASYNCRT_NATIVE_STACK_NOT_SAMPLED: nothing was sampled here: the task was not
+ *   running, or the dump was a census taken with timeout 0 (which asks no thread
+ *   anything), or the thread to sample was the one taking the dump
+ * @ASYNCRT_NATIVE_STACK_DISABLED: native stacks are turned off for the runtime
+ *   (asyncrt_builder_set_sample_signal() with 0, or `ASYNCRT_SAMPLE_SIGNAL=none`)
+ * @ASYNCRT_NATIVE_STACK_SIGNAL_IN_USE: the program handles (or ignores) the sampling
+ *   signal itself; the library leaves it alone
+ * @ASYNCRT_NATIVE_STACK_UNSUPPORTED: native stacks are not available on this
+ *   platform (they are on Linux x86-64)
+ * @ASYNCRT_NATIVE_STACK_NO_ANSWER: the thread did not take the signal within the
+ *   bounded wait (about 50 ms)
+ * @ASYNCRT_NATIVE_STACK_SIGNAL_BLOCKED: the thread did not answer because it blocks
+ *   the sampling signal (its signal mask)
+ * @ASYNCRT_NATIVE_STACK_UNINTERRUPTIBLE: the thread did not answer because it is in
+ *   an uninterruptible sleep (state D: a disk or NFS wait, a stuck driver)
+ * @ASYNCRT_NATIVE_STACK_MOVED_ON: the task's poll had ended by the time its thread
+ *   took the signal (the stack would have been another task's, or the scheduler's)
+ * @ASYNCRT_NATIVE_STACK_NO_THREAD: the thread had exited, or the task ran on no
+ *   known thread
+ * @ASYNCRT_NATIVE_STACK_FAILED: the signal could not be sent, or the buffer for the
+ *   stack could not be allocated
+ *
+ * Why a running task, a worker or a blocking job of a dump, or a stall, has a native
+ * stack or not.  asyncrt_native_stack_status_to_string() phrases it.  New values may
+ * be added in later versions.
+ *
+ * Since: 0.2
+ */
+typedef enum
+{
+  ASYNCRT_NATIVE_STACK_OK = 0,
+  ASYNCRT_NATIVE_STACK_NOT_SAMPLED = 1,
+  ASYNCRT_NATIVE_STACK_DISABLED = 2,
+  ASYNCRT_NATIVE_STACK_SIGNAL_IN_USE = 3,
+  ASYNCRT_NATIVE_STACK_UNSUPPORTED = 4,
+  ASYNCRT_NATIVE_STACK_NO_ANSWER = 5,
+  ASYNCRT_NATIVE_STACK_SIGNAL_BLOCKED = 6,
+  ASYNCRT_NATIVE_STACK_UNINTERRUPTIBLE = 7,
+  ASYNCRT_NATIVE_STACK_MOVED_ON = 8,
+  ASYNCRT_NATIVE_STACK_NO_THREAD = 9,
+  ASYNCRT_NATIVE_STACK_FAILED = 10
+} AsyncrtNativeStackStatus;
+
 ASYNCRT_AVAILABLE_IN_0_1
 void asyncrt_trace_root_init (AsyncrtTraceRoot *root, AsyncrtPollFunc poll, void *future);
 
@@ -270,6 +338,9 @@ unsigned asyncrt_backtrace_symbol_get_lineno (const AsyncrtBacktraceSymbol *s);
 
 ASYNCRT_AVAILABLE_IN_0_1
 unsigned asyncrt_backtrace_symbol_get_colno (const AsyncrtBacktraceSymbol *s);
+
+ASYNCRT_AVAILABLE_IN_0_2
+const char *asyncrt_native_stack_status_to_string (AsyncrtNativeStackStatus status);
 
 ASYNCRT_END_DECLS
 

@@ -23,8 +23,17 @@
  * whenever it returns, find the pool shut down and the queue empty, free their own
  * Worker and drop their pool reference.  Nothing they touch after their job belongs
  * to the runtime.  State: running -> shutdown -> (all joined | abandoned), once.
+ *
+ * Native stacks (lib/sample): with a sampling signal, each Worker owns a sample slot
+ * (a reference, dropped when the Worker is freed) that its thread attaches while it
+ * lives, with that one signal unblocked.  Each job runs inside run_job(), which
+ * pushes a trace frame naming its own code, so a sampled stack is cut there and shows
+ * the job's frames only.  Dumps list the running jobs (foreach_running, under the
+ * lock) and take their own references on the slots.
  */
 #include "scheduler/scheduler-private.h"
+#include "sample/sample-private.h"
+#include "trace/trace-private.h"
 
 #include <glib.h>
 #include <pthread.h>
@@ -52,6 +61,7 @@ struct _Worker
   const void *job_symbol;
   AsyncrtTaskId job_task;
   uint64_t job_start_ns;
+  AsyncrtSampleSlot *slot;    /* immutable; NULL without a sampling signal */
 };
 
 struct _AsyncrtBlockingPool
@@ -67,6 +77,7 @@ struct _AsyncrtBlockingPool
   unsigned n_idle;
   unsigned n_wakeups;
   unsigned refs;
+  int sample_signo;           /* immutable */
   bool shutdown;
   bool abandoned;
   Worker *live;               /* threads running worker_main */
@@ -74,7 +85,7 @@ struct _AsyncrtBlockingPool
 };
 
 int
-asyncrt__blocking_pool_new (unsigned max_threads, unsigned keep_alive_ms,
+asyncrt__blocking_pool_new (unsigned max_threads, unsigned keep_alive_ms, int sample_signo,
                             AsyncrtBlockingPool **out)
 {
   AsyncrtBlockingPool *p = calloc (1, sizeof *p);
@@ -90,6 +101,7 @@ asyncrt__blocking_pool_new (unsigned max_threads, unsigned keep_alive_ms,
   p->max_threads = max_threads > 0 ? max_threads : 1;
   p->keep_alive_ms = keep_alive_ms;
   p->refs = 1;
+  p->sample_signo = sample_signo;
   *out = p;
   return 0;
 }
@@ -121,15 +133,50 @@ take_exited_locked (AsyncrtBlockingPool *p)
 }
 
 static void
+worker_free (Worker *w)
+{
+  asyncrt__sample_slot_unref (w->slot);
+  free (w);
+}
+
+static void
 join_workers (Worker *w)
 {
   while (w != NULL)
     {
       Worker *next = w->next;
       pthread_join (w->thread, NULL);
-      free (w);
+      worker_free (w);
       w = next;
     }
+}
+
+/* ---- running a job ------------------------------------------------------------------- */
+
+#define ASYNCRT_BLOCKING_RUN_SECTION __attribute__((section ("asyncrt_section_blocking_run")))
+
+extern const char __start_asyncrt_section_blocking_run[] __attribute__((visibility ("hidden")));
+extern const char __stop_asyncrt_section_blocking_run[] __attribute__((visibility ("hidden")));
+
+void
+asyncrt__blocking_run_range (uintptr_t *start, uintptr_t *end)
+{
+  *start = (uintptr_t) __start_asyncrt_section_blocking_run;
+  *end = (uintptr_t) __stop_asyncrt_section_blocking_run;
+}
+
+/* Runs one job below a trace frame naming this function's own code (its section), as
+ * a task's root does: a native stack sampled meanwhile is cut here.  The function is
+ * called through a volatile pointer, so it is never inlined into this frame. */
+static ASYNCRT_NOINLINE ASYNCRT_BLOCKING_RUN_SECTION void
+run_job (void (*fn) (void *data), void *data)
+{
+  AsyncrtTraceFrame frame;
+  asyncrt__trace_frame_push (&frame, (uintptr_t) __start_asyncrt_section_blocking_run,
+                             (uintptr_t) __stop_asyncrt_section_blocking_run);
+  void (*volatile job) (void *) = fn;
+  job (data);
+  asyncrt__trace_frame_pop (&frame);
 }
 
 static void
@@ -146,6 +193,8 @@ worker_main (void *data)
   AsyncrtBlockingPool *p = self->pool;
   /* The kernel keeps 15 characters: ps and gdb show "asyncrt-blockin". */
   prctl (PR_SET_NAME, "asyncrt-blocking", 0, 0, 0);
+  if (self->slot != NULL)
+    asyncrt__sample_slot_attach (self->slot, p->sample_signo);
 
   pthread_mutex_lock (&p->lock);
   for (;;)
@@ -162,7 +211,7 @@ worker_main (void *data)
           self->job_task = j->spec.task_id;
           self->job_start_ns = asyncrt__clock_now_ns ();
           pthread_mutex_unlock (&p->lock);
-          j->spec.fn (j->spec.data);
+          run_job (j->spec.fn, j->spec.data);
           free (j);
           pthread_mutex_lock (&p->lock);
           self->busy = false;
@@ -205,8 +254,10 @@ worker_main (void *data)
     pthread_cond_broadcast (&p->done);
   bool last = unref_locked (p);
   pthread_mutex_unlock (&p->lock);
+  if (self->slot != NULL)
+    asyncrt__sample_slot_detach (self->slot, NULL);
   if (detached)
-    free (self);
+    worker_free (self);
   if (last)
     pool_destroy (p);
   return NULL;
@@ -248,6 +299,8 @@ asyncrt__blocking_pool_spawn (AsyncrtBlockingPool *p, const AsyncrtBlockingJob *
       if (w != NULL)
         {
           w->pool = p;
+          if (p->sample_signo != 0)
+            w->slot = asyncrt__sample_slot_new ();
           sigset_t all, old;
           sigfillset (&all);
           pthread_sigmask (SIG_SETMASK, &all, &old);
@@ -267,7 +320,8 @@ asyncrt__blocking_pool_spawn (AsyncrtBlockingPool *p, const AsyncrtBlockingJob *
         }
       else
         {
-          free (w);
+          if (w != NULL)
+            worker_free (w);
           if (p->n_threads == 0)
             {
               /* Nobody would ever run it: take it back. */
@@ -355,6 +409,22 @@ asyncrt__blocking_pool_shutdown (AsyncrtBlockingPool *p, uint64_t deadline_ns,
       dropped = next;
     }
   return ret;
+}
+
+void
+asyncrt__blocking_pool_foreach_running (AsyncrtBlockingPool *p, AsyncrtBlockingRunningFunc func,
+                                        void *data)
+{
+  if (p == NULL)
+    return;
+  pthread_mutex_lock (&p->lock);
+  for (Worker *w = p->live; w != NULL; w = w->next)
+    if (w->busy)
+      {
+        AsyncrtBlockingRunning job = { w->job_symbol, w->job_task, w->job_start_ns, w->slot };
+        func (&job, data);
+      }
+  pthread_mutex_unlock (&p->lock);
 }
 
 void

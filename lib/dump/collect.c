@@ -40,8 +40,11 @@
  * running and queued-elsewhere tasks are recorded only if they match.
  *
  * Running tasks and missing workers are recorded in exactly one place each
- * (record_running, asyncrt__dump_run_add_missing_worker): what a later version adds
- * about them (native stacks) goes there.
+ * (record_running, asyncrt__dump_run_add_missing_worker).  Their native stacks
+ * (native.c) are asked for once everything is collected — at the start of the trace,
+ * so the answers come while the idle tasks are traced, or for a census whose
+ * deadline passed as it finishes — and given to the records before the dump is
+ * sealed (asyncrt__dump_run_finish).
  */
 #include "dump/dump-private.h"
 #include "trace/trace-private.h"
@@ -73,6 +76,8 @@ struct _AsyncrtDumpRun
   GHashTable *queued_on;     /* AsyncrtTask* -> worker + 1 (notes), or NULL */
   AsyncrtDumpWorkerOfFunc worker_of;
   void *worker_of_data;
+  GArray *running;           /* size_t: indices of the RUNNING records */
+  AsyncrtDumpSampling *sampling;   /* native.c: from the trace's start to finish */
   AsyncrtDumpFilter *filter;  /* NULL: every task */
 };
 
@@ -90,6 +95,7 @@ asyncrt__dump_run_new (AsyncrtHandle *h, const AsyncrtDumpRequest *req, const ch
                      ? asyncrt__dump_request_get_deadline_ns (req) : 0;
   run->seq = atomic_fetch_add_explicit (&run_seq, 1, memory_order_relaxed);
   run->held = g_array_new (FALSE, FALSE, sizeof (Held));
+  run->running = g_array_new (FALSE, FALSE, sizeof (size_t));
   run->d->runtime_serial = h->serial;
   run->d->runtime_name = g_strdup (h->name);
   run->d->options = asyncrt_dump_options_copy (asyncrt__dump_request_get_options (req));
@@ -117,6 +123,8 @@ record_of (AsyncrtTask *t, AsyncrtTaskState state, AsyncrtDumpNoTraceReason no_t
   r.last_poll_ns = atomic_load_explicit (&t->last_poll_ns, memory_order_relaxed);
   r.group_id = asyncrt__task_group_id (t);
   r.labels = asyncrt__labels_ref (asyncrt__task_labels (t));
+  r.trace_kind = ASYNCRT_TRACE_KIND_NONE;
+  r.native = ASYNCRT_NATIVE_STACK_NOT_SAMPLED;
   return r;
 }
 
@@ -127,7 +135,8 @@ matches (AsyncrtDumpRun *run, AsyncrtTask *t, AsyncrtTaskState state)
          && asyncrt__dump_filter_match_task (run->filter, t);
 }
 
-/* A task some worker is polling right now: never traced. */
+/* A task some worker is polling right now: never traced; its worker is sampled
+ * (native.c) for its native stack. */
 static void
 record_running (AsyncrtDumpRun *run, AsyncrtTask *t)
 {
@@ -137,9 +146,11 @@ record_running (AsyncrtDumpRun *run, AsyncrtTask *t)
                                          ASYNCRT_DUMP_NO_TRACE_RUNNING);
   if (run->worker_of != NULL)
     r.worker = run->worker_of (t, run->worker_of_data);
-  asyncrt__dump_add_task (run->d, &r);
+  size_t rec = asyncrt__dump_add_task (run->d, &r);
+  g_array_append_val (run->running, rec);
 }
 
+/* A worker that did not stop: sampled too (native.c walks d->missing). */
 void
 asyncrt__dump_run_add_missing_worker (AsyncrtDumpRun *run, unsigned index,
                                       AsyncrtTaskId task_id, uint64_t running_ns)
@@ -265,7 +276,9 @@ trace_one (void *data)
 void
 asyncrt__dump_run_trace (AsyncrtDumpRun *run)
 {
-  /* First hand back, untraced, what was held only because it was queued. */
+  /* Everything is collected: ask for the native stacks now, collect them at the end. */
+  run->sampling = asyncrt__dump_sampling_begin (run->d, run->h, run->running, true);
+  /* Hand back, untraced, what was held only because it was queued. */
   for (size_t i = 0; i < run->held->len; i++)
     {
       Held *p = &g_array_index (run->held, Held, i);
@@ -311,7 +324,10 @@ asyncrt__dump_run_trace (AsyncrtDumpRun *run)
           rec->no_trace = ASYNCRT_DUMP_NO_TRACE_CANCELLED;
         }
       else
-        rec->trace = tr;
+        {
+          rec->trace = tr;
+          rec->trace_kind = ASYNCRT_TRACE_KIND_ASYNC;
+        }
       asyncrt__task_unref (t);
     }
 }
@@ -373,6 +389,13 @@ asyncrt__dump_run_finish (AsyncrtDumpRun *run)
   for (size_t i = 0; i < run->held->len; i++)
     g_assert (g_array_index (run->held, Held, i).task == NULL);
   g_array_free (run->held, TRUE);
+  /* A census samples only when the deadline passed (running tasks are why it is a
+   * census); timeout 0 and a runtime that is not running ask no thread anything. */
+  if (run->sampling == NULL)
+    run->sampling = asyncrt__dump_sampling_begin (d, run->h, run->running,
+                                                  d->census == ASYNCRT_DUMP_NO_TRACE_DEADLINE);
+  asyncrt__dump_sampling_end (d, run->sampling);
+  g_array_free (run->running, TRUE);
   asyncrt__dump_filter_free (run->filter);
   asyncrt__dump_filter_waits (d);                 /* known only now, from the traces */
   if (run->queued_on != NULL)

@@ -4,6 +4,8 @@
  * dump.c     the AsyncrtDump object and its accessors
  * header.c   the process line every formatted dump starts with
  * format.c   what the formats share (per-trace caching, state and reason names)
+ * native.c   native stacks: sampling running tasks, missing workers and blocking-pool
+ *            threads (lib/sample), their accessors, and their text and JSON pieces
  * text.c     asyncrt_dump_to_string(): the text form
  * json.c     asyncrt_dump_to_json(): the JSON form
  * collect.c  AsyncrtDumpRun: what a serving thread does (take the queued tasks, claim
@@ -66,6 +68,10 @@ struct _AsyncrtDumpTask
   uint64_t group_id;          /* the join set the task belongs to, or 0 */
   AsyncrtLabels *labels;      /* a reference to the task's label set, or NULL */
   bool removed;               /* completed during its trace poll: not listed */
+  /* What `trace` is: ASYNC from its trace poll, NATIVE when it was running and its
+   * thread was sampled (native.c); NONE without one. */
+  AsyncrtTraceKind trace_kind;
+  AsyncrtNativeStackStatus native;   /* RUNNING tasks: the sample's outcome */
   /* The wait-for graph (waitgraph.c, at seal): */
   size_t n_blocked;           /* tasks waiting on this one, transitively */
   uint32_t deadlock;          /* 1 + the index of the deadlock it is part of, or 0 */
@@ -76,8 +82,24 @@ typedef struct
   unsigned index;
   AsyncrtTaskId task_id;      /* 0: no task known to be running */
   uint64_t running_ns;
+  /* Its native stack (native.c): owned, or NULL — also when the RUNNING record of its
+   * task holds it (the accessor looks there). */
+  AsyncrtTrace *trace;
+  AsyncrtNativeStackStatus native;
+  size_t sample;              /* native.c: its item in the run's sample batch */
 } AsyncrtDumpMissingWorker;
 
+/* A blocking-pool thread running a job when the dump was taken (native.c). */
+struct _AsyncrtDumpBlockingJob
+{
+  uintptr_t function;         /* the job's function (its entry address) */
+  AsyncrtTaskId task_id;      /* the task awaiting it, or 0 */
+  uint64_t start_ns;
+  uint64_t running_ns;        /* taken_ns - start_ns, by asyncrt__dump_seal */
+  AsyncrtTrace *trace;        /* owned native stack, or NULL */
+  AsyncrtNativeStackStatus native;
+  size_t sample;              /* native.c: its item in the run's sample batch */
+};
 /* A holder that blocks others (waitgraph.c): one per (holder task, object) that some
  * traced idle task waits on through a certain edge (mutex or semaphore holder, join
  * target, a holder named by a program's leaf). */
@@ -110,6 +132,11 @@ struct _AsyncrtDump
   unsigned n_workers;
   const char *flavour;        /* "current_thread", "multi_thread" (static) */
   uint64_t taken_ns;          /* asyncrt__clock_now_ns() when the snapshot was taken */
+  GArray *blocking_jobs;      /* struct _AsyncrtDumpBlockingJob, by start */
+  /* Whether the runtime's threads could be sampled (OK, DISABLED, SIGNAL_IN_USE,
+   * UNSUPPORTED, FAILED) and with which signal (0: none). */
+  AsyncrtNativeStackStatus native_stacks;
+  int sample_signo;
   /* Which runtime (progress.c compares them): its registry serial and name (owned). */
   uint64_t runtime_serial;
   char *runtime_name;
@@ -125,8 +152,14 @@ asyncrt__dump_task_at (AsyncrtDump *d, size_t i)
 {
   return &g_array_index (d->tasks, struct _AsyncrtDumpTask, i);
 }
-void asyncrt__dump_add_missing_worker (AsyncrtDump *d, unsigned index,
-                                       AsyncrtTaskId task_id, uint64_t running_ns);
+/* Returns the new entry's index (before seal sorts them). */
+size_t asyncrt__dump_add_missing_worker (AsyncrtDump *d, unsigned index,
+                                         AsyncrtTaskId task_id, uint64_t running_ns);
+static inline AsyncrtDumpMissingWorker *
+asyncrt__dump_missing_at (AsyncrtDump *d, size_t i)
+{
+  return &g_array_index (d->missing, AsyncrtDumpMissingWorker, i);
+}
 /* Drops removed records, sorts by id, fills in what missing workers lack from the
  * RUNNING records, computes completeness, how long each wait has waited, and the
  * wait-for graph. */
@@ -264,6 +297,46 @@ void asyncrt__dump_tree_cache_append (AsyncrtDumpTreeCache *c, const AsyncrtTrac
 const char *asyncrt__dump_state_name (AsyncrtTaskState s);
 /* The JSON name of a reason ("running", "deadline"…), NULL for NONE. */
 const char *asyncrt__dump_no_trace_name (AsyncrtDumpNoTraceReason r);
+
+/* ---- native.c: sampling, and what text.c / json.c print of native stacks ---------------
+ * Each piece is one function called from one place, so that the formats can change
+ * around them. */
+
+typedef struct _AsyncrtDumpSampling AsyncrtDumpSampling;
+/* Lists the blocking jobs running now and, when @sample, sends the sampling signal to
+ * every thread worth sampling: the workers of the run's RUNNING records
+ * (@running: their record indices) and of its missing workers, and the blocking-pool
+ * threads.  Without @sample, statuses are NOT_SAMPLED and nothing waits. */
+AsyncrtDumpSampling *asyncrt__dump_sampling_begin (AsyncrtDump *d, AsyncrtHandle *h,
+                                                   const GArray *running, bool sample);
+/* Collects the answers (bounded wait) and gives each record its native stack or the
+ * reason it has none; frees @s.  Before asyncrt__dump_seal. */
+void asyncrt__dump_sampling_end (AsyncrtDump *d, AsyncrtDumpSampling *s);
+
+/* Text: the native stack of a running task ("  running for 3.204 s on worker 1 —
+ * native stack:" and one line per frame), or nothing if it has none. */
+void asyncrt__dump_append_task_native_text (GString *out, const struct _AsyncrtDumpTask *t);
+/* Text: "; native stack: <why not>" after "(not traced: running…" when a running task
+ * has none. */
+void asyncrt__dump_append_no_native_text (GString *out, const struct _AsyncrtDumpTask *t);
+/* Text: after the summary line, why native stacks are unavailable, if they are and
+ * something wanted one. */
+void asyncrt__dump_append_native_availability_text (GString *out, const AsyncrtDump *d);
+/* Text: what follows "worker N did not stop…" about its native stack. */
+void asyncrt__dump_append_missing_native_text (GString *out, const AsyncrtDump *d,
+                                               const AsyncrtDumpMissingWorker *w);
+/* Text: the blocking jobs, one header line each and their native stacks. */
+void asyncrt__dump_append_blocking_jobs_text (GString *out, const AsyncrtDump *d);
+
+/* JSON: the dump's members "native_stacks", "sample_signal" and "blocking_jobs", each
+ * followed by a comma; @job_trace gives each blocking job's index in json.c's traces
+ * table (SIZE_MAX: none). */
+void asyncrt__dump_append_native_json (GString *out, const AsyncrtDump *d,
+                                       const size_t *job_trace);
+/* JSON: a task's members ,"trace_kind" and ,"native_stack" (each preceded by a comma). */
+void asyncrt__dump_append_task_native_json (GString *out, const struct _AsyncrtDumpTask *t);
+/* JSON: a missing worker's member ,"native_stack" (json.c adds its "trace" index). */
+void asyncrt__dump_append_missing_native_json (GString *out, const AsyncrtDumpMissingWorker *w);
 
 /* ---- header.c ---------------------------------------------------------------------- */
 

@@ -2,8 +2,9 @@
  * SPDX-License-Identifier: LGPL-2.1-or-later
  *
  * The dump module asks, the scheduler answers (DESIGN §6).  This header is all a
- * scheduler flavour sees of lib/dump; lib/dump sees of a scheduler only its one hook,
- * ops->dump (scheduler-private.h), and never branches on the flavour.
+ * scheduler flavour sees of lib/dump; lib/dump sees of a scheduler only its hooks,
+ * ops->dump (scheduler-private.h) and, for native stacks, ops->worker_activity (which
+ * worker runs what, and its sample slot), and never branches on the flavour.
  *
  * ## The hook: ops->dump (h, req)
  * Called by lib/dump from the requester's thread (any thread, possibly one of the

@@ -22,6 +22,8 @@ asyncrt__dump_new (const char *flavour, unsigned n_workers)
   d->n_workers = n_workers;
   d->complete = true;
   d->taken_ns = asyncrt__clock_now_ns ();
+  d->blocking_jobs = g_array_new (FALSE, TRUE, sizeof (struct _AsyncrtDumpBlockingJob));
+  d->native_stacks = ASYNCRT_NATIVE_STACK_NOT_SAMPLED;
   return d;
 }
 
@@ -29,15 +31,25 @@ size_t
 asyncrt__dump_add_task (AsyncrtDump *d, const struct _AsyncrtDumpTask *rec)
 {
   g_array_append_vals (d->tasks, rec, 1);
+  struct _AsyncrtDumpTask *t = asyncrt__dump_task_at (d, d->tasks->len - 1);
+  /* A record made with its trace already (synthetic dumps): an async one. */
+  if (t->trace != NULL && t->trace_kind == ASYNCRT_TRACE_KIND_NONE)
+    t->trace_kind = ASYNCRT_TRACE_KIND_ASYNC;
   return d->tasks->len - 1;
 }
 
-void
+size_t
 asyncrt__dump_add_missing_worker (AsyncrtDump *d, unsigned index, AsyncrtTaskId task_id,
                                   uint64_t running_ns)
 {
-  AsyncrtDumpMissingWorker w = { index, task_id, running_ns };
+  AsyncrtDumpMissingWorker w = { 0 };
+  w.index = index;
+  w.task_id = task_id;
+  w.running_ns = running_ns;
+  w.native = ASYNCRT_NATIVE_STACK_NOT_SAMPLED;
+  w.sample = SIZE_MAX;
   g_array_append_vals (d->missing, &w, 1);
+  return d->missing->len - 1;
 }
 
 static void
@@ -64,6 +76,13 @@ cmp_missing (const void *a, const void *b)
 {
   const AsyncrtDumpMissingWorker *x = a, *y = b;
   return x->index < y->index ? -1 : x->index > y->index;
+}
+
+static int
+cmp_job (const void *a, const void *b)
+{
+  const struct _AsyncrtDumpBlockingJob *x = a, *y = b;
+  return x->start_ns < y->start_ns ? -1 : x->start_ns > y->start_ns;
 }
 
 /* A missing worker and the RUNNING record of the task it runs each tell what the other
@@ -125,8 +144,9 @@ asyncrt__dump_seal (AsyncrtDump *d)
           task_record_clear (t);
           continue;
         }
-      if (t->trace == NULL)
+      if (t->trace_kind != ASYNCRT_TRACE_KIND_ASYNC)
         {
+          /* Untraced, perhaps with a native stack (a running task). */
           complete = false;
           g_assert (t->no_trace != ASYNCRT_DUMP_NO_TRACE_NONE);
         }
@@ -144,6 +164,15 @@ asyncrt__dump_seal (AsyncrtDump *d)
   if (d->missing->len > 1)
     qsort (d->missing->data, d->missing->len, sizeof (AsyncrtDumpMissingWorker), cmp_missing);
   match_missing_workers (d);
+  for (size_t i = 0; i < d->blocking_jobs->len; i++)
+    {
+      struct _AsyncrtDumpBlockingJob *j = &g_array_index (d->blocking_jobs,
+                                                          struct _AsyncrtDumpBlockingJob, i);
+      j->running_ns = d->taken_ns > j->start_ns ? d->taken_ns - j->start_ns : 1;
+    }
+  if (d->blocking_jobs->len > 1)
+    qsort (d->blocking_jobs->data, d->blocking_jobs->len,
+           sizeof (struct _AsyncrtDumpBlockingJob), cmp_job);
   d->complete = complete;
   fill_waited (d);
   asyncrt__dump_graph_build (d);
@@ -168,7 +197,12 @@ asyncrt_dump_free (AsyncrtDump *d)
   for (size_t i = 0; i < d->tasks->len; i++)
     task_record_clear (asyncrt__dump_task_at (d, i));
   g_array_free (d->tasks, TRUE);
+  for (size_t i = 0; i < d->missing->len; i++)
+    asyncrt_trace_free (asyncrt__dump_missing_at (d, i)->trace);
   g_array_free (d->missing, TRUE);
+  for (size_t i = 0; i < d->blocking_jobs->len; i++)
+    asyncrt_trace_free (g_array_index (d->blocking_jobs, struct _AsyncrtDumpBlockingJob, i).trace);
+  g_array_free (d->blocking_jobs, TRUE);
   g_free (d->runtime_name);
   asyncrt_dump_options_free (d->options);
   g_free (d);
@@ -353,12 +387,14 @@ asyncrt_dump_task_get_state (const AsyncrtDumpTask *t)
  * The task's async call stacks: one backtrace per leaf future its trace poll
  * reached.  A task that could not be traced has none, and
  * asyncrt_dump_task_get_no_trace_reason() says why; a traced task whose poll reached
- * no leaf future has a trace with no backtraces.
+ * no leaf future has a trace with no backtraces.  A task that was running has,
+ * instead, the native stack of its thread if it could be sampled
+ * (asyncrt_dump_task_get_trace_kind() tells which).
  *
  * Thread safety: any thread.
  *
  * Returns: (transfer none) (nullable): the trace, owned by the dump, or %NULL if the
- *   task could not be traced.
+ *   task has neither an async trace nor a native stack.
  * Since: 0.1
  */
 const AsyncrtTrace *
@@ -371,9 +407,10 @@ asyncrt_dump_task_get_trace (const AsyncrtDumpTask *t)
  * asyncrt_dump_task_get_no_trace_reason:
  * @t: a task of a dump
  *
- * Why the task has no trace (asyncrt_dump_task_get_trace() is %NULL): it was
- * running, queued where the dump could not take it, or the dump was a census (runtime
- * not running, deadline passed, timeout 0).  The text form prints the same as
+ * Why the task has no async trace: it was running (it may have a native stack
+ * instead, see asyncrt_dump_task_get_trace_kind()), queued where the dump could not
+ * take it, or the dump was a census (runtime not running, deadline passed, timeout
+ * 0).  The text form prints the same as
  * `(not traced: …)` below the task's header, the JSON form as the task's
  * `"no_trace"` member.
  *
@@ -624,13 +661,15 @@ asyncrt_dump_task_lookup_label (const AsyncrtDumpTask *t, const char *key)
  *
  * Thread safety: any thread.
  *
- * Returns: the number of waits; 0 for a task without a trace (or %NULL).
+ * Returns: the number of waits; 0 for a task without an async trace (none, or a
+ *   running task's native stack) or for %NULL.
  * Since: 0.2
  */
 size_t
 asyncrt_dump_task_get_n_waits (const AsyncrtDumpTask *t)
 {
-  return t != NULL && t->trace != NULL ? t->trace->n_backtraces : 0;
+  return t != NULL && t->trace != NULL && t->trace_kind != ASYNCRT_TRACE_KIND_NATIVE
+         ? t->trace->n_backtraces : 0;
 }
 
 /**
@@ -651,7 +690,7 @@ asyncrt_dump_task_get_n_waits (const AsyncrtDumpTask *t)
 const AsyncrtWait *
 asyncrt_dump_task_get_wait (const AsyncrtDumpTask *t, size_t i)
 {
-  if (t == NULL || t->trace == NULL || i >= t->trace->n_backtraces)
+  if (i >= asyncrt_dump_task_get_n_waits (t))
     return NULL;
   return &t->trace->backtraces[i]->wait;
 }

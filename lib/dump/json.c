@@ -77,6 +77,8 @@ typedef struct
   GPtrArray *spawn_list;        /* const struct _AsyncrtDumpTask* */
   size_t *task_trace;           /* per task: its trace's index, or SIZE_MAX */
   size_t *task_spawn;           /* per task: its spawn site's index, or SIZE_MAX */
+  size_t *missing_trace;        /* per missing worker: its native stack's index, or SIZE_MAX */
+  size_t *job_trace;            /* per blocking job: its native stack's index, or SIZE_MAX */
 } Tables;
 
 static size_t
@@ -128,6 +130,27 @@ same_spawn (const struct _AsyncrtDumpTask *a, const struct _AsyncrtDumpTask *b)
          && g_strcmp0 (a->spawn_func, b->spawn_func) == 0;
 }
 
+/* The index of @tr in the traces table (added on first sight), SIZE_MAX for NULL. */
+static size_t
+trace_index (Tables *tb, const AsyncrtTrace *tr)
+{
+  if (tr == NULL)
+    return SIZE_MAX;
+  GBytes *key = asyncrt__dump_trace_key (tr);
+  gpointer v = g_hash_table_lookup (tb->traces, key);
+  if (v == NULL)
+    {
+      g_ptr_array_add (tb->trace_list, (gpointer) tr);
+      v = GSIZE_TO_POINTER (tb->trace_list->len);
+      g_hash_table_insert (tb->traces, key, v);
+      asyncrt__symbol_revalidate ();
+      add_frames (tb, tr);
+    }
+  else
+    g_bytes_unref (key);
+  return GPOINTER_TO_SIZE (v) - 1;
+}
+
 static void
 tables_build (Tables *tb, const AsyncrtDump *d)
 {
@@ -165,23 +188,23 @@ tables_build (Tables *tb, const AsyncrtDump *d)
             g_free (key);
           tb->task_spawn[i] = GPOINTER_TO_SIZE (v) - 1;
         }
-      if (t->trace == NULL)
-        continue;
-      GBytes *key = asyncrt__dump_trace_key (t->trace);
-      gpointer v = g_hash_table_lookup (tb->traces, key);
-      if (v == NULL)
-        {
-          g_ptr_array_add (tb->trace_list, (gpointer) t->trace);
-          v = GSIZE_TO_POINTER (tb->trace_list->len);
-          g_hash_table_insert (tb->traces, key, v);
-          asyncrt__symbol_revalidate ();
-          add_frames (tb, t->trace);
-        }
-      else
-        g_bytes_unref (key);
-      tb->task_trace[i] = GPOINTER_TO_SIZE (v) - 1;
+      tb->task_trace[i] = trace_index (tb, t->trace);
     }
   g_hash_table_unref (spawns);
+  /* Native stacks outside the tasks: workers that did not stop, blocking jobs. */
+  size_t n_missing = asyncrt_dump_get_n_missing_workers (d);
+  size_t n_jobs = asyncrt_dump_get_n_blocking_jobs (d);
+  tb->missing_trace = g_new (size_t, n_missing + 1);
+  tb->job_trace = g_new (size_t, n_jobs + 1);
+  for (size_t i = 0; i < n_missing; i++)
+    {
+      const AsyncrtTrace *tr = NULL;
+      asyncrt_dump_get_missing_worker_stack (d, i, &tr, NULL);
+      tb->missing_trace[i] = trace_index (tb, tr);
+    }
+  for (size_t i = 0; i < n_jobs; i++)
+    tb->job_trace[i] = trace_index (tb, asyncrt_dump_blocking_job_get_trace (
+                                          asyncrt_dump_get_blocking_job (d, i)));
 }
 
 static void
@@ -197,6 +220,8 @@ tables_free (Tables *tb)
   g_ptr_array_free (tb->spawn_list, TRUE);
   g_free (tb->task_trace);
   g_free (tb->task_spawn);
+  g_free (tb->missing_trace);
+  g_free (tb->job_trace);
 }
 
 /* ---- small writers --------------------------------------------------------------------- */
@@ -425,10 +450,14 @@ append_task (GString *out, const Tables *tb, const AsyncrtDump *d, size_t i)
       g_string_append_c (out, ':');
       asyncrt__json_append_string (out, t->labels->items[k].value);
     }
-  g_string_append (out, "},\"trace\":");
+  g_string_append_c (out, '}');
+  asyncrt__dump_append_task_native_json (out, t);
+  g_string_append (out, ",\"trace\":");
   append_index_or_null (out, tb->task_trace[i]);
   g_string_append (out, ",\"waits\":[");
-  for (size_t b = 0; t->trace != NULL && b < t->trace->n_backtraces; b++)
+  size_t n_waits = t->trace != NULL && t->trace_kind != ASYNCRT_TRACE_KIND_NATIVE
+                   ? t->trace->n_backtraces : 0;
+  for (size_t b = 0; b < n_waits; b++)
     {
       if (b > 0)
         g_string_append_c (out, ',');
@@ -551,9 +580,14 @@ asyncrt__dump_format_json (const AsyncrtDump *d, unsigned flags)
       const AsyncrtDumpMissingWorker *w = &g_array_index (d->missing, AsyncrtDumpMissingWorker, i);
       g_string_append_printf (out, "%s{\"index\":%u,\"task_id\":", i > 0 ? "," : "", w->index);
       append_id_or_null (out, w->task_id);
-      g_string_append_printf (out, ",\"running_ns\":%" G_GUINT64_FORMAT "}", w->running_ns);
+      g_string_append_printf (out, ",\"running_ns\":%" G_GUINT64_FORMAT, w->running_ns);
+      asyncrt__dump_append_missing_native_json (out, w);
+      g_string_append (out, ",\"trace\":");
+      append_index_or_null (out, tb.missing_trace[i]);
+      g_string_append_c (out, '}');
     }
   g_string_append (out, "],");
+  asyncrt__dump_append_native_json (out, d, tb.job_trace);
   append_functions (out, &tb);
   append_frames (out, &tb);
   append_traces (out, &tb);
@@ -601,7 +635,16 @@ asyncrt__dump_format_json (const AsyncrtDump *d, unsigned flags)
  *   "census": <bool>,
  *   "census_reason": null | "runtime_not_running" | "deadline" | "timeout_zero",
  *   "missing_workers": [ { "index": <n>, "task_id": <id or null>,
- *                          "running_ns": <n> }, ... ],
+ *                          "running_ns": <n>,
+ *                          "native_stack": null | <native stack status>,
+ *                          "trace": <index into traces or null> }, ... ],
+ *   "native_stacks": "available" | "disabled" | "signal_in_use" | "unsupported"
+ *                    | "failed",
+ *   "sample_signal": <signal name, "SIGRTMIN+6"> | null,
+ *   "blocking_jobs": [ { "function": <name>, "address": <"0x…">,
+ *                        "task_id": <id or null>, "running_ns": <n>,
+ *                        "native_stack": null | <native stack status>,
+ *                        "trace": <index into traces or null> }, ... ],
  *   "functions": [ { "name": <demangled>, "raw_name": <string or null>,
  *                    "file": <string or null> }, ... ],
  *   "frames": [ { "ip": "0x55d0c0de1234", "symbol_address": <"0x…" or null>,
@@ -622,6 +665,8 @@ asyncrt__dump_format_json (const AsyncrtDump *d, unsigned flags)
  *                   | "cancelled" | "runtime_not_running" | "deadline" | "timeout_zero",
  *       "group_id": <join set id or null>,
  *       "labels": { <key>: <value string>, ... },
+ *       "trace_kind": "none" | "async" | "native",
+ *       "native_stack": null | <native stack status>,
  *       "trace": <index into traces or null>,
  *       "waits": [ WAIT, ... ],          // one per backtrace of its trace, in order
  *       "blocks": <tasks waiting on it, transitively>,
@@ -670,6 +715,15 @@ asyncrt__dump_format_json (const AsyncrtDump *d, unsigned flags)
  * any real program.  Strings are escaped as JSON requires; invalid UTF-8 becomes
  * U+FFFD.
  *
+ * Native stacks: a running task's "trace" is its thread's native stack when
+ * "trace_kind" is "native" (one backtrace, innermost first, in the same tables as
+ * async traces; its "waits" is empty); a native stack status is one
+ * of "ok", "no_answer", "signal_blocked", "uninterruptible", "moved_on",
+ * "no_thread", "disabled", "signal_in_use", "unsupported", "failed"
+ * (#AsyncrtNativeStackStatus), null where nothing was sampled.  A missing worker's
+ * "trace" is the same as its running task's.  "blocking_jobs" lists the functions
+ * running on the blocking pool (asyncrt_dump_get_blocking_job()).
+ *
  * "runtime" names the runtime the dump is of (asyncrt_dump_get_runtime_name(),
  * asyncrt_dump_get_runtime_serial()), "filter" the filters it was taken with
  * (asyncrt_handle_dump_full(); null: every task).
@@ -677,9 +731,10 @@ asyncrt__dump_format_json (const AsyncrtDump *d, unsigned flags)
  * Changes from version 1: frames, functions, traces and spawn sites moved to tables
  * referenced by index (a task's "trace" and "spawn" are indices, tree nodes name
  * their function by index and their locations as [line, column] pairs); "waits",
- * "blocks", "deadlock", "deadlocks", "holders" and "groups" are new.  New members
- * may be added without changing the version; a consumer must ignore members it does
- * not know, and check "version".
+ * "blocks", "deadlock", "deadlocks", "holders", "groups", the native stacks
+ * ("trace_kind", "native_stack", "native_stacks", "sample_signal",
+ * "blocking_jobs") are new.  New members may be added without changing the
+ * version; a consumer must ignore members it does not know, and check "version".
  *
  * Thread safety: any thread; several threads may format the same dump at once.
  *

@@ -6,6 +6,7 @@ libasyncrt_private_la_SOURCES += \
 	lib/dump/dump.c \
 	lib/dump/header.c \
 	lib/dump/format.c \
+	lib/dump/native.c \
 	lib/dump/text.c \
 	lib/dump/json.c \
 	lib/dump/describe.c \
@@ -82,6 +83,13 @@ tests_dump_test_labels_LDADD += $(JSON_GLIB_LIBS)
 endif
 valgrind_tests += tests/dump/test-labels
 
+# Native stacks of running tasks, blocking jobs and stuck workers, on both
+# schedulers, at -O2 -g like distribution builds.
+test_programs += tests/dump/test-native
+tests_dump_test_native_SOURCES = tests/dump/test-native.c tests/flavour-util.h
+tests_dump_test_native_CPPFLAGS = $(TEST_CPPFLAGS)
+tests_dump_test_native_CFLAGS = $(AM_CFLAGS) -O2 -g
+tests_dump_test_native_LDADD = $(TEST_LIBS)
 # Filtered dumps on both schedulers: each filter on 10,000 tasks traces only the
 # matching ones (the tasks count their own trace polls).
 test_programs += tests/dump/test-dump-filter

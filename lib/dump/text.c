@@ -171,6 +171,7 @@ append_untraced (GString *out, const struct _AsyncrtDumpTask *t)
 {
   g_string_append (out, "  (not traced: ");
   append_no_trace_phrase (out, t);
+  asyncrt__dump_append_no_native_text (out, t);
   g_string_append (out, ")\n");
 }
 
@@ -199,7 +200,9 @@ append_task (GString *out, AsyncrtDumpTreeCache *cache, const struct _AsyncrtDum
 {
   append_task_header (out, t);
   append_labels_text (out, t);
-  if (t->trace == NULL)
+  if (t->trace_kind == ASYNCRT_TRACE_KIND_NATIVE)
+    asyncrt__dump_append_task_native_text (out, t);
+  else if (t->trace == NULL)
     append_untraced (out, t);
   else
     append_trace (out, cache, t->trace, annotate_task, (void *) t);
@@ -337,6 +340,14 @@ append_id_list (GString *out, const GArray *ids)
 static void
 append_waits_line (GString *out, const struct _AsyncrtDumpTask *t, const char *indent)
 {
+  if (t->trace_kind == ASYNCRT_TRACE_KIND_NATIVE)
+    {
+      g_string_append_printf (out, "%stask %" G_GUINT64_FORMAT, indent, t->id);
+      append_task_name (out, t);
+      g_string_append_printf (out, " is running on worker %d (its native stack is below, "
+                              "with the task)\n", t->worker);
+      return;
+    }
   if (t->trace == NULL)
     {
       g_string_append_printf (out, "%stask %" G_GUINT64_FORMAT, indent, t->id);
@@ -521,7 +532,7 @@ append_missing_workers (GString *out, const AsyncrtDump *d)
           g_string_append_printf (out, ": task %" G_GUINT64_FORMAT " running for ", w->task_id);
           asyncrt__dump_append_duration (out, w->running_ns);
         }
-      g_string_append_c (out, '\n');
+      asyncrt__dump_append_missing_native_text (out, d, w);   /* ends the line */
     }
 }
 
@@ -533,6 +544,7 @@ asyncrt__dump_format_text (const AsyncrtDump *d, unsigned flags)
   AsyncrtDumpTreeCache *cache = asyncrt__dump_tree_cache_new ();
   asyncrt__dump_append_header (out, d, false);
   append_summary (out, d);
+  asyncrt__dump_append_native_availability_text (out, d);
   append_diagnosis (out, d);
   if (group)
     {
@@ -545,6 +557,7 @@ asyncrt__dump_format_text (const AsyncrtDump *d, unsigned flags)
     for (size_t i = 0; i < d->tasks->len; i++)
       append_task (out, cache, task_at (d, i));
   append_missing_workers (out, d);
+  asyncrt__dump_append_blocking_jobs_text (out, d);
   asyncrt__dump_tree_cache_free (cache);
   /* GLib and libc share malloc on the platforms we support; hand out malloc memory
    * explicitly so free() is always right. */

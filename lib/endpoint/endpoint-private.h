@@ -13,14 +13,14 @@
  *             text, JSON, folded stacks or pprof, lists, watches)
  * signal.c    ASYNCRT_DUMP_SIGNAL / ASYNCRT_DUMP_FILE: parsing, the handler (one
  *             write to an eventfd), writing the dump when the service thread wakes
- * output.c    writing a buffer to stderr or a file with a deadline and without SIGPIPE
  * protocol.c  the line protocol (pure; also compiled into asyncrt-dump and the fuzzer)
  *
  * Other modules use only asyncrt__endpoint_runtime_built() (the registry calls it).
  * The endpoint uses the rest of the library through the public API and two documented
  * interfaces: the registry's (scheduler/registry-private.h) and lib/dump's formats
  * for several dumps at once (dump/export-private.h), never another module's
- * internals.
+ * internals; its messages, output and signal names are lib/util's
+ * (util/util-private.h).
  *
  * Threads: the state in endpoint.c is guarded by its lock, which the service thread
  * never takes (start/stop join the thread while holding it).  The service thread's
@@ -33,6 +33,7 @@
 
 #include "util/common-private.h"
 #include "endpoint/protocol-private.h"
+#include "util/util-private.h"
 
 #include <glib.h>
 #include <stdarg.h>
@@ -51,14 +52,6 @@
  * call of the process (and the first in a child after fork()) reads the environment
  * and starts what it asks for. */
 void asyncrt__endpoint_runtime_built (void);
-
-/* Writes "asyncrt: <message>\n" to stderr (through asyncrt__output_write_all()). */
-void asyncrt__endpoint_warn (const char *fmt, ...) G_GNUC_PRINTF (1, 2);
-
-/* Copies @s into @out (NUL-terminated within @size) with every byte that is not
- * printable ASCII, and the backslash, written as \xNN / \\, and cut after 64 input
- * bytes ("..."): for quoting hostile values in messages. */
-void asyncrt__endpoint_escape (const char *s, char *out, size_t size);
 
 /* ---- service.c ---------------------------------------------------------------------- */
 
@@ -141,13 +134,6 @@ void asyncrt__endpoint_watch_free (AsyncrtEndpointWatch *w);
 
 /* ---- signal.c ----------------------------------------------------------------------- */
 
-/* Parses a signal name ("USR1", "SIGUSR1", "usr1", "RTMIN+2") or number.  Returns 0
- * and the number; -EINVAL if it is neither; -ENOTSUP for a signal that cannot be
- * used (KILL, STOP, and the ones that report faults: SEGV, BUS, FPE, ILL, TRAP,
- * ABRT, SYS). */
-int asyncrt__dump_signal_parse (const char *s, int *ret_signo);
-/* Writes the name of @signo ("SIGUSR1", "SIGRTMIN+2", or "signal 40") into @out. */
-void asyncrt__dump_signal_name (int signo, char *out, size_t size);
 /* Expands %p (the pid), %t (seconds since the Epoch) and %% in @pattern into @out.
  * Returns 0, -EINVAL (empty, or % followed by anything else), -ENAMETOOLONG. */
 int asyncrt__dump_file_expand (const char *pattern, long pid, long long t,
@@ -162,14 +148,5 @@ void asyncrt__dump_signal_serve (void);
 /* In a child after fork(): the handler stays installed, but stops writing to the
  * eventfd shared with the parent (which is closed); arm again to get a new one. */
 void asyncrt__dump_signal_atfork_child (void);
-
-/* ---- output.c ----------------------------------------------------------------------- */
-
-/* Writes @len bytes of @buf to @fd, giving up after @timeout_ms (a pipe or terminal
- * nobody reads is written through a non-blocking descriptor of its own; a socket with
- * MSG_DONTWAIT).  SIGPIPE is never raised: it is blocked in the calling thread for
- * the write and a SIGPIPE the write generated is consumed.  Returns 0 or a negative
- * errno (-ETIMEDOUT, -EPIPE...). */
-int asyncrt__output_write_all (int fd, const char *buf, size_t len, unsigned timeout_ms);
 
 #endif /* ASYNCRT_ENDPOINT_PRIVATE_H */

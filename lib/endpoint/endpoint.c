@@ -40,54 +40,6 @@ static pthread_t thread;
 static int stop_fd = -1;
 static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
 
-/* ---- messages ------------------------------------------------------------------------ */
-
-void
-asyncrt__endpoint_escape (const char *s, char *out, size_t size)
-{
-  size_t o = 0, i;
-  if (size == 0)
-    return;
-  for (i = 0; s[i] != '\0' && i < 64; i++)
-    {
-      unsigned char c = (unsigned char) s[i];
-      char tmp[8];
-      if (c == '\\')
-        snprintf (tmp, sizeof tmp, "\\\\");
-      else if (c >= 0x20 && c <= 0x7e)
-        snprintf (tmp, sizeof tmp, "%c", c);
-      else
-        snprintf (tmp, sizeof tmp, "\\x%02x", c);
-      size_t n = strlen (tmp);
-      if (o + n + 4 >= size)
-        break;
-      memcpy (out + o, tmp, n);
-      o += n;
-    }
-  if (s[i] != '\0' && o + 4 < size)
-    {
-      memcpy (out + o, "...", 3);
-      o += 3;
-    }
-  out[o] = '\0';
-}
-
-void
-asyncrt__endpoint_warn (const char *fmt, ...)
-{
-  char msg[512];
-  va_list ap;
-  va_start (ap, fmt);
-  int n = vsnprintf (msg + 9, sizeof msg - 10, fmt, ap);
-  va_end (ap);
-  if (n < 0)
-    return;
-  memcpy (msg, "asyncrt: ", 9);
-  size_t len = strlen (msg);
-  msg[len++] = '\n';
-  asyncrt__output_write_all (STDERR_FILENO, msg, len, 1000);
-}
-
 /* ---- the listening socket -------------------------------------------------------------- */
 
 static int
@@ -230,9 +182,9 @@ asyncrt__endpoint_runtime_built (void)
       else if (strcmp (value, "0") != 0)
         {
           char esc[300];
-          asyncrt__endpoint_escape (value, esc, sizeof esc);
-          asyncrt__endpoint_warn ("ignoring ASYNCRT_DUMP_ENDPOINT=%s (expected 1 or 0); "
-                                  "the dump endpoint is not started", esc);
+          asyncrt__escape_value (value, esc, sizeof esc);
+          asyncrt__warn ("ignoring ASYNCRT_DUMP_ENDPOINT=%s (expected 1 or 0); "
+                         "the dump endpoint is not started", esc);
         }
     }
   thread_stop_locked ();
@@ -241,12 +193,12 @@ asyncrt__endpoint_runtime_built (void)
     {
       int r = listen_socket (&listen_fd);
       if (r < 0)
-        asyncrt__endpoint_warn ("ASYNCRT_DUMP_ENDPOINT=1: cannot listen on @asyncrt/%ld: %s",
-                                (long) getpid (), g_strerror (-r));
+        asyncrt__warn ("ASYNCRT_DUMP_ENDPOINT=1: cannot listen on @asyncrt/%ld: %s",
+                       (long) getpid (), g_strerror (-r));
     }
   int r = thread_start_locked ();
   if (r < 0)
-    asyncrt__endpoint_warn ("cannot start the dump endpoint's thread: %s", g_strerror (-r));
+    asyncrt__warn ("cannot start the dump endpoint's thread: %s", g_strerror (-r));
   pthread_mutex_unlock (&lock);
 }
 
@@ -320,7 +272,7 @@ asyncrt_dump_endpoint_stop (void)
       listen_fd = -1;
       int r = thread_start_locked ();
       if (r < 0)
-        asyncrt__endpoint_warn ("cannot restart the dump-on-signal thread: %s", g_strerror (-r));
+        asyncrt__warn ("cannot restart the dump-on-signal thread: %s", g_strerror (-r));
     }
   pthread_mutex_unlock (&lock);
 }

@@ -7,8 +7,7 @@ libasyncrt_private_la_SOURCES += \
 	lib/endpoint/service.c \
 	lib/endpoint/client.c \
 	lib/endpoint/respond.c \
-	lib/endpoint/signal.c \
-	lib/endpoint/output.c
+	lib/endpoint/signal.c
 
 # In one process: names, start/stop, the protocol and environment parsers (internals).
 test_programs += tests/endpoint/test-endpoint-api

@@ -70,7 +70,7 @@ append_list (GString *out, const AsyncrtRuntimeInfo *infos, size_t n, bool json)
       return;
     }
   char prog[300];
-  asyncrt__endpoint_escape (program_invocation_short_name, prog, sizeof prog);
+  asyncrt__escape_value (program_invocation_short_name, prog, sizeof prog);
   g_string_append_printf (out, "process %ld (%s), libasyncrt %u.%u.%u: %zu runtime%s\n",
                           (long) getpid (), prog, asyncrt_get_major_version (),
                           asyncrt_get_minor_version (), asyncrt_get_micro_version (), n,

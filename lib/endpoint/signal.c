@@ -55,107 +55,6 @@ on_signal (int signo)
   errno = saved;
 }
 
-/* ---- names ------------------------------------------------------------------------------ */
-
-static const struct
-{
-  const char *name;
-  int signo;
-} signal_names[] = {
-  { "HUP", SIGHUP }, { "INT", SIGINT }, { "QUIT", SIGQUIT }, { "ILL", SIGILL },
-  { "TRAP", SIGTRAP }, { "ABRT", SIGABRT }, { "IOT", SIGABRT }, { "BUS", SIGBUS },
-  { "FPE", SIGFPE }, { "KILL", SIGKILL }, { "USR1", SIGUSR1 }, { "SEGV", SIGSEGV },
-  { "USR2", SIGUSR2 }, { "PIPE", SIGPIPE }, { "ALRM", SIGALRM }, { "TERM", SIGTERM },
-  { "STKFLT", SIGSTKFLT }, { "CHLD", SIGCHLD }, { "CONT", SIGCONT }, { "STOP", SIGSTOP },
-  { "TSTP", SIGTSTP }, { "TTIN", SIGTTIN }, { "TTOU", SIGTTOU }, { "URG", SIGURG },
-  { "XCPU", SIGXCPU }, { "XFSZ", SIGXFSZ }, { "VTALRM", SIGVTALRM }, { "PROF", SIGPROF },
-  { "WINCH", SIGWINCH }, { "IO", SIGIO }, { "POLL", SIGPOLL }, { "PWR", SIGPWR },
-  { "SYS", SIGSYS },
-};
-
-static bool
-parse_small (const char *s, int max, int *out)
-{
-  if (*s == '\0' || strlen (s) > 3)
-    return false;
-  int v = 0;
-  for (; *s != '\0'; s++)
-    {
-      if (*s < '0' || *s > '9')
-        return false;
-      v = v * 10 + (*s - '0');
-    }
-  if (v > max)
-    return false;
-  *out = v;
-  return true;
-}
-
-int
-asyncrt__dump_signal_parse (const char *s, int *ret_signo)
-{
-  if (s == NULL || *s == '\0' || strlen (s) > 32)
-    return -EINVAL;
-  int signo = 0;
-  if (*s >= '0' && *s <= '9')
-    {
-      if (!parse_small (s, SIGRTMAX, &signo) || signo < 1)
-        return -EINVAL;
-    }
-  else
-    {
-      if (strncasecmp (s, "SIG", 3) == 0)
-        s += 3;
-      for (size_t i = 0; i < G_N_ELEMENTS (signal_names) && signo == 0; i++)
-        if (strcasecmp (s, signal_names[i].name) == 0)
-          signo = signal_names[i].signo;
-      if (signo == 0 && strncasecmp (s, "RTMIN", 5) == 0)
-        {
-          int k = 0;
-          if (s[5] != '\0' && (s[5] != '+' || !parse_small (s + 6, SIGRTMAX, &k)))
-            return -EINVAL;
-          signo = SIGRTMIN + k;
-        }
-      else if (signo == 0 && strncasecmp (s, "RTMAX", 5) == 0)
-        {
-          int k = 0;
-          if (s[5] != '\0' && (s[5] != '-' || !parse_small (s + 6, SIGRTMAX, &k)))
-            return -EINVAL;
-          signo = SIGRTMAX - k;
-        }
-      if (signo == 0 || signo < 1 || signo > SIGRTMAX)
-        return -EINVAL;
-    }
-  if (signo > SIGSYS && signo < SIGRTMIN)   /* reserved by the C library's threads */
-    return -ENOTSUP;
-  switch (signo)
-    {
-    case SIGKILL: case SIGSTOP:
-    case SIGSEGV: case SIGBUS: case SIGFPE: case SIGILL: case SIGTRAP: case SIGABRT:
-    case SIGSYS:
-      return -ENOTSUP;
-    default:
-      break;
-    }
-  *ret_signo = signo;
-  return 0;
-}
-
-void
-asyncrt__dump_signal_name (int signo, char *out, size_t size)
-{
-  for (size_t i = 0; i < G_N_ELEMENTS (signal_names); i++)
-    if (signal_names[i].signo == signo)
-      {
-        snprintf (out, size, "SIG%s", signal_names[i].name);
-        return;
-      }
-  if (signo >= SIGRTMIN && signo <= SIGRTMAX)
-    snprintf (out, size, "SIGRTMIN+%d", signo - SIGRTMIN);
-  else
-    snprintf (out, size, "signal %d", signo);
-}
-
 int
 asyncrt__dump_file_expand (const char *pattern, long pid, long long t, char *out, size_t size)
 {
@@ -215,10 +114,10 @@ read_file_pattern (void)
   if (r < 0)
     {
       char esc[300];
-      asyncrt__endpoint_escape (value, esc, sizeof esc);
-      asyncrt__endpoint_warn ("ignoring ASYNCRT_DUMP_FILE=%s (%s); dumps go to stderr", esc,
-                              r == -EINVAL ? "'%' must be followed by p, t or %"
-                                           : "the path is too long");
+      asyncrt__escape_value (value, esc, sizeof esc);
+      asyncrt__warn ("ignoring ASYNCRT_DUMP_FILE=%s (%s); dumps go to stderr", esc,
+                     r == -EINVAL ? "'%' must be followed by p, t or %"
+                     : "the path is too long");
       return;
     }
   file_pattern = g_strdup (value);
@@ -231,30 +130,27 @@ asyncrt__dump_signal_arm_from_env (void)
   if (value == NULL || value[0] == '\0')
     return asyncrt__dump_signal_wake_fd () >= 0;
   char esc[300];
-  asyncrt__endpoint_escape (value, esc, sizeof esc);
+  asyncrt__escape_value (value, esc, sizeof esc);
   int signo;
-  int r = asyncrt__dump_signal_parse (value, &signo);
+  int r = asyncrt__signal_parse (value, &signo);
   if (r < 0)
     {
-      asyncrt__endpoint_warn ("ignoring ASYNCRT_DUMP_SIGNAL=%s (%s); no dump on a signal", esc,
-                              r == -ENOTSUP ? "that signal cannot be used for dumps"
-                                            : "not a signal name or number");
+      asyncrt__warn ("ignoring ASYNCRT_DUMP_SIGNAL=%s (%s); no dump on a signal", esc,
+                     r == -ENOTSUP ? "that signal cannot be used for dumps"
+                     : "not a signal name or number");
       return asyncrt__dump_signal_wake_fd () >= 0;
     }
   char name[32];
-  asyncrt__dump_signal_name (signo, name, sizeof name);
+  asyncrt__signal_name (signo, name, sizeof name);
   read_file_pattern ();
-  struct sigaction old;
-  if (sigaction (signo, NULL, &old) < 0)
-    return asyncrt__dump_signal_wake_fd () >= 0;
-  bool ours = !(old.sa_flags & SA_SIGINFO) && old.sa_handler == on_signal;
-  if (!ours && ((old.sa_flags & SA_SIGINFO) || old.sa_handler != SIG_DFL))
+  AsyncrtSignalOwner owner = asyncrt__signal_owner (signo, (void *) on_signal, false);
+  bool ours = owner == ASYNCRT_SIGNAL_OURS;
+  if (owner == ASYNCRT_SIGNAL_HANDLED || owner == ASYNCRT_SIGNAL_IGNORED)
     {
       if (!warned_taken)
-        asyncrt__endpoint_warn ("ASYNCRT_DUMP_SIGNAL=%s: the program already %s %s; "
-                                "leaving it alone (no dump on that signal)", esc,
-                                old.sa_handler == SIG_IGN && !(old.sa_flags & SA_SIGINFO)
-                                ? "ignores" : "handles", name);
+        asyncrt__warn ("ASYNCRT_DUMP_SIGNAL=%s: the program already %s %s; "
+                       "leaving it alone (no dump on that signal)", esc,
+                       owner == ASYNCRT_SIGNAL_IGNORED ? "ignores" : "handles", name);
       warned_taken = true;
       return asyncrt__dump_signal_wake_fd () >= 0;
     }
@@ -263,8 +159,8 @@ asyncrt__dump_signal_arm_from_env (void)
       int fd = eventfd (0, EFD_CLOEXEC | EFD_NONBLOCK);
       if (fd < 0)
         {
-          asyncrt__endpoint_warn ("ASYNCRT_DUMP_SIGNAL=%s: cannot create an eventfd: %s", esc,
-                                  g_strerror (errno));
+          asyncrt__warn ("ASYNCRT_DUMP_SIGNAL=%s: cannot create an eventfd: %s", esc,
+                         g_strerror (errno));
           return false;
         }
       atomic_store_explicit (&wake_fd, fd, memory_order_relaxed);
@@ -323,7 +219,7 @@ asyncrt__dump_signal_serve (void)
     return;                                  /* nothing pending */
 
   char name[32];
-  asyncrt__dump_signal_name (armed_signo, name, sizeof name);
+  asyncrt__signal_name (armed_signo, name, sizeof name);
   AsyncrtEndpointRequest req;
   asyncrt__endpoint_request_init (&req, ASYNCRT_ENDPOINT_COMMAND_DUMP);
   req.timeout_ms = ASYNCRT_DUMP_SIGNAL_TIMEOUT_MS;
@@ -345,10 +241,10 @@ asyncrt__dump_signal_serve (void)
       else
         {
           char esc[300];
-          asyncrt__endpoint_escape (path, esc, sizeof esc);
-          asyncrt__endpoint_warn ("cannot write the dump to ASYNCRT_DUMP_FILE %s (%s); "
-                                  "writing it here", esc,
-                                  r == -EINVAL ? "not a regular file" : g_strerror (-r));
+          asyncrt__escape_value (path, esc, sizeof esc);
+          asyncrt__warn ("cannot write the dump to ASYNCRT_DUMP_FILE %s (%s); "
+                         "writing it here", esc,
+                         r == -EINVAL ? "not a regular file" : g_strerror (-r));
         }
     }
   asyncrt__output_write_all (fd, out->str, out->len, ASYNCRT_DUMP_OUTPUT_TIMEOUT_MS);

@@ -22,11 +22,22 @@
  * runs anywhere else).  dump_lock guards in_block_on and dump_req (the request to
  * serve, also read without the lock, relaxed, as the loop's cheap check): the thread
  * entering or leaving block_on and the requester agree under it on who answers.
+ *
+ * Native stacks and stalls (ops->worker_activity): the thread in block_on is worker 0.
+ * It attaches the runtime's sample slot (immutable after build; NULL when native
+ * stacks are off) for as long as it is in block_on, so a dump from another thread
+ * can sample it while a task blocks it.  Only when a stall detector watches the
+ * runtime (h->stall, set before the runtime is handed out) does the loop publish the
+ * task it polls and the start of that poll (watch_task_id, release, after
+ * watch_start_ns, relaxed; written by the owner only), as multi-thread workers always
+ * do: the loop is compiled twice (run_queued with a constant `watched`) and picks one
+ * per batch, so a runtime without a detector pays nothing per poll.
  */
 #include "scheduler/scheduler-private.h"
 #include "scheduler/coop-private.h"
 #include "future/context-private.h"
 #include "dump/dump-sched-private.h"
+#include "sample/sample-private.h"
 
 #include <glib.h>
 #include <sched.h>
@@ -54,6 +65,11 @@ typedef struct
   pthread_mutex_t dump_lock;
   bool in_block_on;                              /* guarded by dump_lock */
   _Atomic (AsyncrtDumpRequest *) dump_req;       /* written under dump_lock */
+
+  /* Native stacks and stalls (see the top). */
+  AsyncrtSampleSlot *sample_slot;
+  _Atomic uint64_t watch_task_id;
+  _Atomic uint64_t watch_start_ns;
 } CurrentThread;
 
 static _Thread_local CurrentThread *ct_current;
@@ -226,6 +242,66 @@ ct_dump (AsyncrtHandle *h, AsyncrtDumpRequest *req)
   asyncrt__dump_request_release (req);
 }
 
+/* ---- native stacks and stalls ----------------------------------------------------- */
+
+static AsyncrtTaskId
+ct_worker_activity (AsyncrtHandle *h, unsigned i, uint64_t *ret_start_ns,
+                    AsyncrtSampleSlot **ret_slot)
+{
+  CurrentThread *ct = ct_from_handle (h);
+  AsyncrtTaskId id = 0;
+  uint64_t start = 0;
+  if (i == 0)
+    {
+      id = atomic_load_explicit (&ct->watch_task_id, memory_order_acquire);
+      start = atomic_load_explicit (&ct->watch_start_ns, memory_order_relaxed);
+    }
+  if (ret_start_ns != NULL)
+    *ret_start_ns = start;
+  if (ret_slot != NULL)
+    *ret_slot = i == 0 && ct->sample_slot != NULL ? asyncrt__sample_slot_ref (ct->sample_slot)
+                                                  : NULL;
+  return id;
+}
+
+/* Runs up to event_interval queued tasks and returns how many.  Inlined twice, with
+ * @watched a constant: only the watched copy publishes each poll (see the top). */
+static inline __attribute__((always_inline)) unsigned
+run_queued (CurrentThread *ct, bool watched)
+{
+  unsigned ran = 0;
+  for (; ran < ct->event_interval; ran++)
+    {
+      ct->tick++;
+      AsyncrtTask *t;
+      if (ct->tick % ct->event_interval == 0)
+        {
+          t = remote_pop (ct);
+          if (t == NULL)
+            t = local_pop (ct);
+        }
+      else
+        {
+          t = local_pop (ct);
+          if (t == NULL)
+            t = remote_pop (ct);
+        }
+      if (t == NULL)
+        break;
+      if (watched)
+        {
+          atomic_store_explicit (&ct->watch_start_ns, asyncrt__clock_coarse_now_ns (),
+                                 memory_order_relaxed);
+          atomic_store_explicit (&ct->watch_task_id, t->id, memory_order_release);
+          asyncrt__task_run (t);
+          atomic_store_explicit (&ct->watch_task_id, 0, memory_order_relaxed);
+        }
+      else
+        asyncrt__task_run (t);
+    }
+  return ran;
+}
+
 /* The block_on future's waker: holds a handle reference so that it may outlive the
  * block_on call, and even the runtime. */
 static void *
@@ -276,6 +352,12 @@ ct_block_on (AsyncrtHandle *h, AsyncrtPollFunc poll, void *future)
   CurrentThread *prev_ct = ct_current;
   ct_current = ct;
 
+  /* Whether a stall detector watches (set before the runtime was handed out). */
+  const bool watched = h->stall != NULL;
+  AsyncrtSampleSlot *prev_slot = NULL;
+  if (ct->sample_slot != NULL)
+    prev_slot = asyncrt__sample_slot_attach (ct->sample_slot, 0);   /* the caller's mask */
+
   AsyncrtTraceRoot root;
   asyncrt_trace_root_init (&root, poll, future);
   AsyncrtWaker waker = { &bo_waker_vtable, ct };
@@ -297,27 +379,7 @@ ct_block_on (AsyncrtHandle *h, AsyncrtPollFunc poll, void *future)
       if (ASYNCRT_UNLIKELY (atomic_load_explicit (&ct->dump_req, memory_order_relaxed) != NULL))
         ct_dump_serve (ct, false);
 
-      unsigned ran = 0;
-      for (; ran < ct->event_interval; ran++)
-        {
-          ct->tick++;
-          AsyncrtTask *t;
-          if (ct->tick % ct->event_interval == 0)
-            {
-              t = remote_pop (ct);
-              if (t == NULL)
-                t = local_pop (ct);
-            }
-          else
-            {
-              t = local_pop (ct);
-              if (t == NULL)
-                t = remote_pop (ct);
-            }
-          if (t == NULL)
-            break;
-          asyncrt__task_run (t);
-        }
+      unsigned ran = watched ? run_queued (ct, true) : run_queued (ct, false);
 
       if (atomic_load_explicit (&ct->woken, memory_order_acquire))
         {
@@ -333,6 +395,8 @@ ct_block_on (AsyncrtHandle *h, AsyncrtPollFunc poll, void *future)
 
   /* A dump asked for while we were here is ours to serve, before we leave. */
   ct_dump_serve (ct, true);
+  if (ct->sample_slot != NULL)
+    asyncrt__sample_slot_detach (ct->sample_slot, prev_slot);
 
   ct_current = prev_ct;
   asyncrt__driver_exit (prev_driver);
@@ -377,11 +441,12 @@ ct_free (AsyncrtHandle *h)
   CurrentThread *ct = ct_from_handle (h);
   asyncrt__inject_clear (&ct->remote);
   pthread_mutex_destroy (&ct->dump_lock);
+  asyncrt__sample_slot_unref (ct->sample_slot);
   g_free (ct);
 }
 
 static const AsyncrtSchedulerOps ct_ops = {
-  ct_schedule, ct_unpark, ct_block_on, ct_shutdown, ct_free, ct_dump,
+  ct_schedule, ct_unpark, ct_block_on, ct_shutdown, ct_free, ct_dump, ct_worker_activity,
 };
 
 int
@@ -398,6 +463,10 @@ asyncrt__current_thread_build (const AsyncrtBuilder *b, AsyncrtRuntime **out)
   atomic_init (&ct->woken, false);
   pthread_mutex_init (&ct->dump_lock, NULL);
   atomic_init (&ct->dump_req, NULL);
+  atomic_init (&ct->watch_task_id, 0);
+  atomic_init (&ct->watch_start_ns, 0);
+  if (ct->base.sample_signo != 0)
+    ct->sample_slot = asyncrt__sample_slot_new ();
   ct->event_interval = b->event_interval != 0 ? b->event_interval : CT_DEFAULT_EVENT_INTERVAL;
   asyncrt__inject_init (&ct->remote);
   *out = (AsyncrtRuntime *) (void *) ct;

@@ -9,6 +9,8 @@
 #include "scheduler/scheduler-private.h"
 #include "dump/dump-sched-private.h"
 #include "scheduler/registry-private.h"
+#include "sample/sample-private.h"
+#include "stall/stall-private.h"
 
 #include <glib.h>
 #include <stdlib.h>
@@ -109,8 +111,10 @@ asyncrt__handle_init (AsyncrtHandle *h, const AsyncrtSchedulerOps *ops,
   int r = asyncrt__driver_new (&h->driver);
   if (r < 0)
     return r;
+  h->sample_signo = b->sample_signo >= 0 ? b->sample_signo
+                                         : asyncrt__sample_signal_from_env ();
   r = asyncrt__blocking_pool_new (b->max_blocking_threads, b->blocking_keep_alive_ms,
-                                  &h->blocking);
+                                  h->sample_signo, &h->blocking);
   if (r < 0)
     {
       asyncrt__driver_shutdown (h->driver);
@@ -154,6 +158,7 @@ handle_unref_n (AsyncrtHandle *h, size_t n)
   asyncrt__dump_queue_free (h->dump_queue);
   g_free (h->name);
   asyncrt__unfinished_free (h->unfinished);
+  asyncrt__stall_detector_free (h->stall);
   h->ops->free (h);
 }
 
@@ -190,6 +195,7 @@ asyncrt__builder_new (AsyncrtFlavour flavour)
   b->max_blocking_threads = ASYNCRT_DEFAULT_MAX_BLOCKING_THREADS;
   b->blocking_keep_alive_ms = ASYNCRT_DEFAULT_BLOCKING_KEEP_ALIVE_MS;
   b->event_interval = 0;   /* 0: the flavour's default */
+  b->sample_signo = -1;    /* the environment's, or the default */
   return b;
 }
 
@@ -277,6 +283,43 @@ asyncrt_builder_set_event_interval (AsyncrtBuilder *b, unsigned ticks)
 }
 
 /**
+ * asyncrt_builder_set_sample_signal:
+ * @b: a builder
+ * @signo: the signal native stacks are sampled with: `SIGUSR1`, `SIGUSR2` or a
+ *   real-time signal (`SIGRTMIN` to `SIGRTMAX`); 0 turns native stacks off
+ *
+ * Chooses the signal with which the runtime interrupts one of its threads to sample
+ * its native stack: a task found running by a task dump, a worker that did not stop
+ * for it, a blocking-pool thread running a job, a stall (see "Native stacks" in the
+ * dump section).  The default is `SIGRTMIN+6`, or what the `ASYNCRT_SAMPLE_SIGNAL`
+ * environment variable says (a name such as `RTMIN+3` or `USR2`, a number, or `none`)
+ * when the builder does not choose.
+ *
+ * The handler is installed when a stack is first sampled, and only if the program
+ * has no disposition of its own for the signal (a handler, or SIG_IGN): the program's
+ * is never replaced, and native stacks are then reported unavailable
+ * (%ASYNCRT_NATIVE_STACK_SIGNAL_IN_USE).  It is installed with `SA_RESTART`.  A
+ * program that takes the signal only through signalfd() or sigwait() leaves its
+ * disposition at `SIG_DFL`, where the library cannot see it: such a program must
+ * choose another signal here (or 0).  The library's own threads unblock this signal;
+ * a program's thread in asyncrt_runtime_block_on() keeps its mask (a thread that
+ * blocks the signal is reported as such, %ASYNCRT_NATIVE_STACK_SIGNAL_BLOCKED).
+ *
+ * Thread safety: one thread at a time per builder.
+ *
+ * Returns: 0, or -EINVAL if @b is %NULL or @signo is none of the accepted signals.
+ * Since: 0.2
+ */
+int
+asyncrt_builder_set_sample_signal (AsyncrtBuilder *b, int signo)
+{
+  if (b == NULL || (signo != 0 && !asyncrt__sample_signal_is_valid (signo)))
+    return -EINVAL;
+  b->sample_signo = signo;
+  return 0;
+}
+
+/**
  * asyncrt_builder_build:
  * @b: a builder
  * @out: (out): where to store the new runtime
@@ -286,13 +329,18 @@ asyncrt_builder_set_event_interval (AsyncrtBuilder *b, unsigned ticks)
  * process-wide list the dump endpoint serves, until asyncrt_runtime_free().  The
  * first runtime built by the process reads `ASYNCRT_DUMP_ENDPOINT` and
  * `ASYNCRT_DUMP_SIGNAL` from the environment (see the section on dumps from outside
- * the process); without them nothing else happens.
+ * the process); without them nothing else happens.  Every runtime reads
+ * `ASYNCRT_SAMPLE_SIGNAL` (the signal of native stacks, unless
+ * asyncrt_builder_set_sample_signal() chose one) and `ASYNCRT_STALL_MS` (a stall
+ * detector, unless asyncrt_builder_set_stall_detector() was called); a value it
+ * cannot use is ignored with one message on stderr.
  *
  * Thread safety: one thread at a time per builder.
  *
  * Returns: 0 and the runtime in @out; -EINVAL if @b or @out is %NULL; -ENOTSUP for a
  *   flavour this build does not provide; -ENOMEM, -EMFILE or another negative errno
- *   if the driver (epoll, eventfd) cannot be created.
+ *   if the driver (epoll, eventfd) cannot be created; -EAGAIN if the stall detector's
+ *   thread cannot be created.
  * Since: 0.1
  */
 int
@@ -315,7 +363,14 @@ asyncrt_builder_build (AsyncrtBuilder *b, AsyncrtRuntime **out)
     }
   if (r < 0)
     return r;
-  asyncrt__registry_add (asyncrt__runtime_handle (rt), b->name);
+  AsyncrtHandle *h = asyncrt__runtime_handle (rt);
+  r = asyncrt__stall_detector_start (h, b);
+  if (r < 0)
+    {
+      asyncrt_runtime_free (rt);
+      return r;
+    }
+  asyncrt__registry_add (h, b->name);
   *out = rt;
   return 0;
 }

@@ -21,7 +21,8 @@
  * ## Shutdown order (asyncrt_runtime_free or asyncrt_runtime_shutdown_timeout ->
  * asyncrt__runtime_shutdown, shutdown.c)
  *   1. shutdown flag set (new block_on -> -ESHUTDOWN, new dumps -> -ESHUTDOWN), then
- *      every dump requester woken (asyncrt__dump_queue_shutdown);
+ *      every dump requester woken (asyncrt__dump_queue_shutdown), and the stall
+ *      detector's watchdog stopped (lib/stall);
  *   2. asyncrt__owned_close_and_shutdown_all(): later spawns are cancelled at once,
  *      every task is cancelled and its future freed (a task running on a worker is
  *      marked and cancels itself at the end of its poll);
@@ -51,6 +52,8 @@
 #include <glib.h>
 
 typedef struct _AsyncrtBlockingPool AsyncrtBlockingPool;
+typedef struct _AsyncrtSampleSlot AsyncrtSampleSlot;       /* lib/sample/sample-private.h */
+typedef struct _AsyncrtStallDetector AsyncrtStallDetector; /* lib/stall/stall-private.h */
 typedef struct _AsyncrtDumpRequest AsyncrtDumpRequest;   /* lib/dump/dump-sched-private.h */
 typedef struct _AsyncrtDumpQueue AsyncrtDumpQueue;
 
@@ -72,6 +75,11 @@ struct _AsyncrtBuilder
   unsigned blocking_keep_alive_ms;
   unsigned event_interval;              /* injection-queue check period, in ticks */
   char *name;                           /* owned; NULL: the registry's default */
+  int sample_signo;                     /* -1: not set (environment, default); 0: off */
+  bool stall_set;                       /* asyncrt_builder_set_stall_detector() called */
+  unsigned stall_threshold_ms;          /* 0: no stall detector */
+  AsyncrtStallFunc stall_func;          /* NULL: reports go to stderr */
+  void *stall_data;
 };
 
 /* A builder with every default set (asyncrt_builder_new_multi_thread() uses it). */
@@ -102,6 +110,15 @@ typedef struct
    * (CENSUS) @req as lib/dump/dump-sched-private.h describes: from any thread, never
    * waiting for the runtime's threads. */
   void (*dump) (AsyncrtHandle *h, AsyncrtDumpRequest *req);
+  /* Native stacks and stalls (lib/dump, lib/stall): what worker @i is doing (below
+   * n_workers; the current-thread runtime's thread in block_on is worker 0).
+   * Returns the id of the task it is polling, 0 if none, with the start of that poll
+   * (CLOCK_MONOTONIC_COARSE, ns) in *ret_start_ns (may be NULL) — the current-thread
+   * runtime publishes them only while a stall detector watches it (0 otherwise);
+   * and, if @ret_slot is not NULL, a new reference on the worker's sample slot (NULL
+   * if native stacks are off).  Any thread, any time; reads only. */
+  AsyncrtTaskId (*worker_activity) (AsyncrtHandle *h, unsigned i, uint64_t *ret_start_ns,
+                                    AsyncrtSampleSlot **ret_slot);
 } AsyncrtSchedulerOps;
 
 /* What a shutdown with a deadline left running (asyncrt_runtime_get_unfinished()). */
@@ -143,6 +160,13 @@ struct _AsyncrtHandle
    * down, read by the one freeing (the caller orders the two calls). */
   atomic_bool shut_down;
   GArray *unfinished;
+  /* Native stacks (lib/sample): the signal this runtime's threads are sampled with,
+   * 0 if off; fixed by asyncrt__handle_init() from the builder or the environment. */
+  int sample_signo;
+  /* The stall detector (lib/stall), or NULL: set by asyncrt_builder_build() before
+   * the runtime is handed out, stopped by the shutdown (step 1), freed with the
+   * handle. */
+  AsyncrtStallDetector *stall;
 };
 
 /* The runtime is the handle; asyncrt_runtime_get_handle() returns it. */
@@ -207,7 +231,9 @@ typedef struct
 int asyncrt__blocking_spawn_job (AsyncrtHandle *h, const AsyncrtBlockingJob *job);
 /* The same with no cancel function, no task and the job named by @fn. */
 int asyncrt__blocking_spawn (AsyncrtHandle *h, void (*fn) (void *data), void *data);
-int  asyncrt__blocking_pool_new (unsigned max_threads, unsigned keep_alive_ms,
+/* @sample_signo: the runtime's sampling signal (0: none), unblocked in the pool's
+ * threads (which block every other signal). */
+int  asyncrt__blocking_pool_new (unsigned max_threads, unsigned keep_alive_ms, int sample_signo,
                                  AsyncrtBlockingPool **out);
 /* Later spawns get -ESHUTDOWN; what is queued runs; waits for every thread until
  * @deadline_ns (UINT64_MAX: no limit) and joins it.  Past the deadline the pool is
@@ -220,5 +246,22 @@ int  asyncrt__blocking_pool_shutdown (AsyncrtBlockingPool *p, uint64_t deadline_
  * reference; abandoned threads hold their own. */
 void asyncrt__blocking_pool_free (AsyncrtBlockingPool *p);
 int  asyncrt__blocking_pool_spawn (AsyncrtBlockingPool *p, const AsyncrtBlockingJob *job);
+
+/* A job running on a pool thread, for dumps (its native stack is sampled). */
+typedef struct
+{
+  const void *symbol;           /* names the job (its function, or the job's symbol) */
+  AsyncrtTaskId task_id;        /* the task waiting for it, or 0 */
+  uint64_t start_ns;            /* asyncrt__clock_now_ns() when it started */
+  AsyncrtSampleSlot *slot;      /* its thread's slot, borrowed (NULL: not sampled) */
+} AsyncrtBlockingRunning;
+typedef void (*AsyncrtBlockingRunningFunc) (const AsyncrtBlockingRunning *job, void *data);
+/* Calls @func for every job running now, under the pool's lock: @func must not take
+ * another lock nor call into the pool; it may take a reference on the slot. */
+void asyncrt__blocking_pool_foreach_running (AsyncrtBlockingPool *p,
+                                             AsyncrtBlockingRunningFunc func, void *data);
+/* The code range of the function that runs each job: a native stack of a pool
+ * thread is cut there (the job's own frames are below it). */
+void asyncrt__blocking_run_range (uintptr_t *start, uintptr_t *end);
 
 #endif /* ASYNCRT_SCHEDULER_PRIVATE_H */

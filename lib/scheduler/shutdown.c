@@ -11,6 +11,7 @@
 #include "scheduler/registry-private.h"
 #include "dump/dump-sched-private.h"
 #include "trace/trace-private.h"
+#include "stall/stall-private.h"
 
 #include <glib.h>
 #include <stdlib.h>
@@ -19,6 +20,7 @@ int
 asyncrt__runtime_shutdown (AsyncrtHandle *h, uint64_t deadline_ns, GArray *unfinished)
 {
   asyncrt__dump_queue_shutdown (h->dump_queue);
+  asyncrt__stall_detector_stop (h->stall, deadline_ns);
   asyncrt__owned_close_and_shutdown_all (&h->owned);
   int r1 = asyncrt__blocking_pool_shutdown (h->blocking, deadline_ns, unfinished);
   int r2 = h->ops->shutdown (h, deadline_ns, unfinished);

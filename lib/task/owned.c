@@ -171,3 +171,24 @@ asyncrt__owned_unlock_task (AsyncrtOwnedTasks *o, AsyncrtTask *t)
 {
   pthread_mutex_unlock (&shard_of (o, t)->lock);
 }
+
+bool
+asyncrt__owned_lookup (AsyncrtOwnedTasks *o, AsyncrtTaskId id, char **ret_name,
+                       uint64_t *ret_last_poll_ns)
+{
+  AsyncrtOwnedShard *s = &o->shards[id % ASYNCRT_OWNED_SHARDS];
+  bool found = false;
+  pthread_mutex_lock (&s->lock);
+  for (AsyncrtTask *t = s->head; t != NULL; t = t->owned_next)
+    if (t->id == id)
+      {
+        found = true;
+        if (ret_name != NULL)
+          *ret_name = g_strdup (asyncrt__task_name (t));
+        if (ret_last_poll_ns != NULL)
+          *ret_last_poll_ns = atomic_load_explicit (&t->last_poll_ns, memory_order_relaxed);
+        break;
+      }
+  pthread_mutex_unlock (&s->lock);
+  return found;
+}

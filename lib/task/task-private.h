@@ -377,7 +377,9 @@ asyncrt__task_state (AsyncrtTask *t)
 /* ---- current task (thread-local, set by asyncrt__task_run) ------------------------
  * initial-exec on the declaration too: the lock paths of lib/sync read it
  * (current-private.h), and the default model would make each read a call to
- * __tls_get_addr.  The library uses static TLS already (trace context). */
+ * __tls_get_addr; lib/sample's signal handler reads it, and only a %fs-relative load
+ * is async-signal-safe (__tls_get_addr may allocate).  The library uses static TLS
+ * already (trace context). */
 extern _Thread_local AsyncrtTask *asyncrt__current_task
   __attribute__((tls_model ("initial-exec")));
 
@@ -461,6 +463,12 @@ void   asyncrt__owned_close_and_shutdown_all (AsyncrtOwnedTasks *o);
 typedef void (*AsyncrtOwnedForeachFunc) (AsyncrtTask *t, void *data);
 size_t asyncrt__owned_foreach (AsyncrtOwnedTasks *o, AsyncrtOwnedForeachFunc func,
                                void *data);
+/* Looks task @id up in its one shard, under that shard's lock (the stall detector):
+ * false if it is not on the list; else true, a copy of its name in *ret_name (NULL if
+ * it has none; g_free() it) and the start of its last poll (last_poll_ns) in
+ * *ret_last_poll_ns.  Either output may be NULL. */
+bool   asyncrt__owned_lookup (AsyncrtOwnedTasks *o, AsyncrtTaskId id, char **ret_name,
+                              uint64_t *ret_last_poll_ns);
 /* Takes / releases the lock of @t's shard (labels.c: excludes owned-list walkers
  * while the task replaces its labels). */
 void   asyncrt__owned_lock_task (AsyncrtOwnedTasks *o, AsyncrtTask *t);

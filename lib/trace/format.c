@@ -194,6 +194,52 @@ asyncrt__trace_tree_to_string (const AsyncrtTraceTree *tree)
   return g_string_free (out, FALSE);
 }
 
+/* ---- native stacks --------------------------------------------------------------------- */
+
+/* One line per function, innermost first, numbered as a debugger numbers frames (an
+ * inlined function gets its own number and says so):
+ *
+ *   #0 __libc_read at ../sysdeps/unix/sysv/linux/read.c:26:10
+ *   #1 read_line (inlined) at src/conf.c:20:3
+ *   #2 load_config_poll at src/conf.c:41:5
+ */
+void
+asyncrt__backtrace_append_native_text (const AsyncrtBacktrace *bt, GString *out,
+                                       const char *indent)
+{
+  unsigned number = 0;
+  for (size_t i = 0; bt != NULL && i < bt->n_frames; i++)
+    {
+      const AsyncrtTraceInfo *info = asyncrt__trace_frame_info (&bt->frames[i]);
+      for (size_t k = 0; k < info->n_symbols; k++)
+        {
+          const AsyncrtBacktraceSymbol *sym = &info->symbols[k];
+          g_string_append (out, indent != NULL ? indent : "");
+          g_string_append_printf (out, "#%u ", number++);
+          asyncrt__text_append_escaped (out, sym->name, false);
+          if (k + 1 < info->n_symbols)
+            g_string_append (out, " (inlined)");
+          g_string_append (out, " at ");
+          if (sym->filename == NULL)
+            g_string_append (out, "??");
+          else
+            {
+              asyncrt__text_append_escaped (out, sym->filename, false);
+              if (sym->lineno != 0 && sym->colno != 0)
+                g_string_append_printf (out, ":%u:%u", sym->lineno, sym->colno);
+              else if (sym->lineno != 0)
+                g_string_append_printf (out, ":%u", sym->lineno);
+            }
+          g_string_append_c (out, '\n');
+        }
+    }
+  if (bt != NULL && bt->truncated)
+    {
+      g_string_append (out, indent != NULL ? indent : "");
+      g_string_append (out, "… (cut: the stack could not be followed further)\n");
+    }
+}
+
 /* ---- JSON ----------------------------------------------------------------------- */
 
 void

@@ -217,6 +217,11 @@ void asyncrt__trace_tree_append_text_annotated (const AsyncrtTraceTree *tree, GS
 char *asyncrt__trace_tree_to_string (const AsyncrtTraceTree *tree);   /* free() */
 /* Appends the JSON array of root nodes (schema: see the trace SECTION comment). */
 void asyncrt__trace_tree_append_json (const AsyncrtTraceTree *tree, GString *out);
+/* Appends a native stack (lib/sample: one backtrace, innermost first) as text: one
+ * line "INDENT#N name at file:line:col" per function, inlined ones marked, and a last
+ * line if it was cut before its root. */
+void asyncrt__backtrace_append_native_text (const AsyncrtBacktrace *bt, GString *out,
+                                            const char *indent);
 /* Appends the JSON array of backtraces of @t (resolving symbols as needed). */
 void asyncrt__trace_append_backtraces_json (const AsyncrtTrace *t, GString *out);
 /* Appends @s for the text forms (trace trees, dump headers): backslash, C0 and C1

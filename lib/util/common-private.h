@@ -43,4 +43,15 @@ asyncrt__clock_now_ns (void)
   return (uint64_t) ts.tv_sec * 1000000000u + (uint64_t) ts.tv_nsec;
 }
 
+/* Monotonic clock in nanoseconds at the kernel tick's resolution (a few ms), cheaper
+ * than asyncrt__clock_now_ns(): the poll starts that dumps and the stall detector
+ * read. */
+static inline uint64_t
+asyncrt__clock_coarse_now_ns (void)
+{
+  struct timespec ts;
+  clock_gettime (CLOCK_MONOTONIC_COARSE, &ts);
+  return (uint64_t) ts.tv_sec * 1000000000u + (uint64_t) ts.tv_nsec;
+}
+
 #endif /* ASYNCRT_COMMON_PRIVATE_H */

@@ -237,7 +237,9 @@ test_complete_and_empty (void)
   s = json_without_header (asyncrt_dump_to_json (d));
   g_assert_cmpstr (s, ==, "{\"version\":2,\"flavour\":\"current_thread\",\"workers\":1,"
                           "\"complete\":true,\"census\":false,\"census_reason\":null,"
-                          "\"missing_workers\":[],\"functions\":[],\"frames\":[],"
+                          "\"missing_workers\":[],\"native_stacks\":\"not_sampled\","
+                          "\"sample_signal\":null,\"blocking_jobs\":[],"
+                          "\"functions\":[],\"frames\":[],"
                           "\"traces\":[],\"spawn_sites\":[],\"tasks\":[],"
                           "\"deadlocks\":[],\"holders\":[]}");
   free (s);
@@ -283,7 +285,10 @@ test_to_json (void)
                                       "\"complete\":false,\"census\":false,"
                                       "\"census_reason\":null,"
                                       "\"missing_workers\":[{\"index\":2,\"task_id\":9,"
-                                      "\"running_ns\":2000000000}],\"functions\":["));
+                                      "\"running_ns\":2000000000,\"native_stack\":null,"
+                                      "\"trace\":null}],\"native_stacks\":\"not_sampled\","
+                                      "\"sample_signal\":null,\"blocking_jobs\":[],"
+                                      "\"functions\":["));
   g_assert_nonnull (strstr (s, "\"name\":\"busy \\\"one\\\"\""));
   /* Synthetic frames: one per distinct IP and resolution, functions once each. */
   g_assert_nonnull (strstr (s, "{\"name\":\"a_poll\",\"raw_name\":\"a_poll\",\"file\":\"t.c\"}"));

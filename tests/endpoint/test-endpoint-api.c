@@ -541,24 +541,24 @@ test_signal_parse (void)
   for (size_t i = 0; i < G_N_ELEMENTS (cases); i++)
     {
       int signo = -7;
-      int r = asyncrt__dump_signal_parse (cases[i].s, &signo);
+      int r = asyncrt__signal_parse (cases[i].s, &signo);
       if (r != cases[i].result)
         g_test_message ("'%s': %d", cases[i].s, r);
       g_assert_cmpint (r, ==, cases[i].result);
       g_assert_cmpint (signo, ==, r == 0 ? cases[i].signo : -7);
     }
   int signo;
-  g_assert_cmpint (asyncrt__dump_signal_parse ("RTMIN", &signo), ==, 0);
+  g_assert_cmpint (asyncrt__signal_parse ("RTMIN", &signo), ==, 0);
   g_assert_cmpint (signo, ==, SIGRTMIN);
-  g_assert_cmpint (asyncrt__dump_signal_parse ("rtmin+3", &signo), ==, 0);
+  g_assert_cmpint (asyncrt__signal_parse ("rtmin+3", &signo), ==, 0);
   g_assert_cmpint (signo, ==, SIGRTMIN + 3);
-  g_assert_cmpint (asyncrt__dump_signal_parse ("SIGRTMAX-2", &signo), ==, 0);
+  g_assert_cmpint (asyncrt__signal_parse ("SIGRTMAX-2", &signo), ==, 0);
   g_assert_cmpint (signo, ==, SIGRTMAX - 2);
-  g_assert_cmpint (asyncrt__dump_signal_parse (NULL, &signo), ==, -EINVAL);
+  g_assert_cmpint (asyncrt__signal_parse (NULL, &signo), ==, -EINVAL);
   char name[32];
-  asyncrt__dump_signal_name (SIGUSR1, name, sizeof name);
+  asyncrt__signal_name (SIGUSR1, name, sizeof name);
   g_assert_cmpstr (name, ==, "SIGUSR1");
-  asyncrt__dump_signal_name (SIGRTMIN + 2, name, sizeof name);
+  asyncrt__signal_name (SIGRTMIN + 2, name, sizeof name);
   g_assert_cmpstr (name, ==, "SIGRTMIN+2");
 }
 
@@ -586,15 +586,15 @@ static void
 test_escape (void)
 {
   char out[300];
-  asyncrt__endpoint_escape ("plain text", out, sizeof out);
+  asyncrt__escape_value ("plain text", out, sizeof out);
   g_assert_cmpstr (out, ==, "plain text");
-  asyncrt__endpoint_escape ("a\nb\x1b[2J\\\xff", out, sizeof out);
+  asyncrt__escape_value ("a\nb\x1b[2J\\\xff", out, sizeof out);
   g_assert_cmpstr (out, ==, "a\\x0ab\\x1b[2J\\\\\\xff");
   char *long_value = g_strnfill (5000, 'x');
-  asyncrt__endpoint_escape (long_value, out, sizeof out);
+  asyncrt__escape_value (long_value, out, sizeof out);
   g_assert_true (g_str_has_suffix (out, "..."));
   g_assert_cmpuint (strlen (out), ==, 64 + 3);
-  asyncrt__endpoint_escape (long_value, out, 10);
+  asyncrt__escape_value (long_value, out, 10);
   g_assert_cmpuint (strlen (out), <, 10);
   g_free (long_value);
 }

@@ -41,7 +41,9 @@ asyncrt__socket_open (AsyncrtFd *f, int family, const struct sockaddr *addr,
       if (bind (fd, addr, addrlen) < 0 || listen (fd, listen_backlog) < 0)
         r = -errno;
     }
-  else if (connect (fd, addr, addrlen) < 0 && errno != EINPROGRESS)
+  /* EINTR (a signal, e.g. a native-stack sample, during the call): the connection
+   * goes on asynchronously, exactly as with EINPROGRESS; never call connect() again. */
+  else if (connect (fd, addr, addrlen) < 0 && errno != EINPROGRESS && errno != EINTR)
     r = -errno;
   if (r == 0)
     r = asyncrt__fd_init_with_driver (f, fd, asyncrt__driver_current_or_fallback ());

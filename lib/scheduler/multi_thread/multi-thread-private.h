@@ -155,6 +155,7 @@ struct _AsyncrtMtWorker
   /* Immutable after build. */
   AsyncrtMtRuntime *rt;
   unsigned index;
+  AsyncrtSampleSlot *sample_slot;  /* lib/sample: the thread's slot (NULL: stacks off) */
   char name[24];                   /* "asyncrt-worker-N" */
   pthread_t thread;
   bool thread_started;
@@ -222,6 +223,9 @@ struct _AsyncrtMtRuntime
 };
 
 void asyncrt__mt_schedule (AsyncrtHandle *h, AsyncrtTask *t, bool is_yield);
+/* ops->worker_activity: a worker's published task and poll start, and its slot. */
+AsyncrtTaskId asyncrt__mt_worker_activity (AsyncrtHandle *h, unsigned i, uint64_t *ret_start_ns,
+                                           AsyncrtSampleSlot **ret_slot);
 /* ops->unpark: one parked worker. */
 void asyncrt__mt_unpark (AsyncrtHandle *h);
 void asyncrt__mt_unpark_all (AsyncrtMtRuntime *rt);

@@ -25,6 +25,7 @@
 #include "scheduler/multi_thread/multi-thread-private.h"
 #include "scheduler/coop-private.h"
 #include "future/context-private.h"
+#include "sample/sample-private.h"
 
 #include <glib.h>
 #include <sched.h>
@@ -317,6 +318,7 @@ mt_free (AsyncrtHandle *h)
     for (unsigned i = 0; i < rt->n_workers; i++)
       {
         asyncrt__mt_parker_clear (&rt->workers[i].parker);
+        asyncrt__sample_slot_unref (rt->workers[i].sample_slot);
         g_free (rt->workers[i].lifo_seen);
       }
   free (rt->workers);
@@ -337,6 +339,7 @@ static const AsyncrtSchedulerOps mt_ops = {
   .shutdown = mt_shutdown,
   .free = mt_free,
   .dump = asyncrt__mt_dump,
+  .worker_activity = asyncrt__mt_worker_activity,
 };
 
 /* ---- build ---------------------------------------------------------------------------- */
@@ -427,6 +430,8 @@ asyncrt__multi_thread_build (const AsyncrtBuilder *b, AsyncrtRuntime **out)
       if (w->rng == 0)
         w->rng = 1;
       w->lifo_enabled = true;
+      if (rt->handle.sample_signo != 0)
+        w->sample_slot = asyncrt__sample_slot_new ();
       w->ticks_to_event = rt->event_interval;
       w->lifo_seen = g_new0 (AsyncrtMtLifoSeen, n);
     }

@@ -49,6 +49,7 @@
  *     while they search.
  */
 #include "scheduler/multi_thread/multi-thread-private.h"
+#include "sample/sample-private.h"
 #include "scheduler/coop-private.h"
 
 #include <glib.h>
@@ -734,8 +735,16 @@ asyncrt__mt_worker_main (void *data)
   current_worker = w;
   AsyncrtHandle *prev_handle = asyncrt__handle_enter (&rt->handle);
   AsyncrtDriver *prev_driver = asyncrt__driver_enter (rt->handle.driver);
+  /* Native stacks: this thread may be sampled (with its signal unblocked) from now
+   * until it leaves the run loop. */
+  AsyncrtSampleSlot *prev_slot = NULL;
+  if (w->sample_slot != NULL)
+    prev_slot = asyncrt__sample_slot_attach (w->sample_slot, rt->handle.sample_signo);
 
   run (w);
+
+  if (w->sample_slot != NULL)
+    asyncrt__sample_slot_detach (w->sample_slot, prev_slot);
 
   /* Shutdown: every task is already cancelled (asyncrt__owned_close_and_shutdown_all
    * ran before the flag was set); give back what our queues hold.  A wake after this
@@ -798,6 +807,24 @@ const AsyncrtTask *
 asyncrt__mt_worker_peek_lifo (AsyncrtMtWorker *w)
 {
   return atomic_load_explicit (&w->lifo, memory_order_relaxed);
+}
+
+AsyncrtTaskId
+asyncrt__mt_worker_activity (AsyncrtHandle *h, unsigned i, uint64_t *ret_start_ns,
+                             AsyncrtSampleSlot **ret_slot)
+{
+  AsyncrtMtWorker *w = asyncrt__mt_worker (h, i);
+  if (w == NULL)
+    {
+      if (ret_start_ns != NULL)
+        *ret_start_ns = 0;
+      if (ret_slot != NULL)
+        *ret_slot = NULL;
+      return 0;
+    }
+  if (ret_slot != NULL)
+    *ret_slot = w->sample_slot != NULL ? asyncrt__sample_slot_ref (w->sample_slot) : NULL;
+  return asyncrt__mt_worker_current_task (w, ret_start_ns);
 }
 
 AsyncrtTaskId

@@ -12,7 +12,9 @@
  * deadline.  SIGPIPE is blocked in the calling thread for the duration and, if the
  * write generated one, consumed.  No state.
  */
-#include "endpoint/endpoint-private.h"
+#include "util/util-private.h"
+
+#include <pthread.h>
 
 #include <fcntl.h>
 #include <poll.h>
