@@ -1,49 +1,50 @@
 #!/usr/bin/env python3
 # libasyncrt - asynchronous task runtime for C
 # SPDX-License-Identifier: LGPL-2.1-or-later
-"""The sample output of the chapter "Debugging a hung program" (debugging.xml), made
-by running the examples, so that it never goes stale.
+"""The sample output of the manual's chapter "Debugging a hung program"
+(doc/reference/debugging.xml) and of README.md, made by running the examples, so
+that it never goes stale.
 
-    regen-debugging.py --write    run the examples, rewrite the chapter's samples
-    regen-debugging.py [--check]  run them, compare with the chapter (TAP; make check)
+    regen-debugging.py --write    run the examples, rewrite the samples in both files
+    regen-debugging.py [--check]  run them, compare with both files (TAP; make check)
 
-Each sample is a region of debugging.xml:
+Each sample is a region of one of the files (TARGETS below):
 
     <!-- regen: NAME -->
-    <screen>...</screen>
+    <screen>...</screen>          (in the chapter; a ``` fenced block in the README)
     <!-- /regen -->
 
---write replaces the whole region with a <screen> holding the commands of sample NAME
-(SAMPLES below), each after "$ ", and what they printed; the commands are run as shown,
-with sh, in a scratch directory where ./examples and ./tools are the build tree's, so
-every line is real.  Commands that need a running program name it by its pid.
+--write replaces the block with the commands of sample NAME (SAMPLES below), each
+after "$ ", and what they printed; the commands are run as shown, with sh, in a
+scratch directory where ./examples and ./tools are the build tree's, so every line
+is real.  Commands that need a running program name it by its pid.
 
---check (the default) runs the same commands and compares what they print with the
-chapter, line by line after normalising what changes from one run to the next, and
-fails on a sample that differs, a sample missing from the chapter, or a region that
-no sample makes.  Normalised (in both texts): process ids, task ids, counts and every
-other number, durations, times and dates, addresses and build ids; the line and
-column numbers of library files (lib/...: other changes move them, and the chapter
-does not discuss them), but NOT those of examples/: a change to the demo that moves
-what the chapter shows makes the check fail until the samples are regenerated.  The
-order of lines is not compared (tasks are listed by id, and ids depend on which
-worker spawned a task), only which lines there are.  Native stack frames outside
-examples/ and lib/ are left out (libc's frames depend on its debugging symbols,
-sanitizers add their own), and so are "(inlined)" marks (they depend on the optimisation level), and
-plurals after a number ("1 poll", "2 polls").  A sample that differs is run once more,
-with a fresh run of its program, before it fails.
+--check (the default) runs the same commands and compares what they print with each
+region, line by line after normalising what changes from one run to the next, and
+fails on a sample that differs, a sample without a region, or a region that no
+sample makes.  Normalised (in both texts): process ids, task ids, counts and every
+other number, durations, times and dates, addresses and build ids, and the line and
+column numbers of library files (lib/...: other changes move them, and the text
+does not discuss them), but NOT those of examples/ (nor of the README's program): a
+change to the demo that moves what the chapter shows makes the check fail until the
+samples are regenerated.  The order of lines is not compared (tasks are listed by
+id, and ids depend on which worker spawned a task), only which lines there are.
+Frames in the system's libraries (neither examples/ nor lib/) are left out (libc's
+depend on its debugging symbols, sanitizers add their own), and so are "(inlined)"
+marks (they depend on the optimisation level), and plurals after a number ("1 poll",
+"2 polls").  A sample that differs is run once more, with a fresh run of its
+program, before it fails.
 
 A sample marked "native" needs native stacks of running tasks (the stall detector,
 ASYNCRT_STALL_MS, and the "native stack:" of a running task); without them (a
 ThreadSanitizer build, where the sampling signal stays pending while a thread is in
 read(), or a system where sampling fails) it is skipped with the reason, in both
-modes: --write then leaves its region as it is.
-A sample marked "go" needs `go tool pprof` (Debian's golang-go), and is skipped
-without it.
+modes: --write then leaves its region as it is.  A sample marked "go" needs
+`go tool pprof` (Debian's golang-go), and is skipped without it.
 
 Environment: top_srcdir (default: two levels above this script), top_builddir
-(default "."), ASYNCRT_TEST_TIMEOUT_SCALE (scales the waits), SAMPLE_CFLAGS (the
-sanitizer flags of the build, if any).
+(default "."), CC and SAMPLE_CFLAGS (to build the README's program, as
+tests/check-samples.py does), ASYNCRT_TEST_TIMEOUT_SCALE (scales the waits).
 """
 
 import html
@@ -59,7 +60,9 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 TOP_SRCDIR = os.path.abspath(os.environ.get('top_srcdir') or os.path.join(HERE, '..', '..'))
 TOP_BUILDDIR = os.path.abspath(os.environ.get('top_builddir') or '.')
-CHAPTER = os.path.join(TOP_SRCDIR, 'doc', 'reference', 'debugging.xml')
+# The files with regions, and how a region's block is written: a <screen>, or a fenced
+# block of Markdown.
+TARGETS = [('doc/reference/debugging.xml', 'xml'), ('README.md', 'md')]
 try:
     SCALE = max(1.0, float(os.environ.get('ASYNCRT_TEST_TIMEOUT_SCALE', '1')))
 except ValueError:
@@ -92,6 +95,30 @@ def wait_for_file_line(path, text):
     return wait
 
 
+def build_readme_program(session):
+    """Writes the README's program that spawns "worker" as prog.c and builds it against
+    the library of the build tree, as tests/check-samples.py does."""
+    readme = open(os.path.join(TOP_SRCDIR, 'README.md'), encoding='utf-8').read()
+    blocks = [b for b in re.findall(r'```c\n(.*?)```', readme, re.S)
+              if '"worker"' in b and 'asyncrt_handle_dump' in b]
+    if len(blocks) != 1:
+        raise RuntimeError('README.md: want one C block that spawns "worker" and dumps it, '
+                           'found %d' % len(blocks))
+    with open(os.path.join(session.dir, 'prog.c'), 'w', encoding='utf-8') as f:
+        f.write(blocks[0])
+    libs = os.path.join(TOP_BUILDDIR, '.libs')
+    cmd = (os.environ.get('CC', 'cc').split() + ['-std=gnu11', '-g', '-O2', '-pthread']
+           + os.environ.get('SAMPLE_CFLAGS', '').split()
+           + ['-I' + os.path.join(TOP_SRCDIR, 'include'),
+              '-I' + os.path.join(TOP_BUILDDIR, 'include'),
+              'prog.c', '-o', 'prog', '-L' + libs, '-lasyncrt', '-Wl,-rpath,' + libs])
+    r = subprocess.run(cmd, cwd=session.dir, env=session.env, stdout=subprocess.PIPE,
+                       stderr=subprocess.STDOUT, timeout=COMMAND_TIMEOUT)
+    if r.returncode != 0:
+        raise RuntimeError('the README program does not build:\n'
+                           + r.stdout.decode('utf-8', errors='replace'))
+
+
 JSON_HOLDERS = ('python3 -c \'import json; d = json.load(open("dump.json")); '
                 'print(json.dumps(d["runtimes"][0]["dump"]["holders"], indent=1))\'')
 JSON_TASK = ('python3 -c \'import json; d = json.load(open("dump.json")); '
@@ -102,10 +129,11 @@ JSON_TASK = ('python3 -c \'import json; d = json.load(open("dump.json")); '
 KV = ('ASYNCRT_DUMP_ENDPOINT=1', '--serve')
 SIGNAL = ('ASYNCRT_DUMP_SIGNAL=USR2 ASYNCRT_DUMP_FILE=dump-%p.txt', '--serve')
 BLOCKING = ('ASYNCRT_DUMP_ENDPOINT=1', '--blocking --serve')
-# name, flags ("start": show the program's start; "native", "go": needs), program,
-# commands
+# name, flags ("start": show the program's start; "quiet": show what the commands
+# print, not the commands; "native", "go": what it needs), program, commands
 SAMPLES = [
     ('demo', (), None, ['./examples/demo']),
+    ('readme-worker', ('quiet',), None, [('./prog', build_readme_program)]),
     ('signal', ('start',), SIGNAL,
      ['kill -USR2 {pid}',
       ('head -n 8 dump-{pid}.txt',
@@ -177,7 +205,7 @@ class Session:
         shown = (assignments + ' ' if assignments else '') + './examples/demo ' + args
         self.start_text = '$ %s &\n%s' % (shown, self.started)
 
-    def run(self, command):
+    def run(self, command, show=True):
         before = None
         if isinstance(command, tuple):
             command, before = command
@@ -186,7 +214,8 @@ class Session:
         command = command.replace('{pid}', str(self.pid))
         r = subprocess.run(['sh', '-c', '{ %s\n} 2>&1' % command], cwd=self.dir, env=self.env,
                            stdout=subprocess.PIPE, timeout=COMMAND_TIMEOUT)
-        return '$ %s\n%s' % (command, r.stdout.decode('utf-8', errors='replace'))
+        out = r.stdout.decode('utf-8', errors='replace')
+        return '$ %s\n%s' % (command, out) if show else out
 
     def close(self):
         if self.proc is not None and self.proc.poll() is None:
@@ -214,7 +243,7 @@ class Runner:
         if program is None:
             s = Session()
             try:
-                parts = [s.run(c) for c in commands]
+                parts = [s.run(c, 'quiet' not in flags) for c in commands]
             finally:
                 s.close()
         else:
@@ -224,7 +253,7 @@ class Runner:
                 s.start(program)
             if 'start' in flags:
                 parts.append(s.start_text)
-            parts += [s.run(c) for c in commands]
+            parts += [s.run(c, 'quiet' not in flags) for c in commands]
         out = ''.join(p if p.endswith('\n') else p + '\n' for p in parts)
         self.outputs[name] = out
         return out
@@ -279,7 +308,7 @@ def normalise_line(line):
     line = re.sub(r'\b[0-9a-f]{16,}\b', 'HEX', line)
     line = re.sub(r'\b\d+(?:\.\d+)? ?(?:ns|µs|us|ms|s)\b', 'DURATION', line)
     line = line.replace(' (inlined)', '').replace(' (inline)', '')
-    line = outside(r'\bexamples/[\w./+-]+\.[ch]:\d+(?::\d+)?', line,
+    line = outside(r'(?<![\w/.+-])[\w./+-]+\.[ch]:\d+(?::\d+)?', line,
                    lambda part: re.sub(r'\d+', 'N', part))
     line = re.sub(r'\bN (\w+?)s\b', r'N \1', line)     # "1 poll", "2 polls"
     return ' '.join(line.split())
@@ -289,8 +318,8 @@ def stable_lines(text):
     lines = []
     for line in text.split('\n'):
         if (re.match(r'\s*(?:#\d+ |[└├]?╼ )', line)
-                and not re.search(r' at (?:\S*/)?(?:examples|lib)/', line)):
-            continue                          # a native frame outside the project
+                and not re.search(r' at (?:(?:\S*/)?(?:examples|lib)/|[\w.+-]+\.c:)', line)):
+            continue                          # a frame of the system's libraries
         n = normalise_line(line)
         if n:
             lines.append(n)
@@ -307,19 +336,52 @@ def differences(committed, fresh):
             only_a.remove(line)
         else:
             only_b.append(line)
-    return (['only in the chapter:   ' + l for l in only_a]
-            + ['only in a fresh run:   ' + l for l in only_b])
+    return (['only in the file:     ' + l for l in only_a]
+            + ['only in a fresh run:  ' + l for l in only_b])
 
 
-# ---- the chapter ------------------------------------------------------------------------
+# ---- the files --------------------------------------------------------------------------
 
-def screen(text):
-    return '<screen>' + html.escape(text.rstrip('\n'), quote=False) + '</screen>\n'
+class Target:
+    """A file with regions: the chapter (a <screen> each) or the README (a fenced
+    block each)."""
 
+    def __init__(self, rel, kind):
+        self.rel = rel
+        self.path = os.path.join(TOP_SRCDIR, rel)
+        self.kind = kind
+        self.text = open(self.path, encoding='utf-8').read()
+        self.regions = {}
+        for m in REGION.finditer(self.text):
+            self.regions.setdefault(m.group(1), []).append(m.group(2))
 
-def region_text(body):
-    m = re.fullmatch(r'\s*<screen>(.*)</screen>\s*', body, re.S)
-    return html.unescape(m.group(1)) if m else None
+    def render(self, text):
+        text = text.rstrip('\n')
+        if self.kind == 'xml':
+            return '<screen>' + html.escape(text, quote=False) + '</screen>\n'
+        return '```\n' + text + '\n```\n'
+
+    def unrender(self, body):
+        """The text of a region, or None if it is not one block."""
+        if self.kind == 'xml':
+            m = re.fullmatch(r'\s*<screen>(.*)</screen>\s*', body, re.S)
+            return html.unescape(m.group(1)) if m else None
+        m = re.fullmatch(r'\s*```\n(.*?)\n?```\s*', body, re.S)
+        return m.group(1) if m else None
+
+    def rewrite(self, made):
+        def replace(m):
+            if m.group(1) not in made:
+                return m.group(0)
+            return '<!-- regen: %s -->\n%s<!-- /regen -->' % (m.group(1),
+                                                            self.render(made[m.group(1)]))
+        new = REGION.sub(replace, self.text)
+        if new != self.text:
+            with open(self.path, 'w', encoding='utf-8') as f:
+                f.write(new)
+            print('regen-debugging.py: rewrote %s' % self.path)
+        else:
+            print('regen-debugging.py: %s is up to date' % self.path)
 
 
 def main(argv):
@@ -339,22 +401,26 @@ def main(argv):
             print('regen-debugging.py: %s is not built in %s (run make first)'
                   % (prog, TOP_BUILDDIR), file=sys.stderr)
             return 2 if mode == '--write' else 99
-    chapter = open(CHAPTER, encoding='utf-8').read()
-    regions = {m.group(1): m.group(2) for m in REGION.finditer(chapter)}
-    names = [s[0] for s in SAMPLES]
+    targets = [Target(rel, kind) for rel, kind in TARGETS]
     runner = Runner()
     try:
-        return run(mode, chapter, regions, names, runner)
+        return run(mode, targets, runner)
     finally:
         runner.close()
 
 
-def run(mode, chapter, regions, names, runner):
+def run(mode, targets, runner):
+    names = [s[0] for s in SAMPLES]
     missing = runner.missing_features()
     if mode == '--write':
         made = {}
+        status = 0
         for sample in SAMPLES:
             name, flags = sample[0], sample[1]
+            if not any(name in t.regions for t in targets):
+                print('regen-debugging.py: no file has a region for %s' % name,
+                      file=sys.stderr)
+                status = 1
             why = [missing[f] for f in flags if f in missing]
             if why:
                 print('regen-debugging.py: %s left as it is: %s' % (name, why[0]))
@@ -363,28 +429,12 @@ def run(mode, chapter, regions, names, runner):
             if not made[name].strip():
                 print('regen-debugging.py: %s printed nothing' % name, file=sys.stderr)
                 return 1
-
-        def replace(m):
-            if m.group(1) not in made:
-                return m.group(0)
-            return '<!-- regen: %s -->\n%s<!-- /regen -->' % (m.group(1), screen(made[m.group(1)]))
-        new = REGION.sub(replace, chapter)
-        status = 0
-        for name in names:
-            if name not in regions:
-                print('regen-debugging.py: the chapter has no region for %s' % name,
-                      file=sys.stderr)
-                status = 1
-        if new != chapter:
-            with open(CHAPTER, 'w', encoding='utf-8') as f:
-                f.write(new)
-            print('regen-debugging.py: rewrote %s' % CHAPTER)
-        else:
-            print('regen-debugging.py: %s is up to date' % CHAPTER)
+        for t in targets:
+            t.rewrite(made)
         return status
 
-    # --check: TAP.
-    extra = [r for r in regions if r not in names]
+    # --check: TAP, one test per sample (all its regions), one for stray regions.
+    extra = ['%s: %s' % (t.rel, r) for t in targets for r in t.regions if r not in names]
     print('1..%d' % (len(SAMPLES) + 1))
     n = 0
     failed = False
@@ -392,28 +442,36 @@ def run(mode, chapter, regions, names, runner):
         name, flags = sample[0], sample[1]
         n += 1
         why = [missing[f] for f in flags if f in missing]
-        committed = region_text(regions[name]) if name in regions else None
-        if committed is None:
-            print('not ok %d - %s: no <!-- regen: %s --> region holding one <screen> in '
-                  'debugging.xml' % (n, name, name))
+        committed = [(t.rel, t.unrender(body)) for t in targets
+                     for body in t.regions.get(name, [])]
+        if not committed or any(text is None for _, text in committed):
+            print('not ok %d - %s: no <!-- regen: %s --> region holding one block in %s'
+                  % (n, name, name, ' or '.join(t.rel for t in targets)))
             failed = True
             continue
         if why:
             print('ok %d - %s # SKIP %s' % (n, name, why[0]))
             continue
         fresh = runner.output(*sample)
-        diff = differences(committed, fresh)
+
+        def diffs():
+            out = []
+            for rel, text in committed:
+                d = differences(text, fresh)
+                if not d and not (text.strip() and fresh.strip()):
+                    d = ['an empty sample']
+                out += ['%s: %s' % (rel, line) for line in d]
+            return out
+        diff = diffs()
         if diff:
             # Once more, on a fresh run of its program: a loaded machine (a sanitizer
             # build, a parallel make check) can catch a program before it settles.
             print('# %s differs, running it again' % name)
             runner.forget(sample)
             fresh = runner.output(*sample)
-            diff = differences(committed, fresh)
-        if not diff and not (committed.strip() and fresh.strip()):
-            diff = ['an empty sample']
+            diff = diffs()
         if diff:
-            print('not ok %d - %s: the chapter\'s sample is out of date' % (n, name))
+            print('not ok %d - %s: the sample is out of date' % (n, name))
             for line in diff:
                 print('#   ' + line)
             print('#   a fresh run printed:')
@@ -424,13 +482,13 @@ def run(mode, chapter, regions, names, runner):
             print('ok %d - %s' % (n, name))
     n += 1
     if extra:
-        print('not ok %d - debugging.xml has regions no sample makes: %s' % (n, ', '.join(extra)))
+        print('not ok %d - regions that no sample makes: %s' % (n, ', '.join(extra)))
         failed = True
     else:
-        print('ok %d - every region of debugging.xml is made by a sample' % n)
+        print('ok %d - every region is made by a sample' % n)
     if failed:
         print('# to regenerate the samples: make regen-debugging (in the build tree), '
-              'then review and commit doc/reference/debugging.xml')
+              'then review and commit the files it rewrote')
     return 1 if failed else 0
 
 
