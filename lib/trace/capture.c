@@ -29,7 +29,9 @@
  *   caller's frame or read garbage).  That knowledge is per return address, a static
  *   fact of the code, kept in fp_verdicts: the first time an address is met, a
  *   libunwind walk (unw_step, DWARF CFI) checks at the frame of that address that
- *   %rbp + 16 is the frame's CFA and that the caller's %rbp was saved at CFA - 16.
+ *   %rbp + 16 is the frame's CFA and that the caller's %rbp was saved at CFA - 16;
+ *   every verdict is forgotten when a dump starts after a module was unloaded (new
+ *   code may reuse its addresses: asyncrt__trace_fp_revalidate).
  *   Every frame pointer read must also be 8-aligned, strictly increase, and lie
  *   within this thread's stack (pthread_getattr_np, read once per thread) and below
  *   the active frame (which lives in the root's own stack frame): a walk that fails
@@ -56,6 +58,7 @@ extern const char __stop_asyncrt_section_trace_leaf[] __attribute__((visibility 
 extern const char __start_asyncrt_section_trace_capture[] __attribute__((visibility ("hidden")));
 extern const char __stop_asyncrt_section_trace_capture[] __attribute__((visibility ("hidden")));
 
+#include <link.h>
 #include <pthread.h>
 #include <stdatomic.h>
 
@@ -235,6 +238,35 @@ fp_set_verdict (uintptr_t ip, int verdict)
     }
 }
 
+/* Verdicts are facts of the code at an address; after a module is unloaded, new code
+ * may sit at its addresses, so every verdict is forgotten (set back to unknown: a
+ * reader sees the old verdict or unknown, and unknown is judged again).  Checked when
+ * a dump starts (asyncrt__trace_fp_revalidate, from asyncrt__trace_store_new): the
+ * loader's counter of unloads, read through dl_iterate_phdr (its lock: never in a
+ * leaf capture). */
+static atomic_ullong fp_seen_subs;
+
+static int
+count_unloads (struct dl_phdr_info *info, size_t size, void *data)
+{
+  unsigned long long *out = data;
+  if (size >= offsetof (struct dl_phdr_info, dlpi_subs) + sizeof info->dlpi_subs)
+    *out = info->dlpi_subs;
+  return 1;     /* the counter is the same in every entry */
+}
+
+void
+asyncrt__trace_fp_revalidate (void)
+{
+  unsigned long long subs = 0;
+  dl_iterate_phdr (count_unloads, &subs);
+  if (subs == atomic_load_explicit (&fp_seen_subs, memory_order_acquire))
+    return;
+  for (size_t i = 0; i < FP_TABLE_SIZE; i++)
+    atomic_store_explicit (&fp_verdicts[i], FP_UNKNOWN, memory_order_release);
+  atomic_store_explicit (&fp_seen_subs, subs, memory_order_release);
+}
+
 /* This thread's stack: [lo, hi), read once; lo == hi == 1: unknown. */
 static _Thread_local uintptr_t stack_lo, stack_hi;
 
@@ -336,6 +368,13 @@ fp_walk (uintptr_t fp, const AsyncrtTraceFrame *root, uintptr_t *ips, int cap,
         return -1;
       fp = next;
     }
+}
+
+#else
+
+void
+asyncrt__trace_fp_revalidate (void)
+{
 }
 
 #endif /* ASYNCRT_TRACE_FP_WALK */

@@ -78,6 +78,7 @@ struct _AsyncrtTraceStore
 AsyncrtTraceStore *
 asyncrt__trace_store_new (size_t n_traces_hint)
 {
+  asyncrt__trace_fp_revalidate ();     /* a dump starts: no verdict on unloaded code */
   AsyncrtTraceStore *s = g_new0 (AsyncrtTraceStore, 1);
   size_t n = MAX (n_traces_hint, 16);
   s->trace_chunks = g_ptr_array_new ();

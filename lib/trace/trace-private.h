@@ -174,6 +174,10 @@ typedef struct
 
 void asyncrt__trace_store_get_stats (const AsyncrtTraceStore *s, AsyncrtTraceStoreStats *out);
 
+/* Forgets what the frame-pointer walk knows of return addresses if a module was
+ * unloaded since the last call (capture.c; takes the loader's lock: not in a leaf). */
+void asyncrt__trace_fp_revalidate (void);
+
 /* Leaf captures so far by walker: the frame-pointer walk, libunwind (capture.c). */
 void asyncrt__trace_get_walk_stats (uint64_t *fp_walks, uint64_t *unwind_walks);
 
