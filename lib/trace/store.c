@@ -4,10 +4,10 @@
  * A dump traces every task once; tasks suspended at the same place have the same
  * instruction pointers.  A store keeps what those captures produce:
  *
- * - traces (AsyncrtTrace) in one array sized up front for the number of tasks the
- *   dump holds, grown by chunks only if more are captured;
- * - backtraces (AsyncrtBacktrace: a header and its wait) in chunks, one slot per
- *   backtrace;
+ * - traces (AsyncrtTrace), each with room for its first backtrace (AsyncrtBacktrace:
+ *   a header and its wait) beside it, in one array sized up front for the number of
+ *   tasks the dump holds, grown by chunks only if more are captured;
+ * - further backtraces (a task waiting on several leaves) in chunks;
  * - stacks: each distinct sequence of instruction pointers (with its truncated mark)
  *   once, as an array of AsyncrtBacktraceFrame every backtrace with those IPs points
  *   to (bt->frames): two backtraces of a store have the same stack if and only if
@@ -40,6 +40,14 @@ typedef struct
   AsyncrtBacktraceFrame *frames;
 } Stack;
 
+/* A trace and its first backtrace side by side: most traces have exactly one, and a
+ * formatter reading a task's trace then reads its wait from the next cache lines. */
+typedef struct
+{
+  AsyncrtTrace trace;        /* first: a Slot* is an AsyncrtTrace* */
+  AsyncrtBacktrace first;
+} Slot;
+
 typedef struct
 {
   guint hash;
@@ -51,11 +59,11 @@ typedef struct
 struct _AsyncrtTraceStore
 {
   /* Trace slots: the first array sized up front, then chunks. */
-  GPtrArray *trace_chunks;   /* AsyncrtTrace[] */
+  GPtrArray *trace_chunks;   /* Slot[] */
   size_t trace_chunk_size;   /* slots in the newest chunk */
   size_t trace_chunk_used;
   size_t first_chunk_size;
-  /* Backtrace slots. */
+  /* Backtrace slots past each trace's first. */
   GPtrArray *bt_chunks;      /* AsyncrtBacktrace[] */
   size_t bt_chunk_size;
   size_t bt_chunk_used;
@@ -82,12 +90,10 @@ asyncrt__trace_store_new (size_t n_traces_hint)
   AsyncrtTraceStore *s = g_new0 (AsyncrtTraceStore, 1);
   size_t n = MAX (n_traces_hint, 16);
   s->trace_chunks = g_ptr_array_new ();
-  g_ptr_array_add (s->trace_chunks, g_new (AsyncrtTrace, n));
+  g_ptr_array_add (s->trace_chunks, g_new (Slot, n));
   s->trace_chunk_size = n;
   s->first_chunk_size = n;
-  s->bt_chunks = g_ptr_array_new ();
-  g_ptr_array_add (s->bt_chunks, g_new (AsyncrtBacktrace, n));
-  s->bt_chunk_size = n;
+  s->bt_chunks = g_ptr_array_new ();           /* first chunk on first use */
   s->frame_chunks = g_ptr_array_new ();
   s->stacks_size = 64;
   s->stacks = g_new0 (Stack, s->stacks_size);
@@ -113,12 +119,12 @@ asyncrt__trace_store_free (AsyncrtTraceStore *s)
     return;
   for (guint c = 0; c < s->trace_chunks->len; c++)
     {
-      AsyncrtTrace *chunk = g_ptr_array_index (s->trace_chunks, c);
+      Slot *chunk = g_ptr_array_index (s->trace_chunks, c);
       /* Every chunk but the newest is full; the first is as big as the hint. */
       size_t used = c + 1 == s->trace_chunks->len ? s->trace_chunk_used
                     : c == 0 ? s->first_chunk_size : CHUNK;
       for (size_t i = 0; i < used; i++)
-        trace_clear (&chunk[i]);
+        trace_clear (&chunk[i].trace);
       g_free (chunk);
     }
   g_ptr_array_free (s->trace_chunks, TRUE);
@@ -137,12 +143,12 @@ asyncrt__trace_store_new_trace (AsyncrtTraceStore *s)
 {
   if (s->trace_chunk_used == s->trace_chunk_size)
     {
-      g_ptr_array_add (s->trace_chunks, g_new (AsyncrtTrace, CHUNK));
+      g_ptr_array_add (s->trace_chunks, g_new (Slot, CHUNK));
       s->trace_chunk_size = CHUNK;
       s->trace_chunk_used = 0;
     }
-  AsyncrtTrace *chunk = g_ptr_array_index (s->trace_chunks, s->trace_chunks->len - 1);
-  AsyncrtTrace *t = &chunk[s->trace_chunk_used++];
+  Slot *chunk = g_ptr_array_index (s->trace_chunks, s->trace_chunks->len - 1);
+  AsyncrtTrace *t = &chunk[s->trace_chunk_used++].trace;
   memset (t, 0, sizeof *t);
   t->backtraces = t->inline_slots;
   t->backtraces_size = G_N_ELEMENTS (t->inline_slots);
@@ -236,14 +242,20 @@ AsyncrtBacktrace *
 asyncrt__trace_store_append_ips (AsyncrtTraceStore *s, AsyncrtTrace *t, const uintptr_t *ips,
                                  size_t n, bool truncated)
 {
-  if (s->bt_chunk_used == s->bt_chunk_size)
+  AsyncrtBacktrace *bt;
+  if (t->n_backtraces == 0)
+    bt = &((Slot *) (void *) t)->first;       /* t is the trace of a Slot of @s */
+  else
     {
-      g_ptr_array_add (s->bt_chunks, g_new (AsyncrtBacktrace, CHUNK));
-      s->bt_chunk_size = CHUNK;
-      s->bt_chunk_used = 0;
+      if (s->bt_chunk_used == s->bt_chunk_size)
+        {
+          g_ptr_array_add (s->bt_chunks, g_new (AsyncrtBacktrace, CHUNK));
+          s->bt_chunk_size = CHUNK;
+          s->bt_chunk_used = 0;
+        }
+      AsyncrtBacktrace *chunk = g_ptr_array_index (s->bt_chunks, s->bt_chunks->len - 1);
+      bt = &chunk[s->bt_chunk_used++];
     }
-  AsyncrtBacktrace *chunk = g_ptr_array_index (s->bt_chunks, s->bt_chunks->len - 1);
-  AsyncrtBacktrace *bt = &chunk[s->bt_chunk_used++];
   memset (bt, 0, sizeof *bt);
   bt->n_frames = n;
   bt->truncated = truncated;
