@@ -67,3 +67,12 @@ EXTRA_DIST += tests/check-samples.py
 # The examples refuse bad arguments with status 2 and a message, never hang.
 TESTS += tests/check-example-args.sh
 EXTRA_DIST += tests/check-example-args.sh
+
+# The sample output of the manual's chapter "Debugging a hung program": every sample
+# made again by running the examples and compared with the chapter (numbers, times and
+# addresses aside); `make regen-debugging` rewrites them.
+TESTS += doc/reference/regen-debugging.py
+.PHONY: regen-debugging
+regen-debugging: $(example_programs) tools/asyncrt-dump
+	top_srcdir="$(abs_top_srcdir)" top_builddir="$(abs_top_builddir)" \
+	$(PYTHON3) $(top_srcdir)/doc/reference/regen-debugging.py --write
