@@ -93,7 +93,7 @@ valgrind_tests += tests/dump/test-labels
 # Native stacks of running tasks, blocking jobs and stuck workers, on both
 # schedulers, at -O2 -g like distribution builds.
 test_programs += tests/dump/test-native
-tests_dump_test_native_SOURCES = tests/dump/test-native.c tests/flavour-util.h
+tests_dump_test_native_SOURCES = tests/dump/test-native.c tests/flavour-util.h tests/harness-util.h
 tests_dump_test_native_CPPFLAGS = $(TEST_CPPFLAGS)
 tests_dump_test_native_CFLAGS = $(AM_CFLAGS) -O2 -g
 tests_dump_test_native_LDADD = $(TEST_LIBS)

@@ -455,17 +455,6 @@ asyncrt_dump_blocking_job_get_native_stack_status (const AsyncrtDumpBlockingJob 
 /* ---- text ---------------------------------------------------------------------------------- */
 
 static void
-append_duration (GString *out, uint64_t ns)
-{
-  if (ns >= 1000000000u)
-    g_string_append_printf (out, "%.3f s", (double) ns / 1e9);
-  else if (ns >= 1000000u)
-    g_string_append_printf (out, "%.3f ms", (double) ns / 1e6);
-  else
-    g_string_append_printf (out, "%.3f us", (double) ns / 1e3);
-}
-
-static void
 append_stack (GString *out, const AsyncrtTrace *tr)
 {
   asyncrt__backtrace_append_native_text (asyncrt_trace_get_backtrace (tr, 0), out, "    ");
@@ -477,7 +466,7 @@ asyncrt__dump_append_task_native_text (GString *out, const struct _AsyncrtDumpTa
   if (t->trace_kind != ASYNCRT_TRACE_KIND_NATIVE)
     return;
   g_string_append (out, "  running for ");
-  append_duration (out, t->idle_ns);
+  asyncrt__dump_append_duration (out, t->idle_ns);
   if (t->worker >= 0)
     g_string_append_printf (out, " on worker %d", t->worker);
   g_string_append (out, " — native stack:\n");
@@ -553,7 +542,7 @@ asyncrt__dump_append_blocking_jobs_text (GString *out, const AsyncrtDump *d)
       if (j->task_id != 0)
         g_string_append_printf (out, " (task %" G_GUINT64_FORMAT ")", j->task_id);
       g_string_append (out, ", running for ");
-      append_duration (out, j->running_ns);
+      asyncrt__dump_append_duration (out, j->running_ns);
       if (j->trace != NULL)
         {
           g_string_append (out, " — native stack:\n");

@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "flavour-util.h"
+#include "harness-util.h"
 
 #if defined(__SANITIZE_THREAD__)
 #define TEST_TSAN 1
@@ -40,84 +41,7 @@
   "ThreadSanitizer keeps an asynchronous signal pending until the thread leaves this " \
   "call (it runs handlers at once only inside a few interceptors, such as nanosleep)"
 
-/* ---- the harness: a runtime, and on the current-thread one a thread in block_on ------ */
-
-typedef struct
-{
-  AsyncrtRuntime *rt;
-  AsyncrtHandle *h;
-  pthread_t block_on_thread;
-  AsyncrtNotify done;
-  atomic_bool stop;
-} Harness;
-
-typedef struct
-{
-  AsyncrtCoroutine co;
-  Harness *hs;
-  AsyncrtNotified n;
-} KeeperMain;
-
-static AsyncrtPoll
-keeper_poll (void *p, AsyncrtContext *cx)
-{
-  KeeperMain *self = p;
-  ASYNCRT_BEGIN (&self->co);
-  while (!atomic_load (&self->hs->stop))
-    {
-      asyncrt_notified_init (&self->n, &self->hs->done);
-      ASYNCRT_AWAIT (&self->co, asyncrt_notified_poll (&self->n, cx));
-      asyncrt_notified_clear (&self->n);
-    }
-  ASYNCRT_END (&self->co);
-}
-
-static void *
-block_on_main (void *data)
-{
-  Harness *hs = data;
-  KeeperMain m = { 0 };
-  m.hs = hs;
-  g_assert_cmpint (asyncrt_runtime_block_on (hs->rt, keeper_poll, &m), ==, 0);
-  return NULL;
-}
-
-static void
-harness_start_with (Harness *hs, AsyncrtBuilder *b)
-{
-  memset (hs, 0, sizeof *hs);
-  g_assert_cmpint (asyncrt_builder_build (b, &hs->rt), ==, 0);
-  asyncrt_builder_free (b);
-  hs->h = asyncrt_runtime_get_handle (hs->rt);
-  asyncrt_notify_init (&hs->done);
-  if (!multi_flavour)
-    g_assert_cmpint (pthread_create (&hs->block_on_thread, NULL, block_on_main, hs), ==, 0);
-}
-
-static AsyncrtBuilder *
-new_builder (void)
-{
-  AsyncrtBuilder *b = multi_flavour ? asyncrt_builder_new_multi_thread ()
-                                    : asyncrt_builder_new_current_thread ();
-  if (multi_flavour)
-    g_assert_cmpint (asyncrt_builder_set_worker_threads (b, 2), ==, 0);
-  return b;
-}
-
-static void
-harness_start (Harness *hs)
-{
-  harness_start_with (hs, new_builder ());
-}
-
-static void
-wait_finished (AsyncrtJoinHandle *jh)
-{
-  gint64 deadline = g_get_monotonic_time () + (gint64) test_timeout_ms (10000) * 1000;
-  while (!asyncrt_join_handle_is_finished (jh) && g_get_monotonic_time () < deadline)
-    g_usleep (1000);
-  g_assert_true (asyncrt_join_handle_is_finished (jh));
-}
+/* ---- the harness (harness-util.h), and a task that proves the runtime goes on ---------- */
 
 static AsyncrtPoll
 ready_poll (void *p, AsyncrtContext *cx)
@@ -137,19 +61,6 @@ check_runtime_goes_on (Harness *hs)
   wait_finished (jh);
   g_assert_true (atomic_load (&ran));
   asyncrt_join_handle_free (jh);
-}
-
-static void
-harness_stop (Harness *hs)
-{
-  if (!multi_flavour)
-    {
-      atomic_store (&hs->stop, true);
-      asyncrt_notify_notify_one (&hs->done);
-      pthread_join (hs->block_on_thread, NULL);
-    }
-  asyncrt_runtime_free (hs->rt);
-  asyncrt_notify_clear (&hs->done);
 }
 
 /* ---- looking at a dump ------------------------------------------------------------------ */

@@ -46,8 +46,8 @@ test_idle_watching (void)
   asyncrt__mt_idle_init (&idle, 3);
   /* Only a parked worker watches. */
   g_assert_false (asyncrt__mt_idle_start_watching (&idle, 0));
-  g_assert_false (asyncrt__mt_idle_transition_to_parked (&idle, 0, false));
-  g_assert_false (asyncrt__mt_idle_transition_to_parked (&idle, 1, false));
+  g_assert_true (asyncrt__mt_idle_transition_to_parked (&idle, 0, false));
+  g_assert_true (asyncrt__mt_idle_transition_to_parked (&idle, 1, false));
   g_assert_true (asyncrt__mt_idle_start_watching (&idle, 0));
   g_assert_true (asyncrt__mt_idle_is_watching (&idle, 0));
   g_assert_cmpuint (asyncrt__mt_idle_num_watching (&idle), ==, 1);
@@ -69,7 +69,7 @@ test_idle_watching (void)
   g_assert_cmpuint (asyncrt__mt_idle_num_watching (&idle), ==, 0);
   g_assert_true (asyncrt__mt_idle_transition_from_searching (&idle));
   /* ...and so does one that leaves by itself. */
-  g_assert_false (asyncrt__mt_idle_transition_to_parked (&idle, 0, false));
+  g_assert_true (asyncrt__mt_idle_transition_to_parked (&idle, 0, false));
   g_assert_true (asyncrt__mt_idle_start_watching (&idle, 0));
   g_assert_true (asyncrt__mt_idle_unpark_worker_by_id (&idle, 0));
   g_assert_cmpuint (asyncrt__mt_idle_num_watching (&idle), ==, 0);
@@ -83,9 +83,9 @@ test_idle_notify_one_at_a_time (void)
   AsyncrtMtIdle idle;
   asyncrt__mt_idle_init (&idle, 4);
 
-  g_assert_false (asyncrt__mt_idle_transition_to_parked (&idle, 0, false));
-  g_assert_false (asyncrt__mt_idle_transition_to_parked (&idle, 1, false));
-  g_assert_false (asyncrt__mt_idle_transition_to_parked (&idle, 2, false));
+  g_assert_true (asyncrt__mt_idle_transition_to_parked (&idle, 0, false));
+  g_assert_true (asyncrt__mt_idle_transition_to_parked (&idle, 1, false));
+  g_assert_true (asyncrt__mt_idle_transition_to_parked (&idle, 2, false));
   g_assert_true (asyncrt__mt_idle_is_parked (&idle, 2));
   g_assert_cmpuint (asyncrt__mt_idle_num_unparked (&idle), ==, 1);
 
@@ -120,6 +120,35 @@ test_idle_notify_one_at_a_time (void)
   g_assert_cmpuint (asyncrt__mt_idle_num_unparked (&idle), ==, 4);
   g_assert_cmpuint (asyncrt__mt_idle_num_searching (&idle), ==, 1);
   g_assert_cmpuint (asyncrt__mt_idle_unpark_all (&idle, out), ==, 0);
+  asyncrt__mt_idle_clear (&idle);
+}
+
+/* The interleaving behind a stranded task (CI, /mt/blocked-worker/remote-pair-busy):
+ * worker 1 cannot search because worker 0 does (half of 2 workers), and goes to park
+ * without looking at any queue.  Meanwhile worker 0 finds a batch in the injection
+ * queue, keeps part of it in its local queue, stops searching and runs a task that
+ * blocks; its wake as the last searcher goes to nobody (both workers count as
+ * unparked).  Worker 1 then parks: nobody searches any more, so it must re-check the
+ * queues (and find worker 0's). */
+static void
+test_idle_park_without_searching (void)
+{
+  AsyncrtMtIdle idle;
+  asyncrt__mt_idle_init (&idle, 2);
+  g_assert_true (asyncrt__mt_idle_transition_to_searching (&idle));    /* worker 0 */
+  g_assert_false (asyncrt__mt_idle_transition_to_searching (&idle));   /* worker 1 */
+  g_assert_true (asyncrt__mt_idle_transition_from_searching (&idle));  /* worker 0 */
+  g_assert_cmpint (asyncrt__mt_idle_worker_to_notify (&idle), ==, -1);
+  g_assert_true (asyncrt__mt_idle_transition_to_parked (&idle, 1, false));
+  /* The re-check finds the work and wakes somebody: the parker itself here. */
+  g_assert_cmpint (asyncrt__mt_idle_worker_to_notify (&idle), ==, 1);
+  g_assert_cmpuint (asyncrt__mt_idle_num_searching (&idle), ==, 1);
+
+  /* While another worker still searches, parking needs no re-check: that searcher
+   * either finds the work or re-checks as it parks itself. */
+  g_assert_false (asyncrt__mt_idle_transition_to_parked (&idle, 0, false));
+  g_assert_true (asyncrt__mt_idle_transition_to_parked (&idle, 1, true));
+  g_assert_cmpuint (asyncrt__mt_idle_num_unparked (&idle), ==, 0);
   asyncrt__mt_idle_clear (&idle);
 }
 
@@ -613,6 +642,7 @@ main (int argc, char **argv)
   g_test_add_func ("/mt/idle/searching-limit", test_idle_searching_limit);
   g_test_add_func ("/mt/idle/notify-one-at-a-time", test_idle_notify_one_at_a_time);
   g_test_add_func ("/mt/idle/watching", test_idle_watching);
+  g_test_add_func ("/mt/idle/park-without-searching", test_idle_park_without_searching);
   g_test_add_func ("/mt/parker/condvar", test_parker_condvar);
   g_test_add_func ("/mt/parker/driver", test_parker_driver);
   g_test_add_func ("/mt/dump-hooks/stop-every-worker", test_dump_request_stops_every_worker);

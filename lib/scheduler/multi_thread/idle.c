@@ -12,9 +12,16 @@
  *  - When a searcher finds work it stops searching; if it was the last searcher it
  *    unparks another worker (more work may be coming), so parallelism ramps up one
  *    worker at a time: no thundering herd.
- *  - When the last searcher parks it re-checks every queue once more (the caller's
- *    job, told by the return value of asyncrt__mt_idle_transition_to_parked()), which
- *    closes the window between its last scan and its transition.
+ *  - A worker that parks leaving nobody searching re-checks every queue once more
+ *    (the caller's job, told by the return value of
+ *    asyncrt__mt_idle_transition_to_parked()).  For the last searcher this closes the
+ *    window between its last scan and its transition.  It holds for a worker that
+ *    parks without having searched, too: it did not look because another worker was
+ *    searching, but that searcher may have stopped meanwhile (it found work and left
+ *    more in its local queue, then ran a task that blocks), and the wake it sent as it
+ *    stopped went to nobody, since this worker still counted as unparked.  Either the
+ *    searcher's change of state comes first and this worker's re-check sees its
+ *    queue, or this worker's comes first and the searcher's wake finds it parked.
  *  - Searchers spin (worker.c): one that finds nothing keeps looking for a while
  *    before it parks, so that producers of work coming meanwhile wake nobody.
  *  - LIFO slots (worker.c): a task put in a worker's LIFO slot runs when that worker
@@ -228,7 +235,8 @@ asyncrt__mt_idle_transition_to_parked (AsyncrtMtIdle *idle, unsigned worker, boo
   pthread_mutex_unlock (&idle->lock);
   /* See asyncrt__mt_idle_worker_to_notify(). */
   atomic_thread_fence (memory_order_seq_cst);
-  return is_searching && state_searching (prev) == 1;
+  /* Nobody searches now (see the top): the caller re-checks the queues. */
+  return state_searching (prev) == (is_searching ? 1u : 0u);
 }
 
 bool

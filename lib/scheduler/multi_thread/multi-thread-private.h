@@ -49,8 +49,9 @@ int  asyncrt__mt_idle_worker_to_notify_lifo (AsyncrtMtIdle *idle);
 bool asyncrt__mt_idle_start_watching (AsyncrtMtIdle *idle, unsigned worker);
 void asyncrt__mt_idle_stop_watching (AsyncrtMtIdle *idle, unsigned worker);
 bool asyncrt__mt_idle_is_watching (AsyncrtMtIdle *idle, unsigned worker);
-/* Returns true if the caller was the last searcher: it must then re-check every
- * queue and notify a worker if it finds work. */
+/* Returns true if nobody searches once the caller is parked (it was the last
+ * searcher, or it was not searching and neither is anybody else now): it must then
+ * re-check every queue and notify a worker if it finds work. */
 bool asyncrt__mt_idle_transition_to_parked (AsyncrtMtIdle *idle, unsigned worker,
                                             bool is_searching);
 bool asyncrt__mt_idle_transition_to_searching (AsyncrtMtIdle *idle);

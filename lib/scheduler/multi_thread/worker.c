@@ -475,8 +475,9 @@ run_task (AsyncrtMtWorker *w, AsyncrtQueueNode *node)
   poll_task (w, asyncrt__task_from_queue_node (node));
 }
 
-/* Called by the last searcher as it parks: work that arrived between its last scan
- * and its transition must not be stranded. */
+/* Called by a worker that parks leaving nobody searching (idle.c): work that arrived
+ * between its last scan (or the last scan of the searcher it counted on) and its
+ * transition must not be stranded. */
 static void
 notify_if_work_pending (AsyncrtMtRuntime *rt)
 {
@@ -550,10 +551,10 @@ park (AsyncrtMtWorker *w)
   if (has_tasks (w))
     return NULL;
 
-  bool last_searcher = asyncrt__mt_idle_transition_to_parked (&rt->idle, w->index,
-                                                              w->is_searching);
+  bool none_searching = asyncrt__mt_idle_transition_to_parked (&rt->idle, w->index,
+                                                               w->is_searching);
   w->is_searching = false;
-  if (last_searcher)
+  if (none_searching)
     notify_if_work_pending (rt);
 
   bool watching = false;
