@@ -1,5 +1,6 @@
 /* Benchmarks of tracing: capture cost against a bare unw_backtrace() of the same
- * depth, symbol resolution cold and cached, formatting many traces.
+ * depth, without frame pointers (libunwind walks) and with them (the _fp figures:
+ * the frame-pointer walk), symbol resolution cold and cached, formatting many traces.
  * Prints `name value unit` lines; never fails on a number. */
 #include "trace/trace-private.h"
 
@@ -58,6 +59,37 @@ chain_poll (void *p, AsyncrtContext *cx)
   return c->depth > 1 ? deep_poll (c, c->depth - 1, cx) : leaf_poll (c, cx);
 }
 
+/* The same chain with frame pointers: captured by the frame-pointer walk. */
+#define FP __attribute__((optimize ("no-omit-frame-pointer")))
+
+static NOINLINE FP AsyncrtPoll
+leaf_fp_poll (Chain *c, AsyncrtContext *cx)
+{
+  if (c->bare)
+    {
+      bare_n = unw_backtrace (bare_buf, 256);
+      return ASYNCRT_PENDING;
+    }
+  if (asyncrt_trace_leaf (cx))
+    return ASYNCRT_PENDING;
+  return ASYNCRT_READY;
+}
+
+static NOINLINE FP AsyncrtPoll
+deep_fp_poll (Chain *c, int level, AsyncrtContext *cx)
+{
+  AsyncrtPoll r = level > 1 ? deep_fp_poll (c, level - 1, cx) : leaf_fp_poll (c, cx);
+  c->sink += (int) r;
+  return r;
+}
+
+static FP AsyncrtPoll
+chain_fp_poll (void *p, AsyncrtContext *cx)
+{
+  Chain *c = p;
+  return c->depth > 1 ? deep_fp_poll (c, c->depth - 1, cx) : leaf_fp_poll (c, cx);
+}
+
 typedef struct
 {
   AsyncrtTraceRoot root;
@@ -79,11 +111,14 @@ capture_chain (int depth)
   return asyncrt_trace_capture (poll_probe, &p);
 }
 
+/* @fp: the chain with frame pointers (the frame-pointer walk), else without
+ * (libunwind).  Prints which walker the captures took. */
 static void
-bench_capture (int depth, int iters)
+bench_capture (int depth, int iters, bool fp)
 {
   Probe p = { .chain = { .depth = depth } };
-  asyncrt_trace_root_init (&p.root, chain_poll, &p.chain);
+  asyncrt_trace_root_init (&p.root, fp ? chain_fp_poll : chain_poll, &p.chain);
+  const char *sfx = fp ? "_fp" : "";
 
   /* Warm libunwind's caches for both paths. */
   for (int i = 0; i < 100; i++)
@@ -99,6 +134,8 @@ bench_capture (int depth, int iters)
   asyncrt_trace_free (check);
 
   /* The machine is shared: interleave batches and keep each side's best batch. */
+  uint64_t fp0, unw0, fp1, unw1;
+  asyncrt__trace_get_walk_stats (&fp0, &unw0);
   double capture = 1e30, bare = 1e30;
   for (int b = 0; b < 40; b++)
     {
@@ -114,10 +151,13 @@ bench_capture (int depth, int iters)
       capture = MIN (capture, (double) (t1 - t0) / iters);
       bare = MIN (bare, (double) (t2 - t1) / iters);
     }
-  printf ("trace_capture_depth%d %.0f ns\n", depth, capture);
-  printf ("trace_capture_depth%d_frames %zu frames\n", depth, frames);
-  printf ("unw_backtrace_depth%d %.0f ns\n", depth, bare);
-  printf ("trace_capture_vs_unw_backtrace_depth%d %.2f x\n", depth, capture / bare);
+  asyncrt__trace_get_walk_stats (&fp1, &unw1);
+  printf ("trace_capture_depth%d%s %.0f ns\n", depth, sfx, capture);
+  printf ("trace_capture_depth%d%s_frames %zu frames\n", depth, sfx, frames);
+  printf ("trace_capture_depth%d%s_frame_pointer_walks %.0f %%\n", depth, sfx,
+          100.0 * (double) (fp1 - fp0) / (double) MAX (fp1 - fp0 + unw1 - unw0, 1));
+  printf ("unw_backtrace_depth%d%s %.0f ns\n", depth, sfx, bare);
+  printf ("trace_capture_vs_unw_backtrace_depth%d%s %.2f x\n", depth, sfx, capture / bare);
 }
 
 /* Resolution of IPs never seen before: return addresses inside this library's public
@@ -278,8 +318,10 @@ main (void)
 {
   bench_not_tracing (1000000);
   bench_empty_capture (1000);
-  bench_capture (5, 1000);
-  bench_capture (20, 1000);
+  bench_capture (5, 1000, false);
+  bench_capture (5, 1000, true);
+  bench_capture (20, 1000, false);
+  bench_capture (20, 1000, true);
   bench_resolve ();
   bench_format (10000);
 

@@ -122,6 +122,34 @@ ASYNCRT_BEGIN_DECLS
  * Unknown lines and columns are 0.  Later versions only add members; a consumer
  * must ignore members it does not know and check "version".
  *
+ * ## How stacks are walked
+ *
+ * A capture never walks past its root.  Two walkers exist (x86-64):
+ *
+ * - <emphasis>Frame pointers</emphasis> (a few nanoseconds a frame): used when every
+ *   function between the leaf and the root keeps a frame pointer at the call it is
+ *   suspended in — code built with `-fno-omit-frame-pointer`, or at `-O0`.  Whether
+ *   a return address belongs to such a function is checked once per address, the
+ *   first time it is met, against the DWARF call frame information (with libunwind),
+ *   and remembered for the life of the process; every frame pointer followed must
+ *   also lie within the thread's stack, below the root, and increase.  Anything
+ *   else (a function without a frame pointer on the way, a stack not recognised)
+ *   makes that capture use libunwind: the frame-pointer walk can neither crash nor
+ *   lose a frame.
+ * - <emphasis>libunwind</emphasis> (its cached fast path, `unw_backtrace`): for
+ *   everything else, e.g. the usual `-O2` builds of x86-64, which omit frame
+ *   pointers, other architectures, and builds with AddressSanitizer or
+ *   ThreadSanitizer (where it steps with `unw_step`).  It walks as many frames as the
+ *   thread's previous capture needed to reach its root, and again deeper only when
+ *   the root is not among them.
+ *
+ * Both give the same frames.  A task dump captures into one store for the whole
+ * dump: identical stacks (the same instruction pointers) are kept once and shared by
+ * the backtraces of every task suspended there, so their symbols are resolved, and
+ * their tree is built and formatted, once per distinct stack rather than once per
+ * task (`make bench` prints the share of frame-pointer walks and both walkers'
+ * costs).
+ *
  * Limits: a capture walks at most %ASYNCRT_TRACE_MAX_FRAMES (8192) native frames
  * looking for its root (deeper stacks are marked truncated); stacks that are not
  * walkable with DWARF CFI (hand-written assembly without CFI, foreign

@@ -94,7 +94,12 @@ asyncrt__dump_run_new (AsyncrtHandle *h, const AsyncrtDumpRequest *req, const ch
   run->deadline_ns = asyncrt__dump_request_get_kind (req) == ASYNCRT_DUMP_KIND_TRACE
                      ? asyncrt__dump_request_get_deadline_ns (req) : 0;
   run->seq = atomic_fetch_add_explicit (&run_seq, 1, memory_order_relaxed);
-  run->held = g_array_new (FALSE, FALSE, sizeof (Held));
+  /* Sized up front for every task the runtime has now (a relaxed count: a hint). */
+  size_t n_tasks = asyncrt__owned_len (&h->owned);
+  run->held = g_array_sized_new (FALSE, FALSE, sizeof (Held), (guint) n_tasks + 16);
+  g_array_free (run->d->tasks, TRUE);
+  run->d->tasks = g_array_sized_new (FALSE, TRUE, sizeof (struct _AsyncrtDumpTask),
+                                     (guint) n_tasks + 16);
   run->running = g_array_new (FALSE, FALSE, sizeof (size_t));
   run->d->runtime_serial = h->serial;
   run->d->runtime_name = g_strdup (h->name);
@@ -276,6 +281,10 @@ trace_one (void *data)
 void
 asyncrt__dump_run_trace (AsyncrtDumpRun *run)
 {
+  /* Every trace of the run lives in one store sized for the tasks held: identical
+   * stacks stored once, no allocation per task in the loop below. */
+  if (run->d->store == NULL)
+    run->d->store = asyncrt__trace_store_new (run->held->len);
   /* Everything is collected: ask for the native stacks now, collect them at the end. */
   run->sampling = asyncrt__dump_sampling_begin (run->d, run->h, run->running, true);
   /* Hand back, untraced, what was held only because it was queued. */
@@ -309,7 +318,7 @@ asyncrt__dump_run_trace (AsyncrtDumpRun *run)
         }
       asyncrt__task_ref (t);                    /* to look at it after its poll */
       TraceArg a = { t, p->queued, false };
-      AsyncrtTrace *tr = asyncrt__trace_capture_quiet (trace_one, &a);
+      AsyncrtTrace *tr = asyncrt__trace_capture_quiet_into (run->d->store, trace_one, &a);
       unmark (t);
       struct _AsyncrtDumpTask *rec = asyncrt__dump_task_at (run->d, p->rec);
       if (asyncrt__task_state (t) & ASYNCRT_TASK_COMPLETE)

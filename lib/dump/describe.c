@@ -10,6 +10,7 @@
  * program-supplied string (asyncrt__text_append_escaped).  Threads: reads only.
  */
 #include "dump/dump-private.h"
+#include "dump/buf-private.h"
 #include "trace/trace-private.h"
 
 #include <signal.h>
@@ -18,19 +19,33 @@
 void
 asyncrt__dump_append_duration (GString *out, uint64_t ns)
 {
+  /* Rounded to the nearest thousandth of the unit, without printf (once per task). */
   if (ns >= 1000000000u)
-    g_string_append_printf (out, "%.3f s", (double) ns / 1e9);
+    {
+      asyncrt__buf_append_milli (out, ns / 1000000u + (ns % 1000000u >= 500000u));
+      g_string_append (out, " s");
+    }
   else if (ns >= 1000000u)
-    g_string_append_printf (out, "%.3f ms", (double) ns / 1e6);
+    {
+      asyncrt__buf_append_milli (out, ns / 1000u + (ns % 1000u >= 500u));
+      g_string_append (out, " ms");
+    }
   else
-    g_string_append_printf (out, "%.3f us", (double) ns / 1e3);
+    {
+      asyncrt__buf_append_milli (out, ns);
+      g_string_append (out, " us");
+    }
 }
 
 void
 asyncrt__dump_append_ids (GString *out, const AsyncrtTaskId *ids, size_t n, size_t limit)
 {
   for (size_t i = 0; i < n && i < limit; i++)
-    g_string_append_printf (out, "%s%" G_GUINT64_FORMAT, i > 0 ? ", " : "", ids[i]);
+    {
+      if (i > 0)
+        g_string_append_len (out, ", ", 2);
+      asyncrt__buf_append_u64 (out, ids[i]);
+    }
   if (n > limit)
     g_string_append_printf (out, ", … (%zu more)", n - limit);
 }

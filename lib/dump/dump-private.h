@@ -141,6 +141,9 @@ struct _AsyncrtDump
   uint64_t runtime_serial;
   char *runtime_name;
   AsyncrtDumpOptions *options;  /* the filters it was taken with (owned), or NULL */
+  /* The traces of its tasks (lib/trace/store.c: identical stacks stored once, and
+   * each distinct trace a shape the formatters render once), or NULL. */
+  struct _AsyncrtTraceStore *store;
 };
 
 AsyncrtDump *asyncrt__dump_new (const char *flavour, unsigned n_workers);
@@ -293,6 +296,8 @@ void asyncrt__dump_tree_cache_free (AsyncrtDumpTreeCache *c);
 void asyncrt__dump_tree_cache_append (AsyncrtDumpTreeCache *c, const AsyncrtTrace *tr,
                                       AsyncrtDumpAnnotateFunc annotate, void *data,
                                       GString *out);
+/* How many trees every tree cache of the process has built (tests). */
+size_t asyncrt__dump_get_n_trees_built (void);
 /* "idle", "scheduled", "running". */
 const char *asyncrt__dump_state_name (AsyncrtTaskState s);
 /* The JSON name of a reason ("running", "deadline"…), NULL for NONE. */

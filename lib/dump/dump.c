@@ -64,11 +64,83 @@ task_record_clear (struct _AsyncrtDumpTask *t)
   t->labels = NULL;
 }
 
-static int
-cmp_task (const void *a, const void *b)
+typedef struct
 {
-  const struct _AsyncrtDumpTask *x = a, *y = b;
+  AsyncrtTaskId id;
+  size_t index;
+} SortKey;
+
+static int
+cmp_key (const void *a, const void *b)
+{
+  const SortKey *x = a, *y = b;
   return x->id < y->id ? -1 : x->id > y->id;
+}
+
+/* By id.  Records are big: order small keys (ids are dense: placed by id when their
+ * range is small, else sorted), then move each record once, in place, cycle by
+ * cycle (no second array of records to fault in). */
+static void
+sort_tasks (AsyncrtDump *d)
+{
+  size_t n = d->tasks->len;
+  bool sorted = true;
+  AsyncrtTaskId lo = n > 0 ? asyncrt__dump_task_at (d, 0)->id : 0, hi = lo;
+  for (size_t i = 1; i < n; i++)
+    {
+      AsyncrtTaskId id = asyncrt__dump_task_at (d, i)->id;
+      sorted = sorted && asyncrt__dump_task_at (d, i - 1)->id <= id;
+      lo = MIN (lo, id);
+      hi = MAX (hi, id);
+    }
+  if (sorted)
+    return;
+  /* from[k]: the index of the record that goes to position k. */
+  size_t *from = g_new (size_t, n);
+  if (hi - lo < 4 * (uint64_t) n)
+    {
+      /* Ids are unique: a slot per id in the range, then the occupied slots in order. */
+      size_t range = (size_t) (hi - lo) + 1;
+      size_t *slot = g_new (size_t, range);
+      for (size_t r = 0; r < range; r++)
+        slot[r] = SIZE_MAX;
+      for (size_t i = 0; i < n; i++)
+        slot[asyncrt__dump_task_at (d, i)->id - lo] = i;
+      size_t k = 0;
+      for (size_t r = 0; r < range; r++)
+        if (slot[r] != SIZE_MAX)
+          from[k++] = slot[r];
+      g_assert (k == n);
+      g_free (slot);
+    }
+  else
+    {
+      SortKey *keys = g_new (SortKey, n);
+      for (size_t i = 0; i < n; i++)
+        keys[i] = (SortKey) { asyncrt__dump_task_at (d, i)->id, i };
+      qsort (keys, n, sizeof *keys, cmp_key);
+      for (size_t i = 0; i < n; i++)
+        from[i] = keys[i].index;
+      g_free (keys);
+    }
+  /* Apply the permutation in place: each cycle moves through one spare record. */
+  for (size_t start = 0; start < n; start++)
+    {
+      if (from[start] == start || from[start] == SIZE_MAX)
+        continue;
+      struct _AsyncrtDumpTask spare = *asyncrt__dump_task_at (d, start);
+      size_t k = start;
+      while (from[k] != start)
+        {
+          size_t src = from[k];
+          *asyncrt__dump_task_at (d, k) = *asyncrt__dump_task_at (d, src);
+          from[k] = SIZE_MAX;
+          k = src;
+        }
+      *asyncrt__dump_task_at (d, k) = spare;
+      from[k] = SIZE_MAX;
+    }
+  g_free (from);
 }
 
 static int
@@ -159,8 +231,7 @@ asyncrt__dump_seal (AsyncrtDump *d)
       w++;
     }
   g_array_set_size (d->tasks, w);
-  if (d->tasks->len > 1)
-    qsort (d->tasks->data, d->tasks->len, sizeof (struct _AsyncrtDumpTask), cmp_task);
+  sort_tasks (d);
   if (d->missing->len > 1)
     qsort (d->missing->data, d->missing->len, sizeof (AsyncrtDumpMissingWorker), cmp_missing);
   match_missing_workers (d);
@@ -203,6 +274,7 @@ asyncrt_dump_free (AsyncrtDump *d)
   for (size_t i = 0; i < d->blocking_jobs->len; i++)
     asyncrt_trace_free (g_array_index (d->blocking_jobs, struct _AsyncrtDumpBlockingJob, i).trace);
   g_array_free (d->blocking_jobs, TRUE);
+  asyncrt__trace_store_free (d->store);
   g_free (d->runtime_name);
   asyncrt_dump_options_free (d->options);
   g_free (d);

@@ -61,13 +61,28 @@ typedef struct
 
 struct _AsyncrtDumpTreeCache
 {
-  GHashTable *trees;         /* GBytes key -> CachedTree */
+  GHashTable *trees;         /* GBytes key -> CachedTree (traces of no store) */
+  /* Traces of a dump's store: by shape, no key to build (lib/trace/store.c). */
+  const AsyncrtTraceStore *store;
+  GPtrArray *by_shape;       /* CachedTree*, NULL until built */
+  GString *phrase;           /* one annotation at a time */
 };
+
+/* Trees built by every cache of the process (tests: once per distinct trace). */
+static atomic_size_t trees_built;
+
+size_t
+asyncrt__dump_get_n_trees_built (void)
+{
+  return atomic_load_explicit (&trees_built, memory_order_relaxed);
+}
 
 static void
 cached_tree_free (gpointer p)
 {
   CachedTree *c = p;
+  if (c == NULL)
+    return;                  /* a shape no formatted task has */
   g_free (c->text);
   g_array_free (c->slots, TRUE);
   g_array_free (c->indices, TRUE);
@@ -80,6 +95,7 @@ asyncrt__dump_tree_cache_new (void)
   AsyncrtDumpTreeCache *c = g_new0 (AsyncrtDumpTreeCache, 1);
   c->trees = g_hash_table_new_full (g_bytes_hash, g_bytes_equal,
                                     (GDestroyNotify) g_bytes_unref, cached_tree_free);
+  c->phrase = g_string_sized_new (128);
   return c;
 }
 
@@ -89,6 +105,9 @@ asyncrt__dump_tree_cache_free (AsyncrtDumpTreeCache *c)
   if (c == NULL)
     return;
   g_hash_table_unref (c->trees);
+  if (c->by_shape != NULL)
+    g_ptr_array_free (c->by_shape, TRUE);
+  g_string_free (c->phrase, TRUE);
   g_free (c);
 }
 
@@ -102,16 +121,9 @@ record_slot (GString *out, const guint *backtraces, size_t n, void *data)
 }
 
 static CachedTree *
-cached_tree (AsyncrtDumpTreeCache *cache, const AsyncrtTrace *tr)
+build_tree (const AsyncrtTrace *tr)
 {
-  GBytes *key = asyncrt__dump_trace_key (tr);
-  CachedTree *c = g_hash_table_lookup (cache->trees, key);
-  if (c != NULL)
-    {
-      g_bytes_unref (key);
-      return c;
-    }
-  c = g_new0 (CachedTree, 1);
+  CachedTree *c = g_new0 (CachedTree, 1);
   c->slots = g_array_new (FALSE, FALSE, sizeof (Slot));
   c->indices = g_array_new (FALSE, FALSE, sizeof (guint));
   AsyncrtTraceTree *tree = asyncrt__trace_tree_new ();
@@ -121,6 +133,40 @@ cached_tree (AsyncrtDumpTreeCache *cache, const AsyncrtTrace *tr)
   asyncrt__trace_tree_free (tree);
   c->len = s->len;
   c->text = g_string_free (s, FALSE);
+  atomic_fetch_add_explicit (&trees_built, 1, memory_order_relaxed);
+  return c;
+}
+
+static CachedTree *
+cached_tree (AsyncrtDumpTreeCache *cache, const AsyncrtTrace *tr)
+{
+  /* A trace of a store: its shape says which tree it has (one store per cache). */
+  if (tr->store != NULL && tr->shape != 0 && (cache->store == NULL || cache->store == tr->store))
+    {
+      if (cache->by_shape == NULL)
+        {
+          cache->store = tr->store;
+          cache->by_shape = g_ptr_array_new_with_free_func (cached_tree_free);
+        }
+      guint shape = tr->shape - 1;
+      if (shape >= cache->by_shape->len)
+        g_ptr_array_set_size (cache->by_shape, (gint) asyncrt__trace_store_get_n_shapes (tr->store));
+      CachedTree *c = g_ptr_array_index (cache->by_shape, shape);
+      if (c == NULL)
+        {
+          c = build_tree (tr);
+          g_ptr_array_index (cache->by_shape, shape) = c;
+        }
+      return c;
+    }
+  GBytes *key = asyncrt__dump_trace_key (tr);
+  CachedTree *c = g_hash_table_lookup (cache->trees, key);
+  if (c != NULL)
+    {
+      g_bytes_unref (key);
+      return c;
+    }
+  c = build_tree (tr);
   g_hash_table_insert (cache->trees, key, c);
   return c;
 }
@@ -131,7 +177,7 @@ asyncrt__dump_tree_cache_append (AsyncrtDumpTreeCache *cache, const AsyncrtTrace
 {
   const CachedTree *c = cached_tree (cache, tr);
   size_t pos = 0;
-  GString *phrase = g_string_new (NULL);
+  GString *phrase = cache->phrase;
   for (guint k = 0; k < c->slots->len; k++)
     {
       const Slot *slot = &g_array_index (c->slots, Slot, k);
@@ -150,7 +196,6 @@ asyncrt__dump_tree_cache_append (AsyncrtDumpTreeCache *cache, const AsyncrtTrace
         }
     }
   g_string_append_len (out, c->text + pos, (gssize) (c->len - pos));
-  g_string_free (phrase, TRUE);
 }
 
 const char *

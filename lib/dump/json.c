@@ -12,6 +12,7 @@
  * threads at once.
  */
 #include "dump/dump-private.h"
+#include "dump/buf-private.h"
 #include "trace/trace-private.h"
 #include "trace/tree-private.h"
 
@@ -123,19 +124,51 @@ add_frames (Tables *tb, const AsyncrtTrace *tr)
     }
 }
 
-static bool
-same_spawn (const struct _AsyncrtDumpTask *a, const struct _AsyncrtDumpTask *b)
+/* A spawn site, hashed and compared by content (the same file name may sit at two
+ * addresses), looked up without allocating. */
+typedef struct
 {
-  return g_strcmp0 (a->spawn_file, b->spawn_file) == 0 && a->spawn_line == b->spawn_line
-         && g_strcmp0 (a->spawn_func, b->spawn_func) == 0;
+  const char *file;
+  unsigned line;
+  const char *func;
+} SpawnKey;
+
+static guint
+spawn_hash (gconstpointer p)
+{
+  const SpawnKey *k = p;
+  return (k->file != NULL ? g_str_hash (k->file) : 0u) * 31u + k->line * 7u
+         + (k->func != NULL ? g_str_hash (k->func) : 0u);
 }
 
-/* The index of @tr in the traces table (added on first sight), SIZE_MAX for NULL. */
+static gboolean
+spawn_equal (gconstpointer a, gconstpointer b)
+{
+  const SpawnKey *x = a, *y = b;
+  return x->line == y->line && g_strcmp0 (x->file, y->file) == 0
+         && g_strcmp0 (x->func, y->func) == 0;
+}
+
+/* The index of @tr in the "traces" table, adding it on first sight: by shape for the
+ * traces of the dump's store (no key to build), by key for any other (native stacks,
+ * synthetic traces); SIZE_MAX for NULL. */
 static size_t
-trace_index (Tables *tb, const AsyncrtTrace *tr)
+trace_index (Tables *tb, const AsyncrtDump *d, const AsyncrtTrace *tr, size_t *by_shape)
 {
   if (tr == NULL)
     return SIZE_MAX;
+  if (by_shape != NULL && tr->store == d->store && tr->shape != 0)
+    {
+      size_t *slot = &by_shape[tr->shape - 1];
+      if (*slot == SIZE_MAX)
+        {
+          g_ptr_array_add (tb->trace_list, (gpointer) tr);
+          *slot = tb->trace_list->len - 1;
+          asyncrt__symbol_revalidate ();
+          add_frames (tb, tr);
+        }
+      return *slot;
+    }
   GBytes *key = asyncrt__dump_trace_key (tr);
   gpointer v = g_hash_table_lookup (tb->traces, key);
   if (v == NULL)
@@ -165,8 +198,14 @@ tables_build (Tables *tb, const AsyncrtDump *d)
   tb->spawn_list = g_ptr_array_new ();
   tb->task_trace = g_new (size_t, d->tasks->len + 1);
   tb->task_spawn = g_new (size_t, d->tasks->len + 1);
-  /* Spawn sites: keyed by file, line and function through a string. */
-  GHashTable *spawns = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  size_t n_shapes = asyncrt__trace_store_get_n_shapes (d->store);
+  size_t *by_shape = n_shapes > 0 ? g_new (size_t, n_shapes) : NULL;
+  for (size_t k = 0; k < n_shapes; k++)
+    by_shape[k] = SIZE_MAX;
+  /* Spawn sites: keys point into the tasks (immutable), values are index + 1. */
+  GHashTable *spawns = g_hash_table_new_full (spawn_hash, spawn_equal, g_free, NULL);
+  SpawnKey last = { NULL, 0, NULL };
+  size_t last_index = SIZE_MAX;
   for (size_t i = 0; i < d->tasks->len; i++)
     {
       const struct _AsyncrtDumpTask *t = &g_array_index (d->tasks, struct _AsyncrtDumpTask, i);
@@ -174,21 +213,24 @@ tables_build (Tables *tb, const AsyncrtDump *d)
       tb->task_spawn[i] = SIZE_MAX;
       if (t->spawn_file != NULL || t->spawn_func != NULL)
         {
-          char *key = g_strdup_printf ("%s\x1f%u\x1f%s", t->spawn_file ? t->spawn_file : "",
-                                       t->spawn_line, t->spawn_func ? t->spawn_func : "");
-          gpointer v = g_hash_table_lookup (spawns, key);
-          if (v == NULL || !same_spawn (g_ptr_array_index (tb->spawn_list,
-                                                           GPOINTER_TO_SIZE (v) - 1), t))
+          SpawnKey key = { t->spawn_file, t->spawn_line, t->spawn_func };
+          /* Tasks spawned at one place usually follow each other: same pointers. */
+          if (last_index == SIZE_MAX || key.file != last.file || key.line != last.line
+              || key.func != last.func)
             {
-              g_ptr_array_add (tb->spawn_list, (gpointer) t);
-              v = GSIZE_TO_POINTER (tb->spawn_list->len);
-              g_hash_table_replace (spawns, key, v);
+              gpointer v = g_hash_table_lookup (spawns, &key);
+              if (v == NULL)
+                {
+                  g_ptr_array_add (tb->spawn_list, (gpointer) t);
+                  v = GSIZE_TO_POINTER (tb->spawn_list->len);
+                  g_hash_table_insert (spawns, g_memdup2 (&key, sizeof key), v);
+                }
+              last = key;
+              last_index = GPOINTER_TO_SIZE (v) - 1;
             }
-          else
-            g_free (key);
-          tb->task_spawn[i] = GPOINTER_TO_SIZE (v) - 1;
+          tb->task_spawn[i] = last_index;
         }
-      tb->task_trace[i] = trace_index (tb, t->trace);
+      tb->task_trace[i] = trace_index (tb, d, t->trace, by_shape);
     }
   g_hash_table_unref (spawns);
   /* Native stacks outside the tasks: workers that did not stop, blocking jobs. */
@@ -200,11 +242,12 @@ tables_build (Tables *tb, const AsyncrtDump *d)
     {
       const AsyncrtTrace *tr = NULL;
       asyncrt_dump_get_missing_worker_stack (d, i, &tr, NULL);
-      tb->missing_trace[i] = trace_index (tb, tr);
+      tb->missing_trace[i] = trace_index (tb, d, tr, by_shape);
     }
   for (size_t i = 0; i < n_jobs; i++)
-    tb->job_trace[i] = trace_index (tb, asyncrt_dump_blocking_job_get_trace (
-                                          asyncrt_dump_get_blocking_job (d, i)));
+    tb->job_trace[i] = trace_index (tb, d, asyncrt_dump_blocking_job_get_trace (
+                                              asyncrt_dump_get_blocking_job (d, i)), by_shape);
+  g_free (by_shape);
 }
 
 static void
@@ -230,24 +273,26 @@ static void
 append_id_or_null (GString *out, uint64_t v)
 {
   if (v != 0)
-    g_string_append_printf (out, "%" G_GUINT64_FORMAT, v);
+    asyncrt__buf_append_u64 (out, v);
   else
-    g_string_append (out, "null");
+    g_string_append_len (out, "null", 4);
 }
 
 static void
 append_index_or_null (GString *out, size_t v)
 {
   if (v != SIZE_MAX)
-    g_string_append_printf (out, "%zu", v);
+    asyncrt__buf_append_u64 (out, v);
   else
-    g_string_append (out, "null");
+    g_string_append_len (out, "null", 4);
 }
 
 static void
 append_address (GString *out, uintptr_t a)
 {
-  g_string_append_printf (out, "\"0x%" G_GINT64_MODIFIER "x\"", (guint64) a);
+  g_string_append_c (out, '"');
+  asyncrt__buf_append_hex (out, a);
+  g_string_append_c (out, '"');
 }
 
 static void
@@ -392,7 +437,9 @@ append_spawn_sites (GString *out, const Tables *tb)
 static void
 append_wait (GString *out, const AsyncrtWait *w)
 {
-  g_string_append_printf (out, "{\"kind\":\"%s\",\"object\":", asyncrt_wait_kind_to_string (w->kind));
+  g_string_append (out, "{\"kind\":\"");
+  g_string_append (out, asyncrt_wait_kind_to_string (w->kind));
+  g_string_append (out, "\",\"object\":");
   if (w->object != 0)
     append_address (out, w->object);
   else
@@ -405,9 +452,12 @@ append_wait (GString *out, const AsyncrtWait *w)
   append_id_or_null (out, w->waited_ns);
   g_string_append (out, ",\"facts\":{");
   for (unsigned k = 0; k < w->n_facts; k++)
-    g_string_append_printf (out, "%s\"%s\":%" G_GINT64_FORMAT, k > 0 ? "," : "",
-                            asyncrt_wait_fact_to_string ((AsyncrtWaitFact) w->fact_keys[k]),
-                            w->fact_values[k]);
+    {
+      g_string_append (out, k > 0 ? ",\"" : "\"");
+      g_string_append (out, asyncrt_wait_fact_to_string ((AsyncrtWaitFact) w->fact_keys[k]));
+      g_string_append (out, "\":");
+      asyncrt__buf_append_i64 (out, w->fact_values[k]);
+    }
   g_string_append (out, "}}");
 }
 
@@ -415,11 +465,15 @@ static void
 append_task (GString *out, const Tables *tb, const AsyncrtDump *d, size_t i)
 {
   const struct _AsyncrtDumpTask *t = &g_array_index (d->tasks, struct _AsyncrtDumpTask, i);
-  g_string_append_printf (out, "{\"id\":%" G_GUINT64_FORMAT ",\"state\":\"%s\",\"worker\":",
-                          t->id, asyncrt__dump_state_name (t->state));
+  /* printf-free: this runs once per task of the dump. */
+  g_string_append (out, "{\"id\":");
+  asyncrt__buf_append_u64 (out, t->id);
+  g_string_append (out, ",\"state\":\"");
+  g_string_append (out, asyncrt__dump_state_name (t->state));
+  g_string_append (out, "\",\"worker\":");
   int worker = asyncrt_dump_task_get_worker (t);
   if (worker >= 0)
-    g_string_append_printf (out, "%d", worker);
+    asyncrt__buf_append_i64 (out, worker);
   else
     g_string_append (out, "null");
   g_string_append (out, ",\"name\":");
@@ -428,15 +482,20 @@ append_task (GString *out, const Tables *tb, const AsyncrtDump *d, size_t i)
   append_index_or_null (out, tb->task_spawn[i]);
   g_string_append (out, ",\"parent_id\":");
   append_id_or_null (out, t->parent_id);
-  g_string_append_printf (out, ",\"poll_count\":%" G_GUINT64_FORMAT ",\"idle_ns\":",
-                          t->poll_count);
+  g_string_append (out, ",\"poll_count\":");
+  asyncrt__buf_append_u64 (out, t->poll_count);
+  g_string_append (out, ",\"idle_ns\":");
   if (t->last_poll_ns != 0)
-    g_string_append_printf (out, "%" G_GUINT64_FORMAT, t->idle_ns);
+    asyncrt__buf_append_u64 (out, t->idle_ns);
   else
     g_string_append (out, "null");
   const char *why = asyncrt__dump_no_trace_name (t->no_trace);
   if (why != NULL)
-    g_string_append_printf (out, ",\"no_trace\":\"%s\"", why);
+    {
+      g_string_append (out, ",\"no_trace\":\"");
+      g_string_append (out, why);
+      g_string_append_c (out, '"');
+    }
   else
     g_string_append (out, ",\"no_trace\":null");
   g_string_append (out, ",\"group_id\":");
@@ -463,7 +522,9 @@ append_task (GString *out, const Tables *tb, const AsyncrtDump *d, size_t i)
         g_string_append_c (out, ',');
       append_wait (out, &t->trace->backtraces[b]->wait);
     }
-  g_string_append_printf (out, "],\"blocks\":%zu,\"deadlock\":", t->n_blocked);
+  g_string_append (out, "],\"blocks\":");
+  asyncrt__buf_append_u64 (out, t->n_blocked);
+  g_string_append (out, ",\"deadlock\":");
   append_index_or_null (out, t->deadlock != 0 ? t->deadlock - 1 : SIZE_MAX);
   g_string_append_c (out, '}');
 }
@@ -558,7 +619,8 @@ asyncrt__dump_format_json (const AsyncrtDump *d, unsigned flags)
 {
   Tables tb = { 0 };
   tables_build (&tb, d);
-  GString *out = g_string_sized_new (1024 + 320 * d->tasks->len);
+  /* Small at first: the first tasks tell how much the rest need. */
+  GString *out = g_string_sized_new (64 * 1024);
   const char *census = asyncrt__dump_no_trace_name (d->census);
   g_string_append_printf (out, "{\"version\":%d,", ASYNCRT_DUMP_JSON_VERSION);
   asyncrt__dump_append_header (out, d, true);
@@ -593,8 +655,11 @@ asyncrt__dump_format_json (const AsyncrtDump *d, unsigned flags)
   append_traces (out, &tb);
   append_spawn_sites (out, &tb);
   g_string_append (out, "\"tasks\":[");
+  gsize start = out->len;
   for (size_t i = 0; i < d->tasks->len; i++)
     {
+      if (i == 64)
+        asyncrt__buf_reserve_rest (out, start, i, d->tasks->len);
       if (i > 0)
         g_string_append_c (out, ',');
       append_task (out, &tb, d, i);
@@ -606,9 +671,7 @@ asyncrt__dump_format_json (const AsyncrtDump *d, unsigned flags)
     append_groups (out, &tb, d);
   g_string_append_c (out, '}');
   tables_free (&tb);
-  char *s = strdup (out->str);
-  g_string_free (out, TRUE);
-  return s;
+  return asyncrt__buf_steal (out);
 }
 
 /**

@@ -47,6 +47,13 @@ endif
 
 valgrind_tests += tests/dump/test-dump-model
 
+# Internals: identical stacks stored and formatted once, the frame-pointer walk.
+test_programs += tests/dump/test-dump-intern
+tests_dump_test_dump_intern_SOURCES = tests/dump/test-dump-intern.c
+tests_dump_test_dump_intern_CPPFLAGS = $(INTERNAL_TEST_CPPFLAGS)
+tests_dump_test_dump_intern_CFLAGS = $(AM_CFLAGS) -O2 -g
+tests_dump_test_dump_intern_LDADD = $(INTERNAL_TEST_LIBS)
+
 # The public API on both schedulers, at -O2 -g (Tokio's dump scenarios and more).
 test_programs += tests/dump/test-dump
 tests_dump_test_dump_SOURCES = tests/dump/test-dump.c
@@ -70,7 +77,7 @@ bench_programs += bench/bench-dump
 bench_bench_dump_SOURCES = bench/bench-dump.c
 bench_bench_dump_CPPFLAGS = $(INTERNAL_TEST_CPPFLAGS)
 bench_bench_dump_CFLAGS = $(AM_CFLAGS) -O2 -g
-bench_bench_dump_LDADD = $(INTERNAL_TEST_LIBS)
+bench_bench_dump_LDADD = $(INTERNAL_TEST_LIBS) $(LIBUNWIND_LIBS)
 
 # Task labels through the public API, on both schedulers.
 test_programs += tests/dump/test-labels

@@ -17,6 +17,7 @@
  * threads at once.
  */
 #include "dump/dump-private.h"
+#include "dump/buf-private.h"
 #include "trace/trace-private.h"
 
 #include <stdlib.h>
@@ -124,7 +125,8 @@ static void
 append_spawn_site (GString *out, const struct _AsyncrtDumpTask *t)
 {
   asyncrt__text_append_escaped (out, t->spawn_file, false);
-  g_string_append_printf (out, ":%u", t->spawn_line);
+  g_string_append_c (out, ':');
+  asyncrt__buf_append_u64 (out, t->spawn_line);
   if (t->spawn_func != NULL)
     {
       g_string_append (out, " (");
@@ -137,9 +139,16 @@ append_spawn_site (GString *out, const struct _AsyncrtDumpTask *t)
 static void
 append_task_header (GString *out, const struct _AsyncrtDumpTask *t)
 {
-  g_string_append_printf (out, "task %" G_GUINT64_FORMAT " %s", t->id, asyncrt__dump_state_name (t->state));
+  /* printf-free: this runs once per task of the dump. */
+  g_string_append_len (out, "task ", 5);
+  asyncrt__buf_append_u64 (out, t->id);
+  g_string_append_c (out, ' ');
+  g_string_append (out, asyncrt__dump_state_name (t->state));
   if (t->state == ASYNCRT_TASK_STATE_RUNNING && t->worker >= 0)
-    g_string_append_printf (out, " on worker %d", t->worker);
+    {
+      g_string_append (out, " on worker ");
+      asyncrt__buf_append_i64 (out, t->worker);
+    }
   if (t->name != NULL)
     {
       g_string_append (out, ", name");
@@ -151,9 +160,15 @@ append_task_header (GString *out, const struct _AsyncrtDumpTask *t)
       append_spawn_site (out, t);
     }
   if (t->parent_id != 0)
-    g_string_append_printf (out, ", parent %" G_GUINT64_FORMAT, t->parent_id);
+    {
+      g_string_append (out, ", parent ");
+      asyncrt__buf_append_u64 (out, t->parent_id);
+    }
   if (t->group_id != 0)
-    g_string_append_printf (out, ", group %" G_GUINT64_FORMAT, t->group_id);
+    {
+      g_string_append (out, ", group ");
+      asyncrt__buf_append_u64 (out, t->group_id);
+    }
   if (t->last_poll_ns != 0)
     {
       g_string_append (out, t->state == ASYNCRT_TASK_STATE_RUNNING ? ", running " : ", idle ");
@@ -161,8 +176,9 @@ append_task_header (GString *out, const struct _AsyncrtDumpTask *t)
     }
   else
     g_string_append (out, ", never polled");
-  g_string_append_printf (out, ", %" G_GUINT64_FORMAT " poll%s\n", t->poll_count,
-                          t->poll_count == 1 ? "" : "s");
+  g_string_append (out, ", ");
+  asyncrt__buf_append_u64 (out, t->poll_count);
+  g_string_append (out, t->poll_count == 1 ? " poll\n" : " polls\n");
 }
 
 /* A task without a trace: why, on a line of its own. */
@@ -540,7 +556,8 @@ char *
 asyncrt__dump_format_text (const AsyncrtDump *d, unsigned flags)
 {
   bool group = (flags & ASYNCRT_DUMP_GROUP) != 0;
-  GString *out = g_string_sized_new (256 + (group ? 64 : 160) * d->tasks->len);
+  /* Small at first: the first tasks tell how much the rest need. */
+  GString *out = g_string_sized_new (group ? 256 + 64 * d->tasks->len : 64 * 1024);
   AsyncrtDumpTreeCache *cache = asyncrt__dump_tree_cache_new ();
   asyncrt__dump_append_header (out, d, false);
   append_summary (out, d);
@@ -554,16 +571,19 @@ asyncrt__dump_format_text (const AsyncrtDump *d, unsigned flags)
       g_ptr_array_unref (groups);
     }
   else
-    for (size_t i = 0; i < d->tasks->len; i++)
-      append_task (out, cache, task_at (d, i));
+    {
+      gsize start = out->len;
+      for (size_t i = 0; i < d->tasks->len; i++)
+        {
+          if (i == 64)
+            asyncrt__buf_reserve_rest (out, start, i, d->tasks->len);
+          append_task (out, cache, task_at (d, i));
+        }
+    }
   append_missing_workers (out, d);
   asyncrt__dump_append_blocking_jobs_text (out, d);
   asyncrt__dump_tree_cache_free (cache);
-  /* GLib and libc share malloc on the platforms we support; hand out malloc memory
-   * explicitly so free() is always right. */
-  char *s = strdup (out->str);
-  g_string_free (out, TRUE);
-  return s;
+  return asyncrt__buf_steal (out);
 }
 
 /**

@@ -21,13 +21,9 @@ asyncrt__trace_new (void)
   return t;
 }
 
-/* One allocation per backtrace: the header followed by its frames. */
-static AsyncrtBacktrace *
-backtrace_new (AsyncrtTrace *t, size_t n)
+void
+asyncrt__trace_add_backtrace (AsyncrtTrace *t, AsyncrtBacktrace *bt)
 {
-  AsyncrtBacktrace *bt = g_malloc0 (sizeof (AsyncrtBacktrace) + n * sizeof (AsyncrtBacktraceFrame));
-  bt->n_frames = n;
-  bt->frames = (AsyncrtBacktraceFrame *) (void *) (bt + 1);
   if (t->n_backtraces == t->backtraces_size)
     {
       t->backtraces_size *= 2;
@@ -40,6 +36,16 @@ backtrace_new (AsyncrtTrace *t, size_t n)
         t->backtraces = g_renew (AsyncrtBacktrace *, t->backtraces, t->backtraces_size);
     }
   t->backtraces[t->n_backtraces++] = bt;
+}
+
+/* One allocation per backtrace: the header followed by its frames. */
+static AsyncrtBacktrace *
+backtrace_new (AsyncrtTrace *t, size_t n)
+{
+  AsyncrtBacktrace *bt = g_malloc0 (sizeof (AsyncrtBacktrace) + n * sizeof (AsyncrtBacktraceFrame));
+  bt->n_frames = n;
+  bt->frames = (AsyncrtBacktraceFrame *) (void *) (bt + 1);
+  asyncrt__trace_add_backtrace (t, bt);
   return bt;
 }
 
@@ -85,7 +91,8 @@ asyncrt__trace_frame_info (const AsyncrtBacktraceFrame *f)
  * asyncrt_trace_free:
  * @t: (nullable): a trace
  *
- * Frees a trace and everything obtained from it.  %NULL is ignored.
+ * Frees a trace and everything obtained from it.  %NULL is ignored, and so is a
+ * trace of a dump (asyncrt_dump_task_get_trace()), which its dump frees.
  *
  * Thread safety: any thread, once no other thread uses @t.
  *
@@ -94,7 +101,7 @@ asyncrt__trace_frame_info (const AsyncrtBacktraceFrame *f)
 void
 asyncrt_trace_free (AsyncrtTrace *t)
 {
-  if (t == NULL)
+  if (t == NULL || t->store != NULL)
     return;
   for (size_t i = 0; i < t->n_backtraces; i++)
     {

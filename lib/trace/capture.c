@@ -17,6 +17,33 @@
  * capture itself when a leaf is polled without a root).  Only raw IPs are stored.
  * A stack with no root within MAX_DEPTH frames keeps its innermost MAX_DEPTH frames
  * and is marked truncated (asyncrt_backtrace_is_truncated()).
+ *
+ * Two walkers, and neither goes past the root:
+ *
+ * - The frame-pointer walk (fp_walk, x86-64 only; about 3 ns a frame): follows the
+ *   chain of saved frame pointers from leaf_slow's own frame up to the first return
+ *   address inside the active frame's range.  It is used only where it is exact: each
+ *   return address it passes must be known to lie in a function that keeps %rbp as
+ *   its frame pointer at that call (a function built without frame pointers leaves
+ *   %rbp alone or uses it for something else, and following it would skip its
+ *   caller's frame or read garbage).  That knowledge is per return address, a static
+ *   fact of the code, kept in fp_verdicts: the first time an address is met, a
+ *   libunwind walk (unw_step, DWARF CFI) checks at the frame of that address that
+ *   %rbp + 16 is the frame's CFA and that the caller's %rbp was saved at CFA - 16;
+ *   every verdict is forgotten when a dump starts after a module was unloaded (new
+ *   code may reuse its addresses: asyncrt__trace_fp_revalidate).
+ *   Every frame pointer read must also be 8-aligned, strictly increase, and lie
+ *   within this thread's stack (pthread_getattr_np, read once per thread) and below
+ *   the active frame (which lives in the root's own stack frame): a walk that fails
+ *   any check stops and the capture falls back to libunwind, so it can neither crash
+ *   nor return a wrong stack.  In practice: code built with -fno-omit-frame-pointer
+ *   (every frame between the leaf and the root) takes the frame-pointer walk; -O2
+ *   code without frame pointers, the sanitizer builds, and other architectures use
+ *   libunwind.
+ * - libunwind (unw_backtrace, its cached fast path; unw_step under TSan): cannot stop
+ *   at a condition, so it walks as many frames as the last capture on this thread
+ *   needed to reach its root (walk_hint), and walks again deeper only if the root is
+ *   not within them: identical stacks in a row (a dump) walk exactly to the root.
  */
 #include "trace/trace-private.h"
 
@@ -31,13 +58,20 @@ extern const char __stop_asyncrt_section_trace_leaf[] __attribute__((visibility 
 extern const char __start_asyncrt_section_trace_capture[] __attribute__((visibility ("hidden")));
 extern const char __stop_asyncrt_section_trace_capture[] __attribute__((visibility ("hidden")));
 
+#include <link.h>
+#include <pthread.h>
+#include <stdatomic.h>
+
 /* Deepest stack a leaf walks before giving up finding its root. */
 #define MAX_DEPTH ASYNCRT_TRACE_MAX_DEPTH
 #define STACK_DEPTH 128
+/* The first libunwind walk of a thread: enough for most stacks up to their root. */
+#define FIRST_WALK 32
 
 struct _AsyncrtTraceCollector
 {
   AsyncrtTrace *trace;
+  AsyncrtTraceStore *store;  /* where the trace lives (a dump's), or NULL: the heap */
   /* asyncrt_trace_capture(): a clone of each traced leaf's waker (AsyncrtWaker),
    * woken after the capture; created on first use.  Dumps
    * (asyncrt__trace_capture_quiet): NULL and never used: nothing is deferred, the
@@ -104,6 +138,247 @@ ip_in (uintptr_t ip, uintptr_t start, uintptr_t end)
   return ip > start && ip - 1 < end;
 }
 
+/* Frames the last libunwind walk of this thread needed to reach its root. */
+static _Thread_local int walk_hint;
+
+/* Captures by walker (statistics for tests and benchmarks: relaxed, and increments on
+ * two threads at once may lose one). */
+static atomic_uint_fast64_t n_fp_walks, n_unwind_walks;
+
+static inline void
+count (atomic_uint_fast64_t *counter)
+{
+  atomic_store_explicit (counter, atomic_load_explicit (counter, memory_order_relaxed) + 1,
+                         memory_order_relaxed);
+}
+
+void
+asyncrt__trace_get_walk_stats (uint64_t *fp_walks, uint64_t *unwind_walks)
+{
+  *fp_walks = atomic_load_explicit (&n_fp_walks, memory_order_relaxed);
+  *unwind_walks = atomic_load_explicit (&n_unwind_walks, memory_order_relaxed);
+}
+
+/* ---- the frame-pointer walk -------------------------------------------------------- */
+
+/* Sanitizer builds keep libunwind: their instrumented loads of other frames' slots
+ * are not worth reasoning about. */
+#if defined(__SANITIZE_ADDRESS__)
+#define ASYNCRT_TRACE_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define ASYNCRT_TRACE_ASAN 1
+#endif
+#endif
+
+#if defined(__x86_64__) && !defined(ASYNCRT_TRACE_TSAN) && !defined(ASYNCRT_TRACE_ASAN)
+#define ASYNCRT_TRACE_FP_WALK 1
+#endif
+
+#ifdef ASYNCRT_TRACE_FP_WALK
+
+/* What is known of a return address: 0 nothing yet, FP_YES its function keeps %rbp as
+ * its frame pointer at that call, FP_NO it does not.  A fixed open-addressing table,
+ * process-wide and lock-free (so nothing is inherited locked across fork): a slot's
+ * key is claimed once by compare-and-swap and never changes; its verdict is stored
+ * after (release) and read after the key (acquire), so a reader sees 0 or the final
+ * verdict; two threads judging one address store the same verdict.  A full table
+ * leaves new addresses unknown: their captures use libunwind. */
+enum { FP_UNKNOWN = 0, FP_YES = 1, FP_NO = 2 };
+#define FP_TABLE_SIZE 4096
+#define FP_PROBES 16
+
+static atomic_uintptr_t fp_keys[FP_TABLE_SIZE];
+static atomic_uchar fp_verdicts[FP_TABLE_SIZE];
+
+static inline size_t
+fp_slot (uintptr_t ip)
+{
+  return (size_t) ((ip * 0x9e3779b97f4a7c15u) >> 52) & (FP_TABLE_SIZE - 1);
+}
+
+static inline int
+fp_verdict (uintptr_t ip)
+{
+  size_t i = fp_slot (ip);
+  for (int k = 0; k < FP_PROBES; k++, i = (i + 1) & (FP_TABLE_SIZE - 1))
+    {
+      uintptr_t key = atomic_load_explicit (&fp_keys[i], memory_order_acquire);
+      if (key == ip)
+        return atomic_load_explicit (&fp_verdicts[i], memory_order_acquire);
+      if (key == 0)
+        return FP_UNKNOWN;
+    }
+  return FP_UNKNOWN;
+}
+
+static void
+fp_set_verdict (uintptr_t ip, int verdict)
+{
+  size_t i = fp_slot (ip);
+  for (int k = 0; k < FP_PROBES; k++, i = (i + 1) & (FP_TABLE_SIZE - 1))
+    {
+      uintptr_t key = atomic_load_explicit (&fp_keys[i], memory_order_acquire);
+      if (key == 0)
+        {
+          uintptr_t expected = 0;
+          if (atomic_compare_exchange_strong_explicit (&fp_keys[i], &expected, ip,
+                                                       memory_order_acq_rel,
+                                                       memory_order_acquire))
+            key = ip;
+          else
+            key = expected;
+        }
+      if (key == ip)
+        {
+          atomic_store_explicit (&fp_verdicts[i], (unsigned char) verdict,
+                                 memory_order_release);
+          return;
+        }
+    }
+}
+
+/* Verdicts are facts of the code at an address; after a module is unloaded, new code
+ * may sit at its addresses, so every verdict is forgotten (set back to unknown: a
+ * reader sees the old verdict or unknown, and unknown is judged again).  Checked when
+ * a dump starts (asyncrt__trace_fp_revalidate, from asyncrt__trace_store_new): the
+ * loader's counter of unloads, read through dl_iterate_phdr (its lock: never in a
+ * leaf capture). */
+static atomic_ullong fp_seen_subs;
+
+static int
+count_unloads (struct dl_phdr_info *info, size_t size, void *data)
+{
+  unsigned long long *out = data;
+  if (size >= offsetof (struct dl_phdr_info, dlpi_subs) + sizeof info->dlpi_subs)
+    *out = info->dlpi_subs;
+  return 1;     /* the counter is the same in every entry */
+}
+
+void
+asyncrt__trace_fp_revalidate (void)
+{
+  unsigned long long subs = 0;
+  dl_iterate_phdr (count_unloads, &subs);
+  if (subs == atomic_load_explicit (&fp_seen_subs, memory_order_acquire))
+    return;
+  for (size_t i = 0; i < FP_TABLE_SIZE; i++)
+    atomic_store_explicit (&fp_verdicts[i], FP_UNKNOWN, memory_order_release);
+  atomic_store_explicit (&fp_seen_subs, subs, memory_order_release);
+}
+
+/* This thread's stack: [lo, hi), read once; lo == hi == 1: unknown. */
+static _Thread_local uintptr_t stack_lo, stack_hi;
+
+static bool
+stack_bounds (uintptr_t *lo, uintptr_t *hi)
+{
+  if (stack_hi == 0)
+    {
+      pthread_attr_t attr;
+      void *addr = NULL;
+      size_t size = 0;
+      stack_lo = stack_hi = 1;
+      if (pthread_getattr_np (pthread_self (), &attr) == 0)
+        {
+          if (pthread_attr_getstack (&attr, &addr, &size) == 0 && addr != NULL && size > 0)
+            {
+              stack_lo = (uintptr_t) addr;
+              stack_hi = (uintptr_t) addr + size;
+            }
+          pthread_attr_destroy (&attr);
+        }
+    }
+  *lo = stack_lo;
+  *hi = stack_hi;
+  return stack_hi > stack_lo;
+}
+
+/* Judges, with libunwind, every return address between here and the root (or the walk
+ * limit): the cold path of fp_walk, once per address of the process. */
+static ASYNCRT_NOINLINE void
+fp_judge (const AsyncrtTraceFrame *root)
+{
+  unw_context_t uc;
+  unw_cursor_t cursor;
+  if (unw_getcontext (&uc) != 0 || unw_init_local (&cursor, &uc) != 0)
+    return;
+  unw_word_t ip = 0, rbp = 0;
+  bool have = false;          /* ip, rbp: a frame still to judge */
+  for (int depth = 0; depth < STACK_DEPTH; depth++)
+    {
+      if (unw_step (&cursor) <= 0)
+        break;
+      unw_word_t sp = 0, next_ip = 0, next_rbp = 0;
+      unw_save_loc_t loc;
+      if (unw_get_reg (&cursor, UNW_REG_SP, &sp) != 0
+          || unw_get_reg (&cursor, UNW_REG_IP, &next_ip) != 0
+          || unw_get_reg (&cursor, UNW_X86_64_RBP, &next_rbp) != 0)
+        break;
+      if (have)
+        {
+          /* The frame of @ip: its CFA is @sp (the caller's stack pointer). */
+          bool saved = unw_get_save_loc (&cursor, UNW_X86_64_RBP, &loc) == 0
+                       && loc.type == UNW_SLT_MEMORY && loc.u.addr == sp - 16;
+          fp_set_verdict ((uintptr_t) ip, saved && rbp + 16 == sp ? FP_YES : FP_NO);
+        }
+      if (next_ip == 0 || ip_in ((uintptr_t) next_ip, root->start, root->end))
+        break;
+      ip = next_ip;
+      rbp = next_rbp;
+      have = true;
+    }
+}
+
+/* Walks the frame-pointer chain from the frame of leaf_slow (@fp) up to @root,
+ * leaving out the leaf section's frames.  Returns the number of return addresses
+ * written to @ips (the root reached), or -1: the walk cannot be trusted here (use
+ * libunwind), -2: an address not judged yet (fp_judge, then libunwind). */
+static inline __attribute__((always_inline)) int
+fp_walk (uintptr_t fp, const AsyncrtTraceFrame *root, uintptr_t *ips, int cap,
+         uintptr_t leaf_start, uintptr_t leaf_end)
+{
+  uintptr_t lo, hi;
+  if (root == NULL || !stack_bounds (&lo, &hi))
+    return -1;
+  /* The active frame lives in the root's own stack frame, above every frame below the
+   * root: no slot read lies at or beyond it. */
+  uintptr_t limit = (uintptr_t) root;
+  if (limit > hi || fp < lo || fp >= limit)
+    return -1;
+  int n = 0;
+  for (;;)
+    {
+      if ((fp & 7) != 0 || fp + 16 > limit)
+        return -1;
+      uintptr_t next = ((const uintptr_t *) fp)[0];
+      uintptr_t ip = ((const uintptr_t *) fp)[1];
+      if (ip_in (ip, root->start, root->end))
+        return n;
+      int v = fp_verdict (ip);
+      if (v != FP_YES)
+        return v == FP_NO ? -1 : -2;
+      if (n > 0 || !ip_in (ip, leaf_start, leaf_end))
+        {
+          if (n == cap)
+            return -1;          /* deeper than the buffer: libunwind cuts it */
+          ips[n++] = ip;
+        }
+      if (next <= fp)
+        return -1;
+      fp = next;
+    }
+}
+
+#else
+
+void
+asyncrt__trace_fp_revalidate (void)
+{
+}
+
+#endif /* ASYNCRT_TRACE_FP_WALK */
+
 AsyncrtBacktrace *
 asyncrt__trace_last_leaf (void)
 {
@@ -113,15 +388,49 @@ asyncrt__trace_last_leaf (void)
 
 /* Appends the backtrace of the current leaf to @c; returns false if the stack could
  * not be walked at all.  Inlined into leaf_slow: one frame less to walk. */
+/* Appends a backtrace to @c, of the collector's kind (store or heap). */
+static inline __attribute__((always_inline)) AsyncrtBacktrace *
+append (AsyncrtTraceCollector *c, const uintptr_t *ips, size_t n, bool truncated)
+{
+  if (c->store != NULL)
+    return asyncrt__trace_store_append_ips (c->store, c->trace, ips, n, truncated);
+  AsyncrtBacktrace *bt = asyncrt__trace_append_ips (c->trace, ips, n);
+  bt->truncated = truncated;
+  return bt;
+}
+
+/* Appends the backtrace of the current leaf to @c; returns false if the stack could
+ * not be walked at all.  Inlined into leaf_slow: one frame less to walk, and @fp is
+ * leaf_slow's own frame. */
 static inline __attribute__((always_inline)) bool
-leaf_capture (AsyncrtTraceCollector *c)
+leaf_capture (AsyncrtTraceCollector *c, uintptr_t fp)
 {
   const uintptr_t leaf_start = (uintptr_t) __start_asyncrt_section_trace_leaf;
   const uintptr_t leaf_end = (uintptr_t) __stop_asyncrt_section_trace_leaf;
   const AsyncrtTraceFrame *frame = asyncrt__trace_context.active_frame;
   void *stack_buf[STACK_DEPTH];
+
+#ifdef ASYNCRT_TRACE_FP_WALK
+  {
+    uintptr_t *ips = (uintptr_t *) (void *) stack_buf;
+    int n = fp_walk (fp, frame, ips, STACK_DEPTH, leaf_start, leaf_end);
+    if (n >= 0)
+      {
+        c->last = append (c, ips, (size_t) n, false);
+        count (&n_fp_walks);
+        return true;
+      }
+    if (n == -2)
+      fp_judge (frame);
+  }
+#else
+  (void) fp;
+#endif
+
+  count (&n_unwind_walks);
   void **buf = stack_buf;
-  int cap = STACK_DEPTH;
+  /* No deeper than the last walk needed to reach its root (the root included). */
+  int cap = walk_hint > 0 ? MIN (walk_hint, STACK_DEPTH) : FIRST_WALK;
   bool ok = false;
 
   for (;;)
@@ -153,20 +462,24 @@ leaf_capture (AsyncrtTraceCollector *c)
             }
       if (!found && n == cap && cap < MAX_DEPTH)
         {
-          /* The buffer was too small to reach the root: walk again, deeper. */
-          cap *= 4;
-          if (buf != stack_buf)
-            g_free (buf);
-          buf = g_new (void *, cap);
+          /* The walk stopped before the root: walk again, deeper. */
+          if (cap < STACK_DEPTH)
+            cap = STACK_DEPTH;
+          else
+            {
+              cap *= 4;
+              if (buf != stack_buf)
+                g_free (buf);
+              buf = g_new (void *, cap);
+            }
           continue;
         }
+      if (found && frame != NULL)
+        walk_hint = last + 1;
       /* Without a root in reach, keep what was walked: cut at the walk limit (the
        * stack goes on), or a foreign stack the unwinder could not follow further. */
-      AsyncrtBacktrace *bt =
-        asyncrt__trace_append_ips (c->trace, (const uintptr_t *) (void *) (buf + first),
-                                   (size_t) (last - first));
-      bt->truncated = !found && n == cap;
-      c->last = bt;
+      c->last = append (c, (const uintptr_t *) (void *) (buf + first), (size_t) (last - first),
+                        !found && n == cap);
       ok = true;
       break;
     }
@@ -178,9 +491,10 @@ leaf_capture (AsyncrtTraceCollector *c)
 static ASYNCRT_NOINLINE ASYNCRT_TRACE_LEAF_SECTION bool
 leaf_slow (AsyncrtContext *cx, AsyncrtTraceCollector *c)
 {
-  /* A stack that cannot be walked still counts as a traced leaf: empty backtrace. */
-  if (!leaf_capture (c))
-    c->last = asyncrt__trace_append_ips (c->trace, NULL, 0);
+  /* A stack that cannot be walked still counts as a traced leaf: empty backtrace.
+   * __builtin_frame_address makes this function keep a frame pointer. */
+  if (!leaf_capture (c, (uintptr_t) __builtin_frame_address (0)))
+    c->last = append (c, NULL, 0, false);
   /* asyncrt_trace_capture(): defer a wake of the leaf's own waker, so the task (or
    * the combinator that gave this leaf its own waker) is re-polled after the
    * capture.  A dump's capture leaves the registration alone instead. */
@@ -233,7 +547,7 @@ asyncrt_trace_leaf (AsyncrtContext *cx)
  * the capture section: when a leaf is polled without any root, its backtrace stops
  * there. */
 static inline __attribute__((always_inline)) AsyncrtTrace *
-capture_run (AsyncrtTraceFunc func, void *data, GArray **deferred)
+capture_run (AsyncrtTraceFunc func, void *data, GArray **deferred, AsyncrtTraceStore *store)
 {
   if (func == NULL)
     {
@@ -246,8 +560,8 @@ capture_run (AsyncrtTraceFunc func, void *data, GArray **deferred)
       return NULL;
     }
 
-  AsyncrtTrace *t = asyncrt__trace_new ();
-  AsyncrtTraceCollector c = { t, deferred != NULL, NULL, NULL };
+  AsyncrtTrace *t = store != NULL ? asyncrt__trace_store_new_trace (store) : asyncrt__trace_new ();
+  AsyncrtTraceCollector c = { t, store, deferred != NULL, NULL, NULL };
   AsyncrtTraceFrame frame;
   asyncrt__trace_frame_push (&frame, (uintptr_t) __start_asyncrt_section_trace_capture,
                              (uintptr_t) __stop_asyncrt_section_trace_capture);
@@ -260,6 +574,8 @@ capture_run (AsyncrtTraceFunc func, void *data, GArray **deferred)
   asyncrt__trace_frame_pop (&frame);
   if (deferred != NULL)
     *deferred = c.deferred;
+  if (store != NULL)
+    asyncrt__trace_store_seal_trace (store, t);
   return t;
 }
 
@@ -270,7 +586,17 @@ asyncrt__trace_capture_quiet (AsyncrtTraceFunc func, void *data)
    * function) traces with its own collector and gives theirs back afterwards. */
   AsyncrtTraceCollector *outer = asyncrt__trace_context.collector;
   asyncrt__trace_context.collector = NULL;
-  AsyncrtTrace *t = capture_run (func, data, NULL);
+  AsyncrtTrace *t = capture_run (func, data, NULL, NULL);
+  asyncrt__trace_context.collector = outer;
+  return t;
+}
+
+ASYNCRT_NOINLINE ASYNCRT_TRACE_CAPTURE_SECTION AsyncrtTrace *
+asyncrt__trace_capture_quiet_into (AsyncrtTraceStore *s, AsyncrtTraceFunc func, void *data)
+{
+  AsyncrtTraceCollector *outer = asyncrt__trace_context.collector;
+  asyncrt__trace_context.collector = NULL;
+  AsyncrtTrace *t = capture_run (func, data, NULL, s);
   asyncrt__trace_context.collector = outer;
   return t;
 }
@@ -314,7 +640,7 @@ ASYNCRT_NOINLINE ASYNCRT_TRACE_CAPTURE_SECTION AsyncrtTrace *
 asyncrt_trace_capture (AsyncrtTraceFunc func, void *data)
 {
   GArray *deferred = NULL;
-  AsyncrtTrace *t = capture_run (func, data, &deferred);
+  AsyncrtTrace *t = capture_run (func, data, &deferred, NULL);
   wake_deferred (deferred);
   return t;
 }

@@ -6,6 +6,7 @@ libasyncrt_private_la_SOURCES += \
 	lib/trace/context.c \
 	lib/trace/capture.c \
 	lib/trace/backtrace.c \
+	lib/trace/store.c \
 	lib/trace/symbol.c \
 	lib/trace/tree.c \
 	lib/trace/format.c \

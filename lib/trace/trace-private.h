@@ -35,6 +35,7 @@ struct _AsyncrtTraceFrame
 };
 
 typedef struct _AsyncrtTraceCollector AsyncrtTraceCollector;
+typedef struct _AsyncrtTraceStore AsyncrtTraceStore;
 
 typedef struct
 {
@@ -117,9 +118,13 @@ struct _AsyncrtTrace
   size_t backtraces_size;            /* allocated slots */
   AsyncrtBacktrace *inline_slots[2]; /* most traces have one or two backtraces */
   GPtrArray *owned_infos;            /* synthetic infos owned by this trace, or NULL */
+  AsyncrtTraceStore *store;          /* the store that owns it (store.c), or NULL */
+  uint32_t shape;                    /* in its store: 1 + its shape; 0: none (yet) */
 };
 
 AsyncrtTrace *asyncrt__trace_new (void);
+/* Appends @bt (owned by whoever owns @t) to @t's list of backtraces. */
+void asyncrt__trace_add_backtrace (AsyncrtTrace *t, AsyncrtBacktrace *bt);
 /* Appends a backtrace of raw IPs, innermost first. */
 AsyncrtBacktrace *asyncrt__trace_append_ips (AsyncrtTrace *t, const uintptr_t *ips, size_t n);
 
@@ -133,6 +138,48 @@ AsyncrtBacktrace *asyncrt__trace_last_leaf (void);
  * collector is set aside meanwhile).  Returns NULL with errno EINVAL if @func is
  * NULL. */
 AsyncrtTrace *asyncrt__trace_capture_quiet (AsyncrtTraceFunc func, void *data);
+
+/* ---- store.c: the traces of many captures, identical stacks stored once ------------- */
+
+AsyncrtTraceStore *asyncrt__trace_store_new (size_t n_traces_hint);
+/* Frees every trace captured into @s (asyncrt_trace_free() ignores them).  NULL is
+ * ignored. */
+void asyncrt__trace_store_free (AsyncrtTraceStore *s);
+/* Captures like asyncrt__trace_capture_quiet(), into @s: the trace, its backtraces and
+ * their frames belong to @s, and a backtrace whose instruction pointers (and truncated
+ * mark) were seen before in @s shares their frames (bt->frames is the same pointer).
+ * The trace gets its shape when the capture ends. */
+AsyncrtTrace *asyncrt__trace_capture_quiet_into (AsyncrtTraceStore *s, AsyncrtTraceFunc func,
+                                                 void *data);
+/* capture.c's side: a new empty trace of @s; a backtrace appended to one; the trace
+ * complete, given its shape. */
+AsyncrtTrace *asyncrt__trace_store_new_trace (AsyncrtTraceStore *s);
+AsyncrtBacktrace *asyncrt__trace_store_append_ips (AsyncrtTraceStore *s, AsyncrtTrace *t,
+                                                   const uintptr_t *ips, size_t n,
+                                                   bool truncated);
+void asyncrt__trace_store_seal_trace (AsyncrtTraceStore *s, AsyncrtTrace *t);
+/* Shapes: the distinct traces of @s (same stacks in the same order), numbered from 0
+ * in order of first capture; a trace's is t->shape - 1.  get_shape gives the trace
+ * that stands for shape @shape (the first captured), NULL if out of range. */
+size_t asyncrt__trace_store_get_n_shapes (const AsyncrtTraceStore *s);
+const AsyncrtTrace *asyncrt__trace_store_get_shape (const AsyncrtTraceStore *s, size_t shape);
+
+typedef struct
+{
+  size_t n_traces;         /* captured into the store */
+  size_t n_stacks;         /* distinct stacks stored */
+  size_t n_shapes;         /* distinct traces */
+  size_t n_frames;         /* frames stored, over the distinct stacks */
+} AsyncrtTraceStoreStats;
+
+void asyncrt__trace_store_get_stats (const AsyncrtTraceStore *s, AsyncrtTraceStoreStats *out);
+
+/* Forgets what the frame-pointer walk knows of return addresses if a module was
+ * unloaded since the last call (capture.c; takes the loader's lock: not in a leaf). */
+void asyncrt__trace_fp_revalidate (void);
+
+/* Leaf captures so far by walker: the frame-pointer walk, libunwind (capture.c). */
+void asyncrt__trace_get_walk_stats (uint64_t *fp_walks, uint64_t *unwind_walks);
 
 /* The walk limit of a leaf capture, in native frames (public: backtraces cut there
  * are marked truncated). */

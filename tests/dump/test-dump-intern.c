@@ -1,0 +1,303 @@
+/* Dumps cost what their distinct stacks cost (issue 16): a dump of 10,000 tasks
+ * suspended at the same place stores one stack, one trace shape, and the text form
+ * builds and symbolises one tree; tasks at two places give two of each.  Also: a
+ * chain built with frame pointers is captured by the frame-pointer walk, with the
+ * same frames libunwind finds.  Internal API: the dump's trace store, the walk and
+ * tree counters. */
+#include "dump/dump-private.h"
+#include "trace/trace-private.h"
+#include "dump-json-util.h"
+#include "test-util.h"
+
+#include <stdatomic.h>
+#include <string.h>
+
+#define NOINLINE __attribute__((noinline))
+#define N_TASKS 10000
+
+typedef struct
+{
+  atomic_int *polled;
+  bool counted;
+  bool other;                 /* suspend in other_leaf_poll instead */
+} Idle;
+
+static AsyncrtPoll
+count_once (Idle *c)
+{
+  if (!c->counted)
+    {
+      c->counted = true;
+      atomic_fetch_add (c->polled, 1);
+    }
+  return ASYNCRT_PENDING;
+}
+
+static NOINLINE AsyncrtPoll
+idle_leaf_poll (Idle *c, AsyncrtContext *cx)
+{
+  if (asyncrt_trace_leaf (cx))
+    return ASYNCRT_PENDING;
+  return count_once (c);
+}
+
+static NOINLINE AsyncrtPoll
+other_leaf_poll (Idle *c, AsyncrtContext *cx)
+{
+  if (asyncrt_trace_leaf (cx))
+    return ASYNCRT_PENDING;
+  __asm__ volatile ("nop");     /* not folded into idle_leaf_poll */
+  return count_once (c);
+}
+
+static NOINLINE AsyncrtPoll
+middle_poll (Idle *c, AsyncrtContext *cx)
+{
+  AsyncrtPoll r = c->other ? other_leaf_poll (c, cx) : idle_leaf_poll (c, cx);
+  __asm__ volatile ("" ::: "memory");
+  return r;
+}
+
+static NOINLINE AsyncrtPoll
+idle_task_poll (void *p, AsyncrtContext *cx)
+{
+  AsyncrtPoll r = middle_poll (p, cx);
+  __asm__ volatile ("" ::: "memory");
+  return r;
+}
+
+typedef struct
+{
+  atomic_int *polled;
+  int n;
+} WaitAll;
+
+static AsyncrtPoll
+wait_all_poll (void *p, AsyncrtContext *cx)
+{
+  WaitAll *w = p;
+  if (atomic_load (w->polled) >= w->n)
+    return ASYNCRT_READY;
+  g_usleep (200);
+  asyncrt_waker_wake_by_ref (asyncrt_context_get_waker (cx));
+  return ASYNCRT_PENDING;
+}
+
+static size_t
+count_substr (const char *s, const char *sub)
+{
+  size_t n = 0;
+  for (const char *p = strstr (s, sub); p != NULL; p = strstr (p + 1, sub))
+    n++;
+  return n;
+}
+
+/* @n_other of the N_TASKS tasks suspend in other_leaf_poll. */
+static void
+check_interned (AsyncrtRuntime *rt, size_t n_other)
+{
+  AsyncrtHandle *h = asyncrt_runtime_get_handle (rt);
+  atomic_int polled;
+  atomic_init (&polled, 0);
+  Idle *idle = g_new0 (Idle, N_TASKS);
+  for (size_t i = 0; i < N_TASKS; i++)
+    {
+      idle[i].polled = &polled;
+      idle[i].other = i < n_other;
+      asyncrt_join_handle_free (asyncrt_handle_spawn (h, idle_task_poll, &idle[i], NULL));
+    }
+  WaitAll wa = { &polled, N_TASKS };
+  g_assert_cmpint (asyncrt_runtime_block_on (rt, wait_all_poll, &wa), ==, 0);
+
+  AsyncrtDump *d = NULL;
+  g_assert_cmpint (asyncrt_handle_dump (h, test_timeout_ms (20000), &d), ==, 0);
+  g_assert_true (asyncrt_dump_is_complete (d));
+  g_assert_cmpuint (asyncrt_dump_get_n_tasks (d), ==, N_TASKS);
+  size_t distinct = n_other > 0 ? 2 : 1;
+
+  /* Stored once: one stack and one shape per place, every backtrace of a place
+   * pointing to the same frames. */
+  AsyncrtTraceStoreStats st;
+  asyncrt__trace_store_get_stats (d->store, &st);
+  g_assert_cmpuint (st.n_traces, ==, N_TASKS);
+  g_assert_cmpuint (st.n_stacks, ==, distinct);
+  g_assert_cmpuint (st.n_shapes, ==, distinct);
+  const AsyncrtBacktraceFrame *seen[2] = { NULL, NULL };
+  size_t n_frames = 0;
+  for (size_t i = 0; i < N_TASKS; i++)
+    {
+      const AsyncrtTrace *tr = asyncrt_dump_task_get_trace (asyncrt_dump_get_task (d, i));
+      g_assert_cmpuint (asyncrt_trace_get_n_backtraces (tr), ==, 1);
+      const AsyncrtBacktrace *bt = asyncrt_trace_get_backtrace (tr, 0);
+      const AsyncrtBacktraceFrame *f = asyncrt_backtrace_get_frame (bt, 0);
+      g_assert_nonnull (f);
+      if (f != seen[0] && f != seen[1])
+        {
+          g_assert_null (seen[1]);
+          seen[seen[0] == NULL ? 0 : 1] = f;
+          n_frames += asyncrt_backtrace_get_n_frames (bt);
+        }
+    }
+  g_assert_nonnull (seen[0]);
+  g_assert_true ((seen[1] != NULL) == (n_other > 0));
+  g_assert_cmpuint (st.n_frames, ==, n_frames);
+
+  /* Formatted once per place: one tree built, symbols looked up for its frames only
+   * (each distinct frame once: the frames are shared). */
+  AsyncrtSymbolStats s0, s1;
+  asyncrt__symbol_get_stats (&s0);
+  size_t trees0 = asyncrt__dump_get_n_trees_built ();
+  char *text = asyncrt_dump_to_string (d);
+  g_assert_cmpuint (asyncrt__dump_get_n_trees_built () - trees0, ==, distinct);
+  asyncrt__symbol_get_stats (&s1);
+  g_assert_cmpuint ((s1.hits + s1.misses) - (s0.hits + s0.misses), <=, n_frames);
+  g_assert_cmpuint (count_substr (text, "idle_leaf_poll"), ==, N_TASKS - n_other);
+  g_assert_cmpuint (count_substr (text, "other_leaf_poll"), ==, n_other);
+  g_assert_cmpuint (count_substr (text, "\ntask "), ==, N_TASKS + 1);   /* and the summary */
+  free (text);
+
+  /* JSON: one entry in "traces" per place. */
+  char *json = test_dump_json (d, 0);
+  g_assert_cmpuint (count_substr (json, "{\"backtraces\":"), ==, distinct);
+  free (json);
+  asyncrt_dump_free (d);
+  g_free (idle);
+}
+
+static AsyncrtRuntime *
+build (bool mt)
+{
+  AsyncrtBuilder *b = mt ? asyncrt_builder_new_multi_thread () : asyncrt_builder_new_current_thread ();
+  if (mt)
+    asyncrt_builder_set_worker_threads (b, 2);
+  AsyncrtRuntime *rt = NULL;
+  g_assert_cmpint (asyncrt_builder_build (b, &rt), ==, 0);
+  asyncrt_builder_free (b);
+  return rt;
+}
+
+static void
+test_identical_mt (void)
+{
+  AsyncrtRuntime *rt = build (true);
+  check_interned (rt, 0);
+  asyncrt_runtime_free (rt);
+}
+
+static void
+test_two_places_mt (void)
+{
+  AsyncrtRuntime *rt = build (true);
+  check_interned (rt, 100);
+  asyncrt_runtime_free (rt);
+}
+
+/* ---- the frame-pointer walk ---------------------------------------------------------- */
+
+#define FP __attribute__((optimize ("no-omit-frame-pointer")))
+
+static NOINLINE FP AsyncrtPoll
+fp_leaf_poll (void *p, AsyncrtContext *cx)
+{
+  (void) p;
+  if (asyncrt_trace_leaf (cx))
+    return ASYNCRT_PENDING;
+  return ASYNCRT_READY;
+}
+
+static NOINLINE FP AsyncrtPoll
+fp_middle_poll (void *p, AsyncrtContext *cx)
+{
+  AsyncrtPoll r = fp_leaf_poll (p, cx);
+  __asm__ volatile ("" ::: "memory");
+  return r;
+}
+
+static NOINLINE FP AsyncrtPoll
+fp_outer_poll (void *p, AsyncrtContext *cx)
+{
+  AsyncrtPoll r = fp_middle_poll (p, cx);
+  __asm__ volatile ("" ::: "memory");
+  return r;
+}
+
+static void
+poll_rooted (void *data)
+{
+  asyncrt_trace_root_poll (data, NULL);
+}
+
+static const char *
+frame_function (const AsyncrtBacktrace *bt, size_t i)
+{
+  const AsyncrtBacktraceFrame *f = asyncrt_backtrace_get_frame (bt, i);
+  size_t n = asyncrt_backtrace_frame_get_n_symbols (f);
+  return asyncrt_backtrace_symbol_get_name (asyncrt_backtrace_frame_get_symbol (f, n - 1));
+}
+
+static void
+test_frame_pointer_walk (void)
+{
+#if !defined(__x86_64__) || defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+  g_test_skip ("the frame-pointer walk is used on x86-64 builds without sanitizers");
+  return;
+#else
+  AsyncrtTraceRoot root;
+  asyncrt_trace_root_init (&root, fp_outer_poll, NULL);
+  uint64_t fp0, unw0, fp1, unw1;
+  /* The first capture judges the chain's return addresses (with libunwind). */
+  AsyncrtTrace *first = asyncrt_trace_capture (poll_rooted, &root);
+  asyncrt__trace_get_walk_stats (&fp0, &unw0);
+  AsyncrtTrace *t = asyncrt_trace_capture (poll_rooted, &root);
+  asyncrt__trace_get_walk_stats (&fp1, &unw1);
+  g_assert_cmpuint (fp1 - fp0, ==, 1);
+  g_assert_cmpuint (unw1 - unw0, ==, 0);
+  /* The same frames as libunwind's, up to (excluding) the root. */
+  const AsyncrtBacktrace *a = asyncrt_trace_get_backtrace (first, 0);
+  const AsyncrtBacktrace *b = asyncrt_trace_get_backtrace (t, 0);
+  g_assert_cmpuint (asyncrt_backtrace_get_n_frames (b), ==, 3);
+  g_assert_cmpuint (asyncrt_backtrace_get_n_frames (a), ==, 3);
+  for (size_t i = 0; i < 3; i++)
+    g_assert_cmpuint (asyncrt_backtrace_frame_get_ip (asyncrt_backtrace_get_frame (a, i)), ==,
+                      asyncrt_backtrace_frame_get_ip (asyncrt_backtrace_get_frame (b, i)));
+  g_assert_false (asyncrt_backtrace_is_truncated (b));
+  g_assert_cmpstr (frame_function (b, 0), ==, "fp_leaf_poll");
+  g_assert_cmpstr (frame_function (b, 1), ==, "fp_middle_poll");
+  g_assert_cmpstr (frame_function (b, 2), ==, "fp_outer_poll");
+  asyncrt_trace_free (first);
+  asyncrt_trace_free (t);
+#endif
+}
+
+/* A chain without frame pointers (this file's -O2 functions) is never walked by
+ * frame pointers: its captures use libunwind and still reach the root. */
+static void
+test_no_frame_pointer_falls_back (void)
+{
+  Idle idle = { NULL, true, false };
+  AsyncrtTraceRoot root;
+  asyncrt_trace_root_init (&root, idle_task_poll, &idle);
+  asyncrt_trace_free (asyncrt_trace_capture (poll_rooted, &root));
+  uint64_t fp0, unw0, fp1, unw1;
+  asyncrt__trace_get_walk_stats (&fp0, &unw0);
+  AsyncrtTrace *t = asyncrt_trace_capture (poll_rooted, &root);
+  asyncrt__trace_get_walk_stats (&fp1, &unw1);
+  const AsyncrtBacktrace *b = asyncrt_trace_get_backtrace (t, 0);
+  g_assert_cmpuint (asyncrt_backtrace_get_n_frames (b), ==, 3);
+  g_assert_cmpstr (frame_function (b, 0), ==, "idle_leaf_poll");
+  g_assert_cmpstr (frame_function (b, 2), ==, "idle_task_poll");
+  g_assert_cmpuint (fp1 - fp0 + unw1 - unw0, ==, 1);
+  asyncrt_trace_free (t);
+}
+
+int
+main (int argc, char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+  g_test_add_func ("/dump/intern/identical-mt", test_identical_mt);
+  g_test_add_func ("/dump/intern/two-places-mt", test_two_places_mt);
+  g_test_add_func ("/dump/intern/frame-pointer-walk", test_frame_pointer_walk);
+  g_test_add_func ("/dump/intern/no-frame-pointer", test_no_frame_pointer_falls_back);
+  test_dump_json_add_check ();
+  return g_test_run ();
+}
