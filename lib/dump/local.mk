@@ -2,6 +2,7 @@
 # requester, the dump future)
 libasyncrt_private_la_SOURCES += \
 	lib/dump/dump-private.h \
+	lib/dump/buf-private.h \
 	lib/dump/dump-sched-private.h \
 	lib/dump/dump.c \
 	lib/dump/header.c \

@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <glib.h>
+#include <stdatomic.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -241,7 +242,7 @@ typedef struct
   uint64_t ms;
   gint64 started;
   gint64 took;
-  int *freed;
+  atomic_int *freed;          /* free functions run on workers and on the freeing thread */
 } Sleeper;
 
 static AsyncrtPoll
@@ -262,7 +263,7 @@ sleeper_free (void *p)
   Sleeper *self = p;
   asyncrt_sleep_clear (&self->sleep);
   if (self->freed != NULL)
-    (*self->freed)++;
+    atomic_fetch_add (self->freed, 1);
   g_free (self);
 }
 
@@ -377,7 +378,7 @@ typedef struct
   AsyncrtFd fd;
   char buf[4];
   int64_t n;
-  int *freed;
+  atomic_int *freed;
 } Reader;
 
 static AsyncrtPoll
@@ -395,7 +396,7 @@ reader_free (void *p)
 {
   Reader *self = p;
   asyncrt_fd_clear (&self->fd);
-  (*self->freed)++;
+  atomic_fetch_add (self->freed, 1);
   g_free (self);
 }
 
@@ -404,7 +405,7 @@ typedef struct
   AsyncrtCoroutine co;
   AsyncrtYield y;
   int fd;
-  int *freed;
+  atomic_int *freed;
   int i;
 } ShutdownRoot;
 
@@ -439,13 +440,13 @@ static void
 test_shutdown_pending (gconstpointer flavour)
 {
   int fds[2];
-  int freed = 0;
+  atomic_int freed = 0;
   g_assert_cmpint (pipe2 (fds, O_NONBLOCK | O_CLOEXEC), ==, 0);
   AsyncrtRuntime *rt = new_runtime (flavour);
   ShutdownRoot root = { { 0 }, { 0 }, fds[0], &freed, 0 };
   g_assert_cmpint (asyncrt_runtime_block_on (rt, shutdown_root_poll, &root), ==, 0);
   asyncrt_runtime_free (rt);                /* frees every task: leaves cleared */
-  g_assert_cmpint (freed, ==, 11);
+  g_assert_cmpint (atomic_load (&freed), ==, 11);
   close (fds[0]);
   close (fds[1]);
 }
