@@ -145,17 +145,56 @@ asyncrt__owned_close_and_shutdown_all (AsyncrtOwnedTasks *o)
     }
 }
 
+/* The walk follows WALK_LANES shards' lists at once, one task of each in turn: a list
+ * walk waits on a cache miss per task (the tasks are spread over the heap), and
+ * independent lists let those misses overlap (with 100,000 tasks the walk took
+ * twice as long one list at a time).  It holds those shards' locks together, taken
+ * in ascending order; no other code holds two shard locks, so none can wait on the
+ * walk while holding one the walk needs. */
+#define WALK_LANES 4u
+
+/* Every cache line of a task (@func reads fields all over it); a hint only. */
+static inline void
+prefetch_task (const AsyncrtTask *t)
+{
+  const char *p = (const char *) t;
+  for (size_t off = 0; off < sizeof *t; off += 64)
+    __builtin_prefetch (p + off);
+  __builtin_prefetch (p + sizeof *t - 1);
+}
+G_STATIC_ASSERT (ASYNCRT_OWNED_SHARDS % WALK_LANES == 0);
+
 size_t
 asyncrt__owned_foreach (AsyncrtOwnedTasks *o, AsyncrtOwnedForeachFunc func, void *data)
 {
   size_t n = 0;
-  for (unsigned i = 0; i < ASYNCRT_OWNED_SHARDS; i++)
+  for (unsigned i = 0; i < ASYNCRT_OWNED_SHARDS; i += WALK_LANES)
     {
-      AsyncrtOwnedShard *s = &o->shards[i];
-      pthread_mutex_lock (&s->lock);
-      for (AsyncrtTask *t = s->head; t != NULL; t = t->owned_next, n++)
-        func (t, data);
-      pthread_mutex_unlock (&s->lock);
+      AsyncrtTask *cur[WALK_LANES];
+      unsigned live = 0;
+      for (unsigned k = 0; k < WALK_LANES; k++)
+        {
+          pthread_mutex_lock (&o->shards[i + k].lock);
+          cur[k] = o->shards[i + k].head;
+          live += cur[k] != NULL;
+        }
+      while (live > 0)
+        for (unsigned k = 0; k < WALK_LANES; k++)
+          {
+            AsyncrtTask *t = cur[k];
+            if (t == NULL)
+              continue;
+            /* @func never unlinks (the lock is held): the next link stands. */
+            cur[k] = t->owned_next;
+            if (cur[k] != NULL)
+              prefetch_task (cur[k]);
+            else
+              live--;
+            func (t, data);
+            n++;
+          }
+      for (unsigned k = WALK_LANES; k-- > 0;)
+        pthread_mutex_unlock (&o->shards[i + k].lock);
     }
   return n;
 }

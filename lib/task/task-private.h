@@ -337,14 +337,23 @@ bool asyncrt__task_claim_for_trace (AsyncrtTask *t);
 /* Trace-polls @t once, inside the caller's capture, then ends the claim by the rule at
  * the top.  @queued: the caller popped @t from a run queue and passes its notified
  * reference (not claimed); false: claimed with asyncrt__task_claim_for_trace().
- * Consumes the caller's reference.  Returns false, without polling, if a queued task
- * had been aborted (it was handed back to its scheduler as it was) or shut down.
- * Never call with an owned-list lock held. */
-bool asyncrt__task_trace_poll (AsyncrtTask *t, bool queued);
+ * Consumes the caller's reference: the caller must not touch @t afterwards (it may be
+ * freed), so what it needs is reported: @ret_completed (nullable) is set to whether
+ * the task completed in the call (finished in its trace poll, cancelled, or shut
+ * down).  Returns false, without polling, if a queued task had been aborted (it was
+ * handed back to its scheduler as it was) or shut down.  Never call with an
+ * owned-list lock held.
+ *
+ * Both this and asyncrt__task_trace_release() clear t->dump_data as they end the
+ * hold: after the end CAS (a census reading a RUNNING task unmarked would list a held
+ * task as running) and before the caller's reference is dropped (the dumper cannot
+ * write it later without a reference of its own).  Runs of one runtime are serialised,
+ * so no other run's mark is overwritten. */
+bool asyncrt__task_trace_poll (AsyncrtTask *t, bool queued, bool *ret_completed);
 
 /* Ends a claim without polling (the dump ran out of time): the same end rule.  A
  * queued task goes back to its scheduler as it was.  Consumes the caller's
- * reference. */
+ * reference; clears t->dump_data (see above). */
 void asyncrt__task_trace_release (AsyncrtTask *t, bool queued);
 
 /* Shutdown: cancels @t if it is not running elsewhere (frees the future, completes,

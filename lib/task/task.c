@@ -551,36 +551,56 @@ trace_reschedule (AsyncrtTask *t)
   asyncrt__task_unref (t);
 }
 
-static void
+/* The dump module's mark is cleared by the end of its hold (task-private.h, "Trace
+ * polls"): after the end CAS (a census never sees a RUNNING task unmarked while it is
+ * held), before the holder's reference goes (the task may be freed after it). */
+static inline void
+unmark (AsyncrtTask *t)
+{
+  atomic_store_explicit (&t->dump_data, 0, memory_order_relaxed);
+}
+
+/* Returns true if the task completed (cancelled). */
+static bool
 trace_end (AsyncrtTask *t, bool requeue)
 {
   switch (transition_from_trace (t, requeue))
     {
     case TRACE_END_IDLE:
+      unmark (t);
       asyncrt__task_unref (t);
-      break;
+      return false;
     case TRACE_END_RESCHEDULE:
+      unmark (t);
       trace_reschedule (t);   /* our reference is the notified one now */
-      break;
+      return false;
     case TRACE_END_CANCEL:
     default:
+      unmark (t);
       task_complete (t, true);
       asyncrt__task_unref (t);
-      break;
+      return true;
     }
 }
 
 bool
-asyncrt__task_trace_poll (AsyncrtTask *t, bool queued)
+asyncrt__task_trace_poll (AsyncrtTask *t, bool queued, bool *ret_completed)
 {
+  bool completed = false;
   if (queued)
     switch (transition_queued_to_trace (t))
       {
       case QUEUED_CANCELLED:
+        unmark (t);
         trace_reschedule (t);   /* its runner cancels it */
+        if (ret_completed != NULL)
+          *ret_completed = false;
         return false;
       case QUEUED_GONE:
+        unmark (t);
         asyncrt__task_unref (t);
+        if (ret_completed != NULL)
+          *ret_completed = true;   /* shut down: being or already completed */
         return false;
       case QUEUED_TRACE:
       default:
@@ -597,11 +617,15 @@ asyncrt__task_trace_poll (AsyncrtTask *t, bool queued)
 
   if (res == ASYNCRT_READY)
     {
+      unmark (t);
       task_complete (t, false);
       asyncrt__task_unref (t);
+      completed = true;
     }
   else
-    trace_end (t, queued);
+    completed = trace_end (t, queued);
+  if (ret_completed != NULL)
+    *ret_completed = completed;
   return true;
 }
 
@@ -609,7 +633,10 @@ void
 asyncrt__task_trace_release (AsyncrtTask *t, bool queued)
 {
   if (queued)
-    trace_reschedule (t);     /* still NOTIFIED, never became ours */
+    {
+      unmark (t);
+      trace_reschedule (t);     /* still NOTIFIED, never became ours */
+    }
   else
     trace_end (t, false);
 }

@@ -423,7 +423,11 @@ test_owned_foreach_for_tracing (void)
   g_assert_cmpuint (asyncrt__owned_foreach (&h.base.owned, foreach_claim, claimed), ==, 40);
   g_assert_cmpuint (claimed->len, ==, 20);
   for (guint i = 0; i < claimed->len; i++)
-    g_assert_true (asyncrt__task_trace_poll (claimed->pdata[i], false));
+    {
+      bool completed = true;
+      g_assert_true (asyncrt__task_trace_poll (claimed->pdata[i], false, &completed));
+      g_assert_false (completed);
+    }
   g_ptr_array_unref (claimed);
   /* Back to idle: nothing more was scheduled, no poll was counted. */
   g_assert_cmpuint (h.scheduled->len, ==, 20);
@@ -516,7 +520,7 @@ test_trace_poll_idle (void)
   uint64_t refs = REFS (t);
   g_usleep (1000);
   g_assert_true (asyncrt__task_claim_for_trace (t));
-  g_assert_true (asyncrt__task_trace_poll (t, false));
+  g_assert_true (asyncrt__task_trace_poll (t, false, NULL));
   /* Idle again: polled, but nothing counted, nothing queued, the same references. */
   g_assert_cmpint (f.polls, ==, 2);
   g_assert_cmpuint (atomic_load (&t->poll_count), ==, polls);
@@ -568,7 +572,7 @@ test_trace_poll_woken (void)
           g_assert_true (HAS (t, ASYNCRT_TASK_NOTIFIED | ASYNCRT_TASK_RUNNING));
         }
       if (mode < 2)
-        g_assert_true (asyncrt__task_trace_poll (t, false));
+        g_assert_true (asyncrt__task_trace_poll (t, false, NULL));
       else
         asyncrt__task_trace_release (t, false);
       f.wake_by_ref = f.wake_by_val = false;
@@ -599,7 +603,7 @@ test_trace_poll_queued (void)
   AsyncrtTask *q = pop_scheduled (&h);            /* the dump drains the queue */
   g_assert_true (q == t);
   uint64_t refs = REFS (t);
-  g_assert_true (asyncrt__task_trace_poll (t, true));
+  g_assert_true (asyncrt__task_trace_poll (t, true, NULL));
   g_assert_cmpint (f.polls, ==, 2);
   g_assert_cmpuint (atomic_load (&t->poll_count), ==, 1);
   g_assert_cmpuint (h.scheduled->len, ==, 1);     /* back in the queue, once */
@@ -607,7 +611,7 @@ test_trace_poll_queued (void)
   g_assert_cmpuint (REFS (t), ==, refs);
   /* Even with a wake during its trace poll: still exactly once. */
   f.wake_by_ref = true;
-  g_assert_true (asyncrt__task_trace_poll (pop_scheduled (&h), true));
+  g_assert_true (asyncrt__task_trace_poll (pop_scheduled (&h), true, NULL));
   f.wake_by_ref = false;
   g_assert_cmpuint (h.scheduled->len, ==, 1);
   /* Out of time: handed back untouched. */
@@ -637,14 +641,18 @@ test_trace_poll_cancel_complete (void)
   g_assert_true (asyncrt__task_claim_for_trace (ta));
   asyncrt_join_handle_abort (asyncrt__task_to_join_handle (ta));
   g_assert_cmpuint (h.scheduled->len, ==, 0);
-  g_assert_true (asyncrt__task_trace_poll (ta, false));
+  bool completed = false;
+  g_assert_true (asyncrt__task_trace_poll (ta, false, &completed));
+  g_assert_true (completed);
   g_assert_true (asyncrt_join_handle_is_cancelled (asyncrt__task_to_join_handle (ta)));
   g_assert_cmpint (freed, ==, 1);
   g_assert_cmpuint (h.scheduled->len, ==, 0);
 
   /* aborted while queued: not polled, handed back for its runner to cancel */
   asyncrt_join_handle_abort (asyncrt__task_to_join_handle (tb));
-  g_assert_false (asyncrt__task_trace_poll (pop_scheduled (&h), true));
+  completed = true;
+  g_assert_false (asyncrt__task_trace_poll (pop_scheduled (&h), true, &completed));
+  g_assert_false (completed);
   g_assert_cmpint (b.polls, ==, 1);
   g_assert_cmpuint (h.scheduled->len, ==, 1);
   asyncrt__task_run (pop_scheduled (&h));
@@ -653,7 +661,9 @@ test_trace_poll_cancel_complete (void)
   /* ready in its trace poll: completes normally, not counted as a poll */
   c.ready = true;
   g_assert_true (asyncrt__task_claim_for_trace (tc));
-  g_assert_true (asyncrt__task_trace_poll (tc, false));
+  completed = false;
+  g_assert_true (asyncrt__task_trace_poll (tc, false, &completed));
+  g_assert_true (completed);
   g_assert_true (asyncrt_join_handle_is_finished (asyncrt__task_to_join_handle (tc)));
   g_assert_false (asyncrt_join_handle_is_cancelled (asyncrt__task_to_join_handle (tc)));
   g_assert_cmpuint (atomic_load (&tc->poll_count), ==, 1);
