@@ -1,7 +1,7 @@
 /* A runtime of the flavour under test (flavour-util.h) for tests that look at its
  * threads from outside: on the current-thread runtime a thread of its own sits in
  * block_on until harness_stop(), so tasks run as they would in a program.
- * Shared by tests/dump/test-native.c and tests/stall/test-stall.c. */
+ * Shared by the tests of native stacks, stalls, filters and progress. */
 #ifndef ASYNCRT_TEST_HARNESS_UTIL_H
 #define ASYNCRT_TEST_HARNESS_UTIL_H
 
@@ -67,18 +67,26 @@ new_builder (void)
   return b;
 }
 
-/* Builds the runtime from @b (freed here) and, on the current-thread one, starts the
- * block_on thread. */
+/* Takes @rt and, on the current-thread runtime, starts the block_on thread. */
 static inline void
-harness_start_with (Harness *hs, AsyncrtBuilder *b)
+harness_start_runtime (Harness *hs, AsyncrtRuntime *rt)
 {
   memset (hs, 0, sizeof *hs);
-  g_assert_cmpint (asyncrt_builder_build (b, &hs->rt), ==, 0);
-  asyncrt_builder_free (b);
+  hs->rt = rt;
   hs->h = asyncrt_runtime_get_handle (hs->rt);
   asyncrt_notify_init (&hs->done);
   if (!multi_flavour)
     g_assert_cmpint (pthread_create (&hs->block_on_thread, NULL, block_on_main, hs), ==, 0);
+}
+
+/* Builds the runtime from @b (freed here), then as harness_start_runtime(). */
+static inline void
+harness_start_with (Harness *hs, AsyncrtBuilder *b)
+{
+  AsyncrtRuntime *rt = NULL;
+  g_assert_cmpint (asyncrt_builder_build (b, &rt), ==, 0);
+  asyncrt_builder_free (b);
+  harness_start_runtime (hs, rt);
 }
 
 static inline void

@@ -101,14 +101,14 @@ tests_dump_test_native_LDADD = $(TEST_LIBS)
 # Filtered dumps on both schedulers: each filter on 10,000 tasks traces only the
 # matching ones (the tasks count their own trace polls).
 test_programs += tests/dump/test-dump-filter
-tests_dump_test_dump_filter_SOURCES = tests/dump/test-dump-filter.c tests/flavour-util.h
+tests_dump_test_dump_filter_SOURCES = tests/dump/test-dump-filter.c tests/flavour-util.h tests/harness-util.h
 tests_dump_test_dump_filter_CPPFLAGS = $(TEST_CPPFLAGS)
 tests_dump_test_dump_filter_LDADD = $(TEST_LIBS)
 
 # Progress between two dumps on both schedulers: stuck, progressing, new, gone, a poll
 # blocking its worker, a wake nobody runs; runtime identity.
 test_programs += tests/dump/test-dump-progress
-tests_dump_test_dump_progress_SOURCES = tests/dump/test-dump-progress.c tests/flavour-util.h
+tests_dump_test_dump_progress_SOURCES = tests/dump/test-dump-progress.c tests/flavour-util.h tests/harness-util.h
 tests_dump_test_dump_progress_CPPFLAGS = $(TEST_CPPFLAGS)
 tests_dump_test_dump_progress_CFLAGS = $(AM_CFLAGS) -O2 -g
 tests_dump_test_dump_progress_LDADD = $(TEST_LIBS)

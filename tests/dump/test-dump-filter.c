@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "flavour-util.h"
+#include "harness-util.h"
 
 #define N_BULK 10000u
 #define N_MAX (N_BULK + 64u)
@@ -108,40 +109,10 @@ waiter_free (void *p)
 
 typedef struct
 {
-  AsyncrtRuntime *rt;
-  AsyncrtHandle *h;
-  pthread_t thread;           /* current-thread: the thread in block_on */
-  AsyncrtNotify stop;
+  Harness hs;                 /* the runtime (harness-util.h) */
   int block_pipe[2];
   atomic_int blocked;
 } Fx;
-
-typedef struct
-{
-  AsyncrtCoroutine co;
-  AsyncrtNotified wait;
-  Fx *fx;
-} BlockOn;
-
-static AsyncrtPoll
-block_on_poll (void *p, AsyncrtContext *cx)
-{
-  BlockOn *self = p;
-  ASYNCRT_BEGIN (&self->co);
-  asyncrt_notified_init (&self->wait, &self->fx->stop);
-  ASYNCRT_AWAIT (&self->co, asyncrt_notified_poll (&self->wait, cx));
-  asyncrt_notified_clear (&self->wait);
-  ASYNCRT_END (&self->co);
-}
-
-static void *
-block_on_thread (void *data)
-{
-  Fx *fx = data;
-  BlockOn b = { .fx = fx };
-  g_assert_cmpint (asyncrt_runtime_block_on (fx->rt, block_on_poll, &b), ==, 0);
-  return NULL;
-}
 
 static void
 fx_start (Fx *fx)
@@ -154,12 +125,8 @@ fx_start (Fx *fx)
     }
   atomic_store (&next_index, 0);
   asyncrt_notify_init (&never);
-  asyncrt_notify_init (&fx->stop);
   fx->block_pipe[0] = fx->block_pipe[1] = -1;
-  fx->rt = new_runtime ();
-  fx->h = asyncrt_runtime_get_handle (fx->rt);
-  if (!multi_flavour)
-    g_assert_cmpint (pthread_create (&fx->thread, NULL, block_on_thread, fx), ==, 0);
+  harness_start_runtime (&fx->hs, new_runtime ());
 }
 
 static void
@@ -170,13 +137,7 @@ fx_stop (Fx *fx)
       char c[8] = { 0 };
       g_assert_cmpint (write (fx->block_pipe[1], c, sizeof c), ==, (ssize_t) sizeof c);
     }
-  if (!multi_flavour)
-    {
-      asyncrt_notify_notify_one (&fx->stop);
-      pthread_join (fx->thread, NULL);
-    }
-  asyncrt_runtime_free (fx->rt);
-  asyncrt_notify_clear (&fx->stop);
+  harness_stop (&fx->hs);
   asyncrt_notify_clear (&never);
   if (fx->block_pipe[0] >= 0)
     {
@@ -193,7 +154,7 @@ fx_spawn (Fx *fx, const char *name, Kind kind)
   w->index = atomic_fetch_add (&next_index, 1);
   g_assert_cmpuint (w->index, <, N_MAX);
   w->kind = kind;
-  AsyncrtJoinHandle *jh = asyncrt_handle_spawn_named (fx->h, name, waiter_poll, w, waiter_free);
+  AsyncrtJoinHandle *jh = asyncrt_handle_spawn_named (fx->hs.h, name, waiter_poll, w, waiter_free);
   g_assert_nonnull (jh);
   AsyncrtTaskId id = asyncrt_join_handle_get_id (jh);
   asyncrt_join_handle_free (jh);
@@ -234,7 +195,7 @@ static AsyncrtTaskId
 fx_spawn_blocker (Fx *fx)
 {
   g_assert_cmpint (pipe (fx->block_pipe), ==, 0);
-  AsyncrtJoinHandle *jh = asyncrt_handle_spawn_named (fx->h, "blocker", blocker_poll, fx, NULL);
+  AsyncrtJoinHandle *jh = asyncrt_handle_spawn_named (fx->hs.h, "blocker", blocker_poll, fx, NULL);
   AsyncrtTaskId id = asyncrt_join_handle_get_id (jh);
   asyncrt_join_handle_free (jh);
   gint64 deadline = g_get_monotonic_time () + (gint64) test_timeout_ms (20000) * 1000;
@@ -259,7 +220,7 @@ static AsyncrtDump *
 dump_with (Fx *fx, const AsyncrtDumpOptions *opts, unsigned timeout_ms)
 {
   AsyncrtDump *d = NULL;
-  g_assert_cmpint (asyncrt_handle_dump_full (fx->h, timeout_ms, opts, &d), ==, 0);
+  g_assert_cmpint (asyncrt_handle_dump_full (fx->hs.h, timeout_ms, opts, &d), ==, 0);
   g_assert_nonnull (d);
   g_assert_true (asyncrt_dump_is_filtered (d) == asyncrt_dump_options_is_filtered (opts));
   return d;
@@ -398,7 +359,7 @@ test_state_10k (void)
       for (;;)
         {
           d = NULL;
-          g_assert_cmpint (asyncrt_handle_dump_full (fx.h, 0, NULL, &d), ==, 0);
+          g_assert_cmpint (asyncrt_handle_dump_full (fx.hs.h, 0, NULL, &d), ==, 0);
           bool gone = asyncrt_dump_find_task (d, blocker) == NULL;
           asyncrt_dump_free (d);
           if (gone)

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "flavour-util.h"
+#include "harness-util.h"
 
 /* ---- tasks ---------------------------------------------------------------------------- */
 
@@ -80,52 +81,18 @@ ticker_free (void *p)
 
 typedef struct
 {
-  AsyncrtRuntime *rt;
-  AsyncrtHandle *h;
-  pthread_t thread;
-  AsyncrtNotify stop;
+  Harness hs;                 /* the runtime (harness-util.h) */
   int pipe[2];
   atomic_int blocked;
   unsigned n_blockers;
 } Fx;
 
-typedef struct
-{
-  AsyncrtCoroutine co;
-  AsyncrtNotified wait;
-  Fx *fx;
-} BlockOn;
-
-static AsyncrtPoll
-block_on_poll (void *p, AsyncrtContext *cx)
-{
-  BlockOn *self = p;
-  ASYNCRT_BEGIN (&self->co);
-  asyncrt_notified_init (&self->wait, &self->fx->stop);
-  ASYNCRT_AWAIT (&self->co, asyncrt_notified_poll (&self->wait, cx));
-  asyncrt_notified_clear (&self->wait);
-  ASYNCRT_END (&self->co);
-}
-
-static void *
-block_on_thread (void *data)
-{
-  Fx *fx = data;
-  BlockOn b = { .fx = fx };
-  g_assert_cmpint (asyncrt_runtime_block_on (fx->rt, block_on_poll, &b), ==, 0);
-  return NULL;
-}
-
 static void
 fx_start (Fx *fx)
 {
   memset (fx, 0, sizeof *fx);
-  asyncrt_notify_init (&fx->stop);
   fx->pipe[0] = fx->pipe[1] = -1;
-  fx->rt = new_runtime ();
-  fx->h = asyncrt_runtime_get_handle (fx->rt);
-  if (!multi_flavour)
-    g_assert_cmpint (pthread_create (&fx->thread, NULL, block_on_thread, fx), ==, 0);
+  harness_start_runtime (&fx->hs, new_runtime ());
 }
 
 static void
@@ -143,13 +110,7 @@ static void
 fx_stop (Fx *fx)
 {
   fx_release_blockers (fx);
-  if (!multi_flavour)
-    {
-      asyncrt_notify_notify_one (&fx->stop);
-      pthread_join (fx->thread, NULL);
-    }
-  asyncrt_runtime_free (fx->rt);
-  asyncrt_notify_clear (&fx->stop);
+  harness_stop (&fx->hs);
   if (fx->pipe[0] >= 0)
     close (fx->pipe[0]);
 }
@@ -171,7 +132,7 @@ spawn_waiter (Fx *fx, const char *name, AsyncrtNotify *notify, atomic_int *polle
   Waiter *w = g_new0 (Waiter, 1);
   w->notify = notify;
   w->polled = polled;
-  AsyncrtJoinHandle *jh = asyncrt_handle_spawn_named (fx->h, name, progress_waiter_poll, w,
+  AsyncrtJoinHandle *jh = asyncrt_handle_spawn_named (fx->hs.h, name, progress_waiter_poll, w,
                                                       waiter_free);
   AsyncrtTaskId id = asyncrt_join_handle_get_id (jh);
   asyncrt_join_handle_free (jh);
@@ -184,7 +145,7 @@ spawn_ticker (Fx *fx, atomic_int *polled)
 {
   Ticker *t = g_new0 (Ticker, 1);
   t->polled = polled;
-  AsyncrtJoinHandle *jh = asyncrt_handle_spawn_named (fx->h, "ticker", ticker_poll, t,
+  AsyncrtJoinHandle *jh = asyncrt_handle_spawn_named (fx->hs.h, "ticker", ticker_poll, t,
                                                       ticker_free);
   AsyncrtTaskId id = asyncrt_join_handle_get_id (jh);
   asyncrt_join_handle_free (jh);
@@ -212,7 +173,7 @@ fx_block_all (Fx *fx, AsyncrtTaskId *ids)
   fx->n_blockers = multi_flavour ? 4 : 1;
   for (unsigned i = 0; i < fx->n_blockers; i++)
     {
-      AsyncrtJoinHandle *jh = asyncrt_handle_spawn_named (fx->h, "blocker", blocker_poll, fx, NULL);
+      AsyncrtJoinHandle *jh = asyncrt_handle_spawn_named (fx->hs.h, "blocker", blocker_poll, fx, NULL);
       ids[i] = asyncrt_join_handle_get_id (jh);
       asyncrt_join_handle_free (jh);
     }
@@ -228,7 +189,7 @@ static AsyncrtDump *
 dump (Fx *fx, unsigned timeout_ms)
 {
   AsyncrtDump *d = NULL;
-  g_assert_cmpint (asyncrt_handle_dump (fx->h, timeout_ms, &d), ==, 0);
+  g_assert_cmpint (asyncrt_handle_dump (fx->hs.h, timeout_ms, &d), ==, 0);
   return d;
 }
 
