@@ -15,8 +15,8 @@
  * The depth-5 chain exists twice: compiled as the rest of this file (no frame
  * pointers at -O2 on x86-64: the capture falls back to libunwind), and with frame
  * pointers (the _fp figures: the frame-pointer walk).
- * Arguments: none (everything), `large` (the 100,000 tasks alone), or `ct|mt N [fp]`
- * (one configuration, e.g. to profile it).
+ * Arguments: none (everything), `large` (the 100,000 tasks alone), `ct|mt N [fp]`
+ * (one configuration), or `loop ct|mt DUMPS TASKS` (dumps alone, to profile them).
  * Prints `name value unit` lines; never fails on a number. */
 #include "trace/trace-private.h"
 #include "util/common-private.h"
@@ -475,9 +475,36 @@ bench_large (unsigned n_tasks)
   fflush (stdout);
 }
 
+/* Dumps only, @n_dumps of them, for a profiler: `loop mt|ct N TASKS`. */
+static void
+bench_loop (const char *flavour, unsigned n_dumps, unsigned n_tasks)
+{
+  Setup su;
+  setup (&su, flavour, n_tasks, false);
+  uint64_t *t = g_new (uint64_t, n_dumps > 0 ? n_dumps : 1);
+  for (unsigned r = 0; r < n_dumps; r++)
+    {
+      uint64_t t0 = now_ns ();
+      AsyncrtDump *d = dump_or_exit (su.h);
+      t[r] = now_ns () - t0;
+      asyncrt_dump_free (d);
+    }
+  teardown (&su);
+  if (n_dumps > 0)
+    printf ("dump_%s_%u_loop_median %.3f ms\n", flavour, n_tasks,
+            (double) median (t, (int) n_dumps) / 1e6);
+  g_free (t);
+}
+
 int
 main (int argc, char **argv)
 {
+  if (argc == 5 && strcmp (argv[1], "loop") == 0)
+    {
+      bench_loop (argv[2], (unsigned) strtoul (argv[3], NULL, 10),
+                  (unsigned) strtoul (argv[4], NULL, 10));
+      return 0;
+    }
   if (argc == 2 && strcmp (argv[1], "large") == 0)
     {
       bench_large (100000);

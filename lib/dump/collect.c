@@ -21,10 +21,14 @@
  * claimed wakee is RUNNING, so the wake sets NOTIFIED and it is requeued after its
  * own trace poll).
  *
- * A record takes a reference to the task's label set: under the shard lock in the
- * owned-list walk (the lock asyncrt_task_set_label() swaps the set under), and
- * without it for a task drained from a queue (its notified reference is ours, so it
- * is not running, and only its running thread changes its labels).
+ * Records.  A task seen running or queued where the run cannot take it is recorded
+ * by the walk itself, under the shard lock (the lock asyncrt_task_set_label() swaps
+ * the label set under: the record takes a reference to it).  A held task is recorded
+ * only when it is traced, without that lock: it is ours (claimed, so RUNNING for the
+ * run; or drained from a queue, its notified reference ours), and only a task's
+ * running thread changes its labels.  Before tracing, the held tasks are put in id
+ * order and every record gets its final place (place_records): the records come out
+ * in the order a dump lists them, written once each, and sealing moves none of them.
  *
  * t->dump_data (the dump module's word of the task) is nonzero while a run holds the
  * task: (run sequence << 2) | HELD_IDLE or HELD_QUEUED.  Written by the run's thread
@@ -52,6 +56,9 @@
 #include "dump/dump-private.h"
 #include "trace/trace-private.h"
 
+#include <stdlib.h>
+#include <string.h>
+
 enum
 {
   HELD_IDLE = 1,
@@ -65,8 +72,10 @@ enum
 typedef struct
 {
   AsyncrtTask *task;         /* NULL once consumed */
-  size_t rec;                /* its record, or NO_RECORD */
+  AsyncrtTaskId id;          /* the task's (read by the walk: held in id order) */
+  size_t rec;                /* its record's place (place_records), or NO_RECORD */
   bool queued;
+  bool wanted;               /* matches the filter: recorded and traced */
 } Held;
 
 struct _AsyncrtDumpRun
@@ -101,7 +110,8 @@ asyncrt__dump_run_new (AsyncrtHandle *h, const AsyncrtDumpRequest *req, const ch
   size_t n_tasks = asyncrt__owned_len (&h->owned);
   run->held = g_array_sized_new (FALSE, FALSE, sizeof (Held), (guint) n_tasks + 16);
   g_array_free (run->d->tasks, TRUE);
-  run->d->tasks = g_array_sized_new (FALSE, TRUE, sizeof (struct _AsyncrtDumpTask),
+  /* Not cleared: place_records() makes room for records each written once, whole. */
+  run->d->tasks = g_array_sized_new (FALSE, FALSE, sizeof (struct _AsyncrtDumpTask),
                                      (guint) n_tasks + 16);
   run->running = g_array_new (FALSE, FALSE, sizeof (size_t));
   run->d->runtime_serial = h->serial;
@@ -113,28 +123,36 @@ asyncrt__dump_run_new (AsyncrtHandle *h, const AsyncrtDumpRequest *req, const ch
 
 /* ---- records ------------------------------------------------------------------------ */
 
-static struct _AsyncrtDumpTask
-record_of (AsyncrtTask *t, AsyncrtTaskState state, AsyncrtDumpNoTraceReason no_trace)
+/* Writes @t's record at @r, every field (place_records' slots are not cleared), where
+ * it will stay: no record is built aside and copied, nor cleared first. */
+static void
+record_of (struct _AsyncrtDumpTask *r, AsyncrtTask *t, AsyncrtTaskState state,
+           AsyncrtDumpNoTraceReason no_trace)
 {
-  struct _AsyncrtDumpTask r = { 0 };
-  r.id = t->id;
-  r.parent_id = t->parent_id;
-  r.state = state;
-  r.no_trace = no_trace;
-  r.worker = -1;
-  r.name = g_strdup (asyncrt__task_name (t));
-  r.spawn_file = asyncrt__task_spawn_file (t);
-  r.spawn_func = asyncrt__task_spawn_func (t);
+  r->id = t->id;
+  r->parent_id = t->parent_id;
+  r->state = state;
+  r->no_trace = no_trace;
+  r->worker = -1;
+  r->trace = NULL;
+  r->name = g_strdup (asyncrt__task_name (t));
+  r->spawn_file = asyncrt__task_spawn_file (t);
+  r->spawn_func = asyncrt__task_spawn_func (t);
   int line = asyncrt__task_spawn_line (t);
-  r.spawn_line = line > 0 ? (unsigned) line : 0;
-  r.poll_count = atomic_load_explicit (&t->poll_count, memory_order_relaxed);
-  r.last_poll_ns = atomic_load_explicit (&t->last_poll_ns, memory_order_relaxed);
-  r.group_id = asyncrt__task_group_id (t);
-  r.labels = asyncrt__labels_ref (asyncrt__task_labels (t));
-  r.trace_kind = ASYNCRT_TRACE_KIND_NONE;
-  r.native = ASYNCRT_NATIVE_STACK_NOT_SAMPLED;
-  return r;
+  r->spawn_line = line > 0 ? (unsigned) line : 0;
+  r->poll_count = atomic_load_explicit (&t->poll_count, memory_order_relaxed);
+  r->last_poll_ns = atomic_load_explicit (&t->last_poll_ns, memory_order_relaxed);
+  r->idle_ns = 0;
+  r->group_id = asyncrt__task_group_id (t);
+  r->labels = asyncrt__labels_ref (asyncrt__task_labels (t));
+  r->removed = false;
+  r->trace_kind = ASYNCRT_TRACE_KIND_NONE;
+  r->native = ASYNCRT_NATIVE_STACK_NOT_SAMPLED;
+  r->n_blocked = 0;
+  r->deadlock = 0;
 }
+/* A field added to the record must be written above too. */
+G_STATIC_ASSERT (sizeof (struct _AsyncrtDumpTask) == 144);
 
 static bool
 matches (AsyncrtDumpRun *run, AsyncrtTask *t, AsyncrtTaskState state)
@@ -150,8 +168,8 @@ record_running (AsyncrtDumpRun *run, AsyncrtTask *t)
 {
   if (!matches (run, t, ASYNCRT_TASK_STATE_RUNNING))
     return;
-  struct _AsyncrtDumpTask r = record_of (t, ASYNCRT_TASK_STATE_RUNNING,
-                                         ASYNCRT_DUMP_NO_TRACE_RUNNING);
+  struct _AsyncrtDumpTask r;
+  record_of (&r, t, ASYNCRT_TASK_STATE_RUNNING, ASYNCRT_DUMP_NO_TRACE_RUNNING);
   if (run->worker_of != NULL)
     r.worker = run->worker_of (t, run->worker_of_data);
   size_t rec = asyncrt__dump_add_task (run->d, &r);
@@ -166,18 +184,13 @@ asyncrt__dump_run_add_missing_worker (AsyncrtDumpRun *run, unsigned index,
   asyncrt__dump_add_missing_worker (run->d, index, task_id, running_ns);
 }
 
-/* @t is ours (claimed, or drained from a queue): record it, or, if it does not match
- * the filter, hold it only to hand it back untraced. */
+/* @t is ours (claimed, or drained from a queue): hold it, to record and trace it
+ * later or, if it does not match the filter, only to hand it back untraced. */
 static void
 hold (AsyncrtDumpRun *run, AsyncrtTask *t, bool queued)
 {
   AsyncrtTaskState state = queued ? ASYNCRT_TASK_STATE_SCHEDULED : ASYNCRT_TASK_STATE_IDLE;
-  Held p = { t, NO_RECORD, queued };
-  if (matches (run, t, state))
-    {
-      struct _AsyncrtDumpTask r = record_of (t, state, ASYNCRT_DUMP_NO_TRACE_NONE);
-      p.rec = asyncrt__dump_add_task (run->d, &r);
-    }
+  Held p = { t, t->id, NO_RECORD, queued, matches (run, t, state) };
   atomic_store_explicit (&t->dump_data, (run->seq << 2) | (queued ? HELD_QUEUED : HELD_IDLE),
                          memory_order_relaxed);
   g_array_append_vals (run->held, &p, 1);
@@ -241,11 +254,11 @@ collect_one (AsyncrtTask *t, void *data)
   if (!asyncrt__dump_filter_wants_state (run->filter, ASYNCRT_TASK_STATE_SCHEDULED))
     return;
   gpointer w = run->queued_on != NULL ? g_hash_table_lookup (run->queued_on, t) : NULL;
-  struct _AsyncrtDumpTask r = record_of (t, ASYNCRT_TASK_STATE_SCHEDULED,
-                                         (s & ASYNCRT_TASK_CANCELLED)
-                                         ? ASYNCRT_DUMP_NO_TRACE_CANCELLED
-                                         : w != NULL ? ASYNCRT_DUMP_NO_TRACE_QUEUED_ON_MISSING_WORKER
-                                         : ASYNCRT_DUMP_NO_TRACE_WOKEN_DURING_DUMP);
+  struct _AsyncrtDumpTask r;
+  record_of (&r, t, ASYNCRT_TASK_STATE_SCHEDULED,
+             (s & ASYNCRT_TASK_CANCELLED) ? ASYNCRT_DUMP_NO_TRACE_CANCELLED
+             : w != NULL ? ASYNCRT_DUMP_NO_TRACE_QUEUED_ON_MISSING_WORKER
+             : ASYNCRT_DUMP_NO_TRACE_WOKEN_DURING_DUMP);
   if (w != NULL)
     r.worker = (int) GPOINTER_TO_UINT (w) - 1;
   asyncrt__dump_add_task (run->d, &r);
@@ -309,25 +322,141 @@ next_clock_check (uint64_t prev_ns, uint64_t now_ns, uint64_t deadline_ns)
   return stride_ns <= (deadline_ns - now_ns) / CLOCK_MARGIN ? CLOCK_STRIDE - 1 : 0;
 }
 
+/* ---- placing the records ---------------------------------------------------------- */
+
+static int
+cmp_held (const void *a, const void *b)
+{
+  const Held *x = a, *y = b;
+  return x->id < y->id ? -1 : x->id > y->id;
+}
+
+/* The held tasks in id order (ids are unique).  The walk meets them in list order:
+ * when their ids are dense (the usual case) each is placed in a slot of the id range,
+ * else they are sorted.  Entries are small; no record has been written yet. */
+static void
+sort_held (GArray *held)
+{
+  size_t n = held->len;
+  if (n < 2)
+    return;
+  Held *v = (Held *) (void *) held->data;
+  AsyncrtTaskId lo = v[0].id, hi = lo;
+  bool sorted = true;
+  for (size_t i = 1; i < n; i++)
+    {
+      sorted = sorted && v[i - 1].id < v[i].id;
+      lo = MIN (lo, v[i].id);
+      hi = MAX (hi, v[i].id);
+    }
+  if (sorted)
+    return;
+  if (hi - lo >= 4 * (uint64_t) n)
+    {
+      qsort (v, n, sizeof *v, cmp_held);
+      return;
+    }
+  size_t range = (size_t) (hi - lo) + 1;
+  uint32_t *slot = g_new (uint32_t, range);     /* 1 + index into v, 0: free */
+  memset (slot, 0, range * sizeof *slot);
+  for (size_t i = 0; i < n; i++)
+    slot[v[i].id - lo] = (uint32_t) i + 1;
+  Held *out = g_new (Held, n);
+  size_t k = 0;
+  for (size_t r = 0; r < range; r++)
+    if (slot[r] != 0)
+      out[k++] = v[slot[r] - 1];
+  g_assert (k == n);
+  memcpy (v, out, n * sizeof *v);
+  g_free (out);
+  g_free (slot);
+}
+
+typedef struct
+{
+  AsyncrtTaskId id;
+  size_t index;
+} Side;
+
+static int
+cmp_side (const void *a, const void *b)
+{
+  const Side *x = a, *y = b;
+  return x->id < y->id ? -1 : x->id > y->id;
+}
+
+/* Gives every record its final place in id order before anything is traced: the
+ * held tasks that are wanted (sorted by id) and the records the walk wrote already
+ * (running tasks, tasks queued where the run could not take them: few) are merged;
+ * the walk's records move to their places (and run->running follows them), each held
+ * task gets the place its record is written to when it is traced (slots past the
+ * walk's records are not cleared: each is written once, whole).  A record dropped
+ * later (a task that completed during its trace poll) is marked removed, and sealing
+ * drops it. */
+static void
+place_records (AsyncrtDumpRun *run)
+{
+  AsyncrtDump *d = run->d;
+  sort_held (run->held);
+  size_t k = d->tasks->len, n_wanted = 0;
+  for (size_t i = 0; i < run->held->len; i++)
+    n_wanted += g_array_index (run->held, Held, i).wanted;
+  /* The walk's records, by id, set aside. */
+  Side *side = g_new (Side, k + 1);
+  for (size_t j = 0; j < k; j++)
+    side[j] = (Side) { asyncrt__dump_task_at (d, j)->id, j };
+  qsort (side, k, sizeof *side, cmp_side);
+  struct _AsyncrtDumpTask *walked = g_memdup2 (d->tasks->data, k * sizeof *walked);
+  size_t *moved_to = g_new (size_t, k + 1);
+  g_array_set_size (d->tasks, 0);
+  g_array_set_size (d->tasks, k + n_wanted);
+  /* Merge. */
+  size_t pos = 0, j = 0;
+  for (size_t i = 0; i < run->held->len; i++)
+    {
+      Held *p = &g_array_index (run->held, Held, i);
+      if (!p->wanted)
+        continue;
+      for (; j < k && side[j].id < p->id; j++)
+        {
+          *asyncrt__dump_task_at (d, pos) = walked[side[j].index];
+          moved_to[side[j].index] = pos++;
+        }
+      p->rec = pos++;
+    }
+  for (; j < k; j++)
+    {
+      *asyncrt__dump_task_at (d, pos) = walked[side[j].index];
+      moved_to[side[j].index] = pos++;
+    }
+  g_assert (pos == k + n_wanted);
+  for (size_t r = 0; r < run->running->len; r++)
+    g_array_index (run->running, size_t, r) = moved_to[g_array_index (run->running, size_t, r)];
+  g_free (moved_to);
+  g_free (walked);
+  g_free (side);
+}
+
 void
 asyncrt__dump_run_trace (AsyncrtDumpRun *run)
 {
+  /* Hand back, untraced, what was held only because it was queued. */
+  for (size_t i = 0; i < run->held->len; i++)
+    {
+      Held *p = &g_array_index (run->held, Held, i);
+      if (p->wanted)
+        continue;
+      AsyncrtTask *t = p->task;
+      p->task = NULL;
+      asyncrt__task_trace_release (t, p->queued);     /* unmarks it */
+    }
+  place_records (run);
   /* Every trace of the run lives in one store sized for the tasks held: identical
    * stacks stored once, no allocation per task in the loop below. */
   if (run->d->store == NULL)
     run->d->store = asyncrt__trace_store_new (run->held->len);
   /* Everything is collected: ask for the native stacks now, collect them at the end. */
   run->sampling = asyncrt__dump_sampling_begin (run->d, run->h, run->running, true);
-  /* Hand back, untraced, what was held only because it was queued. */
-  for (size_t i = 0; i < run->held->len; i++)
-    {
-      Held *p = &g_array_index (run->held, Held, i);
-      if (p->rec != NO_RECORD)
-        continue;
-      AsyncrtTask *t = p->task;
-      p->task = NULL;
-      asyncrt__task_trace_release (t, p->queued);     /* unmarks it */
-    }
   bool late = false;
   unsigned due = 0;                   /* tasks to trace before the next clock read */
   uint64_t checked_ns = 0;            /* the last clock read; 0: none yet */
@@ -352,9 +481,11 @@ asyncrt__dump_run_trace (AsyncrtDumpRun *run)
         }
       if (due > 0)
         due--;
+      record_of (asyncrt__dump_task_at (run->d, p->rec), t,
+                 p->queued ? ASYNCRT_TASK_STATE_SCHEDULED : ASYNCRT_TASK_STATE_IDLE,
+                 late ? ASYNCRT_DUMP_NO_TRACE_DEADLINE : ASYNCRT_DUMP_NO_TRACE_NONE);
       if (late)
         {
-          asyncrt__dump_task_at (run->d, p->rec)->no_trace = ASYNCRT_DUMP_NO_TRACE_DEADLINE;
           asyncrt__task_trace_release (t, p->queued);     /* unmarks it */
           continue;
         }
@@ -417,7 +548,8 @@ census_one (AsyncrtTask *t, void *data)
     st = ASYNCRT_TASK_STATE_IDLE;
   if (!asyncrt__dump_filter_wants_state (c->run->filter, st))
     return;
-  struct _AsyncrtDumpTask r = record_of (t, st, c->reason);
+  struct _AsyncrtDumpTask r;
+  record_of (&r, t, st, c->reason);
   asyncrt__dump_add_task (c->run->d, &r);
 }
 

@@ -49,7 +49,8 @@
 
 /* The record of one task.  Built by one run (or a census) and immutable once the dump
  * is sealed.  Issues that add per-task facts (waits, native stacks) add them here and
- * fill them in collect.c's record_*() functions. */
+ * fill them in collect.c's record_*() functions; record_of() writes every field (its
+ * slots are not cleared first). */
 struct _AsyncrtDumpTask
 {
   AsyncrtTaskId id;
@@ -229,8 +230,10 @@ int asyncrt__mappings_find (const GArray *maps, uintptr_t addr);
  * leaf's holder — unless what it waits for has arrived already (READY). */
 AsyncrtTaskId asyncrt__wait_edge_target (const AsyncrtWait *w);
 /* Builds d->deadlocks, d->holders and each task's n_blocked / deadlock, once, at
- * seal time; frees them with asyncrt__dump_graph_clear(). */
-void asyncrt__dump_graph_build (AsyncrtDump *d);
+ * seal time; frees them with asyncrt__dump_graph_clear().  @any_edge false: the
+ * sealer found no traced idle task with a wait that has an edge target (the graph
+ * is empty: the records are not read again). */
+void asyncrt__dump_graph_build (AsyncrtDump *d, bool any_edge);
 void asyncrt__dump_graph_clear (AsyncrtDump *d);
 /* qsort/bsearch order of AsyncrtTaskId. */
 int asyncrt__dump_cmp_id (const void *a, const void *b);

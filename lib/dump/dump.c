@@ -182,32 +182,35 @@ match_missing_workers (AsyncrtDump *d)
     }
 }
 
-/* How long each wait has waited: from when its leaf says it began, or else from the
- * task's last poll. */
-static void
-fill_waited (AsyncrtDump *d)
+/* How long each wait of @t has waited: from when its leaf says it began, or else from
+ * the task's last poll.  Returns whether @t waits on a certain holder (an edge of the
+ * wait-for graph, waitgraph.c). */
+static bool
+fill_waited (const AsyncrtDump *d, struct _AsyncrtDumpTask *t)
 {
-  for (size_t i = 0; i < d->tasks->len; i++)
+  bool edge = false;
+  for (size_t b = 0; b < t->trace->n_backtraces; b++)
     {
-      struct _AsyncrtDumpTask *t = asyncrt__dump_task_at (d, i);
-      if (t->trace == NULL)
-        continue;
-      for (size_t b = 0; b < t->trace->n_backtraces; b++)
-        {
-          AsyncrtWait *w = &t->trace->backtraces[b]->wait;
-          if (w->since_ns != 0)
-            w->waited_ns = d->taken_ns > w->since_ns ? d->taken_ns - w->since_ns : 1;
-          else if (t->last_poll_ns != 0)
-            w->waited_ns = t->idle_ns;
-        }
+      AsyncrtWait *w = &t->trace->backtraces[b]->wait;
+      if (w->since_ns != 0)
+        w->waited_ns = d->taken_ns > w->since_ns ? d->taken_ns - w->since_ns : 1;
+      else if (t->last_poll_ns != 0)
+        w->waited_ns = t->idle_ns;
+      edge = edge || asyncrt__wait_edge_target (w) != 0;
     }
+  return edge && t->state == ASYNCRT_TASK_STATE_IDLE;
 }
 
+/* One pass over the records, in place: drops the removed ones, and computes
+ * completeness, idle and wait times, whether any edge exists and whether the records
+ * are in id order (a traced run writes them in order already: collect.c). */
 void
 asyncrt__dump_seal (AsyncrtDump *d)
 {
   size_t w = 0;
   bool complete = d->missing->len == 0 && d->census == ASYNCRT_DUMP_NO_TRACE_NONE;
+  bool sorted = true, edges = false;
+  AsyncrtTaskId prev = 0;
   for (size_t i = 0; i < d->tasks->len; i++)
     {
       struct _AsyncrtDumpTask *t = asyncrt__dump_task_at (d, i);
@@ -226,12 +229,17 @@ asyncrt__dump_seal (AsyncrtDump *d)
         t->no_trace = ASYNCRT_DUMP_NO_TRACE_NONE;
       if (t->last_poll_ns != 0)
         t->idle_ns = d->taken_ns > t->last_poll_ns ? d->taken_ns - t->last_poll_ns : 1;
+      if (t->trace != NULL)
+        edges = fill_waited (d, t) || edges;
+      sorted = sorted && (w == 0 || prev < t->id);
+      prev = t->id;
       if (w != i)
         *asyncrt__dump_task_at (d, w) = *t;
       w++;
     }
   g_array_set_size (d->tasks, w);
-  sort_tasks (d);
+  if (!sorted)
+    sort_tasks (d);
   if (d->missing->len > 1)
     qsort (d->missing->data, d->missing->len, sizeof (AsyncrtDumpMissingWorker), cmp_missing);
   match_missing_workers (d);
@@ -245,8 +253,7 @@ asyncrt__dump_seal (AsyncrtDump *d)
     qsort (d->blocking_jobs->data, d->blocking_jobs->len,
            sizeof (struct _AsyncrtDumpBlockingJob), cmp_job);
   d->complete = complete;
-  fill_waited (d);
-  asyncrt__dump_graph_build (d);
+  asyncrt__dump_graph_build (d, edges);
 }
 
 /**

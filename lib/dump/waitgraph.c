@@ -534,11 +534,11 @@ build_holders (Graph *g, const bool *on_cycle)
 }
 
 void
-asyncrt__dump_graph_build (AsyncrtDump *d)
+asyncrt__dump_graph_build (AsyncrtDump *d, bool any_edge)
 {
   d->deadlocks = g_array_new (FALSE, FALSE, sizeof (AsyncrtDumpDeadlock));
   d->holders = g_array_new (FALSE, FALSE, sizeof (AsyncrtDumpHolder));
-  if (d->tasks->len == 0)
+  if (d->tasks->len == 0 || !any_edge)
     return;
   Graph g = { .d = d, .n = d->tasks->len };
   graph_build_edges (&g);
