@@ -55,6 +55,7 @@
  */
 #include "dump/dump-private.h"
 #include "trace/trace-private.h"
+#include "util/util-private.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -110,9 +111,14 @@ asyncrt__dump_run_new (AsyncrtHandle *h, const AsyncrtDumpRequest *req, const ch
   size_t n_tasks = asyncrt__owned_len (&h->owned);
   run->held = g_array_sized_new (FALSE, FALSE, sizeof (Held), (guint) n_tasks + 16);
   g_array_free (run->d->tasks, TRUE);
-  /* Not cleared: place_records() makes room for records each written once, whole. */
-  run->d->tasks = g_array_sized_new (FALSE, FALSE, sizeof (struct _AsyncrtDumpTask),
-                                     (guint) n_tasks + 16);
+  /* Not cleared: place_records() makes room for records each written once, whole.
+   * The last dump's array if it was kept (its pages are mapped already). */
+  run->d->tasks = asyncrt__spare_take_array (ASYNCRT_SPARE_DUMP_RECORDS, 0);
+  if (run->d->tasks == NULL)
+    run->d->tasks = g_array_sized_new (FALSE, FALSE, sizeof (struct _AsyncrtDumpTask),
+                                       (guint) n_tasks + 16);
+  g_array_set_size (run->d->tasks, (guint) n_tasks + 16);      /* reserves */
+  g_array_set_size (run->d->tasks, 0);
   run->running = g_array_new (FALSE, FALSE, sizeof (size_t));
   run->d->runtime_serial = h->serial;
   run->d->runtime_name = g_strdup (h->name);
@@ -457,6 +463,7 @@ asyncrt__dump_run_trace (AsyncrtDumpRun *run)
     run->d->store = asyncrt__trace_store_new (run->held->len);
   /* Everything is collected: ask for the native stacks now, collect them at the end. */
   run->sampling = asyncrt__dump_sampling_begin (run->d, run->h, run->running, true);
+  run->d->async_waits_filled = true;
   bool late = false;
   unsigned due = 0;                   /* tasks to trace before the next clock read */
   uint64_t checked_ns = 0;            /* the last clock read; 0: none yet */
@@ -510,6 +517,11 @@ asyncrt__dump_run_trace (AsyncrtDumpRun *run)
         {
           rec->trace = tr;
           rec->trace_kind = ASYNCRT_TRACE_KIND_ASYNC;
+          /* Its waits now, while the trace is in cache (not in a pass of its own). */
+          if (rec->last_poll_ns != 0)
+            rec->idle_ns = asyncrt__dump_idle_ns (run->d->taken_ns, rec->last_poll_ns);
+          if (asyncrt__dump_fill_waited (run->d, rec))
+            run->d->async_edges = true;
         }
     }
 }

@@ -145,6 +145,11 @@ struct _AsyncrtDump
   /* The traces of its tasks (lib/trace/store.c: identical stacks stored once, and
    * each distinct trace a shape the formatters render once), or NULL. */
   struct _AsyncrtTraceStore *store;
+  /* Set by a traced run (collect.c): every async trace's waits have their waited_ns
+   * already (filled as each was captured, while in cache), and whether any of them
+   * may be an edge of the wait-for graph. */
+  bool async_waits_filled;
+  bool async_edges;
 };
 
 AsyncrtDump *asyncrt__dump_new (const char *flavour, unsigned n_workers);
@@ -164,6 +169,16 @@ asyncrt__dump_missing_at (AsyncrtDump *d, size_t i)
 {
   return &g_array_index (d->missing, AsyncrtDumpMissingWorker, i);
 }
+/* How long a task has been idle when its dump was taken (at least 1 ns). */
+static inline uint64_t
+asyncrt__dump_idle_ns (uint64_t taken_ns, uint64_t last_poll_ns)
+{
+  return taken_ns > last_poll_ns ? taken_ns - last_poll_ns : 1;
+}
+/* How long each wait of @t has waited: from when its leaf says it began, or else from
+ * the task's last poll (@t->idle_ns computed already).  Returns whether @t is idle and
+ * waits on a certain holder (an edge of the wait-for graph, waitgraph.c). */
+bool asyncrt__dump_fill_waited (const AsyncrtDump *d, struct _AsyncrtDumpTask *t);
 /* Drops removed records, sorts by id, fills in what missing workers lack from the
  * RUNNING records, computes completeness, how long each wait has waited, and the
  * wait-for graph. */

@@ -8,6 +8,7 @@
  */
 #include "dump/dump-private.h"
 #include "trace/trace-private.h"
+#include "util/util-private.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -182,11 +183,8 @@ match_missing_workers (AsyncrtDump *d)
     }
 }
 
-/* How long each wait of @t has waited: from when its leaf says it began, or else from
- * the task's last poll.  Returns whether @t waits on a certain holder (an edge of the
- * wait-for graph, waitgraph.c). */
-static bool
-fill_waited (const AsyncrtDump *d, struct _AsyncrtDumpTask *t)
+bool
+asyncrt__dump_fill_waited (const AsyncrtDump *d, struct _AsyncrtDumpTask *t)
 {
   bool edge = false;
   for (size_t b = 0; b < t->trace->n_backtraces; b++)
@@ -202,8 +200,9 @@ fill_waited (const AsyncrtDump *d, struct _AsyncrtDumpTask *t)
 }
 
 /* One pass over the records, in place: drops the removed ones, and computes
- * completeness, idle and wait times, whether any edge exists and whether the records
- * are in id order (a traced run writes them in order already: collect.c). */
+ * completeness, idle and wait times (but for what a traced run filled already),
+ * whether any edge exists and whether the records are in id order (a traced run
+ * writes them in order already: collect.c). */
 void
 asyncrt__dump_seal (AsyncrtDump *d)
 {
@@ -228,9 +227,11 @@ asyncrt__dump_seal (AsyncrtDump *d)
       else
         t->no_trace = ASYNCRT_DUMP_NO_TRACE_NONE;
       if (t->last_poll_ns != 0)
-        t->idle_ns = d->taken_ns > t->last_poll_ns ? d->taken_ns - t->last_poll_ns : 1;
-      if (t->trace != NULL)
-        edges = fill_waited (d, t) || edges;
+        t->idle_ns = asyncrt__dump_idle_ns (d->taken_ns, t->last_poll_ns);
+      /* A traced run filled its async traces' waits as it captured them. */
+      if (t->trace != NULL
+          && !(d->async_waits_filled && t->trace_kind == ASYNCRT_TRACE_KIND_ASYNC))
+        edges = asyncrt__dump_fill_waited (d, t) || edges;
       sorted = sorted && (w == 0 || prev < t->id);
       prev = t->id;
       if (w != i)
@@ -253,7 +254,7 @@ asyncrt__dump_seal (AsyncrtDump *d)
     qsort (d->blocking_jobs->data, d->blocking_jobs->len,
            sizeof (struct _AsyncrtDumpBlockingJob), cmp_job);
   d->complete = complete;
-  asyncrt__dump_graph_build (d, edges);
+  asyncrt__dump_graph_build (d, edges || d->async_edges);
 }
 
 /**
@@ -274,7 +275,7 @@ asyncrt_dump_free (AsyncrtDump *d)
   asyncrt__dump_graph_clear (d);
   for (size_t i = 0; i < d->tasks->len; i++)
     task_record_clear (asyncrt__dump_task_at (d, i));
-  g_array_free (d->tasks, TRUE);
+  asyncrt__spare_give_array (ASYNCRT_SPARE_DUMP_RECORDS, d->tasks);   /* the next dump's */
   for (size_t i = 0; i < d->missing->len; i++)
     asyncrt_trace_free (asyncrt__dump_missing_at (d, i)->trace);
   g_array_free (d->missing, TRUE);

@@ -48,12 +48,15 @@ endif
 
 valgrind_tests += tests/dump/test-dump-model
 
-# Internals: identical stacks stored and formatted once, the frame-pointer walk.
+# Internals: identical stacks stored and formatted once, records written once in
+# place (and their arrays reused by the next dump), the frame-pointer walk.  Under
+# valgrind too: reused records and slots are never cleared, every field is written.
 test_programs += tests/dump/test-dump-intern
 tests_dump_test_dump_intern_SOURCES = tests/dump/test-dump-intern.c
 tests_dump_test_dump_intern_CPPFLAGS = $(INTERNAL_TEST_CPPFLAGS)
 tests_dump_test_dump_intern_CFLAGS = $(AM_CFLAGS) -O2 -g
 tests_dump_test_dump_intern_LDADD = $(INTERNAL_TEST_LIBS)
+valgrind_tests += tests/dump/test-dump-intern
 
 # The public API on both schedulers, at -O2 -g (Tokio's dump scenarios and more).
 test_programs += tests/dump/test-dump

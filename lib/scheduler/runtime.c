@@ -11,6 +11,7 @@
 #include "scheduler/registry-private.h"
 #include "sample/sample-private.h"
 #include "stall/stall-private.h"
+#include "util/util-private.h"
 
 #include <glib.h>
 #include <stdlib.h>
@@ -483,6 +484,8 @@ asyncrt_runtime_free (AsyncrtRuntime *rt)
       g_critical ("asyncrt_runtime_free() called from inside the runtime it frees");
       return;
     }
+  /* A dump's buffers kept for the next dump of the process go with the runtime. */
+  asyncrt__spare_drop_all ();
   if (atomic_load_explicit (&h->shut_down, memory_order_acquire))
     {
       asyncrt__handle_unref (h);                /* shut down with a deadline already */

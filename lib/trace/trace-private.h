@@ -92,6 +92,8 @@ struct _AsyncrtWait
 {
   AsyncrtWaitKind kind;              /* 0 (UNKNOWN) until the leaf describes itself */
   uint8_t n_facts;
+  /* Facts: only the first n_facts entries are meaningful (a trace store leaves the
+   * others uninitialised). */
   uint8_t fact_keys[ASYNCRT__WAIT_MAX_FACTS];        /* AsyncrtWaitFact, in order set */
   int64_t fact_values[ASYNCRT__WAIT_MAX_FACTS];
   uintptr_t object;

@@ -1,5 +1,5 @@
 /* libasyncrt - what every module may use to talk to the outside: the library's own
- * messages on stderr, signal names, writing output without hanging
+ * messages on stderr, signal names, writing output without hanging; and spare buffers
  * SPDX-License-Identifier: LGPL-2.1-or-later
  *
  * output.c   asyncrt__output_write_all(): writing to stderr or a file, bounded in time
@@ -7,6 +7,7 @@
  * warn.c     asyncrt__warn() and asyncrt__escape_value(): one-line messages about
  *            what the library was asked from outside (environment variables)
  * signals.c  signal names and numbers, and who owns a signal's disposition
+ * spare.c    big buffers kept from one dump to the next (no page faults again)
  *
  * None of it keeps state that could be inherited locked across fork().
  */
@@ -36,6 +37,32 @@ void asyncrt__warn (const char *fmt, ...) G_GNUC_PRINTF (1, 2);
  * printable ASCII, and the backslash, written as \xNN / \\, and cut after 64 input
  * bytes ("..."): for quoting hostile values in messages. */
 void asyncrt__escape_value (const char *s, char *out, size_t size);
+
+/* ---- spare.c ------------------------------------------------------------------------ */
+
+/* Kinds of spare buffers: each has at most one spare, process-wide. */
+typedef enum
+{
+  ASYNCRT_SPARE_DUMP_RECORDS,   /* a dump's records: a GArray (its length kept) */
+  ASYNCRT_SPARE_TRACE_SLOTS,    /* a trace store's first chunk of slots: raw */
+  ASYNCRT_SPARE_N
+} AsyncrtSpareKind;
+
+/* A spare is kept only up to this size (bigger ones are freed as usual). */
+#define ASYNCRT_SPARE_MAX ((size_t) 16 << 20)
+
+/* The spare raw buffer of @kind if it has at least @min_bytes (its size in
+ * *@ret_bytes; its contents are garbage), else NULL (a smaller spare is freed). */
+void *asyncrt__spare_take (AsyncrtSpareKind kind, size_t min_bytes, size_t *ret_bytes);
+/* Keeps @p (g_malloc'ed, @bytes long) as @kind's spare, freeing the one it replaces;
+ * frees @p instead if it is bigger than ASYNCRT_SPARE_MAX.  NULL is ignored. */
+void asyncrt__spare_give (AsyncrtSpareKind kind, void *p, size_t bytes);
+/* The same for arrays: taken empty (length 0, its allocation kept) if it had at
+ * least @min_len elements when given; given with its length as it is. */
+GArray *asyncrt__spare_take_array (AsyncrtSpareKind kind, size_t min_len);
+void asyncrt__spare_give_array (AsyncrtSpareKind kind, GArray *a);
+/* Frees every spare (asyncrt_runtime_free()). */
+void asyncrt__spare_drop_all (void);
 
 /* ---- signals.c ---------------------------------------------------------------------- */
 

@@ -6,6 +6,7 @@
  * tree counters. */
 #include "dump/dump-private.h"
 #include "trace/trace-private.h"
+#include "util/util-private.h"
 #include "dump-json-util.h"
 #include "test-util.h"
 
@@ -192,6 +193,128 @@ test_two_places_mt (void)
   asyncrt_runtime_free (rt);
 }
 
+/* ---- spare buffers: dumps in a row reuse the last one's arrays --------------------------- */
+
+static void
+test_spare_buffers (void)
+{
+  asyncrt__spare_drop_all ();
+  size_t bytes = 0;
+  g_assert_null (asyncrt__spare_take (ASYNCRT_SPARE_TRACE_SLOTS, 16, &bytes));
+  /* Given, then taken back once, whole, if it is big enough. */
+  void *p = g_malloc (4096);
+  asyncrt__spare_give (ASYNCRT_SPARE_TRACE_SLOTS, p, 4096);
+  g_assert_true (asyncrt__spare_take (ASYNCRT_SPARE_TRACE_SLOTS, 1000, &bytes) == p);
+  g_assert_cmpuint (bytes, ==, 4096);
+  g_assert_null (asyncrt__spare_take (ASYNCRT_SPARE_TRACE_SLOTS, 16, &bytes));
+  /* Too small for what is asked: freed, not handed out. */
+  asyncrt__spare_give (ASYNCRT_SPARE_TRACE_SLOTS, p, 4096);
+  g_assert_null (asyncrt__spare_take (ASYNCRT_SPARE_TRACE_SLOTS, 8192, &bytes));
+  g_assert_null (asyncrt__spare_take (ASYNCRT_SPARE_TRACE_SLOTS, 16, &bytes));
+  /* Bigger than the cap, or NULL: not kept. */
+  asyncrt__spare_give (ASYNCRT_SPARE_TRACE_SLOTS, g_malloc (ASYNCRT_SPARE_MAX + 1),
+                       ASYNCRT_SPARE_MAX + 1);
+  g_assert_null (asyncrt__spare_take (ASYNCRT_SPARE_TRACE_SLOTS, 16, &bytes));
+  asyncrt__spare_give (ASYNCRT_SPARE_TRACE_SLOTS, NULL, 100);
+  /* A second spare replaces the first (which is freed). */
+  asyncrt__spare_give (ASYNCRT_SPARE_TRACE_SLOTS, g_malloc (100), 100);
+  p = g_malloc (200);
+  asyncrt__spare_give (ASYNCRT_SPARE_TRACE_SLOTS, p, 200);
+  g_assert_true (asyncrt__spare_take (ASYNCRT_SPARE_TRACE_SLOTS, 16, &bytes) == p);
+  g_free (p);
+  /* Arrays: taken empty, with their allocation. */
+  GArray *a = g_array_new (FALSE, FALSE, sizeof (int));
+  g_array_set_size (a, 50);
+  asyncrt__spare_give_array (ASYNCRT_SPARE_DUMP_RECORDS, a);
+  g_assert_null (asyncrt__spare_take_array (ASYNCRT_SPARE_DUMP_RECORDS, 51));   /* freed */
+  a = g_array_new (FALSE, FALSE, sizeof (int));
+  g_array_set_size (a, 50);
+  asyncrt__spare_give_array (ASYNCRT_SPARE_DUMP_RECORDS, a);
+  GArray *b = asyncrt__spare_take_array (ASYNCRT_SPARE_DUMP_RECORDS, 50);
+  g_assert_true (b == a);
+  g_assert_cmpuint (b->len, ==, 0);
+  asyncrt__spare_give_array (ASYNCRT_SPARE_DUMP_RECORDS, b);
+  asyncrt__spare_drop_all ();
+  g_assert_null (asyncrt__spare_take_array (ASYNCRT_SPARE_DUMP_RECORDS, 0));
+}
+
+/* Dumps of a growing, then shrinking, set of tasks in a row: each reuses what the
+ * last one freed (bigger, smaller or none), and each is whole and well formed (the
+ * reused records are written field by field, never cleared: ASan and valgrind
+ * watch every read). */
+static void
+test_dumps_in_a_row (void)
+{
+  AsyncrtRuntime *rt = NULL;
+  AsyncrtBuilder *b = asyncrt_builder_new_multi_thread ();
+  asyncrt_builder_set_worker_threads (b, 2);
+  g_assert_cmpint (asyncrt_builder_build (b, &rt), ==, 0);
+  asyncrt_builder_free (b);
+  AsyncrtHandle *h = asyncrt_runtime_get_handle (rt);
+  atomic_int polled;
+  atomic_init (&polled, 0);
+  enum { STEP = 300, STEPS = 3 };
+  Idle *idle = g_new0 (Idle, STEP * STEPS);
+  for (int round = 0; round < 2 * STEPS; round++)
+    {
+      /* Rounds 0..2 add 300 tasks each; rounds 3..5 dump fewer with a filter. */
+      int n_total = STEP * MIN (round + 1, STEPS);
+      if (round < STEPS)
+        {
+          for (int i = STEP * round; i < n_total; i++)
+            {
+              idle[i].polled = &polled;
+              idle[i].other = i % 2 == 1;
+              char name[32];
+              g_snprintf (name, sizeof name, "%s-%d", i % 2 ? "odd" : "even", i);
+              asyncrt_join_handle_free (asyncrt_handle_spawn_named (h, name, idle_task_poll,
+                                                                    &idle[i], NULL));
+            }
+          WaitAll wa = { &polled, n_total };
+          g_assert_cmpint (asyncrt_runtime_block_on (rt, wait_all_poll, &wa), ==, 0);
+        }
+      AsyncrtDumpOptions *o = asyncrt_dump_options_new ();
+      if (round >= STEPS)
+        g_assert_cmpint (asyncrt_dump_options_set_name_pattern (o, round == STEPS ? "odd-*" : "even-1*"), ==, 0);
+      AsyncrtDump *d = NULL;
+      g_assert_cmpint (asyncrt_handle_dump_full (h, test_timeout_ms (20000), o, &d), ==, 0);
+      asyncrt_dump_options_free (o);
+      g_assert_true (asyncrt_dump_is_complete (d));
+      size_t n = asyncrt_dump_get_n_tasks (d);
+      if (round < STEPS)
+        g_assert_cmpuint (n, ==, (size_t) n_total);
+      else if (round == STEPS)
+        g_assert_cmpuint (n, ==, (size_t) n_total / 2);
+      else
+        g_assert_cmpuint (n, >, 0);
+      for (size_t i = 0; i < n; i++)
+        {
+          const AsyncrtDumpTask *t = asyncrt_dump_get_task (d, i);
+          if (i > 0)
+            g_assert_cmpuint (asyncrt_dump_task_get_id (asyncrt_dump_get_task (d, i - 1)), <,
+                              asyncrt_dump_task_get_id (t));
+          g_assert_cmpint (asyncrt_dump_task_get_state (t), ==, ASYNCRT_TASK_STATE_IDLE);
+          g_assert_cmpint (asyncrt_dump_task_get_trace_kind (t), ==, ASYNCRT_TRACE_KIND_ASYNC);
+          g_assert_cmpint (asyncrt_dump_task_get_worker (t), ==, -1);
+          g_assert_cmpuint (asyncrt_dump_task_get_n_waits (t), ==, 1);
+          const char *name = asyncrt_dump_task_get_name (t);
+          g_assert_nonnull (name);
+          if (round == STEPS)
+            g_assert_true (g_str_has_prefix (name, "odd-"));
+          const AsyncrtBacktrace *bt = asyncrt_trace_get_backtrace (asyncrt_dump_task_get_trace (t), 0);
+          const char *leaf = asyncrt_backtrace_symbol_get_name (
+            asyncrt_backtrace_frame_get_symbol (asyncrt_backtrace_get_frame (bt, 0), 0));
+          g_assert_cmpstr (leaf, ==, g_str_has_prefix (name, "odd-") ? "other_leaf_poll"
+                                                                       : "idle_leaf_poll");
+        }
+      free (asyncrt_dump_to_string (d));
+      free (test_dump_json (d, 0));
+      asyncrt_dump_free (d);
+    }
+  asyncrt_runtime_free (rt);
+  g_free (idle);
+}
+
 /* ---- the frame-pointer walk ---------------------------------------------------------- */
 
 #define FP __attribute__((optimize ("no-omit-frame-pointer")))
@@ -296,6 +419,8 @@ main (int argc, char **argv)
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/dump/intern/identical-mt", test_identical_mt);
   g_test_add_func ("/dump/intern/two-places-mt", test_two_places_mt);
+  g_test_add_func ("/dump/intern/spare-buffers", test_spare_buffers);
+  g_test_add_func ("/dump/intern/dumps-in-a-row", test_dumps_in_a_row);
   g_test_add_func ("/dump/intern/frame-pointer-walk", test_frame_pointer_walk);
   g_test_add_func ("/dump/intern/no-frame-pointer", test_no_frame_pointer_falls_back);
   test_dump_json_add_check ();

@@ -3,7 +3,7 @@
  * nobody writes, one in nanosleep(), one in pthread_mutex_lock(), a blocking-pool job
  * blocked in read(); a dump from another thread lists each with the native stack of
  * its thread, naming the loop or the call and the task's own function, starting at
- * the task's poll.  Afterwards every blocked call completes normally and the runtime
+ * the task's poll; a running task among idle ones keeps its place and its stack.  Afterwards every blocked call completes normally and the runtime
  * goes on.  Then: a signal the program owns, native stacks turned off, a thread that
  * blocks the signal, the environment variable with hostile values. */
 #include <asyncrt/asyncrt.h>
@@ -316,6 +316,93 @@ test_spin (void)
     }
   g_assert_cmpint (asyncrt_dump_get_missing_worker_stack (d, 99, NULL, NULL), ==, -EINVAL);
   g_assert_cmpint (asyncrt_dump_get_missing_worker_stack (NULL, 0, NULL, NULL), ==, -EINVAL);
+  asyncrt_dump_free (d);
+
+  atomic_store (&b.stop, true);
+  wait_finished (jh);
+  asyncrt_join_handle_free (jh);
+  check_runtime_goes_on (&hs);
+  harness_stop (&hs);
+}
+
+/* ---- a running task among idle ones ------------------------------------------------------ */
+
+typedef struct
+{
+  atomic_int *polled;
+  bool counted;
+} IdleTask;
+
+__attribute__((noinline)) static AsyncrtPoll
+idle_leaf_poll (void *p, AsyncrtContext *cx)
+{
+  IdleTask *t = p;
+  if (asyncrt_trace_leaf (cx))
+    return ASYNCRT_PENDING;
+  if (!t->counted)
+    {
+      t->counted = true;
+      atomic_fetch_add (t->polled, 1);
+    }
+  return ASYNCRT_PENDING;
+}
+
+#define N_IDLE_EACH_SIDE 40
+
+/* Idle tasks spawned before and after a running one: the dump lists every task in id
+ * order, the running one (recorded while the others were collected) in its place and
+ * with its own native stack, and, on the multi-thread runtime, every idle task
+ * traced. */
+static void
+test_running_among_idle (void)
+{
+#ifdef TEST_TSAN
+  g_test_skip (TSAN_SKIP_REASON);
+  return;
+#endif
+  Harness hs;
+  harness_start (&hs);
+  atomic_int polled;
+  atomic_init (&polled, 0);
+  IdleTask idle[2 * N_IDLE_EACH_SIDE];
+  AsyncrtTaskId idle_ids[2 * N_IDLE_EACH_SIDE];
+  Blocker b = { 0 };
+  AsyncrtJoinHandle *jh = NULL;
+  for (int i = 0; i < 2 * N_IDLE_EACH_SIDE; i++)
+    {
+      if (i == N_IDLE_EACH_SIDE)
+        jh = spawn_blocker (&hs, "spinner", spin_task_poll, &b);
+      idle[i] = (IdleTask) { &polled, false };
+      AsyncrtJoinHandle *ij = asyncrt_handle_spawn (hs.h, idle_leaf_poll, &idle[i], NULL);
+      g_assert_nonnull (ij);
+      idle_ids[i] = asyncrt_join_handle_get_id (ij);
+      asyncrt_join_handle_free (ij);
+    }
+  gint64 deadline = g_get_monotonic_time () + (gint64) test_timeout_ms (10000) * 1000;
+  while (atomic_load (&polled) < 2 * N_IDLE_EACH_SIDE && g_get_monotonic_time () < deadline)
+    g_usleep (1000);
+  /* On the current-thread runtime the spinner holds the only thread: the idle tasks
+   * after it are never polled, and the dump is a census. */
+  if (multi_flavour)
+    g_assert_cmpint (atomic_load (&polled), ==, 2 * N_IDLE_EACH_SIDE);
+
+  AsyncrtDump *d = dump_of (&hs);
+  g_assert_cmpuint (asyncrt_dump_get_n_tasks (d), ==, 2 * N_IDLE_EACH_SIDE + 1);
+  for (size_t i = 1; i < asyncrt_dump_get_n_tasks (d); i++)
+    g_assert_cmpuint (asyncrt_dump_task_get_id (asyncrt_dump_get_task (d, i - 1)), <,
+                      asyncrt_dump_task_get_id (asyncrt_dump_get_task (d, i)));
+  const char *needles[] = { "sampled_spin_loop", NULL };
+  check_native_task (d, asyncrt_join_handle_get_id (jh), "spin_task_poll", needles);
+  for (int i = 0; i < 2 * N_IDLE_EACH_SIDE; i++)
+    {
+      const AsyncrtDumpTask *t = asyncrt_dump_find_task (d, idle_ids[i]);
+      g_assert_nonnull (t);
+      if (!multi_flavour)
+        continue;
+      g_assert_cmpint (asyncrt_dump_task_get_state (t), ==, ASYNCRT_TASK_STATE_IDLE);
+      g_assert_cmpint (asyncrt_dump_task_get_trace_kind (t), ==, ASYNCRT_TRACE_KIND_ASYNC);
+      g_assert_true (stack_has (asyncrt_dump_task_get_trace (t), "idle_leaf_poll"));
+    }
   asyncrt_dump_free (d);
 
   atomic_store (&b.stop, true);
@@ -822,6 +909,7 @@ main (int argc, char **argv)
   g_test_init (&argc, &argv, NULL);
   static const FlavourTest tests[] = {
     { "spin", test_spin },
+    { "running-among-idle", test_running_among_idle },
     { "read", test_read },
     { "nanosleep", test_nanosleep },
     { "mutex", test_mutex },
