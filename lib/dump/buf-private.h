@@ -10,6 +10,8 @@
 #ifndef ASYNCRT_DUMP_BUF_PRIVATE_H
 #define ASYNCRT_DUMP_BUF_PRIVATE_H
 
+#include "util/util-private.h"
+
 #include <glib.h>
 #include <stdint.h>
 
@@ -25,7 +27,7 @@ asyncrt__buf_append_u64 (GString *out, uint64_t v)
       v /= 10;
     }
   while (v != 0);
-  g_string_append_len (out, p, (gssize) (tmp + sizeof tmp - p));
+  asyncrt__gstring_append_len (out, p, (size_t) (tmp + sizeof tmp - p));
 }
 
 static inline void
@@ -47,7 +49,7 @@ asyncrt__buf_append_milli (GString *out, uint64_t v)
   asyncrt__buf_append_u64 (out, v / 1000);
   char tmp[4] = { '.', (char) ('0' + v / 100 % 10), (char) ('0' + v / 10 % 10),
                   (char) ('0' + v % 10) };
-  g_string_append_len (out, tmp, 4);
+  asyncrt__gstring_append_len (out, tmp, 4);
 }
 
 /* Lower-case hexadecimal with "0x". */
@@ -64,7 +66,7 @@ asyncrt__buf_append_hex (GString *out, uint64_t v)
   while (v != 0);
   *--p = 'x';
   *--p = '0';
-  g_string_append_len (out, p, (gssize) (tmp + sizeof tmp - p));
+  asyncrt__gstring_append_len (out, p, (size_t) (tmp + sizeof tmp - p));
 }
 
 /* Per-task output is regular: after the first @done of @total tasks, written since

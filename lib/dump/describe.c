@@ -23,17 +23,17 @@ asyncrt__dump_append_duration (GString *out, uint64_t ns)
   if (ns >= 1000000000u)
     {
       asyncrt__buf_append_milli (out, ns / 1000000u + (ns % 1000000u >= 500000u));
-      g_string_append (out, " s");
+      ASYNCRT_GSTRING_APPEND_LIT (out, " s");
     }
   else if (ns >= 1000000u)
     {
       asyncrt__buf_append_milli (out, ns / 1000u + (ns % 1000u >= 500u));
-      g_string_append (out, " ms");
+      ASYNCRT_GSTRING_APPEND_LIT (out, " ms");
     }
   else
     {
       asyncrt__buf_append_milli (out, ns);
-      g_string_append (out, " us");
+      ASYNCRT_GSTRING_APPEND_LIT (out, " us");
     }
 }
 
@@ -65,7 +65,7 @@ append_object (GString *out, const char *noun, const AsyncrtWait *w, bool with_o
     return;
   if (w->name != NULL)
     {
-      g_string_append (out, " \"");
+      ASYNCRT_GSTRING_APPEND_LIT (out, " \"");
       asyncrt__text_append_escaped (out, w->name, true);
       g_string_append_c (out, '"');
     }
@@ -94,7 +94,7 @@ append_channel (GString *out, const AsyncrtWait *w, bool with_object, bool recv)
   append_object (out, "channel", w, with_object);
   if (!with_object || !has_len)
     return;
-  g_string_append (out, " (");
+  ASYNCRT_GSTRING_APPEND_LIT (out, " (");
   if (cap > 0)
     g_string_append_printf (out, "%" G_GINT64_FORMAT "/%" G_GINT64_FORMAT " queued", len, cap);
   else
@@ -103,7 +103,7 @@ append_channel (GString *out, const AsyncrtWait *w, bool with_object, bool recv)
     g_string_append_printf (out, ", %" G_GINT64_FORMAT " sender%s", senders,
                             senders == 1 ? "" : "s");
   if (closed)
-    g_string_append (out, ", closed");
+    ASYNCRT_GSTRING_APPEND_LIT (out, ", closed");
   g_string_append_c (out, ')');
 }
 
@@ -126,9 +126,9 @@ append_semaphore (GString *out, const AsyncrtWait *w, bool with_object)
                             " permit%s)%s", w->holder_id, permits, permits == 1 ? "" : "s",
                             others ? " and others not recorded" : "");
   else if (others)
-    g_string_append (out, "; holders not recorded");
+    ASYNCRT_GSTRING_APPEND_LIT (out, "; holders not recorded");
   if (closed)
-    g_string_append (out, ", closed");
+    ASYNCRT_GSTRING_APPEND_LIT (out, ", closed");
   g_string_append_c (out, ')');
 }
 
@@ -151,7 +151,7 @@ static void
 append_signal (GString *out, const AsyncrtWait *w, bool with_object)
 {
   int64_t signo;
-  g_string_append (out, "waits for a signal");
+  ASYNCRT_GSTRING_APPEND_LIT (out, "waits for a signal");
   if (!with_object || !fact (w, ASYNCRT_WAIT_FACT_SIGNAL, &signo))
     return;
   g_string_append_printf (out, " %" G_GINT64_FORMAT, signo);
@@ -168,25 +168,25 @@ asyncrt__dump_append_wait_text (GString *out, const AsyncrtWait *w, unsigned fla
   switch (w->kind)
     {
     case ASYNCRT_WAIT_YIELD:
-      g_string_append (out, "yields (runs again at once)");
+      ASYNCRT_GSTRING_APPEND_LIT (out, "yields (runs again at once)");
       break;
     case ASYNCRT_WAIT_SLEEP:
-      g_string_append (out, "sleeps");
+      ASYNCRT_GSTRING_APPEND_LIT (out, "sleeps");
       if (with_object && fact (w, ASYNCRT_WAIT_FACT_REMAINING_NS, &v))
         {
           if (v == INT64_MAX)
-            g_string_append (out, ", no deadline");
+            ASYNCRT_GSTRING_APPEND_LIT (out, ", no deadline");
           else if (v >= 0)
             {
-              g_string_append (out, ", ");
+              ASYNCRT_GSTRING_APPEND_LIT (out, ", ");
               asyncrt__dump_append_duration (out, (uint64_t) v);
-              g_string_append (out, " left");
+              ASYNCRT_GSTRING_APPEND_LIT (out, " left");
             }
           else
             {
-              g_string_append (out, ", deadline passed ");
+              ASYNCRT_GSTRING_APPEND_LIT (out, ", deadline passed ");
               asyncrt__dump_append_duration (out, (uint64_t) -v);
-              g_string_append (out, " ago");
+              ASYNCRT_GSTRING_APPEND_LIT (out, " ago");
             }
         }
       break;
@@ -194,7 +194,7 @@ asyncrt__dump_append_wait_text (GString *out, const AsyncrtWait *w, unsigned fla
       {
         int64_t dir = 0;
         fact (w, ASYNCRT_WAIT_FACT_DIRECTION, &dir);
-        g_string_append (out, "waits for fd");
+        ASYNCRT_GSTRING_APPEND_LIT (out, "waits for fd");
         if (with_object && fact (w, ASYNCRT_WAIT_FACT_FD, &v))
           g_string_append_printf (out, " %" G_GINT64_FORMAT, v);
         g_string_append (out, dir == ASYNCRT_WAIT_DIRECTION_WRITE ? " to be writable"
@@ -202,11 +202,11 @@ asyncrt__dump_append_wait_text (GString *out, const AsyncrtWait *w, unsigned fla
       }
       break;
     case ASYNCRT_WAIT_NOTIFY:
-      g_string_append (out, "waits for ");
+      ASYNCRT_GSTRING_APPEND_LIT (out, "waits for ");
       append_object (out, "notify", w, with_object);
       break;
     case ASYNCRT_WAIT_ONESHOT:
-      g_string_append (out, "waits for ");
+      ASYNCRT_GSTRING_APPEND_LIT (out, "waits for ");
       append_object (out, "oneshot", w, with_object);
       if (with_object && fact (w, ASYNCRT_WAIT_FACT_SENDERS, &v))
         g_string_append (out, v ? " (sender alive)" : " (sender gone)");
@@ -221,7 +221,7 @@ asyncrt__dump_append_wait_text (GString *out, const AsyncrtWait *w, unsigned fla
       append_semaphore (out, w, with_object);
       break;
     case ASYNCRT_WAIT_MUTEX:
-      g_string_append (out, "waits for ");
+      ASYNCRT_GSTRING_APPEND_LIT (out, "waits for ");
       append_object (out, "mutex", w, with_object);
       if (!with_object)
         break;
@@ -230,39 +230,39 @@ asyncrt__dump_append_wait_text (GString *out, const AsyncrtWait *w, unsigned fla
           g_string_append_printf (out, " held by task %" G_GUINT64_FORMAT, w->holder_id);
           if (fact (w, ASYNCRT_WAIT_FACT_HELD_NS, &v))
             {
-              g_string_append (out, " for ");
+              ASYNCRT_GSTRING_APPEND_LIT (out, " for ");
               asyncrt__dump_append_duration (out, (uint64_t) v);
             }
         }
       else if (fact (w, ASYNCRT_WAIT_FACT_AVAILABLE, &v) && v == 0)
-        g_string_append (out, " held outside any task");
+        ASYNCRT_GSTRING_APPEND_LIT (out, " held outside any task");
       break;
     case ASYNCRT_WAIT_JOIN:
       if (w->holder_id != 0 && with_object)
         g_string_append_printf (out, "waits for task %" G_GUINT64_FORMAT " to finish",
                                 w->holder_id);
       else
-        g_string_append (out, "waits for a task to finish");
+        ASYNCRT_GSTRING_APPEND_LIT (out, "waits for a task to finish");
       break;
     case ASYNCRT_WAIT_BLOCKING:
-      g_string_append (out, "waits for a blocking call");
+      ASYNCRT_GSTRING_APPEND_LIT (out, "waits for a blocking call");
       if (with_object && fact (w, ASYNCRT_WAIT_FACT_RUNNING, &v))
         g_string_append (out, v ? " (running on the blocking pool)" : " (queued)");
       break;
     case ASYNCRT_WAIT_DUMP:
-      g_string_append (out, "waits for a task dump");
+      ASYNCRT_GSTRING_APPEND_LIT (out, "waits for a task dump");
       break;
     case ASYNCRT_WAIT_JOIN_SET:
-      g_string_append (out, "waits for the next task of ");
+      ASYNCRT_GSTRING_APPEND_LIT (out, "waits for the next task of ");
       if (with_object && fact (w, ASYNCRT_WAIT_FACT_GROUP_ID, &v))
         g_string_append_printf (out, "join set %" G_GINT64_FORMAT, v);
       else
-        g_string_append (out, "a join set");
+        ASYNCRT_GSTRING_APPEND_LIT (out, "a join set");
       if (with_object && fact (w, ASYNCRT_WAIT_FACT_MEMBERS, &v))
         g_string_append_printf (out, " (%" G_GINT64_FORMAT " member%s)", v, v == 1 ? "" : "s");
       break;
     case ASYNCRT_WAIT_CANCELLED:
-      g_string_append (out, "waits for ");
+      ASYNCRT_GSTRING_APPEND_LIT (out, "waits for ");
       append_object (out, "cancellation token", w, with_object);
       break;
     case ASYNCRT_WAIT_SIGNAL:
@@ -272,7 +272,7 @@ asyncrt__dump_append_wait_text (GString *out, const AsyncrtWait *w, unsigned fla
     default:
       if (w->name == NULL && w->object == 0 && w->holder_id == 0)
         return;                       /* a leaf that said nothing: no phrase */
-      g_string_append (out, "waits for ");
+      ASYNCRT_GSTRING_APPEND_LIT (out, "waits for ");
       append_object (out, "an object", w, with_object);
       append_holder (out, w, with_object);
       break;
@@ -280,10 +280,10 @@ asyncrt__dump_append_wait_text (GString *out, const AsyncrtWait *w, unsigned fla
   if (!with_object)
     return;
   if (fact (w, ASYNCRT_WAIT_FACT_READY, &v) && v)
-    g_string_append (out, " (ready: runs next)");
+    ASYNCRT_GSTRING_APPEND_LIT (out, " (ready: runs next)");
   else if ((flags & WAIT_TEXT_WAITED) && w->since_ns != 0 && w->waited_ns != 0)
     {
-      g_string_append (out, ", waiting ");
+      ASYNCRT_GSTRING_APPEND_LIT (out, ", waiting ");
       asyncrt__dump_append_duration (out, w->waited_ns);
     }
 }

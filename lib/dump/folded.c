@@ -24,6 +24,7 @@
 #include "dump/dump-private.h"
 #include "dump/export-private.h"
 #include "trace/trace-private.h"
+#include "util/util-private.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -36,7 +37,7 @@ append_frame (GString *out, const char *name)
   asyncrt__text_append_escaped (esc, name, false);
   for (gsize i = 0; i < esc->len; i++)
     if (esc->str[i] == ';')
-      g_string_append (out, "\\x3b");
+      ASYNCRT_GSTRING_APPEND_LIT (out, "\\x3b");
     else
       g_string_append_c (out, esc->str[i]);
   g_string_free (esc, TRUE);
@@ -80,7 +81,7 @@ append_backtrace (GString *stack, const AsyncrtBacktrace *bt)
   bool first = true;
   if (bt->truncated)
     {
-      g_string_append (stack, "[truncated]");
+      ASYNCRT_GSTRING_APPEND_LIT (stack, "[truncated]");
       first = false;
     }
   /* Frames are innermost first; a frame's symbols innermost inlined first. */
@@ -116,7 +117,7 @@ add_dump (Stacks *s, GString *stack, AsyncrtDump *d, unsigned flags)
       if (nb == 0)
         {
           start_stack (stack, t, flags);
-          g_string_append (stack, "[no leaf future]");
+          ASYNCRT_GSTRING_APPEND_LIT (stack, "[no leaf future]");
           count_stack (s, stack);
         }
       for (size_t b = 0; b < nb; b++)

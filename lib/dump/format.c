@@ -8,6 +8,7 @@
 #include "dump/dump-private.h"
 #include "dump/export-private.h"
 #include "trace/trace-private.h"
+#include "util/util-private.h"
 
 /* Tasks suspended at the same place have the same instruction pointers, hence the
  * same tree (symbols are cached per IP): format each distinct trace once per call
@@ -181,7 +182,7 @@ asyncrt__dump_tree_cache_append (AsyncrtDumpTreeCache *cache, const AsyncrtTrace
   for (guint k = 0; k < c->slots->len; k++)
     {
       const Slot *slot = &g_array_index (c->slots, Slot, k);
-      g_string_append_len (out, c->text + pos, (gssize) (slot->offset - pos));
+      asyncrt__gstring_append_len (out, c->text + pos, slot->offset - pos);
       pos = slot->offset;
       bool first = true;
       for (guint i = 0; i < slot->n; i++)
@@ -190,12 +191,12 @@ asyncrt__dump_tree_cache_append (AsyncrtDumpTreeCache *cache, const AsyncrtTrace
           annotate (phrase, g_array_index (c->indices, guint, slot->first + i), data);
           if (phrase->len == 0)
             continue;
-          g_string_append (out, first ? " — " : "; ");
-          g_string_append_len (out, phrase->str, (gssize) phrase->len);
+          asyncrt__gstring_append (out, first ? " — " : "; ");
+          asyncrt__gstring_append_len (out, phrase->str, phrase->len);
           first = false;
         }
     }
-  g_string_append_len (out, c->text + pos, (gssize) (c->len - pos));
+  asyncrt__gstring_append_len (out, c->text + pos, c->len - pos);
 }
 
 const char *

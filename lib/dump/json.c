@@ -275,7 +275,7 @@ append_id_or_null (GString *out, uint64_t v)
   if (v != 0)
     asyncrt__buf_append_u64 (out, v);
   else
-    g_string_append_len (out, "null", 4);
+    ASYNCRT_GSTRING_APPEND_LIT (out, "null");
 }
 
 static void
@@ -284,7 +284,7 @@ append_index_or_null (GString *out, size_t v)
   if (v != SIZE_MAX)
     asyncrt__buf_append_u64 (out, v);
   else
-    g_string_append_len (out, "null", 4);
+    ASYNCRT_GSTRING_APPEND_LIT (out, "null");
 }
 
 static void
@@ -309,36 +309,36 @@ append_ids (GString *out, const AsyncrtTaskId *ids, size_t n)
 static void
 append_functions (GString *out, const Tables *tb)
 {
-  g_string_append (out, "\"functions\":[");
+  ASYNCRT_GSTRING_APPEND_LIT (out, "\"functions\":[");
   for (guint k = 0; k < tb->function_list->len; k++)
     {
       const FunctionKey *f = g_ptr_array_index (tb->function_list, k);
-      g_string_append (out, k > 0 ? ",{\"name\":" : "{\"name\":");
+      asyncrt__gstring_append (out, k > 0 ? ",{\"name\":" : "{\"name\":");
       asyncrt__json_append_string (out, f->name);
-      g_string_append (out, ",\"raw_name\":");
+      ASYNCRT_GSTRING_APPEND_LIT (out, ",\"raw_name\":");
       asyncrt__json_append_string (out, f->raw_name);
-      g_string_append (out, ",\"file\":");
+      ASYNCRT_GSTRING_APPEND_LIT (out, ",\"file\":");
       asyncrt__json_append_string (out, f->file);
       g_string_append_c (out, '}');
     }
-  g_string_append (out, "],");
+  ASYNCRT_GSTRING_APPEND_LIT (out, "],");
 }
 
 static void
 append_frames (GString *out, Tables *tb)
 {
-  g_string_append (out, "\"frames\":[");
+  ASYNCRT_GSTRING_APPEND_LIT (out, "\"frames\":[");
   for (guint k = 0; k < tb->frame_list->len; k++)
     {
       const FrameKey *f = g_ptr_array_index (tb->frame_list, k);
-      g_string_append (out, k > 0 ? ",{\"ip\":" : "{\"ip\":");
+      asyncrt__gstring_append (out, k > 0 ? ",{\"ip\":" : "{\"ip\":");
       append_address (out, f->ip);
-      g_string_append (out, ",\"symbol_address\":");
+      ASYNCRT_GSTRING_APPEND_LIT (out, ",\"symbol_address\":");
       if (f->info->symbol_address != 0)
         append_address (out, f->info->symbol_address);
       else
-        g_string_append (out, "null");
-      g_string_append (out, ",\"symbols\":[");
+        ASYNCRT_GSTRING_APPEND_LIT (out, "null");
+      ASYNCRT_GSTRING_APPEND_LIT (out, ",\"symbols\":[");
       for (size_t s = 0; s < f->info->n_symbols; s++)
         {
           const AsyncrtBacktraceSymbol *sym = &f->info->symbols[s];
@@ -347,47 +347,47 @@ append_frames (GString *out, Tables *tb)
                                   function_index (tb, sym->name, sym->raw_name, sym->filename),
                                   sym->lineno, sym->colno);
         }
-      g_string_append (out, "]}");
+      ASYNCRT_GSTRING_APPEND_LIT (out, "]}");
     }
-  g_string_append (out, "],");
+  ASYNCRT_GSTRING_APPEND_LIT (out, "],");
 }
 
 static void
 append_node (GString *out, const Tables *tb, const AsyncrtTraceNode *n)
 {
-  g_string_append (out, "{\"function\":");
+  ASYNCRT_GSTRING_APPEND_LIT (out, "{\"function\":");
   if (n->cut)
-    g_string_append (out, "null,\"truncated\":true");
+    ASYNCRT_GSTRING_APPEND_LIT (out, "null,\"truncated\":true");
   else
     {
       FunctionKey key = { n->name, NULL, n->filename };
       gpointer v = g_hash_table_lookup (tb->tree_functions, &key);
       append_index_or_null (out, v != NULL ? GPOINTER_TO_SIZE (v) - 1 : SIZE_MAX);
     }
-  g_string_append (out, ",\"locations\":[");
+  ASYNCRT_GSTRING_APPEND_LIT (out, ",\"locations\":[");
   for (guint i = 0; n->locations != NULL && i < n->locations->len; i++)
     {
       const AsyncrtTraceLocation *l = &g_array_index (n->locations, AsyncrtTraceLocation, i);
       g_string_append_printf (out, "%s[%u,%u]", i > 0 ? "," : "", l->lineno, l->colno);
     }
-  g_string_append (out, "],\"children\":[");
+  ASYNCRT_GSTRING_APPEND_LIT (out, "],\"children\":[");
   for (size_t i = 0; n->children != NULL && i < n->children->len; i++)
     {
       if (i > 0)
         g_string_append_c (out, ',');
       append_node (out, tb, g_ptr_array_index (n->children, i));
     }
-  g_string_append (out, "]}");
+  ASYNCRT_GSTRING_APPEND_LIT (out, "]}");
 }
 
 static void
 append_traces (GString *out, const Tables *tb)
 {
-  g_string_append (out, "\"traces\":[");
+  ASYNCRT_GSTRING_APPEND_LIT (out, "\"traces\":[");
   for (guint k = 0; k < tb->trace_list->len; k++)
     {
       const AsyncrtTrace *tr = g_ptr_array_index (tb->trace_list, k);
-      g_string_append (out, k > 0 ? ",{\"backtraces\":[" : "{\"backtraces\":[");
+      asyncrt__gstring_append (out, k > 0 ? ",{\"backtraces\":[" : "{\"backtraces\":[");
       for (size_t b = 0; b < tr->n_backtraces; b++)
         {
           const AsyncrtBacktrace *bt = tr->backtraces[b];
@@ -399,9 +399,9 @@ append_traces (GString *out, const Tables *tb)
               size_t index = GPOINTER_TO_SIZE (g_hash_table_lookup (tb->frames, &key)) - 1;
               g_string_append_printf (out, "%s%zu", j > 0 ? "," : "", index);
             }
-          g_string_append (out, "]}");
+          ASYNCRT_GSTRING_APPEND_LIT (out, "]}");
         }
-      g_string_append (out, "],\"tree\":[");
+      ASYNCRT_GSTRING_APPEND_LIT (out, "],\"tree\":[");
       AsyncrtTraceTree *tree = asyncrt__trace_tree_new ();
       asyncrt__trace_tree_add_trace (tree, tr);
       for (size_t r = 0; r < tree->roots->len; r++)
@@ -411,25 +411,25 @@ append_traces (GString *out, const Tables *tb)
           append_node (out, tb, g_ptr_array_index (tree->roots, r));
         }
       asyncrt__trace_tree_free (tree);
-      g_string_append (out, "]}");
+      ASYNCRT_GSTRING_APPEND_LIT (out, "]}");
     }
-  g_string_append (out, "],");
+  ASYNCRT_GSTRING_APPEND_LIT (out, "],");
 }
 
 static void
 append_spawn_sites (GString *out, const Tables *tb)
 {
-  g_string_append (out, "\"spawn_sites\":[");
+  ASYNCRT_GSTRING_APPEND_LIT (out, "\"spawn_sites\":[");
   for (guint k = 0; k < tb->spawn_list->len; k++)
     {
       const struct _AsyncrtDumpTask *t = g_ptr_array_index (tb->spawn_list, k);
-      g_string_append (out, k > 0 ? ",{\"file\":" : "{\"file\":");
+      asyncrt__gstring_append (out, k > 0 ? ",{\"file\":" : "{\"file\":");
       asyncrt__json_append_string (out, t->spawn_file);
       g_string_append_printf (out, ",\"line\":%u,\"function\":", t->spawn_line);
       asyncrt__json_append_string (out, t->spawn_func);
       g_string_append_c (out, '}');
     }
-  g_string_append (out, "],");
+  ASYNCRT_GSTRING_APPEND_LIT (out, "],");
 }
 
 /* ---- tasks and their waits --------------------------------------------------------------- */
@@ -437,28 +437,28 @@ append_spawn_sites (GString *out, const Tables *tb)
 static void
 append_wait (GString *out, const AsyncrtWait *w)
 {
-  g_string_append (out, "{\"kind\":\"");
-  g_string_append (out, asyncrt_wait_kind_to_string (w->kind));
-  g_string_append (out, "\",\"object\":");
+  ASYNCRT_GSTRING_APPEND_LIT (out, "{\"kind\":\"");
+  asyncrt__gstring_append (out, asyncrt_wait_kind_to_string (w->kind));
+  ASYNCRT_GSTRING_APPEND_LIT (out, "\",\"object\":");
   if (w->object != 0)
     append_address (out, w->object);
   else
-    g_string_append (out, "null");
-  g_string_append (out, ",\"name\":");
+    ASYNCRT_GSTRING_APPEND_LIT (out, "null");
+  ASYNCRT_GSTRING_APPEND_LIT (out, ",\"name\":");
   asyncrt__json_append_string (out, w->name);
-  g_string_append (out, ",\"holder_id\":");
+  ASYNCRT_GSTRING_APPEND_LIT (out, ",\"holder_id\":");
   append_id_or_null (out, w->holder_id);
-  g_string_append (out, ",\"waited_ns\":");
+  ASYNCRT_GSTRING_APPEND_LIT (out, ",\"waited_ns\":");
   append_id_or_null (out, w->waited_ns);
-  g_string_append (out, ",\"facts\":{");
+  ASYNCRT_GSTRING_APPEND_LIT (out, ",\"facts\":{");
   for (unsigned k = 0; k < w->n_facts; k++)
     {
-      g_string_append (out, k > 0 ? ",\"" : "\"");
-      g_string_append (out, asyncrt_wait_fact_to_string ((AsyncrtWaitFact) w->fact_keys[k]));
-      g_string_append (out, "\":");
+      asyncrt__gstring_append (out, k > 0 ? ",\"" : "\"");
+      asyncrt__gstring_append (out, asyncrt_wait_fact_to_string ((AsyncrtWaitFact) w->fact_keys[k]));
+      ASYNCRT_GSTRING_APPEND_LIT (out, "\":");
       asyncrt__buf_append_i64 (out, w->fact_values[k]);
     }
-  g_string_append (out, "}}");
+  ASYNCRT_GSTRING_APPEND_LIT (out, "}}");
 }
 
 static void
@@ -466,41 +466,41 @@ append_task (GString *out, const Tables *tb, const AsyncrtDump *d, size_t i)
 {
   const struct _AsyncrtDumpTask *t = &g_array_index (d->tasks, struct _AsyncrtDumpTask, i);
   /* printf-free: this runs once per task of the dump. */
-  g_string_append (out, "{\"id\":");
+  ASYNCRT_GSTRING_APPEND_LIT (out, "{\"id\":");
   asyncrt__buf_append_u64 (out, t->id);
-  g_string_append (out, ",\"state\":\"");
-  g_string_append (out, asyncrt__dump_state_name (t->state));
-  g_string_append (out, "\",\"worker\":");
+  ASYNCRT_GSTRING_APPEND_LIT (out, ",\"state\":\"");
+  asyncrt__gstring_append (out, asyncrt__dump_state_name (t->state));
+  ASYNCRT_GSTRING_APPEND_LIT (out, "\",\"worker\":");
   int worker = asyncrt_dump_task_get_worker (t);
   if (worker >= 0)
     asyncrt__buf_append_i64 (out, worker);
   else
-    g_string_append (out, "null");
-  g_string_append (out, ",\"name\":");
+    ASYNCRT_GSTRING_APPEND_LIT (out, "null");
+  ASYNCRT_GSTRING_APPEND_LIT (out, ",\"name\":");
   asyncrt__json_append_string (out, t->name);
-  g_string_append (out, ",\"spawn\":");
+  ASYNCRT_GSTRING_APPEND_LIT (out, ",\"spawn\":");
   append_index_or_null (out, tb->task_spawn[i]);
-  g_string_append (out, ",\"parent_id\":");
+  ASYNCRT_GSTRING_APPEND_LIT (out, ",\"parent_id\":");
   append_id_or_null (out, t->parent_id);
-  g_string_append (out, ",\"poll_count\":");
+  ASYNCRT_GSTRING_APPEND_LIT (out, ",\"poll_count\":");
   asyncrt__buf_append_u64 (out, t->poll_count);
-  g_string_append (out, ",\"idle_ns\":");
+  ASYNCRT_GSTRING_APPEND_LIT (out, ",\"idle_ns\":");
   if (t->last_poll_ns != 0)
     asyncrt__buf_append_u64 (out, t->idle_ns);
   else
-    g_string_append (out, "null");
+    ASYNCRT_GSTRING_APPEND_LIT (out, "null");
   const char *why = asyncrt__dump_no_trace_name (t->no_trace);
   if (why != NULL)
     {
-      g_string_append (out, ",\"no_trace\":\"");
-      g_string_append (out, why);
+      ASYNCRT_GSTRING_APPEND_LIT (out, ",\"no_trace\":\"");
+      asyncrt__gstring_append (out, why);
       g_string_append_c (out, '"');
     }
   else
-    g_string_append (out, ",\"no_trace\":null");
-  g_string_append (out, ",\"group_id\":");
+    ASYNCRT_GSTRING_APPEND_LIT (out, ",\"no_trace\":null");
+  ASYNCRT_GSTRING_APPEND_LIT (out, ",\"group_id\":");
   append_id_or_null (out, t->group_id);
-  g_string_append (out, ",\"labels\":{");
+  ASYNCRT_GSTRING_APPEND_LIT (out, ",\"labels\":{");
   for (unsigned k = 0; t->labels != NULL && k < t->labels->n; k++)
     {
       if (k > 0)
@@ -511,9 +511,9 @@ append_task (GString *out, const Tables *tb, const AsyncrtDump *d, size_t i)
     }
   g_string_append_c (out, '}');
   asyncrt__dump_append_task_native_json (out, t);
-  g_string_append (out, ",\"trace\":");
+  ASYNCRT_GSTRING_APPEND_LIT (out, ",\"trace\":");
   append_index_or_null (out, tb->task_trace[i]);
-  g_string_append (out, ",\"waits\":[");
+  ASYNCRT_GSTRING_APPEND_LIT (out, ",\"waits\":[");
   size_t n_waits = t->trace != NULL && t->trace_kind != ASYNCRT_TRACE_KIND_NATIVE
                    ? t->trace->n_backtraces : 0;
   for (size_t b = 0; b < n_waits; b++)
@@ -522,9 +522,9 @@ append_task (GString *out, const Tables *tb, const AsyncrtDump *d, size_t i)
         g_string_append_c (out, ',');
       append_wait (out, &t->trace->backtraces[b]->wait);
     }
-  g_string_append (out, "],\"blocks\":");
+  ASYNCRT_GSTRING_APPEND_LIT (out, "],\"blocks\":");
   asyncrt__buf_append_u64 (out, t->n_blocked);
-  g_string_append (out, ",\"deadlock\":");
+  ASYNCRT_GSTRING_APPEND_LIT (out, ",\"deadlock\":");
   append_index_or_null (out, t->deadlock != 0 ? t->deadlock - 1 : SIZE_MAX);
   g_string_append_c (out, '}');
 }
@@ -534,21 +534,21 @@ append_task (GString *out, const Tables *tb, const AsyncrtDump *d, size_t i)
 static void
 append_deadlocks (GString *out, const AsyncrtDump *d)
 {
-  g_string_append (out, "\"deadlocks\":[");
+  ASYNCRT_GSTRING_APPEND_LIT (out, "\"deadlocks\":[");
   for (guint k = 0; d->deadlocks != NULL && k < d->deadlocks->len; k++)
     {
       const AsyncrtDumpDeadlock *dl = &g_array_index (d->deadlocks, AsyncrtDumpDeadlock, k);
-      g_string_append (out, k > 0 ? ",{\"tasks\":" : "{\"tasks\":");
+      asyncrt__gstring_append (out, k > 0 ? ",{\"tasks\":" : "{\"tasks\":");
       append_ids (out, (const AsyncrtTaskId *) (const void *) dl->ids->data, dl->ids->len);
       g_string_append_printf (out, ",\"blocks\":%zu}", dl->n_blocked);
     }
-  g_string_append (out, "],");
+  ASYNCRT_GSTRING_APPEND_LIT (out, "],");
 }
 
 static void
 append_holders (GString *out, const AsyncrtDump *d)
 {
-  g_string_append (out, "\"holders\":[");
+  ASYNCRT_GSTRING_APPEND_LIT (out, "\"holders\":[");
   for (guint k = 0; d->holders != NULL && k < d->holders->len; k++)
     {
       const AsyncrtDumpHolder *h = &g_array_index (d->holders, AsyncrtDumpHolder, k);
@@ -559,23 +559,23 @@ append_holders (GString *out, const AsyncrtDump *d)
       if (h->wait->object != 0)
         append_address (out, h->wait->object);
       else
-        g_string_append (out, "null");
-      g_string_append (out, ",\"name\":");
+        ASYNCRT_GSTRING_APPEND_LIT (out, "null");
+      ASYNCRT_GSTRING_APPEND_LIT (out, ",\"name\":");
       asyncrt__json_append_string (out, h->wait->name);
-      g_string_append (out, ",\"held_ns\":");
+      ASYNCRT_GSTRING_APPEND_LIT (out, ",\"held_ns\":");
       append_id_or_null (out, h->held_ns);
-      g_string_append (out, ",\"waiters\":");
+      ASYNCRT_GSTRING_APPEND_LIT (out, ",\"waiters\":");
       append_ids (out, (const AsyncrtTaskId *) (const void *) h->waiters->data, h->waiters->len);
       g_string_append_printf (out, ",\"blocks\":%zu}", h->n_blocked);
     }
-  g_string_append (out, "]");
+  ASYNCRT_GSTRING_APPEND_LIT (out, "]");
 }
 
 static void
 append_groups (GString *out, const Tables *tb, const AsyncrtDump *d)
 {
   GPtrArray *groups = asyncrt__dump_groups (d);
-  g_string_append (out, ",\"groups\":[");
+  ASYNCRT_GSTRING_APPEND_LIT (out, ",\"groups\":[");
   for (guint k = 0; k < groups->len; k++)
     {
       const AsyncrtDumpGroup *g = g_ptr_array_index (groups, k);
@@ -589,25 +589,25 @@ append_groups (GString *out, const Tables *tb, const AsyncrtDump *d)
       if (why != NULL)
         g_string_append_printf (out, "\"%s\"", why);
       else
-        g_string_append (out, "null");
-      g_string_append (out, ",\"trace\":");
+        ASYNCRT_GSTRING_APPEND_LIT (out, "null");
+      ASYNCRT_GSTRING_APPEND_LIT (out, ",\"trace\":");
       append_index_or_null (out, tb->task_trace[first_index]);
-      g_string_append (out, ",\"wait_kinds\":[");
+      ASYNCRT_GSTRING_APPEND_LIT (out, ",\"wait_kinds\":[");
       for (size_t b = 0; first->trace != NULL && b < first->trace->n_backtraces; b++)
         g_string_append_printf (out, "%s\"%s\"", b > 0 ? "," : "",
                                 asyncrt_wait_kind_to_string (first->trace->backtraces[b]->wait.kind));
-      g_string_append (out, "],\"tasks\":[");
+      ASYNCRT_GSTRING_APPEND_LIT (out, "],\"tasks\":[");
       for (guint m = 0; m < g->members->len; m++)
         g_string_append_printf (out, "%s%" G_GUINT64_FORMAT, m > 0 ? "," : "",
                                 g_array_index (d->tasks, struct _AsyncrtDumpTask,
                                                g_array_index (g->members, size_t, m)).id);
-      g_string_append (out, "],\"idle_ns\":");
+      ASYNCRT_GSTRING_APPEND_LIT (out, "],\"idle_ns\":");
       uint64_t lo, mid, hi;
       if (asyncrt__dump_group_idle_stats (d, g, &lo, &mid, &hi))
         g_string_append_printf (out, "{\"min\":%" G_GUINT64_FORMAT ",\"median\":%" G_GUINT64_FORMAT
                                 ",\"max\":%" G_GUINT64_FORMAT "}", lo, mid, hi);
       else
-        g_string_append (out, "null");
+        ASYNCRT_GSTRING_APPEND_LIT (out, "null");
       g_string_append_c (out, '}');
     }
   g_string_append_c (out, ']');
@@ -624,7 +624,7 @@ asyncrt__dump_format_json (const AsyncrtDump *d, unsigned flags)
   const char *census = asyncrt__dump_no_trace_name (d->census);
   g_string_append_printf (out, "{\"version\":%d,", ASYNCRT_DUMP_JSON_VERSION);
   asyncrt__dump_append_header (out, d, true);
-  g_string_append (out, "\"runtime\":{\"name\":");
+  ASYNCRT_GSTRING_APPEND_LIT (out, "\"runtime\":{\"name\":");
   asyncrt__json_append_string (out, d->runtime_name);
   g_string_append_printf (out, ",\"serial\":%" G_GUINT64_FORMAT "},\"filter\":", d->runtime_serial);
   asyncrt__dump_options_append_json (out, d->options);
@@ -644,17 +644,17 @@ asyncrt__dump_format_json (const AsyncrtDump *d, unsigned flags)
       append_id_or_null (out, w->task_id);
       g_string_append_printf (out, ",\"running_ns\":%" G_GUINT64_FORMAT, w->running_ns);
       asyncrt__dump_append_missing_native_json (out, w);
-      g_string_append (out, ",\"trace\":");
+      ASYNCRT_GSTRING_APPEND_LIT (out, ",\"trace\":");
       append_index_or_null (out, tb.missing_trace[i]);
       g_string_append_c (out, '}');
     }
-  g_string_append (out, "],");
+  ASYNCRT_GSTRING_APPEND_LIT (out, "],");
   asyncrt__dump_append_native_json (out, d, tb.job_trace);
   append_functions (out, &tb);
   append_frames (out, &tb);
   append_traces (out, &tb);
   append_spawn_sites (out, &tb);
-  g_string_append (out, "\"tasks\":[");
+  ASYNCRT_GSTRING_APPEND_LIT (out, "\"tasks\":[");
   gsize start = out->len;
   for (size_t i = 0; i < d->tasks->len; i++)
     {
@@ -664,7 +664,7 @@ asyncrt__dump_format_json (const AsyncrtDump *d, unsigned flags)
         g_string_append_c (out, ',');
       append_task (out, &tb, d, i);
     }
-  g_string_append (out, "],");
+  ASYNCRT_GSTRING_APPEND_LIT (out, "],");
   append_deadlocks (out, d);
   append_holders (out, d);
   if (flags & ASYNCRT_DUMP_GROUP)

@@ -37,32 +37,32 @@ append_no_trace_phrase (GString *out, const struct _AsyncrtDumpTask *t)
       if (t->worker >= 0)
         g_string_append_printf (out, "running on worker %d", t->worker);
       else
-        g_string_append (out, "running");
+        ASYNCRT_GSTRING_APPEND_LIT (out, "running");
       break;
     case ASYNCRT_DUMP_NO_TRACE_QUEUED_ON_MISSING_WORKER:
       if (t->worker >= 0)
         g_string_append_printf (out, "queued on worker %d, which did not stop", t->worker);
       else
-        g_string_append (out, "queued on a worker that did not stop");
+        ASYNCRT_GSTRING_APPEND_LIT (out, "queued on a worker that did not stop");
       break;
     case ASYNCRT_DUMP_NO_TRACE_WOKEN_DURING_DUMP:
-      g_string_append (out, "woken while the dump was being taken");
+      ASYNCRT_GSTRING_APPEND_LIT (out, "woken while the dump was being taken");
       break;
     case ASYNCRT_DUMP_NO_TRACE_CANCELLED:
-      g_string_append (out, "aborted, its cancellation is queued");
+      ASYNCRT_GSTRING_APPEND_LIT (out, "aborted, its cancellation is queued");
       break;
     case ASYNCRT_DUMP_NO_TRACE_NOT_RUNNING:
-      g_string_append (out, "runtime not running");
+      ASYNCRT_GSTRING_APPEND_LIT (out, "runtime not running");
       break;
     case ASYNCRT_DUMP_NO_TRACE_DEADLINE:
-      g_string_append (out, "deadline passed");
+      ASYNCRT_GSTRING_APPEND_LIT (out, "deadline passed");
       break;
     case ASYNCRT_DUMP_NO_TRACE_TIMEOUT_ZERO:
-      g_string_append (out, "dump taken with timeout 0");
+      ASYNCRT_GSTRING_APPEND_LIT (out, "dump taken with timeout 0");
       break;
     case ASYNCRT_DUMP_NO_TRACE_NONE:
     default:
-      g_string_append (out, "unknown");
+      ASYNCRT_GSTRING_APPEND_LIT (out, "unknown");
       break;
     }
 }
@@ -95,7 +95,7 @@ append_task_name (GString *out, const struct _AsyncrtDumpTask *t)
 {
   if (t == NULL || t->name == NULL)
     return;
-  g_string_append (out, " \"");
+  ASYNCRT_GSTRING_APPEND_LIT (out, " \"");
   asyncrt__text_append_escaped (out, t->name, true);
   g_string_append_c (out, '"');
 }
@@ -109,12 +109,12 @@ append_labels_text (GString *out, const struct _AsyncrtDumpTask *t)
 {
   if (t->labels == NULL)
     return;
-  g_string_append (out, "  labels:");
+  ASYNCRT_GSTRING_APPEND_LIT (out, "  labels:");
   for (unsigned i = 0; i < t->labels->n; i++)
     {
       g_string_append (out, i > 0 ? ", " : " ");
       asyncrt__text_append_escaped (out, t->labels->items[i].key, false);
-      g_string_append (out, "=\"");
+      ASYNCRT_GSTRING_APPEND_LIT (out, "=\"");
       asyncrt__text_append_escaped (out, t->labels->items[i].value, true);
       g_string_append_c (out, '"');
     }
@@ -129,7 +129,7 @@ append_spawn_site (GString *out, const struct _AsyncrtDumpTask *t)
   asyncrt__buf_append_u64 (out, t->spawn_line);
   if (t->spawn_func != NULL)
     {
-      g_string_append (out, " (");
+      ASYNCRT_GSTRING_APPEND_LIT (out, " (");
       asyncrt__text_append_escaped (out, t->spawn_func, false);
       g_string_append_c (out, ')');
     }
@@ -140,33 +140,33 @@ static void
 append_task_header (GString *out, const struct _AsyncrtDumpTask *t)
 {
   /* printf-free: this runs once per task of the dump. */
-  g_string_append_len (out, "task ", 5);
+  ASYNCRT_GSTRING_APPEND_LIT (out, "task ");
   asyncrt__buf_append_u64 (out, t->id);
   g_string_append_c (out, ' ');
-  g_string_append (out, asyncrt__dump_state_name (t->state));
+  asyncrt__gstring_append (out, asyncrt__dump_state_name (t->state));
   if (t->state == ASYNCRT_TASK_STATE_RUNNING && t->worker >= 0)
     {
-      g_string_append (out, " on worker ");
+      ASYNCRT_GSTRING_APPEND_LIT (out, " on worker ");
       asyncrt__buf_append_i64 (out, t->worker);
     }
   if (t->name != NULL)
     {
-      g_string_append (out, ", name");
+      ASYNCRT_GSTRING_APPEND_LIT (out, ", name");
       append_task_name (out, t);
     }
   if (t->spawn_file != NULL)
     {
-      g_string_append (out, ", spawned at ");
+      ASYNCRT_GSTRING_APPEND_LIT (out, ", spawned at ");
       append_spawn_site (out, t);
     }
   if (t->parent_id != 0)
     {
-      g_string_append (out, ", parent ");
+      ASYNCRT_GSTRING_APPEND_LIT (out, ", parent ");
       asyncrt__buf_append_u64 (out, t->parent_id);
     }
   if (t->group_id != 0)
     {
-      g_string_append (out, ", group ");
+      ASYNCRT_GSTRING_APPEND_LIT (out, ", group ");
       asyncrt__buf_append_u64 (out, t->group_id);
     }
   if (t->last_poll_ns != 0)
@@ -175,8 +175,8 @@ append_task_header (GString *out, const struct _AsyncrtDumpTask *t)
       asyncrt__dump_append_duration (out, t->idle_ns);
     }
   else
-    g_string_append (out, ", never polled");
-  g_string_append (out, ", ");
+    ASYNCRT_GSTRING_APPEND_LIT (out, ", never polled");
+  ASYNCRT_GSTRING_APPEND_LIT (out, ", ");
   asyncrt__buf_append_u64 (out, t->poll_count);
   g_string_append (out, t->poll_count == 1 ? " poll\n" : " polls\n");
 }
@@ -185,10 +185,10 @@ append_task_header (GString *out, const struct _AsyncrtDumpTask *t)
 static void
 append_untraced (GString *out, const struct _AsyncrtDumpTask *t)
 {
-  g_string_append (out, "  (not traced: ");
+  ASYNCRT_GSTRING_APPEND_LIT (out, "  (not traced: ");
   append_no_trace_phrase (out, t);
   asyncrt__dump_append_no_native_text (out, t);
-  g_string_append (out, ")\n");
+  ASYNCRT_GSTRING_APPEND_LIT (out, ")\n");
 }
 
 static void
@@ -205,7 +205,7 @@ append_trace (GString *out, AsyncrtDumpTreeCache *cache, const AsyncrtTrace *tr,
 {
   if (asyncrt_trace_get_n_backtraces (tr) == 0)
     {
-      g_string_append (out, "  (no leaf future reached)\n");
+      ASYNCRT_GSTRING_APPEND_LIT (out, "  (no leaf future reached)\n");
       return;
     }
   asyncrt__dump_tree_cache_append (cache, tr, annotate, data, out);
@@ -300,12 +300,12 @@ append_group_header (GString *out, const AsyncrtDump *d, const AsyncrtDumpGroup 
   g_string_append_printf (out, "%zu tasks %s", n, asyncrt__dump_state_name (first->state));
   if (first->state == ASYNCRT_TASK_STATE_RUNNING && first->worker >= 0)
     g_string_append_printf (out, " on worker %d", first->worker);
-  g_string_append (out, ": ");
+  ASYNCRT_GSTRING_APPEND_LIT (out, ": ");
   asyncrt__dump_append_ids (out, ids, n, IDS_LIMIT);
   append_group_names (out, d, g);
   if (same_spawn && first->spawn_file != NULL)
     {
-      g_string_append (out, ", spawned at ");
+      ASYNCRT_GSTRING_APPEND_LIT (out, ", spawned at ");
       append_spawn_site (out, first);
     }
   uint64_t lo, mid, hi;
@@ -314,9 +314,9 @@ append_group_header (GString *out, const AsyncrtDump *d, const AsyncrtDumpGroup 
       g_string_append (out, first->state == ASYNCRT_TASK_STATE_RUNNING ? ", running min "
                                                                        : ", idle min ");
       asyncrt__dump_append_duration (out, lo);
-      g_string_append (out, ", median ");
+      ASYNCRT_GSTRING_APPEND_LIT (out, ", median ");
       asyncrt__dump_append_duration (out, mid);
-      g_string_append (out, ", max ");
+      ASYNCRT_GSTRING_APPEND_LIT (out, ", max ");
       asyncrt__dump_append_duration (out, hi);
     }
   g_string_append_c (out, '\n');
@@ -368,7 +368,7 @@ append_waits_line (GString *out, const struct _AsyncrtDumpTask *t, const char *i
     {
       g_string_append_printf (out, "%stask %" G_GUINT64_FORMAT, indent, t->id);
       append_task_name (out, t);
-      g_string_append (out, " is not traced: ");
+      ASYNCRT_GSTRING_APPEND_LIT (out, " is not traced: ");
       append_no_trace_phrase (out, t);
       g_string_append_c (out, '\n');
       return;
@@ -405,9 +405,9 @@ append_deadlock (GString *out, const AsyncrtDump *d, guint k)
     g_string_append_printf (out, "deadlock: task %" G_GUINT64_FORMAT " waits for itself", ids[0]);
   else
     {
-      g_string_append (out, "deadlock: tasks ");
+      ASYNCRT_GSTRING_APPEND_LIT (out, "deadlock: tasks ");
       asyncrt__dump_append_ids (out, ids, n, n);
-      g_string_append (out, " wait for each other");
+      ASYNCRT_GSTRING_APPEND_LIT (out, " wait for each other");
     }
   if (dl->n_blocked > 0)
     g_string_append_printf (out, ", blocking %zu more task%s", dl->n_blocked,
@@ -455,7 +455,7 @@ append_holder (GString *out, const AsyncrtDumpHolder *h)
   switch (w->kind)
     {
     case ASYNCRT_WAIT_MUTEX:
-      g_string_append (out, " holds mutex");
+      ASYNCRT_GSTRING_APPEND_LIT (out, " holds mutex");
       break;
     case ASYNCRT_WAIT_SEMAPHORE:
       {
@@ -466,7 +466,7 @@ append_holder (GString *out, const AsyncrtDumpHolder *h)
       }
       break;
     case ASYNCRT_WAIT_JOIN:
-      g_string_append (out, " has not finished");
+      ASYNCRT_GSTRING_APPEND_LIT (out, " has not finished");
       break;
     default:
       g_string_append_printf (out, " holds %s", asyncrt_wait_kind_to_string (w->kind));
@@ -476,7 +476,7 @@ append_holder (GString *out, const AsyncrtDumpHolder *h)
     {
       if (w->name != NULL)
         {
-          g_string_append (out, " \"");
+          ASYNCRT_GSTRING_APPEND_LIT (out, " \"");
           asyncrt__text_append_escaped (out, w->name, true);
           g_string_append_c (out, '"');
         }
@@ -485,7 +485,7 @@ append_holder (GString *out, const AsyncrtDumpHolder *h)
     }
   if (h->held_ns != 0)
     {
-      g_string_append (out, " for ");
+      ASYNCRT_GSTRING_APPEND_LIT (out, " for ");
       asyncrt__dump_append_duration (out, h->held_ns);
     }
   g_string_append_printf (out, ", blocking %zu task%s: ", h->n_blocked, h->n_blocked == 1 ? "" : "s");
@@ -526,7 +526,7 @@ append_summary (GString *out, const AsyncrtDump *d)
     g_string_append_printf (out, " (census: %s)", census_phrase (d->census));
   if (d->options != NULL)
     {
-      g_string_append (out, " (filtered: ");
+      ASYNCRT_GSTRING_APPEND_LIT (out, " (filtered: ");
       asyncrt__dump_options_append_text (out, d->options);
       g_string_append_c (out, ')');
     }

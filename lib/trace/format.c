@@ -27,6 +27,7 @@
 #include "trace/trace-private.h"
 
 #include "trace/tree-private.h"
+#include "util/util-private.h"
 
 #include <string.h>
 
@@ -56,7 +57,7 @@ asyncrt__text_append_escaped (GString *out, const char *s, bool quoted)
       while (*p >= 0x20 && *p < 0x7f && *p != '\\' && !(quoted && *p == '"'))
         p++;
       if (p > run)
-        g_string_append_len (out, run, p - run);
+        asyncrt__gstring_append_len (out, run, (size_t) (p - run));
       if (*p == '\0')
         break;
       unsigned char b = (unsigned char) *p;
@@ -254,22 +255,24 @@ asyncrt__json_append_string (GString *out, const char *s)
   if (!g_utf8_validate (s, -1, NULL))
     s = valid = g_utf8_make_valid (s, -1);
   g_string_append_c (out, '"');
-  for (const unsigned char *p = (const unsigned char *) s; *p != '\0'; p++)
+  const unsigned char *run = (const unsigned char *) s;
+  for (const unsigned char *p = run; *p != '\0'; p++)
     {
+      if (*p >= 0x20 && *p != '"' && *p != '\\')
+        continue;                   /* a run of bytes written as they are, at once */
+      asyncrt__gstring_append_len (out, (const char *) run, (size_t) (p - run));
+      run = p + 1;
       switch (*p)
         {
-        case '"': g_string_append (out, "\\\""); break;
-        case '\\': g_string_append (out, "\\\\"); break;
-        case '\n': g_string_append (out, "\\n"); break;
-        case '\r': g_string_append (out, "\\r"); break;
-        case '\t': g_string_append (out, "\\t"); break;
-        default:
-          if (*p < 0x20)
-            g_string_append_printf (out, "\\u%04x", *p);
-          else
-            g_string_append_c (out, (char) *p);
+        case '"': ASYNCRT_GSTRING_APPEND_LIT (out, "\\\""); break;
+        case '\\': ASYNCRT_GSTRING_APPEND_LIT (out, "\\\\"); break;
+        case '\n': ASYNCRT_GSTRING_APPEND_LIT (out, "\\n"); break;
+        case '\r': ASYNCRT_GSTRING_APPEND_LIT (out, "\\r"); break;
+        case '\t': ASYNCRT_GSTRING_APPEND_LIT (out, "\\t"); break;
+        default: g_string_append_printf (out, "\\u%04x", *p); break;
         }
     }
+  asyncrt__gstring_append (out, (const char *) run);
   g_string_append_c (out, '"');
   g_free (valid);
 }

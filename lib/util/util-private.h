@@ -8,6 +8,7 @@
  *            what the library was asked from outside (environment variables)
  * signals.c  signal names and numbers, and who owns a signal's disposition
  * spare.c    big buffers kept from one dump to the next (no page faults again)
+ * (inline)   appending to a GString without a call per piece
  *
  * None of it keeps state that could be inherited locked across fork().
  */
@@ -18,6 +19,7 @@
 
 #include <glib.h>
 #include <signal.h>
+#include <string.h>
 
 /* ---- output.c ----------------------------------------------------------------------- */
 
@@ -37,6 +39,35 @@ void asyncrt__warn (const char *fmt, ...) G_GNUC_PRINTF (1, 2);
  * printable ASCII, and the backslash, written as \xNN / \\, and cut after 64 input
  * bytes ("..."): for quoting hostile values in messages. */
 void asyncrt__escape_value (const char *s, char *out, size_t size);
+
+/* ---- appending to a GString --------------------------------------------------------- */
+
+/* Appends @n bytes of @p (which must not point into @out): a memcpy when they fit in
+ * the room already allocated (the dump's formats reserve it up front), else GLib's
+ * g_string_append_len().  Inline: the formats call it a dozen times per task, and
+ * GLib's own append (before 2.76) is a call with checks for every piece. */
+static inline void
+asyncrt__gstring_append_len (GString *out, const char *p, size_t n)
+{
+  if (G_LIKELY (out->len + n < out->allocated_len))
+    {
+      memcpy (out->str + out->len, p, n);
+      out->len += n;
+      out->str[out->len] = '\0';
+    }
+  else
+    g_string_append_len (out, p, (gssize) n);
+}
+
+/* A string literal (its length known at compile time). */
+#define ASYNCRT_GSTRING_APPEND_LIT(out, lit) \
+  asyncrt__gstring_append_len ((out), "" lit, sizeof (lit) - 1)
+
+static inline void
+asyncrt__gstring_append (GString *out, const char *s)
+{
+  asyncrt__gstring_append_len (out, s, strlen (s));
+}
 
 /* ---- spare.c ------------------------------------------------------------------------ */
 
