@@ -3,7 +3,8 @@
  *
  * Ownership.  An AsyncrtDumpRun belongs to the one thread that created it: the
  * current-thread runtime's thread between two polls, the multi-thread leader, or a
- * census's caller.  A tracing run holds, in `held`:
+ * census's caller — but for tracing, which helpers may share (below).  A tracing run
+ * holds, in `held`:
  *   - the notified reference of each task popped from a run queue (add_queued);
  *   - a claim (RUNNING and a reference, asyncrt__task_claim_for_trace) on each idle
  *     task it collected under the owned-list lock.
@@ -31,14 +32,26 @@
  * in the order a dump lists them, written once each, and sealing moves none of them.
  *
  * t->dump_data (the dump module's word of the task) is nonzero while a run holds the
- * task: (run sequence << 2) | HELD_IDLE or HELD_QUEUED.  Written by the run's thread
- * (relaxed): set by hold(), cleared by lib/task as the hold ends, inside
+ * task: (run sequence << 2) | HELD_IDLE or HELD_QUEUED.  Written relaxed: set by
+ * hold() on the run's thread, cleared by lib/task as the hold ends on the thread that
+ * traces or releases the task (the run's, or a helper's), inside
  * asyncrt__task_trace_poll() or asyncrt__task_trace_release() (after the end CAS,
  * before the run's reference is dropped: the run touches no task it no longer holds);
  * read by that thread (the walk skips tasks it drained already) and by a
  * census on another thread, which must not list a claimed idle task as RUNNING.  Runs
  * of one runtime are serialised by its dump queue (request.c); a census may overlap
  * one, and only reads.
+ *
+ * Tracing on several threads.  Once asyncrt__dump_run_trace_begin() gave every
+ * record its place, the held tasks are handed out by chunks of TRACE_CHUNK indices
+ * (run->next_held, a relaxed fetch-and-add: each index goes to exactly one thread).
+ * The run's thread traces into the dump's store; a helper (asyncrt__dump_run_help,
+ * another thread of the runtime) into a store of its own, which it pushes on
+ * run->helpers (release) when no chunk is left.  A chunk's Held entries, tasks and
+ * records are its thread's alone.  The scheduler guarantees every helper has
+ * returned before asyncrt__dump_run_finish(), which takes the helpers' stores
+ * (acquire) and moves their traces into the dump's store (asyncrt__trace_store_adopt).
+ * Each thread reads the clock and meets the deadline on its own.
  *
  * Filters (filter.c) are applied here, before anything is claimed or polled: an idle
  * task that does not match is skipped by the walk (never claimed); a task drained
@@ -79,6 +92,14 @@ typedef struct
   bool wanted;               /* matches the filter: recorded and traced */
 } Held;
 
+/* The traces a helper took (asyncrt__dump_run_help), merged at the run's end. */
+typedef struct _HelperTraces
+{
+  AsyncrtTraceStore *store;
+  bool edges;
+  struct _HelperTraces *next;
+} HelperTraces;
+
 struct _AsyncrtDumpRun
 {
   AsyncrtHandle *h;
@@ -92,6 +113,10 @@ struct _AsyncrtDumpRun
   GArray *running;           /* size_t: indices of the RUNNING records */
   AsyncrtDumpSampling *sampling;   /* native.c: from the trace's start to finish */
   AsyncrtDumpFilter *filter;  /* NULL: every task */
+  /* Tracing (asyncrt__dump_run_trace_begin() on, shared with helpers): */
+  atomic_bool trace_begun;     /* set (release) once every record has its place */
+  atomic_size_t next_held;     /* the next index of `held` to hand out, by chunks */
+  _Atomic (HelperTraces *) helpers;   /* pushed by helpers as they finish */
 };
 
 /* Process-wide, but a plain atomic: nothing to inherit locked across fork. */
@@ -297,6 +322,8 @@ trace_one (void *data)
 
 /* How many held tasks ahead the trace loop prefetches. */
 #define PREFETCH_AHEAD 4
+/* Held tasks handed out at once to a tracing thread (the leader or a helper). */
+#define TRACE_CHUNK 64
 
 static inline void
 prefetch_task (const AsyncrtTask *t)
@@ -443,9 +470,108 @@ place_records (AsyncrtDumpRun *run)
   g_free (side);
 }
 
-void
-asyncrt__dump_run_trace (AsyncrtDumpRun *run)
+/* Past the deadline or not, for one tracing thread: the clock is read every
+ * CLOCK_STRIDE tasks while far from the deadline (next_clock_check). */
+typedef struct
 {
+  bool late;
+  unsigned due;                 /* tasks to trace before the next clock read */
+  uint64_t checked_ns;          /* the last clock read; 0: none yet */
+  bool edges;                   /* a traced wait may be an edge of the wait-for graph */
+} TraceCursor;
+
+/* Records and traces held task @i (or, past the deadline, releases it untraced), into
+ * @store.  Any tracing thread: the task, its Held entry and its record are this
+ * thread's alone (each index is handed out once). */
+static void
+trace_held (AsyncrtDumpRun *run, AsyncrtTraceStore *store, size_t i, size_t end,
+            TraceCursor *cur)
+{
+  Held *p = &g_array_index (run->held, Held, i);
+  AsyncrtTask *t = p->task;
+  if (t == NULL)
+    return;                       /* handed back already (not wanted) */
+  p->task = NULL;
+  /* The tasks are spread over the heap: start fetching a later one's header while
+   * this one is traced (a hint, never a dereference). */
+  if (i + PREFETCH_AHEAD < end)
+    prefetch_task (g_array_index (run->held, Held, i + PREFETCH_AHEAD).task);
+  /* The deadline: one trace poll may take long (user code runs up to its leaf). */
+  if (!cur->late && cur->due == 0)
+    {
+      uint64_t now = asyncrt__clock_now_ns ();
+      cur->late = now >= run->deadline_ns;
+      cur->due = next_clock_check (cur->checked_ns, now, run->deadline_ns);
+      cur->checked_ns = now;
+    }
+  if (cur->due > 0)
+    cur->due--;
+  record_of (asyncrt__dump_task_at (run->d, p->rec), t,
+             p->queued ? ASYNCRT_TASK_STATE_SCHEDULED : ASYNCRT_TASK_STATE_IDLE,
+             cur->late ? ASYNCRT_DUMP_NO_TRACE_DEADLINE : ASYNCRT_DUMP_NO_TRACE_NONE);
+  if (cur->late)
+    {
+      asyncrt__task_trace_release (t, p->queued);     /* unmarks it */
+      return;
+    }
+  /* The trace poll consumes our reference and unmarks the task: from here on @t may
+   * be freed, so what happened to it comes back in @a, and the loop takes no
+   * reference of its own (two atomics per task fewer). */
+  TraceArg a = { t, p->queued, false, false };
+  AsyncrtTrace *tr = asyncrt__trace_capture_quiet_into (store, trace_one, &a);
+  struct _AsyncrtDumpTask *rec = asyncrt__dump_task_at (run->d, p->rec);
+  if (a.completed)
+    {
+      asyncrt_trace_free (tr);
+      rec->removed = true;          /* finished during its trace poll, or shut down */
+    }
+  else if (!a.polled)
+    {
+      /* Aborted while queued: handed back for its cancellation, untraced. */
+      asyncrt_trace_free (tr);
+      rec->no_trace = ASYNCRT_DUMP_NO_TRACE_CANCELLED;
+    }
+  else
+    {
+      rec->trace = tr;
+      rec->trace_kind = ASYNCRT_TRACE_KIND_ASYNC;
+      /* Its waits now, while the trace is in cache (not in a pass of its own). */
+      if (rec->last_poll_ns != 0)
+        rec->idle_ns = asyncrt__dump_idle_ns (run->d->taken_ns, rec->last_poll_ns);
+      if (asyncrt__dump_fill_waited (run->d, rec))
+        cur->edges = true;
+    }
+}
+
+/* Takes chunks of held tasks and traces them until none is left.  @store: where this
+ * thread's traces go; NULL: a store of its own, created on the first chunk taken
+ * (returned, or NULL if there was none). */
+static AsyncrtTraceStore *
+trace_chunks (AsyncrtDumpRun *run, AsyncrtTraceStore *store, bool *ret_edges)
+{
+  size_t n = run->held->len;
+  TraceCursor cur = { false, 0, 0, false };
+  for (;;)
+    {
+      size_t from = atomic_fetch_add_explicit (&run->next_held, TRACE_CHUNK,
+                                               memory_order_relaxed);
+      if (from >= n)
+        break;
+      size_t end = MIN (from + TRACE_CHUNK, n);
+      if (store == NULL)                /* a helper: about half of what is left */
+        store = asyncrt__trace_store_new ((n - from) / 2 + TRACE_CHUNK);
+      for (size_t i = from; i < end; i++)
+        trace_held (run, store, i, end, &cur);
+    }
+  *ret_edges = cur.edges;
+  return store;
+}
+
+void
+asyncrt__dump_run_trace_begin (AsyncrtDumpRun *run)
+{
+  if (atomic_load_explicit (&run->trace_begun, memory_order_relaxed))
+    return;
   /* Hand back, untraced, what was held only because it was queued. */
   for (size_t i = 0; i < run->held->len; i++)
     {
@@ -457,73 +583,44 @@ asyncrt__dump_run_trace (AsyncrtDumpRun *run)
       asyncrt__task_trace_release (t, p->queued);     /* unmarks it */
     }
   place_records (run);
-  /* Every trace of the run lives in one store sized for the tasks held: identical
-   * stacks stored once, no allocation per task in the loop below. */
+  /* The run's traces live in one store sized for the tasks held (helpers' stores are
+   * merged into it at the end): identical stacks stored once, no allocation per task
+   * while tracing. */
   if (run->d->store == NULL)
     run->d->store = asyncrt__trace_store_new (run->held->len);
   /* Everything is collected: ask for the native stacks now, collect them at the end. */
   run->sampling = asyncrt__dump_sampling_begin (run->d, run->h, run->running, true);
   run->d->async_waits_filled = true;
-  bool late = false;
-  unsigned due = 0;                   /* tasks to trace before the next clock read */
-  uint64_t checked_ns = 0;            /* the last clock read; 0: none yet */
-  for (size_t i = 0; i < run->held->len; i++)
-    {
-      Held *p = &g_array_index (run->held, Held, i);
-      AsyncrtTask *t = p->task;
-      if (t == NULL)
-        continue;
-      p->task = NULL;
-      /* The tasks are spread over the heap: start fetching a later one's header while
-       * this one is traced (a hint, never a dereference). */
-      if (i + PREFETCH_AHEAD < run->held->len)
-        prefetch_task (g_array_index (run->held, Held, i + PREFETCH_AHEAD).task);
-      /* The deadline: one trace poll may take long (user code runs up to its leaf). */
-      if (!late && due == 0)
-        {
-          uint64_t now = asyncrt__clock_now_ns ();
-          late = now >= run->deadline_ns;
-          due = next_clock_check (checked_ns, now, run->deadline_ns);
-          checked_ns = now;
-        }
-      if (due > 0)
-        due--;
-      record_of (asyncrt__dump_task_at (run->d, p->rec), t,
-                 p->queued ? ASYNCRT_TASK_STATE_SCHEDULED : ASYNCRT_TASK_STATE_IDLE,
-                 late ? ASYNCRT_DUMP_NO_TRACE_DEADLINE : ASYNCRT_DUMP_NO_TRACE_NONE);
-      if (late)
-        {
-          asyncrt__task_trace_release (t, p->queued);     /* unmarks it */
-          continue;
-        }
-      /* The trace poll consumes our reference and unmarks the task: from here on @t
-       * may be freed, so what happened to it comes back in @a, and the loop takes no
-       * reference of its own (two atomics per task fewer). */
-      TraceArg a = { t, p->queued, false, false };
-      AsyncrtTrace *tr = asyncrt__trace_capture_quiet_into (run->d->store, trace_one, &a);
-      struct _AsyncrtDumpTask *rec = asyncrt__dump_task_at (run->d, p->rec);
-      if (a.completed)
-        {
-          asyncrt_trace_free (tr);
-          rec->removed = true;          /* finished during its trace poll, or shut down */
-        }
-      else if (!a.polled)
-        {
-          /* Aborted while queued: handed back for its cancellation, untraced. */
-          asyncrt_trace_free (tr);
-          rec->no_trace = ASYNCRT_DUMP_NO_TRACE_CANCELLED;
-        }
-      else
-        {
-          rec->trace = tr;
-          rec->trace_kind = ASYNCRT_TRACE_KIND_ASYNC;
-          /* Its waits now, while the trace is in cache (not in a pass of its own). */
-          if (rec->last_poll_ns != 0)
-            rec->idle_ns = asyncrt__dump_idle_ns (run->d->taken_ns, rec->last_poll_ns);
-          if (asyncrt__dump_fill_waited (run->d, rec))
-            run->d->async_edges = true;
-        }
-    }
+  atomic_store_explicit (&run->next_held, 0, memory_order_relaxed);
+  atomic_store_explicit (&run->trace_begun, true, memory_order_release);
+}
+
+void
+asyncrt__dump_run_trace (AsyncrtDumpRun *run)
+{
+  asyncrt__dump_run_trace_begin (run);
+  bool edges = false;
+  trace_chunks (run, run->d->store, &edges);
+  if (edges)
+    run->d->async_edges = true;
+}
+
+void
+asyncrt__dump_run_help (AsyncrtDumpRun *run)
+{
+  if (!atomic_load_explicit (&run->trace_begun, memory_order_acquire))
+    return;
+  bool edges = false;
+  AsyncrtTraceStore *store = trace_chunks (run, NULL, &edges);
+  if (store == NULL)
+    return;                       /* every chunk was taken already */
+  HelperTraces *h = g_new (HelperTraces, 1);
+  h->store = store;
+  h->edges = edges;
+  h->next = atomic_load_explicit (&run->helpers, memory_order_relaxed);
+  while (!atomic_compare_exchange_weak_explicit (&run->helpers, &h->next, h,
+                                                 memory_order_release, memory_order_relaxed))
+    ;
 }
 
 /* ---- the census ---------------------------------------------------------------------- */
@@ -581,6 +678,18 @@ AsyncrtDump *
 asyncrt__dump_run_finish (AsyncrtDumpRun *run)
 {
   AsyncrtDump *d = run->d;
+  /* The helpers' traces join the run's store (their stacks and shapes interned
+   * there again: a formatter sees one store). */
+  HelperTraces *h = atomic_exchange_explicit (&run->helpers, NULL, memory_order_acquire);
+  while (h != NULL)
+    {
+      HelperTraces *next = h->next;
+      asyncrt__trace_store_adopt (d->store, h->store);
+      if (h->edges)
+        d->async_edges = true;
+      g_free (h);
+      h = next;
+    }
   for (size_t i = 0; i < run->held->len; i++)
     g_assert (g_array_index (run->held, Held, i).task == NULL);
   g_array_free (run->held, TRUE);

@@ -23,7 +23,8 @@
  *           lock held): asyncrt__dump_request_take() (false: the requester gave up;
  *           release), then a run: every queued task popped (add_queued), the idle ones
  *           claimed (asyncrt__dump_run_collect()), workers that did not stop recorded,
- *           asyncrt__dump_run_trace(), asyncrt__dump_request_complete(), release.
+ *           asyncrt__dump_run_trace() (stopped workers may help: see
+ *           asyncrt__dump_run_help), asyncrt__dump_request_complete(), release.
  *           A scheduler that cannot serve (shut down: asyncrt__dump_request_fail();
  *           no thread to run tasks on: a census with ASYNCRT_DUMP_NO_TRACE_NOT_RUNNING)
  *           answers at once and releases.  Before returning from the hook it may
@@ -92,8 +93,8 @@ void asyncrt__dump_request_release (AsyncrtDumpRequest *req);
 
 /* ---- the run (collect.c) -------------------------------------------------------------
  * One dump being taken: the records of every task, the notified references and claims
- * the dump holds, the missing workers.  Single-threaded: only the thread that created
- * it touches it. */
+ * the dump holds, the missing workers.  Only the thread that created it touches it,
+ * but for asyncrt__dump_run_help(), which other threads may call while it traces. */
 typedef struct _AsyncrtDumpRun AsyncrtDumpRun;
 
 /* Which worker is running @t (its state word says RUNNING), or -1 if unknown. */
@@ -119,8 +120,21 @@ void asyncrt__dump_run_collect (AsyncrtDumpRun *run, AsyncrtDumpWorkerOfFunc wor
                                 void *data);
 /* Trace-polls every task the run holds, each once inside a quiet capture, until the
  * request's deadline; what is left is released untraced (reason DEADLINE).  No lock
- * held; the calling thread must be one that may run the runtime's tasks. */
+ * held; the calling thread must be one that may run the runtime's tasks.  Tasks are
+ * handed out by chunks: other threads of the runtime may take some of them at the
+ * same time (asyncrt__dump_run_help); this returns once every chunk was taken, not
+ * once the helpers are done with theirs. */
 void asyncrt__dump_run_trace (AsyncrtDumpRun *run);
+/* Optional, before asyncrt__dump_run_trace() (which calls it otherwise), on the run's
+ * thread: everything tracing needs before the first task is handed out (the records'
+ * places, native stacks asked for).  Helpers can only help after it. */
+void asyncrt__dump_run_trace_begin (AsyncrtDumpRun *run);
+/* Another thread that may run the runtime's tasks (a worker the run's thread
+ * stopped, now released) takes chunks of the run's tasks and traces them, from
+ * asyncrt__dump_run_trace_begin() on; returns at once if tracing has not begun or
+ * nothing is left.  The scheduler makes sure every helper has returned before it
+ * calls asyncrt__dump_run_finish(), and that none starts afterwards. */
+void asyncrt__dump_run_help (AsyncrtDumpRun *run);
 /* Instead of collect + trace: records every task from its state word, untraced, with
  * @reason (running ones: RUNNING, worker from @worker_of).  Any thread; runs no task
  * code. */

@@ -82,6 +82,8 @@ struct _AsyncrtTraceStore
   GPtrArray *shape_list;     /* const AsyncrtTrace*, by shape */
   size_t n_traces;
   size_t n_frames;           /* stored, over every distinct stack */
+  GPtrArray *adopted;        /* stores whose traces were moved here, or NULL */
+  size_t n_adopted;          /* traces moved here */
 };
 
 AsyncrtTraceStore *
@@ -146,6 +148,12 @@ asyncrt__trace_store_free (AsyncrtTraceStore *s)
   g_free (s->stacks);
   g_free (s->shapes);
   g_ptr_array_free (s->shape_list, TRUE);
+  if (s->adopted != NULL)
+    {
+      for (guint k = 0; k < s->adopted->len; k++)
+        asyncrt__trace_store_free (g_ptr_array_index (s->adopted, k));
+      g_ptr_array_free (s->adopted, TRUE);
+    }
   g_free (s);
 }
 
@@ -363,7 +371,88 @@ asyncrt__trace_store_get_stats (const AsyncrtTraceStore *s, AsyncrtTraceStoreSta
   if (s == NULL)
     return;
   out->n_traces = s->n_traces;
+  out->n_adopted = s->n_adopted;
   out->n_stacks = s->n_stacks;
   out->n_shapes = s->n_shapes;
   out->n_frames = s->n_frames;
+}
+
+typedef struct
+{
+  AsyncrtTraceStore *into;
+  GHashTable *frames_map;          /* the other store's frames -> @into's */
+  const AsyncrtBacktraceFrame *last_from;   /* the last pair looked up */
+  AsyncrtBacktraceFrame *last_into;
+  uint32_t *shape_map;             /* the other store's shape -> @into's (0: not yet) */
+} Move;
+
+/* @into's frames of the stack @frames of the other store (interned on first sight). */
+static AsyncrtBacktraceFrame *
+move_frames (Move *m, const AsyncrtBacktrace *bt)
+{
+  if (bt->frames == m->last_from)
+    return m->last_into;
+  AsyncrtBacktraceFrame *mapped = g_hash_table_lookup (m->frames_map, bt->frames);
+  if (mapped == NULL)
+    {
+      uintptr_t stack_ips[64];
+      uintptr_t *ips = bt->n_frames <= G_N_ELEMENTS (stack_ips)
+                       ? stack_ips : g_new (uintptr_t, bt->n_frames);
+      for (size_t k = 0; k < bt->n_frames; k++)
+        ips[k] = bt->frames[k].ip;
+      mapped = intern_stack (m->into, ips, bt->n_frames, bt->truncated);
+      if (ips != stack_ips)
+        g_free (ips);
+      g_hash_table_insert (m->frames_map, bt->frames, mapped);
+    }
+  m->last_from = bt->frames;
+  m->last_into = mapped;
+  return mapped;
+}
+
+/* Moves trace @t of another store into @into: its backtraces point to @into's frames
+ * of the same stacks, and it gets @into's shape (traces of one shape there have the
+ * same frames, so the same shape here: looked up once per shape). */
+static void
+move_trace (Move *m, AsyncrtTrace *t)
+{
+  for (size_t b = 0; b < t->n_backtraces; b++)
+    t->backtraces[b]->frames = move_frames (m, t->backtraces[b]);
+  uint32_t old = t->shape;
+  t->store = m->into;
+  if (old != 0 && m->shape_map[old] != 0)
+    t->shape = m->shape_map[old];
+  else
+    {
+      t->shape = 0;
+      asyncrt__trace_store_seal_trace (m->into, t);
+      if (old != 0)
+        m->shape_map[old] = t->shape;
+    }
+  m->into->n_traces++;
+  m->into->n_adopted++;
+}
+
+void
+asyncrt__trace_store_adopt (AsyncrtTraceStore *into, AsyncrtTraceStore *from)
+{
+  if (from == NULL)
+    return;
+  g_assert (into != NULL && into != from);
+  Move m = { into, g_hash_table_new (g_direct_hash, g_direct_equal), NULL, NULL,
+             g_new0 (uint32_t, from->n_shapes + 1) };
+  for (guint c = 0; c < from->trace_chunks->len; c++)
+    {
+      Slot *chunk = g_ptr_array_index (from->trace_chunks, c);
+      size_t used = c + 1 == from->trace_chunks->len ? from->trace_chunk_used
+                    : c == 0 ? from->first_chunk_size : CHUNK;
+      for (size_t i = 0; i < used; i++)
+        move_trace (&m, &chunk[i].trace);
+    }
+  g_hash_table_destroy (m.frames_map);
+  g_free (m.shape_map);
+  /* Its slots, backtraces and wait names stay where they are, freed with @into. */
+  if (into->adopted == NULL)
+    into->adopted = g_ptr_array_new ();
+  g_ptr_array_add (into->adopted, from);
 }

@@ -163,12 +163,17 @@ void asyncrt__trace_store_seal_trace (AsyncrtTraceStore *s, AsyncrtTrace *t);
 /* Shapes: the distinct traces of @s (same stacks in the same order), numbered from 0
  * in order of first capture; a trace's is t->shape - 1.  get_shape gives the trace
  * that stands for shape @shape (the first captured), NULL if out of range. */
+/* Moves every trace of @from (filled by another thread, now done with it) into @into:
+ * their stacks interned in @into and their shapes given by @into, as if they had been
+ * captured there; @from's memory is freed with @into.  Single-threaded, as a store. */
+void asyncrt__trace_store_adopt (AsyncrtTraceStore *into, AsyncrtTraceStore *from);
 size_t asyncrt__trace_store_get_n_shapes (const AsyncrtTraceStore *s);
 const AsyncrtTrace *asyncrt__trace_store_get_shape (const AsyncrtTraceStore *s, size_t shape);
 
 typedef struct
 {
-  size_t n_traces;         /* captured into the store */
+  size_t n_traces;         /* captured into the store, or moved in */
+  size_t n_adopted;        /* of which moved in from other stores */
   size_t n_stacks;         /* distinct stacks stored */
   size_t n_shapes;         /* distinct traces */
   size_t n_frames;         /* frames stored, over the distinct stacks */

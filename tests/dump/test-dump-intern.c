@@ -121,6 +121,9 @@ check_interned (AsyncrtRuntime *rt, size_t n_other)
   AsyncrtTraceStoreStats st;
   asyncrt__trace_store_get_stats (d->store, &st);
   g_assert_cmpuint (st.n_traces, ==, N_TASKS);
+  /* However the work was shared between the workers (the other one helps trace). */
+  g_test_message ("traced by the other worker: %zu of %d", st.n_adopted, N_TASKS);
+  g_assert_cmpuint (st.n_adopted, <=, N_TASKS);
   g_assert_cmpuint (st.n_stacks, ==, distinct);
   g_assert_cmpuint (st.n_shapes, ==, distinct);
   const AsyncrtBacktraceFrame *seen[2] = { NULL, NULL };
@@ -413,12 +416,60 @@ test_no_frame_pointer_falls_back (void)
   asyncrt_trace_free (t);
 }
 
+/* ---- traces of two stores in one (a helper's, asyncrt__trace_store_adopt) -------------- */
+
+static void
+capture_rooted_into (AsyncrtTraceStore *s, AsyncrtTraceRoot *root, const AsyncrtTrace **out)
+{
+  *out = asyncrt__trace_capture_quiet_into (s, poll_rooted, root);
+}
+
+static void
+test_store_adopt (void)
+{
+  Idle a = { NULL, true, false }, b = { NULL, true, true };
+  AsyncrtTraceRoot ra, rb;
+  asyncrt_trace_root_init (&ra, idle_task_poll, &a);
+  asyncrt_trace_root_init (&rb, idle_task_poll, &b);
+  AsyncrtTraceStore *into = asyncrt__trace_store_new (4);
+  AsyncrtTraceStore *from = asyncrt__trace_store_new (4);
+  const AsyncrtTrace *t_into, *t_from[3];
+  capture_rooted_into (into, &ra, &t_into);            /* place A */
+  capture_rooted_into (from, &rb, &t_from[0]);         /* place B */
+  capture_rooted_into (from, &ra, &t_from[1]);         /* place A again */
+  capture_rooted_into (from, &rb, &t_from[2]);         /* place B again */
+  AsyncrtTraceStoreStats st;
+  asyncrt__trace_store_get_stats (from, &st);
+  g_assert_cmpuint (st.n_stacks, ==, 2);
+  asyncrt__trace_store_adopt (into, from);
+  asyncrt__trace_store_get_stats (into, &st);
+  g_assert_cmpuint (st.n_traces, ==, 4);
+  g_assert_cmpuint (st.n_adopted, ==, 3);
+  g_assert_cmpuint (st.n_stacks, ==, 2);              /* A once, B once */
+  g_assert_cmpuint (st.n_shapes, ==, 2);
+  /* Moved traces are the store's now: the same frames and shape as its own. */
+  for (int i = 0; i < 3; i++)
+    g_assert_true (t_from[i]->store == into);
+  g_assert_true (t_from[1]->backtraces[0]->frames == t_into->backtraces[0]->frames);
+  g_assert_cmpuint (t_from[1]->shape, ==, t_into->shape);
+  g_assert_true (t_from[0]->backtraces[0]->frames == t_from[2]->backtraces[0]->frames);
+  g_assert_cmpuint (t_from[0]->shape, ==, t_from[2]->shape);
+  g_assert_cmpuint (t_from[0]->shape, !=, t_into->shape);
+  g_assert_true (asyncrt__trace_store_get_shape (into, t_from[0]->shape - 1) == t_from[0]);
+  g_assert_cmpstr (frame_function (t_from[0]->backtraces[0], 0), ==, "other_leaf_poll");
+  g_assert_cmpstr (frame_function (t_from[1]->backtraces[0], 0), ==, "idle_leaf_poll");
+  /* A store adopts nothing from NULL; freeing it frees what it adopted. */
+  asyncrt__trace_store_adopt (into, NULL);
+  asyncrt__trace_store_free (into);
+}
+
 int
 main (int argc, char **argv)
 {
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/dump/intern/identical-mt", test_identical_mt);
   g_test_add_func ("/dump/intern/two-places-mt", test_two_places_mt);
+  g_test_add_func ("/dump/intern/store-adopt", test_store_adopt);
   g_test_add_func ("/dump/intern/spare-buffers", test_spare_buffers);
   g_test_add_func ("/dump/intern/dumps-in-a-row", test_dumps_in_a_row);
   g_test_add_func ("/dump/intern/frame-pointer-walk", test_frame_pointer_walk);

@@ -19,9 +19,13 @@
  *      slots and local queues, steals what it can from the missing workers' queues
  *      and LIFO slots, notes what is left in their LIFO slots (filled again
  *      meanwhile), drains the injection queue, has the run
- *      claim the idle tasks, records the missing workers — and releases the barrier.
- *      It traces the tasks it holds with the other workers running again, and
- *      answers the request.
+ *      claim the idle tasks, records the missing workers, gives every record its
+ *      place (asyncrt__dump_run_trace_begin) — and releases the barrier.  It traces
+ *      the tasks it holds with the other workers running again, except that each
+ *      released worker first helps: it takes chunks of the held tasks and traces them
+ *      too (asyncrt__dump_run_help), until none is left.  Once every chunk is taken,
+ *      the leader closes the round's help word and waits for the helpers still
+ *      tracing their last chunk, then answers the request.
  *   4. The round ends exactly once, by whoever owns its end: the leader (after
  *      answering), or — while no leader exists — whoever cancels the barrier: the
  *      requester through mt_dump_cancel(), or shutdown (asyncrt__mt_dump_shutdown).
@@ -36,17 +40,32 @@
  * a missing worker's queue and LIFO slot are only stolen from.  Running tasks are never touched: the
  * state word refuses to let them be claimed, and the run records them as RUNNING.
  * Lock order: rt->dump_lock, then a barrier's lock, then a dump queue's.
+ *
+ * Helping: round->help counts the helpers inside asyncrt__dump_run_help(), with
+ * HELP_CLOSED set by the leader once every chunk was handed out.  A released worker
+ * enters only if its increment found the word open, and leaves with a decrement
+ * (release: its records and traces are then the leader's to read); the leader finishes
+ * the run only after it closed the word and saw the count drop to zero (acquire).
+ * round->run is written by the leader before it releases the barrier and read by the
+ * released workers after (the barrier's mutex orders the two); the round itself
+ * outlives every worker inside mt_dump_func (round_end waits for them).
  */
 #include "scheduler/multi_thread/multi-thread-private.h"
 #include "dump/dump-sched-private.h"
 
 #include <glib.h>
+#include <sched.h>
+#include <stdatomic.h>
 
 typedef struct _AsyncrtMtDumpRound
 {
   AsyncrtDumpRequest *req;        /* held until released at the round's end */
   AsyncrtMtBarrier barrier;
+  AsyncrtDumpRun *run;            /* the leader's, from before the release; or NULL */
+  atomic_uint help;               /* helpers inside the run, | HELP_CLOSED (see top) */
 } AsyncrtMtDumpRound;
+
+#define HELP_CLOSED (1u << 31)
 
 static AsyncrtMtRuntime *
 mt_of (AsyncrtHandle *h)
@@ -146,10 +165,35 @@ lead (AsyncrtMtWorker *self, AsyncrtMtDumpRound *round)
     if (asyncrt__mt_worker (h, i) != self && !asyncrt__mt_barrier_is_present (b, i))
       add_missing (run, h, i);
 
-  /* Everything is collected: the others may run again while we trace. */
+  /* Everything is collected: the others may run again while we trace, once they
+   * helped trace. */
+  asyncrt__dump_run_trace_begin (run);
+  round->run = run;
   asyncrt__mt_barrier_release (b);
   asyncrt__dump_run_trace (run);
+  /* Every chunk is taken: no helper may enter now; wait for those tracing their
+   * last one (each a few dozen trace polls). */
+  atomic_fetch_or_explicit (&round->help, HELP_CLOSED, memory_order_relaxed);
+  for (unsigned k = 0;
+       (atomic_load_explicit (&round->help, memory_order_acquire) & ~HELP_CLOSED) != 0; k++)
+    {
+      if (k < 64)
+        sched_yield ();
+      else
+        g_usleep (50);
+    }
   asyncrt__dump_request_complete (round->req, asyncrt__dump_run_finish (run));
+}
+
+/* A worker the leader released: trace some of the run's tasks (see the top). */
+static void
+help (AsyncrtMtDumpRound *round)
+{
+  if (round->run == NULL)
+    return;                       /* the requester gave up: nothing to trace */
+  if (!(atomic_fetch_add_explicit (&round->help, 1, memory_order_acquire) & HELP_CLOSED))
+    asyncrt__dump_run_help (round->run);
+  atomic_fetch_sub_explicit (&round->help, 1, memory_order_release);
 }
 
 /* The end of a round, by the one who owns it (see the top); rt->dump_round is
@@ -177,8 +221,18 @@ static void
 mt_dump_func (AsyncrtMtWorker *w, void *data)
 {
   AsyncrtMtDumpRound *round = data;
-  if (asyncrt__mt_barrier_arrive (&round->barrier, w->index) != ASYNCRT_MT_BARRIER_LEAD)
-    return;                                   /* released, withdrawn, or too late */
+  switch (asyncrt__mt_barrier_arrive (&round->barrier, w->index))
+    {
+    case ASYNCRT_MT_BARRIER_LEAD:
+      break;
+    case ASYNCRT_MT_BARRIER_RELEASED:
+      help (round);
+      return;
+    case ASYNCRT_MT_BARRIER_WITHDRAWN:
+    case ASYNCRT_MT_BARRIER_CLOSED:
+    default:
+      return;                                 /* withdrawn, or too late */
+    }
   if (asyncrt__dump_request_take (round->req))
     lead (w, round);
   else
