@@ -583,6 +583,7 @@ asyncrt__dump_run_trace_begin (AsyncrtDumpRun *run)
       asyncrt__task_trace_release (t, p->queued);     /* unmarks it */
     }
   place_records (run);
+  asyncrt__trace_capture_init ();     /* before helpers capture on other threads */
   /* The run's traces live in one store sized for the tasks held (helpers' stores are
    * merged into it at the end): identical stacks stored once, no allocation per task
    * while tracing. */

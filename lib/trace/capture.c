@@ -138,6 +138,19 @@ ip_in (uintptr_t ip, uintptr_t start, uintptr_t end)
   return ip > start && ip - 1 < end;
 }
 
+void
+asyncrt__trace_capture_init (void)
+{
+  static atomic_bool done;
+  if (atomic_load_explicit (&done, memory_order_acquire))
+    return;
+  unw_context_t uc;
+  unw_cursor_t cursor;
+  if (unw_getcontext (&uc) == 0)
+    (void) unw_init_local (&cursor, &uc);     /* runs libunwind's own set-up */
+  atomic_store_explicit (&done, true, memory_order_release);
+}
+
 /* Frames the last libunwind walk of this thread needed to reach its root. */
 static _Thread_local int walk_hint;
 

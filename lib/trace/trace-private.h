@@ -153,6 +153,10 @@ void asyncrt__trace_store_free (AsyncrtTraceStore *s);
  * The trace gets its shape when the capture ends. */
 AsyncrtTrace *asyncrt__trace_capture_quiet_into (AsyncrtTraceStore *s, AsyncrtTraceFunc func,
                                                  void *data);
+/* Initialises the unwinder once per process, before captures may run on several
+ * threads at once (a dump's helpers): libunwind sets itself up on first use behind a
+ * plain flag.  Cheap after the first call; any thread. */
+void asyncrt__trace_capture_init (void);
 /* capture.c's side: a new empty trace of @s; a backtrace appended to one; the trace
  * complete, given its shape. */
 AsyncrtTrace *asyncrt__trace_store_new_trace (AsyncrtTraceStore *s);
