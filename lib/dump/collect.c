@@ -559,7 +559,7 @@ trace_chunks (AsyncrtDumpRun *run, AsyncrtTraceStore *store, bool *ret_edges)
         break;
       size_t end = MIN (from + TRACE_CHUNK, n);
       if (store == NULL)                /* a helper: about half of what is left */
-        store = asyncrt__trace_store_new ((n - from) / 2 + TRACE_CHUNK);
+        store = asyncrt__trace_store_new_helper ((n - from) / 2 + TRACE_CHUNK);
       for (size_t i = from; i < end; i++)
         trace_held (run, store, i, end, &cur);
     }

@@ -83,19 +83,20 @@ struct _AsyncrtTraceStore
   size_t n_traces;
   size_t n_frames;           /* stored, over every distinct stack */
   GPtrArray *adopted;        /* stores whose traces were moved here, or NULL */
+  AsyncrtSpareKind spare;    /* where its first chunk comes from and goes back to */
   size_t n_adopted;          /* traces moved here */
 };
 
-AsyncrtTraceStore *
-asyncrt__trace_store_new (size_t n_traces_hint)
+static AsyncrtTraceStore *
+store_new (size_t n_traces_hint, AsyncrtSpareKind spare)
 {
-  asyncrt__trace_fp_revalidate ();     /* a dump starts: no verdict on unloaded code */
   AsyncrtTraceStore *s = g_new0 (AsyncrtTraceStore, 1);
+  s->spare = spare;
   size_t n = MAX (n_traces_hint, 16);
   s->trace_chunks = g_ptr_array_new ();
   /* The last store's first chunk if it was kept and is big enough (mapped already). */
   size_t bytes = 0;
-  Slot *first = asyncrt__spare_take (ASYNCRT_SPARE_TRACE_SLOTS, n * sizeof (Slot), &bytes);
+  Slot *first = asyncrt__spare_take (spare, n * sizeof (Slot), &bytes);
   if (first != NULL)
     n = bytes / sizeof (Slot);
   else
@@ -113,6 +114,19 @@ asyncrt__trace_store_new (size_t n_traces_hint)
   return s;
 }
 
+AsyncrtTraceStore *
+asyncrt__trace_store_new (size_t n_traces_hint)
+{
+  asyncrt__trace_fp_revalidate ();     /* a dump starts: no verdict on unloaded code */
+  return store_new (n_traces_hint, ASYNCRT_SPARE_TRACE_SLOTS);
+}
+
+AsyncrtTraceStore *
+asyncrt__trace_store_new_helper (size_t n_traces_hint)
+{
+  return store_new (n_traces_hint, ASYNCRT_SPARE_HELPER_TRACE_SLOTS);
+}
+
 static void
 trace_clear (AsyncrtTrace *t)
 {
@@ -127,6 +141,14 @@ asyncrt__trace_store_free (AsyncrtTraceStore *s)
 {
   if (s == NULL)
     return;
+  /* The stores it adopted first: its own first chunk, sized for a whole dump, is then
+   * the one kept for the next dump (a helper's is smaller). */
+  if (s->adopted != NULL)
+    {
+      for (guint k = 0; k < s->adopted->len; k++)
+        asyncrt__trace_store_free (g_ptr_array_index (s->adopted, k));
+      g_ptr_array_free (s->adopted, TRUE);
+    }
   for (guint c = 0; c < s->trace_chunks->len; c++)
     {
       Slot *chunk = g_ptr_array_index (s->trace_chunks, c);
@@ -136,7 +158,7 @@ asyncrt__trace_store_free (AsyncrtTraceStore *s)
       for (size_t i = 0; i < used; i++)
         trace_clear (&chunk[i].trace);
       if (c == 0)
-        asyncrt__spare_give (ASYNCRT_SPARE_TRACE_SLOTS, chunk, s->first_chunk_size * sizeof (Slot));
+        asyncrt__spare_give (s->spare, chunk, s->first_chunk_size * sizeof (Slot));
       else
         g_free (chunk);
     }
@@ -148,12 +170,6 @@ asyncrt__trace_store_free (AsyncrtTraceStore *s)
   g_free (s->stacks);
   g_free (s->shapes);
   g_ptr_array_free (s->shape_list, TRUE);
-  if (s->adopted != NULL)
-    {
-      for (guint k = 0; k < s->adopted->len; k++)
-        asyncrt__trace_store_free (g_ptr_array_index (s->adopted, k));
-      g_ptr_array_free (s->adopted, TRUE);
-    }
   g_free (s);
 }
 

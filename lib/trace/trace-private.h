@@ -144,6 +144,9 @@ AsyncrtTrace *asyncrt__trace_capture_quiet (AsyncrtTraceFunc func, void *data);
 /* ---- store.c: the traces of many captures, identical stacks stored once ------------- */
 
 AsyncrtTraceStore *asyncrt__trace_store_new (size_t n_traces_hint);
+/* The same for a dump's helper (its traces adopted by the dump's store at the end):
+ * its memory is kept for the next dump's helper, not its main store. */
+AsyncrtTraceStore *asyncrt__trace_store_new_helper (size_t n_traces_hint);
 /* Frees every trace captured into @s (asyncrt_trace_free() ignores them).  NULL is
  * ignored. */
 void asyncrt__trace_store_free (AsyncrtTraceStore *s);

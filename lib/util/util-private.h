@@ -75,7 +75,8 @@ asyncrt__gstring_append (GString *out, const char *s)
 typedef enum
 {
   ASYNCRT_SPARE_DUMP_RECORDS,   /* a dump's records: a GArray (its length kept) */
-  ASYNCRT_SPARE_TRACE_SLOTS,    /* a trace store's first chunk of slots: raw */
+  ASYNCRT_SPARE_TRACE_SLOTS,    /* a dump's trace store's first chunk of slots: raw */
+  ASYNCRT_SPARE_HELPER_TRACE_SLOTS,   /* the same of a store a dump's helper filled */
   ASYNCRT_SPARE_N
 } AsyncrtSpareKind;
 
