@@ -405,19 +405,6 @@ sort_held (GArray *held)
   g_free (slot);
 }
 
-typedef struct
-{
-  AsyncrtTaskId id;
-  size_t index;
-} Side;
-
-static int
-cmp_side (const void *a, const void *b)
-{
-  const Side *x = a, *y = b;
-  return x->id < y->id ? -1 : x->id > y->id;
-}
-
 /* Gives every record its final place in id order before anything is traced: the
  * held tasks that are wanted (sorted by id) and the records the walk wrote already
  * (running tasks, tasks queued where the run could not take them: few) are merged;
@@ -435,10 +422,10 @@ place_records (AsyncrtDumpRun *run)
   for (size_t i = 0; i < run->held->len; i++)
     n_wanted += g_array_index (run->held, Held, i).wanted;
   /* The walk's records, by id, set aside. */
-  Side *side = g_new (Side, k + 1);
+  AsyncrtDumpIdIndex *side = g_new (AsyncrtDumpIdIndex, k + 1);
   for (size_t j = 0; j < k; j++)
-    side[j] = (Side) { asyncrt__dump_task_at (d, j)->id, j };
-  qsort (side, k, sizeof *side, cmp_side);
+    side[j] = (AsyncrtDumpIdIndex) { asyncrt__dump_task_at (d, j)->id, j };
+  qsort (side, k, sizeof *side, asyncrt__dump_cmp_id_index);
   struct _AsyncrtDumpTask *walked = g_memdup2 (d->tasks->data, k * sizeof *walked);
   size_t *moved_to = g_new (size_t, k + 1);
   g_array_set_size (d->tasks, 0);

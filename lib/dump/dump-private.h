@@ -169,6 +169,14 @@ asyncrt__dump_missing_at (AsyncrtDump *d, size_t i)
 {
   return &g_array_index (d->missing, AsyncrtDumpMissingWorker, i);
 }
+/* A record's id and place: for ordering records by id (qsort with
+ * asyncrt__dump_cmp_id_index). */
+typedef struct
+{
+  AsyncrtTaskId id;
+  size_t index;
+} AsyncrtDumpIdIndex;
+int asyncrt__dump_cmp_id_index (const void *a, const void *b);
 /* How long a task has been idle when its dump was taken (at least 1 ns). */
 static inline uint64_t
 asyncrt__dump_idle_ns (uint64_t taken_ns, uint64_t last_poll_ns)

@@ -65,16 +65,10 @@ task_record_clear (struct _AsyncrtDumpTask *t)
   t->labels = NULL;
 }
 
-typedef struct
+int
+asyncrt__dump_cmp_id_index (const void *a, const void *b)
 {
-  AsyncrtTaskId id;
-  size_t index;
-} SortKey;
-
-static int
-cmp_key (const void *a, const void *b)
-{
-  const SortKey *x = a, *y = b;
+  const AsyncrtDumpIdIndex *x = a, *y = b;
   return x->id < y->id ? -1 : x->id > y->id;
 }
 
@@ -116,10 +110,10 @@ sort_tasks (AsyncrtDump *d)
     }
   else
     {
-      SortKey *keys = g_new (SortKey, n);
+      AsyncrtDumpIdIndex *keys = g_new (AsyncrtDumpIdIndex, n);
       for (size_t i = 0; i < n; i++)
-        keys[i] = (SortKey) { asyncrt__dump_task_at (d, i)->id, i };
-      qsort (keys, n, sizeof *keys, cmp_key);
+        keys[i] = (AsyncrtDumpIdIndex) { asyncrt__dump_task_at (d, i)->id, i };
+      qsort (keys, n, sizeof *keys, asyncrt__dump_cmp_id_index);
       for (size_t i = 0; i < n; i++)
         from[i] = keys[i].index;
       g_free (keys);

@@ -282,6 +282,17 @@ spawn_blocker (Harness *hs, const char *name, AsyncrtPollFunc poll, Blocker *b)
   return jh;
 }
 
+/* Ends a spinning blocker: it finishes, and the runtime goes on. */
+static void
+stop_spinner (Harness *hs, Blocker *b, AsyncrtJoinHandle *jh)
+{
+  atomic_store (&b->stop, true);
+  wait_finished (jh);
+  asyncrt_join_handle_free (jh);
+  check_runtime_goes_on (hs);
+  harness_stop (hs);
+}
+
 /* ---- the four blocked tasks ---------------------------------------------------------------- */
 
 static void
@@ -318,11 +329,7 @@ test_spin (void)
   g_assert_cmpint (asyncrt_dump_get_missing_worker_stack (NULL, 0, NULL, NULL), ==, -EINVAL);
   asyncrt_dump_free (d);
 
-  atomic_store (&b.stop, true);
-  wait_finished (jh);
-  asyncrt_join_handle_free (jh);
-  check_runtime_goes_on (&hs);
-  harness_stop (&hs);
+  stop_spinner (&hs, &b, jh);
 }
 
 /* ---- a running task among idle ones ------------------------------------------------------ */
@@ -405,11 +412,7 @@ test_running_among_idle (void)
     }
   asyncrt_dump_free (d);
 
-  atomic_store (&b.stop, true);
-  wait_finished (jh);
-  asyncrt_join_handle_free (jh);
-  check_runtime_goes_on (&hs);
-  harness_stop (&hs);
+  stop_spinner (&hs, &b, jh);
 }
 
 static void
