@@ -257,7 +257,10 @@ asyncrt__dump_seal (AsyncrtDump *d)
  * asyncrt_dump_free:
  * @d: (nullable): a dump
  *
- * Frees a dump and everything it owns (its tasks and their traces).
+ * Frees a dump and everything it owns (its tasks and their traces).  The library
+ * keeps the largest of its arrays (up to 16 MiB each, three at most) for the next
+ * dump of the process, whose pages are then mapped already; asyncrt_runtime_free()
+ * frees them.
  *
  * Thread safety: any thread, once no other thread uses @d.
  *
