@@ -20,11 +20,20 @@
  * Nothing of a store is allocated per capture in the common case (a trace of one or
  * two backtraces whose stack was seen before): a trace slot, a backtrace slot, one
  * hash probe for the stack and one for the shape.  asyncrt_trace_free() on a trace
- * of a store does nothing; the store frees everything at once.
+ * of a store does nothing; the store frees everything at once.  Its first array of
+ * slots comes from, and goes back to, the process's spare buffers (util/spare.c), so
+ * a dump after a dump does not fault the same pages in again.
  *
- * Threads: a store is filled by one thread (the dump's serving thread, inside quiet
- * captures) and then handed over with the dump; afterwards it is immutable except for
- * the frames' lazily resolved symbols (trace-private.h).
+ * A dump's helpers (threads that trace some of its tasks) fill stores of their own;
+ * the dump's store then adopts each (asyncrt__trace_store_adopt): every trace moves
+ * in, its backtraces pointing to this store's frames of the same stack and its shape
+ * one of this store's, so formatters see one store; the adopted store's memory stays
+ * where it is and is freed with this one.
+ *
+ * Threads: a store is filled by one thread (the dump's serving thread or a helper,
+ * inside quiet captures) and then handed over (a helper's to the serving thread, which
+ * adopts it; the dump's with the dump); afterwards it is immutable except for the
+ * frames' lazily resolved symbols (trace-private.h).
  */
 #include "trace/trace-private.h"
 #include "util/util-private.h"
