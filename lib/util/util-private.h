@@ -63,10 +63,12 @@ asyncrt__gstring_append_len (GString *out, const char *p, size_t n)
 #define ASYNCRT_GSTRING_APPEND_LIT(out, lit) \
   asyncrt__gstring_append_len ((out), "" lit, sizeof (lit) - 1)
 
+/* A NUL-terminated string; NULL appends nothing. */
 static inline void
 asyncrt__gstring_append (GString *out, const char *s)
 {
-  asyncrt__gstring_append_len (out, s, strlen (s));
+  if (s != NULL)
+    asyncrt__gstring_append_len (out, s, strlen (s));
 }
 
 /* ---- spare.c ------------------------------------------------------------------------ */
