@@ -31,17 +31,21 @@ typedef struct
 static void *bare_buf[256];
 static volatile int bare_n;
 
+/* The leaf: unw_backtrace() itself for the bare reference, else a traced leaf. */
+#define LEAF_BODY(c, cx)                                      \
+  if (c->bare)                                                \
+    {                                                         \
+      bare_n = unw_backtrace (bare_buf, 256);                 \
+      return ASYNCRT_PENDING;                                 \
+    }                                                         \
+  if (asyncrt_trace_leaf (cx))                                \
+    return ASYNCRT_PENDING;                                   \
+  return ASYNCRT_READY;
+
 static NOINLINE AsyncrtPoll
 leaf_poll (Chain *c, AsyncrtContext *cx)
 {
-  if (c->bare)
-    {
-      bare_n = unw_backtrace (bare_buf, 256);
-      return ASYNCRT_PENDING;
-    }
-  if (asyncrt_trace_leaf (cx))
-    return ASYNCRT_PENDING;
-  return ASYNCRT_READY;
+  LEAF_BODY (c, cx)
 }
 
 static NOINLINE AsyncrtPoll
@@ -65,14 +69,7 @@ chain_poll (void *p, AsyncrtContext *cx)
 static NOINLINE FP AsyncrtPoll
 leaf_fp_poll (Chain *c, AsyncrtContext *cx)
 {
-  if (c->bare)
-    {
-      bare_n = unw_backtrace (bare_buf, 256);
-      return ASYNCRT_PENDING;
-    }
-  if (asyncrt_trace_leaf (cx))
-    return ASYNCRT_PENDING;
-  return ASYNCRT_READY;
+  LEAF_BODY (c, cx)
 }
 
 static NOINLINE FP AsyncrtPoll

@@ -325,16 +325,6 @@ trace_one (void *data)
 /* Held tasks handed out at once to a tracing thread (the leader or a helper). */
 #define TRACE_CHUNK 64
 
-static inline void
-prefetch_task (const AsyncrtTask *t)
-{
-  if (t == NULL)
-    return;
-  const char *p = (const char *) t;
-  for (size_t off = 0; off < sizeof (AsyncrtTask); off += 64)
-    __builtin_prefetch (p + off, 1);
-}
-
 /* The trace loop reads the clock before the first task, then once every
  * CLOCK_STRIDE tasks while the last stride took at most 1/CLOCK_MARGIN of the time
  * then left, else before every task.  A clock read per task was about 5% of a
@@ -357,52 +347,26 @@ next_clock_check (uint64_t prev_ns, uint64_t now_ns, uint64_t deadline_ns)
 
 /* ---- placing the records ---------------------------------------------------------- */
 
-static int
-cmp_held (const void *a, const void *b)
-{
-  const Held *x = a, *y = b;
-  return x->id < y->id ? -1 : x->id > y->id;
-}
-
-/* The held tasks in id order (ids are unique).  The walk meets them in list order:
- * when their ids are dense (the usual case) each is placed in a slot of the id range,
- * else they are sorted.  Entries are small; no record has been written yet. */
+/* The held tasks in id order (the walk meets them in list order).  Entries are
+ * small; no record has been written yet. */
 static void
 sort_held (GArray *held)
 {
   size_t n = held->len;
-  if (n < 2)
-    return;
   Held *v = (Held *) (void *) held->data;
-  AsyncrtTaskId lo = v[0].id, hi = lo;
-  bool sorted = true;
-  for (size_t i = 1; i < n; i++)
-    {
-      sorted = sorted && v[i - 1].id < v[i].id;
-      lo = MIN (lo, v[i].id);
-      hi = MAX (hi, v[i].id);
-    }
-  if (sorted)
-    return;
-  if (hi - lo >= 4 * (uint64_t) n)
-    {
-      qsort (v, n, sizeof *v, cmp_held);
-      return;
-    }
-  size_t range = (size_t) (hi - lo) + 1;
-  uint32_t *slot = g_new (uint32_t, range);     /* 1 + index into v, 0: free */
-  memset (slot, 0, range * sizeof *slot);
+  AsyncrtTaskId *ids = g_new (AsyncrtTaskId, n + 1);
   for (size_t i = 0; i < n; i++)
-    slot[v[i].id - lo] = (uint32_t) i + 1;
+    ids[i] = v[i].id;
+  size_t *from = asyncrt__dump_order_by_id (ids, n);
+  g_free (ids);
+  if (from == NULL)
+    return;
   Held *out = g_new (Held, n);
-  size_t k = 0;
-  for (size_t r = 0; r < range; r++)
-    if (slot[r] != 0)
-      out[k++] = v[slot[r] - 1];
-  g_assert (k == n);
+  for (size_t k = 0; k < n; k++)
+    out[k] = v[from[k]];
   memcpy (v, out, n * sizeof *v);
   g_free (out);
-  g_free (slot);
+  g_free (from);
 }
 
 /* Gives every record its final place in id order before anything is traced: the
@@ -421,11 +385,17 @@ place_records (AsyncrtDumpRun *run)
   size_t k = d->tasks->len, n_wanted = 0;
   for (size_t i = 0; i < run->held->len; i++)
     n_wanted += g_array_index (run->held, Held, i).wanted;
-  /* The walk's records, by id, set aside. */
-  AsyncrtDumpIdIndex *side = g_new (AsyncrtDumpIdIndex, k + 1);
+  /* The walk's records, set aside; side[j]: the index of the j-th by id. */
+  AsyncrtTaskId *side_ids = g_new (AsyncrtTaskId, k + 1);
   for (size_t j = 0; j < k; j++)
-    side[j] = (AsyncrtDumpIdIndex) { asyncrt__dump_task_at (d, j)->id, j };
-  qsort (side, k, sizeof *side, asyncrt__dump_cmp_id_index);
+    side_ids[j] = asyncrt__dump_task_at (d, j)->id;
+  size_t *side = asyncrt__dump_order_by_id (side_ids, k);
+  if (side == NULL)
+    {
+      side = g_new (size_t, k + 1);
+      for (size_t j = 0; j < k; j++)
+        side[j] = j;
+    }
   struct _AsyncrtDumpTask *walked = g_memdup2 (d->tasks->data, k * sizeof *walked);
   size_t *moved_to = g_new (size_t, k + 1);
   g_array_set_size (d->tasks, 0);
@@ -437,17 +407,17 @@ place_records (AsyncrtDumpRun *run)
       Held *p = &g_array_index (run->held, Held, i);
       if (!p->wanted)
         continue;
-      for (; j < k && side[j].id < p->id; j++)
+      for (; j < k && side_ids[side[j]] < p->id; j++)
         {
-          *asyncrt__dump_task_at (d, pos) = walked[side[j].index];
-          moved_to[side[j].index] = pos++;
+          *asyncrt__dump_task_at (d, pos) = walked[side[j]];
+          moved_to[side[j]] = pos++;
         }
       p->rec = pos++;
     }
   for (; j < k; j++)
     {
-      *asyncrt__dump_task_at (d, pos) = walked[side[j].index];
-      moved_to[side[j].index] = pos++;
+      *asyncrt__dump_task_at (d, pos) = walked[side[j]];
+      moved_to[side[j]] = pos++;
     }
   g_assert (pos == k + n_wanted);
   for (size_t r = 0; r < run->running->len; r++)
@@ -455,6 +425,7 @@ place_records (AsyncrtDumpRun *run)
   g_free (moved_to);
   g_free (walked);
   g_free (side);
+  g_free (side_ids);
 }
 
 /* Past the deadline or not, for one tracing thread: the clock is read every
@@ -482,7 +453,7 @@ trace_held (AsyncrtDumpRun *run, AsyncrtTraceStore *store, size_t i, size_t end,
   /* The tasks are spread over the heap: start fetching a later one's header while
    * this one is traced (a hint, never a dereference). */
   if (i + PREFETCH_AHEAD < end)
-    prefetch_task (g_array_index (run->held, Held, i + PREFETCH_AHEAD).task);
+    asyncrt__task_prefetch (g_array_index (run->held, Held, i + PREFETCH_AHEAD).task);
   /* The deadline: one trace poll may take long (user code runs up to its leaf). */
   if (!cur->late && cur->due == 0)
     {

@@ -169,14 +169,10 @@ asyncrt__dump_missing_at (AsyncrtDump *d, size_t i)
 {
   return &g_array_index (d->missing, AsyncrtDumpMissingWorker, i);
 }
-/* A record's id and place: for ordering records by id (qsort with
- * asyncrt__dump_cmp_id_index). */
-typedef struct
-{
-  AsyncrtTaskId id;
-  size_t index;
-} AsyncrtDumpIdIndex;
-int asyncrt__dump_cmp_id_index (const void *a, const void *b);
+/* The order of @n unique task ids: NULL if they are ascending already, else a new
+ * array (g_free) whose k-th entry is the index of the k-th smallest id.  Dense ids (a
+ * range under 4 @n, the usual case) are placed into slots, others sorted. */
+size_t *asyncrt__dump_order_by_id (const AsyncrtTaskId *ids, size_t n);
 /* How long a task has been idle when its dump was taken (at least 1 ns). */
 static inline uint64_t
 asyncrt__dump_idle_ns (uint64_t taken_ns, uint64_t last_poll_ns)

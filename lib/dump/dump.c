@@ -67,32 +67,32 @@ task_record_clear (const AsyncrtDump *d, struct _AsyncrtDumpTask *t)
   t->labels = NULL;
 }
 
-int
-asyncrt__dump_cmp_id_index (const void *a, const void *b)
+typedef struct
 {
-  const AsyncrtDumpIdIndex *x = a, *y = b;
+  AsyncrtTaskId id;
+  size_t index;
+} IdIndex;
+
+static int
+cmp_id_index (const void *a, const void *b)
+{
+  const IdIndex *x = a, *y = b;
   return x->id < y->id ? -1 : x->id > y->id;
 }
 
-/* By id.  Records are big: order small keys (ids are dense: placed by id when their
- * range is small, else sorted), then move each record once, in place, cycle by
- * cycle (no second array of records to fault in). */
-static void
-sort_tasks (AsyncrtDump *d)
+size_t *
+asyncrt__dump_order_by_id (const AsyncrtTaskId *ids, size_t n)
 {
-  size_t n = d->tasks->len;
   bool sorted = true;
-  AsyncrtTaskId lo = n > 0 ? asyncrt__dump_task_at (d, 0)->id : 0, hi = lo;
+  AsyncrtTaskId lo = n > 0 ? ids[0] : 0, hi = lo;
   for (size_t i = 1; i < n; i++)
     {
-      AsyncrtTaskId id = asyncrt__dump_task_at (d, i)->id;
-      sorted = sorted && asyncrt__dump_task_at (d, i - 1)->id <= id;
-      lo = MIN (lo, id);
-      hi = MAX (hi, id);
+      sorted = sorted && ids[i - 1] < ids[i];
+      lo = MIN (lo, ids[i]);
+      hi = MAX (hi, ids[i]);
     }
   if (sorted)
-    return;
-  /* from[k]: the index of the record that goes to position k. */
+    return NULL;
   size_t *from = g_new (size_t, n);
   if (hi - lo < 4 * (uint64_t) n)
     {
@@ -102,7 +102,7 @@ sort_tasks (AsyncrtDump *d)
       for (size_t r = 0; r < range; r++)
         slot[r] = SIZE_MAX;
       for (size_t i = 0; i < n; i++)
-        slot[asyncrt__dump_task_at (d, i)->id - lo] = i;
+        slot[ids[i] - lo] = i;
       size_t k = 0;
       for (size_t r = 0; r < range; r++)
         if (slot[r] != SIZE_MAX)
@@ -112,14 +112,31 @@ sort_tasks (AsyncrtDump *d)
     }
   else
     {
-      AsyncrtDumpIdIndex *keys = g_new (AsyncrtDumpIdIndex, n);
+      IdIndex *keys = g_new (IdIndex, n);
       for (size_t i = 0; i < n; i++)
-        keys[i] = (AsyncrtDumpIdIndex) { asyncrt__dump_task_at (d, i)->id, i };
-      qsort (keys, n, sizeof *keys, asyncrt__dump_cmp_id_index);
+        keys[i] = (IdIndex) { ids[i], i };
+      qsort (keys, n, sizeof *keys, cmp_id_index);
       for (size_t i = 0; i < n; i++)
         from[i] = keys[i].index;
       g_free (keys);
     }
+  return from;
+}
+
+/* By id.  Records are big: order their ids (asyncrt__dump_order_by_id), then move
+ * each record once, in place, cycle by cycle (no second array of records to fault
+ * in). */
+static void
+sort_tasks (AsyncrtDump *d)
+{
+  size_t n = d->tasks->len;
+  AsyncrtTaskId *ids = g_new (AsyncrtTaskId, n + 1);
+  for (size_t i = 0; i < n; i++)
+    ids[i] = asyncrt__dump_task_at (d, i)->id;
+  size_t *from = asyncrt__dump_order_by_id (ids, n);
+  g_free (ids);
+  if (from == NULL)
+    return;
   /* Apply the permutation in place: each cycle moves through one spare record. */
   for (size_t start = 0; start < n; start++)
     {

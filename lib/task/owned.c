@@ -153,15 +153,6 @@ asyncrt__owned_close_and_shutdown_all (AsyncrtOwnedTasks *o)
  * walk while holding one the walk needs. */
 #define WALK_LANES 4u
 
-/* Every cache line of a task (@func reads fields all over it); a hint only. */
-static inline void
-prefetch_task (const AsyncrtTask *t)
-{
-  const char *p = (const char *) t;
-  for (size_t off = 0; off < sizeof *t; off += 64)
-    __builtin_prefetch (p + off);
-  __builtin_prefetch (p + sizeof *t - 1);
-}
 G_STATIC_ASSERT (ASYNCRT_OWNED_SHARDS % WALK_LANES == 0);
 
 size_t
@@ -187,7 +178,7 @@ asyncrt__owned_foreach (AsyncrtOwnedTasks *o, AsyncrtOwnedForeachFunc func, void
             /* @func never unlinks (the lock is held): the next link stands. */
             cur[k] = t->owned_next;
             if (cur[k] != NULL)
-              prefetch_task (cur[k]);
+              asyncrt__task_prefetch (cur[k]);   /* @func reads it all over */
             else
               live--;
             func (t, data);

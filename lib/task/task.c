@@ -564,19 +564,18 @@ unmark (AsyncrtTask *t)
 static bool
 trace_end (AsyncrtTask *t, bool requeue)
 {
-  switch (transition_from_trace (t, requeue))
+  TraceEnd end = transition_from_trace (t, requeue);
+  unmark (t);
+  switch (end)
     {
     case TRACE_END_IDLE:
-      unmark (t);
       asyncrt__task_unref (t);
       return false;
     case TRACE_END_RESCHEDULE:
-      unmark (t);
       trace_reschedule (t);   /* our reference is the notified one now */
       return false;
     case TRACE_END_CANCEL:
     default:
-      unmark (t);
       task_complete (t, true);
       asyncrt__task_unref (t);
       return true;

@@ -399,8 +399,6 @@ asyncrt__trace_last_leaf (void)
   return c != NULL ? c->last : NULL;
 }
 
-/* Appends the backtrace of the current leaf to @c; returns false if the stack could
- * not be walked at all.  Inlined into leaf_slow: one frame less to walk. */
 /* Appends a backtrace to @c, of the collector's kind (store or heap). */
 static inline __attribute__((always_inline)) AsyncrtBacktrace *
 append (AsyncrtTraceCollector *c, const uintptr_t *ips, size_t n, bool truncated)

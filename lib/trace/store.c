@@ -136,6 +136,15 @@ asyncrt__trace_store_new_helper (size_t n_traces_hint)
   return store_new (n_traces_hint, ASYNCRT_SPARE_HELPER_TRACE_SLOTS);
 }
 
+/* Slots in use in chunk @c: every chunk but the newest is full; the first is as big
+ * as the hint. */
+static size_t
+slots_used (const AsyncrtTraceStore *s, guint c)
+{
+  return c + 1 == s->trace_chunks->len ? s->trace_chunk_used
+         : c == 0 ? s->first_chunk_size : CHUNK;
+}
+
 static void
 trace_clear (AsyncrtTrace *t)
 {
@@ -161,9 +170,7 @@ asyncrt__trace_store_free (AsyncrtTraceStore *s)
   for (guint c = 0; c < s->trace_chunks->len; c++)
     {
       Slot *chunk = g_ptr_array_index (s->trace_chunks, c);
-      /* Every chunk but the newest is full; the first is as big as the hint. */
-      size_t used = c + 1 == s->trace_chunks->len ? s->trace_chunk_used
-                    : c == 0 ? s->first_chunk_size : CHUNK;
+      size_t used = slots_used (s, c);
       for (size_t i = 0; i < used; i++)
         trace_clear (&chunk[i].trace);
       if (c == 0)
@@ -469,8 +476,7 @@ asyncrt__trace_store_adopt (AsyncrtTraceStore *into, AsyncrtTraceStore *from)
   for (guint c = 0; c < from->trace_chunks->len; c++)
     {
       Slot *chunk = g_ptr_array_index (from->trace_chunks, c);
-      size_t used = c + 1 == from->trace_chunks->len ? from->trace_chunk_used
-                    : c == 0 ? from->first_chunk_size : CHUNK;
+      size_t used = slots_used (from, c);
       for (size_t i = 0; i < used; i++)
         move_trace (&m, &chunk[i].trace);
     }
