@@ -80,6 +80,8 @@ struct _AsyncrtTraceCollector
   GArray *deferred;
   /* The backtrace of the last leaf traced, for its description (wait.c). */
   AsyncrtBacktrace *last;
+  /* Walks by walker, added to the store's counts (or the global ones) at the end. */
+  uint32_t n_fp_walks, n_unwind_walks;
 };
 
 void
@@ -154,15 +156,18 @@ asyncrt__trace_capture_init (void)
 /* Frames the last libunwind walk of this thread needed to reach its root. */
 static _Thread_local int walk_hint;
 
-/* Captures by walker (statistics for tests and benchmarks: relaxed, and increments on
- * two threads at once may lose one). */
+/* Captures by walker, statistics for tests and benchmarks.  A capture into a trace
+ * store adds its walks to the store's counts, which reach these when the store is
+ * freed: the threads tracing one dump do not write one shared cache line per task. */
 static atomic_uint_fast64_t n_fp_walks, n_unwind_walks;
 
-static inline void
-count (atomic_uint_fast64_t *counter)
+void
+asyncrt__trace_add_walk_stats (uint64_t fp_walks, uint64_t unwind_walks)
 {
-  atomic_store_explicit (counter, atomic_load_explicit (counter, memory_order_relaxed) + 1,
-                         memory_order_relaxed);
+  if (fp_walks > 0)
+    atomic_fetch_add_explicit (&n_fp_walks, fp_walks, memory_order_relaxed);
+  if (unwind_walks > 0)
+    atomic_fetch_add_explicit (&n_unwind_walks, unwind_walks, memory_order_relaxed);
 }
 
 void
@@ -428,7 +433,7 @@ leaf_capture (AsyncrtTraceCollector *c, uintptr_t fp)
     if (n >= 0)
       {
         c->last = append (c, ips, (size_t) n, false);
-        count (&n_fp_walks);
+        c->n_fp_walks++;
         return true;
       }
     if (n == -2)
@@ -438,7 +443,7 @@ leaf_capture (AsyncrtTraceCollector *c, uintptr_t fp)
   (void) fp;
 #endif
 
-  count (&n_unwind_walks);
+  c->n_unwind_walks++;
   void **buf = stack_buf;
   /* No deeper than the last walk needed to reach its root (the root included). */
   int cap = walk_hint > 0 ? MIN (walk_hint, STACK_DEPTH) : FIRST_WALK;
@@ -572,7 +577,7 @@ capture_run (AsyncrtTraceFunc func, void *data, GArray **deferred, AsyncrtTraceS
     }
 
   AsyncrtTrace *t = store != NULL ? asyncrt__trace_store_new_trace (store) : asyncrt__trace_new ();
-  AsyncrtTraceCollector c = { t, store, deferred != NULL, NULL, NULL };
+  AsyncrtTraceCollector c = { t, store, deferred != NULL, NULL, NULL, 0, 0 };
   AsyncrtTraceFrame frame;
   asyncrt__trace_frame_push (&frame, (uintptr_t) __start_asyncrt_section_trace_capture,
                              (uintptr_t) __stop_asyncrt_section_trace_capture);
@@ -586,7 +591,12 @@ capture_run (AsyncrtTraceFunc func, void *data, GArray **deferred, AsyncrtTraceS
   if (deferred != NULL)
     *deferred = c.deferred;
   if (store != NULL)
-    asyncrt__trace_store_seal_trace (store, t);
+    {
+      asyncrt__trace_store_count_walks (store, c.n_fp_walks, c.n_unwind_walks);
+      asyncrt__trace_store_seal_trace (store, t);
+    }
+  else
+    asyncrt__trace_add_walk_stats (c.n_fp_walks, c.n_unwind_walks);
   return t;
 }
 

@@ -94,6 +94,7 @@ struct _AsyncrtTraceStore
   GPtrArray *adopted;        /* stores whose traces were moved here, or NULL */
   AsyncrtSpareKind spare;    /* where its first chunk comes from and goes back to */
   size_t n_adopted;          /* traces moved here */
+  uint64_t n_fp_walks, n_unwind_walks;  /* walks of its own captures */
 };
 
 static AsyncrtTraceStore *
@@ -186,7 +187,15 @@ asyncrt__trace_store_free (AsyncrtTraceStore *s)
   g_free (s->stacks);
   g_free (s->shapes);
   g_ptr_array_free (s->shape_list, TRUE);
+  asyncrt__trace_add_walk_stats (s->n_fp_walks, s->n_unwind_walks);
   g_free (s);
+}
+
+void
+asyncrt__trace_store_count_walks (AsyncrtTraceStore *s, uint32_t fp_walks, uint32_t unwind_walks)
+{
+  s->n_fp_walks += fp_walks;
+  s->n_unwind_walks += unwind_walks;
 }
 
 AsyncrtTrace *

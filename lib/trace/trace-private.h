@@ -167,13 +167,17 @@ AsyncrtBacktrace *asyncrt__trace_store_append_ips (AsyncrtTraceStore *s, Asyncrt
                                                    const uintptr_t *ips, size_t n,
                                                    bool truncated);
 void asyncrt__trace_store_seal_trace (AsyncrtTraceStore *s, AsyncrtTrace *t);
-/* Shapes: the distinct traces of @s (same stacks in the same order), numbered from 0
- * in order of first capture; a trace's is t->shape - 1.  get_shape gives the trace
- * that stands for shape @shape (the first captured), NULL if out of range. */
+/* Counts a capture's stack walks by walker; they reach asyncrt__trace_get_walk_stats()
+ * when the store is freed (capture.c calls it, the store's owner thread). */
+void asyncrt__trace_store_count_walks (AsyncrtTraceStore *s, uint32_t fp_walks,
+                                       uint32_t unwind_walks);
 /* Moves every trace of @from (filled by another thread, now done with it) into @into:
  * their stacks interned in @into and their shapes given by @into, as if they had been
  * captured there; @from's memory is freed with @into.  Single-threaded, as a store. */
 void asyncrt__trace_store_adopt (AsyncrtTraceStore *into, AsyncrtTraceStore *from);
+/* Shapes: the distinct traces of @s (same stacks in the same order), numbered from 0
+ * in order of first capture; a trace's is t->shape - 1.  get_shape gives the trace
+ * that stands for shape @shape (the first captured), NULL if out of range. */
 size_t asyncrt__trace_store_get_n_shapes (const AsyncrtTraceStore *s);
 const AsyncrtTrace *asyncrt__trace_store_get_shape (const AsyncrtTraceStore *s, size_t shape);
 
@@ -192,8 +196,10 @@ void asyncrt__trace_store_get_stats (const AsyncrtTraceStore *s, AsyncrtTraceSto
  * unloaded since the last call (capture.c; takes the loader's lock: not in a leaf). */
 void asyncrt__trace_fp_revalidate (void);
 
-/* Leaf captures so far by walker: the frame-pointer walk, libunwind (capture.c). */
+/* Leaf captures so far by walker: the frame-pointer walk, libunwind (capture.c).  A
+ * dump's captures count once its trace stores are freed (asyncrt_dump_free()). */
 void asyncrt__trace_get_walk_stats (uint64_t *fp_walks, uint64_t *unwind_walks);
+void asyncrt__trace_add_walk_stats (uint64_t fp_walks, uint64_t unwind_walks);
 
 /* The walk limit of a leaf capture, in native frames (public: backtraces cut there
  * are marked truncated). */
