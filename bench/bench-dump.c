@@ -16,7 +16,8 @@
  * pointers at -O2 on x86-64: the capture falls back to libunwind), and with frame
  * pointers (the _fp figures: the frame-pointer walk).
  * Arguments: none (everything), `large` (the 100,000 tasks alone), `ct|mt N [fp]`
- * (one configuration), or `loop ct|mt DUMPS TASKS` (dumps alone, to profile them).
+ * (one configuration), `loop ct|mt DUMPS TASKS` (dumps alone, to profile them), or
+ * `loop-text ct|mt TIMES TASKS` (one dump's text, TIMES times).
  * Prints `name value unit` lines; never fails on a number. */
 #include "trace/trace-private.h"
 #include "util/common-private.h"
@@ -426,7 +427,7 @@ bench (const char *flavour, unsigned n_tasks, bool fp)
   fflush (stdout);
 }
 
-#define LARGE_REPEAT 3
+#define LARGE_REPEAT 7
 
 /* 100,000 idle tasks on 2 workers: dump, text and JSON times (medians), the JSON's
  * size, and the process's peak RSS (this process does nothing else). */
@@ -475,23 +476,33 @@ bench_large (unsigned n_tasks)
   fflush (stdout);
 }
 
-/* Dumps only, @n_dumps of them, for a profiler: `loop mt|ct N TASKS`. */
+/* For a profiler: @n_dumps dumps (`loop mt|ct N TASKS`), or one dump formatted
+ * @n_dumps times as text (`loop-text mt|ct N TASKS`). */
 static void
-bench_loop (const char *flavour, unsigned n_dumps, unsigned n_tasks)
+bench_loop (const char *flavour, unsigned n_dumps, unsigned n_tasks, bool text)
 {
   Setup su;
   setup (&su, flavour, n_tasks, false);
   uint64_t *t = g_new (uint64_t, n_dumps > 0 ? n_dumps : 1);
+  AsyncrtDump *d = text ? dump_or_exit (su.h) : NULL;
   for (unsigned r = 0; r < n_dumps; r++)
     {
       uint64_t t0 = now_ns ();
-      AsyncrtDump *d = dump_or_exit (su.h);
+      if (text)
+        {
+          char *s = asyncrt_dump_to_string (d);
+          t[r] = now_ns () - t0;
+          free (s);
+          continue;
+        }
+      AsyncrtDump *e = dump_or_exit (su.h);
       t[r] = now_ns () - t0;
-      asyncrt_dump_free (d);
+      asyncrt_dump_free (e);
     }
+  asyncrt_dump_free (d);
   teardown (&su);
   if (n_dumps > 0)
-    printf ("dump_%s_%u_loop_median %.3f ms\n", flavour, n_tasks,
+    printf ("dump_%s_%u_%s_median %.3f ms\n", flavour, n_tasks, text ? "loop_text" : "loop",
             (double) median (t, (int) n_dumps) / 1e6);
   g_free (t);
 }
@@ -499,10 +510,10 @@ bench_loop (const char *flavour, unsigned n_dumps, unsigned n_tasks)
 int
 main (int argc, char **argv)
 {
-  if (argc == 5 && strcmp (argv[1], "loop") == 0)
+  if (argc == 5 && (strcmp (argv[1], "loop") == 0 || strcmp (argv[1], "loop-text") == 0))
     {
       bench_loop (argv[2], (unsigned) strtoul (argv[3], NULL, 10),
-                  (unsigned) strtoul (argv[4], NULL, 10));
+                  (unsigned) strtoul (argv[4], NULL, 10), strcmp (argv[1], "loop-text") == 0);
       return 0;
     }
   if (argc == 2 && strcmp (argv[1], "large") == 0)

@@ -14,6 +14,7 @@
 
 #include <glib.h>
 #include <stdint.h>
+#include <sys/mman.h>
 
 /* Decimal. */
 static inline void
@@ -69,6 +70,32 @@ asyncrt__buf_append_hex (GString *out, uint64_t v)
   asyncrt__gstring_append_len (out, p, (size_t) (tmp + sizeof tmp - p));
 }
 
+/* A large output is written once from start to end, a page fault per 4 KiB page:
+ * at 100,000 tasks (38 MB of text) those faults were 40% of the formatting.  The
+ * buffer's aligned interior is offered transparent huge pages (one fault and one
+ * clear per 2 MiB) when the system allows them on request
+ * (/sys/kernel/mm/transparent_hugepage/enabled: "madvise" or "always"); otherwise,
+ * or if the advice fails, nothing changes.  The memory is still the caller's, freed
+ * with free(). */
+#define ASYNCRT_BUF_HUGE_MIN (4u << 20)
+#define ASYNCRT_BUF_HUGE_PAGE ((uintptr_t) 2 << 20)
+
+static inline void
+asyncrt__buf_advise_huge (GString *out)
+{
+#ifdef MADV_HUGEPAGE
+  if (out->allocated_len < ASYNCRT_BUF_HUGE_MIN)
+    return;
+  uintptr_t start = ((uintptr_t) out->str + ASYNCRT_BUF_HUGE_PAGE - 1)
+                    & ~(ASYNCRT_BUF_HUGE_PAGE - 1);
+  uintptr_t end = ((uintptr_t) out->str + out->allocated_len) & ~(ASYNCRT_BUF_HUGE_PAGE - 1);
+  if (end > start)
+    (void) madvise ((void *) start, end - start, MADV_HUGEPAGE);
+#else
+  (void) out;
+#endif
+}
+
 /* Per-task output is regular: after the first @done of @total tasks, written since
  * @start, make room for the rest at the same rate (plus a little), so the buffer
  * grows once, while it is small, instead of doubling (and copying) at its full
@@ -85,6 +112,7 @@ asyncrt__buf_reserve_rest (GString *out, gsize start, size_t done, size_t total)
   gsize len = out->len;
   g_string_set_size (out, want);
   g_string_truncate (out, len);
+  asyncrt__buf_advise_huge (out);
 }
 
 /* The buffer's text, handed over without a copy: free() it.  GLib (>= 2.46) allocates
