@@ -410,7 +410,7 @@ bench (const char *flavour, unsigned n_tasks, bool fp)
     printf ("%s_vs_bare_unw_backtrace %.2f x\n", prefix, (double) dump / (double) unw);
   printf ("%s_dump_and_text %.3f ms\n", prefix, (double) dump_text / 1e6);
   if (fp1 + unw1 > fp0 + unw0)
-    printf ("%s_frame_pointer_walks %.0f %%\n", prefix,
+    printf ("%s_rule_walks %.0f %%\n", prefix,
             100.0 * (double) (fp1 - fp0) / (double) (fp1 - fp0 + unw1 - unw0));
   printf ("%s_format_first %.3f ms\n", prefix, (double) t_fmt1 / 1e6);
   printf ("%s_format_first_symbol_misses %" G_GUINT64_FORMAT " lookups\n", prefix, miss1);
@@ -482,9 +482,12 @@ static void
 bench_loop (const char *flavour, unsigned n_dumps, unsigned n_tasks, bool text)
 {
   Setup su;
-  setup (&su, flavour, n_tasks, false);
+  setup (&su, flavour, n_tasks, getenv ("FPCHAIN") != NULL);
   uint64_t *t = g_new (uint64_t, n_dumps > 0 ? n_dumps : 1);
-  AsyncrtDump *d = text ? dump_or_exit (su.h) : NULL;
+  AsyncrtDump *d = dump_or_exit (su.h);     /* warm-up: resolves the symbols */
+  free (asyncrt_dump_to_string (d));
+  if (!text)
+    g_clear_pointer (&d, asyncrt_dump_free);
   for (unsigned r = 0; r < n_dumps; r++)
     {
       uint64_t t0 = now_ns ();

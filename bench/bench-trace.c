@@ -1,6 +1,8 @@
 /* Benchmarks of tracing: capture cost against a bare unw_backtrace() of the same
- * depth, without frame pointers (libunwind walks) and with them (the _fp figures:
- * the frame-pointer walk), symbol resolution cold and cached, formatting many traces.
+ * depth, without frame pointers and with them (the _fp figures), walked by the CFI
+ * rules learnt when a first capture is resolved, and without frame pointers before
+ * any rule is known (the _libunwind figures: libunwind walks); symbol resolution cold
+ * and cached, formatting many traces.
  * Prints `name value unit` lines; never fails on a number. */
 #include "trace/trace-private.h"
 
@@ -108,15 +110,23 @@ capture_chain (int depth)
   return asyncrt_trace_capture (poll_probe, &p);
 }
 
-/* @fp: the chain with frame pointers (the frame-pointer walk), else without
- * (libunwind).  Prints which walker the captures took. */
+/* @fp: the chain with frame pointers, else without; @learnt: walked by the rules
+ * learnt when a first capture is resolved, else with none known (libunwind).  Prints
+ * which walker the captures took. */
 static void
-bench_capture (int depth, int iters, bool fp)
+bench_capture (int depth, int iters, bool fp, bool learnt)
 {
   Probe p = { .chain = { .depth = depth } };
   asyncrt_trace_root_init (&p.root, fp ? chain_fp_poll : chain_poll, &p.chain);
-  const char *sfx = fp ? "_fp" : "";
+  const char *sfx = fp ? "_fp" : learnt ? "" : "_libunwind";
 
+  asyncrt__trace_walk_forget ();
+  if (learnt)
+    {
+      AsyncrtTrace *first = asyncrt_trace_capture (poll_probe, &p);
+      asyncrt_trace_resolve (first);
+      asyncrt_trace_free (first);
+    }
   /* Warm libunwind's caches for both paths. */
   for (int i = 0; i < 100; i++)
     {
@@ -151,7 +161,7 @@ bench_capture (int depth, int iters, bool fp)
   asyncrt__trace_get_walk_stats (&fp1, &unw1);
   printf ("trace_capture_depth%d%s %.0f ns\n", depth, sfx, capture);
   printf ("trace_capture_depth%d%s_frames %zu frames\n", depth, sfx, frames);
-  printf ("trace_capture_depth%d%s_frame_pointer_walks %.0f %%\n", depth, sfx,
+  printf ("trace_capture_depth%d%s_rule_walks %.0f %%\n", depth, sfx,
           100.0 * (double) (fp1 - fp0) / (double) MAX (fp1 - fp0 + unw1 - unw0, 1));
   printf ("unw_backtrace_depth%d%s %.0f ns\n", depth, sfx, bare);
   printf ("trace_capture_vs_unw_backtrace_depth%d%s %.2f x\n", depth, sfx, capture / bare);
@@ -315,10 +325,12 @@ main (void)
 {
   bench_not_tracing (1000000);
   bench_empty_capture (1000);
-  bench_capture (5, 1000, false);
-  bench_capture (5, 1000, true);
-  bench_capture (20, 1000, false);
-  bench_capture (20, 1000, true);
+  bench_capture (5, 1000, false, true);
+  bench_capture (5, 1000, true, true);
+  bench_capture (5, 1000, false, false);
+  bench_capture (20, 1000, false, true);
+  bench_capture (20, 1000, true, true);
+  bench_capture (20, 1000, false, false);
   bench_resolve ();
   bench_format (10000);
 

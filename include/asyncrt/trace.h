@@ -126,29 +126,33 @@ ASYNCRT_BEGIN_DECLS
  *
  * A capture never walks past its root.  Two walkers exist (x86-64):
  *
- * - <emphasis>Frame pointers</emphasis> (a few nanoseconds a frame): used when every
- *   function between the leaf and the root keeps a frame pointer at the call it is
- *   suspended in — code built with `-fno-omit-frame-pointer`, or at `-O0`.  Whether
- *   a return address belongs to such a function is checked once per address, the
- *   first time it is met, against the DWARF call frame information (with libunwind),
- *   and remembered for the life of the process; every frame pointer followed must
- *   also lie within the thread's stack, below the root, and increase.  Anything
- *   else (a function without a frame pointer on the way, a stack not recognised)
- *   makes that capture use libunwind: the frame-pointer walk can neither crash nor
- *   lose a frame.
+ * - <emphasis>By unwind rules</emphasis> (a few nanoseconds a frame): each return
+ *   address between the leaf and the root is followed by the rule the DWARF call
+ *   frame information (`.eh_frame`) gives for its call — the caller's frame lies at
+ *   a fixed offset from the stack pointer or the frame pointer, and the frame
+ *   pointer is kept or saved in a slot — so code with and without frame pointers
+ *   (the usual `-O2` builds), and variable-size frames, are all walked this way.
+ *   The rules are learnt when an address is symbolised (the first time a trace
+ *   through it is resolved or formatted, e.g. a dump's first text or JSON) and are
+ *   remembered until a module is unloaded; until then, captures through an address
+ *   use libunwind.  Every slot read must lie within the thread's stack, below the
+ *   root, above the frame before; an address whose rule is anything else (a signal
+ *   frame, a computed frame address, no call frame information), or a walk that
+ *   fails a check, makes that capture use libunwind: this walk can neither crash
+ *   nor lose a frame.
  * - <emphasis>libunwind</emphasis> (its cached fast path, `unw_backtrace`): for
- *   everything else, e.g. the usual `-O2` builds of x86-64, which omit frame
- *   pointers, other architectures, and builds with AddressSanitizer or
- *   ThreadSanitizer (where it steps with `unw_step`).  It walks as many frames as the
- *   thread's previous capture needed to reach its root, and again deeper only when
- *   the root is not among them.
+ *   addresses whose rule is not learnt yet or not followable, other
+ *   architectures, and builds with AddressSanitizer or ThreadSanitizer (where it
+ *   steps with `unw_step`).  It walks as many frames as the thread's previous
+ *   capture needed to reach its root, and again deeper only when the root is not
+ *   among them.
  *
  * Both give the same frames.  A task dump captures into one store for the whole
  * dump: identical stacks (the same instruction pointers) are kept once and shared by
  * the backtraces of every task suspended there, so their symbols are resolved, and
  * their tree is built and formatted, once per distinct stack rather than once per
- * task (`make bench` prints the share of frame-pointer walks and both walkers'
- * costs).
+ * task (`make bench` prints the share of captures walked by rules and both
+ * walkers' costs).
  *
  * Limits: a capture walks at most %ASYNCRT_TRACE_MAX_FRAMES (8192) native frames
  * looking for its root (deeper stacks are marked truncated); stacks that are not

@@ -20,26 +20,26 @@
  *
  * Two walkers, and neither goes past the root:
  *
- * - The frame-pointer walk (fp_walk, x86-64 only; about 3 ns a frame): follows the
- *   chain of saved frame pointers from leaf_slow's own frame up to the first return
- *   address inside the active frame's range.  It is used only where it is exact: each
- *   return address it passes must be known to lie in a function that keeps %rbp as
- *   its frame pointer at that call (a function built without frame pointers leaves
- *   %rbp alone or uses it for something else, and following it would skip its
- *   caller's frame or read garbage).  That knowledge is per return address, a static
- *   fact of the code, kept in fp_verdicts: the first time an address is met, a
- *   libunwind walk (unw_step, DWARF CFI) checks at the frame of that address that
- *   %rbp + 16 is the frame's CFA and that the caller's %rbp was saved at CFA - 16;
- *   every verdict is forgotten when a dump starts after a module was unloaded (new
- *   code may reuse its addresses: asyncrt__trace_fp_revalidate).
- *   Every frame pointer read must also be 8-aligned, strictly increase, and lie
+ * - The walk by rules (rule_walk, x86-64 only; a few ns a frame): from leaf_slow's own
+ *   frame (it keeps a frame pointer) up to the first return address inside the active
+ *   frame's range, it follows for each return address the unwind rule of its call, as
+ *   the DWARF CFI gives it: the CFA is %rsp or %rbp plus an offset, the caller's
+ *   return address is at CFA - 8, and the caller's %rbp is the same or saved in a
+ *   slot below the CFA.  That covers code with and without frame pointers, and
+ *   variable-size frames.  The rules are facts of the code, kept per return address
+ *   in walk_rules; they are learnt when an address is symbolised (symbol.c reads the
+ *   module's CFI with libdw), never in a leaf, so the first capture of a stack uses
+ *   libunwind and, once its trace was resolved or formatted, every later one is
+ *   walked by rules.  Any other rule (a CFA expression, a signal frame, no CFI) keeps
+ *   libunwind for captures through that address.  Every rule is forgotten when a dump
+ *   starts after a module was unloaded (new code may reuse its addresses:
+ *   asyncrt__trace_walk_revalidate).  Every slot read must also be 8-aligned, lie
  *   within this thread's stack (pthread_getattr_np, read once per thread) and below
- *   the active frame (which lives in the root's own stack frame): a walk that fails
- *   any check stops and the capture falls back to libunwind, so it can neither crash
- *   nor return a wrong stack.  In practice: code built with -fno-omit-frame-pointer
- *   (every frame between the leaf and the root) takes the frame-pointer walk; -O2
- *   code without frame pointers, the sanitizer builds, and other architectures use
- *   libunwind.
+ *   the active frame (which lives in the root's own stack frame), and each CFA must
+ *   lie above the last: a walk that fails any check stops and the capture falls back
+ *   to libunwind, so it can neither crash nor run away.  In practice every frame
+ *   between a leaf and its root is walked by rules once symbolised; the sanitizer
+ *   builds and other architectures use libunwind.
  * - libunwind (unw_backtrace, its cached fast path; unw_step under TSan): cannot stop
  *   at a condition, so it walks as many frames as the last capture on this thread
  *   needed to reach its root (walk_hint), and walks again deeper only if the root is
@@ -81,7 +81,7 @@ struct _AsyncrtTraceCollector
   /* The backtrace of the last leaf traced, for its description (wait.c). */
   AsyncrtBacktrace *last;
   /* Walks by walker, added to the store's counts (or the global ones) at the end. */
-  uint32_t n_fp_walks, n_unwind_walks;
+  uint32_t n_rule_walks, n_unwind_walks;
 };
 
 void
@@ -159,25 +159,25 @@ static _Thread_local int walk_hint;
 /* Captures by walker, statistics for tests and benchmarks.  A capture into a trace
  * store adds its walks to the store's counts, which reach these when the store is
  * freed: the threads tracing one dump do not write one shared cache line per task. */
-static atomic_uint_fast64_t n_fp_walks, n_unwind_walks;
+static atomic_uint_fast64_t n_rule_walks, n_unwind_walks;
 
 void
-asyncrt__trace_add_walk_stats (uint64_t fp_walks, uint64_t unwind_walks)
+asyncrt__trace_add_walk_stats (uint64_t rule_walks, uint64_t unwind_walks)
 {
-  if (fp_walks > 0)
-    atomic_fetch_add_explicit (&n_fp_walks, fp_walks, memory_order_relaxed);
+  if (rule_walks > 0)
+    atomic_fetch_add_explicit (&n_rule_walks, rule_walks, memory_order_relaxed);
   if (unwind_walks > 0)
     atomic_fetch_add_explicit (&n_unwind_walks, unwind_walks, memory_order_relaxed);
 }
 
 void
-asyncrt__trace_get_walk_stats (uint64_t *fp_walks, uint64_t *unwind_walks)
+asyncrt__trace_get_walk_stats (uint64_t *rule_walks, uint64_t *unwind_walks)
 {
-  *fp_walks = atomic_load_explicit (&n_fp_walks, memory_order_relaxed);
+  *rule_walks = atomic_load_explicit (&n_rule_walks, memory_order_relaxed);
   *unwind_walks = atomic_load_explicit (&n_unwind_walks, memory_order_relaxed);
 }
 
-/* ---- the frame-pointer walk -------------------------------------------------------- */
+/* ---- the walk by CFI rules ---------------------------------------------------------- */
 
 /* Sanitizer builds keep libunwind: their instrumented loads of other frames' slots
  * are not worth reasoning about. */
@@ -190,57 +190,77 @@ asyncrt__trace_get_walk_stats (uint64_t *fp_walks, uint64_t *unwind_walks)
 #endif
 
 #if defined(__x86_64__) && !defined(ASYNCRT_TRACE_TSAN) && !defined(ASYNCRT_TRACE_ASAN)
-#define ASYNCRT_TRACE_FP_WALK 1
+#define ASYNCRT_TRACE_RULE_WALK 1
 #endif
 
-#ifdef ASYNCRT_TRACE_FP_WALK
+#ifdef ASYNCRT_TRACE_RULE_WALK
 
-/* What is known of a return address: 0 nothing yet, FP_YES its function keeps %rbp as
- * its frame pointer at that call, FP_NO it does not.  A fixed open-addressing table,
- * process-wide and lock-free (so nothing is inherited locked across fork): a slot's
- * key is claimed once by compare-and-swap and never changes; its verdict is stored
- * after (release) and read after the key (acquire), so a reader sees 0 or the final
- * verdict; two threads judging one address store the same verdict.  A full table
- * leaves new addresses unknown: their captures use libunwind. */
-enum { FP_UNKNOWN = 0, FP_YES = 1, FP_NO = 2 };
-#define FP_TABLE_SIZE 4096
-#define FP_PROBES 16
+/* What is known of a return address: the rule of its call's frame (trace-private.h,
+ * AsyncrtFrameRule), packed into one word, 0 while nothing is known.  Learnt from the
+ * DWARF CFI when the address is symbolised (symbol.c calls asyncrt__trace_walk_learn):
+ * never in a leaf.  A fixed open-addressing table, process-wide and lock-free (so
+ * nothing is inherited locked across fork): a slot's key is claimed once by
+ * compare-and-swap and never changes; its rule is stored after (release) and read after
+ * the key (acquire), so a reader sees 0 or a whole rule; two threads learning one
+ * address store the same rule.  A full table leaves new addresses unknown: their
+ * captures use libunwind. */
+#define RULE_TABLE_SIZE 4096
+#define RULE_PROBES 16
 
-static atomic_uintptr_t fp_keys[FP_TABLE_SIZE];
-static atomic_uchar fp_verdicts[FP_TABLE_SIZE];
+/* The packed rule: bits 0-1 the CFA's base (RULE_*), 2-3 how %rbp is restored
+ * (AsyncrtRbpRule + 1), 16-31 the CFA's offset, 32-47 %rbp's slot from the CFA. */
+enum { RULE_UNKNOWN = 0, RULE_RSP = 1, RULE_RBP = 2, RULE_NONE = 3 };
+
+static atomic_uintptr_t walk_keys[RULE_TABLE_SIZE];
+static atomic_uint_least64_t walk_rules[RULE_TABLE_SIZE];
 
 static inline size_t
-fp_slot (uintptr_t ip)
+walk_slot (uintptr_t ip)
 {
-  return (size_t) ((ip * 0x9e3779b97f4a7c15u) >> 52) & (FP_TABLE_SIZE - 1);
+  return (size_t) ((ip * 0x9e3779b97f4a7c15u) >> 52) & (RULE_TABLE_SIZE - 1);
 }
 
-static inline int
-fp_verdict (uintptr_t ip)
+static inline uint64_t
+walk_rule (uintptr_t ip)
 {
-  size_t i = fp_slot (ip);
-  for (int k = 0; k < FP_PROBES; k++, i = (i + 1) & (FP_TABLE_SIZE - 1))
+  size_t i = walk_slot (ip);
+  for (int k = 0; k < RULE_PROBES; k++, i = (i + 1) & (RULE_TABLE_SIZE - 1))
     {
-      uintptr_t key = atomic_load_explicit (&fp_keys[i], memory_order_acquire);
+      uintptr_t key = atomic_load_explicit (&walk_keys[i], memory_order_acquire);
       if (key == ip)
-        return atomic_load_explicit (&fp_verdicts[i], memory_order_acquire);
+        return atomic_load_explicit (&walk_rules[i], memory_order_acquire);
       if (key == 0)
-        return FP_UNKNOWN;
+        return RULE_UNKNOWN;
     }
-  return FP_UNKNOWN;
+  return RULE_UNKNOWN;
 }
 
-static void
-fp_set_verdict (uintptr_t ip, int verdict)
+static uint64_t
+rule_pack (const AsyncrtFrameRule *r)
 {
-  size_t i = fp_slot (ip);
-  for (int k = 0; k < FP_PROBES; k++, i = (i + 1) & (FP_TABLE_SIZE - 1))
+  /* Only what the walk can follow: the return address at CFA - 8, a CFA above the
+   * frame's stack pointer or frame pointer, %rbp's slot below the CFA. */
+  if (r->base == ASYNCRT_CFA_NONE || !r->ra_at_cfa_minus_8
+      || r->cfa_offset <= 0 || r->cfa_offset > INT16_MAX
+      || (r->rbp == ASYNCRT_RBP_SAVED && (r->rbp_offset >= 0 || r->rbp_offset < INT16_MIN)))
+    return RULE_NONE;
+  uint64_t base = r->base == ASYNCRT_CFA_RSP ? RULE_RSP : RULE_RBP;
+  return base | (uint64_t) (r->rbp + 1) << 2 | (uint64_t) (uint16_t) r->cfa_offset << 16
+         | (uint64_t) (uint16_t) (r->rbp == ASYNCRT_RBP_SAVED ? r->rbp_offset : 0) << 32;
+}
+
+void
+asyncrt__trace_walk_learn (uintptr_t ip, const AsyncrtFrameRule *rule)
+{
+  uint64_t packed = rule_pack (rule);
+  size_t i = walk_slot (ip);
+  for (int k = 0; k < RULE_PROBES; k++, i = (i + 1) & (RULE_TABLE_SIZE - 1))
     {
-      uintptr_t key = atomic_load_explicit (&fp_keys[i], memory_order_acquire);
+      uintptr_t key = atomic_load_explicit (&walk_keys[i], memory_order_acquire);
       if (key == 0)
         {
           uintptr_t expected = 0;
-          if (atomic_compare_exchange_strong_explicit (&fp_keys[i], &expected, ip,
+          if (atomic_compare_exchange_strong_explicit (&walk_keys[i], &expected, ip,
                                                        memory_order_acq_rel,
                                                        memory_order_acquire))
             key = ip;
@@ -249,20 +269,19 @@ fp_set_verdict (uintptr_t ip, int verdict)
         }
       if (key == ip)
         {
-          atomic_store_explicit (&fp_verdicts[i], (unsigned char) verdict,
-                                 memory_order_release);
+          atomic_store_explicit (&walk_rules[i], packed, memory_order_release);
           return;
         }
     }
 }
 
-/* Verdicts are facts of the code at an address; after a module is unloaded, new code
- * may sit at its addresses, so every verdict is forgotten (set back to unknown: a
- * reader sees the old verdict or unknown, and unknown is judged again).  Checked when
- * a dump starts (asyncrt__trace_fp_revalidate, from asyncrt__trace_store_new): the
- * loader's counter of unloads, read through dl_iterate_phdr (its lock: never in a
- * leaf capture). */
-static atomic_ullong fp_seen_subs;
+/* Rules are facts of the code at an address; after a module is unloaded, new code
+ * may sit at its addresses, so every rule is forgotten (set back to unknown: a
+ * reader sees the old rule or unknown, and unknown is learnt again when the address
+ * is next symbolised).  Checked when a dump starts (asyncrt__trace_walk_revalidate,
+ * from asyncrt__trace_store_new): the loader's counter of unloads, read through
+ * dl_iterate_phdr (its lock: never in a leaf capture). */
+static atomic_ullong rules_seen_subs;
 
 static int
 count_unloads (struct dl_phdr_info *info, size_t size, void *data)
@@ -273,16 +292,28 @@ count_unloads (struct dl_phdr_info *info, size_t size, void *data)
   return 1;     /* the counter is the same in every entry */
 }
 
+bool
+asyncrt__trace_walk_knows (uintptr_t ip)
+{
+  return walk_rule (ip) != RULE_UNKNOWN;
+}
+
 void
-asyncrt__trace_fp_revalidate (void)
+asyncrt__trace_walk_forget (void)
+{
+  for (size_t i = 0; i < RULE_TABLE_SIZE; i++)
+    atomic_store_explicit (&walk_rules[i], RULE_UNKNOWN, memory_order_release);
+}
+
+void
+asyncrt__trace_walk_revalidate (void)
 {
   unsigned long long subs = 0;
   dl_iterate_phdr (count_unloads, &subs);
-  if (subs == atomic_load_explicit (&fp_seen_subs, memory_order_acquire))
+  if (subs == atomic_load_explicit (&rules_seen_subs, memory_order_acquire))
     return;
-  for (size_t i = 0; i < FP_TABLE_SIZE; i++)
-    atomic_store_explicit (&fp_verdicts[i], FP_UNKNOWN, memory_order_release);
-  atomic_store_explicit (&fp_seen_subs, subs, memory_order_release);
+  asyncrt__trace_walk_forget ();
+  atomic_store_explicit (&rules_seen_subs, subs, memory_order_release);
 }
 
 /* This thread's stack: [lo, hi), read once; lo == hi == 1: unknown. */
@@ -312,48 +343,15 @@ stack_bounds (uintptr_t *lo, uintptr_t *hi)
   return stack_hi > stack_lo;
 }
 
-/* Judges, with libunwind, every return address between here and the root (or the walk
- * limit): the cold path of fp_walk, once per address of the process. */
-static ASYNCRT_NOINLINE void
-fp_judge (const AsyncrtTraceFrame *root)
-{
-  unw_context_t uc;
-  unw_cursor_t cursor;
-  if (unw_getcontext (&uc) != 0 || unw_init_local (&cursor, &uc) != 0)
-    return;
-  unw_word_t ip = 0, rbp = 0;
-  bool have = false;          /* ip, rbp: a frame still to judge */
-  for (int depth = 0; depth < STACK_DEPTH; depth++)
-    {
-      if (unw_step (&cursor) <= 0)
-        break;
-      unw_word_t sp = 0, next_ip = 0, next_rbp = 0;
-      unw_save_loc_t loc;
-      if (unw_get_reg (&cursor, UNW_REG_SP, &sp) != 0
-          || unw_get_reg (&cursor, UNW_REG_IP, &next_ip) != 0
-          || unw_get_reg (&cursor, UNW_X86_64_RBP, &next_rbp) != 0)
-        break;
-      if (have)
-        {
-          /* The frame of @ip: its CFA is @sp (the caller's stack pointer). */
-          bool saved = unw_get_save_loc (&cursor, UNW_X86_64_RBP, &loc) == 0
-                       && loc.type == UNW_SLT_MEMORY && loc.u.addr == sp - 16;
-          fp_set_verdict ((uintptr_t) ip, saved && rbp + 16 == sp ? FP_YES : FP_NO);
-        }
-      if (next_ip == 0 || ip_in ((uintptr_t) next_ip, root->start, root->end))
-        break;
-      ip = next_ip;
-      rbp = next_rbp;
-      have = true;
-    }
-}
-
-/* Walks the frame-pointer chain from the frame of leaf_slow (@fp) up to @root,
- * leaving out the leaf section's frames.  Returns the number of return addresses
- * written to @ips (the root reached), or -1: the walk cannot be trusted here (use
- * libunwind), -2: an address not judged yet (fp_judge, then libunwind). */
+/* Walks from the frame of leaf_slow (@fp: it keeps a frame pointer) up to @root by
+ * the learnt rules, leaving out the leaf section's frames.  The state of a frame is
+ * its return address, stack pointer and %rbp as they are when its callee returns;
+ * each rule gives the caller's: CFA = %rsp or %rbp + offset, the return address at
+ * CFA - 8, %rbp the same or restored from its slot.  Returns the number of return
+ * addresses written to @ips (the root reached), or -1: the walk cannot be trusted
+ * here, or an address has no rule yet (libunwind walks instead). */
 static inline __attribute__((always_inline)) int
-fp_walk (uintptr_t fp, const AsyncrtTraceFrame *root, uintptr_t *ips, int cap,
+rule_walk (uintptr_t fp, const AsyncrtTraceFrame *root, uintptr_t *ips, int cap,
          uintptr_t leaf_start, uintptr_t leaf_end)
 {
   uintptr_t lo, hi;
@@ -362,40 +360,88 @@ fp_walk (uintptr_t fp, const AsyncrtTraceFrame *root, uintptr_t *ips, int cap,
   /* The active frame lives in the root's own stack frame, above every frame below the
    * root: no slot read lies at or beyond it. */
   uintptr_t limit = (uintptr_t) root;
-  if (limit > hi || fp < lo || fp >= limit)
+  if (limit > hi || fp < lo || (fp & 7) != 0 || fp + 16 > limit)
     return -1;
+  uintptr_t ip = ((const uintptr_t *) fp)[1];
+  uintptr_t sp = fp + 16;
+  uintptr_t bp = ((const uintptr_t *) fp)[0];
+  bool bp_known = true;
   int n = 0;
   for (;;)
     {
-      if ((fp & 7) != 0 || fp + 16 > limit)
-        return -1;
-      uintptr_t next = ((const uintptr_t *) fp)[0];
-      uintptr_t ip = ((const uintptr_t *) fp)[1];
       if (ip_in (ip, root->start, root->end))
         return n;
-      int v = fp_verdict (ip);
-      if (v != FP_YES)
-        return v == FP_NO ? -1 : -2;
+      uint64_t rule = walk_rule (ip);
+      unsigned base = (unsigned) (rule & 3);
+      if (base == RULE_UNKNOWN || base == RULE_NONE)
+        return -1;
       if (n > 0 || !ip_in (ip, leaf_start, leaf_end))
         {
           if (n == cap)
             return -1;          /* deeper than the buffer: libunwind cuts it */
           ips[n++] = ip;
         }
-      if (next <= fp)
+      uintptr_t offset = (uint16_t) (rule >> 16);
+      uintptr_t cfa;
+      if (base == RULE_RSP)
+        cfa = sp + offset;
+      else if (bp_known && bp >= sp)
+        cfa = bp + offset;
+      else
         return -1;
-      fp = next;
+      /* Each frame lies strictly above the last, below the root's. */
+      if ((cfa & 7) != 0 || cfa <= sp || cfa > limit)
+        return -1;
+      uintptr_t next_ip = ((const uintptr_t *) cfa)[-1];
+      switch ((unsigned) (rule >> 2) & 3)
+        {
+        case ASYNCRT_RBP_SAME + 1:
+          break;
+        case ASYNCRT_RBP_SAVED + 1:
+          {
+            uintptr_t slot = cfa + (uintptr_t) (intptr_t) (int16_t) (uint16_t) (rule >> 32);
+            if ((slot & 7) != 0 || slot < sp || slot + 8 > cfa)
+              return -1;
+            bp = *(const uintptr_t *) slot;
+            bp_known = true;
+            break;
+          }
+        default:
+          bp_known = false;
+          break;
+        }
+      sp = cfa;
+      ip = next_ip;
     }
 }
 
 #else
 
 void
-asyncrt__trace_fp_revalidate (void)
+asyncrt__trace_walk_learn (uintptr_t ip, const AsyncrtFrameRule *rule)
+{
+  (void) ip;
+  (void) rule;
+}
+
+bool
+asyncrt__trace_walk_knows (uintptr_t ip)
+{
+  (void) ip;
+  return true;
+}
+
+void
+asyncrt__trace_walk_forget (void)
 {
 }
 
-#endif /* ASYNCRT_TRACE_FP_WALK */
+void
+asyncrt__trace_walk_revalidate (void)
+{
+}
+
+#endif /* ASYNCRT_TRACE_RULE_WALK */
 
 AsyncrtBacktrace *
 asyncrt__trace_last_leaf (void)
@@ -426,18 +472,16 @@ leaf_capture (AsyncrtTraceCollector *c, uintptr_t fp)
   const AsyncrtTraceFrame *frame = asyncrt__trace_context.active_frame;
   void *stack_buf[STACK_DEPTH];
 
-#ifdef ASYNCRT_TRACE_FP_WALK
+#ifdef ASYNCRT_TRACE_RULE_WALK
   {
     uintptr_t *ips = (uintptr_t *) (void *) stack_buf;
-    int n = fp_walk (fp, frame, ips, STACK_DEPTH, leaf_start, leaf_end);
+    int n = rule_walk (fp, frame, ips, STACK_DEPTH, leaf_start, leaf_end);
     if (n >= 0)
       {
         c->last = append (c, ips, (size_t) n, false);
-        c->n_fp_walks++;
+        c->n_rule_walks++;
         return true;
       }
-    if (n == -2)
-      fp_judge (frame);
   }
 #else
   (void) fp;
@@ -592,11 +636,11 @@ capture_run (AsyncrtTraceFunc func, void *data, GArray **deferred, AsyncrtTraceS
     *deferred = c.deferred;
   if (store != NULL)
     {
-      asyncrt__trace_store_count_walks (store, c.n_fp_walks, c.n_unwind_walks);
+      asyncrt__trace_store_count_walks (store, c.n_rule_walks, c.n_unwind_walks);
       asyncrt__trace_store_seal_trace (store, t);
     }
   else
-    asyncrt__trace_add_walk_stats (c.n_fp_walks, c.n_unwind_walks);
+    asyncrt__trace_add_walk_stats (c.n_rule_walks, c.n_unwind_walks);
   return t;
 }
 

@@ -94,7 +94,7 @@ struct _AsyncrtTraceStore
   GPtrArray *adopted;        /* stores whose traces were moved here, or NULL */
   AsyncrtSpareKind spare;    /* where its first chunk comes from and goes back to */
   size_t n_adopted;          /* traces moved here */
-  uint64_t n_fp_walks, n_unwind_walks;  /* walks of its own captures */
+  uint64_t n_rule_walks, n_unwind_walks;  /* walks of its own captures */
 };
 
 static AsyncrtTraceStore *
@@ -127,7 +127,7 @@ store_new (size_t n_traces_hint, AsyncrtSpareKind spare)
 AsyncrtTraceStore *
 asyncrt__trace_store_new (size_t n_traces_hint)
 {
-  asyncrt__trace_fp_revalidate ();     /* a dump starts: no verdict on unloaded code */
+  asyncrt__trace_walk_revalidate ();     /* a dump starts: no verdict on unloaded code */
   return store_new (n_traces_hint, ASYNCRT_SPARE_TRACE_SLOTS);
 }
 
@@ -187,14 +187,14 @@ asyncrt__trace_store_free (AsyncrtTraceStore *s)
   g_free (s->stacks);
   g_free (s->shapes);
   g_ptr_array_free (s->shape_list, TRUE);
-  asyncrt__trace_add_walk_stats (s->n_fp_walks, s->n_unwind_walks);
+  asyncrt__trace_add_walk_stats (s->n_rule_walks, s->n_unwind_walks);
   g_free (s);
 }
 
 void
-asyncrt__trace_store_count_walks (AsyncrtTraceStore *s, uint32_t fp_walks, uint32_t unwind_walks)
+asyncrt__trace_store_count_walks (AsyncrtTraceStore *s, uint32_t rule_walks, uint32_t unwind_walks)
 {
-  s->n_fp_walks += fp_walks;
+  s->n_rule_walks += rule_walks;
   s->n_unwind_walks += unwind_walks;
 }
 

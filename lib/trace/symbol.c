@@ -331,6 +331,66 @@ resolve_dwarf (Dwfl_Module *mod, Dwarf_Addr addr, GArray *syms, GPtrArray *raw_n
   return syms->len > 0;
 }
 
+#ifdef __x86_64__
+/* DWARF register numbers of x86-64. */
+#define DW_REG_RBP 6
+#define DW_REG_RSP 7
+#define DW_REG_RA 16
+
+/* The unwind rule of the frame suspended at return address @ip (its call at @addr),
+ * from the module's CFI (.eh_frame, else .debug_frame), for capture.c's walk. */
+static void
+learn_frame_rule (Dwfl_Module *mod, uintptr_t ip, Dwarf_Addr addr)
+{
+  AsyncrtFrameRule rule = { ASYNCRT_CFA_NONE, 0, ASYNCRT_RBP_LOST, 0, false };
+  Dwarf_Addr bias = 0;
+  Dwarf_CFI *cfi = dwfl_module_eh_cfi (mod, &bias);
+  Dwarf_Frame *frame = NULL;
+  if (cfi == NULL || dwarf_cfi_addrframe (cfi, addr - bias, &frame) != 0)
+    {
+      cfi = dwfl_module_dwarf_cfi (mod, &bias);
+      if (cfi == NULL || dwarf_cfi_addrframe (cfi, addr - bias, &frame) != 0)
+        frame = NULL;
+    }
+  bool signal = false;
+  if (frame != NULL && dwarf_frame_info (frame, NULL, NULL, &signal) == DW_REG_RA && !signal)
+    {
+      Dwarf_Op *ops = NULL;
+      size_t nops = 0;
+      if (dwarf_frame_cfa (frame, &ops, &nops) == 0 && nops == 1
+          && ops[0].atom == DW_OP_bregx
+          && (ops[0].number == DW_REG_RSP || ops[0].number == DW_REG_RBP)
+          && (int64_t) ops[0].number2 > 0 && (int64_t) ops[0].number2 <= INT32_MAX)
+        {
+          rule.base = ops[0].number == DW_REG_RSP ? ASYNCRT_CFA_RSP : ASYNCRT_CFA_RBP;
+          rule.cfa_offset = (int32_t) ops[0].number2;
+        }
+      /* Register rules: an offset from the CFA is [DW_OP_call_frame_cfa,
+       * DW_OP_plus_uconst N] (N two's complement); "same value" is no operation and
+       * no array. */
+      Dwarf_Op mem[3];
+      if (dwarf_frame_register (frame, DW_REG_RA, mem, &ops, &nops) == 0 && nops == 2
+          && ops[0].atom == DW_OP_call_frame_cfa && ops[1].atom == DW_OP_plus_uconst
+          && (int64_t) ops[1].number == -8)
+        rule.ra_at_cfa_minus_8 = true;
+      if (dwarf_frame_register (frame, DW_REG_RBP, mem, &ops, &nops) == 0)
+        {
+          if (nops == 0 && ops == NULL)
+            rule.rbp = ASYNCRT_RBP_SAME;
+          else if (nops == 2 && ops[0].atom == DW_OP_call_frame_cfa
+                   && ops[1].atom == DW_OP_plus_uconst && (int64_t) ops[1].number < 0
+                   && (int64_t) ops[1].number >= INT32_MIN)
+            {
+              rule.rbp = ASYNCRT_RBP_SAVED;
+              rule.rbp_offset = (int32_t) (int64_t) ops[1].number;
+            }
+        }
+    }
+  free (frame);
+  asyncrt__trace_walk_learn (ip, &rule);
+}
+#endif
+
 static AsyncrtTraceInfo *
 resolve_locked (uintptr_t ip)
 {
@@ -352,6 +412,10 @@ resolve_locked (uintptr_t ip)
 
   const char *elf_name = NULL;
   uintptr_t symbol_address = 0;
+#ifdef __x86_64__
+  if (mod != NULL && ip > 0)
+    learn_frame_rule (mod, ip, addr);
+#endif
   if (mod != NULL)
     {
       GElf_Off off = 0;
@@ -415,7 +479,18 @@ asyncrt__symbol_resolve (uintptr_t ip)
     }
   const AsyncrtTraceInfo *info = g_hash_table_lookup (cache, GSIZE_TO_POINTER (ip));
   if (info != NULL)
-    stats.hits++;
+    {
+      stats.hits++;
+#ifdef __x86_64__
+      /* Its rule was forgotten since (capture.c): learn it again. */
+      if (ip > 0 && dwfl != NULL && !asyncrt__trace_walk_knows (ip))
+        {
+          Dwfl_Module *mod = dwfl_addrmodule (dwfl, ip - 1);
+          if (mod != NULL)
+            learn_frame_rule (mod, ip, ip - 1);
+        }
+#endif
+    }
   else
     {
       stats.misses++;

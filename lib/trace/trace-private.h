@@ -169,7 +169,7 @@ AsyncrtBacktrace *asyncrt__trace_store_append_ips (AsyncrtTraceStore *s, Asyncrt
 void asyncrt__trace_store_seal_trace (AsyncrtTraceStore *s, AsyncrtTrace *t);
 /* Counts a capture's stack walks by walker; they reach asyncrt__trace_get_walk_stats()
  * when the store is freed (capture.c calls it, the store's owner thread). */
-void asyncrt__trace_store_count_walks (AsyncrtTraceStore *s, uint32_t fp_walks,
+void asyncrt__trace_store_count_walks (AsyncrtTraceStore *s, uint32_t rule_walks,
                                        uint32_t unwind_walks);
 /* Moves every trace of @from (filled by another thread, now done with it) into @into:
  * their stacks interned in @into and their shapes given by @into, as if they had been
@@ -192,14 +192,47 @@ typedef struct
 
 void asyncrt__trace_store_get_stats (const AsyncrtTraceStore *s, AsyncrtTraceStoreStats *out);
 
-/* Forgets what the frame-pointer walk knows of return addresses if a module was
- * unloaded since the last call (capture.c; takes the loader's lock: not in a leaf). */
-void asyncrt__trace_fp_revalidate (void);
+/* How the frame of a return address is unwound, from its DWARF CFI (x86-64): what
+ * capture.c's own walk can follow.  symbol.c reads it when it symbolises the address
+ * and hands it to capture.c (asyncrt__trace_walk_learn), which keeps it for every
+ * later capture. */
+typedef enum
+{
+  ASYNCRT_CFA_NONE,        /* anything else: an expression, another register, none */
+  ASYNCRT_CFA_RSP,         /* CFA = %rsp + cfa_offset */
+  ASYNCRT_CFA_RBP          /* CFA = %rbp + cfa_offset */
+} AsyncrtCfaBase;
 
-/* Leaf captures so far by walker: the frame-pointer walk, libunwind (capture.c).  A
+typedef enum
+{
+  ASYNCRT_RBP_SAME,        /* the caller's %rbp is this frame's */
+  ASYNCRT_RBP_SAVED,       /* saved at CFA + rbp_offset */
+  ASYNCRT_RBP_LOST         /* anything else */
+} AsyncrtRbpRule;
+
+typedef struct
+{
+  AsyncrtCfaBase base;
+  int32_t cfa_offset;
+  AsyncrtRbpRule rbp;
+  int32_t rbp_offset;
+  bool ra_at_cfa_minus_8;  /* the return address is saved at CFA - 8 */
+} AsyncrtFrameRule;
+
+void asyncrt__trace_walk_learn (uintptr_t ip, const AsyncrtFrameRule *rule);
+/* Whether @ip's rule was learnt (or needs none: not x86-64). */
+bool asyncrt__trace_walk_knows (uintptr_t ip);
+/* Forgets every rule learnt (tests; and asyncrt__trace_walk_revalidate()). */
+void asyncrt__trace_walk_forget (void);
+
+/* Forgets what the walk by rules knows of return addresses if a module was
+ * unloaded since the last call (capture.c; takes the loader's lock: not in a leaf). */
+void asyncrt__trace_walk_revalidate (void);
+
+/* Leaf captures so far by walker: the walk by rules, libunwind (capture.c).  A
  * dump's captures count once its trace stores are freed (asyncrt_dump_free()). */
-void asyncrt__trace_get_walk_stats (uint64_t *fp_walks, uint64_t *unwind_walks);
-void asyncrt__trace_add_walk_stats (uint64_t fp_walks, uint64_t unwind_walks);
+void asyncrt__trace_get_walk_stats (uint64_t *rule_walks, uint64_t *unwind_walks);
+void asyncrt__trace_add_walk_stats (uint64_t rule_walks, uint64_t unwind_walks);
 
 /* The walk limit of a leaf capture, in native frames (public: backtraces cut there
  * are marked truncated). */

@@ -1,8 +1,8 @@
 /* Dumps cost what their distinct stacks cost (issue 16): a dump of 10,000 tasks
  * suspended at the same place stores one stack, one trace shape, and the text form
- * builds and symbolises one tree; tasks at two places give two of each.  Also: a
- * chain built with frame pointers is captured by the frame-pointer walk, with the
- * same frames libunwind finds.  Internal API: the dump's trace store, the walk and
+ * builds and symbolises one tree; tasks at two places give two of each.  Also:
+ * once its addresses are symbolised, a chain is captured by the walk by CFI rules
+ * (with and without frame pointers, and mixed), with the frames libunwind finds.  Internal API: the dump's trace store, the walk and
  * tree counters. */
 #include "dump/dump-private.h"
 #include "trace/trace-private.h"
@@ -318,9 +318,10 @@ test_dumps_in_a_row (void)
   g_free (idle);
 }
 
-/* ---- the frame-pointer walk ---------------------------------------------------------- */
+/* ---- the walk by learnt CFI rules ------------------------------------------------------- */
 
 #define FP __attribute__((optimize ("no-omit-frame-pointer")))
+#define NO_FP __attribute__((optimize ("omit-frame-pointer")))
 
 static NOINLINE FP AsyncrtPoll
 fp_leaf_poll (void *p, AsyncrtContext *cx)
@@ -347,6 +348,57 @@ fp_outer_poll (void *p, AsyncrtContext *cx)
   return r;
 }
 
+/* A chain of every kind of frame the walk follows, from the leaf up: no frame
+ * pointer (CFA from %rsp, %rbp untouched); a variable-size frame (alloca: CFA from
+ * %rbp); no frame pointer but %rbp holding a value while it calls (CFA from %rsp,
+ * %rbp restored from its slot); and a frame-pointer frame, whose CFA needs the %rbp
+ * restored one frame below. */
+static volatile size_t mix_size = 40;
+
+static NOINLINE NO_FP AsyncrtPoll
+mix_leaf_poll (void *p, AsyncrtContext *cx)
+{
+  (void) p;
+  if (asyncrt_trace_leaf (cx))
+    return ASYNCRT_PENDING;
+  return ASYNCRT_READY;
+}
+
+static NOINLINE AsyncrtPoll
+mix_alloca_poll (void *p, AsyncrtContext *cx)
+{
+  size_t n = mix_size;
+  volatile char *buf = __builtin_alloca (n);
+  buf[0] = 1;
+  buf[n - 1] = 2;
+  AsyncrtPoll r = mix_leaf_poll (p, cx);
+  __asm__ volatile ("" ::: "memory");
+  return r + buf[0] - 1;
+}
+
+/* Seven values live across the call: with six callee-saved registers, %rbp holds one
+ * of them (0x5a5a...) while mix_alloca_poll runs. */
+static volatile uintptr_t mix_vals[8] = { 0x5a5a1, 0x5a5a2, 0x5a5a3, 0x5a5a4, 0x5a5a5,
+                                          0x5a5a6, 0x5a5a7, 0 };
+
+static NOINLINE NO_FP AsyncrtPoll
+mix_busy_poll (void *p, AsyncrtContext *cx)
+{
+  uintptr_t a = mix_vals[0], b = mix_vals[1], c = mix_vals[2], d = mix_vals[3];
+  uintptr_t e = mix_vals[4], f = mix_vals[5], g = mix_vals[6];
+  AsyncrtPoll r = mix_alloca_poll (p, cx);
+  mix_vals[7] = a + 3 * b + 5 * c + 7 * d + 11 * e + 13 * f + 17 * g;
+  return r;
+}
+
+static NOINLINE FP AsyncrtPoll
+mix_outer_poll (void *p, AsyncrtContext *cx)
+{
+  AsyncrtPoll r = mix_busy_poll (p, cx);
+  __asm__ volatile ("" ::: "memory");
+  return r;
+}
+
 static void
 poll_rooted (void *data)
 {
@@ -361,59 +413,121 @@ frame_function (const AsyncrtBacktrace *bt, size_t i)
   return asyncrt_backtrace_symbol_get_name (asyncrt_backtrace_frame_get_symbol (f, n - 1));
 }
 
+static uintptr_t
+frame_ip (const AsyncrtTrace *t, size_t i)
+{
+  return asyncrt_backtrace_frame_get_ip (asyncrt_backtrace_get_frame (
+                                           asyncrt_trace_get_backtrace (t, 0), i));
+}
+
+/* Captures @root's chain and says which walker took it (true: the walk by rules). */
+static AsyncrtTrace *
+capture_walked (AsyncrtTraceRoot *root, bool *by_rules)
+{
+  uint64_t fp0, unw0, fp1, unw1;
+  asyncrt__trace_get_walk_stats (&fp0, &unw0);
+  AsyncrtTrace *t = asyncrt_trace_capture (poll_rooted, root);
+  asyncrt__trace_get_walk_stats (&fp1, &unw1);
+  g_assert_cmpuint (fp1 - fp0 + unw1 - unw0, ==, 1);
+  *by_rules = fp1 - fp0 == 1;
+  return t;
+}
+
+/* Nothing learnt: libunwind walks.  Once the frames are symbolised, their rules are
+ * known and the walk by rules gives the same frames, @names from the leaf up. */
 static void
-test_frame_pointer_walk (void)
+check_walk_by_rules (AsyncrtPollFunc outer, void *data, const char *const *names, size_t n)
 {
 #if !defined(__x86_64__) || defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-  g_test_skip ("the frame-pointer walk is used on x86-64 builds without sanitizers");
-  return;
+  (void) outer, (void) data, (void) names, (void) n;
+  g_test_skip ("the walk by rules is used on x86-64 builds without sanitizers");
 #else
   AsyncrtTraceRoot root;
-  asyncrt_trace_root_init (&root, fp_outer_poll, NULL);
-  uint64_t fp0, unw0, fp1, unw1;
-  /* The first capture judges the chain's return addresses (with libunwind). */
-  AsyncrtTrace *first = asyncrt_trace_capture (poll_rooted, &root);
-  asyncrt__trace_get_walk_stats (&fp0, &unw0);
-  AsyncrtTrace *t = asyncrt_trace_capture (poll_rooted, &root);
-  asyncrt__trace_get_walk_stats (&fp1, &unw1);
-  g_assert_cmpuint (fp1 - fp0, ==, 1);
-  g_assert_cmpuint (unw1 - unw0, ==, 0);
-  /* The same frames as libunwind's, up to (excluding) the root. */
+  asyncrt_trace_root_init (&root, outer, data);
+  asyncrt__trace_walk_forget ();
+  bool by_rules;
+  AsyncrtTrace *first = capture_walked (&root, &by_rules);
+  g_assert_false (by_rules);
+  g_assert_cmpint (asyncrt_trace_resolve (first), ==, 0);
+  AsyncrtTrace *t = capture_walked (&root, &by_rules);
+  g_assert_true (by_rules);
   const AsyncrtBacktrace *a = asyncrt_trace_get_backtrace (first, 0);
   const AsyncrtBacktrace *b = asyncrt_trace_get_backtrace (t, 0);
-  g_assert_cmpuint (asyncrt_backtrace_get_n_frames (b), ==, 3);
-  g_assert_cmpuint (asyncrt_backtrace_get_n_frames (a), ==, 3);
-  for (size_t i = 0; i < 3; i++)
-    g_assert_cmpuint (asyncrt_backtrace_frame_get_ip (asyncrt_backtrace_get_frame (a, i)), ==,
-                      asyncrt_backtrace_frame_get_ip (asyncrt_backtrace_get_frame (b, i)));
+  g_assert_cmpuint (asyncrt_backtrace_get_n_frames (a), ==, n);
+  g_assert_cmpuint (asyncrt_backtrace_get_n_frames (b), ==, n);
+  for (size_t i = 0; i < n; i++)
+    {
+      g_assert_cmpuint (frame_ip (first, i), ==, frame_ip (t, i));
+      g_assert_cmpstr (frame_function (b, i), ==, names[i]);
+    }
   g_assert_false (asyncrt_backtrace_is_truncated (b));
-  g_assert_cmpstr (frame_function (b, 0), ==, "fp_leaf_poll");
-  g_assert_cmpstr (frame_function (b, 1), ==, "fp_middle_poll");
-  g_assert_cmpstr (frame_function (b, 2), ==, "fp_outer_poll");
   asyncrt_trace_free (first);
   asyncrt_trace_free (t);
 #endif
 }
 
-/* A chain without frame pointers (this file's -O2 functions) is never walked by
- * frame pointers: its captures use libunwind and still reach the root. */
 static void
-test_no_frame_pointer_falls_back (void)
+test_walk_frame_pointers (void)
+{
+  static const char *const names[] = { "fp_leaf_poll", "fp_middle_poll", "fp_outer_poll" };
+  check_walk_by_rules (fp_outer_poll, NULL, names, 3);
+}
+
+static void
+test_walk_no_frame_pointers (void)
 {
   Idle idle = { NULL, true, false };
+  static const char *const names[] = { "idle_leaf_poll", "middle_poll", "idle_task_poll" };
+  check_walk_by_rules (idle_task_poll, &idle, names, 3);
+}
+
+static void
+test_walk_mixed (void)
+{
+  static const char *const names[] = { "mix_leaf_poll", "mix_alloca_poll", "mix_busy_poll",
+                                       "mix_outer_poll" };
+  check_walk_by_rules (mix_outer_poll, NULL, names, 4);
+}
+
+/* A rule the walk cannot follow, or one that would lead outside the stack, makes the
+ * capture fall back to libunwind, with the right frames. */
+static void
+test_walk_refuses (void)
+{
+#if !defined(__x86_64__) || defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+  g_test_skip ("the walk by rules is used on x86-64 builds without sanitizers");
+#else
   AsyncrtTraceRoot root;
-  asyncrt_trace_root_init (&root, idle_task_poll, &idle);
-  asyncrt_trace_free (asyncrt_trace_capture (poll_rooted, &root));
-  uint64_t fp0, unw0, fp1, unw1;
-  asyncrt__trace_get_walk_stats (&fp0, &unw0);
-  AsyncrtTrace *t = asyncrt_trace_capture (poll_rooted, &root);
-  asyncrt__trace_get_walk_stats (&fp1, &unw1);
-  const AsyncrtBacktrace *b = asyncrt_trace_get_backtrace (t, 0);
-  g_assert_cmpuint (asyncrt_backtrace_get_n_frames (b), ==, 3);
-  g_assert_cmpstr (frame_function (b, 0), ==, "idle_leaf_poll");
-  g_assert_cmpstr (frame_function (b, 2), ==, "idle_task_poll");
-  g_assert_cmpuint (fp1 - fp0 + unw1 - unw0, ==, 1);
+  asyncrt_trace_root_init (&root, fp_outer_poll, NULL);
+  asyncrt__trace_walk_forget ();
+  bool by_rules;
+  AsyncrtTrace *good = capture_walked (&root, &by_rules);
+  g_assert_cmpint (asyncrt_trace_resolve (good), ==, 0);
+  const AsyncrtFrameRule rules[] = {
+    { ASYNCRT_CFA_NONE, 16, ASYNCRT_RBP_SAVED, -16, true },
+    { ASYNCRT_CFA_RBP, 16, ASYNCRT_RBP_SAVED, -16, false },     /* return address elsewhere */
+    { ASYNCRT_CFA_RSP, 30000, ASYNCRT_RBP_SAME, 0, true },      /* past the root */
+    { ASYNCRT_CFA_RBP, 16, ASYNCRT_RBP_SAVED, 8, true },        /* slot above the CFA */
+    { ASYNCRT_CFA_RSP, -8, ASYNCRT_RBP_SAME, 0, true },         /* CFA below the frame */
+  };
+  for (size_t k = 0; k < G_N_ELEMENTS (rules); k++)
+    {
+      asyncrt__trace_walk_learn (frame_ip (good, 1), &rules[k]);
+      AsyncrtTrace *t = capture_walked (&root, &by_rules);
+      g_assert_false (by_rules);
+      for (size_t i = 0; i < 3; i++)
+        g_assert_cmpuint (frame_ip (good, i), ==, frame_ip (t, i));
+      asyncrt_trace_free (t);
+    }
+  /* %rbp lost in the middle frame: the outer frame's CFA cannot be found. */
+  const AsyncrtFrameRule lost = { ASYNCRT_CFA_RBP, 16, ASYNCRT_RBP_LOST, 0, true };
+  asyncrt__trace_walk_learn (frame_ip (good, 1), &lost);
+  AsyncrtTrace *t = capture_walked (&root, &by_rules);
+  g_assert_false (by_rules);
   asyncrt_trace_free (t);
+  asyncrt__trace_walk_forget ();
+  asyncrt_trace_free (good);
+#endif
 }
 
 /* ---- traces of two stores in one (a helper's, asyncrt__trace_store_adopt) -------------- */
@@ -472,8 +586,10 @@ main (int argc, char **argv)
   g_test_add_func ("/dump/intern/store-adopt", test_store_adopt);
   g_test_add_func ("/dump/intern/spare-buffers", test_spare_buffers);
   g_test_add_func ("/dump/intern/dumps-in-a-row", test_dumps_in_a_row);
-  g_test_add_func ("/dump/intern/frame-pointer-walk", test_frame_pointer_walk);
-  g_test_add_func ("/dump/intern/no-frame-pointer", test_no_frame_pointer_falls_back);
+  g_test_add_func ("/dump/intern/walk/frame-pointers", test_walk_frame_pointers);
+  g_test_add_func ("/dump/intern/walk/no-frame-pointers", test_walk_no_frame_pointers);
+  g_test_add_func ("/dump/intern/walk/mixed", test_walk_mixed);
+  g_test_add_func ("/dump/intern/walk/refuses", test_walk_refuses);
   test_dump_json_add_check ();
   return g_test_run ();
 }
