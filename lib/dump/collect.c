@@ -50,7 +50,7 @@
  * run->helpers (release) when no chunk is left.  A chunk's Held entries, tasks and
  * records are its thread's alone.  The scheduler guarantees every helper has
  * returned before asyncrt__dump_run_finish(), which takes the helpers' stores
- * (acquire) and moves their traces into the dump's store (asyncrt__trace_store_adopt).
+ * (acquire) and has the dump's store adopt them (asyncrt__trace_store_adopt).
  * Each thread reads the clock and meets the deadline on its own.
  *
  * Filters (filter.c) are applied here, before anything is claimed or polled: an idle
@@ -93,10 +93,18 @@ typedef struct
 } Held;
 
 /* The traces a helper took (asyncrt__dump_run_help), merged at the run's end. */
+/* What one tracing thread saw of its records. */
+typedef struct
+{
+  bool edges;                   /* a traced wait may be an edge of the wait-for graph */
+  size_t n_untraced;            /* held tasks recorded untraced (deadline, cancelled) */
+  size_t n_removed;             /* held tasks that completed during their trace poll */
+} TraceTotals;
+
 typedef struct _HelperTraces
 {
   AsyncrtTraceStore *store;
-  bool edges;
+  TraceTotals totals;
   struct _HelperTraces *next;
 } HelperTraces;
 
@@ -111,6 +119,8 @@ struct _AsyncrtDumpRun
   AsyncrtDumpWorkerOfFunc worker_of;
   void *worker_of_data;
   GArray *running;           /* size_t: indices of the RUNNING records */
+  GArray *walked;            /* size_t: the walk's records' places (place_records) */
+  TraceTotals totals;        /* the run's thread's, then every tracing thread's */
   AsyncrtDumpSampling *sampling;   /* native.c: from the trace's start to finish */
   AsyncrtDumpFilter *filter;  /* NULL: every task */
   /* Tracing (asyncrt__dump_run_trace_begin() on, shared with helpers): */
@@ -422,6 +432,8 @@ place_records (AsyncrtDumpRun *run)
   g_assert (pos == k + n_wanted);
   for (size_t r = 0; r < run->running->len; r++)
     g_array_index (run->running, size_t, r) = moved_to[g_array_index (run->running, size_t, r)];
+  run->walked = g_array_sized_new (FALSE, FALSE, sizeof (size_t), (guint) k);
+  g_array_append_vals (run->walked, moved_to, (guint) k);
   g_free (moved_to);
   g_free (walked);
   g_free (side);
@@ -435,8 +447,17 @@ typedef struct
   bool late;
   unsigned due;                 /* tasks to trace before the next clock read */
   uint64_t checked_ns;          /* the last clock read; 0: none yet */
-  bool edges;                   /* a traced wait may be an edge of the wait-for graph */
+  TraceTotals totals;
 } TraceCursor;
+
+/* A held task's record that stays untraced, finished here as the seal would. */
+static void
+record_untraced (AsyncrtDumpRun *run, struct _AsyncrtDumpTask *rec, TraceTotals *totals)
+{
+  if (rec->last_poll_ns != 0)
+    rec->idle_ns = asyncrt__dump_idle_ns (run->d->taken_ns, rec->last_poll_ns);
+  totals->n_untraced++;
+}
 
 /* Records and traces held task @i (or, past the deadline, releases it untraced), into
  * @store.  Any tracing thread: the task, its Held entry and its record are this
@@ -467,9 +488,11 @@ trace_held (AsyncrtDumpRun *run, AsyncrtTraceStore *store, size_t i, size_t end,
   record_of (asyncrt__dump_task_at (run->d, p->rec), t,
              p->queued ? ASYNCRT_TASK_STATE_SCHEDULED : ASYNCRT_TASK_STATE_IDLE,
              cur->late ? ASYNCRT_DUMP_NO_TRACE_DEADLINE : ASYNCRT_DUMP_NO_TRACE_NONE);
+  struct _AsyncrtDumpTask *rec = asyncrt__dump_task_at (run->d, p->rec);
   if (cur->late)
     {
       asyncrt__task_trace_release (t, p->queued);     /* unmarks it */
+      record_untraced (run, rec, &cur->totals);
       return;
     }
   /* The trace poll consumes our reference and unmarks the task: from here on @t may
@@ -477,17 +500,18 @@ trace_held (AsyncrtDumpRun *run, AsyncrtTraceStore *store, size_t i, size_t end,
    * reference of its own (two atomics per task fewer). */
   TraceArg a = { t, p->queued, false, false };
   AsyncrtTrace *tr = asyncrt__trace_capture_quiet_into (store, trace_one, &a);
-  struct _AsyncrtDumpTask *rec = asyncrt__dump_task_at (run->d, p->rec);
   if (a.completed)
     {
       asyncrt_trace_free (tr);
       rec->removed = true;          /* finished during its trace poll, or shut down */
+      cur->totals.n_removed++;
     }
   else if (!a.polled)
     {
       /* Aborted while queued: handed back for its cancellation, untraced. */
       asyncrt_trace_free (tr);
       rec->no_trace = ASYNCRT_DUMP_NO_TRACE_CANCELLED;
+      record_untraced (run, rec, &cur->totals);
     }
   else
     {
@@ -497,7 +521,7 @@ trace_held (AsyncrtDumpRun *run, AsyncrtTraceStore *store, size_t i, size_t end,
       if (rec->last_poll_ns != 0)
         rec->idle_ns = asyncrt__dump_idle_ns (run->d->taken_ns, rec->last_poll_ns);
       if (asyncrt__dump_fill_waited (run->d, rec))
-        cur->edges = true;
+        cur->totals.edges = true;
     }
 }
 
@@ -505,10 +529,10 @@ trace_held (AsyncrtDumpRun *run, AsyncrtTraceStore *store, size_t i, size_t end,
  * thread's traces go; NULL: a store of its own, created on the first chunk taken
  * (returned, or NULL if there was none). */
 static AsyncrtTraceStore *
-trace_chunks (AsyncrtDumpRun *run, AsyncrtTraceStore *store, bool *ret_edges)
+trace_chunks (AsyncrtDumpRun *run, AsyncrtTraceStore *store, TraceTotals *ret_totals)
 {
   size_t n = run->held->len;
-  TraceCursor cur = { false, 0, 0, false };
+  TraceCursor cur = { false, 0, 0, { false, 0, 0 } };
   for (;;)
     {
       size_t from = atomic_fetch_add_explicit (&run->next_held, TRACE_CHUNK,
@@ -521,7 +545,7 @@ trace_chunks (AsyncrtDumpRun *run, AsyncrtTraceStore *store, bool *ret_edges)
       for (size_t i = from; i < end; i++)
         trace_held (run, store, i, end, &cur);
     }
-  *ret_edges = cur.edges;
+  *ret_totals = cur.totals;
   return store;
 }
 
@@ -558,10 +582,7 @@ void
 asyncrt__dump_run_trace (AsyncrtDumpRun *run)
 {
   asyncrt__dump_run_trace_begin (run);
-  bool edges = false;
-  trace_chunks (run, run->d->store, &edges);
-  if (edges)
-    run->d->async_edges = true;
+  trace_chunks (run, run->d->store, &run->totals);
 }
 
 void
@@ -569,13 +590,13 @@ asyncrt__dump_run_help (AsyncrtDumpRun *run)
 {
   if (!atomic_load_explicit (&run->trace_begun, memory_order_acquire))
     return;
-  bool edges = false;
-  AsyncrtTraceStore *store = trace_chunks (run, NULL, &edges);
+  TraceTotals totals;
+  AsyncrtTraceStore *store = trace_chunks (run, NULL, &totals);
   if (store == NULL)
     return;                       /* every chunk was taken already */
   HelperTraces *h = g_new (HelperTraces, 1);
   h->store = store;
-  h->edges = edges;
+  h->totals = totals;
   h->next = atomic_load_explicit (&run->helpers, memory_order_relaxed);
   while (!atomic_compare_exchange_weak_explicit (&run->helpers, &h->next, h,
                                                  memory_order_release, memory_order_relaxed))
@@ -637,18 +658,21 @@ AsyncrtDump *
 asyncrt__dump_run_finish (AsyncrtDumpRun *run)
 {
   AsyncrtDump *d = run->d;
-  /* The helpers' traces join the run's store (their stacks and shapes interned
-   * there again: a formatter sees one store). */
+  /* The run's store adopts the helpers' (their shapes mapped to its own, once per
+   * shape: a formatter sees one store). */
   HelperTraces *h = atomic_exchange_explicit (&run->helpers, NULL, memory_order_acquire);
   while (h != NULL)
     {
       HelperTraces *next = h->next;
       asyncrt__trace_store_adopt (d->store, h->store);
-      if (h->edges)
-        d->async_edges = true;
+      run->totals.edges = run->totals.edges || h->totals.edges;
+      run->totals.n_untraced += h->totals.n_untraced;
+      run->totals.n_removed += h->totals.n_removed;
       g_free (h);
       h = next;
     }
+  if (run->totals.edges)
+    d->async_edges = true;
   for (size_t i = 0; i < run->held->len; i++)
     g_assert (g_array_index (run->held, Held, i).task == NULL);
   g_array_free (run->held, TRUE);
@@ -660,7 +684,16 @@ asyncrt__dump_run_finish (AsyncrtDumpRun *run)
   asyncrt__dump_sampling_end (d, run->sampling);
   g_array_free (run->running, TRUE);
   asyncrt__dump_filter_free (run->filter);
-  asyncrt__dump_filter_waits (d);                 /* known only now, from the traces */
+  bool dropped = asyncrt__dump_filter_waits (d);  /* known only now, from the traces */
+  /* Every record is final but the walk's own: the seal finishes only those, unless
+   * some record is to be dropped (then it passes over all of them). */
+  if (run->walked != NULL && !dropped && run->totals.n_removed == 0)
+    {
+      d->unsealed = run->walked;
+      d->n_untraced = run->totals.n_untraced;
+    }
+  else if (run->walked != NULL)
+    g_array_free (run->walked, TRUE);
   if (run->queued_on != NULL)
     g_hash_table_destroy (run->queued_on);
   g_free (run);

@@ -150,6 +150,14 @@ struct _AsyncrtDump
    * may be an edge of the wait-for graph. */
   bool async_waits_filled;
   bool async_edges;
+  /* Set by a traced run (collect.c) whose records are final but a few: in id order,
+   * none removed, every held task's record whole (idle time, waits).  It lists the
+   * records the seal must still finish (the walk's own: running tasks, tasks queued
+   * where the run could not take them), and n_untraced counts the held tasks left
+   * untraced (past the deadline, cancelled).  NULL: the seal finishes every record.
+   * The seal frees it. */
+  GArray *unsealed;           /* size_t */
+  size_t n_untraced;
 };
 
 AsyncrtDump *asyncrt__dump_new (const char *flavour, unsigned n_workers);
@@ -223,8 +231,9 @@ void asyncrt__dump_filter_free (AsyncrtDumpFilter *f);
 bool asyncrt__dump_filter_match_task (const AsyncrtDumpFilter *f, const AsyncrtTask *t);
 bool asyncrt__dump_filter_wants_state (const AsyncrtDumpFilter *f, AsyncrtTaskState s);
 /* After tracing, before sealing: marks removed the records of @d none of whose waits
- * is of a kind its options ask for (every record without a trace, then). */
-void asyncrt__dump_filter_waits (AsyncrtDump *d);
+ * is of a kind its options ask for (every record without a trace, then).  Returns
+ * whether it marked any. */
+bool asyncrt__dump_filter_waits (AsyncrtDump *d);
 
 /* ---- mappings.c (for pprof.c) ------------------------------------------------------ */
 

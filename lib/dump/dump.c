@@ -212,44 +212,65 @@ asyncrt__dump_fill_waited (const AsyncrtDump *d, struct _AsyncrtDumpTask *t)
   return edge && t->state == ASYNCRT_TASK_STATE_IDLE;
 }
 
+/* The last touches of a listed record: its untraced reason, idle time and waits. */
+static void
+seal_record (AsyncrtDump *d, struct _AsyncrtDumpTask *t, bool *complete, bool *edges)
+{
+  if (t->trace_kind != ASYNCRT_TRACE_KIND_ASYNC)
+    {
+      /* Untraced, perhaps with a native stack (a running task). */
+      *complete = false;
+      g_assert (t->no_trace != ASYNCRT_DUMP_NO_TRACE_NONE);
+    }
+  else
+    t->no_trace = ASYNCRT_DUMP_NO_TRACE_NONE;
+  if (t->last_poll_ns != 0)
+    t->idle_ns = asyncrt__dump_idle_ns (d->taken_ns, t->last_poll_ns);
+  /* A traced run filled its async traces' waits as it captured them. */
+  if (t->trace != NULL && !(d->async_waits_filled && t->trace_kind == ASYNCRT_TRACE_KIND_ASYNC))
+    *edges = asyncrt__dump_fill_waited (d, t) || *edges;
+}
+
 /* One pass over the records, in place: drops the removed ones, and computes
  * completeness, idle and wait times (but for what a traced run filled already),
  * whether any edge exists and whether the records are in id order (a traced run
- * writes them in order already: collect.c). */
+ * writes them in order already: collect.c).  A traced run that finished its records
+ * (d->unsealed) leaves only a few to this pass. */
 void
 asyncrt__dump_seal (AsyncrtDump *d)
 {
   size_t w = 0;
   bool complete = d->missing->len == 0 && d->census == ASYNCRT_DUMP_NO_TRACE_NONE;
   bool sorted = true, edges = false;
-  AsyncrtTaskId prev = 0;
-  for (size_t i = 0; i < d->tasks->len; i++)
+  if (d->unsealed != NULL)
     {
-      struct _AsyncrtDumpTask *t = asyncrt__dump_task_at (d, i);
-      if (t->removed)
+      /* The run finished the others (see dump-private.h). */
+      for (size_t k = 0; k < d->unsealed->len; k++)
+        seal_record (d, asyncrt__dump_task_at (d, g_array_index (d->unsealed, size_t, k)),
+                     &complete, &edges);
+      complete = complete && d->n_untraced == 0;
+      g_array_free (d->unsealed, TRUE);
+      d->unsealed = NULL;
+      w = d->tasks->len;
+    }
+  else
+    {
+      AsyncrtTaskId prev = 0;
+      for (size_t i = 0; i < d->tasks->len; i++)
         {
-          task_record_clear (d, t);
-          continue;
+          struct _AsyncrtDumpTask *t = asyncrt__dump_task_at (d, i);
+          if (t->removed)
+            {
+              task_record_clear (d, t);
+              continue;
+            }
+          seal_record (d, t, &complete, &edges);
+          sorted = sorted && (w == 0 || prev < t->id);
+          prev = t->id;
+          if (w != i)
+            *asyncrt__dump_task_at (d, w) = *t;
+          w++;
         }
-      if (t->trace_kind != ASYNCRT_TRACE_KIND_ASYNC)
-        {
-          /* Untraced, perhaps with a native stack (a running task). */
-          complete = false;
-          g_assert (t->no_trace != ASYNCRT_DUMP_NO_TRACE_NONE);
-        }
-      else
-        t->no_trace = ASYNCRT_DUMP_NO_TRACE_NONE;
-      if (t->last_poll_ns != 0)
-        t->idle_ns = asyncrt__dump_idle_ns (d->taken_ns, t->last_poll_ns);
-      /* A traced run filled its async traces' waits as it captured them. */
-      if (t->trace != NULL
-          && !(d->async_waits_filled && t->trace_kind == ASYNCRT_TRACE_KIND_ASYNC))
-        edges = asyncrt__dump_fill_waited (d, t) || edges;
-      sorted = sorted && (w == 0 || prev < t->id);
-      prev = t->id;
-      if (w != i)
-        *asyncrt__dump_task_at (d, w) = *t;
-      w++;
     }
   g_array_set_size (d->tasks, w);
   if (!sorted)
@@ -299,6 +320,8 @@ asyncrt_dump_free (AsyncrtDump *d)
     asyncrt_trace_free (g_array_index (d->blocking_jobs, struct _AsyncrtDumpBlockingJob, i).trace);
   g_array_free (d->blocking_jobs, TRUE);
   asyncrt__trace_store_free (d->store);
+  if (d->unsealed != NULL)
+    g_array_free (d->unsealed, TRUE);
   g_free (d->runtime_name);
   asyncrt_dump_options_free (d->options);
   g_free (d);

@@ -470,11 +470,12 @@ asyncrt__dump_filter_wants_state (const AsyncrtDumpFilter *f, AsyncrtTaskState s
   return f == NULL || (f->opts->states & (1u << s)) != 0;
 }
 
-void
+bool
 asyncrt__dump_filter_waits (AsyncrtDump *d)
 {
+  bool dropped = false;
   if (d->options == NULL || d->options->wait_kinds == 0)
-    return;
+    return false;
   for (size_t i = 0; i < d->tasks->len; i++)
     {
       struct _AsyncrtDumpTask *t = asyncrt__dump_task_at (d, i);
@@ -487,6 +488,10 @@ asyncrt__dump_filter_waits (AsyncrtDump *d)
                   && (d->options->wait_kinds & ASYNCRT_WAIT_KIND_BIT (asyncrt_wait_get_kind (w)));
         }
       if (!match)
-        t->removed = true;
+        {
+          t->removed = true;
+          dropped = true;
+        }
     }
+  return dropped;
 }

@@ -141,17 +141,21 @@ build_tree (const AsyncrtTrace *tr)
 static CachedTree *
 cached_tree (AsyncrtDumpTreeCache *cache, const AsyncrtTrace *tr)
 {
-  /* A trace of a store: its shape says which tree it has (one store per cache). */
-  if (tr->store != NULL && tr->shape != 0 && (cache->store == NULL || cache->store == tr->store))
+  /* A trace of a store: its shape says which tree it has (one store per cache, with
+   * the stores it adopted). */
+  const AsyncrtTraceStore *home = asyncrt__trace_store_home (tr);
+  guint shape1 = home != NULL && (cache->store == NULL || cache->store == home)
+                 ? asyncrt__trace_store_shape_of (home, tr) : 0;
+  if (shape1 != 0)
     {
       if (cache->by_shape == NULL)
         {
-          cache->store = tr->store;
+          cache->store = home;
           cache->by_shape = g_ptr_array_new_with_free_func (cached_tree_free);
         }
-      guint shape = tr->shape - 1;
+      guint shape = shape1 - 1;
       if (shape >= cache->by_shape->len)
-        g_ptr_array_set_size (cache->by_shape, (gint) asyncrt__trace_store_get_n_shapes (tr->store));
+        g_ptr_array_set_size (cache->by_shape, (gint) asyncrt__trace_store_get_n_shapes (home));
       CachedTree *c = g_ptr_array_index (cache->by_shape, shape);
       if (c == NULL)
         {

@@ -157,9 +157,10 @@ trace_index (Tables *tb, const AsyncrtDump *d, const AsyncrtTrace *tr, size_t *b
 {
   if (tr == NULL)
     return SIZE_MAX;
-  if (by_shape != NULL && tr->store == d->store && tr->shape != 0)
+  uint32_t shape = by_shape != NULL ? asyncrt__trace_store_shape_of (d->store, tr) : 0;
+  if (shape != 0)
     {
-      size_t *slot = &by_shape[tr->shape - 1];
+      size_t *slot = &by_shape[shape - 1];
       if (*slot == SIZE_MAX)
         {
           g_ptr_array_add (tb->trace_list, (gpointer) tr);

@@ -25,10 +25,13 @@
  * a dump after a dump does not fault the same pages in again.
  *
  * A dump's helpers (threads that trace some of its tasks) fill stores of their own;
- * the dump's store then adopts each (asyncrt__trace_store_adopt): every trace moves
- * in, its backtraces pointing to this store's frames of the same stack and its shape
- * one of this store's, so formatters see one store; the adopted store's memory stays
- * where it is and is freed with this one.
+ * the dump's store then adopts each (asyncrt__trace_store_adopt): the trace that
+ * stands for each of the adopted store's shapes moves in (its backtraces pointing to
+ * this store's frames of the same stack, its shape one of this store's), and the
+ * adopted store keeps the map of its shapes to this store's, so that every trace of
+ * it has a shape here (asyncrt__trace_store_shape_of) without being touched: the
+ * other traces keep the adopted store's frames (the same IPs).  Formatters see one
+ * store; the adopted store's memory stays where it is and is freed with this one.
  *
  * Threads: a store is filled by one thread (the dump's serving thread or a helper,
  * inside quiet captures) and then handed over (a helper's to the serving thread, which
@@ -95,6 +98,9 @@ struct _AsyncrtTraceStore
   AsyncrtSpareKind spare;    /* where its first chunk comes from and goes back to */
   size_t n_adopted;          /* traces moved here */
   uint64_t n_rule_walks, n_unwind_walks;  /* walks of its own captures */
+  /* Once adopted: by which store, and its shapes' there (index: 1 + shape). */
+  const AsyncrtTraceStore *adopted_by;
+  uint32_t *shape_into;
 };
 
 static AsyncrtTraceStore *
@@ -187,6 +193,7 @@ asyncrt__trace_store_free (AsyncrtTraceStore *s)
   g_free (s->stacks);
   g_free (s->shapes);
   g_ptr_array_free (s->shape_list, TRUE);
+  g_free (s->shape_into);
   asyncrt__trace_add_walk_stats (s->n_rule_walks, s->n_unwind_walks);
   g_free (s);
 }
@@ -422,17 +429,12 @@ typedef struct
 {
   AsyncrtTraceStore *into;
   GHashTable *frames_map;          /* the other store's frames -> @into's */
-  const AsyncrtBacktraceFrame *last_from;   /* the last pair looked up */
-  AsyncrtBacktraceFrame *last_into;
-  uint32_t *shape_map;             /* the other store's shape -> @into's (0: not yet) */
 } Move;
 
 /* @into's frames of the stack @frames of the other store (interned on first sight). */
 static AsyncrtBacktraceFrame *
 move_frames (Move *m, const AsyncrtBacktrace *bt)
 {
-  if (bt->frames == m->last_from)
-    return m->last_into;
   AsyncrtBacktraceFrame *mapped = g_hash_table_lookup (m->frames_map, bt->frames);
   if (mapped == NULL)
     {
@@ -446,32 +448,19 @@ move_frames (Move *m, const AsyncrtBacktrace *bt)
         g_free (ips);
       g_hash_table_insert (m->frames_map, bt->frames, mapped);
     }
-  m->last_from = bt->frames;
-  m->last_into = mapped;
   return mapped;
 }
 
 /* Moves trace @t of another store into @into: its backtraces point to @into's frames
- * of the same stacks, and it gets @into's shape (traces of one shape there have the
- * same frames, so the same shape here: looked up once per shape). */
+ * of the same stacks, and it gets @into's shape. */
 static void
 move_trace (Move *m, AsyncrtTrace *t)
 {
   for (size_t b = 0; b < t->n_backtraces; b++)
     t->backtraces[b]->frames = move_frames (m, t->backtraces[b]);
-  uint32_t old = t->shape;
   t->store = m->into;
-  if (old != 0 && m->shape_map[old] != 0)
-    t->shape = m->shape_map[old];
-  else
-    {
-      t->shape = 0;
-      asyncrt__trace_store_seal_trace (m->into, t);
-      if (old != 0)
-        m->shape_map[old] = t->shape;
-    }
-  m->into->n_traces++;
-  m->into->n_adopted++;
+  t->shape = 0;
+  asyncrt__trace_store_seal_trace (m->into, t);
 }
 
 void
@@ -479,20 +468,42 @@ asyncrt__trace_store_adopt (AsyncrtTraceStore *into, AsyncrtTraceStore *from)
 {
   if (from == NULL)
     return;
-  g_assert (into != NULL && into != from);
-  Move m = { into, g_hash_table_new (g_direct_hash, g_direct_equal), NULL, NULL,
-             g_new0 (uint32_t, from->n_shapes + 1) };
-  for (guint c = 0; c < from->trace_chunks->len; c++)
+  g_assert (into != NULL && into != from && from->adopted_by == NULL);
+  Move m = { into, g_hash_table_new (g_direct_hash, g_direct_equal) };
+  /* One trace per shape moves in; the others are mapped through shape_into. */
+  from->shape_into = g_new0 (uint32_t, from->n_shapes + 1);
+  for (size_t k = 0; k < from->n_shapes; k++)
     {
-      Slot *chunk = g_ptr_array_index (from->trace_chunks, c);
-      size_t used = slots_used (from, c);
-      for (size_t i = 0; i < used; i++)
-        move_trace (&m, &chunk[i].trace);
+      AsyncrtTrace *first = g_ptr_array_index (from->shape_list, k);
+      move_trace (&m, first);
+      from->shape_into[k + 1] = first->shape;
     }
   g_hash_table_destroy (m.frames_map);
-  g_free (m.shape_map);
+  from->adopted_by = into;
+  into->n_traces += from->n_traces;
+  into->n_adopted += from->n_traces;
   /* Its slots, backtraces and wait names stay where they are, freed with @into. */
   if (into->adopted == NULL)
     into->adopted = g_ptr_array_new ();
   g_ptr_array_add (into->adopted, from);
+}
+
+uint32_t
+asyncrt__trace_store_shape_of (const AsyncrtTraceStore *s, const AsyncrtTrace *t)
+{
+  if (s == NULL || t->store == NULL)
+    return 0;
+  if (t->store == s)
+    return t->shape;
+  if (t->store->adopted_by == s && t->shape <= t->store->n_shapes)
+    return t->store->shape_into[t->shape];
+  return 0;
+}
+
+const AsyncrtTraceStore *
+asyncrt__trace_store_home (const AsyncrtTrace *t)
+{
+  if (t->store == NULL)
+    return NULL;
+  return t->store->adopted_by != NULL ? t->store->adopted_by : t->store;
 }

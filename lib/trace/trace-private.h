@@ -171,10 +171,17 @@ void asyncrt__trace_store_seal_trace (AsyncrtTraceStore *s, AsyncrtTrace *t);
  * when the store is freed (capture.c calls it, the store's owner thread). */
 void asyncrt__trace_store_count_walks (AsyncrtTraceStore *s, uint32_t rule_walks,
                                        uint32_t unwind_walks);
-/* Moves every trace of @from (filled by another thread, now done with it) into @into:
- * their stacks interned in @into and their shapes given by @into, as if they had been
- * captured there; @from's memory is freed with @into.  Single-threaded, as a store. */
+/* Adopts @from (filled by another thread, now done with it; adopted once): each of its
+ * traces gets a shape of @into (asyncrt__trace_store_shape_of), as if it had been
+ * captured there, and @from's memory is freed with @into.  Single-threaded, as a
+ * store. */
 void asyncrt__trace_store_adopt (AsyncrtTraceStore *into, AsyncrtTraceStore *from);
+/* The shape of @t in @s (1 + its index, see below) if @t is a trace of @s or of a store
+ * @s adopted; 0 otherwise. */
+uint32_t asyncrt__trace_store_shape_of (const AsyncrtTraceStore *s, const AsyncrtTrace *t);
+/* The store whose shapes @t has: the one that adopted its store, or its store; NULL
+ * for a trace of no store. */
+const AsyncrtTraceStore *asyncrt__trace_store_home (const AsyncrtTrace *t);
 /* Shapes: the distinct traces of @s (same stacks in the same order), numbered from 0
  * in order of first capture; a trace's is t->shape - 1.  get_shape gives the trace
  * that stands for shape @shape (the first captured), NULL if out of range. */

@@ -116,8 +116,9 @@ check_interned (AsyncrtRuntime *rt, size_t n_other)
   g_assert_cmpuint (asyncrt_dump_get_n_tasks (d), ==, N_TASKS);
   size_t distinct = n_other > 0 ? 2 : 1;
 
-  /* Stored once: one stack and one shape per place, every backtrace of a place
-   * pointing to the same frames. */
+  /* Stored once per tracing thread: one stack and one shape per place in the dump's
+   * store; a helper's traces keep its own copy of a stack and have the dump's shape of
+   * their place. */
   AsyncrtTraceStoreStats st;
   asyncrt__trace_store_get_stats (d->store, &st);
   g_assert_cmpuint (st.n_traces, ==, N_TASKS);
@@ -126,8 +127,9 @@ check_interned (AsyncrtRuntime *rt, size_t n_other)
   g_assert_cmpuint (st.n_adopted, <=, N_TASKS);
   g_assert_cmpuint (st.n_stacks, ==, distinct);
   g_assert_cmpuint (st.n_shapes, ==, distinct);
-  const AsyncrtBacktraceFrame *seen[2] = { NULL, NULL };
-  size_t n_frames = 0;
+  const AsyncrtBacktraceFrame *frames_seen[4] = { NULL, NULL, NULL, NULL };
+  const AsyncrtBacktrace *by_shape[2] = { NULL, NULL };
+  size_t n_frame_arrays = 0, n_frames = 0;
   for (size_t i = 0; i < N_TASKS; i++)
     {
       const AsyncrtTrace *tr = asyncrt_dump_task_get_trace (asyncrt_dump_get_task (d, i));
@@ -135,15 +137,37 @@ check_interned (AsyncrtRuntime *rt, size_t n_other)
       const AsyncrtBacktrace *bt = asyncrt_trace_get_backtrace (tr, 0);
       const AsyncrtBacktraceFrame *f = asyncrt_backtrace_get_frame (bt, 0);
       g_assert_nonnull (f);
-      if (f != seen[0] && f != seen[1])
+      uint32_t shape = asyncrt__trace_store_shape_of (d->store, tr);
+      g_assert_cmpuint (shape, >=, 1);
+      g_assert_cmpuint (shape, <=, distinct);
+      /* A shape is one stack: the same IPs. */
+      const AsyncrtBacktrace *first = by_shape[shape - 1];
+      if (first == NULL)
         {
-          g_assert_null (seen[1]);
-          seen[seen[0] == NULL ? 0 : 1] = f;
+          by_shape[shape - 1] = bt;
           n_frames += asyncrt_backtrace_get_n_frames (bt);
         }
+      else
+        {
+          g_assert_cmpuint (asyncrt_backtrace_get_n_frames (bt), ==,
+                            asyncrt_backtrace_get_n_frames (first));
+          for (size_t k = 0; k < asyncrt_backtrace_get_n_frames (bt); k++)
+            g_assert_cmpuint (asyncrt_backtrace_frame_get_ip (asyncrt_backtrace_get_frame (bt, k)),
+                              ==, asyncrt_backtrace_frame_get_ip (
+                                    asyncrt_backtrace_get_frame (first, k)));
+        }
+      /* Frames shared: one array per place and tracing thread (two workers). */
+      size_t j = 0;
+      while (j < n_frame_arrays && frames_seen[j] != f)
+        j++;
+      if (j == n_frame_arrays)
+        {
+          g_assert_cmpuint (n_frame_arrays, <, 2 * distinct);
+          frames_seen[n_frame_arrays++] = f;
+        }
     }
-  g_assert_nonnull (seen[0]);
-  g_assert_true ((seen[1] != NULL) == (n_other > 0));
+  g_assert_nonnull (by_shape[0]);
+  g_assert_true ((by_shape[1] != NULL) == (n_other > 0));
   g_assert_cmpuint (st.n_frames, ==, n_frames);
 
   /* Formatted once per place: one tree built, symbols looked up for its frames only
@@ -561,16 +585,27 @@ test_store_adopt (void)
   g_assert_cmpuint (st.n_adopted, ==, 3);
   g_assert_cmpuint (st.n_stacks, ==, 2);              /* A once, B once */
   g_assert_cmpuint (st.n_shapes, ==, 2);
-  /* Moved traces are the store's now: the same frames and shape as its own. */
+  /* Every adopted trace has the store's shape of its place. */
+  uint32_t sh_into = asyncrt__trace_store_shape_of (into, t_into);
+  uint32_t sh[3];
   for (int i = 0; i < 3; i++)
-    g_assert_true (t_from[i]->store == into);
+    {
+      sh[i] = asyncrt__trace_store_shape_of (into, t_from[i]);
+      g_assert_cmpuint (sh[i], !=, 0);
+      g_assert_true (asyncrt__trace_store_home (t_from[i]) == into);
+    }
+  g_assert_cmpuint (sh_into, !=, 0);
+  g_assert_cmpuint (sh[1], ==, sh_into);
+  g_assert_cmpuint (sh[0], ==, sh[2]);
+  g_assert_cmpuint (sh[0], !=, sh_into);
+  /* The trace that stands for a shape moved in, with the store's frames. */
+  const AsyncrtTrace *b_first = asyncrt__trace_store_get_shape (into, sh[0] - 1);
+  g_assert_true (b_first == t_from[0]);
+  g_assert_true (b_first->store == into);
   g_assert_true (t_from[1]->backtraces[0]->frames == t_into->backtraces[0]->frames);
-  g_assert_cmpuint (t_from[1]->shape, ==, t_into->shape);
-  g_assert_true (t_from[0]->backtraces[0]->frames == t_from[2]->backtraces[0]->frames);
-  g_assert_cmpuint (t_from[0]->shape, ==, t_from[2]->shape);
-  g_assert_cmpuint (t_from[0]->shape, !=, t_into->shape);
-  g_assert_true (asyncrt__trace_store_get_shape (into, t_from[0]->shape - 1) == t_from[0]);
+  g_assert_cmpuint (asyncrt__trace_store_shape_of (NULL, t_from[2]), ==, 0);
   g_assert_cmpstr (frame_function (t_from[0]->backtraces[0], 0), ==, "other_leaf_poll");
+  g_assert_cmpstr (frame_function (t_from[2]->backtraces[0], 0), ==, "other_leaf_poll");
   g_assert_cmpstr (frame_function (t_from[1]->backtraces[0], 0), ==, "idle_leaf_poll");
   /* A store adopts nothing from NULL; freeing it frees what it adopted. */
   asyncrt__trace_store_adopt (into, NULL);
