@@ -70,6 +70,7 @@
 #include "trace/trace-private.h"
 #include "util/util-private.h"
 
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -108,6 +109,22 @@ typedef struct _HelperTraces
   struct _HelperTraces *next;
 } HelperTraces;
 
+/* One group of owned-list shards (ASYNCRT_OWNED_WALK_GROUPS of them), walked by
+ * whichever tracing thread takes it: what its walk held and recorded, merged into the
+ * run once every group is walked. */
+typedef struct
+{
+  GArray *held;              /* Held: the idle tasks its walk claimed */
+  GArray *records;           /* struct _AsyncrtDumpTask: the walk's own records */
+  GArray *running;           /* size_t: indices into records of the RUNNING ones */
+} WalkGroup;
+
+typedef struct
+{
+  AsyncrtDumpRun *run;
+  WalkGroup *group;
+} WalkArg;
+
 struct _AsyncrtDumpRun
 {
   AsyncrtHandle *h;
@@ -123,6 +140,11 @@ struct _AsyncrtDumpRun
   TraceTotals totals;        /* the run's thread's, then every tracing thread's */
   AsyncrtDumpSampling *sampling;   /* native.c: from the trace's start to finish */
   AsyncrtDumpFilter *filter;  /* NULL: every task */
+  /* Collecting (asyncrt__dump_run_collect_open() on, shared with helpers): */
+  WalkGroup groups[ASYNCRT_OWNED_WALK_GROUPS];
+  atomic_bool collect_open;    /* set (release) once the groups may be taken */
+  atomic_uint next_group;      /* the next group to hand out */
+  atomic_uint collecting;      /* threads taking or walking groups */
   /* Tracing (asyncrt__dump_run_trace_begin() on, shared with helpers): */
   atomic_bool trace_begun;     /* set (release) once every record has its place */
   atomic_size_t next_held;     /* the next index of `held` to hand out, by chunks */
@@ -205,7 +227,7 @@ matches (AsyncrtDumpRun *run, AsyncrtTask *t, AsyncrtTaskState state)
 /* A task some worker is polling right now: never traced; its worker is sampled
  * (native.c) for its native stack. */
 static void
-record_running (AsyncrtDumpRun *run, AsyncrtTask *t)
+record_running (AsyncrtDumpRun *run, WalkGroup *g, AsyncrtTask *t)
 {
   if (!matches (run, t, ASYNCRT_TASK_STATE_RUNNING))
     return;
@@ -213,8 +235,18 @@ record_running (AsyncrtDumpRun *run, AsyncrtTask *t)
   record_of (&r, t, ASYNCRT_TASK_STATE_RUNNING, ASYNCRT_DUMP_NO_TRACE_RUNNING);
   if (run->worker_of != NULL)
     r.worker = run->worker_of (t, run->worker_of_data);
-  size_t rec = asyncrt__dump_add_task (run->d, &r);
-  g_array_append_val (run->running, rec);
+  size_t rec;
+  if (g != NULL)
+    {
+      g_array_append_val (g->records, r);
+      rec = g->records->len - 1;
+      g_array_append_val (g->running, rec);
+    }
+  else
+    {
+      rec = asyncrt__dump_add_task (run->d, &r);
+      g_array_append_val (run->running, rec);
+    }
 }
 
 /* A worker that did not stop: sampled too (native.c walks d->missing). */
@@ -228,19 +260,19 @@ asyncrt__dump_run_add_missing_worker (AsyncrtDumpRun *run, unsigned index,
 /* @t is ours (claimed, or drained from a queue): hold it, to record and trace it
  * later or, if it does not match the filter, only to hand it back untraced. */
 static void
-hold (AsyncrtDumpRun *run, AsyncrtTask *t, bool queued)
+hold (AsyncrtDumpRun *run, GArray *held, AsyncrtTask *t, bool queued)
 {
   AsyncrtTaskState state = queued ? ASYNCRT_TASK_STATE_SCHEDULED : ASYNCRT_TASK_STATE_IDLE;
   Held p = { t, t->id, NO_RECORD, queued, matches (run, t, state) };
   atomic_store_explicit (&t->dump_data, (run->seq << 2) | (queued ? HELD_QUEUED : HELD_IDLE),
                          memory_order_relaxed);
-  g_array_append_vals (run->held, &p, 1);
+  g_array_append_vals (held, &p, 1);
 }
 
 void
 asyncrt__dump_run_add_queued (AsyncrtDumpRun *run, AsyncrtTask *t)
 {
-  hold (run, t, true);
+  hold (run, run->held, t, true);
 }
 
 void
@@ -257,7 +289,8 @@ asyncrt__dump_run_note_queued_on (AsyncrtDumpRun *run, AsyncrtTask *t, unsigned 
 static void
 collect_one (AsyncrtTask *t, void *data)
 {
-  AsyncrtDumpRun *run = data;
+  const WalkArg *a = data;
+  AsyncrtDumpRun *run = a->run;
   uintptr_t mark = atomic_load_explicit (&t->dump_data, memory_order_relaxed);
   if (mark != 0 && mark >> 2 == run->seq)
     return;                                   /* drained from a queue: held already */
@@ -276,7 +309,7 @@ collect_one (AsyncrtTask *t, void *data)
       {
         if (asyncrt__task_claim_for_trace (t))
           {
-            hold (run, t, false);
+            hold (run, a->group->held, t, false);
             return;
           }
         /* Refused because running, notified or complete; if it changed since, again. */
@@ -288,7 +321,7 @@ collect_one (AsyncrtTask *t, void *data)
     return;
   if (s & ASYNCRT_TASK_RUNNING)
     {
-      record_running (run, t);
+      record_running (run, a->group, t);
       return;
     }
   /* Notified, on a queue the run could not take. */
@@ -302,15 +335,78 @@ collect_one (AsyncrtTask *t, void *data)
              : ASYNCRT_DUMP_NO_TRACE_WOKEN_DURING_DUMP);
   if (w != NULL)
     r.worker = (int) GPOINTER_TO_UINT (w) - 1;
-  asyncrt__dump_add_task (run->d, &r);
+  g_array_append_val (a->group->records, r);
+}
+
+void
+asyncrt__dump_run_collect_open (AsyncrtDumpRun *run, AsyncrtDumpWorkerOfFunc worker_of,
+                                void *data)
+{
+  if (atomic_load_explicit (&run->collect_open, memory_order_relaxed))
+    return;
+  run->worker_of = worker_of;
+  run->worker_of_data = data;
+  size_t per_group = asyncrt__owned_len (&run->h->owned) / ASYNCRT_OWNED_WALK_GROUPS + 16;
+  for (unsigned g = 0; g < ASYNCRT_OWNED_WALK_GROUPS; g++)
+    {
+      run->groups[g].held = g_array_sized_new (FALSE, FALSE, sizeof (Held), (guint) per_group);
+      run->groups[g].records = g_array_new (FALSE, FALSE, sizeof (struct _AsyncrtDumpTask));
+      run->groups[g].running = g_array_new (FALSE, FALSE, sizeof (size_t));
+    }
+  atomic_store_explicit (&run->collect_open, true, memory_order_release);
+}
+
+/* Takes groups of shards and walks them until none is left (any collecting thread). */
+static void
+collect_groups (AsyncrtDumpRun *run)
+{
+  atomic_fetch_add (&run->collecting, 1);
+  for (;;)
+    {
+      unsigned g = atomic_fetch_add (&run->next_group, 1);
+      if (g >= ASYNCRT_OWNED_WALK_GROUPS)
+        break;
+      WalkArg a = { run, &run->groups[g] };
+      asyncrt__owned_foreach_group (&run->h->owned, g, collect_one, &a);
+    }
+  atomic_fetch_sub_explicit (&run->collecting, 1, memory_order_release);
+}
+
+/* Waits without a lock for a short phase of another thread (a few milliseconds). */
+static void
+wait_a_little (unsigned k)
+{
+  if (k < 64)
+    sched_yield ();
+  else
+    g_usleep (50);
 }
 
 void
 asyncrt__dump_run_collect (AsyncrtDumpRun *run, AsyncrtDumpWorkerOfFunc worker_of, void *data)
 {
-  run->worker_of = worker_of;
-  run->worker_of_data = data;
-  asyncrt__owned_foreach (&run->h->owned, collect_one, run);
+  asyncrt__dump_run_collect_open (run, worker_of, data);
+  collect_groups (run);
+  /* Every group was handed out (ours saw none left); a helper that took one has
+   * counted itself in before (see the top). */
+  for (unsigned k = 0; atomic_load (&run->collecting) != 0; k++)
+    wait_a_little (k);
+  for (unsigned g = 0; g < ASYNCRT_OWNED_WALK_GROUPS; g++)
+    {
+      WalkGroup *wg = &run->groups[g];
+      size_t base = run->d->tasks->len;
+      g_array_append_vals (run->d->tasks, wg->records->data, wg->records->len);
+      for (size_t i = 0; i < wg->running->len; i++)
+        {
+          size_t rec = base + g_array_index (wg->running, size_t, i);
+          g_array_append_val (run->running, rec);
+        }
+      g_array_append_vals (run->held, wg->held->data, wg->held->len);
+      g_array_free (wg->held, TRUE);
+      g_array_free (wg->records, TRUE);
+      g_array_free (wg->running, TRUE);
+      wg->held = wg->records = wg->running = NULL;
+    }
 }
 
 /* ---- tracing --------------------------------------------------------------------------- */
@@ -588,8 +684,12 @@ asyncrt__dump_run_trace (AsyncrtDumpRun *run)
 void
 asyncrt__dump_run_help (AsyncrtDumpRun *run)
 {
-  if (!atomic_load_explicit (&run->trace_begun, memory_order_acquire))
+  if (!atomic_load_explicit (&run->collect_open, memory_order_acquire))
     return;
+  collect_groups (run);
+  /* The run's thread merges the groups and places the records, then begins. */
+  for (unsigned k = 0; !atomic_load_explicit (&run->trace_begun, memory_order_acquire); k++)
+    wait_a_little (k);
   TraceTotals totals;
   AsyncrtTraceStore *store = trace_chunks (run, NULL, &totals);
   if (store == NULL)
@@ -628,7 +728,7 @@ census_one (AsyncrtTask *t, void *data)
                                            : ASYNCRT_TASK_STATE_IDLE;
   else if (s & ASYNCRT_TASK_RUNNING)
     {
-      record_running (c->run, t);
+      record_running (c->run, NULL, t);
       return;
     }
   else if (s & ASYNCRT_TASK_NOTIFIED)

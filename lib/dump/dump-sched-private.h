@@ -23,7 +23,7 @@
  *           lock held): asyncrt__dump_request_take() (false: the requester gave up;
  *           release), then a run: every queued task popped (add_queued), the idle ones
  *           claimed (asyncrt__dump_run_collect()), workers that did not stop recorded,
- *           asyncrt__dump_run_trace() (stopped workers may help: see
+ *           asyncrt__dump_run_trace() (stopped workers may help walk and trace: see
  *           asyncrt__dump_run_help), asyncrt__dump_request_complete(), release.
  *           A scheduler that cannot serve (shut down: asyncrt__dump_request_fail();
  *           no thread to run tasks on: a census with ASYNCRT_DUMP_NO_TRACE_NOT_RUNNING)
@@ -115,9 +115,15 @@ void asyncrt__dump_run_add_missing_worker (AsyncrtDumpRun *run, unsigned index,
                                            AsyncrtTaskId task_id, uint64_t running_ns);
 /* After the queues were drained: walks the owned list (never polling under its lock),
  * claims every idle task (asyncrt__task_claim_for_trace) and records the others:
- * running (worker from @worker_of, may be NULL), queued elsewhere. */
+ * running (worker from @worker_of, may be NULL), queued elsewhere.  The list is walked
+ * by groups of shards; helpers (asyncrt__dump_run_help) may walk some of them, from
+ * asyncrt__dump_run_collect_open() on.  Returns once every group was walked. */
 void asyncrt__dump_run_collect (AsyncrtDumpRun *run, AsyncrtDumpWorkerOfFunc worker_of,
                                 void *data);
+/* Optional, before asyncrt__dump_run_collect() (which calls it otherwise), on the
+ * run's thread once every queue was drained: from here on, helpers can help walk. */
+void asyncrt__dump_run_collect_open (AsyncrtDumpRun *run, AsyncrtDumpWorkerOfFunc worker_of,
+                                     void *data);
 /* Trace-polls every task the run holds, each once inside a quiet capture, until the
  * request's deadline; what is left is released untraced (reason DEADLINE).  No lock
  * held; the calling thread must be one that may run the runtime's tasks.  Tasks are
@@ -130,10 +136,13 @@ void asyncrt__dump_run_trace (AsyncrtDumpRun *run);
  * places, native stacks asked for).  Helpers can only help after it. */
 void asyncrt__dump_run_trace_begin (AsyncrtDumpRun *run);
 /* Another thread that may run the runtime's tasks (a worker the run's thread
- * stopped, now released) takes chunks of the run's tasks and traces them, from
- * asyncrt__dump_run_trace_begin() on; returns at once if tracing has not begun or
- * nothing is left.  The scheduler makes sure every helper has returned before it
- * calls asyncrt__dump_run_finish(), and that none starts afterwards. */
+ * stopped, now released, which runs no task until this returns) walks groups of the
+ * owned list that are left, waits for the run's thread to begin tracing
+ * (asyncrt__dump_run_trace_begin(), which it always reaches after collecting), then
+ * takes chunks of the run's tasks and traces them; returns at once if collection
+ * was not opened (asyncrt__dump_run_collect_open()).  The scheduler makes sure every
+ * helper has returned before it calls asyncrt__dump_run_finish(), and that none
+ * starts afterwards. */
 void asyncrt__dump_run_help (AsyncrtDumpRun *run);
 /* Instead of collect + trace: records every task from its state word, untraced, with
  * @reason (running ones: RUNNING, worker from @worker_of).  Any thread; runs no task

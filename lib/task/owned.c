@@ -145,49 +145,58 @@ asyncrt__owned_close_and_shutdown_all (AsyncrtOwnedTasks *o)
     }
 }
 
-/* The walk follows WALK_LANES shards' lists at once, one task of each in turn: a list
- * walk waits on a cache miss per task (the tasks are spread over the heap), and
- * independent lists let those misses overlap (with 100,000 tasks the walk took
- * twice as long one list at a time, and 8 lanes took 6.9 ms where 4 took 8.3).
- * It holds those shards' locks together, taken
- * in ascending order; no other code holds two shard locks, so none can wait on the
- * walk while holding one the walk needs. */
-#define WALK_LANES 8u
+/* A walk follows ASYNCRT_OWNED_WALK_LANES shards' lists at once, one task of each in
+ * turn: a list walk waits on a cache miss per task (the tasks are spread over the
+ * heap), and independent lists let those misses overlap (with 100,000 tasks the walk
+ * took twice as long one list at a time, and 8 lanes took 6.9 ms where 4 took 8.3).
+ * It holds those shards' locks together, taken in ascending order.  Two walks of
+ * different groups (a dump's walkers on two threads) hold disjoint sets; no other code
+ * holds two shard locks, so none can wait on a walk while holding one it needs. */
+#define WALK_LANES ASYNCRT_OWNED_WALK_LANES
 
 G_STATIC_ASSERT (ASYNCRT_OWNED_SHARDS % WALK_LANES == 0);
+
+size_t
+asyncrt__owned_foreach_group (AsyncrtOwnedTasks *o, unsigned group,
+                              AsyncrtOwnedForeachFunc func, void *data)
+{
+  g_assert (group < ASYNCRT_OWNED_WALK_GROUPS);
+  size_t n = 0;
+  unsigned i = group * WALK_LANES;
+  AsyncrtTask *cur[WALK_LANES];
+  unsigned live = 0;
+  for (unsigned k = 0; k < WALK_LANES; k++)
+    {
+      pthread_mutex_lock (&o->shards[i + k].lock);
+      cur[k] = o->shards[i + k].head;
+      live += cur[k] != NULL;
+    }
+  while (live > 0)
+    for (unsigned k = 0; k < WALK_LANES; k++)
+      {
+        AsyncrtTask *t = cur[k];
+        if (t == NULL)
+          continue;
+        /* @func never unlinks (the lock is held): the next link stands. */
+        cur[k] = t->owned_next;
+        if (cur[k] != NULL)
+          asyncrt__task_prefetch (cur[k]);   /* @func reads it all over */
+        else
+          live--;
+        func (t, data);
+        n++;
+      }
+  for (unsigned k = WALK_LANES; k-- > 0;)
+    pthread_mutex_unlock (&o->shards[i + k].lock);
+  return n;
+}
 
 size_t
 asyncrt__owned_foreach (AsyncrtOwnedTasks *o, AsyncrtOwnedForeachFunc func, void *data)
 {
   size_t n = 0;
-  for (unsigned i = 0; i < ASYNCRT_OWNED_SHARDS; i += WALK_LANES)
-    {
-      AsyncrtTask *cur[WALK_LANES];
-      unsigned live = 0;
-      for (unsigned k = 0; k < WALK_LANES; k++)
-        {
-          pthread_mutex_lock (&o->shards[i + k].lock);
-          cur[k] = o->shards[i + k].head;
-          live += cur[k] != NULL;
-        }
-      while (live > 0)
-        for (unsigned k = 0; k < WALK_LANES; k++)
-          {
-            AsyncrtTask *t = cur[k];
-            if (t == NULL)
-              continue;
-            /* @func never unlinks (the lock is held): the next link stands. */
-            cur[k] = t->owned_next;
-            if (cur[k] != NULL)
-              asyncrt__task_prefetch (cur[k]);   /* @func reads it all over */
-            else
-              live--;
-            func (t, data);
-            n++;
-          }
-      for (unsigned k = WALK_LANES; k-- > 0;)
-        pthread_mutex_unlock (&o->shards[i + k].lock);
-    }
+  for (unsigned g = 0; g < ASYNCRT_OWNED_WALK_GROUPS; g++)
+    n += asyncrt__owned_foreach_group (o, g, func, data);
   return n;
 }
 

@@ -486,6 +486,13 @@ void   asyncrt__owned_close_and_shutdown_all (AsyncrtOwnedTasks *o);
 typedef void (*AsyncrtOwnedForeachFunc) (AsyncrtTask *t, void *data);
 size_t asyncrt__owned_foreach (AsyncrtOwnedTasks *o, AsyncrtOwnedForeachFunc func,
                                void *data);
+/* The same walk, of one group of shards out of ASYNCRT_OWNED_WALK_GROUPS (their locks
+ * held together: owned.c): walks of different groups may run on different threads at
+ * once, and together visit every task. */
+#define ASYNCRT_OWNED_WALK_LANES 8u
+#define ASYNCRT_OWNED_WALK_GROUPS (ASYNCRT_OWNED_SHARDS / ASYNCRT_OWNED_WALK_LANES)
+size_t asyncrt__owned_foreach_group (AsyncrtOwnedTasks *o, unsigned group,
+                                     AsyncrtOwnedForeachFunc func, void *data);
 /* Looks task @id up in its one shard, under that shard's lock (the stall detector):
  * false if it is not on the list; else true, a copy of its name in *ret_name (NULL if
  * it has none; g_free() it) and the start of its last poll (last_poll_ns) in

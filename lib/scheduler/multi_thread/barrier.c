@@ -22,8 +22,8 @@
  *
  * Waiting: followers wait on `cond` with the deadline while GATHERING (so one of them
  * can lead when it passes) and without a deadline once LEADING: the leader only
- * steals queues and walks the owned list before it releases, no user code, so
- * the wait is short and bounded.
+ * drains queues before it releases, no user code, so the wait is short and
+ * bounded.
  */
 #include "scheduler/multi_thread/multi-thread-private.h"
 

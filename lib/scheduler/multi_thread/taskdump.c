@@ -18,14 +18,15 @@
  *      the others), then, while the present workers are stopped: takes their LIFO
  *      slots and local queues, steals what it can from the missing workers' queues
  *      and LIFO slots, notes what is left in their LIFO slots (filled again
- *      meanwhile), drains the injection queue, has the run
- *      claim the idle tasks, records the missing workers, gives every record its
- *      place (asyncrt__dump_run_trace_begin) — and releases the barrier.  It traces
- *      the tasks it holds with the other workers running again, except that each
- *      released worker first helps: it takes chunks of the held tasks and traces them
- *      too (asyncrt__dump_run_help), until none is left.  Once every chunk is taken,
- *      the leader closes the round's help word and waits for the helpers still
- *      tracing their last chunk, then answers the request.
+ *      meanwhile), drains the injection queue, opens the run's collection — and
+ *      releases the barrier.  Each released worker then helps
+ *      (asyncrt__dump_run_help) before it runs any task: it walks groups of the owned
+ *      list with the leader (the run claims the idle tasks), waits while the leader
+ *      records the missing workers and gives every record its place
+ *      (asyncrt__dump_run_trace_begin), and takes chunks of the held tasks and traces
+ *      them, as the leader does, until none is left.  Once every chunk is taken, the
+ *      leader closes the round's help word and waits for the helpers still tracing
+ *      their last chunk, then answers the request.
  *   4. The round ends exactly once, by whoever owns its end: the leader (after
  *      answering), or — while no leader exists — whoever cancels the barrier: the
  *      requester through mt_dump_cancel(), or shutdown (asyncrt__mt_dump_shutdown).
@@ -48,7 +49,9 @@
  * the run only after it closed the word and saw the count drop to zero (acquire).
  * round->run is written by the leader before it releases the barrier and read by the
  * released workers after (the barrier's mutex orders the two); the round itself
- * outlives every worker inside mt_dump_func (round_end waits for them).
+ * outlives every worker inside mt_dump_func (round_end waits for them).  A released
+ * worker that helps runs no task until asyncrt__dump_run_help() returns, so the
+ * workers that were stopped stay stopped while the owned list is walked.
  */
 #include "scheduler/multi_thread/multi-thread-private.h"
 #include "dump/dump-sched-private.h"
@@ -159,17 +162,17 @@ lead (AsyncrtMtWorker *self, AsyncrtMtDumpRound *round)
   while ((node = asyncrt__inject_pop (inject)) != NULL)
     asyncrt__dump_run_add_queued (run, asyncrt__task_from_queue_node (node));
 
+  /* The queues are drained: the stopped workers may help walk the owned list, then
+   * trace; they run no task before that is done (asyncrt__dump_run_help). */
+  asyncrt__dump_run_collect_open (run, worker_of, h);
+  round->run = run;
+  asyncrt__mt_barrier_release (b);
   asyncrt__dump_run_collect (run, worker_of, h);
 
   for (unsigned i = 0; i < n; i++)
     if (asyncrt__mt_worker (h, i) != self && !asyncrt__mt_barrier_is_present (b, i))
       add_missing (run, h, i);
 
-  /* Everything is collected: the others may run again while we trace, once they
-   * helped trace. */
-  asyncrt__dump_run_trace_begin (run);
-  round->run = run;
-  asyncrt__mt_barrier_release (b);
   asyncrt__dump_run_trace (run);
   /* Every chunk is taken: no helper may enter now; wait for those tracing their
    * last one (each a few dozen trace polls). */
