@@ -135,9 +135,41 @@ append_spawn_site (GString *out, const struct _AsyncrtDumpTask *t)
     }
 }
 
+/* The text of the last spawn site written: tasks spawned at one place share its
+ * strings (static storage: the same pointers and line mean the same text), so it is
+ * escaped once and copied for the next tasks spawned there. */
+typedef struct
+{
+  const char *file, *func;
+  unsigned line;
+  GString *text;            /* NULL: none yet */
+} SiteCache;
+
+static void
+append_spawn_site_cached (GString *out, SiteCache *sc, const struct _AsyncrtDumpTask *t)
+{
+  if (sc == NULL)
+    {
+      append_spawn_site (out, t);
+      return;
+    }
+  if (sc->text == NULL || sc->file != t->spawn_file || sc->func != t->spawn_func
+      || sc->line != t->spawn_line)
+    {
+      if (sc->text == NULL)
+        sc->text = g_string_new (NULL);
+      g_string_truncate (sc->text, 0);
+      append_spawn_site (sc->text, t);
+      sc->file = t->spawn_file;
+      sc->func = t->spawn_func;
+      sc->line = t->spawn_line;
+    }
+  asyncrt__gstring_append_len (out, sc->text->str, sc->text->len);
+}
+
 /* One line, whatever the strings hold: every program-supplied one is escaped. */
 static void
-append_task_header (GString *out, const struct _AsyncrtDumpTask *t)
+append_task_header (GString *out, SiteCache *sc, const struct _AsyncrtDumpTask *t)
 {
   /* printf-free: this runs once per task of the dump. */
   ASYNCRT_GSTRING_APPEND_LIT (out, "task ");
@@ -157,7 +189,7 @@ append_task_header (GString *out, const struct _AsyncrtDumpTask *t)
   if (t->spawn_file != NULL)
     {
       ASYNCRT_GSTRING_APPEND_LIT (out, ", spawned at ");
-      append_spawn_site (out, t);
+      append_spawn_site_cached (out, sc, t);
     }
   if (t->parent_id != 0)
     {
@@ -212,9 +244,10 @@ append_trace (GString *out, AsyncrtDumpTreeCache *cache, const AsyncrtTrace *tr,
 }
 
 static void
-append_task (GString *out, AsyncrtDumpTreeCache *cache, const struct _AsyncrtDumpTask *t)
+append_task (GString *out, AsyncrtDumpTreeCache *cache, SiteCache *sc,
+             const struct _AsyncrtDumpTask *t)
 {
-  append_task_header (out, t);
+  append_task_header (out, sc, t);
   append_labels_text (out, t);
   if (t->trace_kind == ASYNCRT_TRACE_KIND_NATIVE)
     asyncrt__dump_append_task_native_text (out, t);
@@ -330,7 +363,7 @@ append_group (GString *out, AsyncrtDumpTreeCache *cache, const AsyncrtDump *d,
   const struct _AsyncrtDumpTask *first = task_at (d, g_array_index (g->members, size_t, 0));
   if (g->members->len == 1)
     {
-      append_task (out, cache, first);
+      append_task (out, cache, NULL, first);
       return;
     }
   append_group_header (out, d, g);
@@ -573,12 +606,15 @@ asyncrt__dump_format_text (const AsyncrtDump *d, unsigned flags)
   else
     {
       gsize start = out->len;
+      SiteCache sites = { NULL, NULL, 0, NULL };
       for (size_t i = 0; i < d->tasks->len; i++)
         {
           if (i == 64)
             asyncrt__buf_reserve_rest (out, start, i, d->tasks->len);
-          append_task (out, cache, task_at (d, i));
+          append_task (out, cache, &sites, task_at (d, i));
         }
+      if (sites.text != NULL)
+        g_string_free (sites.text, TRUE);
     }
   append_missing_workers (out, d);
   asyncrt__dump_append_blocking_jobs_text (out, d);
