@@ -117,8 +117,9 @@ ASYNCRT_BEGIN_DECLS
  * below).  On a multi-thread runtime every
  * worker stops at its next scheduling point; a worker that does not stop (say it is
  * blocked in a system call) is reported by asyncrt_dump_get_missing_worker() and the
- * dump goes ahead without it.  Once every task is collected, the workers that stopped
- * share the trace polls, then go back to running tasks.  On a current-thread runtime that no thread is
+ * dump goes ahead without it.  The workers that stopped share the walk over the
+ * runtime's tasks and then the trace polls, and only then go back to running tasks.
+ * On a current-thread runtime that no thread is
  * running (nobody is in asyncrt_runtime_block_on()), no task code may run anywhere,
  * so the dump lists every task with its state and metadata and nothing traced.  Every
  * task without a trace says why (asyncrt_dump_task_get_no_trace_reason(), and a

@@ -147,12 +147,12 @@ ASYNCRT_BEGIN_DECLS
  *   capture needed to reach its root, and again deeper only when the root is not
  *   among them.
  *
- * Both give the same frames.  A task dump captures into one store for the whole
- * dump: identical stacks (the same instruction pointers) are kept once and shared by
- * the backtraces of every task suspended there, so their symbols are resolved, and
- * their tree is built and formatted, once per distinct stack rather than once per
- * task (`make bench` prints the share of captures walked by rules and both
- * walkers' costs).
+ * Both give the same frames.  A task dump captures into one store per tracing
+ * thread: identical stacks (the same instruction pointers) are kept once per thread
+ * and shared by the backtraces of every task suspended there, and every distinct
+ * trace is known to the dump once, so its tree is built and formatted once per
+ * dump rather than once per task (`make bench` prints the share of captures walked
+ * by rules and both walkers' costs).
  *
  * Limits: a capture walks at most %ASYNCRT_TRACE_MAX_FRAMES (8192) native frames
  * looking for its root (deeper stacks are marked truncated); stacks that are not
