@@ -3,8 +3,8 @@
  *
  * Ownership.  An AsyncrtDumpRun belongs to the one thread that created it: the
  * current-thread runtime's thread between two polls, the multi-thread leader, or a
- * census's caller — but for tracing, which helpers may share (below).  A tracing run
- * holds, in `held`:
+ * census's caller — but for collecting and tracing, which helpers may share (below).
+ * A tracing run holds, in `held` (and, until they are merged, its walk groups'):
  *   - the notified reference of each task popped from a run queue (add_queued);
  *   - a claim (RUNNING and a reference, asyncrt__task_claim_for_trace) on each idle
  *     task it collected under the owned-list lock.
@@ -33,7 +33,8 @@
  *
  * t->dump_data (the dump module's word of the task) is nonzero while a run holds the
  * task: (run sequence << 2) | HELD_IDLE or HELD_QUEUED.  Written relaxed: set by
- * hold() on the run's thread, cleared by lib/task as the hold ends on the thread that
+ * hold() on the thread that holds it (the run's, or a helper walking a group),
+ * cleared by lib/task as the hold ends on the thread that
  * traces or releases the task (the run's, or a helper's), inside
  * asyncrt__task_trace_poll() or asyncrt__task_trace_release() (after the end CAS,
  * before the run's reference is dropped: the run touches no task it no longer holds);
@@ -41,6 +42,20 @@
  * census on another thread, which must not list a claimed idle task as RUNNING.  Runs
  * of one runtime are serialised by its dump queue (request.c); a census may overlap
  * one, and only reads.
+ *
+ * Collecting on several threads.  The owned list is walked by groups of shards
+ * (ASYNCRT_OWNED_WALK_GROUPS, each walk holding its group's shard locks).  From
+ * asyncrt__dump_run_collect_open() on (collect_open, release: the groups' arrays
+ * exist and every queued task is held and marked), any collecting thread counts
+ * itself in `collecting`, takes group indices from `next_group` (each group goes to
+ * exactly one thread) and walks them into that group's own arrays (WalkGroup: its
+ * walker's alone), then counts itself out (release).  The run's thread walks too
+ * until no group is left, then waits for `collecting` to drop to zero: a helper that
+ * got a group counted itself in before taking it, and the run's thread saw every
+ * group taken only after that (sequentially consistent increments and loads), so
+ * zero means every group's walk is done and visible (acquire).  It then merges the
+ * groups' records and held tasks into the run's.  Helpers wait for trace_begun
+ * before tracing; the run's thread always reaches it after collecting.
  *
  * Tracing on several threads.  Once asyncrt__dump_run_trace_begin() gave every
  * record its place, the held tasks are handed out by chunks of TRACE_CHUNK indices
@@ -93,7 +108,6 @@ typedef struct
   bool wanted;               /* matches the filter: recorded and traced */
 } Held;
 
-/* The traces a helper took (asyncrt__dump_run_help), merged at the run's end. */
 /* What one tracing thread saw of its records. */
 typedef struct
 {
@@ -102,6 +116,7 @@ typedef struct
   size_t n_removed;             /* held tasks that completed during their trace poll */
 } TraceTotals;
 
+/* The traces a helper took (asyncrt__dump_run_help), merged at the run's end. */
 typedef struct _HelperTraces
 {
   AsyncrtTraceStore *store;
@@ -387,8 +402,8 @@ asyncrt__dump_run_collect (AsyncrtDumpRun *run, AsyncrtDumpWorkerOfFunc worker_o
 {
   asyncrt__dump_run_collect_open (run, worker_of, data);
   collect_groups (run);
-  /* Every group was handed out (ours saw none left); a helper that took one has
-   * counted itself in before (see the top). */
+  /* Every group was handed out (ours saw none left); a helper that took one counted
+   * itself in before ("Collecting on several threads", above). */
   for (unsigned k = 0; atomic_load (&run->collecting) != 0; k++)
     wait_a_little (k);
   for (unsigned g = 0; g < ASYNCRT_OWNED_WALK_GROUPS; g++)
