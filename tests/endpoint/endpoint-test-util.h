@@ -89,7 +89,9 @@ read_to_end (int fd, GString *out, unsigned timeout_ms)
 }
 
 /* Sends @request (@len bytes; -1: strlen) in one connection, optionally shuts the
- * write side, and reads the whole answer.  Returns 0 or -errno (-ETIMEDOUT). */
+ * write side, and reads the whole answer.  Returns 0 or -errno (-ETIMEDOUT).  The
+ * endpoint may answer and close before it has read all of an oversized request: then
+ * the rest cannot be sent (EPIPE), and the answer already sent counts. */
 static inline int
 endpoint_exchange (long pid, const char *request, gssize len, bool shut_write,
                    unsigned timeout_ms, GString *answer)
@@ -100,12 +102,13 @@ endpoint_exchange (long pid, const char *request, gssize len, bool shut_write,
   if (len < 0)
     len = (gssize) strlen (request);
   int r = 0;
-  if (!send_all (fd, request, (size_t) len))
-    r = -EPIPE;
-  if (shut_write)
+  bool sent = send_all (fd, request, (size_t) len);
+  if (sent && shut_write)
     shutdown (fd, SHUT_WR);
-  if (!read_to_end (fd, answer, timeout_ms) && r == 0)
+  if (!read_to_end (fd, answer, timeout_ms))
     r = -ETIMEDOUT;
+  else if (!sent && answer->len == 0)
+    r = -EPIPE;
   close (fd);
   return r;
 }
