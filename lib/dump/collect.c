@@ -85,7 +85,6 @@
 #include "trace/trace-private.h"
 #include "util/util-private.h"
 
-#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -202,10 +201,11 @@ asyncrt__dump_run_new (AsyncrtHandle *h, const AsyncrtDumpRequest *req, const ch
 /* ---- records ------------------------------------------------------------------------ */
 
 /* Writes @t's record at @r, every field (place_records' slots are not cleared), where
- * it will stay: no record is built aside and copied, nor cleared first. */
+ * it will stay: no record is built aside and copied, nor cleared first.  Its idle
+ * time is counted to @taken_ns, when the dump was taken. */
 static void
 record_of (struct _AsyncrtDumpTask *r, AsyncrtTask *t, AsyncrtTaskState state,
-           AsyncrtDumpNoTraceReason no_trace)
+           AsyncrtDumpNoTraceReason no_trace, uint64_t taken_ns)
 {
   r->id = t->id;
   r->parent_id = t->parent_id;
@@ -220,7 +220,7 @@ record_of (struct _AsyncrtDumpTask *r, AsyncrtTask *t, AsyncrtTaskState state,
   r->spawn_line = line > 0 ? (unsigned) line : 0;
   r->poll_count = atomic_load_explicit (&t->poll_count, memory_order_relaxed);
   r->last_poll_ns = atomic_load_explicit (&t->last_poll_ns, memory_order_relaxed);
-  r->idle_ns = 0;
+  r->idle_ns = r->last_poll_ns != 0 ? asyncrt__dump_idle_ns (taken_ns, r->last_poll_ns) : 0;
   r->group_id = asyncrt__task_group_id (t);
   r->labels = asyncrt__labels_ref (asyncrt__task_labels (t));
   r->removed = false;
@@ -247,7 +247,8 @@ record_running (AsyncrtDumpRun *run, WalkGroup *g, AsyncrtTask *t)
   if (!matches (run, t, ASYNCRT_TASK_STATE_RUNNING))
     return;
   struct _AsyncrtDumpTask r;
-  record_of (&r, t, ASYNCRT_TASK_STATE_RUNNING, ASYNCRT_DUMP_NO_TRACE_RUNNING);
+  record_of (&r, t, ASYNCRT_TASK_STATE_RUNNING, ASYNCRT_DUMP_NO_TRACE_RUNNING,
+             run->d->taken_ns);
   if (run->worker_of != NULL)
     r.worker = run->worker_of (t, run->worker_of_data);
   size_t rec;
@@ -347,7 +348,7 @@ collect_one (AsyncrtTask *t, void *data)
   record_of (&r, t, ASYNCRT_TASK_STATE_SCHEDULED,
              (s & ASYNCRT_TASK_CANCELLED) ? ASYNCRT_DUMP_NO_TRACE_CANCELLED
              : w != NULL ? ASYNCRT_DUMP_NO_TRACE_QUEUED_ON_MISSING_WORKER
-             : ASYNCRT_DUMP_NO_TRACE_WOKEN_DURING_DUMP);
+             : ASYNCRT_DUMP_NO_TRACE_WOKEN_DURING_DUMP, run->d->taken_ns);
   if (w != NULL)
     r.worker = (int) GPOINTER_TO_UINT (w) - 1;
   g_array_append_val (a->group->records, r);
@@ -387,16 +388,6 @@ collect_groups (AsyncrtDumpRun *run)
   atomic_fetch_sub_explicit (&run->collecting, 1, memory_order_release);
 }
 
-/* Waits without a lock for a short phase of another thread (a few milliseconds). */
-static void
-wait_a_little (unsigned k)
-{
-  if (k < 64)
-    sched_yield ();
-  else
-    g_usleep (50);
-}
-
 void
 asyncrt__dump_run_collect (AsyncrtDumpRun *run, AsyncrtDumpWorkerOfFunc worker_of, void *data)
 {
@@ -405,7 +396,7 @@ asyncrt__dump_run_collect (AsyncrtDumpRun *run, AsyncrtDumpWorkerOfFunc worker_o
   /* Every group was handed out (ours saw none left); a helper that took one counted
    * itself in before ("Collecting on several threads", above). */
   for (unsigned k = 0; atomic_load (&run->collecting) != 0; k++)
-    wait_a_little (k);
+    asyncrt__wait_step (k);
   for (unsigned g = 0; g < ASYNCRT_OWNED_WALK_GROUPS; g++)
     {
       WalkGroup *wg = &run->groups[g];
@@ -561,15 +552,6 @@ typedef struct
   TraceTotals totals;
 } TraceCursor;
 
-/* A held task's record that stays untraced, finished here as the seal would. */
-static void
-record_untraced (AsyncrtDumpRun *run, struct _AsyncrtDumpTask *rec, TraceTotals *totals)
-{
-  if (rec->last_poll_ns != 0)
-    rec->idle_ns = asyncrt__dump_idle_ns (run->d->taken_ns, rec->last_poll_ns);
-  totals->n_untraced++;
-}
-
 /* Records and traces held task @i (or, past the deadline, releases it untraced), into
  * @store.  Any tracing thread: the task, its Held entry and its record are this
  * thread's alone (each index is handed out once). */
@@ -596,14 +578,15 @@ trace_held (AsyncrtDumpRun *run, AsyncrtTraceStore *store, size_t i, size_t end,
     }
   if (cur->due > 0)
     cur->due--;
-  record_of (asyncrt__dump_task_at (run->d, p->rec), t,
-             p->queued ? ASYNCRT_TASK_STATE_SCHEDULED : ASYNCRT_TASK_STATE_IDLE,
-             cur->late ? ASYNCRT_DUMP_NO_TRACE_DEADLINE : ASYNCRT_DUMP_NO_TRACE_NONE);
+  /* The record is whole from here on, as the seal would leave it, but for a trace. */
   struct _AsyncrtDumpTask *rec = asyncrt__dump_task_at (run->d, p->rec);
+  record_of (rec, t, p->queued ? ASYNCRT_TASK_STATE_SCHEDULED : ASYNCRT_TASK_STATE_IDLE,
+             cur->late ? ASYNCRT_DUMP_NO_TRACE_DEADLINE : ASYNCRT_DUMP_NO_TRACE_NONE,
+             run->d->taken_ns);
   if (cur->late)
     {
       asyncrt__task_trace_release (t, p->queued);     /* unmarks it */
-      record_untraced (run, rec, &cur->totals);
+      cur->totals.n_untraced++;
       return;
     }
   /* The trace poll consumes our reference and unmarks the task: from here on @t may
@@ -622,15 +605,13 @@ trace_held (AsyncrtDumpRun *run, AsyncrtTraceStore *store, size_t i, size_t end,
       /* Aborted while queued: handed back for its cancellation, untraced. */
       asyncrt_trace_free (tr);
       rec->no_trace = ASYNCRT_DUMP_NO_TRACE_CANCELLED;
-      record_untraced (run, rec, &cur->totals);
+      cur->totals.n_untraced++;
     }
   else
     {
       rec->trace = tr;
       rec->trace_kind = ASYNCRT_TRACE_KIND_ASYNC;
       /* Its waits now, while the trace is in cache (not in a pass of its own). */
-      if (rec->last_poll_ns != 0)
-        rec->idle_ns = asyncrt__dump_idle_ns (run->d->taken_ns, rec->last_poll_ns);
       if (asyncrt__dump_fill_waited (run->d, rec))
         cur->totals.edges = true;
     }
@@ -704,7 +685,7 @@ asyncrt__dump_run_help (AsyncrtDumpRun *run)
   collect_groups (run);
   /* The run's thread merges the groups and places the records, then begins. */
   for (unsigned k = 0; !atomic_load_explicit (&run->trace_begun, memory_order_acquire); k++)
-    wait_a_little (k);
+    asyncrt__wait_step (k);
   TraceTotals totals;
   AsyncrtTraceStore *store = trace_chunks (run, NULL, &totals);
   if (store == NULL)
@@ -753,7 +734,7 @@ census_one (AsyncrtTask *t, void *data)
   if (!asyncrt__dump_filter_wants_state (c->run->filter, st))
     return;
   struct _AsyncrtDumpTask r;
-  record_of (&r, t, st, c->reason);
+  record_of (&r, t, st, c->reason, c->run->d->taken_ns);
   asyncrt__dump_add_task (c->run->d, &r);
 }
 

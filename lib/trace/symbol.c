@@ -337,11 +337,13 @@ resolve_dwarf (Dwfl_Module *mod, Dwarf_Addr addr, GArray *syms, GPtrArray *raw_n
 #define DW_REG_RSP 7
 #define DW_REG_RA 16
 
-/* The unwind rule of the frame suspended at return address @ip (its call at @addr),
- * from the module's CFI (.eh_frame, else .debug_frame), for capture.c's walk. */
+/* The unwind rule of the frame suspended at return address @ip (its call just
+ * before), from the module's CFI (.eh_frame, else .debug_frame), for capture.c's
+ * walk. */
 static void
-learn_frame_rule (Dwfl_Module *mod, uintptr_t ip, Dwarf_Addr addr)
+learn_frame_rule (Dwfl_Module *mod, uintptr_t ip)
 {
+  Dwarf_Addr addr = ip - 1;
   AsyncrtFrameRule rule = { ASYNCRT_CFA_NONE, 0, ASYNCRT_RBP_LOST, 0, false };
   Dwarf_Addr bias = 0;
   Dwarf_CFI *cfi = dwfl_module_eh_cfi (mod, &bias);
@@ -414,7 +416,7 @@ resolve_locked (uintptr_t ip)
   uintptr_t symbol_address = 0;
 #ifdef __x86_64__
   if (mod != NULL && ip > 0)
-    learn_frame_rule (mod, ip, addr);
+    learn_frame_rule (mod, ip);
 #endif
   if (mod != NULL)
     {
@@ -487,7 +489,7 @@ asyncrt__symbol_resolve (uintptr_t ip)
         {
           Dwfl_Module *mod = dwfl_addrmodule (dwfl, ip - 1);
           if (mod != NULL)
-            learn_frame_rule (mod, ip, ip - 1);
+            learn_frame_rule (mod, ip);
         }
 #endif
     }

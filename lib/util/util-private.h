@@ -18,6 +18,7 @@
 #include "util/common-private.h"
 
 #include <glib.h>
+#include <sched.h>
 #include <signal.h>
 #include <string.h>
 
@@ -69,6 +70,18 @@ asyncrt__gstring_append (GString *out, const char *s)
 {
   if (s != NULL)
     asyncrt__gstring_append_len (out, s, strlen (s));
+}
+
+/* One step of waiting, without a lock, for another thread to finish a short phase
+ * (a few milliseconds at most): yield the processor the first 64 times (step @k
+ * counts from 0), then sleep 50 µs a time. */
+static inline void
+asyncrt__wait_step (unsigned k)
+{
+  if (k < 64)
+    sched_yield ();
+  else
+    g_usleep (50);
 }
 
 /* ---- spare.c ------------------------------------------------------------------------ */

@@ -55,9 +55,9 @@
  */
 #include "scheduler/multi_thread/multi-thread-private.h"
 #include "dump/dump-sched-private.h"
+#include "util/util-private.h"
 
 #include <glib.h>
-#include <sched.h>
 #include <stdatomic.h>
 
 typedef struct _AsyncrtMtDumpRound
@@ -179,12 +179,7 @@ lead (AsyncrtMtWorker *self, AsyncrtMtDumpRound *round)
   atomic_fetch_or_explicit (&round->help, HELP_CLOSED, memory_order_relaxed);
   for (unsigned k = 0;
        (atomic_load_explicit (&round->help, memory_order_acquire) & ~HELP_CLOSED) != 0; k++)
-    {
-      if (k < 64)
-        sched_yield ();
-      else
-        g_usleep (50);
-    }
+    asyncrt__wait_step (k);
   asyncrt__dump_request_complete (round->req, asyncrt__dump_run_finish (run));
 }
 
